@@ -1,0 +1,73 @@
+/*
+ * cmd_run.c — `qkperf run`: the per-phase table of each variant at each
+ * size, and the results document as JSON or CSV.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "job.h"
+#include "table.h"
+
+static void print_notes(FILE *f, const qkperf_results *res)
+{
+    size_t i;
+    json_t *note;
+    json_array_foreach(res->notes, i, note)
+        fprintf(f, "note: %s\n", json_string_value(note));
+}
+
+static int emit_stdout_doc(const qkperf_job *j, const qkperf_results *res)
+{
+    char *text = !strcmp(j->format, "json") ? qkperf_results_json_text(res)
+                                            : qkperf_results_csv_text(res);
+    if (!text) {
+        fprintf(stderr, "qkperf: out of memory writing results\n");
+        return 1;
+    }
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
+int qkperf_cmd_run(int argc, char **argv)
+{
+    qkperf_job j;
+    int rc = qkperf_job_parse(&j, argc, argv, "run");
+    if (rc)
+        return rc;
+    qkperf_results res;
+    qkperf_results_init(&res);
+    rc = qkperf_job_measure(&j, &res);
+    int doc_to_stdout = !j.output && strcmp(j.format, "table") != 0;
+    if (rc == 0 && doc_to_stdout)
+        rc = emit_stdout_doc(&j, &res);
+    else if (rc == 0) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *t = open_memstream(&buf, &len);
+        for (size_t s = 0; t && s < j.ns; s++)
+            for (size_t i = 0; i < j.nv; i++)
+                if (qk_variant_runnable(j.variants[i]))
+                    qkperf_print_variant(t, &res, j.op, j.variants[i]->name, j.sizes[s]);
+        if (t) {
+            print_notes(t, &res);
+            fclose(t);
+        }
+        char err[512];
+        if (j.output && !strcmp(j.format, "table")) {
+            if (qkperf_write_atomic(j.output, buf, len, err, sizeof err)) {
+                fprintf(stderr, "qkperf: %s\n", err);
+                rc = 1;
+            }
+        } else {
+            fwrite(buf, 1, len, stdout);
+            rc = qkperf_job_write(&j, &res);
+        }
+        free(buf);
+    }
+    qkperf_results_free(&res);
+    qkperf_job_free(&j);
+    return rc;
+}

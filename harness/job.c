@@ -1,0 +1,288 @@
+/*
+ * job.c — shared options and the measurement loop of run/ladder/sweep.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "job.h"
+#include "machine.h"
+#include "probe.h"
+
+enum { OPT_SEED = 256, OPT_CPU, OPT_WARMUP, OPT_NO_STAGED, OPT_NO_SW, OPT_FORMAT,
+       OPT_GDIR, OPT_BAND, OPT_BASELINE, OPT_SAVE, OPT_BDIR };
+
+static const struct option job_opts[] = {
+    {"op", required_argument, NULL, 'k'},
+    {"variant", required_argument, NULL, 'v'},
+    {"size", required_argument, NULL, 's'},
+    {"groups", required_argument, NULL, 'g'},
+    {"groups-dir", required_argument, NULL, OPT_GDIR},
+    {"samples", required_argument, NULL, 'n'},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"cpu", required_argument, NULL, OPT_CPU},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"no-staged", no_argument, NULL, OPT_NO_STAGED},
+    {"no-sw", no_argument, NULL, OPT_NO_SW},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"output", required_argument, NULL, 'o'},
+    {"band", required_argument, NULL, OPT_BAND},
+    {"baseline", required_argument, NULL, OPT_BASELINE},
+    {"save-baseline", required_argument, NULL, OPT_SAVE},
+    {"baseline-dir", required_argument, NULL, OPT_BDIR},
+    {"quiet", no_argument, NULL, 'q'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *default_size(const qk_op *op)
+{
+    if (!strcmp(op->name, "gemv"))
+        return "2560x2560";
+    return op->ndim == 1 ? "1024" : "256x256";
+}
+
+static char *keep(qkperf_job *j, const char *s)
+{
+    if (j->nstorage == sizeof j->storage / sizeof j->storage[0])
+        return NULL;
+    return j->storage[j->nstorage++] = strdup(s);
+}
+
+static int list_opt(qkperf_job *j, const char *text, const char **items, const char *what,
+                    char *err, size_t len)
+{
+    char *storage;
+    size_t n;
+    int rc = qkperf_split_list(text, &storage, items, QKPERF_MAX_LIST, &n, what, err, len);
+    if (j->nstorage < sizeof j->storage / sizeof j->storage[0])
+        j->storage[j->nstorage++] = storage;
+    else
+        free(storage);
+    items[rc ? 0 : n] = NULL;
+    return rc;
+}
+
+static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stext,
+                     char *err, size_t len)
+{
+    uint64_t u;
+    size_t nd = 0;
+    switch (c) {
+    case 'k': j->op = qkperf_find_op(optarg, err, len); return j->op ? 0 : -1;
+    case 'v': *vtext = optarg; return 0;
+    case 's': *stext = optarg; return 0;
+    case 'g':
+        if (!strcmp(optarg, "none")) {
+            j->groups[0] = NULL;
+            return 0;
+        }
+        return list_opt(j, optarg, j->groups, "group", err, len);
+    case OPT_GDIR:
+        while (j->group_dirs[nd])
+            nd++;
+        if (nd == QKPERF_MAX_LIST)
+            return snprintf(err, len, "too many --groups-dir options"), -1;
+        j->group_dirs[nd] = optarg;
+        return 0;
+    case 'n':
+        if (qkperf_parse_u64(optarg, 1, 100000, &u, "sample count", err, len))
+            return -1;
+        j->ro.samples = (unsigned)u;
+        return 0;
+    case OPT_SEED: return qkperf_parse_u64(optarg, 0, UINT64_MAX, &j->ro.seed, "seed", err, len);
+    case OPT_CPU:
+        if (qkperf_parse_u64(optarg, 0, CPU_SETSIZE - 1, &u, "CPU number", err, len))
+            return -1;
+        j->ro.cpu = (int)u;
+        return 0;
+    case OPT_WARMUP: return qkperf_parse_double(optarg, 0, 60000, &j->ro.warmup_ms, "warm-up (ms)", err, len);
+    case OPT_NO_STAGED: j->ro.staged = 0; return 0;
+    case OPT_NO_SW: j->ro.sw = 0; return 0;
+    case OPT_FORMAT:
+        if (strcmp(optarg, "table") && strcmp(optarg, "json") && strcmp(optarg, "csv"))
+            return snprintf(err, len, "bad format '%s': expected table, json or csv", optarg), -1;
+        j->format = optarg;
+        return 0;
+    case 'o': j->output = optarg; return 0;
+    case OPT_BAND: j->bands = optarg; return 0;
+    case OPT_BASELINE: j->baseline = optarg; return 0;
+    case OPT_SAVE: j->save_baseline = optarg; return 0;
+    case OPT_BDIR: j->baseline_dir = optarg; return 0;
+    case 'q': j->quiet = 1; return 0;
+    default: return snprintf(err, len, "unknown option '%s'", optarg ? optarg : "?"), -1;
+    }
+}
+
+static const char *guess_format(const char *output)
+{
+    const char *dot = output ? strrchr(output, '.') : NULL;
+    if (dot && !strcmp(dot, ".json"))
+        return "json";
+    if (dot && !strcmp(dot, ".csv"))
+        return "csv";
+    return "table";
+}
+
+static int finish(qkperf_job *j, const char *vtext, const char *stext, char *err, size_t len)
+{
+    if (!j->op)
+        return snprintf(err, len, "no op given: use -k dequantize or -k gemv"), -1;
+    if (qkperf_parse_variants(j->op, vtext ? vtext : "all", j->variants, QKPERF_MAX_LIST, &j->nv,
+                              err, len))
+        return -1;
+    const char *items[QKPERF_MAX_LIST + 1];
+    if (list_opt(j, stext ? stext : default_size(j->op), items, "size", err, len))
+        return -1;
+    for (j->ns = 0; items[j->ns]; j->ns++) {
+        j->sizes[j->ns] = items[j->ns];
+        if (qkperf_parse_size(j->op, items[j->ns], j->dims[j->ns], err, len))
+            return -1;
+    }
+    if (!j->format)
+        j->format = guess_format(j->output);
+    if (j->output && qkperf_check_writable(j->output, err, len))
+        return -1;
+    return qkperf_runner_check_groups(&j->ro, err, len);
+}
+
+int qkperf_job_parse(qkperf_job *j, int argc, char **argv, const char *command)
+{
+    memset(j, 0, sizeof *j);
+    qkperf_run_opts_default(&j->ro);
+    j->command = command;
+    j->groups[0] = keep(j, "CYCLES");
+    j->ro.groups = j->groups;
+    j->ro.group_dirs = j->group_dirs;
+    const char *vtext = NULL, *stext = NULL;
+    char err[1024] = "";
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":k:v:s:g:n:o:q", job_opts, NULL)) != -1) {
+        if (c == '?' || c == ':') {
+            const char *bad = argv[optind - 1];
+            fprintf(stderr, "qkperf %s: %s '%s' (see man qkperf)\n", command,
+                    c == ':' ? "missing value for option" : "unknown option", bad);
+            return 2;
+        }
+        if (parse_one(j, c, &vtext, &stext, err, sizeof err))
+            return qkperf_usage_error("%s%s", err, "");
+    }
+    if (optind < argc)
+        return qkperf_usage_error("%s: unexpected argument '%s'", command, argv[optind]);
+    if (finish(j, vtext, stext, err, sizeof err))
+        return qkperf_usage_error("%s%s", err, "");
+    j->ro.progress = isatty(STDERR_FILENO) && !j->quiet;
+    return 0;
+}
+
+void qkperf_job_free(qkperf_job *j)
+{
+    for (size_t i = 0; i < j->nstorage; i++)
+        free(j->storage[i]);
+    j->nstorage = 0;
+}
+
+int qkperf_check_writable(const char *path, char *err, size_t len)
+{
+    struct stat st;
+    char *copy = strdup(path);
+    const char *dir = copy ? dirname(copy) : ".";
+    int rc = 0;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, len, "cannot write %s: it is a folder", path);
+        rc = -1;
+    } else if (access(dir, W_OK) != 0) {
+        snprintf(err, len, "cannot write %s: folder %s: %s", path, dir, strerror(errno));
+        rc = -1;
+    }
+    free(copy);
+    return rc;
+}
+
+static json_t *string_array(const char *const *items, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n && items[i]; i++)
+        json_array_append_new(a, json_string(items[i]));
+    return a;
+}
+
+static void fill_config(const qkperf_job *j, qkperf_results *res)
+{
+    const char *vn[QKPERF_MAX_LIST];
+    size_t ng = 0;
+    for (size_t i = 0; i < j->nv; i++)
+        vn[i] = j->variants[i]->name;
+    while (j->groups[ng])
+        ng++;
+    json_object_update(res->config,
+                       json_pack("{s:s,s:s,s:o,s:o,s:i,s:I,s:i,s:b,s:b,s:o,s:f}", "command",
+                                 j->command, "op", j->op->name, "variants", string_array(vn, j->nv),
+                                 "sizes", string_array(j->sizes, j->ns), "samples",
+                                 (int)j->ro.samples, "seed", (json_int_t)j->ro.seed, "cpu", j->ro.cpu,
+                                 "staged", j->ro.staged, "sw", j->ro.sw, "groups",
+                                 string_array(j->groups, ng), "warmup_ms", j->ro.warmup_ms));
+}
+
+static int pin(int cpu)
+{
+    if (cpu < 0)
+        return 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        fprintf(stderr, "qkperf: cannot pin to CPU %d: %s (this machine has %ld online)\n", cpu,
+                strerror(errno), sysconf(_SC_NPROCESSORS_ONLN));
+        return -1;
+    }
+    return 0;
+}
+
+int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
+{
+    if (pin(j->ro.cpu))
+        return 1;
+    qkperf_probe_t p;
+    qkperf_probe(&p);
+    json_object_update_new(res->machine, qkperf_machine_json(&p));
+    json_object_update_new(res->build, qkperf_build_json());
+    fill_config(j, res);
+    for (size_t s = 0; s < j->ns; s++)
+        for (size_t i = 0; i < j->nv; i++) {
+            const qk_variant *v = j->variants[i];
+            if (!qk_variant_runnable(v)) {
+                qkperf_results_note(res, "%s %s skipped: needs %s, this CPU has %s", j->op->name,
+                                    v->name, qk_isa_names(v->isa), qk_isa_names(qk_cpu_isa()));
+                continue;
+            }
+            char err[512];
+            if (qkperf_measure(&j->ro, j->op, v, j->dims[s], j->sizes[s], res, err, sizeof err)) {
+                fprintf(stderr, "qkperf: %s\n", err);
+                return 1;
+            }
+        }
+    return 0;
+}
+
+int qkperf_job_write(const qkperf_job *j, const qkperf_results *res)
+{
+    if (!j->output || !strcmp(j->format, "table"))
+        return 0;
+    char err[512];
+    int rc = !strcmp(j->format, "json") ? qkperf_results_write_json(res, j->output, err, sizeof err)
+                                        : qkperf_results_write_csv(res, j->output, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "qkperf: %s\n", err);
+        return 1;
+    }
+    return 0;
+}

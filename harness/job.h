@@ -1,0 +1,51 @@
+/*
+ * job.h — what run, ladder and sweep share: the options that choose an op,
+ * variants, sizes and counter sources, and the loop that measures every
+ * variant at every size into one results document.
+ */
+#ifndef QKPERF_JOB_H
+#define QKPERF_JOB_H
+
+#include "cli.h"
+#include "results.h"
+#include "runner.h"
+
+typedef struct qkperf_job {
+    const qk_op *op;
+    const qk_variant *variants[QKPERF_MAX_LIST];
+    size_t nv;
+    const char *sizes[QKPERF_MAX_LIST];
+    size_t dims[QKPERF_MAX_LIST][QK_MAX_DIMS];
+    size_t ns;
+    qkperf_run_opts ro;
+    const char *groups[QKPERF_MAX_LIST + 1];
+    const char *group_dirs[QKPERF_MAX_LIST + 1];
+    const char *format;   /* table | json | csv */
+    const char *output;   /* -o FILE or NULL */
+    const char *command;  /* "run", "ladder", ... (for the config section) */
+    const char *bands;    /* --band override text, or NULL */
+    const char *baseline, *save_baseline, *baseline_dir;
+    char *storage[8];     /* strdup'ed lists */
+    size_t nstorage;
+    int quiet;
+} qkperf_job;
+
+/* Parse the shared options (argv[0] is the subcommand). Defaults: all
+ * variants, the op's default size, group CYCLES. 0, or 2 after printing a
+ * one-line usage error. */
+int qkperf_job_parse(qkperf_job *j, int argc, char **argv, const char *command);
+void qkperf_job_free(qkperf_job *j);
+
+/* Measure every runnable variant at every size (variants this CPU cannot
+ * run are noted and skipped). Fills machine/build/config too. 0, or 1
+ * after printing a one-line error. */
+int qkperf_job_measure(qkperf_job *j, qkperf_results *res);
+
+/* Write the results as the job's --format to -o (atomically). 0 or 1. */
+int qkperf_job_write(const qkperf_job *j, const qkperf_results *res);
+
+/* 0 if `path` can be written (its folder exists and is writable, it is not
+ * a folder), else -1 with one line in err. */
+int qkperf_check_writable(const char *path, char *err, size_t len);
+
+#endif

@@ -1,0 +1,520 @@
+/*
+ * perf.c — the hw and sw counter sources: one perf_event group per region.
+ *
+ * Names go through pfm.h (libpfm4, or the generic perf:: names) to a
+ * perf_event_attr; the group is opened disabled on the calling thread and
+ * read as one PERF_FORMAT_GROUP record whose values are matched to events
+ * by their kernel IDs, never by position. When every event's mmap page
+ * offers cap_user_rdpmc and cap_user_time, the region is read in user space
+ * with the seqlock protocol documented in <linux/perf_event.h> instead of
+ * read(2) — that costs no system call at the stop of a region.
+ *
+ * Failures are classified (qkperf_why) so the probe and the reports can say
+ * "no hardware PMU" rather than print a zero.
+ */
+#include "perf.h"
+
+#include "pfm.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#define QKPERF_PARANOID_PATH "/proc/sys/kernel/perf_event_paranoid"
+
+/* One user-space snapshot of an event through its mmap page. */
+typedef struct qkperf_snap {
+    uint64_t count, enabled, running;
+} qkperf_snap;
+
+struct qkperf_pgroup {
+    size_t n;
+    int *fds;                               /* fds[0] is the leader */
+    uint64_t *ids;                          /* PERF_EVENT_IOC_ID of each fd */
+    struct perf_event_mmap_page **pages;    /* NULL unless rdpmc is used */
+    qkperf_snap *at_start;                  /* rdpmc path: values at start */
+    size_t page_size;
+    int rdpmc;
+    /* read(2) path: time_enabled/time_running are cumulative across
+     * regions (RESET clears only counts), so each region takes the
+     * difference from the totals seen at the previous stop. The group is
+     * disabled between regions, so the totals do not move meanwhile. */
+    uint64_t prev_enabled, prev_running;
+};
+
+/* ---- error kinds --------------------------------------------------------- */
+
+static const struct {
+    int errnum;
+    qkperf_why why;
+} qkperf_errno_kinds[] = {
+    {ENOENT, QKPERF_WHY_NO_PMU},      {ENODEV, QKPERF_WHY_NO_PMU},
+    {EOPNOTSUPP, QKPERF_WHY_NO_PMU},  {EACCES, QKPERF_WHY_NOT_PERMITTED},
+    {EPERM, QKPERF_WHY_NOT_PERMITTED}, {EINVAL, QKPERF_WHY_BAD_ENCODING},
+    {EMFILE, QKPERF_WHY_TOO_MANY},    {ENOSPC, QKPERF_WHY_TOO_MANY},
+    {E2BIG, QKPERF_WHY_TOO_MANY},
+};
+
+qkperf_why qkperf_why_from_errno(int errnum)
+{
+    if (errnum == 0)
+        return QKPERF_WHY_OK;
+    for (size_t i = 0; i < sizeof qkperf_errno_kinds / sizeof qkperf_errno_kinds[0]; i++)
+        if (qkperf_errno_kinds[i].errnum == errnum)
+            return qkperf_errno_kinds[i].why;
+    return QKPERF_WHY_OTHER;
+}
+
+static const char *const qkperf_why_texts[] = {
+    [QKPERF_WHY_OK] = "ok",
+    [QKPERF_WHY_NO_PMU] = "no hardware PMU",
+    [QKPERF_WHY_NOT_PERMITTED] = "not permitted",
+    [QKPERF_WHY_BAD_ENCODING] = "bad event encoding",
+    [QKPERF_WHY_PMU_INACTIVE] = "PMU model table not active in libpfm",
+    [QKPERF_WHY_UNKNOWN_EVENT] = "unknown event",
+    [QKPERF_WHY_NOT_COUNTED] = "not counted (time_running = 0)",
+    [QKPERF_WHY_TOO_MANY] = "too many events for the counters",
+    [QKPERF_WHY_OTHER] = "perf_event_open failed",
+};
+
+const char *qkperf_why_text(qkperf_why why)
+{
+    if ((unsigned)why >= sizeof qkperf_why_texts / sizeof qkperf_why_texts[0])
+        return "invalid reason";
+    return qkperf_why_texts[why];
+}
+
+/* Symbolic errno names: messages say "ENOENT", which is what perf users and
+ * kernel sources call it, rather than a locale-dependent sentence alone. */
+static const struct {
+    int errnum;
+    const char *name;
+} qkperf_errno_names[] = {
+    {ENOENT, "ENOENT"}, {ENODEV, "ENODEV"},   {EOPNOTSUPP, "EOPNOTSUPP"},
+    {EACCES, "EACCES"}, {EPERM, "EPERM"},     {EINVAL, "EINVAL"},
+    {EMFILE, "EMFILE"}, {ENOSPC, "ENOSPC"},   {E2BIG, "E2BIG"},
+    {EBUSY, "EBUSY"},   {ENOMEM, "ENOMEM"},   {EFAULT, "EFAULT"},
+    {ESRCH, "ESRCH"},   {EOVERFLOW, "EOVERFLOW"}, {ENFILE, "ENFILE"},
+    {EIO, "EIO"},
+};
+
+static const char *qkperf_errno_name(int errnum)
+{
+    for (size_t i = 0; i < sizeof qkperf_errno_names / sizeof qkperf_errno_names[0]; i++)
+        if (qkperf_errno_names[i].errnum == errnum)
+            return qkperf_errno_names[i].name;
+    return "errno";
+}
+
+int qkperf_perf_paranoid(void)
+{
+    FILE *f = fopen(QKPERF_PARANOID_PATH, "r");
+    int v;
+    if (f == NULL)
+        return INT_MIN;
+    if (fscanf(f, "%d", &v) != 1)
+        v = INT_MIN;
+    fclose(f);
+    return v;
+}
+
+/* The message for a failed perf_event_open of one event. */
+static void qkperf_err_open(qkperf_err *err, const char *event, int errnum)
+{
+    err->why = qkperf_why_from_errno(errnum);
+    err->errnum = errnum;
+    int len = snprintf(err->msg, sizeof err->msg, "%s: %s (%s from perf_event_open: %s",
+                       event, qkperf_why_text(err->why), qkperf_errno_name(errnum),
+                       strerror(errnum));
+    if (len < 0 || (size_t)len >= sizeof err->msg)
+        return;
+    if (err->why == QKPERF_WHY_NOT_PERMITTED) {
+        int p = qkperf_perf_paranoid();
+        if (p == INT_MIN)
+            snprintf(err->msg + len, sizeof err->msg - len,
+                     "; " QKPERF_PARANOID_PATH " unreadable)");
+        else
+            snprintf(err->msg + len, sizeof err->msg - len,
+                     "; perf_event_paranoid = %d; user-space counting needs <= 2 "
+                     "or CAP_PERFMON)", p);
+    } else {
+        snprintf(err->msg + len, sizeof err->msg - len, ")");
+    }
+}
+
+static void qkperf_err_set(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void qkperf_err_set(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    err->why = why;
+    err->errnum = errnum;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+static qkperf_why qkperf_why_from_pfm(int rc)
+{
+    switch (rc) {
+    case QKPERF_PFM_INACTIVE:
+        return QKPERF_WHY_PMU_INACTIVE;
+    case QKPERF_PFM_BADATTR:
+        return QKPERF_WHY_BAD_ENCODING;
+    case QKPERF_PFM_UNKNOWN:
+    case QKPERF_PFM_NOLIB:
+        return QKPERF_WHY_UNKNOWN_EVENT;
+    default:
+        return QKPERF_WHY_OTHER;
+    }
+}
+
+/* ---- scaling ------------------------------------------------------------- */
+
+qkperf_count qkperf_scale(uint64_t raw, uint64_t enabled, uint64_t running)
+{
+    qkperf_count c = {.raw = raw, .enabled = enabled, .running = running};
+    if (running == 0)
+        return c; /* counted = 0, value = 0, ratio = 0: never shown as a count */
+    c.counted = 1;
+    if (running >= enabled) {
+        /* Never multiplexed (running > enabled only from clock skew in the
+         * user-space time estimate): the raw count is the count. */
+        c.ratio = 1.0;
+        c.value = (double)raw;
+        return c;
+    }
+    /* All in double: raw * enabled could overflow 64 bits. */
+    c.ratio = (double)running / (double)enabled;
+    c.value = (double)raw * ((double)enabled / (double)running);
+    return c;
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static long qkperf_sys_open(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
+                            unsigned long flags)
+{
+    return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
+
+static qkperf_open_fn qkperf_open = qkperf_sys_open;
+
+void qkperf_set_open_fn(qkperf_open_fn fn)
+{
+    qkperf_open = fn != NULL ? fn : qkperf_sys_open;
+}
+
+static void qkperf_pgroup_free(qkperf_pgroup *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->pages != NULL && g->pages[i] != NULL)
+            munmap(g->pages[i], g->page_size);
+        if (g->fds[i] >= 0)
+            close(g->fds[i]);
+    }
+    free(g->fds);
+    free(g->ids);
+    free(g->pages);
+    free(g->at_start);
+    free(g);
+}
+
+static qkperf_pgroup *qkperf_pgroup_alloc(size_t n)
+{
+    qkperf_pgroup *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return NULL;
+    g->fds = malloc(n * sizeof *g->fds);
+    g->ids = calloc(n, sizeof *g->ids);
+    g->pages = calloc(n, sizeof *g->pages);
+    g->at_start = calloc(n, sizeof *g->at_start);
+    if (g->fds == NULL || g->ids == NULL || g->pages == NULL || g->at_start == NULL) {
+        qkperf_pgroup_free(g);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        g->fds[i] = -1;
+    g->n = n;
+    g->page_size = (size_t)sysconf(_SC_PAGESIZE);
+    return g;
+}
+
+/* Encode one name into attr with the group's fixed settings. */
+static int qkperf_encode(const char *name, int leader, struct perf_event_attr *attr,
+                         qkperf_err *err)
+{
+    char msg[192] = "";
+    memset(attr, 0, sizeof *attr);
+    int rc = qkperf_pfm_encode(name, attr, msg, sizeof msg);
+    if (rc != QKPERF_PFM_OK) {
+        qkperf_err_set(err, qkperf_why_from_pfm(rc), 0, "%s: %s", name,
+                       msg[0] != '\0' ? msg : qkperf_why_text(qkperf_why_from_pfm(rc)));
+        return -1;
+    }
+    attr->size = sizeof *attr;
+    attr->read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
+                        PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
+    attr->disabled = leader; /* members follow the leader's enable */
+    /* perf_event_paranoid 2 (the common default) allows user space only. */
+    attr->exclude_kernel = 1;
+    attr->exclude_hv = 1;
+    return 0;
+}
+
+static int qkperf_open_one(qkperf_pgroup *g, size_t i, const char *name, int cpu,
+                           qkperf_err *err)
+{
+    struct perf_event_attr attr;
+    if (qkperf_encode(name, i == 0, &attr, err) != 0)
+        return -1;
+    int group_fd = i == 0 ? -1 : g->fds[0];
+    errno = 0;
+    long fd = qkperf_open(&attr, 0, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+        qkperf_err_open(err, name, errno != 0 ? errno : EIO);
+        return -1;
+    }
+    g->fds[i] = (int)fd;
+    if (ioctl(g->fds[i], PERF_EVENT_IOC_ID, &g->ids[i]) != 0) {
+        int e = errno;
+        qkperf_err_set(err, QKPERF_WHY_OTHER, e, "%s: PERF_EVENT_IOC_ID failed (%s)", name,
+                       strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* rdpmc needs every event's page to allow both the counter read and the
+ * TSC-based time extrapolation; otherwise the pages are released and read(2)
+ * is used. A failed mmap is not an error: it only rules out rdpmc. */
+static int qkperf_map_pages(qkperf_pgroup *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        void *p = mmap(NULL, g->page_size, PROT_READ, MAP_SHARED, g->fds[i], 0);
+        if (p == MAP_FAILED)
+            return 0;
+        g->pages[i] = p;
+        if (!g->pages[i]->cap_user_rdpmc || !g->pages[i]->cap_user_time)
+            return 0;
+    }
+    return 1;
+}
+
+static void qkperf_try_rdpmc(qkperf_pgroup *g)
+{
+    g->rdpmc = qkperf_map_pages(g);
+    if (g->rdpmc)
+        return;
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->pages[i] != NULL)
+            munmap(g->pages[i], g->page_size);
+        g->pages[i] = NULL;
+    }
+}
+
+qkperf_pgroup *qkperf_pgroup_open(const char *const *events, size_t n, int cpu,
+                                qkperf_err *err)
+{
+    *err = (qkperf_err){0};
+    if (events == NULL || n == 0) {
+        qkperf_err_set(err, QKPERF_WHY_OTHER, EINVAL, "qkperf_pgroup_open: no events given");
+        return NULL;
+    }
+    char msg[192] = "";
+    if (qkperf_pfm_init(msg, sizeof msg) != 0) {
+        qkperf_err_set(err, QKPERF_WHY_OTHER, 0, "libpfm initialization failed: %s", msg);
+        return NULL;
+    }
+    qkperf_pgroup *g = qkperf_pgroup_alloc(n);
+    if (g == NULL) {
+        qkperf_err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (qkperf_open_one(g, i, events[i], cpu, err) != 0) {
+            qkperf_pgroup_free(g);
+            return NULL;
+        }
+    }
+    qkperf_try_rdpmc(g);
+    return g;
+}
+
+size_t qkperf_pgroup_size(const qkperf_pgroup *g)
+{
+    return g->n;
+}
+
+int qkperf_pgroup_uses_rdpmc(const qkperf_pgroup *g)
+{
+    return g->rdpmc;
+}
+
+void qkperf_pgroup_close(qkperf_pgroup *g)
+{
+    if (g != NULL)
+        qkperf_pgroup_free(g);
+}
+
+/* ---- reading through the mmap page (rdpmc) ------------------------------- */
+
+static inline uint64_t qkperf_rdpmc(uint32_t counter)
+{
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdpmc" : "=a"(lo), "=d"(hi) : "c"(counter));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* A counter is pmc_width bits wide (48 on x86); the kernel's offset assumes
+ * the value sign-extended to 64 bits, so the sum wraps correctly. */
+static inline uint64_t qkperf_sign_extend(uint64_t pmc, unsigned width)
+{
+    if (width == 0 || width >= 64)
+        return pmc;
+    return (uint64_t)((int64_t)(pmc << (64 - width)) >> (64 - width));
+}
+
+/* The self-monitoring read loop of <linux/perf_event.h>: retry while the
+ * kernel updates the page (seqlock in pc->lock); add the live counter to
+ * the kernel's offset when the event is on a counter (index != 0),
+ * sign-extended from pmc_width bits; extrapolate the times from the TSC
+ * since the kernel last wrote them. */
+static qkperf_snap qkperf_read_page(volatile struct perf_event_mmap_page *pc)
+{
+    qkperf_snap s;
+    uint32_t seq, idx, mult = 0, shift = 0;
+    uint64_t cyc = 0, time_offset = 0, time_cycles = 0, time_mask = ~0ull;
+    int short_time;
+    do {
+        seq = pc->lock;
+        __asm__ __volatile__("" ::: "memory");
+        s.enabled = pc->time_enabled;
+        s.running = pc->time_running;
+        cyc = __rdtsc();
+        time_offset = pc->time_offset;
+        mult = pc->time_mult;
+        shift = pc->time_shift;
+        short_time = pc->cap_user_time_short;
+        if (short_time) {
+            time_cycles = pc->time_cycles;
+            time_mask = pc->time_mask;
+        }
+        idx = pc->index;
+        s.count = (uint64_t)pc->offset;
+        if (pc->cap_user_rdpmc && idx != 0)
+            s.count += qkperf_sign_extend(qkperf_rdpmc(idx - 1), pc->pmc_width);
+        __asm__ __volatile__("" ::: "memory");
+    } while (pc->lock != seq);
+
+    if (short_time)
+        cyc = time_cycles + ((cyc - time_cycles) & time_mask);
+    /* cyc * mult >> shift without overflowing the 64-bit product. */
+    uint64_t quot = cyc >> shift;
+    uint64_t rem = cyc & (((uint64_t)1 << shift) - 1);
+    uint64_t delta = time_offset + quot * mult + ((rem * mult) >> shift);
+    s.enabled += delta;
+    if (idx != 0)
+        s.running += delta;
+    return s;
+}
+
+static void qkperf_snap_all(qkperf_pgroup *g, qkperf_snap *out)
+{
+    for (size_t i = 0; i < g->n; i++)
+        out[i] = qkperf_read_page(g->pages[i]);
+}
+
+static void qkperf_stop_rdpmc(qkperf_pgroup *g, qkperf_count *out)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        qkperf_snap s = qkperf_read_page(g->pages[i]);
+        const qkperf_snap *a = &g->at_start[i];
+        out[i] = qkperf_scale(s.count - a->count, s.enabled - a->enabled,
+                              s.running - a->running);
+    }
+}
+
+/* ---- start / stop ------------------------------------------------------- */
+
+int qkperf_pgroup_start(qkperf_pgroup *g)
+{
+    if (ioctl(g->fds[0], PERF_EVENT_IOC_RESET, PERF_IOC_FLAG_GROUP) != 0)
+        return -errno;
+    if (ioctl(g->fds[0], PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP) != 0)
+        return -errno;
+    if (g->rdpmc)
+        qkperf_snap_all(g, g->at_start);
+    return 0;
+}
+
+/* The position of an ID in the group, or -1. */
+static long qkperf_find_id(const qkperf_pgroup *g, uint64_t id)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (g->ids[i] == id)
+            return (long)i;
+    return -1;
+}
+
+/* Parse { nr, time_enabled, time_running, { value, id }[nr] } into out[]. */
+static int qkperf_parse_group(qkperf_pgroup *g, const uint64_t *buf, qkperf_count *out)
+{
+    if (buf[0] != g->n)
+        return -EPROTO;
+    uint64_t enabled = buf[1] - g->prev_enabled;
+    uint64_t running = buf[2] - g->prev_running;
+    g->prev_enabled = buf[1];
+    g->prev_running = buf[2];
+    for (size_t k = 0; k < g->n; k++) {
+        long i = qkperf_find_id(g, buf[4 + 2 * k]);
+        if (i < 0)
+            return -EPROTO;
+        out[i] = qkperf_scale(buf[3 + 2 * k], enabled, running);
+    }
+    return 0;
+}
+
+static int qkperf_stop_read(qkperf_pgroup *g, qkperf_count *out)
+{
+    size_t words = 3 + 2 * g->n;
+    uint64_t stackbuf[3 + 2 * 16];
+    uint64_t *buf = words <= sizeof stackbuf / sizeof stackbuf[0] ? stackbuf
+                                                                 : malloc(words * 8);
+    if (buf == NULL)
+        return -ENOMEM;
+    int rc = 0;
+    ssize_t got = read(g->fds[0], buf, words * 8);
+    if (got < 0)
+        rc = -errno;
+    else if ((size_t)got != words * 8)
+        rc = -EIO;
+    else
+        rc = qkperf_parse_group(g, buf, out);
+    if (buf != stackbuf)
+        free(buf);
+    return rc;
+}
+
+int qkperf_pgroup_stop(qkperf_pgroup *g, qkperf_count *out)
+{
+    if (g->rdpmc) {
+        /* Read before disabling: the counters are live on the PMU. */
+        qkperf_stop_rdpmc(g, out);
+        if (ioctl(g->fds[0], PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP) != 0)
+            return -errno;
+        return 0;
+    }
+    if (ioctl(g->fds[0], PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP) != 0)
+        return -errno;
+    return qkperf_stop_read(g, out);
+}

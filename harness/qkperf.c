@@ -1,0 +1,137 @@
+/*
+ * qkperf.c — the command line: subcommands and their options. Each
+ * subcommand parses strictly (one-line errors, exit 2 on usage errors),
+ * then hands off to the modules that do the work.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "groups.h"
+#include "machine.h"
+#include "pfm.h"
+#include "probe.h"
+#include "runner.h"
+#include "table.h"
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+int qkperf_usage_error(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "qkperf: ");
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    return 2;
+}
+
+/* ---- probe --------------------------------------------------------------- */
+
+static int cmd_probe(int argc, char **argv)
+{
+    if (argc > 1)
+        return qkperf_usage_error("probe takes no arguments (got '%s')%s", argv[1], "");
+    qkperf_probe_t p;
+    qkperf_probe(&p);
+    qkperf_probe_print(&p, stdout);
+    return 0;
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+static void list_groups(const char *pmu, const char *const *dirs)
+{
+    char **names = qkperf_group_list(dirs, pmu);
+    printf("  %-6s", pmu);
+    for (size_t i = 0; names && names[i]; i++) {
+        char msg[256];
+        qkperf_group *g = qkperf_group_load(dirs, pmu, names[i], 0, msg, sizeof msg);
+        printf("%s%s", i ? ", " : " ", names[i]);
+        if (!g)
+            printf(" (broken: %s)", msg);
+        qkperf_group_free(g);
+    }
+    printf("\n");
+    qkperf_group_list_free(names);
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    static const struct option opts[] = {{"groups-dir", required_argument, NULL, 'G'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dirs[QKPERF_MAX_LIST + 1] = {NULL};
+    size_t nd = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 'G')
+            return 2;
+        if (nd < QKPERF_MAX_LIST)
+            dirs[nd++] = optarg;
+    }
+    if (optind < argc)
+        return qkperf_usage_error("list: unexpected argument '%s'%s", argv[optind], "");
+    printf("ops, variants (ladder order) and phases; * = runnable on this CPU (%s)\n",
+           qk_isa_names(qk_cpu_isa()));
+    for (size_t i = 0; i < qk_op_count(); i++) {
+        const qk_op *op = qk_op_at(i);
+        printf("\n%s — %s\n  phases:", op->name, op->summary ? op->summary : "");
+        for (unsigned p = 0; p < qk_phase_count(op); p++)
+            printf(" %s", op->phases[p]);
+        printf("\n  sizes:  %s\n", op->ndim == 1 ? "N" : "ROWSxCOLS");
+        for (size_t k = 0; k < qk_variant_count(op->name); k++) {
+            const qk_variant *v = qk_variant_at(op->name, k);
+            printf("  %c %-20s %-12s %s\n", qk_variant_runnable(v) ? '*' : ' ', v->name,
+                   v->isa ? qk_isa_names(v->isa) : "-", v->summary ? v->summary : "");
+        }
+    }
+    printf("\nevent groups (host folder: %s)\n", qkperf_pfm_groups_dir());
+    static const char *const pmus[] = {"zen4", "zen3", "icl", "skl", "perf"};
+    for (size_t i = 0; i < 5; i++)
+        list_groups(pmus[i], dirs);
+    printf("\nsources: tsc (time, estimated cycles), sw (software events), hw (groups above)\n");
+    return 0;
+}
+
+/* ---- run ----------------------------------------------------------------- */
+
+/* Running from the build tree before `make install`: find the group files
+ * in the source tree rather than under the (not yet created) install path. */
+static void default_groups_path(void)
+{
+    struct stat st;
+    if (!getenv("QKPERF_GROUPS") && stat(QKPERF_GROUPS_DIR, &st) != 0)
+        setenv("QKPERF_GROUPS", QKPERF_SRC_GROUPS_DIR, 0);
+}
+
+int main(int argc, char **argv)
+{
+    default_groups_path();
+    static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
+        {"probe", cmd_probe, "what can be counted on this machine, and why not"},
+        {"list", cmd_list, "ops, variants, phases, event groups"},
+        {"run", qkperf_cmd_run, "per-phase table of variants at sizes"},
+    };
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        printf("usage: qkperf COMMAND [OPTIONS]   (man qkperf for details)\n\n");
+        for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+            printf("  %-10s %s\n", cmds[i].name, cmds[i].help);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("qkperf %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    return qkperf_usage_error("unknown command '%s' (try: qkperf --help)%s", argv[1], "");
+}

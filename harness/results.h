@@ -1,0 +1,59 @@
+/*
+ * results.h — the results document: records of measured series plus the
+ * machine, build and config they came from; written as JSON (jansson) and
+ * as flat CSV, read back for compare/plot/review. Writes are atomic.
+ */
+#ifndef QKPERF_RESULTS_H
+#define QKPERF_RESULTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define QKPERF_SCHEMA "qkperf-results/1"
+
+/* One series: a metric of one region (phase or "total") of one variant. */
+typedef struct qkperf_record {
+    char op[32], variant[48], size[48], phase[24], metric[48], source[12], unit[16];
+    double *samples;     /* per call (already divided by batch) */
+    size_t n;
+    double median, mad, min;
+    unsigned long batch; /* kernel calls per sample */
+    int counted;         /* 0: n/a, see why */
+    char why[200];
+    double mux_ratio;    /* running/enabled (hw, sw); 1 otherwise */
+    size_t outliers_low, outliers_high; /* Tukey, mild or worse */
+} qkperf_record;
+
+typedef struct qkperf_results {
+    json_t *machine, *build, *config; /* owned objects */
+    json_t *notes;                    /* array of strings */
+    qkperf_record *rec;
+    size_t n, cap;
+} qkperf_results;
+
+void qkperf_results_init(qkperf_results *r);
+void qkperf_results_free(qkperf_results *r);
+/* Append a copy of rec (samples copied; stats computed here). 0 or -1. */
+int qkperf_results_add(qkperf_results *r, const qkperf_record *rec);
+void qkperf_results_note(qkperf_results *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const qkperf_record *qkperf_results_find(const qkperf_results *r, const char *op,
+                                         const char *variant, const char *size,
+                                         const char *phase, const char *metric);
+
+/* The document as text (malloc'ed, NUL-terminated), NULL when out of memory. */
+char *qkperf_results_json_text(const qkperf_results *r);
+char *qkperf_results_csv_text(const qkperf_results *r);
+
+/* Atomic writes (temp file in the same folder, fsync, rename). 0 or -1 with
+ * a one-line message in err. */
+int qkperf_results_write_json(const qkperf_results *r, const char *path, char *err, size_t len);
+int qkperf_results_write_csv(const qkperf_results *r, const char *path, char *err, size_t len);
+/* Read a results document; -1 with a one-line message naming the file and
+ * what is wrong (not JSON, wrong schema, missing field...). */
+int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, size_t len);
+
+/* Write a string to path atomically (for reports and scripts). */
+int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,486 @@
+/*
+ * runner.c — the measurement loop (see runner.h for the discipline).
+ */
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "groups.h"
+#include "meter.h"
+#include "pfm.h"
+#include "runner.h"
+#include "tsc.h"
+
+enum { MAX_PASSES = 24, MAX_GROUPS = 8, EMPTY_REPS = 201 };
+
+void qkperf_run_opts_default(qkperf_run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->samples = 11;
+    o->warmup_ms = 20.0;
+    o->min_sample_us = 50.0;
+    o->seed = 1;
+    o->cpu = -1;
+    o->staged = 1;
+    o->sw = 1;
+}
+
+typedef struct pass {
+    qkperf_meter outer;   /* sw, or one part of a hw group */
+    int has_outer;
+    size_t group;         /* hw: index into plan.groups */
+    size_t first_event;   /* hw: group event index of outer metric 0 */
+} pass;
+
+typedef struct plan {
+    qkperf_meter tsc;
+    pass passes[MAX_PASSES];
+    size_t npasses;
+    qkperf_group *groups[MAX_GROUPS];
+    size_t ngroups;
+    double overhead_ns;   /* start/stop cost of the heaviest pass */
+} plan;
+
+typedef struct region {
+    const qk_variant *v;
+    void *ws;
+    int phase;            /* -1: the fused kernel */
+} region;
+
+static void region_run(const region *r, unsigned long batch)
+{
+    if (r->phase < 0)
+        for (unsigned long i = 0; i < batch; i++)
+            r->v->fused(r->ws);
+    else
+        for (unsigned long i = 0; i < batch; i++)
+            r->v->phase(r->ws, (unsigned)r->phase);
+}
+
+/* ---- groups -------------------------------------------------------------- */
+
+static qkperf_group *load_group(const qkperf_run_opts *o, const char *name, char *err,
+                                size_t len)
+{
+    return qkperf_group_load(o->group_dirs, qkperf_pfm_groups_dir(), name, 1, err, len);
+}
+
+/* An event libpfm does not know at all is a mistake in the group file; an
+ * event of a PMU that is merely not active here is not (it reads n/a). */
+static int check_events(const qkperf_group *g, char *err, size_t len)
+{
+    for (size_t i = 0; i < g->nevents; i++) {
+        struct perf_event_attr attr;
+        char msg[256];
+        memset(&attr, 0, sizeof attr);
+        int rc = qkperf_pfm_encode(g->events[i].name, &attr, msg, sizeof msg);
+        if (rc == QKPERF_PFM_UNKNOWN || rc == QKPERF_PFM_BADATTR) {
+            snprintf(err, len, "%s: event '%s' (%s): %s", g->path, g->events[i].alias,
+                     g->events[i].name, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errlen)
+{
+    for (size_t i = 0; o->groups && o->groups[i]; i++) {
+        qkperf_group *g = load_group(o, o->groups[i], err, errlen);
+        if (!g)
+            return -1;
+        int rc = check_events(g, err, errlen);
+        qkperf_group_free(g);
+        if (rc)
+            return -1;
+        if (i + 1 >= MAX_GROUPS) {
+            snprintf(err, errlen, "too many event groups (at most %d)", MAX_GROUPS);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One pass per part of the group, each part no larger than the PMU's
+ * general counters, so no part is multiplexed. */
+static void add_group_passes(plan *pl, size_t gi, int cpu)
+{
+    const qkperf_group *g = pl->groups[gi];
+    int width = g->nevents ? qkperf_pfm_num_counters(g->events[0].name) : -1;
+    size_t step = width > 0 ? (size_t)width : g->nevents;
+    if (step == 0 || step > QKPERF_METER_MAX)
+        step = QKPERF_METER_MAX;
+    size_t nparts = (g->nevents + step - 1) / step;
+    for (size_t first = 0, part = 1; first < g->nevents && pl->npasses < MAX_PASSES;
+         first += step, part++) {
+        const char *names[QKPERF_METER_MAX], *events[QKPERF_METER_MAX];
+        size_t n = g->nevents - first < step ? g->nevents - first : step;
+        for (size_t k = 0; k < n; k++) {
+            names[k] = g->events[first + k].alias;
+            events[k] = g->events[first + k].name;
+        }
+        char label[64];
+        if (nparts > 1)
+            snprintf(label, sizeof label, "%s[%zu/%zu]", g->name, part, nparts);
+        else
+            snprintf(label, sizeof label, "%s", g->name);
+        pass *p = &pl->passes[pl->npasses++];
+        qkperf_meter_open_hw(&p->outer, label, names, events, n, cpu);
+        p->has_outer = 1;
+        p->group = gi;
+        p->first_event = first;
+    }
+}
+
+static double pass_overhead_ns(plan *pl, pass *p)
+{
+    double best[EMPTY_REPS];
+    double vals[QKPERF_METER_MAX], ratio[QKPERF_METER_MAX];
+    int counted[QKPERF_METER_MAX];
+    for (unsigned r = 0; r < EMPTY_REPS; r++) {
+        uint64_t t0 = qkperf_tsc_now();
+        if (p->has_outer)
+            qkperf_meter_start(&p->outer);
+        qkperf_meter_start(&pl->tsc);
+        qkperf_meter_stop(&pl->tsc, vals, counted, ratio);
+        if (p->has_outer)
+            qkperf_meter_stop(&p->outer, vals, counted, ratio);
+        best[r] = qkperf_tsc_to_ns(qkperf_tsc_stop() - t0);
+    }
+    double med = 0;
+    for (unsigned r = 0; r < EMPTY_REPS; r++) { /* median by counting */
+        unsigned below = 0;
+        for (unsigned k = 0; k < EMPTY_REPS; k++)
+            below += best[k] < best[r];
+        if (below == EMPTY_REPS / 2)
+            med = best[r];
+    }
+    return med;
+}
+
+static int plan_open(plan *pl, const qkperf_run_opts *o, char *err, size_t len)
+{
+    memset(pl, 0, sizeof *pl);
+    qkperf_meter_open_tsc(&pl->tsc);
+    qkperf_meter_calibrate_empty(&pl->tsc, EMPTY_REPS);
+    pass *p0 = &pl->passes[pl->npasses++];
+    if (o->sw) {
+        qkperf_meter_open_sw(&p0->outer, o->cpu);
+        p0->has_outer = 1;
+    }
+    for (size_t i = 0; o->groups && o->groups[i] && pl->ngroups < MAX_GROUPS; i++) {
+        pl->groups[pl->ngroups] = load_group(o, o->groups[i], err, len);
+        if (!pl->groups[pl->ngroups])
+            return -1;
+        add_group_passes(pl, pl->ngroups++, o->cpu);
+    }
+    for (size_t i = 0; i < pl->npasses; i++) {
+        pass *p = &pl->passes[i];
+        if (p->has_outer)
+            qkperf_meter_calibrate_empty(&p->outer, EMPTY_REPS);
+        double ns = pass_overhead_ns(pl, p);
+        if (ns > pl->overhead_ns)
+            pl->overhead_ns = ns;
+    }
+    return 0;
+}
+
+static void plan_close(plan *pl)
+{
+    for (size_t i = 0; i < pl->npasses; i++)
+        if (pl->passes[i].has_outer)
+            qkperf_meter_close(&pl->passes[i].outer);
+    for (size_t i = 0; i < pl->ngroups; i++)
+        qkperf_group_free(pl->groups[i]);
+}
+
+/* ---- sampling ------------------------------------------------------------ */
+
+static double time_calls(const region *r, unsigned long batch)
+{
+    uint64_t t0 = qkperf_tsc_now();
+    region_run(r, batch);
+    return qkperf_tsc_to_ns(qkperf_tsc_stop() - t0);
+}
+
+static unsigned long calibrate_batch(const region *r, double target_ns)
+{
+    region_run(r, 1);
+    double one = time_calls(r, 1);
+    unsigned long batch = one >= target_ns ? 1 : (unsigned long)ceil(target_ns / fmax(one, 1.0));
+    if (batch > 1) { /* one call is a noisy estimate: check a whole batch once */
+        double t = time_calls(r, batch);
+        if (t < target_ns)
+            batch = (unsigned long)ceil(batch * target_ns / fmax(t, 1.0));
+    }
+    return batch > (1ul << 26) ? (1ul << 26) : batch;
+}
+
+static void warm_up(const region *r, unsigned long batch, double ms)
+{
+    uint64_t t0 = qkperf_tsc_now();
+    do
+        region_run(r, batch);
+    while (qkperf_tsc_to_ns(qkperf_tsc_stop() - t0) < ms * 1e6);
+}
+
+/* Samples of one pass: v[m * ns + s] for the tsc metrics (m < 2) followed
+ * by the pass's outer metrics; per call, empty cost subtracted. */
+typedef struct sampled {
+    double *v;
+    int counted[2 + QKPERF_METER_MAX];
+    double ratio[2 + QKPERF_METER_MAX];
+    double raw_sum[2 + QKPERF_METER_MAX]; /* per sample totals, for notes */
+} sampled;
+
+static void sample_pass(plan *pl, pass *p, const region *r, unsigned long batch,
+                        unsigned ns, sampled *out)
+{
+    size_t nm = 2 + (p->has_outer ? p->outer.n : 0);
+    for (size_t m = 0; m < nm; m++) {
+        out->counted[m] = 1;
+        out->ratio[m] = 1.0;
+        out->raw_sum[m] = 0.0;
+    }
+    for (unsigned s = 0; s < ns; s++) {
+        double tv[QKPERF_METER_MAX], ov[QKPERF_METER_MAX], tr[QKPERF_METER_MAX],
+            orr[QKPERF_METER_MAX];
+        int tc[QKPERF_METER_MAX], oc[QKPERF_METER_MAX] = {0};
+        if (p->has_outer)
+            qkperf_meter_start(&p->outer);
+        qkperf_meter_start(&pl->tsc);
+        region_run(r, batch);
+        qkperf_meter_stop(&pl->tsc, tv, tc, tr);
+        if (p->has_outer)
+            qkperf_meter_stop(&p->outer, ov, oc, orr);
+        for (size_t m = 0; m < nm; m++) {
+            const qkperf_meter *mt = m < 2 ? &pl->tsc : &p->outer;
+            size_t k = m < 2 ? m : m - 2;
+            double val = m < 2 ? tv[k] : ov[k];
+            int c = m < 2 ? tc[k] : oc[k];
+            out->counted[m] &= c;
+            if (m >= 2 && orr[k] < out->ratio[m])
+                out->ratio[m] = orr[k];
+            out->raw_sum[m] += c ? val : 0.0;
+            out->v[m * ns + s] = c ? (val - mt->empty[k]) / (double)batch : NAN;
+        }
+    }
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static void base_record(qkperf_record *x, const qk_op *op, const qk_variant *v,
+                        const char *size, const char *phase)
+{
+    memset(x, 0, sizeof *x);
+    snprintf(x->op, sizeof x->op, "%s", op->name);
+    snprintf(x->variant, sizeof x->variant, "%s", v->name);
+    snprintf(x->size, sizeof x->size, "%s", size);
+    snprintf(x->phase, sizeof x->phase, "%s", phase);
+    x->mux_ratio = 1.0;
+}
+
+static void emit(qkperf_results *res, qkperf_record *x, const char *metric, const char *source,
+                 const char *unit, const double *samples, size_t n, int counted,
+                 const char *why)
+{
+    snprintf(x->metric, sizeof x->metric, "%s", metric);
+    snprintf(x->source, sizeof x->source, "%s", source);
+    snprintf(x->unit, sizeof x->unit, "%s", unit);
+    x->samples = (double *)samples;
+    x->n = counted ? n : 0;
+    x->counted = counted;
+    snprintf(x->why, sizeof x->why, "%s", counted ? "" : why);
+    qkperf_results_add(res, x);
+}
+
+static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p,
+                      const sampled *sm, unsigned ns, int with_tsc)
+{
+    if (with_tsc)
+        for (size_t m = 0; m < 2; m++)
+            emit(res, x, pl->tsc.name[m], "tsc", pl->tsc.unit[m], sm->v + m * ns, ns, 1, "");
+    if (!p->has_outer)
+        return;
+    for (size_t k = 0; k < p->outer.n; k++) {
+        const char *why = p->outer.available ? "not counted (time_running = 0)" : p->outer.why;
+        x->mux_ratio = sm->ratio[2 + k];
+        emit(res, x, p->outer.name[k], p->outer.source, p->outer.unit[k],
+             sm->v + (2 + k) * ns, ns, p->outer.available && sm->counted[2 + k], why);
+        x->mux_ratio = 1.0;
+    }
+}
+
+/* Derived metrics of hw group gi, per sample, from the passes of that group. */
+static void emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t gi,
+                         sampled *sms, unsigned ns)
+{
+    const qkperf_group *g = pl->groups[gi];
+    double vals[64];
+    double *out = calloc(ns, sizeof *out);
+    int counted = 1;
+    const char *why = "";
+    for (size_t pi = 1; pi < pl->npasses; pi++)
+        if (pl->passes[pi].group == gi && (!pl->passes[pi].outer.available || !sms[pi].counted[2])) {
+            counted = 0;
+            why = pl->passes[pi].outer.available ? "not counted (time_running = 0)"
+                                                  : pl->passes[pi].outer.why;
+        }
+    for (size_t mi = 0; out && mi < g->nmetrics; mi++) {
+        for (unsigned s = 0; counted && s < ns; s++) {
+            double time_s = NAN;
+            for (size_t pi = 1; pi < pl->npasses; pi++) {
+                pass *p = &pl->passes[pi];
+                if (p->group != gi)
+                    continue;
+                if (isnan(time_s))
+                    time_s = sms[pi].v[s] * 1e-9;
+                for (size_t k = 0; k < p->outer.n && p->first_event + k < 64; k++)
+                    vals[p->first_event + k] = sms[pi].v[(2 + k) * ns + s];
+            }
+            out[s] = qkperf_formula_eval(g->metrics[mi].formula, vals, time_s);
+        }
+        emit(res, x, g->metrics[mi].name, "hw", "", out, ns, counted, why);
+    }
+    free(out);
+}
+
+static void emit_throughput(qkperf_results *res, qkperf_record *x, const qk_op *op,
+                            const size_t *dim, const double *time_ns, unsigned ns)
+{
+    double el[1024], by[1024];
+    unsigned n = ns < 1024 ? ns : 1024;
+    for (unsigned s = 0; s < n; s++) {
+        el[s] = op->elements(dim) / (time_ns[s] * 1e-9);
+        by[s] = op->bytes(dim) / (time_ns[s] * 1e-9);
+    }
+    emit(res, x, "throughput", "tsc", "elem/s", el, n, 1, "");
+    emit(res, x, "bandwidth", "tsc", "B/s", by, n, 1, "");
+}
+
+static void note_disturbances(qkperf_results *res, const pass *p, const sampled *sm,
+                              const char *what)
+{
+    for (size_t k = 0; p->has_outer && k < p->outer.n; k++) {
+        const char *name = p->outer.name[k];
+        if ((!strcmp(name, "context-switches") || !strcmp(name, "cpu-migrations")) &&
+            sm->counted[2 + k] && sm->raw_sum[2 + k] > 0.5)
+            qkperf_results_note(res, "%s: %.0f %s during sampling", what, sm->raw_sum[2 + k], name);
+    }
+}
+
+/* ---- one variant --------------------------------------------------------- */
+
+static int check_output(const qk_op *op, const qk_variant *v, const size_t *dim, uint64_t seed,
+                        char *err, size_t len)
+{
+    const qk_variant *ref = qk_variant_at(op->name, 0);
+    if (!op->compare || !ref || ref == v)
+        return 0;
+    void *a = op->create(dim, seed), *b = op->create(dim, seed);
+    int rc = 0;
+    if (!a || !b) {
+        snprintf(err, len, "cannot allocate %s workspace: %s", op->name, strerror(errno));
+        rc = -1;
+    } else {
+        ref->fused(a);
+        v->fused(b);
+        double d = op->compare(b, a);
+        if (!(d <= 1e-3)) {
+            snprintf(err, len, "%s %s: output differs from %s by %g (relative); not measured",
+                     op->name, v->name, ref->name, d);
+            rc = -1;
+        }
+    }
+    if (a)
+        op->destroy(a);
+    if (b)
+        op->destroy(b);
+    return rc;
+}
+
+static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op,
+                          const qk_variant *v, const size_t *dim, const char *size,
+                          const region *r, qkperf_results *res)
+{
+    const char *phase = r->phase < 0 ? "total" : op->phases[r->phase];
+    double target = fmax(o->min_sample_us * 1e3, 100.0 * pl->overhead_ns);
+    unsigned long batch = calibrate_batch(r, target);
+    warm_up(r, batch, o->warmup_ms);
+    unsigned ns = o->samples;
+    sampled sms[MAX_PASSES];
+    memset(sms, 0, sizeof sms);
+    int rc = 0;
+    for (size_t pi = 0; pi < pl->npasses; pi++) {
+        sms[pi].v = malloc((2 + QKPERF_METER_MAX) * ns * sizeof(double));
+        if (!sms[pi].v) {
+            rc = -1;
+            break;
+        }
+        sample_pass(pl, &pl->passes[pi], r, batch, ns, &sms[pi]);
+    }
+    qkperf_record x;
+    base_record(&x, op, v, size, phase);
+    x.batch = batch;
+    for (size_t pi = 0; rc == 0 && pi < pl->npasses; pi++) {
+        emit_pass(res, &x, pl, &pl->passes[pi], &sms[pi], ns, pi == 0);
+        char what[160];
+        snprintf(what, sizeof what, "%s %s %s %s", op->name, v->name, size, phase);
+        note_disturbances(res, &pl->passes[pi], &sms[pi], what);
+    }
+    for (size_t gi = 0; rc == 0 && gi < pl->ngroups; gi++)
+        emit_derived(res, &x, pl, gi, sms, ns);
+    if (rc == 0 && r->phase < 0)
+        emit_throughput(res, &x, op, dim, sms[0].v, ns);
+    for (size_t pi = 0; pi < pl->npasses; pi++)
+        free(sms[pi].v);
+    return rc;
+}
+
+static void progress(const qkperf_run_opts *o, const qk_variant *v, const char *size,
+                     const char *phase)
+{
+    if (o->progress)
+        fprintf(stderr, "\r\033[Kqkperf: %s %s %s %s", v->op, v->name, size, phase);
+}
+
+int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *v,
+                   const size_t *dim, const char *size, qkperf_results *res,
+                   char *err, size_t errlen)
+{
+    if (check_output(op, v, dim, o->seed, err, errlen))
+        return -1;
+    plan pl;
+    if (plan_open(&pl, o, err, errlen)) {
+        plan_close(&pl);
+        return -1;
+    }
+    void *ws = op->create(dim, o->seed);
+    if (!ws) {
+        snprintf(err, errlen, "cannot allocate %s workspace for %s: %s", op->name, size,
+                 strerror(errno));
+        plan_close(&pl);
+        return -1;
+    }
+    unsigned np = o->staged && v->phase ? qk_phase_count(op) : 0;
+    for (unsigned p = 0; p < np; p++) /* intermediates valid before timing any phase */
+        v->phase(ws, p);
+    int rc = 0;
+    for (int p = 0; rc == 0 && p <= (int)np; p++) {
+        region r = {v, ws, p < (int)np ? p : -1};
+        progress(o, v, size, p < (int)np ? op->phases[p] : "total");
+        if (measure_region(o, &pl, op, v, dim, size, &r, res)) {
+            snprintf(err, errlen, "out of memory while sampling");
+            rc = -1;
+        }
+    }
+    if (o->progress)
+        fprintf(stderr, "\r\033[K");
+    op->destroy(ws);
+    plan_close(&pl);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * runner.h — measuring a variant: every phase alone (staged) and the fused
+ * kernel, under each counter source, into records of a results document.
+ *
+ * Per region: one warm call, batch size calibrated so that the sources'
+ * start/stop cost stays under 1% of a sample, warm-up, then `samples`
+ * samples per pass. Pass 0 counts with the tsc nested inside the software
+ * group; each hardware group (or each part of one split to fit the PMU's
+ * counters) is one more pass with the tsc inside it for `time`. The cost of
+ * an empty region is measured per source and subtracted; values are per
+ * kernel call.
+ */
+#ifndef QKPERF_RUNNER_H
+#define QKPERF_RUNNER_H
+
+#include <stdint.h>
+
+#include "kernel.h"
+#include "results.h"
+
+typedef struct qkperf_run_opts {
+    unsigned samples;          /* >= 1; default 11 */
+    double warmup_ms;          /* default 20 */
+    double min_sample_us;      /* floor of a sample; default 50 */
+    uint64_t seed;             /* inputs */
+    int cpu;                   /* -1: not pinned */
+    int staged;                /* also measure each phase alone */
+    int sw;                    /* use the software-event group */
+    const char *const *groups; /* hw group names, NULL-terminated, or NULL */
+    const char *const *group_dirs; /* user --groups directories, or NULL */
+    int progress;              /* print a progress line on stderr */
+} qkperf_run_opts;
+
+void qkperf_run_opts_default(qkperf_run_opts *o);
+
+/* Load and check the hw groups named in o (host PMU folder, falling back
+ * to the generic "perf" folder); 0, or -1 with one line in err. */
+int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errlen);
+
+/* Measure one variant at one size. The variant's fused output is first
+ * checked against the op's first variant (the reference). Appends records
+ * to res; 0, or -1 with one line in err. */
+int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *v,
+                   const size_t *dim, const char *size, qkperf_results *res,
+                   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,484 @@
+/*
+ * stats.c — summaries, bootstrap change detection, verdicts and noise
+ * bands for qkperf (see stats.h for the contract).
+ *
+ * Methods:
+ * - Quantiles: Hyndman & Fan type 7 on a sorted copy.
+ * - Outliers: Tukey fences (1.5 and 3 IQR), classified, never removed.
+ * - Change: ratio of medians with a percentile bootstrap interval
+ *   (Efron & Tibshirani 1993, ch. 13): each set is resampled with
+ *   replacement on its own, the resampled medians give one ratio each, and
+ *   the interval is the alpha/2 and 1-alpha/2 quantiles of those ratios.
+ * - Significance: the same bootstrap distribution of the difference of
+ *   medians, inverted into a two-sided p-value (the smallest alpha whose
+ *   equal-tailed interval excludes 0), with the +1 correction of Davison &
+ *   Hinkley so that p is never 0 from a finite number of resamples. Using
+ *   the difference rather than the ratio keeps the test valid when a
+ *   median is 0, and using bootstrap rather than permutation keeps it
+ *   valid for constant (all-tied) sets, where a permutation test of
+ *   medians has no power at all.
+ * - PRNG: xoshiro256** seeded through splitmix64 (Blackman & Vigna), so a
+ *   seed reproduces every resample on every platform.
+ */
+#include "stats.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAD_NORMAL_SCALE 1.4826 /* 1 / Phi^-1(3/4): MAD -> sigma for normal data */
+#define DEFAULT_RESAMPLES 10000u
+#define DEFAULT_CONFIDENCE 0.95
+#define DEFAULT_ALPHA 0.05
+
+/* ---- PRNG: xoshiro256** seeded by splitmix64 ---- */
+
+typedef struct rng { uint64_t s[4]; } rng;
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t rng_next(rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* An index in [0, n) by multiply-shift (Lemire); the bias, n / 2^64, is
+ * far below anything a few hundred samples could show. */
+static inline size_t rng_below(rng *r, size_t n)
+{
+    return (size_t)(((unsigned __int128)rng_next(r) * n) >> 64);
+}
+
+/* ---- order statistics ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Type-7 quantile p of sorted[0..n). */
+static double quantile_sorted(const double *sorted, size_t n, double p)
+{
+    double h = (double)(n - 1) * p;
+    size_t lo = (size_t)floor(h);
+    if (lo + 1 >= n)
+        return sorted[n - 1];
+    return sorted[lo] + (h - (double)lo) * (sorted[lo + 1] - sorted[lo]);
+}
+
+/* The k-th smallest of a[0..n), partially reordering a (Hoare's find, as
+ * written by Wirth): O(n) on average, which is what makes 10000 resamples
+ * cheap compared with sorting each one. */
+static double select_kth(double *a, size_t n, size_t k)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+    while (lo < hi) {
+        double pivot = a[kk];
+        ptrdiff_t i = lo, j = hi;
+        do {
+            while (a[i] < pivot) i++;
+            while (pivot < a[j]) j--;
+            if (i <= j) {
+                double t = a[i]; a[i] = a[j]; a[j] = t;
+                i++; j--;
+            }
+        } while (i <= j);
+        if (j < kk) lo = i;
+        if (kk < i) hi = j;
+    }
+    return a[kk];
+}
+
+/* Median of a[0..n), reordering a; agrees with the type-7 median. */
+static double median_inplace(double *a, size_t n)
+{
+    size_t k = n / 2;
+    double upper = select_kth(a, n, k);
+    if (n % 2)
+        return upper;
+    /* After the select, a[0..k) holds the k smallest: the lower middle is
+     * their maximum. */
+    double lower = a[0];
+    for (size_t i = 1; i < k; i++)
+        if (a[i] > lower) lower = a[i];
+    return (lower + upper) / 2;
+}
+
+static bool all_finite(const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return false;
+    return true;
+}
+
+/* ---- summary ---- */
+
+static qkperf_outlier tukey_class(double v, double q1, double q3)
+{
+    double iqr = q3 - q1;
+    if (v < q1 - 3.0 * iqr) return QKPERF_OUTLIER_LOW_SEVERE;
+    if (v < q1 - 1.5 * iqr) return QKPERF_OUTLIER_LOW_MILD;
+    if (v > q3 + 3.0 * iqr) return QKPERF_OUTLIER_HIGH_SEVERE;
+    if (v > q3 + 1.5 * iqr) return QKPERF_OUTLIER_HIGH_MILD;
+    return QKPERF_OUTLIER_NONE;
+}
+
+static void count_outliers(const double *x, size_t n, qkperf_summary *s,
+                           qkperf_outlier *cls)
+{
+    s->low_severe = s->low_mild = s->high_mild = s->high_severe = 0;
+    for (size_t i = 0; i < n; i++) {
+        qkperf_outlier c = tukey_class(x[i], s->q1, s->q3);
+        switch (c) {
+        case QKPERF_OUTLIER_LOW_SEVERE:  s->low_severe++;  break;
+        case QKPERF_OUTLIER_LOW_MILD:    s->low_mild++;    break;
+        case QKPERF_OUTLIER_HIGH_MILD:   s->high_mild++;   break;
+        case QKPERF_OUTLIER_HIGH_SEVERE: s->high_severe++; break;
+        case QKPERF_OUTLIER_NONE:                          break;
+        }
+        if (cls)
+            cls[i] = c;
+    }
+}
+
+/* MAD from a sorted copy; reuses that buffer for the deviations. */
+static double mad_of_sorted(double *sorted, size_t n, double median)
+{
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = fabs(sorted[i] - median);
+    return median_inplace(sorted, n);
+}
+
+int qkperf_summarize(const double *x, size_t n, qkperf_summary *out,
+                     qkperf_outlier *cls)
+{
+    if (!x || !out || n == 0 || !all_finite(x, n))
+        return -EINVAL;
+    double *buf = malloc(n * sizeof *buf);
+    if (!buf)
+        return -ENOMEM;
+    memcpy(buf, x, n * sizeof *buf);
+    qsort(buf, n, sizeof *buf, cmp_double);
+
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += buf[i];
+    *out = (qkperf_summary){
+        .n = n, .min = buf[0], .max = buf[n - 1], .mean = sum / (double)n,
+        .q1 = quantile_sorted(buf, n, 0.25),
+        .median = quantile_sorted(buf, n, 0.5),
+        .q3 = quantile_sorted(buf, n, 0.75),
+    };
+    out->mad = mad_of_sorted(buf, n, out->median);
+    out->mad_scaled = MAD_NORMAL_SCALE * out->mad;
+    free(buf);
+    count_outliers(x, n, out, cls);
+    return 0;
+}
+
+/* ---- change: bootstrap of the ratio and difference of medians ---- */
+
+typedef struct boot_params {
+    uint64_t seed;
+    unsigned resamples;
+    double confidence, alpha;
+} boot_params;
+
+static int resolve_opts(const qkperf_change_opts *o, boot_params *p)
+{
+    *p = (boot_params){ QKPERF_DEFAULT_SEED, DEFAULT_RESAMPLES,
+                        DEFAULT_CONFIDENCE, DEFAULT_ALPHA };
+    if (!o)
+        return 0;
+    p->seed = o->seed;
+    if (o->resamples) p->resamples = o->resamples;
+    if (o->confidence != 0) p->confidence = o->confidence;
+    if (o->alpha != 0) p->alpha = o->alpha;
+    bool ok = p->confidence > 0 && p->confidence < 1 &&
+              p->alpha > 0 && p->alpha < 1;
+    return ok ? 0 : -EINVAL;
+}
+
+/* Median of one resample (with replacement) of x[0..n), built in buf. */
+static double resampled_median(const double *x, size_t n, double *buf, rng *r)
+{
+    for (size_t i = 0; i < n; i++)
+        buf[i] = x[rng_below(r, n)];
+    return median_inplace(buf, n);
+}
+
+static double point_median(const double *x, size_t n, double *buf)
+{
+    memcpy(buf, x, n * sizeof *buf);
+    return median_inplace(buf, n);
+}
+
+/* What the resampling loop tallies. ratios[] is filled only while every
+ * resampled before-median is positive (ratio_ok). */
+typedef struct boot_tally {
+    size_t diff_le0, diff_ge0;
+    bool ratio_ok;
+} boot_tally;
+
+static void bootstrap(const double *before, size_t nb, const double *after,
+                      size_t na, const boot_params *p, double *buf,
+                      double *ratios, boot_tally *t)
+{
+    rng r;
+    rng_seed(&r, p->seed);
+    *t = (boot_tally){ 0, 0, true };
+    for (unsigned i = 0; i < p->resamples; i++) {
+        double mb = resampled_median(before, nb, buf, &r);
+        double ma = resampled_median(after, na, buf, &r);
+        t->diff_le0 += ma - mb <= 0;
+        t->diff_ge0 += ma - mb >= 0;
+        if (mb <= 0)
+            t->ratio_ok = false;
+        else
+            ratios[i] = ma / mb;
+    }
+}
+
+/* Two-sided p-value from the bootstrap distribution of the difference. */
+static double p_value_of(const boot_tally *t, unsigned resamples)
+{
+    size_t tail = t->diff_le0 < t->diff_ge0 ? t->diff_le0 : t->diff_ge0;
+    double p = 2.0 * (double)(tail + 1) / ((double)resamples + 1);
+    return p < 1 ? p : 1;
+}
+
+static void set_ratio(qkperf_change *c, const boot_tally *t, double *ratios,
+                      unsigned resamples)
+{
+    c->ratio_defined = c->median_before > 0 && t->ratio_ok;
+    if (!c->ratio_defined) {
+        c->ratio = c->ci_lo = c->ci_hi = NAN;
+        return;
+    }
+    c->ratio = c->median_after / c->median_before;
+    qsort(ratios, resamples, sizeof *ratios, cmp_double);
+    double tail = (1 - c->confidence) / 2;
+    c->ci_lo = quantile_sorted(ratios, resamples, tail);
+    c->ci_hi = quantile_sorted(ratios, resamples, 1 - tail);
+}
+
+int qkperf_change_compute(const double *before, size_t nb,
+                          const double *after, size_t na,
+                          const qkperf_change_opts *opts, qkperf_change *out)
+{
+    boot_params p;
+    if (!before || !after || !out || nb == 0 || na == 0 ||
+        !all_finite(before, nb) || !all_finite(after, na) ||
+        resolve_opts(opts, &p) != 0)
+        return -EINVAL;
+    double *buf = malloc((nb > na ? nb : na) * sizeof *buf);
+    double *ratios = malloc(p.resamples * sizeof *ratios);
+    if (!buf || !ratios) {
+        free(buf);
+        free(ratios);
+        return -ENOMEM;
+    }
+    *out = (qkperf_change){ .nb = nb, .na = na, .confidence = p.confidence };
+    out->median_before = point_median(before, nb, buf);
+    out->median_after = point_median(after, na, buf);
+
+    boot_tally t;
+    bootstrap(before, nb, after, na, &p, buf, ratios, &t);
+    set_ratio(out, &t, ratios, p.resamples);
+    bool noise_known = nb >= 2 && na >= 2;
+    out->p_value = noise_known ? p_value_of(&t, p.resamples) : 1.0;
+    out->significant = out->p_value < p.alpha;
+    free(buf);
+    free(ratios);
+    return 0;
+}
+
+/* ---- verdict ---- */
+
+qkperf_verdict qkperf_verdict_of(const qkperf_change *c, double band,
+                                 bool lower_is_better)
+{
+    if (!c->significant || !c->ratio_defined)
+        return QKPERF_NO_CHANGE;
+    bool went_up = c->ci_lo > 1 + band;
+    bool went_down = c->ci_hi < 1 - band;
+    if (!went_up && !went_down)
+        return QKPERF_NO_CHANGE;
+    return went_up == lower_is_better ? QKPERF_REGRESSED : QKPERF_IMPROVED;
+}
+
+const char *qkperf_verdict_name(qkperf_verdict v)
+{
+    static const char *const names[] = {
+        [QKPERF_NO_CHANGE] = "no change",
+        [QKPERF_IMPROVED] = "improved",
+        [QKPERF_REGRESSED] = "regressed",
+    };
+    return (unsigned)v < sizeof names / sizeof names[0] ? names[v] : "?";
+}
+
+/* ---- metric kinds and noise bands ---- */
+
+static const char *const kind_names[QKPERF_KIND_COUNT] = {
+    [QKPERF_KIND_INSTRUCTIONS] = "instructions",
+    [QKPERF_KIND_CYCLES] = "cycles",
+    [QKPERF_KIND_TIME] = "time",
+    [QKPERF_KIND_OTHER] = "other",
+};
+
+/* Instruction counts are exact (sim) or nearly so (hw), so their band is
+ * tight; cycles and time carry frequency and scheduling noise; event
+ * counts such as cache misses vary the most. */
+static const double default_bands[QKPERF_KIND_COUNT] = {
+    [QKPERF_KIND_INSTRUCTIONS] = 0.001,
+    [QKPERF_KIND_CYCLES] = 0.02,
+    [QKPERF_KIND_TIME] = 0.02,
+    [QKPERF_KIND_OTHER] = 0.05,
+};
+
+/* Metric names as the counter sources spell them. A prefix entry also
+ * covers modifiers and variants ("cycles-est", "instructions:u"). */
+static const struct {
+    const char *name;
+    bool prefix;
+    qkperf_metric_kind kind;
+} metric_table[] = {
+    { "instructions", true, QKPERF_KIND_INSTRUCTIONS },
+    { "Ir", false, QKPERF_KIND_INSTRUCTIONS },              /* callgrind */
+    { "INST_RETIRED", true, QKPERF_KIND_INSTRUCTIONS },     /* Intel */
+    { "RETIRED_INSTRUCTIONS", true, QKPERF_KIND_INSTRUCTIONS }, /* AMD */
+    { "cycles", true, QKPERF_KIND_CYCLES },                 /* cycles-est */
+    { "cpu-cycles", true, QKPERF_KIND_CYCLES },
+    { "ref-cycles", true, QKPERF_KIND_CYCLES },
+    { "CPU_CLK_UNHALTED", true, QKPERF_KIND_CYCLES },
+    { "time", false, QKPERF_KIND_TIME },                    /* ns */
+    { "task-clock", true, QKPERF_KIND_TIME },
+    { "cpu-clock", true, QKPERF_KIND_TIME },
+    { "tsc-ticks", false, QKPERF_KIND_TIME },
+};
+
+const char *qkperf_metric_kind_name(qkperf_metric_kind k)
+{
+    return (unsigned)k < QKPERF_KIND_COUNT ? kind_names[k] : "?";
+}
+
+qkperf_metric_kind qkperf_metric_kind_of(const char *metric)
+{
+    for (size_t i = 0; i < sizeof metric_table / sizeof metric_table[0]; i++) {
+        const char *name = metric_table[i].name;
+        bool hit = metric_table[i].prefix
+                       ? strncmp(metric, name, strlen(name)) == 0
+                       : strcmp(metric, name) == 0;
+        if (hit)
+            return metric_table[i].kind;
+    }
+    return QKPERF_KIND_OTHER;
+}
+
+void qkperf_bands_default(qkperf_bands *b)
+{
+    memcpy(b->band, default_bands, sizeof b->band);
+}
+
+double qkperf_band_for(const qkperf_bands *b, const char *metric)
+{
+    return b->band[qkperf_metric_kind_of(metric)];
+}
+
+static int kind_by_name(const char *name, size_t len)
+{
+    for (int k = 0; k < QKPERF_KIND_COUNT; k++)
+        if (strlen(kind_names[k]) == len && strncmp(name, kind_names[k], len) == 0)
+            return k;
+    return -1;
+}
+
+/* Parse one "KIND=FRACTION" item [item, end) into bands. */
+static int parse_band_item(qkperf_bands *b, const char *item, size_t len,
+                           char *err, size_t errlen)
+{
+    const char *eq = memchr(item, '=', len);
+    int kind = eq ? kind_by_name(item, (size_t)(eq - item)) : -1;
+    const char *why = !eq ? "missing '='"
+                      : kind < 0 ? "unknown kind (known: instructions, "
+                                   "cycles, time, other)"
+                                 : NULL;
+    double v = 0;
+    if (!why) {
+        char *vend;
+        errno = 0;
+        v = strtod(eq + 1, &vend);
+        if (vend == eq + 1 || vend != item + len || errno)
+            why = "value is not a number";
+        else if (!(v >= 0 && v < 1))
+            why = "value must be a fraction, 0 <= value < 1";
+    }
+    if (why) {
+        snprintf(err, errlen, "qkperf: bad noise band '%.*s': %s", (int)len,
+                 item, why);
+        return -EINVAL;
+    }
+    b->band[kind] = v;
+    return 0;
+}
+
+int qkperf_bands_parse(qkperf_bands *b, const char *spec, char *err,
+                       size_t errlen)
+{
+    if (!spec) {
+        snprintf(err, errlen, "qkperf: no noise band override given");
+        return -EINVAL;
+    }
+    qkperf_bands tmp = *b;
+    const char *item = spec;
+    for (;;) {
+        const char *comma = strchr(item, ',');
+        size_t len = comma ? (size_t)(comma - item) : strlen(item);
+        char one[128];
+        /* A copy ends the item with a NUL, so strtod cannot run past it. */
+        if (len >= sizeof one) {
+            snprintf(err, errlen, "qkperf: bad noise band '%.40s...': too long",
+                     item);  /* at most 40 of the item's >= 128 characters */
+            return -EINVAL;
+        }
+        memcpy(one, item, len);
+        one[len] = '\0';
+        if (parse_band_item(&tmp, one, len, err, errlen) != 0)
+            return -EINVAL;
+        if (!comma)
+            break;
+        item = comma + 1;
+    }
+    *b = tmp;
+    return 0;
+}

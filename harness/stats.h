@@ -1,0 +1,134 @@
+/*
+ * stats.h — the statistics of qkperf: summaries of a sample vector, the
+ * change between two sample sets, and the verdict a ladder step or a
+ * baseline comparison prints (improved / regressed / no change).
+ *
+ * The method follows Criterion.rs: a change is called only when it is
+ * statistically significant *and* the whole confidence interval of the
+ * ratio of medians lies outside a per-metric noise band. Outliers are
+ * classified with Tukey fences and reported, never dropped.
+ *
+ * Everything here is pure computation over caller-owned arrays (never
+ * modified) and depends on libc and libm only. The bootstrap uses its own
+ * seeded PRNG, so the same inputs and seed give bit-identical results.
+ *
+ * Functions that can fail return 0 on success or a negative errno:
+ * -EINVAL for bad input (n = 0, a NULL array, a non-finite sample, an
+ * option out of range), -ENOMEM when a scratch buffer cannot be allocated.
+ */
+#ifndef QKPERF_STATS_H
+#define QKPERF_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Tukey-fence class of one sample. Mild: beyond 1.5 IQR from the nearer
+ * quartile; severe: beyond 3 IQR. */
+typedef enum qkperf_outlier {
+    QKPERF_OUTLIER_NONE = 0,
+    QKPERF_OUTLIER_LOW_SEVERE,
+    QKPERF_OUTLIER_LOW_MILD,
+    QKPERF_OUTLIER_HIGH_MILD,
+    QKPERF_OUTLIER_HIGH_SEVERE
+} qkperf_outlier;
+
+/* Quantiles (median, q1, q3) interpolate linearly between order statistics
+ * (Hyndman & Fan type 7, the R and NumPy default); for even n the median is
+ * the mean of the two middle samples. */
+typedef struct qkperf_summary {
+    size_t n;
+    double min, max, mean;
+    double q1, median, q3;
+    double mad;        /* raw median absolute deviation from the median */
+    double mad_scaled; /* 1.4826 * mad: estimates sigma for normal noise */
+    size_t low_severe, low_mild, high_mild, high_severe; /* outlier counts */
+} qkperf_summary;
+
+/* Summarize x[0..n) (n >= 1). If cls is not NULL it receives the outlier
+ * class of each sample, cls[i] for x[i]. When IQR = 0 (mostly ties) every
+ * sample that differs from the quartiles is a severe outlier: the fences
+ * are taken literally. */
+int qkperf_summarize(const double *x, size_t n, qkperf_summary *out,
+                     qkperf_outlier *cls);
+
+/* Options of qkperf_change_compute; NULL or a 0 field means the default. */
+typedef struct qkperf_change_opts {
+    uint64_t seed;        /* bootstrap PRNG seed (used as given, 0 included;
+                             NULL opts means QKPERF_DEFAULT_SEED) */
+    unsigned resamples;   /* 0 -> 10000 */
+    double confidence;    /* 0 -> 0.95; else in (0, 1) */
+    double alpha;         /* 0 -> 0.05; else in (0, 1) */
+} qkperf_change_opts;
+
+#define QKPERF_DEFAULT_SEED 0x71b7e5f00d5eedULL
+
+/* The change from `before` to `after`, as a ratio of medians. */
+typedef struct qkperf_change {
+    size_t nb, na;
+    double median_before, median_after;
+    /* ratio = median_after / median_before and its percentile-bootstrap
+     * interval [ci_lo, ci_hi]. Meaningful only when ratio_defined; it is
+     * false (and the three fields are NaN) when the before median, or the
+     * before median of some bootstrap resample, is <= 0: the ratio or its
+     * interval would then be unbounded or of meaningless sign. */
+    bool ratio_defined;
+    double ratio, ci_lo, ci_hi;
+    double confidence;
+    /* Two-sided bootstrap p-value for "median_after == median_before",
+     * from the same resamples as the interval; significant = p < alpha.
+     * With fewer than 2 samples in either set nothing is known about the
+     * noise, so p = 1 and significant is false (the interval is still the
+     * degenerate point ratio). Constant sets of n >= 2 that differ are
+     * significant. */
+    double p_value;
+    bool significant;
+} qkperf_change;
+
+int qkperf_change_compute(const double *before, size_t nb,
+                          const double *after, size_t na,
+                          const qkperf_change_opts *opts, qkperf_change *out);
+
+typedef enum qkperf_verdict {
+    QKPERF_NO_CHANGE = 0,
+    QKPERF_IMPROVED,
+    QKPERF_REGRESSED
+} qkperf_verdict;
+
+/* IMPROVED or REGRESSED only when the change is significant, the ratio is
+ * defined, and the whole interval lies strictly outside [1-band, 1+band]
+ * on one side; the side and lower_is_better decide which. */
+qkperf_verdict qkperf_verdict_of(const qkperf_change *c, double band,
+                                 bool lower_is_better);
+/* "improved", "regressed", "no change". */
+const char *qkperf_verdict_name(qkperf_verdict v);
+
+/* Metric kinds, each with its own noise band. */
+typedef enum qkperf_metric_kind {
+    QKPERF_KIND_INSTRUCTIONS = 0, /* default band 0.001 */
+    QKPERF_KIND_CYCLES,           /* 0.02 */
+    QKPERF_KIND_TIME,             /* 0.02 */
+    QKPERF_KIND_OTHER,            /* 0.05: misses, uops, page faults, ... */
+    QKPERF_KIND_COUNT
+} qkperf_metric_kind;
+
+typedef struct qkperf_bands {
+    double band[QKPERF_KIND_COUNT]; /* fraction, e.g. 0.02 for 2% */
+} qkperf_bands;
+
+/* "instructions", "cycles", "time", "other". */
+const char *qkperf_metric_kind_name(qkperf_metric_kind k);
+/* The kind of a metric name as qkperf prints it ("Ir", "cycles-est",
+ * "task-clock", "L1D misses", ...); unknown names are QKPERF_KIND_OTHER. */
+qkperf_metric_kind qkperf_metric_kind_of(const char *metric);
+
+void qkperf_bands_default(qkperf_bands *b);
+/* Apply an override "KIND=FRACTION[,KIND=FRACTION...]" (kinds as named by
+ * qkperf_metric_kind_name, 0 <= FRACTION < 1) on top of *b. On error *b is
+ * unchanged, err receives one line naming the bad item, -EINVAL returned. */
+int qkperf_bands_parse(qkperf_bands *b, const char *spec, char *err,
+                       size_t errlen);
+/* The band for a metric name. */
+double qkperf_band_for(const qkperf_bands *b, const char *metric);
+
+#endif /* QKPERF_STATS_H */

@@ -1,0 +1,170 @@
+/*
+ * table.c — the run table: one block per variant, a row per phase and
+ * metric, the fused total last, then overlap = sum(staged) - fused and the
+ * throughput of the fused kernel.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "table.h"
+
+static const char *scale_si(double *v, const char *const units[4])
+{
+    double a = fabs(*v);
+    int i = a >= 1e9 ? 3 : a >= 1e6 ? 2 : a >= 1e3 ? 1 : 0;
+    *v /= pow(1e3, i);
+    return units[i];
+}
+
+void qkperf_fmt_value(char *buf, size_t len, double v, const char *unit)
+{
+    static const char *const ns[] = {"ns", "µs", "ms", "s"};
+    static const char *const plain[] = {"", " k", " M", " G"};
+    if (!isfinite(v)) {
+        snprintf(buf, len, "n/a");
+        return;
+    }
+    if (strcmp(unit, "ns") == 0) {
+        const char *u = scale_si(&v, ns);
+        snprintf(buf, len, "%.4g %s", v, u);
+    } else if (strcmp(unit, "elem/s") == 0 || strcmp(unit, "B/s") == 0) {
+        const char *u = scale_si(&v, plain);
+        snprintf(buf, len, "%.4g%s%s", v, u, unit[0] == 'B' ? "B/s" : " elem/s");
+    } else {
+        const char *u = scale_si(&v, plain);
+        snprintf(buf, len, "%.4g%s", v, u);
+    }
+}
+
+static const char *source_label(const qkperf_record *x)
+{
+    if (strcmp(x->metric, "cycles-est") == 0)
+        return "tsc (estimate)";
+    return x->source;
+}
+
+/* Counted per call but shown only as notes (they are 0 almost always). */
+static int quiet_metric(const char *m)
+{
+    static const char *const quiet[] = {"page-faults", "context-switches", "cpu-migrations",
+                                        "throughput", "bandwidth"};
+    for (size_t i = 0; i < sizeof quiet / sizeof quiet[0]; i++)
+        if (!strcmp(m, quiet[i]))
+            return 1;
+    return 0;
+}
+
+static void print_record(FILE *f, const qkperf_record *x, const char *phase_col)
+{
+    char med[32], mn[32], spread[24];
+    qkperf_fmt_value(med, sizeof med, x->median, x->unit);
+    qkperf_fmt_value(mn, sizeof mn, x->min, x->unit);
+    if (x->median != 0 && isfinite(x->mad))
+        snprintf(spread, sizeof spread, "±%.2f%%", 100.0 * x->mad / fabs(x->median));
+    else
+        snprintf(spread, sizeof spread, "±%.3g", x->mad);
+    fprintf(f, "  %-8s %-20s %12s %9s %12s %4zu  %s", phase_col, x->metric, med, spread, mn,
+            x->n, source_label(x));
+    if (x->mux_ratio < 0.999)
+        fprintf(f, " (counted %.1f%% of the time, scaled)", 100.0 * x->mux_ratio);
+    if (x->outliers_low + x->outliers_high)
+        fprintf(f, " [%zu outlier%s]", x->outliers_low + x->outliers_high,
+                x->outliers_low + x->outliers_high > 1 ? "s" : "");
+    fputc('\n', f);
+}
+
+static int same_region(const qkperf_record *x, const char *op, const char *variant,
+                       const char *size, const char *phase)
+{
+    return !strcmp(x->op, op) && !strcmp(x->variant, variant) && !strcmp(x->size, size) &&
+           !strcmp(x->phase, phase);
+}
+
+/* Counted metrics one per row; metrics that could not be counted on one
+ * row, named, with their reasons listed once under the table. */
+static void print_phase(FILE *f, const qkperf_results *r, const char *op, const char *variant,
+                        const char *size, const char *phase)
+{
+    const char *col = phase;
+    char na[512] = "";
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (!same_region(x, op, variant, size, phase) || quiet_metric(x->metric))
+            continue;
+        if (!x->counted) {
+            size_t used = strlen(na);
+            snprintf(na + used, sizeof na - used, "%s%s", used ? ", " : "", x->metric);
+            continue;
+        }
+        print_record(f, x, col);
+        col = "";
+    }
+    if (na[0])
+        fprintf(f, "  %-8s %-20s %s\n", col, "n/a [1]", na);
+}
+
+static void print_reasons(FILE *f, const qkperf_results *r, const char *op,
+                          const char *variant, const char *size)
+{
+    const char *seen[16];
+    size_t nseen = 0;
+    for (size_t i = 0; i < r->n && nseen < 16; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (strcmp(x->op, op) || strcmp(x->variant, variant) || strcmp(x->size, size) ||
+            x->counted)
+            continue;
+        size_t k = 0;
+        while (k < nseen && strcmp(seen[k], x->why))
+            k++;
+        if (k < nseen)
+            continue;
+        seen[nseen++] = x->why;
+        fprintf(f, "  %-8s %s: %s\n", nseen == 1 ? "[1] n/a" : "", x->source, x->why);
+    }
+}
+
+static void print_overlap(FILE *f, const qkperf_results *r, const qk_op *op,
+                          const char *variant, const char *size, const char *metric)
+{
+    const qkperf_record *tot = qkperf_results_find(r, op->name, variant, size, "total", metric);
+    double sum = 0;
+    for (unsigned p = 0; p < qk_phase_count(op); p++) {
+        const qkperf_record *x = qkperf_results_find(r, op->name, variant, size, op->phases[p], metric);
+        if (!x || !x->counted || !tot || !tot->counted)
+            return;
+        sum += x->median;
+    }
+    char s[32], fu[32], ov[32];
+    qkperf_fmt_value(s, sizeof s, sum, tot->unit);
+    qkperf_fmt_value(fu, sizeof fu, tot->median, tot->unit);
+    qkperf_fmt_value(ov, sizeof ov, sum - tot->median, tot->unit);
+    fprintf(f, "  %-8s %-20s sum(staged) %s - fused %s = %s (%.0f%% of staged hidden)\n",
+            "overlap", metric, s, fu, ov, sum > 0 ? 100.0 * (sum - tot->median) / sum : 0.0);
+}
+
+void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op,
+                          const char *variant, const char *size)
+{
+    const qkperf_record *t = qkperf_results_find(r, op->name, variant, size, "total", "time");
+    fprintf(f, "\n%s %s  size %s", op->name, variant, size);
+    if (t)
+        fprintf(f, "  (batch %lu calls per sample, %zu samples)", t->batch, t->n);
+    fputc('\n', f);
+    fprintf(f, "  %-8s %-20s %12s %9s %12s %4s  %s\n", "phase", "metric", "median", "MAD",
+            "min", "n", "source");
+    for (unsigned p = 0; p < qk_phase_count(op); p++)
+        print_phase(f, r, op->name, variant, size, op->phases[p]);
+    print_phase(f, r, op->name, variant, size, "total");
+    print_overlap(f, r, op, variant, size, "time");
+    print_overlap(f, r, op, variant, size, "instructions");
+    const qkperf_record *th = qkperf_results_find(r, op->name, variant, size, "total", "throughput");
+    const qkperf_record *bw = qkperf_results_find(r, op->name, variant, size, "total", "bandwidth");
+    if (th && bw) {
+        char a[32], b[32];
+        qkperf_fmt_value(a, sizeof a, th->median, th->unit);
+        qkperf_fmt_value(b, sizeof b, bw->median, bw->unit);
+        fprintf(f, "  %-8s %s, %s of packed weights, scales, inputs and outputs (tsc)\n",
+                "rate", a, b);
+    }
+    print_reasons(f, r, op->name, variant, size);
+}

@@ -1,0 +1,120 @@
+/*
+ * api.c — the public entry points of libqk256 (qk256.h): argument checks,
+ * variant lookup, and run-time dispatch to the fastest supported variant.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "qk256_impl.h"
+#include "registry.h"
+
+const float qk256_default_lut[4] = {-2.0f, -1.0f, 1.0f, 2.0f};
+
+size_t qk256_row_bytes(size_t cols)
+{
+    return (cols / QK256_BLOCK + (cols % QK256_BLOCK != 0)) * QK256_BLOCK_BYTES;
+}
+
+const char *qk256_strerror(int code)
+{
+    switch (code) {
+    case QK256_OK: return "success";
+    case QK256_E_INVAL: return "invalid argument (NULL pointer, row stride too small, or size overflow)";
+    case QK256_E_UNKNOWN: return "unknown variant";
+    case QK256_E_UNSUPPORTED: return "variant needs an instruction set this CPU lacks";
+    default: return "unknown qk256 error code";
+    }
+}
+
+static int lookup(const char *op, const char *variant, const qk256_builtin **out)
+{
+    const qk256_builtin *b = qk256_builtin_find(op, variant);
+    if (!b)
+        return QK256_E_UNKNOWN;
+    if (!qk_variant_runnable(&b->v))
+        return QK256_E_UNSUPPORTED;
+    *out = b;
+    return QK256_OK;
+}
+
+static int dequantize_checked(qk256_dequant_fn fn, float *out, const uint8_t *packed,
+                              const float *scales, size_t n, const float lut[4])
+{
+    if (n == 0)
+        return QK256_OK;
+    if (!out || !packed || n > SIZE_MAX / sizeof(float))
+        return QK256_E_INVAL;
+    fn(out, packed, scales, n, lut ? lut : qk256_default_lut);
+    return QK256_OK;
+}
+
+static int gemv_args_ok(const float *y, const uint8_t *packed, size_t row_stride,
+                        const float *x, size_t rows, size_t cols)
+{
+    size_t rb = qk256_row_bytes(cols), span, nsc;
+    if (!y || !packed || !x || row_stride < rb)
+        return 0;
+    if (rows > SIZE_MAX / sizeof(float) || cols > SIZE_MAX / sizeof(float))
+        return 0;
+    /* the last row must end inside the address space */
+    if (__builtin_mul_overflow(rows - 1, row_stride, &span) ||
+        __builtin_add_overflow(span, rb, &span))
+        return 0;
+    return !__builtin_mul_overflow(rows, rb / QK256_BLOCK_BYTES, &nsc) &&
+           nsc <= SIZE_MAX / sizeof(float);
+}
+
+static int gemv_checked(qk256_gemv_fn fn, float *y, const uint8_t *packed,
+                        size_t row_stride, const float *scales, const float *x,
+                        size_t rows, size_t cols, const float lut[4])
+{
+    if (rows == 0 || cols == 0)
+        return QK256_OK;
+    if (!gemv_args_ok(y, packed, row_stride, x, rows, cols))
+        return QK256_E_INVAL;
+    fn(y, packed, row_stride, scales, x, rows, cols, lut ? lut : qk256_default_lut);
+    return QK256_OK;
+}
+
+int qk256_dequantize_variant(const char *variant, float *out, const uint8_t *packed,
+                             const float *scales, size_t n, const float lut[4])
+{
+    const qk256_builtin *b = NULL;
+    int rc = lookup("dequantize", variant, &b);
+    return rc ? rc : dequantize_checked(b->fn.dq, out, packed, scales, n, lut);
+}
+
+int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed,
+                       size_t row_stride, const float *scales, const float *x,
+                       size_t rows, size_t cols, const float lut[4])
+{
+    const qk256_builtin *b = NULL;
+    int rc = lookup("gemv", variant, &b);
+    return rc ? rc : gemv_checked(b->fn.gv, y, packed, row_stride, scales, x, rows, cols, lut);
+}
+
+int qk256_dequantize(float *out, const uint8_t *packed, const float *scales,
+                     size_t n, const float lut[4])
+{
+    return dequantize_checked(qk256_builtin_best("dequantize")->fn.dq, out, packed,
+                              scales, n, lut);
+}
+
+int qk256_gemv(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+               const float *x, size_t rows, size_t cols, const float lut[4])
+{
+    return gemv_checked(qk256_builtin_best("gemv")->fn.gv, y, packed, row_stride,
+                        scales, x, rows, cols, lut);
+}
+
+const char *qk256_default_variant(const char *op)
+{
+    const qk256_builtin *b = qk256_builtin_best(op);
+    return b ? b->v.name : NULL;
+}
+
+int qk256_variant_supported(const char *op, const char *variant)
+{
+    const qk256_builtin *b = qk256_builtin_find(op, variant);
+    return b ? qk_variant_runnable(&b->v) : QK256_E_UNKNOWN;
+}

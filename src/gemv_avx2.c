@@ -1,0 +1,562 @@
+/*
+ * gemv_avx2.c — the AVX2 gemv variants, one rung of the sprint's ladder
+ * each: avx2-mvp, avx2-p1, avx2-p1-p4, avx2-p1-p4-p2, avx2-p1-p4-p2-p3.
+ *
+ * Every variant is a composition of phase blocks from phases_avx2.h, and
+ * each ladder step swaps one of them:
+ *
+ *   variant             memory (loads)        unpack            lut      fma
+ *   avx2-mvp            bytes                 scalar -> buffer  scalar   1 row, 1 chain
+ *   avx2-p1             2 x 16-byte           vector -> buffer  scalar   1 row, 1 chain
+ *   avx2-p1-p4          2 x 16-byte           vector, regs      vpermps  1 row, 1 chain
+ *   avx2-p1-p4-p2       4-byte gather, tiles  vector, regs      vpermps  8 rows x 16 cols
+ *   avx2-p1-p4-p2-p3    32-byte + transpose   vector, regs      vpermps  8 rows x 16 cols
+ *                       + prefetch
+ *
+ * The lut phase yields block-scaled weights: the 4-entry table is
+ * multiplied by the block's scale once, so a lookup gives lut[k] * s.
+ *
+ * Summation order is the same for every variant and for staged and fused
+ * runs: a row's whole groups of 8 columns go left to right into one vector
+ * accumulator (p2's tiles are two such groups in a row), the rest into a
+ * scalar added to lane 0, and qk_hsum8 reduces the vector. So the AVX2
+ * variants agree with each other exactly and with scalar to rounding.
+ *
+ * p2 runs rows in groups of 8. The last group may have fewer real rows:
+ * the missing ones alias the last real row and their results are dropped,
+ * so the remainder runs the very same blocks (at most one group's wasted
+ * work per call).
+ */
+#include "phases_avx2.h"
+
+static inline size_t block_len(size_t cols, size_t b)
+{
+    size_t left = cols - b * QK256_BLOCK;
+    return left < QK256_BLOCK ? left : QK256_BLOCK;
+}
+
+static inline size_t blocks_of(size_t cols)
+{
+    return (cols + QK256_BLOCK - 1) / QK256_BLOCK;
+}
+
+/* ---- block steps, shared by the fused kernels and the staged phases ---- */
+
+/* p1 unpack into a buffer, as in dequantize. */
+QK_INLINE void unpack_split(uint8_t *codes, const uint8_t *blk)
+{
+    qk_store_codes(codes, qk_unpack32(qk_load32_split(blk)));
+    qk_store_codes(codes + 128, qk_unpack32(qk_load32_split(blk + 32)));
+}
+
+/* mvp and p1, lut then fma: 256 buffered codes looked up one at a time in
+ * the block-scaled table, 8 weights per FMA into the row's one chain. */
+QK_INLINE __m256 fma_buffer(__m256 acc, const uint8_t *codes, const float tab[4],
+                            const float *x)
+{
+    for (size_t j = 0; j < QK256_BLOCK; j += 8)
+        acc = qk_fma8(acc, qk_lut8_scalar(tab, codes + j), x + j);
+    return acc;
+}
+
+/* p4, lut then fma of 128 codes held in registers. */
+QK_INLINE __m256 fma_regs(__m256 acc, qk_codes128 c, __m256 tab, const float *x)
+{
+#pragma GCC unroll 4
+    for (unsigned q = 0; q < 4; q++)
+#pragma GCC unroll 4
+        for (unsigned k = 0; k < 4; k++)
+            acc = qk_fma8(acc, qk_lut8_perm(tab, qk_codes8(c.q[q], k)), x + 32 * q + 8 * k);
+    return acc;
+}
+
+/* One full block of one row, per variant: acc += weights(blk, s) * x. */
+typedef __m256 (*row_block_fn)(__m256 acc, const uint8_t *blk, const float lut[4],
+                               float s, const float *x);
+
+QK_INLINE __m256 block_mvp(__m256 acc, const uint8_t *blk, const float lut[4], float s,
+                           const float *x)
+{
+    uint8_t codes[QK256_BLOCK];
+    float tab[4];
+    qk_table_scaled_scalar(tab, lut, s);
+    qk_unpack_scalar(codes, blk);
+    return fma_buffer(acc, codes, tab, x);
+}
+
+QK_INLINE __m256 block_p1(__m256 acc, const uint8_t *blk, const float lut[4], float s,
+                          const float *x)
+{
+    uint8_t codes[QK256_BLOCK];
+    float tab[4];
+    qk_table_scaled_scalar(tab, lut, s);
+    unpack_split(codes, blk);
+    return fma_buffer(acc, codes, tab, x);
+}
+
+QK_INLINE __m256 block_p1_p4(__m256 acc, const uint8_t *blk, const float lut[4], float s,
+                             const float *x)
+{
+    __m256 tab = qk_table_scaled(lut, s);
+    acc = fma_regs(acc, qk_unpack32(qk_load32_split(blk)), tab, x);
+    return fma_regs(acc, qk_unpack32(qk_load32_split(blk + 32)), tab, x + 128);
+}
+
+/* The last, partial block of a row: m < 256 columns, x read only below m. */
+static __m256 partial_block(__m256 acc, float *tail, const uint8_t *blk,
+                            const float lut[4], float s, const float *x, size_t m)
+{
+    float tab[4], wgt[QK256_BLOCK];
+    qk_table_scaled_scalar(tab, lut, s);
+    for (size_t j = 0; j < m; j++)
+        wgt[j] = tab[qk256_code(blk, j)];
+    return qk_fma_span(acc, tail, wgt, x, m);
+}
+
+/* ---- fused kernels, one row at a time (mvp, p1, p1-p4) ----------------- */
+
+QK_INLINE float row_dot(const uint8_t *row, const float *rs, const float *x, size_t cols,
+                        const float lut[4], row_block_fn block)
+{
+    size_t full = cols / QK256_BLOCK;
+    __m256 acc = _mm256_setzero_ps();
+    float tail = 0.0f;
+    for (size_t b = 0; b < full; b++)
+        acc = block(acc, row + b * QK256_BLOCK_BYTES, lut, qk_scale_of(rs, b),
+                    x + b * QK256_BLOCK);
+    if (cols % QK256_BLOCK)
+        acc = partial_block(acc, &tail, row + full * QK256_BLOCK_BYTES, lut,
+                            qk_scale_of(rs, full), x + full * QK256_BLOCK,
+                            cols % QK256_BLOCK);
+    return qk_hsum8(qk_add_tail(acc, tail));
+}
+
+QK_INLINE void gemv_rows(float *y, const uint8_t *packed, size_t row_stride,
+                         const float *scales, const float *x, size_t rows, size_t cols,
+                         const float lut[4], row_block_fn block)
+{
+    size_t nb = blocks_of(cols);
+    for (size_t r = 0; r < rows; r++)
+        y[r] = row_dot(packed + r * row_stride, scales ? scales + r * nb : NULL, x, cols,
+                       lut, block);
+}
+
+void qk256_gv_avx2_mvp(float *y, const uint8_t *packed, size_t row_stride,
+                       const float *scales, const float *x, size_t rows, size_t cols,
+                       const float lut[4])
+{
+    gemv_rows(y, packed, row_stride, scales, x, rows, cols, lut, block_mvp);
+}
+
+void qk256_gv_avx2_p1(float *y, const uint8_t *packed, size_t row_stride,
+                      const float *scales, const float *x, size_t rows, size_t cols,
+                      const float lut[4])
+{
+    gemv_rows(y, packed, row_stride, scales, x, rows, cols, lut, block_p1);
+}
+
+void qk256_gv_avx2_p1_p4(float *y, const uint8_t *packed, size_t row_stride,
+                         const float *scales, const float *x, size_t rows, size_t cols,
+                         const float lut[4])
+{
+    gemv_rows(y, packed, row_stride, scales, x, rows, cols, lut, block_p1_p4);
+}
+
+/* ---- fused kernels, 8 rows at a time (p2, p3) -------------------------- */
+
+/* Row indices of the group starting at r0; rows past `rows` alias the last
+ * real one. Returns the number of real rows. */
+QK_INLINE size_t group_rows(size_t idx[8], size_t r0, size_t rows)
+{
+    size_t nr = rows - r0 < 8 ? rows - r0 : 8;
+    for (unsigned r = 0; r < 8; r++)
+        idx[r] = r0 + (r < nr ? r : nr - 1);
+    return nr;
+}
+
+/* One full block of 8 rows, per variant: acc[r] += weights * x. */
+typedef void (*tiles_fn)(__m256 acc[8], const __m256 tab[8], const uint8_t *const row[8],
+                         size_t b, size_t nb, const float *x);
+
+QK_INLINE void tiles_gather(__m256 acc[8], const __m256 tab[8],
+                            const uint8_t *const row[8], size_t b, size_t nb,
+                            const float *x)
+{
+    (void)nb;
+    for (size_t t = 0; t < 16; t++)
+        qk_fma_tile(acc, tab, qk_unpack32(qk_tile_gather(row, b * QK256_BLOCK_BYTES + 4 * t)),
+                    x + b * QK256_BLOCK + 16 * t);
+}
+
+QK_INLINE void tiles_load8(__m256 acc[8], const __m256 tab[8], const uint8_t *const row[8],
+                           size_t b, size_t nb, const float *x)
+{
+    __m256i tile[8];
+    for (unsigned r = 0; r < 8; r++)
+        qk_prefetch_block(row[r], b, nb);
+    for (size_t h = 0; h < 2; h++) {
+        qk_tiles_load8(tile, row, b * QK256_BLOCK_BYTES + 32 * h);
+#pragma GCC unroll 8
+        for (unsigned t = 0; t < 8; t++)
+            qk_fma_tile(acc, tab, qk_unpack32(tile[t]),
+                        x + b * QK256_BLOCK + 128 * h + 16 * t);
+    }
+}
+
+QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride,
+                          const float *scales, const float *x, size_t r0, size_t rows,
+                          size_t cols, const float lut[4], tiles_fn tiles)
+{
+    size_t nb = blocks_of(cols), full = cols / QK256_BLOCK, idx[8];
+    size_t nr = group_rows(idx, r0, rows);
+    const uint8_t *row[8];
+    const float *rs[8];
+    __m256 acc[8], tab[8];
+    float tail[8];
+    for (unsigned r = 0; r < 8; r++) {
+        row[r] = packed + idx[r] * row_stride;
+        rs[r] = scales ? scales + idx[r] * nb : NULL;
+        acc[r] = _mm256_setzero_ps();
+        tail[r] = 0.0f;
+    }
+    for (size_t b = 0; b < full; b++) {
+#pragma GCC unroll 8
+        for (unsigned r = 0; r < 8; r++)
+            tab[r] = qk_table_scaled(lut, qk_scale_of(rs[r], b));
+        tiles(acc, tab, row, b, nb, x);
+    }
+    for (size_t r = 0; r < nr; r++) {
+        if (cols % QK256_BLOCK)
+            acc[r] = partial_block(acc[r], &tail[r], row[r] + full * QK256_BLOCK_BYTES, lut,
+                                   qk_scale_of(rs[r], full), x + full * QK256_BLOCK,
+                                   cols % QK256_BLOCK);
+        y[r0 + r] = qk_hsum8(qk_add_tail(acc[r], tail[r]));
+    }
+}
+
+void qk256_gv_avx2_p1_p4_p2(float *y, const uint8_t *packed, size_t row_stride,
+                            const float *scales, const float *x, size_t rows,
+                            size_t cols, const float lut[4])
+{
+    for (size_t r0 = 0; r0 < rows; r0 += 8)
+        gemv_group(y, packed, row_stride, scales, x, r0, rows, cols, lut, tiles_gather);
+}
+
+void qk256_gv_avx2_p1_p4_p2_p3(float *y, const uint8_t *packed, size_t row_stride,
+                               const float *scales, const float *x, size_t rows,
+                               size_t cols, const float lut[4])
+{
+    for (size_t r0 = 0; r0 < rows; r0 += 8)
+        gemv_group(y, packed, row_stride, scales, x, r0, rows, cols, lut, tiles_load8);
+}
+
+/* ---- staged steps: one row (or group of 8) and one block --------------- */
+
+static inline const uint8_t *packed_block(const qk256_ws *w, size_t r, size_t b)
+{
+    return w->packed + r * w->row_stride + b * QK256_BLOCK_BYTES;
+}
+
+static inline size_t elem(const qk256_ws *w, size_t r, size_t b)
+{
+    return (r * w->nb + b) * QK256_BLOCK;
+}
+
+/* memory: the block's scale and x, plus the variant's loads of the packed
+ * bytes, folded to one vector. */
+QK_INLINE __m256i mem_scale_x(const qk256_ws *w, size_t r, size_t b)
+{
+    __m256i f = _mm256_castps_si256(_mm256_set1_ps(w->scales[r * w->nb + b]));
+    return qk_fold_floats(f, w->x + b * QK256_BLOCK, block_len(w->cols, b));
+}
+
+QK_INLINE __m256i mem_bytes(qk256_ws *w, size_t r, size_t b)
+{
+    return _mm256_xor_si256(mem_scale_x(w, r, b), qk_fold_bytes(packed_block(w, r, b)));
+}
+
+QK_INLINE __m256i mem_split(qk256_ws *w, size_t r, size_t b)
+{
+    const uint8_t *blk = packed_block(w, r, b);
+    __m256i f = _mm256_xor_si256(qk_load32_split(blk), qk_load32_split(blk + 32));
+    return _mm256_xor_si256(mem_scale_x(w, r, b), f);
+}
+
+QK_INLINE void unpack_step_scalar(qk256_ws *w, size_t r, size_t b)
+{
+    qk_unpack_scalar(w->codes + elem(w, r, b), packed_block(w, r, b));
+}
+
+QK_INLINE void unpack_step_split(qk256_ws *w, size_t r, size_t b)
+{
+    unpack_split(w->codes + elem(w, r, b), packed_block(w, r, b));
+}
+
+/* lut: codes -> block-scaled weights, whole (padded) blocks. */
+QK_INLINE void lut_step_scalar(qk256_ws *w, size_t r, size_t b)
+{
+    float tab[4];
+    qk_table_scaled_scalar(tab, w->lut, w->scales[r * w->nb + b]);
+    for (size_t i = elem(w, r, b); i < elem(w, r, b + 1); i += 8)
+        _mm256_storeu_ps(w->vals + i, qk_lut8_scalar(tab, w->codes + i));
+}
+
+QK_INLINE void lut_step_perm(qk256_ws *w, size_t r, size_t b)
+{
+    __m256 tab = qk_table_scaled(w->lut, w->scales[r * w->nb + b]);
+    for (size_t i = elem(w, r, b); i < elem(w, r, b + 1); i += 8)
+        _mm256_storeu_ps(w->vals + i, qk_lut8_perm_mem(tab, w->codes + i));
+}
+
+/* fma (one row): the block's weights into the row's chain and tail. */
+QK_INLINE __m256 fma_step(const qk256_ws *w, size_t r, size_t b, __m256 acc, float *tail)
+{
+    return qk_fma_span(acc, tail, w->vals + elem(w, r, b), w->x + b * QK256_BLOCK,
+                       block_len(w->cols, b));
+}
+
+QK_INLINE void hsum_step(qk256_ws *w, size_t r)
+{
+    w->out[r] = qk_hsum8(_mm256_loadu_ps(w->acc + r * QK_GV_ACC_LANES));
+}
+
+/* p2 memory: x once per block for the group, then each row's scale and the
+ * variant's loads: 16 gathered tiles (p2) or two 32-byte loads per row
+ * and the prefetches (p3). */
+QK_INLINE __m256i mem8_scale_x(const qk256_ws *w, const size_t idx[8], size_t b)
+{
+    __m256i f = qk_fold_floats(_mm256_setzero_si256(), w->x + b * QK256_BLOCK,
+                               block_len(w->cols, b));
+    for (unsigned r = 0; r < 8; r++)
+        f = _mm256_xor_si256(f, _mm256_castps_si256(_mm256_set1_ps(w->scales[idx[r] * w->nb + b])));
+    return f;
+}
+
+QK_INLINE __m256i mem8_gather(qk256_ws *w, const size_t idx[8], size_t b)
+{
+    const uint8_t *row[8];
+    __m256i f = mem8_scale_x(w, idx, b);
+    for (unsigned r = 0; r < 8; r++)
+        row[r] = packed_block(w, idx[r], 0);
+    for (size_t t = 0; t < 16; t++)
+        f = _mm256_xor_si256(f, qk_tile_gather(row, b * QK256_BLOCK_BYTES + 4 * t));
+    return f;
+}
+
+QK_INLINE __m256i mem8_32(qk256_ws *w, const size_t idx[8], size_t b)
+{
+    __m256i f = mem8_scale_x(w, idx, b);
+    for (unsigned r = 0; r < 8; r++) {
+        const uint8_t *blk = packed_block(w, idx[r], b);
+        qk_prefetch_block(packed_block(w, idx[r], 0), b, w->nb);
+        f = _mm256_xor_si256(f, _mm256_xor_si256(qk_load32(blk), qk_load32(blk + 32)));
+    }
+    return f;
+}
+
+/* p2 unpack: tiles -> each row's 16 codes back in row order. Aliased rows
+ * store the same codes to the same place as the row they alias. */
+QK_INLINE void store_tile(qk256_ws *w, const size_t idx[8], size_t b, size_t col,
+                          qk_codes128 c)
+{
+    for (unsigned r = 0; r < 8; r++)
+        _mm_storeu_si128((__m128i *)(w->codes + elem(w, idx[r], b) + col), qk_tile_row(c, r));
+}
+
+QK_INLINE void unpack8_gather(qk256_ws *w, const size_t idx[8], size_t b)
+{
+    const uint8_t *row[8];
+    for (unsigned r = 0; r < 8; r++)
+        row[r] = packed_block(w, idx[r], 0);
+    for (size_t t = 0; t < 16; t++)
+        store_tile(w, idx, b, 16 * t,
+                   qk_unpack32(qk_tile_gather(row, b * QK256_BLOCK_BYTES + 4 * t)));
+}
+
+QK_INLINE void unpack8_32(qk256_ws *w, const size_t idx[8], size_t b)
+{
+    const uint8_t *row[8];
+    __m256i tile[8];
+    for (unsigned r = 0; r < 8; r++)
+        row[r] = packed_block(w, idx[r], 0);
+    for (size_t h = 0; h < 2; h++) {
+        qk_tiles_load8(tile, row, b * QK256_BLOCK_BYTES + 32 * h);
+#pragma GCC unroll 8
+        for (unsigned t = 0; t < 8; t++)
+            store_tile(w, idx, b, 128 * h + 16 * t, qk_unpack32(tile[t]));
+    }
+}
+
+/* p2 fma of one block of 8 rows: 16-column tiles for a full block (the
+ * fused kernel's order), one row at a time for the partial one. */
+QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m256 acc[8],
+                         float tail[8])
+{
+    const float *x = w->x + b * QK256_BLOCK;
+    if (block_len(w->cols, b) < QK256_BLOCK) {
+        for (unsigned r = 0; r < 8; r++)
+            acc[r] = fma_step(w, idx[r], b, acc[r], &tail[r]);
+        return;
+    }
+    for (size_t j = 0; j < QK256_BLOCK; j += 16) {
+        __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
+#pragma GCC unroll 8
+        for (unsigned r = 0; r < 8; r++) {
+            const float *v = w->vals + elem(w, idx[r], b) + j;
+            acc[r] = qk_fma_row16(acc[r], _mm256_loadu_ps(v), _mm256_loadu_ps(v + 8), x0, x1);
+        }
+    }
+}
+
+/* ---- staged phases ----------------------------------------------------- */
+
+/* Each stage runs its step over every block of every row (or group of 8);
+ * the loop body is an llvm-mca region named `mca` ("<variant>/<phase>"). */
+#define GV_STAGE(fn, mca, step)                                                \
+    static void fn(qk256_ws *w)                                                \
+    {                                                                          \
+        for (size_t r = 0; r < w->rows; r++)                                   \
+            for (size_t b = 0; b < w->nb; b++) {                               \
+                QK_MCA_BEGIN(mca);                                             \
+                step(w, r, b);                                                 \
+                QK_MCA_END(mca);                                               \
+            }                                                                  \
+    }
+
+#define GV_MEMORY_STAGE(fn, mca, load)                                         \
+    static void fn(qk256_ws *w)                                                \
+    {                                                                          \
+        __m256i fold = _mm256_setzero_si256();                                 \
+        for (size_t r = 0; r < w->rows; r++)                                   \
+            for (size_t b = 0; b < w->nb; b++) {                               \
+                QK_MCA_BEGIN(mca);                                             \
+                fold = _mm256_xor_si256(fold, load(w, r, b));                  \
+                QK_MCA_END(mca);                                               \
+            }                                                                  \
+        w->sink = qk_fold_u64(fold);                                           \
+    }
+
+#define GV_FMA_STAGE(fn, mca)                                                  \
+    static void fn(qk256_ws *w)                                                \
+    {                                                                          \
+        for (size_t r = 0; r < w->rows; r++) {                                 \
+            __m256 acc = _mm256_setzero_ps();                                  \
+            float tail = 0.0f;                                                 \
+            for (size_t b = 0; b < w->nb; b++) {                               \
+                QK_MCA_BEGIN(mca);                                             \
+                acc = fma_step(w, r, b, acc, &tail);                           \
+                QK_MCA_END(mca);                                               \
+            }                                                                  \
+            _mm256_storeu_ps(w->acc + r * QK_GV_ACC_LANES, qk_add_tail(acc, tail)); \
+        }                                                                      \
+    }
+
+#define GV_HSUM_STAGE(fn, mca)                                                 \
+    static void fn(qk256_ws *w)                                                \
+    {                                                                          \
+        for (size_t r = 0; r < w->rows; r++) {                                 \
+            QK_MCA_BEGIN(mca);                                                 \
+            hsum_step(w, r);                                                   \
+            QK_MCA_END(mca);                                                   \
+        }                                                                      \
+    }
+
+#define GV_STAGE8(fn, mca, step)                                               \
+    static void fn(qk256_ws *w)                                                \
+    {                                                                          \
+        size_t idx[8];                                                         \
+        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {                           \
+            group_rows(idx, r0, w->rows);                                      \
+            for (size_t b = 0; b < w->nb; b++) {                               \
+                QK_MCA_BEGIN(mca);                                             \
+                step(w, idx, b);                                               \
+                QK_MCA_END(mca);                                               \
+            }                                                                  \
+        }                                                                      \
+    }
+
+#define GV_MEMORY_STAGE8(fn, mca, load)                                        \
+    static void fn(qk256_ws *w)                                                \
+    {                                                                          \
+        __m256i fold = _mm256_setzero_si256();                                 \
+        size_t idx[8];                                                         \
+        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {                           \
+            group_rows(idx, r0, w->rows);                                      \
+            for (size_t b = 0; b < w->nb; b++) {                               \
+                QK_MCA_BEGIN(mca);                                             \
+                fold = _mm256_xor_si256(fold, load(w, idx, b));                \
+                QK_MCA_END(mca);                                               \
+            }                                                                  \
+        }                                                                      \
+        w->sink = qk_fold_u64(fold);                                           \
+    }
+
+#define GV_FMA_STAGE8(fn, mca)                                                 \
+    static void fn(qk256_ws *w)                                                \
+    {                                                                          \
+        size_t idx[8];                                                         \
+        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {                           \
+            size_t nr = group_rows(idx, r0, w->rows);                          \
+            __m256 acc[8];                                                     \
+            float tail[8];                                                     \
+            for (unsigned r = 0; r < 8; r++) {                                 \
+                acc[r] = _mm256_setzero_ps();                                  \
+                tail[r] = 0.0f;                                                \
+            }                                                                  \
+            for (size_t b = 0; b < w->nb; b++) {                               \
+                QK_MCA_BEGIN(mca);                                             \
+                fma8_step(w, idx, b, acc, tail);                               \
+                QK_MCA_END(mca);                                               \
+            }                                                                  \
+            for (size_t r = 0; r < nr; r++)                                    \
+                _mm256_storeu_ps(w->acc + (r0 + r) * QK_GV_ACC_LANES,          \
+                                 qk_add_tail(acc[r], tail[r]));                \
+        }                                                                      \
+    }
+
+/* The staged entry of variant `id`: its five phases in QK_GV_* order. */
+#define GV_PHASES(id, memory, unpack, lut, fma, hsum)                          \
+    void qk256_gv_##id##_phase(void *ws, unsigned phase)                       \
+    {                                                                          \
+        static void (*const run[QK_GV_NPHASES])(qk256_ws *) = {               \
+            [QK_GV_MEMORY] = memory, [QK_GV_UNPACK] = unpack,                  \
+            [QK_GV_LUT] = lut, [QK_GV_FMA] = fma, [QK_GV_HSUM] = hsum,         \
+        };                                                                     \
+        if (phase < QK_GV_NPHASES)                                             \
+            run[phase](ws);                                                    \
+    }
+
+GV_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory", mem_bytes)
+GV_STAGE(mvp_unpack, "avx2-mvp/unpack", unpack_step_scalar)
+GV_STAGE(mvp_lut, "avx2-mvp/lut", lut_step_scalar)
+GV_FMA_STAGE(mvp_fma, "avx2-mvp/fma")
+GV_HSUM_STAGE(mvp_hsum, "avx2-mvp/hsum")
+GV_PHASES(avx2_mvp, mvp_memory, mvp_unpack, mvp_lut, mvp_fma, mvp_hsum)
+
+GV_MEMORY_STAGE(p1_memory, "avx2-p1/memory", mem_split)
+GV_STAGE(p1_unpack, "avx2-p1/unpack", unpack_step_split)
+GV_STAGE(p1_lut, "avx2-p1/lut", lut_step_scalar)
+GV_FMA_STAGE(p1_fma, "avx2-p1/fma")
+GV_HSUM_STAGE(p1_hsum, "avx2-p1/hsum")
+GV_PHASES(avx2_p1, p1_memory, p1_unpack, p1_lut, p1_fma, p1_hsum)
+
+GV_MEMORY_STAGE(p4_memory, "avx2-p1-p4/memory", mem_split)
+GV_STAGE(p4_unpack, "avx2-p1-p4/unpack", unpack_step_split)
+GV_STAGE(p4_lut, "avx2-p1-p4/lut", lut_step_perm)
+GV_FMA_STAGE(p4_fma, "avx2-p1-p4/fma")
+GV_HSUM_STAGE(p4_hsum, "avx2-p1-p4/hsum")
+GV_PHASES(avx2_p1_p4, p4_memory, p4_unpack, p4_lut, p4_fma, p4_hsum)
+
+GV_MEMORY_STAGE8(p2_memory, "avx2-p1-p4-p2/memory", mem8_gather)
+GV_STAGE8(p2_unpack, "avx2-p1-p4-p2/unpack", unpack8_gather)
+GV_STAGE(p2_lut, "avx2-p1-p4-p2/lut", lut_step_perm)
+GV_FMA_STAGE8(p2_fma, "avx2-p1-p4-p2/fma")
+GV_HSUM_STAGE(p2_hsum, "avx2-p1-p4-p2/hsum")
+GV_PHASES(avx2_p1_p4_p2, p2_memory, p2_unpack, p2_lut, p2_fma, p2_hsum)
+
+GV_MEMORY_STAGE8(p3_memory, "avx2-p1-p4-p2-p3/memory", mem8_32)
+GV_STAGE8(p3_unpack, "avx2-p1-p4-p2-p3/unpack", unpack8_32)
+GV_STAGE(p3_lut, "avx2-p1-p4-p2-p3/lut", lut_step_perm)
+GV_FMA_STAGE8(p3_fma, "avx2-p1-p4-p2-p3/fma")
+GV_HSUM_STAGE(p3_hsum, "avx2-p1-p4-p2-p3/hsum")
+GV_PHASES(avx2_p1_p4_p2_p3, p3_memory, p3_unpack, p3_lut, p3_fma, p3_hsum)

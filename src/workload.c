@@ -1,0 +1,165 @@
+/*
+ * workload.c — the QK256 ops as the kernel interface sees them: workspace
+ * creation (seeded non-zero inputs plus the staged intermediates), sizes in
+ * elements and bytes, and output comparison.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qk256_impl.h"
+#include "rng.h"
+#include "workload.h"
+
+/* Refuse workspaces past this many elements: 2^34 is 64 GiB of floats. */
+#define QK_MAX_ELEMENTS (1ull << 34)
+
+static void *alloc_bytes(size_t n)
+{
+    size_t rounded = (n + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (p)
+        memset(p, 0x11, rounded ? rounded : 64); /* touch pages, non-zero */
+    return p;
+}
+
+static int mul_ok(size_t a, size_t b, size_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+void qk256_ws_free(qk256_ws *w)
+{
+    if (!w)
+        return;
+    free(w->packed);
+    free(w->scales);
+    free(w->x);
+    free(w->out);
+    free(w->codes);
+    free(w->vals);
+    free(w->acc);
+    free(w);
+}
+
+qk256_ws *qk256_ws_new(size_t rows, size_t cols, int with_x, uint64_t seed)
+{
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, padded, packed, nsc;
+    if (rows == 0 || cols == 0 || !mul_ok(rows, nb * QK256_BLOCK, &padded) ||
+        padded > QK_MAX_ELEMENTS || !mul_ok(rows, nb * QK256_BLOCK_BYTES, &packed) ||
+        !mul_ok(rows, nb, &nsc)) {
+        errno = EOVERFLOW;
+        return NULL;
+    }
+    qk256_ws *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->rows = rows;
+    w->cols = cols;
+    w->nb = nb;
+    w->row_stride = nb * QK256_BLOCK_BYTES;
+    memcpy(w->lut, qk256_default_lut, sizeof w->lut);
+    w->packed = alloc_bytes(packed);
+    w->scales = alloc_bytes(nsc * sizeof(float));
+    w->x = with_x ? alloc_bytes(cols * sizeof(float)) : NULL;
+    w->out = alloc_bytes((with_x ? rows : cols) * sizeof(float));
+    w->codes = alloc_bytes(padded);
+    w->vals = alloc_bytes(padded * sizeof(float));
+    w->acc = alloc_bytes(rows * QK_GV_ACC_LANES * sizeof(float));
+    if (!w->packed || !w->scales || (with_x && !w->x) || !w->out || !w->codes ||
+        !w->vals || !w->acc) {
+        qk256_ws_free(w);
+        errno = ENOMEM;
+        return NULL;
+    }
+    qk_rng rng = {seed};
+    qk_rng_bytes(&rng, w->packed, packed);
+    for (size_t i = 0; i < nsc; i++)
+        w->scales[i] = qk_rng_float(&rng, 0.5f, 1.5f);
+    for (size_t j = 0; with_x && j < cols; j++)
+        w->x[j] = qk_rng_nonzero(&rng);
+    return w;
+}
+
+/* ---- kernel-interface adapters ----------------------------------------- */
+
+static void *dq_create(const size_t *dim, uint64_t seed)
+{
+    return qk256_ws_new(1, dim[0], 0, seed);
+}
+
+static void *gv_create(const size_t *dim, uint64_t seed)
+{
+    return qk256_ws_new(dim[0], dim[1], 1, seed);
+}
+
+static void ws_destroy(void *ws)
+{
+    qk256_ws_free(ws);
+}
+
+static double dq_elements(const size_t *dim)
+{
+    return (double)dim[0];
+}
+
+static double dq_bytes(const size_t *dim)
+{
+    double nb = (double)((dim[0] + QK256_BLOCK - 1) / QK256_BLOCK);
+    return nb * (QK256_BLOCK_BYTES + sizeof(float)) + (double)dim[0] * sizeof(float);
+}
+
+static double gv_elements(const size_t *dim)
+{
+    return (double)dim[0] * (double)dim[1];
+}
+
+static double gv_bytes(const size_t *dim)
+{
+    double nb = (double)((dim[1] + QK256_BLOCK - 1) / QK256_BLOCK);
+    return (double)dim[0] * nb * (QK256_BLOCK_BYTES + sizeof(float)) +
+           (double)dim[1] * sizeof(float) + (double)dim[0] * sizeof(float);
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]) / fmax(1.0, fabs((double)b[i]));
+        if (d > worst || isnan(d))
+            worst = isnan(d) ? INFINITY : d;
+    }
+    return worst;
+}
+
+static double dq_compare(const void *a, const void *b)
+{
+    const qk256_ws *wa = a, *wb = b;
+    return max_rel_diff(wa->out, wb->out, wa->cols);
+}
+
+static double gv_compare(const void *a, const void *b)
+{
+    const qk256_ws *wa = a, *wb = b;
+    return max_rel_diff(wa->out, wb->out, wa->rows);
+}
+
+static const char *const dq_phases[] = {"memory", "unpack", "lut", "scale", NULL};
+static const char *const gv_phases[] = {"memory", "unpack", "lut", "fma", "hsum", NULL};
+
+const qk_op qk256_op_dequantize = {
+    .name = "dequantize",
+    .summary = "QK256 codes -> floats: out[i] = lut[code(i)] * scale[i/256]",
+    .phases = dq_phases, .ndim = 1,
+    .create = dq_create, .destroy = ws_destroy,
+    .elements = dq_elements, .bytes = dq_bytes, .compare = dq_compare,
+};
+
+const qk_op qk256_op_gemv = {
+    .name = "gemv",
+    .summary = "QK256 matrix x float vector: y[r] = sum_j w(r,j) * x[j]",
+    .phases = gv_phases, .ndim = 2,
+    .create = gv_create, .destroy = ws_destroy,
+    .elements = gv_elements, .bytes = gv_bytes, .compare = gv_compare,
+};

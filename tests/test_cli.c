@@ -1,0 +1,157 @@
+/*
+ * test_cli.c — qkperf as a user meets it: bad input gives one line naming
+ * the bad thing and a non-zero exit; good input gives a table whose figures
+ * the JSON document holds.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "results.h"
+#include "table.h"
+
+static char dir[] = "/tmp/qkperf-cli-XXXXXX";
+
+/* Run qkperf with args; capture stdout and stderr into files under dir. */
+static int qkperf(const char *args, char *err, size_t errlen, char **out)
+{
+    const char *bin = getenv("QKPERF_BIN");
+    cr_assert_not_null(bin, "QKPERF_BIN is not set (run through make check)");
+    char cmd[4096], epath[300], opath[300];
+    snprintf(epath, sizeof epath, "%s/stderr", dir);
+    snprintf(opath, sizeof opath, "%s/stdout", dir);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", bin, args, opath, epath);
+    int st = system(cmd);
+    FILE *f = fopen(epath, "r");
+    size_t n = f ? fread(err, 1, errlen - 1, f) : 0;
+    err[n] = '\0';
+    if (f)
+        fclose(f);
+    if (out) {
+        f = fopen(opath, "r");
+        *out = calloc(1, 1 << 20);
+        size_t m = f ? fread(*out, 1, (1 << 20) - 1, f) : 0;
+        (*out)[m] = '\0';
+        if (f)
+            fclose(f);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void make_dir(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void expect_error(const char *args, const char *needle)
+{
+    char err[4096];
+    int rc = qkperf(args, err, sizeof err, NULL);
+    cr_expect_neq(rc, 0, "'qkperf %s' exited 0", args);
+    cr_expect(rc < 128, "'qkperf %s' crashed (status %d)", args, rc);
+    cr_expect(strstr(err, needle) != NULL, "'qkperf %s': expected '%s' in: %s", args, needle, err);
+    char *nl = strchr(err, '\n');
+    cr_expect(nl && nl[1] == '\0', "'qkperf %s': expected exactly one line, got: %s", args, err);
+}
+
+TestSuite(cli, .init = make_dir);
+
+Test(cli, unknown_names)
+{
+    expect_error("run -k conv -s 1", "unknown op 'conv' (known: dequantize, gemv)");
+    expect_error("run -k gemv -v avx3", "unknown variant 'avx3' for gemv (known: scalar, avx2-mvp");
+    expect_error("run -k gemv -g NOPE", "NOPE");
+    expect_error("frobnicate", "unknown command 'frobnicate'");
+    expect_error("run -k gemv --frob", "unknown option '--frob'");
+}
+
+Test(cli, bad_sizes)
+{
+    expect_error("run -k dequantize -s 0", "bad size '0' for dequantize");
+    expect_error("run -k dequantize -s abc", "bad size 'abc' for dequantize: expected N");
+    expect_error("run -k dequantize -s 1e30", "bad size '1e30'");
+    expect_error("run -k dequantize -s -5", "bad size '-5'");
+    expect_error("run -k gemv -s 2560x", "bad size '2560x' for gemv: expected ROWSxCOLS");
+    expect_error("run -k gemv -s 99999999x99999999", "too large");
+    expect_error("run -k dequantize -s 256,,512", "empty item");
+    expect_error("run -k dequantize -n 0", "bad sample count '0'");
+}
+
+Test(cli, unwritable_output)
+{
+    expect_error("run -k dequantize -v scalar -s 256 -o /nonexistent/dir/out.json",
+                 "cannot write /nonexistent/dir/out.json");
+}
+
+Test(cli, group_syntax_error_names_line)
+{
+    char gdir[400], path[500];
+    snprintf(gdir, sizeof gdir, "%s/groups/perf", dir);
+    char mk[600];
+    snprintf(mk, sizeof mk, "mkdir -p %s", gdir);
+    cr_assert_eq(system(mk), 0);
+    snprintf(path, sizeof path, "%s/BROKEN", gdir);
+    FILE *f = fopen(path, "w");
+    fputs("SHORT broken on purpose\nEVENTSET\ncycles perf::PERF_COUNT_HW_CPU_CYCLES\nMETRICS\nIPC cycles / (\n", f);
+    fclose(f);
+    char args[800];
+    snprintf(args, sizeof args, "run -k dequantize -v scalar -s 256 -g BROKEN --groups-dir %s/groups", dir);
+    expect_error(args, "BROKEN:5");
+}
+
+Test(cli, unknown_event_in_group)
+{
+    char gdir[400], path[500], mk[600], args[800];
+    snprintf(gdir, sizeof gdir, "%s/groups/perf", dir);
+    snprintf(mk, sizeof mk, "mkdir -p %s", gdir);
+    cr_assert_eq(system(mk), 0);
+    snprintf(path, sizeof path, "%s/BADEV", gdir);
+    FILE *f = fopen(path, "w");
+    fputs("SHORT unknown event\nEVENTSET\nfoo perf::NO_SUCH_EVENT_AT_ALL\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "run -k dequantize -v scalar -s 256 -g BADEV --groups-dir %s/groups", dir);
+    expect_error(args, "NO_SUCH_EVENT_AT_ALL");
+}
+
+Test(cli, json_holds_what_the_table_showed, .timeout = 120)
+{
+    char args[600], err[4096], *out = NULL;
+    snprintf(args, sizeof args, "run -k dequantize -v scalar,avx2-p1 -s 512 -n 5 -o %s/r.json", dir);
+    int rc = qkperf(args, err, sizeof err, &out);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    char path[400], msg[512];
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    qkperf_results r;
+    cr_assert_eq(qkperf_results_read_json(&r, path, msg, sizeof msg), 0, "%s", msg);
+    const char *variants[] = {"scalar", "avx2-p1"};
+    for (int i = 0; i < 2; i++) {
+        const qkperf_record *t = qkperf_results_find(&r, "dequantize", variants[i], "512", "total", "time");
+        cr_assert_not_null(t, "no total time for %s", variants[i]);
+        char shown[64];
+        qkperf_fmt_value(shown, sizeof shown, t->median, t->unit);
+        cr_expect(strstr(out, shown) != NULL, "table lacks %s's median %s:\n%s", variants[i], shown, out);
+        cr_expect_eq(t->n, 5);
+    }
+    cr_expect_not_null(strstr(out, "overlap"), "the table shows overlap");
+    cr_expect_not_null(json_object_get(r.machine, "tsc_mhz"));
+    cr_expect_not_null(json_object_get(r.build, "compiler"));
+    qkperf_results_free(&r);
+    free(out);
+}
+
+Test(cli, probe_and_list_work)
+{
+    char err[4096], *out = NULL;
+    cr_expect_eq(qkperf("probe", err, sizeof err, &out), 0, "%s", err);
+    cr_expect_not_null(strstr(out, "sw"), "%s", out);
+    cr_expect_not_null(strstr(out, "tsc"), "%s", out);
+    free(out);
+    cr_expect_eq(qkperf("list", err, sizeof err, &out), 0, "%s", err);
+    cr_expect_not_null(strstr(out, "avx2-p1-p4-p2-p3"));
+    cr_expect_not_null(strstr(out, "TOPDOWN"));
+    free(out);
+}

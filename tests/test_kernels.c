@@ -1,0 +1,269 @@
+/*
+ * test_kernels.c — every runnable variant of both ops against the scalar
+ * reference: the sprint's correctness cases, plus the staged phases (through
+ * the kernel interface) composed back into the fused result.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "qk256.h"
+#include "qk256_impl.h"
+#include "tester.h"
+#include "workload.h"
+
+static void expect_dq(const char *v, const qkt_case *c)
+{
+    qkt_result r = qkt_check_dequantize(v, c);
+    cr_expect_eq(r.rc, QK256_OK, "dequantize %s n=%zu: rc %d", v, c->cols, r.rc);
+    cr_expect_eq(r.mismatches, 0,
+                 "dequantize %s n=%zu seed=%llu: %zu outputs differ from scalar, first at %zu: %g vs %g",
+                 v, c->cols, (unsigned long long)c->seed, r.mismatches, r.first_bad,
+                 r.got, r.want);
+}
+
+static void expect_gv(const char *v, const qkt_case *c)
+{
+    qkt_result r = qkt_check_gemv(v, c);
+    cr_expect_eq(r.rc, QK256_OK, "gemv %s %zux%zu: rc %d", v, c->rows, c->cols, r.rc);
+    cr_expect_eq(r.mismatches, 0,
+                 "gemv %s %zux%zu seed=%llu: %zu rows off by more than 1e-4, first row %zu: %g vs %g",
+                 v, c->rows, c->cols, (unsigned long long)c->seed, r.mismatches, r.first_bad,
+                 r.got, r.want);
+}
+
+#define EACH(op, v) for (const char *const *v##_p = qkt_runnable(op), *v; (v = *v##_p); v##_p++)
+
+static const size_t sprint_sizes[] = {256, 512, 1024, 4096, 300, 513};
+
+Test(sprint, ladder_is_complete)
+{
+    static const char *const dq[] = {"scalar", "avx2-mvp", "avx2-p1", "avx2-p1-p4",
+                                     "avx2-p1-p4-p3"};
+    static const char *const gv[] = {"scalar", "avx2-mvp", "avx2-p1", "avx2-p1-p4",
+                                     "avx2-p1-p4-p2", "avx2-p1-p4-p2-p3"};
+    const char *const *names = qk256_variant_names("dequantize");
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_str_eq(names[i], dq[i]);
+    names = qk256_variant_names("gemv");
+    for (size_t i = 0; i < 6; i++)
+        cr_assert_str_eq(names[i], gv[i]);
+}
+
+Test(sprint, dequantize_sizes)
+{
+    EACH("dequantize", v) for (size_t i = 0; i < 6; i++) {
+        qkt_case c = qkt_case_default(1, sprint_sizes[i], 7);
+        expect_dq(v, &c);
+    }
+}
+
+Test(sprint, gemv_sizes)
+{
+    EACH("gemv", v) for (size_t i = 0; i < 6; i++) {
+        qkt_case c = qkt_case_default(19, sprint_sizes[i], 7);
+        expect_gv(v, &c);
+    }
+}
+
+Test(sprint, seeds_at_1024)
+{
+    static const uint64_t seeds[] = {1, 42, 1337, 9999, 12345, 54321, 99999};
+    for (size_t i = 0; i < 7; i++) {
+        EACH("dequantize", v) {
+            qkt_case c = qkt_case_default(1, 1024, seeds[i]);
+            expect_dq(v, &c);
+        }
+        EACH("gemv", v) {
+            qkt_case c = qkt_case_default(16, 1024, seeds[i]);
+            expect_gv(v, &c);
+        }
+    }
+}
+
+Test(sprint, uniform_codes)
+{
+    for (int code = 0; code < 4; code++) {
+        EACH("dequantize", v) {
+            qkt_case c = qkt_case_default(1, 1024, 3);
+            c.code = code;
+            expect_dq(v, &c);
+        }
+        EACH("gemv", v) {
+            qkt_case c = qkt_case_default(9, 1024, 3);
+            c.code = code;
+            c.no_scales = 1;
+            expect_gv(v, &c);
+            qkt_result r = qkt_check_gemv(v, &c);
+            double want = (double)qk256_default_lut[code] * r.sum_x;
+            cr_expect(fabs(r.first_y - want) <= 0.01 * fabs(want) + 1e-6,
+                      "gemv %s code %d: y = %g, lut[c] * sum(x) = %g", v, code, r.first_y, want);
+        }
+    }
+}
+
+Test(sprint, zero_input_gives_zero)
+{
+    static const float zeros[4] = {0, 0, 0, 0};
+    EACH("gemv", v) {
+        qkt_case c = qkt_case_default(8, 1024, 5);
+        c.zero_x = 1;
+        qkt_result r = qkt_check_gemv(v, &c);
+        cr_expect(r.rc == QK256_OK && r.first_y == 0.0f && r.mismatches == 0,
+                  "gemv %s with x = 0: y[0] = %g", v, r.first_y);
+    }
+    EACH("dequantize", v) {
+        float out[300];
+        uint8_t packed[128];
+        memset(packed, 0xe4, sizeof packed);
+        memset(out, 0xff, sizeof out);
+        cr_assert_eq(qk256_dequantize_variant(v, out, packed, NULL, 300, zeros), QK256_OK);
+        for (size_t i = 0; i < 300; i++)
+            cr_expect(out[i] == 0.0f, "dequantize %s zero table: out[%zu] = %g", v, i, out[i]);
+    }
+}
+
+Test(sprint, eight_rows_with_wide_stride)
+{
+    EACH("gemv", v) {
+        qkt_case c = qkt_case_default(8, 512, 11);
+        c.stride = qk256_row_bytes(512) + 96;
+        expect_gv(v, &c);
+    }
+}
+
+Test(kernels, ternary_table_and_null_scales)
+{
+    static const float ternary[4] = {-1.0f, 0.0f, 1.0f, 0.0f};
+    EACH("dequantize", v) {
+        qkt_case c = qkt_case_default(1, 1000, 21);
+        c.lut = ternary;
+        expect_dq(v, &c);
+        c.no_scales = 1;
+        expect_dq(v, &c);
+    }
+    EACH("gemv", v) {
+        qkt_case c = qkt_case_default(13, 1000, 21);
+        c.lut = ternary;
+        expect_gv(v, &c);
+        c.no_scales = 1;
+        expect_gv(v, &c);
+    }
+}
+
+Test(kernels, unaligned_pointers)
+{
+    for (size_t off = 1; off < 64; off += 5) {
+        EACH("dequantize", v) {
+            qkt_case c = qkt_case_default(1, 777, off);
+            c.misalign = off;
+            expect_dq(v, &c);
+        }
+        EACH("gemv", v) {
+            qkt_case c = qkt_case_default(11, 777, off);
+            c.misalign = off;
+            expect_gv(v, &c);
+        }
+    }
+}
+
+Test(kernels, every_small_size)
+{
+    for (size_t n = 1; n <= 530; n++) {
+        EACH("dequantize", v) {
+            qkt_case c = qkt_case_default(1, n, n);
+            expect_dq(v, &c);
+        }
+    }
+    for (size_t rows = 1; rows <= 17; rows++)
+        for (size_t cols = 1; cols <= 530; cols += 37) {
+            EACH("gemv", v) {
+                qkt_case c = qkt_case_default(rows, cols, rows * 1000 + cols);
+                expect_gv(v, &c);
+            }
+        }
+}
+
+/* ---- staged phases, through the kernel interface ------------------------ */
+
+static void run_staged(const qk_variant *v, void *ws, const qk_op *op)
+{
+    for (unsigned p = 0; p < qk_phase_count(op); p++)
+        v->phase(ws, p);
+}
+
+Test(staged, unpack_exact_on_many_seeds)
+{
+    const char *ops[] = {"dequantize", "gemv"};
+    for (int o = 0; o < 2; o++) {
+        const qk_op *op = qk_find_op(ops[o]);
+        for (size_t i = 0; i < qk_variant_count(ops[o]); i++) {
+            const qk_variant *v = qk_variant_at(ops[o], i);
+            if (!qk_variant_runnable(v))
+                continue;
+            for (uint64_t seed = 1; seed <= 110; seed++) {
+                size_t dim[2] = {o ? 3 : 1000 + seed, 700 + seed};
+                qk256_ws *w = op->create(dim, seed);
+                cr_assert_not_null(w);
+                v->phase(w, o ? QK_GV_UNPACK : QK_DQ_UNPACK);
+                size_t pad = w->nb * QK256_BLOCK, bad = 0;
+                for (size_t r = 0; r < w->rows; r++)
+                    for (size_t j = 0; j < w->cols; j++)
+                        bad += w->codes[r * pad + j] !=
+                               qk256_code(w->packed + r * w->row_stride, j);
+                cr_expect_eq(bad, 0, "%s %s unpack seed %llu: %zu codes wrong", ops[o],
+                             v->name, (unsigned long long)seed, bad);
+                op->destroy(w);
+            }
+        }
+    }
+}
+
+Test(staged, phases_compose_to_fused)
+{
+    const char *ops[] = {"dequantize", "gemv"};
+    const size_t dims[][2] = {{1024, 0}, {4099, 0}, {37, 1000}, {8, 256}};
+    for (int o = 0; o < 2; o++) {
+        const qk_op *op = qk_find_op(ops[o]);
+        for (size_t i = 0; i < qk_variant_count(ops[o]); i++) {
+            const qk_variant *v = qk_variant_at(ops[o], i);
+            if (!qk_variant_runnable(v))
+                continue;
+            for (size_t d = o ? 2 : 0; d < (o ? 4u : 2u); d++) {
+                void *fused = op->create(dims[d], 99), *staged = op->create(dims[d], 99);
+                cr_assert(fused && staged);
+                v->fused(fused);
+                run_staged(v, staged, op);
+                double diff = op->compare(staged, fused);
+                cr_expect(o ? diff <= 1e-5 : diff == 0.0,
+                          "%s %s: staged phases differ from fused by %g", ops[o], v->name, diff);
+                op->destroy(fused);
+                op->destroy(staged);
+            }
+        }
+    }
+}
+
+Test(staged, fused_matches_scalar_on_workspaces)
+{
+    const char *ops[] = {"dequantize", "gemv"};
+    const size_t dims[2][2] = {{16384, 0}, {64, 2560}};
+    for (int o = 0; o < 2; o++) {
+        const qk_op *op = qk_find_op(ops[o]);
+        void *ref = op->create(dims[o], 5);
+        qk_variant_at(ops[o], 0)->fused(ref);
+        for (size_t i = 1; i < qk_variant_count(ops[o]); i++) {
+            const qk_variant *v = qk_variant_at(ops[o], i);
+            if (!qk_variant_runnable(v))
+                continue;
+            void *ws = op->create(dims[o], 5);
+            v->fused(ws);
+            double diff = op->compare(ws, ref);
+            cr_expect(o ? diff <= QKT_GEMV_TOL : diff == 0.0, "%s %s differs from scalar by %g",
+                      ops[o], v->name, diff);
+            op->destroy(ws);
+        }
+        op->destroy(ref);
+    }
+}

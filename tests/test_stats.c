@@ -1,0 +1,402 @@
+/*
+ * test_stats.c — known-answer tests for harness/stats.c: summaries and
+ * Tukey fences on hand-checked vectors, change detection on seeded
+ * synthetic samples whose true ratio is known, verdicts against noise
+ * bands, degenerate inputs (ties, n = 1, zero medians), reproducibility,
+ * and the band override parser.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "stats.h"
+
+#define N 31
+
+/* Test data generator, independent of the module's PRNG: splitmix64 and
+ * Box-Muller give normal noise. */
+static uint64_t gen_state;
+
+static double gen_uniform(void)
+{
+    uint64_t z = (gen_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) / 9007199254740992.0; /* (0, 1) */
+}
+
+static double gen_normal(void)
+{
+    double u1 = gen_uniform(), u2 = gen_uniform();
+    return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+/* x[i] = mean * (1 + rel_sd * Z) */
+static void fill_normal(double *x, size_t n, double mean, double rel_sd)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = mean * (1 + rel_sd * gen_normal());
+}
+
+static qkperf_change change_of(const double *b, size_t nb, const double *a,
+                               size_t na, uint64_t seed)
+{
+    qkperf_change_opts o = { .seed = seed };
+    qkperf_change c;
+    cr_assert_eq(qkperf_change_compute(b, nb, a, na, &o, &c), 0);
+    return c;
+}
+
+/* ---- summaries ---- */
+
+Test(summary, odd_n_known_answers)
+{
+    const double x[] = { 5, 1, 4, 2, 3 };
+    const double copy[] = { 5, 1, 4, 2, 3 };
+    qkperf_summary s;
+    cr_assert_eq(qkperf_summarize(x, 5, &s, NULL), 0);
+    cr_assert_eq(s.n, 5);
+    cr_assert_float_eq(s.median, 3, 1e-12);
+    cr_assert_float_eq(s.mad, 1, 1e-12);       /* |dev| = 2,2,1,1,0 */
+    cr_assert_float_eq(s.mad_scaled, 1.4826, 1e-12);
+    cr_assert_float_eq(s.min, 1, 1e-12);
+    cr_assert_float_eq(s.max, 5, 1e-12);
+    cr_assert_float_eq(s.mean, 3, 1e-12);
+    cr_assert_float_eq(s.q1, 2, 1e-12);
+    cr_assert_float_eq(s.q3, 4, 1e-12);
+    cr_assert_arr_eq(x, copy, sizeof x, "caller's array was modified");
+}
+
+Test(summary, even_n_known_answers)
+{
+    const double x[] = { 10, 1, 7, 3 };
+    qkperf_summary s;
+    cr_assert_eq(qkperf_summarize(x, 4, &s, NULL), 0);
+    cr_assert_float_eq(s.median, 5, 1e-12);     /* (3 + 7) / 2 */
+    cr_assert_float_eq(s.mad, 3, 1e-12);        /* |dev| = 5,4,2,2 -> 3 */
+    cr_assert_float_eq(s.min, 1, 1e-12);
+    cr_assert_float_eq(s.q1, 2.5, 1e-12);       /* type 7: 1 + 0.75 * 2 */
+    cr_assert_float_eq(s.q3, 7.75, 1e-12);      /* 7 + 0.25 * 3 */
+}
+
+Test(summary, tukey_planted_outliers)
+{
+    const double x[] = { 14, 13, 100, 15, 16, 12, 26, 17, 18, 11, -1 };
+    /* sorted: -1 11 12 13 14 15 16 17 18 26 100; q1 = 12.5, q3 = 17.5,
+     * IQR = 5: mild beyond [5, 25], severe beyond [-2.5, 32.5]. */
+    qkperf_outlier cls[11];
+    qkperf_summary s;
+    cr_assert_eq(qkperf_summarize(x, 11, &s, cls), 0);
+    cr_assert_float_eq(s.q1, 12.5, 1e-12);
+    cr_assert_float_eq(s.q3, 17.5, 1e-12);
+    cr_assert_eq(cls[2], QKPERF_OUTLIER_HIGH_SEVERE);  /* 100 */
+    cr_assert_eq(cls[6], QKPERF_OUTLIER_HIGH_MILD);    /* 26 */
+    cr_assert_eq(cls[10], QKPERF_OUTLIER_LOW_MILD);    /* -1 */
+    cr_assert_eq(cls[0], QKPERF_OUTLIER_NONE);
+    cr_assert_eq(s.high_severe, 1);
+    cr_assert_eq(s.high_mild, 1);
+    cr_assert_eq(s.low_mild, 1);
+    cr_assert_eq(s.low_severe, 0);
+    cr_assert_float_eq(s.max, 100, 1e-12, "outliers are kept, not dropped");
+}
+
+Test(summary, ties_and_single_sample)
+{
+    const double t[] = { 7, 7, 7, 7 };
+    qkperf_outlier cls[4];
+    qkperf_summary s;
+    cr_assert_eq(qkperf_summarize(t, 4, &s, cls), 0);
+    cr_assert_float_eq(s.median, 7, 1e-12);
+    cr_assert_eq(s.mad, 0);
+    cr_assert_eq(s.low_mild + s.low_severe + s.high_mild + s.high_severe, 0);
+
+    const double one[] = { 42 };
+    cr_assert_eq(qkperf_summarize(one, 1, &s, cls), 0);
+    cr_assert_float_eq(s.median, 42, 1e-12);
+    cr_assert_float_eq(s.q1, 42, 1e-12);
+    cr_assert_eq(s.mad, 0);
+    cr_assert_eq(cls[0], QKPERF_OUTLIER_NONE);
+}
+
+Test(summary, bad_input)
+{
+    const double x[] = { 1, NAN, 3 };
+    qkperf_summary s;
+    cr_assert_eq(qkperf_summarize(x, 0, &s, NULL), -EINVAL);
+    cr_assert_eq(qkperf_summarize(x, 3, &s, NULL), -EINVAL);
+    cr_assert_eq(qkperf_summarize(NULL, 3, &s, NULL), -EINVAL);
+}
+
+/* ---- change and verdict ---- */
+
+Test(change, same_distribution_is_no_change)
+{
+    double b[N], a[N];
+    gen_state = 1;
+    fill_normal(b, N, 1000, 0.01);
+    fill_normal(a, N, 1000, 0.01);
+    qkperf_change c = change_of(b, N, a, N, 7);
+    cr_assert(c.ratio_defined);
+    cr_assert(c.ci_lo <= 1 && 1 <= c.ci_hi, "CI [%g, %g] misses 1",
+              c.ci_lo, c.ci_hi);
+    cr_assert_not(c.significant, "p = %g", c.p_value);
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
+}
+
+Test(change, false_positive_rate_near_alpha)
+{
+    /* Over 100 independent null draws the test should fire about 5 times;
+     * 15 or more would mean the p-value is badly miscalibrated. */
+    double b[N], a[N];
+    int fired = 0;
+    gen_state = 1234;
+    for (int rep = 0; rep < 100; rep++) {
+        fill_normal(b, N, 1000, 0.01);
+        fill_normal(a, N, 1000, 0.01);
+        qkperf_change_opts o = { .seed = (uint64_t)rep, .resamples = 2000 };
+        qkperf_change c;
+        cr_assert_eq(qkperf_change_compute(b, N, a, N, &o, &c), 0);
+        fired += c.significant;
+    }
+    cr_assert_lt(fired, 15, "%d of 100 null comparisons significant", fired);
+}
+
+/* A 95% interval misses the truth in about 5% of draws, so coverage is
+ * checked as a rate over 100 seeded draws (expected 95, sd ~2.2): 88 or
+ * fewer would mean the interval is too narrow. Detection must not miss. */
+Test(change, ten_percent_shift_is_regression)
+{
+    double b[N], a[N];
+    int covered = 0;
+    gen_state = 2;
+    for (int rep = 0; rep < 100; rep++) {
+        fill_normal(b, N, 1000, 0.01);
+        fill_normal(a, N, 1100, 0.01);
+        qkperf_change_opts o = { .seed = (uint64_t)rep, .resamples = 2000 };
+        qkperf_change c;
+        cr_assert_eq(qkperf_change_compute(b, N, a, N, &o, &c), 0);
+        cr_assert(c.significant, "draw %d: p = %g", rep, c.p_value);
+        cr_assert_float_eq(c.ratio, 1.10, 0.02);
+        cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_REGRESSED);
+        cr_assert_eq(qkperf_verdict_of(&c, 0.02, false), QKPERF_IMPROVED);
+        covered += c.ci_lo <= 1.10 && 1.10 <= c.ci_hi;
+    }
+    cr_assert_gt(covered, 88, "CI covered 1.10 in %d of 100 draws", covered);
+}
+
+Test(change, ten_percent_drop_is_improvement)
+{
+    double b[N], a[N];
+    gen_state = 2;
+    fill_normal(b, N, 1100, 0.01);
+    fill_normal(a, N, 1000, 0.01);
+    qkperf_change c = change_of(b, N, a, N, 7);
+    cr_assert_float_eq(c.ratio, 1 / 1.10, 0.01);
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_IMPROVED);
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, false), QKPERF_REGRESSED);
+}
+
+Test(change, small_shift_inside_band_is_no_change)
+{
+    double b[N], a[N];
+    gen_state = 3;
+    fill_normal(b, N, 1000, 0.001);
+    fill_normal(a, N, 1005, 0.001);
+    qkperf_change c = change_of(b, N, a, N, 7);
+    cr_assert(c.significant, "p = %g: the test setup needs a real shift",
+              c.p_value);
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
+    /* with an instructions-sized band the same change is called */
+    cr_assert_eq(qkperf_verdict_of(&c, 0.001, true), QKPERF_REGRESSED);
+}
+
+Test(change, constant_sets)
+{
+    double b[N], a[N], e[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = 1000;
+        a[i] = 1100;
+        e[i] = 1000;
+    }
+    qkperf_change c = change_of(b, N, a, N, 7);
+    cr_assert(c.significant, "differing constant sets, p = %g", c.p_value);
+    cr_assert_eq(c.ci_lo, 1.1);
+    cr_assert_eq(c.ci_hi, 1.1);
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_REGRESSED);
+
+    qkperf_change same = change_of(b, N, e, N, 7);
+    cr_assert_not(same.significant);
+    cr_assert_eq(same.p_value, 1);
+    cr_assert_eq(same.ratio, 1);
+    cr_assert_eq(qkperf_verdict_of(&same, 0, true), QKPERF_NO_CHANGE);
+}
+
+Test(change, single_samples)
+{
+    const double b[] = { 1000 }, a[] = { 2000 };
+    qkperf_change c = change_of(b, 1, a, 1, 7);
+    cr_assert(c.ratio_defined);
+    cr_assert_eq(c.ratio, 2);
+    cr_assert_eq(c.ci_lo, 2);
+    cr_assert_eq(c.ci_hi, 2);
+    cr_assert_not(c.significant, "one sample says nothing about noise");
+    cr_assert_eq(c.p_value, 1);
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
+
+    double many[N];
+    gen_state = 4;
+    fill_normal(many, N, 1000, 0.01);
+    qkperf_change m = change_of(many, N, a, 1, 7);
+    cr_assert_not(m.significant);
+    cr_assert(m.ratio_defined && !isnan(m.ci_lo) && !isnan(m.ci_hi));
+}
+
+Test(change, zero_median_is_flagged)
+{
+    const double b[] = { 0, 0, 0, 1, 0 }, a[] = { 5, 6, 5, 5, 7 };
+    qkperf_change c = change_of(b, 5, a, 5, 7);
+    cr_assert_not(c.ratio_defined);
+    cr_assert(isnan(c.ratio) && isnan(c.ci_lo) && isnan(c.ci_hi));
+    cr_assert(c.significant, "the difference is still testable, p = %g",
+              c.p_value);
+    cr_assert_eq(qkperf_verdict_of(&c, 0.05, true), QKPERF_NO_CHANGE);
+
+    /* before median positive but some resamples have median 0 */
+    const double z[] = { 0, 0, 1, 1, 1 };
+    qkperf_change d = change_of(z, 5, a, 5, 7);
+    cr_assert_not(d.ratio_defined);
+}
+
+Test(change, same_seed_is_bit_identical)
+{
+    double b[N], a[N];
+    gen_state = 5;
+    fill_normal(b, N, 1000, 0.01);
+    fill_normal(a, N, 1100, 0.01);
+    qkperf_change c1 = change_of(b, N, a, N, 99);
+    qkperf_change c2 = change_of(b, N, a, N, 99);
+    cr_assert_eq(memcmp(&c1.ci_lo, &c2.ci_lo, sizeof c1.ci_lo), 0);
+    cr_assert_eq(memcmp(&c1.ci_hi, &c2.ci_hi, sizeof c1.ci_hi), 0);
+    cr_assert_eq(memcmp(&c1.p_value, &c2.p_value, sizeof c1.p_value), 0);
+
+    qkperf_change c3 = change_of(b, N, a, N, 100);
+    cr_assert(c1.ci_lo <= 1.10 && 1.10 <= c1.ci_hi, "CI [%g, %g] misses 1.10",
+              c1.ci_lo, c1.ci_hi);
+    cr_assert(c3.ci_lo <= 1.10 && 1.10 <= c3.ci_hi, "CI [%g, %g] misses 1.10",
+              c3.ci_lo, c3.ci_hi);
+}
+
+Test(change, default_options_and_bad_options)
+{
+    double b[N], a[N];
+    gen_state = 6;
+    fill_normal(b, N, 1000, 0.01);
+    fill_normal(a, N, 1000, 0.01);
+    qkperf_change c;
+    cr_assert_eq(qkperf_change_compute(b, N, a, N, NULL, &c), 0);
+    cr_assert_float_eq(c.confidence, 0.95, 1e-12);
+    qkperf_change_opts bad = { .confidence = 1.5 };
+    cr_assert_eq(qkperf_change_compute(b, N, a, N, &bad, &c), -EINVAL);
+    bad = (qkperf_change_opts){ .alpha = -0.1 };
+    cr_assert_eq(qkperf_change_compute(b, N, a, N, &bad, &c), -EINVAL);
+    cr_assert_eq(qkperf_change_compute(b, 0, a, N, NULL, &c), -EINVAL);
+    b[3] = INFINITY;
+    cr_assert_eq(qkperf_change_compute(b, N, a, N, NULL, &c), -EINVAL);
+}
+
+/* The verdict reads the whole interval, not the point ratio. */
+Test(verdict, interval_must_clear_the_band)
+{
+    qkperf_change c = { .significant = true, .ratio_defined = true,
+                        .ratio = 1.03, .ci_lo = 1.015, .ci_hi = 1.045 };
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
+    c.ci_lo = 1.025;
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_REGRESSED);
+    c = (qkperf_change){ .significant = true, .ratio_defined = true,
+                         .ratio = 0.97, .ci_lo = 0.955, .ci_hi = 0.985 };
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
+    c.ci_hi = 0.975;
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_IMPROVED);
+    c.significant = false;
+    cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
+}
+
+Test(verdict, names)
+{
+    cr_assert_str_eq(qkperf_verdict_name(QKPERF_IMPROVED), "improved");
+    cr_assert_str_eq(qkperf_verdict_name(QKPERF_REGRESSED), "regressed");
+    cr_assert_str_eq(qkperf_verdict_name(QKPERF_NO_CHANGE), "no change");
+}
+
+/* ---- metric kinds and bands ---- */
+
+Test(bands, metric_kinds_and_defaults)
+{
+    static const struct { const char *name; qkperf_metric_kind kind; } t[] = {
+        { "time", QKPERF_KIND_TIME },
+        { "task-clock", QKPERF_KIND_TIME },
+        { "tsc-ticks", QKPERF_KIND_TIME },
+        { "cycles", QKPERF_KIND_CYCLES },
+        { "cycles-est", QKPERF_KIND_CYCLES },
+        { "instructions", QKPERF_KIND_INSTRUCTIONS },
+        { "Ir", QKPERF_KIND_INSTRUCTIONS },
+        { "L1D misses", QKPERF_KIND_OTHER },
+        { "D1mr", QKPERF_KIND_OTHER },
+        { "timestamp", QKPERF_KIND_OTHER },
+        { "Irx", QKPERF_KIND_OTHER },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        cr_assert_eq(qkperf_metric_kind_of(t[i].name), t[i].kind,
+                     "%s", t[i].name);
+    qkperf_bands b;
+    qkperf_bands_default(&b);
+    cr_assert_float_eq(qkperf_band_for(&b, "instructions"), 0.001, 1e-15);
+    cr_assert_float_eq(qkperf_band_for(&b, "cycles-est"), 0.02, 1e-15);
+    cr_assert_float_eq(qkperf_band_for(&b, "time"), 0.02, 1e-15);
+    cr_assert_float_eq(qkperf_band_for(&b, "L1D misses"), 0.05, 1e-15);
+    cr_assert_str_eq(qkperf_metric_kind_name(QKPERF_KIND_CYCLES), "cycles");
+}
+
+Test(bands, parse_good)
+{
+    qkperf_bands b;
+    char err[200] = "";
+    qkperf_bands_default(&b);
+    cr_assert_eq(qkperf_bands_parse(&b, "instructions=0.002,time=0.03", err,
+                                    sizeof err), 0, "%s", err);
+    cr_assert_float_eq(b.band[QKPERF_KIND_INSTRUCTIONS], 0.002, 1e-15);
+    cr_assert_float_eq(b.band[QKPERF_KIND_TIME], 0.03, 1e-15);
+    cr_assert_float_eq(b.band[QKPERF_KIND_CYCLES], 0.02, 1e-15);
+    cr_assert_eq(qkperf_bands_parse(&b, "other=0", err, sizeof err), 0);
+    cr_assert_eq(b.band[QKPERF_KIND_OTHER], 0);
+}
+
+Test(bands, parse_bad)
+{
+    static const struct { const char *spec, *names; } t[] = {
+        { "time=abc", "'time=abc'" },
+        { "=0.1", "'=0.1'" },
+        { "cycles=-1", "'cycles=-1'" },
+        { "cycles=1", "'cycles=1'" },
+        { "time=0.03,bogus=0.1", "'bogus=0.1'" },
+        { "time=0.03,", "''" },
+        { "time", "'time'" },
+        { "time=0.1x", "'time=0.1x'" },
+        { "time=nan", "'time=nan'" },
+        { "", "''" },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        qkperf_bands b, before;
+        char err[200] = "";
+        qkperf_bands_default(&b);
+        before = b;
+        cr_assert_eq(qkperf_bands_parse(&b, t[i].spec, err, sizeof err),
+                     -EINVAL, "accepted '%s'", t[i].spec);
+        cr_assert(strstr(err, t[i].names), "error '%s' does not name %s",
+                  err, t[i].names);
+        cr_assert_eq(strchr(err, '\n'), NULL);
+        cr_assert_arr_eq(&b, &before, sizeof b, "bands changed on error");
+    }
+}

@@ -1,0 +1,147 @@
+/*
+ * tester.c — builds inputs for a case, runs `scalar` and the variant under
+ * test on separate output buffers, and compares. Dequantize must be
+ * bit-exact; gemv within QKT_GEMV_TOL.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qk256.h"
+#include "rng.h"
+#include "tester.h"
+
+qkt_case qkt_case_default(size_t rows, size_t cols, uint64_t seed)
+{
+    qkt_case c = {.rows = rows, .cols = cols, .seed = seed, .code = -1};
+    return c;
+}
+
+typedef struct inputs {
+    void *mem[4];
+    uint8_t *packed;
+    float *scales, *x;
+    size_t stride, nb;
+} inputs;
+
+static void *alloc_off(void **keep, size_t bytes, size_t off)
+{
+    *keep = malloc(bytes + 64);
+    return *keep ? (uint8_t *)*keep + off : NULL;
+}
+
+static void fill_packed(qk_rng *rng, const qkt_case *c, inputs *in)
+{
+    for (size_t r = 0; r < c->rows; r++) {
+        uint8_t *row = in->packed + r * in->stride;
+        qk_rng_bytes(rng, row, in->stride);
+        if (c->code >= 0)
+            memset(row, c->code * 0x55, in->stride);
+    }
+}
+
+static int build(const qkt_case *c, inputs *in)
+{
+    memset(in, 0, sizeof *in);
+    in->nb = (c->cols + QK256_BLOCK - 1) / QK256_BLOCK;
+    in->stride = c->stride ? c->stride : qk256_row_bytes(c->cols);
+    size_t fo = c->misalign & ~(size_t)3;
+    in->packed = alloc_off(&in->mem[0], c->rows * in->stride, c->misalign);
+    in->scales = alloc_off(&in->mem[1], c->rows * in->nb * sizeof(float), fo);
+    in->x = alloc_off(&in->mem[2], c->cols * sizeof(float), fo);
+    if (!in->packed || !in->scales || !in->x)
+        return -1;
+    qk_rng rng = {c->seed};
+    fill_packed(&rng, c, in);
+    for (size_t i = 0; i < c->rows * in->nb; i++)
+        in->scales[i] = qk_rng_float(&rng, 0.25f, 2.0f);
+    for (size_t j = 0; j < c->cols; j++)
+        in->x[j] = c->zero_x ? 0.0f : qk_rng_float(&rng, -1.0f, 1.0f);
+    return 0;
+}
+
+static void release(inputs *in)
+{
+    for (int i = 0; i < 4; i++)
+        free(in->mem[i]);
+}
+
+static void compare(qkt_result *res, const float *got, const float *want, size_t n,
+                    double tol)
+{
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - (double)want[i]) / fmax(1.0, fabs((double)want[i]));
+        int bad = tol == 0.0 ? memcmp(&got[i], &want[i], sizeof(float)) != 0
+                             : !(err <= tol);
+        if (isnan(err) || err > res->max_err)
+            res->max_err = isnan(err) ? INFINITY : err;
+        if (bad && res->mismatches++ == 0) {
+            res->first_bad = i;
+            res->got = got[i];
+            res->want = want[i];
+        }
+    }
+}
+
+qkt_result qkt_check_dequantize(const char *variant, const qkt_case *c)
+{
+    qkt_result res = {.rc = QK256_E_INVAL};
+    inputs in;
+    void *mo[2] = {0};
+    size_t fo = c->misalign & ~(size_t)3;
+    if (build(c, &in) == 0) {
+        float *want = alloc_off(&mo[0], c->cols * sizeof(float), 0);
+        float *got = alloc_off(&mo[1], c->cols * sizeof(float), fo);
+        const float *sc = c->no_scales ? NULL : in.scales;
+        int rc_ref = qk256_dequantize_variant("scalar", want, in.packed, sc, c->cols, c->lut);
+        memset(got, 0xff, c->cols * sizeof(float));
+        res.rc = qk256_dequantize_variant(variant, got, in.packed, sc, c->cols, c->lut);
+        if (rc_ref == QK256_OK && res.rc == QK256_OK)
+            compare(&res, got, want, c->cols, 0.0);
+    }
+    free(mo[0]);
+    free(mo[1]);
+    release(&in);
+    return res;
+}
+
+qkt_result qkt_check_gemv(const char *variant, const qkt_case *c)
+{
+    qkt_result res = {.rc = QK256_E_INVAL};
+    inputs in;
+    void *mo[2] = {0};
+    size_t fo = c->misalign & ~(size_t)3;
+    if (build(c, &in) == 0) {
+        float *want = alloc_off(&mo[0], c->rows * sizeof(float), 0);
+        float *got = alloc_off(&mo[1], c->rows * sizeof(float), fo);
+        const float *sc = c->no_scales ? NULL : in.scales;
+        int rc_ref = qk256_gemv_variant("scalar", want, in.packed, in.stride, sc, in.x,
+                                        c->rows, c->cols, c->lut);
+        memset(got, 0xff, c->rows * sizeof(float));
+        res.rc = qk256_gemv_variant(variant, got, in.packed, in.stride, sc, in.x, c->rows,
+                                    c->cols, c->lut);
+        for (size_t j = 0; j < c->cols; j++)
+            res.sum_x += in.x[j];
+        if (rc_ref == QK256_OK && res.rc == QK256_OK) {
+            compare(&res, got, want, c->rows, QKT_GEMV_TOL);
+            res.first_y = got[0];
+        }
+    }
+    free(mo[0]);
+    free(mo[1]);
+    release(&in);
+    return res;
+}
+
+const char *const *qkt_runnable(const char *op)
+{
+    static const char *lists[2][32];
+    const char **out = lists[op[0] == 'g'];
+    const char *const *all = qk256_variant_names(op);
+    size_t k = 0;
+    for (size_t i = 0; all && all[i] && k < 31; i++)
+        if (qk256_variant_supported(op, all[i]) == 1)
+            out[k++] = all[i];
+    out[k] = NULL;
+    return out;
+}
