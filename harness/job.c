@@ -152,9 +152,8 @@ static int finish(qkperf_job *j, const char *vtext, const char *stext, char *err
     return qkperf_runner_check_groups(&j->ro, err, len);
 }
 
-int qkperf_job_parse(qkperf_job *j, int argc, char **argv, const char *command)
+static int parse_args(qkperf_job *j, int argc, char **argv, const char *command)
 {
-    memset(j, 0, sizeof *j);
     qkperf_run_opts_default(&j->ro);
     j->command = command;
     j->groups[0] = keep(j, "CYCLES");
@@ -181,6 +180,15 @@ int qkperf_job_parse(qkperf_job *j, int argc, char **argv, const char *command)
         return qkperf_usage_error("%s%s", err, "");
     j->ro.progress = isatty(STDERR_FILENO) && !j->quiet;
     return 0;
+}
+
+int qkperf_job_parse(qkperf_job *j, int argc, char **argv, const char *command)
+{
+    memset(j, 0, sizeof *j);
+    int rc = parse_args(j, argc, argv, command);
+    if (rc)
+        qkperf_job_free(j);
+    return rc;
 }
 
 void qkperf_job_free(qkperf_job *j)
@@ -223,7 +231,7 @@ static void fill_config(const qkperf_job *j, qkperf_results *res)
         vn[i] = j->variants[i]->name;
     while (j->groups[ng])
         ng++;
-    json_object_update(res->config,
+    json_object_update_new(res->config,
                        json_pack("{s:s,s:s,s:o,s:o,s:i,s:I,s:i,s:b,s:b,s:o,s:f}", "command",
                                  j->command, "op", j->op->name, "variants", string_array(vn, j->nv),
                                  "sizes", string_array(j->sizes, j->ns), "samples",
