@@ -67,6 +67,8 @@ int qkperf_cmd_run(int argc, char **argv)
         }
         free(buf);
     }
+    if (rc == 0)
+        rc = qkperf_job_baselines(&j, &res);
     qkperf_results_free(&res);
     qkperf_job_free(&j);
     return rc;

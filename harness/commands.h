@@ -6,5 +6,8 @@
 
 int qkperf_usage_error(const char *fmt, const char *a, const char *b);
 int qkperf_cmd_run(int argc, char **argv);
+int qkperf_cmd_ladder(int argc, char **argv);
+int qkperf_cmd_sweep(int argc, char **argv);
+int qkperf_cmd_compare(int argc, char **argv);
 
 #endif

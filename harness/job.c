@@ -11,13 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "baseline.h"
 #include "commands.h"
 #include "job.h"
 #include "machine.h"
 #include "probe.h"
 
 enum { OPT_SEED = 256, OPT_CPU, OPT_WARMUP, OPT_NO_STAGED, OPT_NO_SW, OPT_FORMAT,
-       OPT_GDIR, OPT_BAND, OPT_BASELINE, OPT_SAVE, OPT_BDIR };
+       OPT_GDIR, OPT_BAND, OPT_BASELINE, OPT_SAVE, OPT_BDIR, OPT_SOURCE, OPT_MCPU, OPT_ROUNDS };
 
 static const struct option job_opts[] = {
     {"op", required_argument, NULL, 'k'},
@@ -38,6 +39,9 @@ static const struct option job_opts[] = {
     {"save-baseline", required_argument, NULL, OPT_SAVE},
     {"baseline-dir", required_argument, NULL, OPT_BDIR},
     {"quiet", no_argument, NULL, 'q'},
+    {"source", required_argument, NULL, OPT_SOURCE},
+    {"mcpu", required_argument, NULL, OPT_MCPU},
+    {"rounds", required_argument, NULL, OPT_ROUNDS},
     {NULL, 0, NULL, 0},
 };
 
@@ -67,6 +71,34 @@ static int list_opt(qkperf_job *j, const char *text, const char **items, const c
         free(storage);
     items[rc ? 0 : n] = NULL;
     return rc;
+}
+
+/* --source tsc,sw,hw,sim,static: tsc always counts (time is the runner's
+ * clock); the others are switched on by naming them. */
+static int parse_sources(qkperf_job *j, const char *text, char *err, size_t len)
+{
+    const char *items[QKPERF_MAX_LIST + 1];
+    if (list_opt(j, text, items, "source", err, len))
+        return -1;
+    int sw = 0, hw = 0;
+    j->use_sim = j->use_static = 0;
+    for (size_t i = 0; items[i]; i++) {
+        if (!strcmp(items[i], "sw"))
+            sw = 1;
+        else if (!strcmp(items[i], "hw"))
+            hw = 1;
+        else if (!strcmp(items[i], "sim"))
+            j->use_sim = 1;
+        else if (!strcmp(items[i], "static"))
+            j->use_static = 1;
+        else if (strcmp(items[i], "tsc"))
+            return snprintf(err, len, "unknown source '%s' (known: tsc, sw, hw, sim, static)",
+                            items[i]), -1;
+    }
+    j->ro.sw = sw;
+    if (!hw)
+        j->groups[0] = NULL;
+    return 0;
 }
 
 static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stext,
@@ -116,6 +148,13 @@ static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stex
     case OPT_SAVE: j->save_baseline = optarg; return 0;
     case OPT_BDIR: j->baseline_dir = optarg; return 0;
     case 'q': j->quiet = 1; return 0;
+    case OPT_SOURCE: return parse_sources(j, optarg, err, len);
+    case OPT_MCPU: j->mcpu = optarg; return 0;
+    case OPT_ROUNDS:
+        if (qkperf_parse_u64(optarg, 1, 1000, &u, "round count", err, len))
+            return -1;
+        j->rounds = (unsigned)u;
+        return 0;
     default: return snprintf(err, len, "unknown option '%s'", optarg ? optarg : "?"), -1;
     }
 }
@@ -128,6 +167,23 @@ static const char *guess_format(const char *output)
     if (dot && !strcmp(dot, ".csv"))
         return "csv";
     return "table";
+}
+
+/* A bad --baseline is refused before a long run, not after it. */
+static int check_baseline(const qkperf_job *j, char *err, size_t len)
+{
+    qkperf_results base;
+    if (qkperf_baseline_load(&base, qkperf_baseline_dir(j->baseline_dir), j->baseline, err, len))
+        return -1;
+    const char *op = json_string_value(json_object_get(base.config, "op"));
+    int rc = 0;
+    if (op && strcmp(op, j->op->name)) {
+        snprintf(err, len, "baseline '%s' is for op %s, this run is %s", j->baseline, op,
+                 j->op->name);
+        rc = -1;
+    }
+    qkperf_results_free(&base);
+    return rc;
 }
 
 static int finish(qkperf_job *j, const char *vtext, const char *stext, char *err, size_t len)
@@ -147,7 +203,19 @@ static int finish(qkperf_job *j, const char *vtext, const char *stext, char *err
     }
     if (!j->format)
         j->format = guess_format(j->output);
+    if (j->rounds == 0) /* interleave when variants or sizes are compared */
+        j->rounds = j->nv * j->ns > 1 ? 3 : 1;
+    if (j->rounds > j->ro.samples)
+        j->rounds = j->ro.samples;
     if (j->output && qkperf_check_writable(j->output, err, len))
+        return -1;
+    qkperf_bands b;
+    qkperf_bands_default(&b);
+    if (j->bands && qkperf_bands_parse(&b, j->bands, err, len))
+        return -1;
+    if (j->save_baseline && !qkperf_baseline_name_ok(j->save_baseline, err, len))
+        return -1;
+    if (j->baseline && check_baseline(j, err, len))
         return -1;
     return qkperf_runner_check_groups(&j->ro, err, len);
 }
@@ -238,6 +306,7 @@ static void fill_config(const qkperf_job *j, qkperf_results *res)
                                  (int)j->ro.samples, "seed", (json_int_t)j->ro.seed, "cpu", j->ro.cpu,
                                  "staged", j->ro.staged, "sw", j->ro.sw, "groups",
                                  string_array(j->groups, ng), "warmup_ms", j->ro.warmup_ms));
+    json_object_set_new(res->config, "rounds", json_integer(j->rounds));
 }
 
 static int pin(int cpu)
@@ -264,20 +333,28 @@ int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
     json_object_update_new(res->machine, qkperf_machine_json(&p));
     json_object_update_new(res->build, qkperf_build_json());
     fill_config(j, res);
-    for (size_t s = 0; s < j->ns; s++)
-        for (size_t i = 0; i < j->nv; i++) {
-            const qk_variant *v = j->variants[i];
-            if (!qk_variant_runnable(v)) {
-                qkperf_results_note(res, "%s %s skipped: needs %s, this CPU has %s", j->op->name,
-                                    v->name, qk_isa_names(v->isa), qk_isa_names(qk_cpu_isa()));
-                continue;
+    for (size_t i = 0; i < j->nv; i++)
+        if (!qk_variant_runnable(j->variants[i]))
+            qkperf_results_note(res, "%s %s skipped: needs %s, this CPU has %s", j->op->name,
+                                j->variants[i]->name, qk_isa_names(j->variants[i]->isa),
+                                qk_isa_names(qk_cpu_isa()));
+    /* Rounds spread each variant's samples over the whole run, so a noisy
+     * stretch of time (a busy neighbour) hits every variant alike and the
+     * ratios between them stay honest. */
+    qkperf_run_opts ro = j->ro;
+    for (unsigned round = 0; round < j->rounds; round++) {
+        ro.samples = j->ro.samples / j->rounds + (round < j->ro.samples % j->rounds);
+        for (size_t s = 0; s < j->ns; s++)
+            for (size_t i = 0; i < j->nv; i++) {
+                const qk_variant *v = j->variants[i];
+                char err[512];
+                if (qk_variant_runnable(v) &&
+                    qkperf_measure(&ro, j->op, v, j->dims[s], j->sizes[s], res, err, sizeof err)) {
+                    fprintf(stderr, "qkperf: %s\n", err);
+                    return 1;
+                }
             }
-            char err[512];
-            if (qkperf_measure(&j->ro, j->op, v, j->dims[s], j->sizes[s], res, err, sizeof err)) {
-                fprintf(stderr, "qkperf: %s\n", err);
-                return 1;
-            }
-        }
+    }
     return 0;
 }
 
@@ -293,4 +370,43 @@ int qkperf_job_write(const qkperf_job *j, const qkperf_results *res)
         return 1;
     }
     return 0;
+}
+
+void qkperf_job_bands(const qkperf_job *j, qkperf_bands *b)
+{
+    char err[256];
+    qkperf_bands_default(b);
+    if (j->bands)
+        qkperf_bands_parse(b, j->bands, err, sizeof err);
+}
+
+int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res)
+{
+    const char *dir = qkperf_baseline_dir(j->baseline_dir);
+    char err[1024];
+    int rc = 0;
+    if (j->baseline) {
+        qkperf_results base;
+        if (qkperf_baseline_load(&base, dir, j->baseline, err, sizeof err)) {
+            fprintf(stderr, "qkperf: %s\n", err);
+            return 2;
+        }
+        qkperf_compare_opts o = {.seed = QKPERF_DEFAULT_SEED};
+        qkperf_job_bands(j, &o.bands);
+        printf("\ncompared with baseline '%s':\n", j->baseline);
+        int n = qkperf_compare_print(stdout, &base, res, &o, j->baseline, "this run", err,
+                                     sizeof err);
+        if (n == -1)
+            fprintf(stderr, "qkperf: %s\n", err);
+        rc = n < 0 ? 2 : n > 0;
+        qkperf_results_free(&base);
+    }
+    if (j->save_baseline && rc != 2) {
+        if (qkperf_baseline_save(res, dir, j->save_baseline, err, sizeof err)) {
+            fprintf(stderr, "qkperf: %s\n", err);
+            return 2;
+        }
+        printf("saved baseline '%s' in %s\n", j->save_baseline, dir);
+    }
+    return rc;
 }

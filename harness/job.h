@@ -7,6 +7,7 @@
 #define QKPERF_JOB_H
 
 #include "cli.h"
+#include "stats.h"
 #include "results.h"
 #include "runner.h"
 
@@ -28,6 +29,9 @@ typedef struct qkperf_job {
     char *storage[8];     /* strdup'ed lists */
     size_t nstorage;
     int quiet;
+    unsigned rounds;          /* samples are taken in this many interleaved rounds */
+    int use_sim, use_static;  /* --source includes sim / static */
+    const char *mcpu;         /* --mcpu for the static source */
 } qkperf_job;
 
 /* Parse the shared options (argv[0] is the subcommand). Defaults: all
@@ -43,6 +47,14 @@ int qkperf_job_measure(qkperf_job *j, qkperf_results *res);
 
 /* Write the results as the job's --format to -o (atomically). 0 or 1. */
 int qkperf_job_write(const qkperf_job *j, const qkperf_results *res);
+
+/* After measuring: --save-baseline and --baseline. Returns the exit code:
+ * 0, 1 when the comparison found a regression, 2 on bad baselines. */
+int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res);
+
+/* The noise bands with the job's --band override applied (already checked
+ * by qkperf_job_parse). */
+void qkperf_job_bands(const qkperf_job *j, qkperf_bands *b);
 
 /* 0 if `path` can be written (its folder exists and is writable, it is not
  * a folder), else -1 with one line in err. */

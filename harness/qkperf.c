@@ -119,6 +119,9 @@ int main(int argc, char **argv)
         {"probe", cmd_probe, "what can be counted on this machine, and why not"},
         {"list", cmd_list, "ops, variants, phases, event groups"},
         {"run", qkperf_cmd_run, "per-phase table of variants at sizes"},
+        {"ladder", qkperf_cmd_ladder, "which step changed which phase, by how much, is it real"},
+        {"sweep", qkperf_cmd_sweep, "every variant x size: time, throughput, speedup vs scalar"},
+        {"compare", qkperf_cmd_compare, "compare two results documents (exit 1 on regression)"},
     };
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         printf("usage: qkperf COMMAND [OPTIONS]   (man qkperf for details)\n\n");

@@ -55,8 +55,47 @@ static void summarize(qkperf_record *rec)
     rec->outliers_high = s.high_mild + s.high_severe;
 }
 
+static qkperf_record *same_series(qkperf_results *r, const qkperf_record *x)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        qkperf_record *y = &r->rec[i];
+        if (!strcmp(x->op, y->op) && !strcmp(x->variant, y->variant) && !strcmp(x->size, y->size) &&
+            !strcmp(x->phase, y->phase) && !strcmp(x->metric, y->metric) &&
+            !strcmp(x->source, y->source))
+            return y;
+    }
+    return NULL;
+}
+
+/* A later round of the same series: its samples join the earlier ones. */
+static int merge(qkperf_record *dst, const qkperf_record *rec)
+{
+    if (!rec->counted || !dst->counted) {
+        if (!rec->counted && dst->counted) {
+            dst->counted = 0;
+            snprintf(dst->why, sizeof dst->why, "%s", rec->why);
+        }
+        summarize(dst);
+        return 0;
+    }
+    double *p = realloc(dst->samples, (dst->n + rec->n) * sizeof(double));
+    if (!p)
+        return -1;
+    memcpy(p + dst->n, rec->samples, rec->n * sizeof(double));
+    dst->samples = p;
+    dst->n += rec->n;
+    dst->batch = rec->batch;
+    if (rec->mux_ratio < dst->mux_ratio)
+        dst->mux_ratio = rec->mux_ratio;
+    summarize(dst);
+    return 0;
+}
+
 int qkperf_results_add(qkperf_results *r, const qkperf_record *rec)
 {
+    qkperf_record *prev = same_series(r, rec);
+    if (prev)
+        return merge(prev, rec);
     if (r->n == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 64;
         qkperf_record *p = realloc(r->rec, cap * sizeof *p);
@@ -104,6 +143,8 @@ const qkperf_record *qkperf_results_find(const qkperf_results *r, const char *op
 
 /* ---- atomic writes ------------------------------------------------------ */
 
+void (*qkperf_write_hook)(const char *tmp_path);
+
 int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err,
                         size_t errlen)
 {
@@ -127,6 +168,8 @@ int qkperf_write_atomic(const char *path, const char *data, size_t len, char *er
         off += (size_t)w;
     }
     int bad = off != len || fsync(fd) != 0;
+    if (qkperf_write_hook)
+        qkperf_write_hook(tmp);
     int saved = errno;
     if (close(fd) != 0)
         bad = 1;

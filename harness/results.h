@@ -33,7 +33,8 @@ typedef struct qkperf_results {
 
 void qkperf_results_init(qkperf_results *r);
 void qkperf_results_free(qkperf_results *r);
-/* Append a copy of rec (samples copied; stats computed here). 0 or -1. */
+/* Append a copy of rec (samples copied; stats computed here); samples of
+ * a series already present (a later round) are appended to it. 0 or -1. */
 int qkperf_results_add(qkperf_results *r, const qkperf_record *rec);
 void qkperf_results_note(qkperf_results *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -52,6 +53,10 @@ int qkperf_results_write_csv(const qkperf_results *r, const char *path, char *er
 /* Read a results document; -1 with a one-line message naming the file and
  * what is wrong (not JSON, wrong schema, missing field...). */
 int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, size_t len);
+
+/* Test seam: called with the temporary file written and synced, before the
+ * rename that publishes it (a test kills the process here). */
+extern void (*qkperf_write_hook)(const char *tmp_path);
 
 /* Write a string to path atomically (for reports and scripts). */
 int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen);

@@ -1,0 +1,156 @@
+/*
+ * attrib.c — which step changed which phase, by how much, and whether the
+ * change is real: deltas between variants (or between a baseline and a new
+ * run) for every phase and metric both sides counted, with the verdict
+ * rules of stats.h.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attrib.h"
+
+void qkperf_deltas_free(qkperf_deltas *ds)
+{
+    free(ds->d);
+    memset(ds, 0, sizeof *ds);
+}
+
+int qkperf_lower_is_better(const char *metric)
+{
+    static const char *const higher[] = {"throughput", "bandwidth", "IPC", "ops per cycle",
+                                         "clock [GHz]"};
+    for (size_t i = 0; i < sizeof higher / sizeof higher[0]; i++)
+        if (!strcmp(metric, higher[i]))
+            return 0;
+    return 1;
+}
+
+static qkperf_delta *push(qkperf_deltas *ds)
+{
+    if (ds->n == ds->cap) {
+        size_t cap = ds->cap ? 2 * ds->cap : 64;
+        qkperf_delta *p = realloc(ds->d, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        ds->d = p;
+        ds->cap = cap;
+    }
+    qkperf_delta *d = &ds->d[ds->n++];
+    memset(d, 0, sizeof *d);
+    return d;
+}
+
+/* Records that carry no per-sample information of their own. */
+static int comparable(const qkperf_record *x)
+{
+    return x->counted && x->n >= 1 && isfinite(x->median);
+}
+
+static int add_delta(qkperf_deltas *ds, const qkperf_record *a, const qkperf_record *b,
+                     const char *from, const char *to, const qkperf_bands *bands, uint64_t seed)
+{
+    qkperf_delta *d = push(ds);
+    if (!d)
+        return -1;
+    snprintf(d->op, sizeof d->op, "%s", b->op);
+    snprintf(d->size, sizeof d->size, "%s", b->size);
+    snprintf(d->phase, sizeof d->phase, "%s", b->phase);
+    snprintf(d->metric, sizeof d->metric, "%s", b->metric);
+    snprintf(d->source, sizeof d->source, "%s", b->source);
+    snprintf(d->unit, sizeof d->unit, "%s", b->unit);
+    snprintf(d->variant, sizeof d->variant, "%s", b->variant);
+    snprintf(d->from, sizeof d->from, "%s", from);
+    snprintf(d->to, sizeof d->to, "%s", to);
+    d->before = a->median;
+    d->after = b->median;
+    d->band = qkperf_band_for(bands, b->metric);
+    d->lower_is_better = qkperf_lower_is_better(b->metric);
+    qkperf_change_opts o = {.seed = seed};
+    if (qkperf_change_compute(a->samples, a->n, b->samples, b->n, &o, &d->change)) {
+        ds->n--; /* non-finite samples: nothing to say about this pair */
+        return 0;
+    }
+    d->verdict = qkperf_verdict_of(&d->change, d->band, d->lower_is_better);
+    return 0;
+}
+
+static const qkperf_record *match(const qkperf_results *r, const qkperf_record *x,
+                                  const char *variant)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *y = &r->rec[i];
+        if (!strcmp(y->op, x->op) && !strcmp(y->variant, variant) && !strcmp(y->size, x->size) &&
+            !strcmp(y->phase, x->phase) && !strcmp(y->metric, x->metric) &&
+            !strcmp(y->source, x->source))
+            return y;
+    }
+    return NULL;
+}
+
+int qkperf_attrib_steps(const qkperf_results *r, const char *op, const char *size,
+                        const char *const *variants, size_t nv, const qkperf_bands *bands,
+                        uint64_t seed, qkperf_deltas *out)
+{
+    for (size_t k = 0; k + 1 < nv; k++)
+        for (size_t i = 0; i < r->n; i++) {
+            const qkperf_record *a = &r->rec[i];
+            if (strcmp(a->op, op) || strcmp(a->size, size) || strcmp(a->variant, variants[k]) ||
+                !comparable(a))
+                continue;
+            const qkperf_record *b = match(r, a, variants[k + 1]);
+            if (b && comparable(b) &&
+                add_delta(out, a, b, variants[k], variants[k + 1], bands, seed))
+                return -1;
+        }
+    return 0;
+}
+
+int qkperf_attrib_compare(const qkperf_results *old, const qkperf_results *new_,
+                          const qkperf_bands *bands, uint64_t seed, qkperf_deltas *out)
+{
+    for (size_t i = 0; i < old->n; i++) {
+        const qkperf_record *a = &old->rec[i];
+        const qkperf_record *b = match(new_, a, a->variant);
+        if (comparable(a) && b && comparable(b) &&
+            add_delta(out, a, b, "baseline", "new", bands, seed))
+            return -1;
+    }
+    return 0;
+}
+
+static void pct(char *buf, size_t len, double ratio)
+{
+    snprintf(buf, len, "%+.0f", (ratio - 1.0) * 100.0);
+}
+
+void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char *to,
+                           const char *metric, char *buf, size_t len)
+{
+    const qkperf_delta *most = NULL;
+    char unchanged[256] = "";
+    for (size_t i = 0; i < ds->n; i++) {
+        const qkperf_delta *d = &ds->d[i];
+        if (strcmp(d->from, from) || strcmp(d->to, to) || strcmp(d->metric, metric) ||
+            !strcmp(d->phase, "total") || !d->change.ratio_defined)
+            continue;
+        if (d->verdict == QKPERF_NO_CHANGE) {
+            size_t u = strlen(unchanged);
+            snprintf(unchanged + u, sizeof unchanged - u, "%s%s", u ? ", " : "", d->phase);
+        }
+        if (!most || fabs(log(d->change.ratio)) > fabs(log(most->change.ratio)))
+            most = d;
+    }
+    if (!most) {
+        snprintf(buf, len, "%s -> %s: no %s figures on both sides", from, to, metric);
+        return;
+    }
+    char r[16], lo[16], hi[16];
+    pct(r, sizeof r, most->change.ratio);
+    pct(lo, sizeof lo, most->change.ci_lo);
+    pct(hi, sizeof hi, most->change.ci_hi);
+    snprintf(buf, len, "%s -> %s: %s %s%% [%s, %s] %s (%s)%s%s%s", from, to, most->phase, r, lo, hi,
+             metric, qkperf_verdict_name(most->verdict), unchanged[0] ? "; " : "", unchanged,
+             unchanged[0] ? " unchanged" : "");
+}

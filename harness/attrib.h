@@ -1,0 +1,55 @@
+/*
+ * attrib.h — attribution: for each step between two variants (the ladder,
+ * or any list), each phase and each metric: before, after, the ratio of
+ * medians with its bootstrap confidence interval, and a verdict that is
+ * given only when the change is significant and outside the metric's noise
+ * band. Also used by compare (baseline -> new) over matching records.
+ */
+#ifndef QKPERF_ATTRIB_H
+#define QKPERF_ATTRIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "results.h"
+#include "stats.h"
+
+typedef struct qkperf_delta {
+    char op[32], size[48], phase[24], metric[48], source[12], unit[16];
+    char variant[48];               /* the record's variant (compare) or `to` (steps) */
+    char from[48], to[48];          /* variants (ladder) or "baseline"/"new" labels */
+    double before, after;           /* medians */
+    qkperf_change change;           /* ratio after/before, CI, p, significant */
+    qkperf_verdict verdict;
+    double band;                    /* the noise band used */
+    int lower_is_better;
+} qkperf_delta;
+
+typedef struct qkperf_deltas {
+    qkperf_delta *d;
+    size_t n, cap;
+} qkperf_deltas;
+
+void qkperf_deltas_free(qkperf_deltas *ds);
+
+/* Whether lower values of a metric are better (time, cycles, misses: yes;
+ * throughput, bandwidth, IPC: no). */
+int qkperf_lower_is_better(const char *metric);
+
+/* Deltas for each consecutive pair of variants[0..nv) at one size, over
+ * every (phase, metric) both have counted with >= 1 sample. 0 or -1. */
+int qkperf_attrib_steps(const qkperf_results *r, const char *op, const char *size,
+                        const char *const *variants, size_t nv, const qkperf_bands *bands,
+                        uint64_t seed, qkperf_deltas *out);
+
+/* Deltas between matching records (same op, variant, size, phase, metric,
+ * source) of two documents: from = "baseline", to = "new". 0 or -1. */
+int qkperf_attrib_compare(const qkperf_results *old, const qkperf_results *new_,
+                          const qkperf_bands *bands, uint64_t seed, qkperf_deltas *out);
+
+/* One line per step naming the phase that moved most on `metric`, e.g.
+ * "avx2-p1 -> avx2-p1-p4: lut -71% [-73, -69] time (improved); unpack no change". */
+void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char *to,
+                           const char *metric, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * baseline.c — saving, loading and comparing results documents.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "attrib.h"
+#include "baseline.h"
+#include "machine.h"
+#include "table.h"
+
+const char *qkperf_baseline_dir(const char *opt)
+{
+    const char *env = getenv("QKPERF_BASELINE_DIR");
+    return opt ? opt : env && *env ? env : ".qkperf/baselines";
+}
+
+int qkperf_baseline_name_ok(const char *name, char *err, size_t len)
+{
+    int ok = name && *name && strlen(name) < 100 && name[0] != '.';
+    for (const char *p = name; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.';
+    if (!ok)
+        snprintf(err, len, "bad baseline name '%s': use letters, digits, '-', '_' and '.'",
+                 name ? name : "");
+    return ok;
+}
+
+static int mkdir_p(const char *dir, char *err, size_t len)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1;; p++) {
+        char c = *p;
+        if (c == '/' || c == '\0') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                snprintf(err, len, "cannot create baseline folder %s: %s", buf, strerror(errno));
+                return -1;
+            }
+            *p = c;
+        }
+        if (c == '\0')
+            return 0;
+    }
+}
+
+int qkperf_baseline_save(const qkperf_results *r, const char *dir, const char *name,
+                         char *err, size_t len)
+{
+    char path[4096];
+    if (!qkperf_baseline_name_ok(name, err, len) || mkdir_p(dir, err, len))
+        return -1;
+    snprintf(path, sizeof path, "%s/%s.json", dir, name);
+    return qkperf_results_write_json(r, path, err, len);
+}
+
+static void known_names(const char *dir, char *buf, size_t len)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    buf[0] = '\0';
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(e->d_name), used = strlen(buf);
+        if (n > 5 && !strcmp(e->d_name + n - 5, ".json"))
+            snprintf(buf + used, len - used, "%s%.*s", used ? ", " : "", (int)(n - 5), e->d_name);
+    }
+    if (d)
+        closedir(d);
+}
+
+int qkperf_baseline_load(qkperf_results *r, const char *dir, const char *name, char *err,
+                         size_t len)
+{
+    char path[4096];
+    struct stat st;
+    if (!qkperf_baseline_name_ok(name, err, len))
+        return -1;
+    snprintf(path, sizeof path, "%s/%s.json", dir, name);
+    if (stat(path, &st) != 0) {
+        char known[1024];
+        known_names(dir, known, sizeof known);
+        snprintf(err, len, "no baseline '%s' in %s (known: %s)", name, dir,
+                 known[0] ? known : "none");
+        return -1;
+    }
+    return qkperf_results_read_json(r, path, err, len);
+}
+
+static const qkperf_record *reference_of(const qkperf_results *r, const qkperf_record *x,
+                                         const char *ref)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *y = &r->rec[i];
+        if (!strcmp(y->variant, ref) && !strcmp(y->op, x->op) && !strcmp(y->size, x->size) &&
+            !strcmp(y->phase, x->phase) && !strcmp(y->metric, x->metric) &&
+            !strcmp(y->source, x->source))
+            return y;
+    }
+    return NULL;
+}
+
+int qkperf_results_relative(const qkperf_results *in, const char *ref, qkperf_results *out)
+{
+    qkperf_results_init(out);
+    json_object_update(out->machine, in->machine);
+    json_object_update(out->config, in->config);
+    for (size_t i = 0; i < in->n; i++) {
+        const qkperf_record *x = &in->rec[i];
+        const qkperf_record *base = reference_of(in, x, ref);
+        if (!base || !base->counted || !x->counted || !(base->median > 0))
+            continue;
+        qkperf_record y = *x;
+        double *s = malloc((x->n ? x->n : 1) * sizeof *s);
+        if (!s)
+            return -1;
+        for (size_t k = 0; k < x->n; k++)
+            s[k] = x->samples[k] / base->median;
+        y.samples = s;
+        snprintf(y.unit, sizeof y.unit, "x %s", ref);
+        int rc = qkperf_results_add(out, &y);
+        free(s);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+static void print_delta(FILE *f, const qkperf_delta *d, const char *variant)
+{
+    char b[32], a[32];
+    qkperf_fmt_value(b, sizeof b, d->before, d->unit);
+    qkperf_fmt_value(a, sizeof a, d->after, d->unit);
+    fprintf(f, "  %-10s %-18s %-8s %-14s %-6s %12s -> %-12s %+7.1f%% [%+.1f, %+.1f] %s\n",
+            d->op, variant, d->size, d->phase, d->metric, b, a, (d->change.ratio - 1) * 100,
+            (d->change.ci_lo - 1) * 100, (d->change.ci_hi - 1) * 100,
+            qkperf_verdict_name(d->verdict));
+}
+
+int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_results *new_,
+                         const qkperf_compare_opts *o, const char *old_name,
+                         const char *new_name, char *err, size_t len)
+{
+    qkperf_machine_mismatch(old->machine, new_->machine, old_name, new_name);
+    qkperf_deltas ds = {0};
+    if (qkperf_attrib_compare(old, new_, &o->bands, o->seed, &ds)) {
+        snprintf(err, len, "out of memory comparing %s and %s", old_name, new_name);
+        return -1;
+    }
+    int regressions = 0, improvements = 0, compared = 0;
+    for (size_t i = 0; i < ds.n; i++) {
+        const qkperf_delta *d = &ds.d[i];
+        if ((o->only_metric && strcmp(d->metric, o->only_metric)) ||
+            (o->only_phase && strcmp(d->phase, o->only_phase)))
+            continue;
+        compared++;
+        regressions += d->verdict == QKPERF_REGRESSED;
+        improvements += d->verdict == QKPERF_IMPROVED;
+        if (d->verdict != QKPERF_NO_CHANGE || o->verbose)
+            print_delta(f, d, d->variant);
+    }
+    qkperf_deltas_free(&ds);
+    if (compared == 0) {
+        snprintf(err, len, "%s and %s have no counted record in common (different op, sizes or sources?)",
+                 old_name, new_name);
+        return -1;
+    }
+    fprintf(f, "compared %d records of %s with %s: %d regressed, %d improved, %d unchanged\n",
+            compared, new_name, old_name, regressions, improvements,
+            compared - regressions - improvements);
+    return regressions;
+}

@@ -1,0 +1,100 @@
+/*
+ * cmd_ladder.c — `qkperf ladder`: run every variant (ladder order, or the
+ * -v list) and print, step by step, what changed in each phase: before,
+ * after, ratio with its 95% bootstrap interval, and a verdict.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "attrib.h"
+#include "commands.h"
+#include "job.h"
+#include "table.h"
+
+/* Metrics shown in the step tables: the ones that say something time does
+ * not already say (cycles-est and task-clock are time in other units). */
+static int shown(const char *metric)
+{
+    static const char *const hidden[] = {"cycles-est", "task-clock", "page-faults",
+                                         "context-switches", "cpu-migrations", "throughput",
+                                         "bandwidth"};
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
+        if (!strcmp(metric, hidden[i]))
+            return 0;
+    return 1;
+}
+
+static void print_step(const qkperf_deltas *ds, const qk_variant *from, const qk_variant *to)
+{
+    printf("\nstep %s -> %s: %s\n", from->name, to->name, to->summary ? to->summary : "");
+    printf("  %-8s %-16s %12s %12s %8s %18s  %s\n", "phase", "metric", "before", "after", "change",
+           "95% CI", "verdict");
+    for (size_t i = 0; i < ds->n; i++) {
+        const qkperf_delta *d = &ds->d[i];
+        if (strcmp(d->from, from->name) || strcmp(d->to, to->name) || !shown(d->metric))
+            continue;
+        char b[32], a[32], ch[16] = "n/a", ci[40] = "";
+        qkperf_fmt_value(b, sizeof b, d->before, d->unit);
+        qkperf_fmt_value(a, sizeof a, d->after, d->unit);
+        if (d->change.ratio_defined) {
+            snprintf(ch, sizeof ch, "%+.1f%%", (d->change.ratio - 1) * 100);
+            snprintf(ci, sizeof ci, "[%+.1f, %+.1f]", (d->change.ci_lo - 1) * 100,
+                     (d->change.ci_hi - 1) * 100);
+        }
+        printf("  %-8s %-16s %12s %12s %8s %18s  %s (%s, band %.1f%%)\n", d->phase, d->metric, b,
+               a, ch, ci, qkperf_verdict_name(d->verdict), d->source, d->band * 100);
+    }
+    char line[512];
+    qkperf_attrib_summary(ds, from->name, to->name, "time", line, sizeof line);
+    printf("  summary: %s\n", line);
+}
+
+static int print_ladder(const qkperf_job *j, const qkperf_results *res, const char *size)
+{
+    const char *names[QKPERF_MAX_LIST];
+    const qk_variant *vs[QKPERF_MAX_LIST];
+    size_t n = 0;
+    for (size_t i = 0; i < j->nv; i++)
+        if (qkperf_results_find(res, j->op->name, j->variants[i]->name, size, "total", "time")) {
+            vs[n] = j->variants[i];
+            names[n++] = j->variants[i]->name;
+        }
+    qkperf_bands bands;
+    qkperf_job_bands(j, &bands);
+    qkperf_deltas ds = {0};
+    if (qkperf_attrib_steps(res, j->op->name, size, names, n, &bands, j->ro.seed, &ds)) {
+        fprintf(stderr, "qkperf: out of memory in attribution\n");
+        return 1;
+    }
+    printf("\nladder %s %s: %zu variants, %u samples each, seed %llu\n", j->op->name, size, n,
+           j->ro.samples, (unsigned long long)j->ro.seed);
+    for (size_t k = 0; k + 1 < n; k++)
+        print_step(&ds, vs[k], vs[k + 1]);
+    qkperf_deltas_free(&ds);
+    return 0;
+}
+
+int qkperf_cmd_ladder(int argc, char **argv)
+{
+    qkperf_job j;
+    int rc = qkperf_job_parse(&j, argc, argv, "ladder");
+    if (rc)
+        return rc;
+    if (j.nv < 2) {
+        qkperf_job_free(&j);
+        return qkperf_usage_error("ladder needs at least two variants (got %s)%s",
+                                  j.variants[0]->name, "");
+    }
+    qkperf_results res;
+    qkperf_results_init(&res);
+    rc = qkperf_job_measure(&j, &res);
+    for (size_t s = 0; rc == 0 && s < j.ns; s++)
+        rc = print_ladder(&j, &res, j.sizes[s]);
+    if (rc == 0)
+        rc = qkperf_job_write(&j, &res);
+    if (rc == 0)
+        rc = qkperf_job_baselines(&j, &res);
+    qkperf_results_free(&res);
+    qkperf_job_free(&j);
+    return rc;
+}

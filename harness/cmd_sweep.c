@@ -1,0 +1,104 @@
+/*
+ * cmd_sweep.c — `qkperf sweep`: every variant at every size; fused time,
+ * throughput and speedup vs scalar measured in the same run, then the
+ * per-phase times.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "job.h"
+#include "table.h"
+
+static double median_of(const qkperf_results *r, const char *op, const char *v, const char *size,
+                        const char *phase, const char *metric)
+{
+    const qkperf_record *x = qkperf_results_find(r, op, v, size, phase, metric);
+    return x && x->counted ? x->median : -1.0;
+}
+
+static void print_totals(const qkperf_job *j, const qkperf_results *res)
+{
+    const char *op = j->op->name;
+    printf("\nsweep %s: fused time per call (median), throughput, speedup vs scalar (same run)\n",
+           op);
+    printf("  %-12s %-20s %12s %16s %9s\n", "size", "variant", "time", "throughput", "speedup");
+    for (size_t s = 0; s < j->ns; s++) {
+        double ref = median_of(res, op, "scalar", j->sizes[s], "total", "time");
+        for (size_t i = 0; i < j->nv; i++) {
+            const char *v = j->variants[i]->name;
+            double t = median_of(res, op, v, j->sizes[s], "total", "time");
+            double th = median_of(res, op, v, j->sizes[s], "total", "throughput");
+            if (t < 0)
+                continue;
+            char ts[32], ths[32], sp[16] = "n/a";
+            qkperf_fmt_value(ts, sizeof ts, t, "ns");
+            qkperf_fmt_value(ths, sizeof ths, th, "elem/s");
+            if (ref > 0)
+                snprintf(sp, sizeof sp, "%.2fx", ref / t);
+            printf("  %-12s %-20s %12s %16s %9s\n", i ? "" : j->sizes[s], v, ts, ths, sp);
+        }
+    }
+}
+
+static void print_phases(const qkperf_job *j, const qkperf_results *res)
+{
+    const qk_op *op = j->op;
+    printf("\nper phase, staged (median time per call)\n  %-12s %-20s", "size", "variant");
+    for (unsigned p = 0; p < qk_phase_count(op); p++)
+        printf(" %11s", op->phases[p]);
+    printf(" %11s\n", "fused");
+    for (size_t s = 0; s < j->ns; s++)
+        for (size_t i = 0; i < j->nv; i++) {
+            const char *v = j->variants[i]->name;
+            if (median_of(res, op->name, v, j->sizes[s], "total", "time") < 0)
+                continue;
+            printf("  %-12s %-20s", i ? "" : j->sizes[s], v);
+            for (unsigned p = 0; p <= qk_phase_count(op); p++) {
+                const char *ph = p < qk_phase_count(op) ? op->phases[p] : "total";
+                double t = median_of(res, op->name, v, j->sizes[s], ph, "time");
+                char ts[32] = "-";
+                if (t >= 0)
+                    qkperf_fmt_value(ts, sizeof ts, t, "ns");
+                printf(" %11s", ts);
+            }
+            printf("\n");
+        }
+}
+
+/* Speedups are only honest against scalar measured in the same run. */
+static void ensure_scalar(qkperf_job *j)
+{
+    for (size_t i = 0; i < j->nv; i++)
+        if (!strcmp(j->variants[i]->name, "scalar"))
+            return;
+    const qk_variant *s = qk_find_variant(j->op->name, "scalar");
+    if (!s || j->nv == QKPERF_MAX_LIST)
+        return;
+    memmove(j->variants + 1, j->variants, j->nv * sizeof j->variants[0]);
+    j->variants[0] = s;
+    j->nv++;
+}
+
+int qkperf_cmd_sweep(int argc, char **argv)
+{
+    qkperf_job j;
+    int rc = qkperf_job_parse(&j, argc, argv, "sweep");
+    if (rc)
+        return rc;
+    ensure_scalar(&j);
+    qkperf_results res;
+    qkperf_results_init(&res);
+    rc = qkperf_job_measure(&j, &res);
+    if (rc == 0) {
+        print_totals(&j, &res);
+        if (j.ro.staged)
+            print_phases(&j, &res);
+        rc = qkperf_job_write(&j, &res);
+    }
+    if (rc == 0)
+        rc = qkperf_job_baselines(&j, &res);
+    qkperf_results_free(&res);
+    qkperf_job_free(&j);
+    return rc;
+}

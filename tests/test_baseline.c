@@ -1,0 +1,206 @@
+/*
+ * test_baseline.c — baselines and the regression gate: save/load, bad
+ * baselines refused with one line and exit 2 while the saved file stays
+ * untouched, a killed save leaves the old baseline intact, and compare's
+ * exit codes (0 nothing regressed, 1 regressed, 2 bad input).
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "baseline.h"
+#include "results.h"
+
+static char dir[] = "/tmp/qkperf-base-XXXXXX";
+
+static void make_dir(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+TestSuite(baseline, .init = make_dir);
+
+/* A document with one time series per variant, centred on `centre`. */
+static void doc(qkperf_results *r, const char *op, const char *variant, double centre)
+{
+    qkperf_results_init(r);
+    json_object_set_new(r->machine, "cpu_model", json_string("test cpu"));
+    json_object_set_new(r->config, "op", json_string(op));
+    double s[21];
+    for (int i = 0; i < 21; i++)
+        s[i] = centre * (1.0 + 0.001 * ((i * 7) % 11 - 5));
+    qkperf_record x = {.samples = s, .n = 21, .batch = 1, .counted = 1, .mux_ratio = 1};
+    strcpy(x.op, op);
+    strcpy(x.variant, variant);
+    strcpy(x.size, "1024");
+    strcpy(x.phase, "total");
+    strcpy(x.metric, "time");
+    strcpy(x.source, "tsc");
+    strcpy(x.unit, "ns");
+    cr_assert_eq(qkperf_results_add(r, &x), 0);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int sh(const char *fmt, const char *a, const char *b, char *errbuf)
+{
+    const char *bin = getenv("QKPERF_BIN");
+    cr_assert_not_null(bin);
+    char cmd[4096], epath[400];
+    snprintf(epath, sizeof epath, "%s/stderr", dir);
+    int n = snprintf(cmd, sizeof cmd, "%s ", bin);
+    n += snprintf(cmd + n, sizeof cmd - n, fmt, a, b);
+    snprintf(cmd + n, sizeof cmd - n, " >/dev/null 2>%s", epath);
+    int st = system(cmd);
+    char *e = slurp(epath);
+    snprintf(errbuf, 1024, "%s", e);
+    free(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+Test(baseline, save_load_and_names)
+{
+    qkperf_results r, back;
+    char err[1024];
+    doc(&r, "dequantize", "scalar", 100);
+    cr_assert_eq(qkperf_baseline_save(&r, dir, "main-1.0", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qkperf_baseline_load(&back, dir, "main-1.0", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(back.n, 1);
+    qkperf_results_free(&back);
+    cr_expect_eq(qkperf_baseline_load(&back, dir, "nope", err, sizeof err), -1);
+    cr_expect(strstr(err, "no baseline 'nope'") && strstr(err, "main-1.0"), "%s", err);
+    cr_expect_eq(qkperf_baseline_save(&r, dir, "../escape", err, sizeof err), -1);
+    cr_expect_eq(qkperf_baseline_save(&r, dir, "", err, sizeof err), -1);
+    qkperf_results_free(&r);
+}
+
+static void kill_self(const char *tmp)
+{
+    (void)tmp;
+    raise(SIGKILL);
+}
+
+Test(baseline, killed_save_leaves_old_baseline_intact)
+{
+    qkperf_results old, new_;
+    char err[1024], path[512];
+    doc(&old, "gemv", "scalar", 100);
+    doc(&new_, "gemv", "scalar", 999);
+    cr_assert_eq(qkperf_baseline_save(&old, dir, "keep", err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/keep.json", dir);
+    char *before = slurp(path);
+    pid_t pid = fork();
+    if (pid == 0) {
+        qkperf_write_hook = kill_self;
+        qkperf_baseline_save(&new_, dir, "keep", err, sizeof err);
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the save was not killed mid-way");
+    char *after = slurp(path);
+    cr_expect_str_eq(after, before, "the old baseline changed");
+    qkperf_results back;
+    cr_expect_eq(qkperf_results_read_json(&back, path, err, sizeof err), 0, "%s", err);
+    qkperf_results_free(&back);
+    free(before);
+    free(after);
+    /* a save that completes replaces it */
+    cr_assert_eq(qkperf_baseline_save(&new_, dir, "keep", err, sizeof err), 0);
+    cr_assert_eq(qkperf_results_read_json(&back, path, err, sizeof err), 0);
+    cr_expect_float_eq(back.rec[0].median, 999, 1.0);
+    qkperf_results_free(&back);
+    qkperf_results_free(&old);
+    qkperf_results_free(&new_);
+}
+
+Test(baseline, compare_exit_codes)
+{
+    qkperf_results a, same, slower;
+    char err[1024], pa[512], ps[512], pw[512];
+    doc(&a, "dequantize", "avx2-p1", 100);
+    doc(&same, "dequantize", "avx2-p1", 100.05);
+    doc(&slower, "dequantize", "avx2-p1", 110);
+    snprintf(pa, sizeof pa, "%s/a.json", dir);
+    snprintf(ps, sizeof ps, "%s/same.json", dir);
+    snprintf(pw, sizeof pw, "%s/slower.json", dir);
+    cr_assert_eq(qkperf_results_write_json(&a, pa, err, sizeof err), 0);
+    cr_assert_eq(qkperf_results_write_json(&same, ps, err, sizeof err), 0);
+    cr_assert_eq(qkperf_results_write_json(&slower, pw, err, sizeof err), 0);
+    cr_expect_eq(sh("compare %s %s", pa, ps, err), 0, "%s", err);
+    cr_expect_eq(sh("compare %s %s", pa, pw, err), 1, "a 10%% slowdown must gate: %s", err);
+    cr_expect_eq(sh("compare %s %s", pw, pa, err), 0, "an improvement is not a regression");
+    qkperf_results_free(&a);
+    qkperf_results_free(&same);
+    qkperf_results_free(&slower);
+}
+
+Test(baseline, bad_documents_exit_2_and_touch_nothing)
+{
+    const char *bad[] = {"", "{\"schema\": \"qkperf-results/1\", \"rec", "plain text",
+                         "{\"schema\": \"something-else/1\", \"machine\": {}, \"records\": []}"};
+    char err[1024], good[512];
+    qkperf_results a;
+    doc(&a, "dequantize", "scalar", 100);
+    snprintf(good, sizeof good, "%s/good.json", dir);
+    cr_assert_eq(qkperf_results_write_json(&a, good, err, sizeof err), 0);
+    for (size_t i = 0; i < 4; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/bad%zu.json", dir, i);
+        FILE *f = fopen(path, "w");
+        fputs(bad[i], f);
+        fclose(f);
+        char *before = slurp(path);
+        cr_expect_eq(sh("compare %s %s", good, path, err), 2, "case %zu", i);
+        char *nl = strchr(err, '\n');
+        cr_expect(nl && nl[1] == '\0' && strstr(err, path), "case %zu: one line naming the file: %s", i, err);
+        char *after = slurp(path);
+        cr_expect_str_eq(after, before);
+        free(before);
+        free(after);
+    }
+    cr_expect_eq(sh("compare %s %s", good, "/nonexistent.json", err), 2);
+    cr_expect_eq(sh("compare %s%s", good, "", err), 2, "one file is a usage error");
+    qkperf_results_free(&a);
+}
+
+Test(baseline, run_refuses_bad_baselines_before_measuring)
+{
+    qkperf_results g;
+    char err[1024], args[1024], path[512];
+    doc(&g, "gemv", "scalar", 100);
+    cr_assert_eq(qkperf_baseline_save(&g, dir, "gemv-base", err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/gemv-base.json", dir);
+    char *before = slurp(path);
+    snprintf(args, sizeof args, "--baseline-dir %s", dir);
+    cr_expect_eq(sh("run -k dequantize -s 256 --baseline gemv-base %s%s", args, "", err), 2);
+    cr_expect(strstr(err, "baseline 'gemv-base' is for op gemv") != NULL, "%s", err);
+    cr_expect_eq(sh("run -k dequantize -s 256 --baseline missing %s%s", args, "", err), 2);
+    cr_expect(strstr(err, "no baseline 'missing'") != NULL, "%s", err);
+    FILE *f = fopen(path, "w");
+    fputs("{\"schema\": \"qkperf-results/1\", \"machine\": {", f); /* truncated */
+    fclose(f);
+    free(before);
+    before = slurp(path);
+    cr_expect_eq(sh("run -k gemv -s 8x256 --baseline gemv-base %s%s", args, "", err), 2);
+    cr_expect(strstr(err, "gemv-base.json") != NULL, "%s", err);
+    char *after = slurp(path);
+    cr_expect_str_eq(after, before, "a bad baseline must stay untouched");
+    free(before);
+    free(after);
+    qkperf_results_free(&g);
+}
