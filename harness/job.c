@@ -16,6 +16,7 @@
 #include "job.h"
 #include "machine.h"
 #include "probe.h"
+#include "sim.h"
 
 enum { OPT_SEED = 256, OPT_CPU, OPT_WARMUP, OPT_NO_STAGED, OPT_NO_SW, OPT_FORMAT,
        OPT_GDIR, OPT_BAND, OPT_BASELINE, OPT_SAVE, OPT_BDIR, OPT_SOURCE, OPT_MCPU, OPT_ROUNDS };
@@ -324,6 +325,28 @@ static int pin(int cpu)
     return 0;
 }
 
+/* sim and static figures are deterministic: one pass each, after the
+ * timed rounds. Their failures are reported and the other sources kept. */
+static void measure_models(const qkperf_job *j, qkperf_results *res)
+{
+    char why[512], err[1024];
+    int sim = j->use_sim && qkperf_sim_available(why, sizeof why);
+    if (j->use_sim && !sim) {
+        fprintf(stderr, "qkperf: sim: %s\n", why);
+        qkperf_results_note(res, "sim source not used: %s", why);
+    }
+    for (size_t s = 0; sim && s < j->ns; s++)
+        for (size_t i = 0; i < j->nv; i++) {
+            const qk_variant *v = j->variants[i];
+            if (qk_variant_runnable(v) &&
+                qkperf_sim_measure(j->op, v, j->dims[s], j->sizes[s], j->ro.seed, j->ro.staged,
+                                   res, err, sizeof err)) {
+                fprintf(stderr, "qkperf: %s\n", err);
+                qkperf_results_note(res, "sim %s %s: %s", j->op->name, v->name, err);
+            }
+        }
+}
+
 int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
 {
     if (pin(j->ro.cpu))
@@ -355,6 +378,7 @@ int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
                 }
             }
     }
+    measure_models(j, res);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "calib.h"
 #include "cli.h"
 #include "commands.h"
 #include "groups.h"
@@ -20,6 +21,7 @@
 #include "pfm.h"
 #include "probe.h"
 #include "runner.h"
+#include "sim.h"
 #include "table.h"
 
 #ifdef HAVE_CONFIG_H
@@ -97,7 +99,8 @@ static int cmd_list(int argc, char **argv)
     static const char *const pmus[] = {"zen4", "zen3", "icl", "skl", "perf"};
     for (size_t i = 0; i < 5; i++)
         list_groups(pmus[i], dirs);
-    printf("\nsources: tsc (time, estimated cycles), sw (software events), hw (groups above)\n");
+    printf("\nsources: tsc (time, estimated cycles), sw (software events), hw (groups above),\n"
+           "         sim (valgrind callgrind), static (llvm-mca port model)\n");
     return 0;
 }
 
@@ -115,6 +118,9 @@ static void default_groups_path(void)
 int main(int argc, char **argv)
 {
     default_groups_path();
+    qkperf_calib_register();
+    if (argc > 1 && !strcmp(argv[1], "__sim-child")) /* inside valgrind; not in --help */
+        return qkperf_cmd_sim_child(argc - 1, argv + 1);
     static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
         {"probe", cmd_probe, "what can be counted on this machine, and why not"},
         {"list", cmd_list, "ops, variants, phases, event groups"},

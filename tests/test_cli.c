@@ -62,7 +62,7 @@ TestSuite(cli, .init = make_dir);
 
 Test(cli, unknown_names)
 {
-    expect_error("run -k conv -s 1", "unknown op 'conv' (known: dequantize, gemv)");
+    expect_error("run -k conv -s 1", "unknown op 'conv' (known: dequantize, gemv");
     expect_error("run -k gemv -v avx3", "unknown variant 'avx3' for gemv (known: scalar, avx2-mvp");
     expect_error("run -k gemv -g NOPE", "NOPE");
     expect_error("frobnicate", "unknown command 'frobnicate'");

@@ -1,0 +1,638 @@
+/*
+ * sim.c — the `sim` counter source (sim.h): callgrind run as a child of
+ * qkperf, and its dumps read back into records.
+ *
+ * Why a child: valgrind instruments a whole process from its start, so the
+ * measured work must run in a process of its own. The child runs under
+ * --instr-atstart=no --collect-atstart=no: it starts instrumentation once
+ * the workspace exists (the cache simulator runs from then on), runs each
+ * region once with collection off as warm-up, then once more between two
+ * CALLGRIND_TOGGLE_COLLECTs, and dumps that region under its name. The same
+ * is done for an empty function of each call shape first; its cost (the
+ * call and the client requests themselves) is subtracted from every region,
+ * so what remains is the kernel's own, exactly.
+ *
+ * The cache geometry is passed explicitly, read from sysfs: valgrind's own
+ * detection misreads some hosts' last level (this project's VMs among them).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <valgrind/callgrind.h>
+
+#include "cli.h"
+#include "sim.h"
+
+extern char **environ;
+
+/* Events read from the dumps, in the order records are emitted. */
+static const char *const sim_events[] = {"Ir", "Dr", "Dw", "D1mr", "D1mw", "DLmr", "DLmw"};
+enum { SIM_NEV = sizeof sim_events / sizeof sim_events[0], SIM_MAX_REGIONS = QK_MAX_PHASES + 3 };
+
+/* Dump names of the empty regions, one per call shape; ':' never occurs in
+ * a phase name. */
+#define SIM_EMPTY_PHASE "empty:phase"
+#define SIM_EMPTY_TOTAL "empty:total"
+#define SIM_DUMP_BASE "callgrind.out"
+
+/* Used when sysfs does not give a geometry valgrind accepts. */
+#define SIM_D1_FALLBACK "32768,8,64"
+#define SIM_LL_FALLBACK "33554432,16,64"
+
+static const char sim_avx512_why[] = "valgrind 3.19 cannot run AVX-512: skipped";
+
+typedef struct sim_region {
+    char name[32];
+    double ev[SIM_NEV];
+} sim_region;
+
+/* Copy at most len - 1 bytes of src, always terminated. */
+static void sim_copy(char *dst, size_t len, const char *src)
+{
+    size_t n = strnlen(src, len - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* "<what> <path>" into err; returns -1. */
+static int sim_fail(char *err, size_t len, const char *what, const char *path)
+{
+    snprintf(err, len, "%s %s", what, path);
+    return -1;
+}
+
+/* ---- availability ------------------------------------------------------- */
+
+static int sim_spawn(char *const argv[], const char *log, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa))
+        return ENOMEM;
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    int rc = posix_spawnp(pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}
+
+static int sim_wait(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return status;
+}
+
+int qkperf_sim_available(char *why, size_t len)
+{
+    char *const argv[] = {"valgrind", "--version", NULL};
+    pid_t pid;
+    int rc = sim_spawn(argv, "/dev/null", &pid);
+    if (rc == ENOENT)
+        return snprintf(why, len, "valgrind not found on PATH (apt-get install valgrind)"), 0;
+    if (rc)
+        return snprintf(why, len, "cannot start valgrind: %s", strerror(rc)), 0;
+    int status = sim_wait(pid);
+    if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return snprintf(why, len, "'valgrind --version' failed (status %d)", status), 0;
+    return 1;
+}
+
+/* ---- cache geometry ------------------------------------------------------ */
+
+static int sim_read_line(const char *dir, const char *file, char *buf, size_t len)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ok = fgets(buf, (int)len, f) != NULL;
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+    return ok ? 0 : -1;
+}
+
+static unsigned long sim_read_num(const char *dir, const char *file)
+{
+    char buf[64], *end;
+    if (sim_read_line(dir, file, buf, sizeof buf))
+        return 0;
+    unsigned long v = strtoul(buf, &end, 10);
+    if (*end == 'K')
+        v <<= 10;
+    else if (*end == 'M')
+        v <<= 20;
+    return v;
+}
+
+static int sim_pow2(unsigned long x) { return x && !(x & (x - 1)); }
+
+/* "size,ways,line" of one sysfs cache folder, if valgrind would accept it
+ * (a power-of-two number of sets and line size). */
+static int sim_geometry(const char *dir, char *out, size_t len)
+{
+    unsigned long size = sim_read_num(dir, "size");
+    unsigned long ways = sim_read_num(dir, "ways_of_associativity");
+    unsigned long line = sim_read_num(dir, "coherency_line_size");
+    if (!size || !ways || !line || size % (ways * line) || !sim_pow2(line) ||
+        !sim_pow2(size / (ways * line)))
+        return -1;
+    snprintf(out, len, "%lu,%lu,%lu", size, ways, line);
+    return 0;
+}
+
+/* D1: level 1 Data; LL: the highest level holding data. Each falls back
+ * on its own when sysfs lacks it or gives a geometry valgrind refuses. */
+static void sim_host_caches(char *d1, char *ll, size_t len)
+{
+    sim_copy(d1, len, SIM_D1_FALLBACK);
+    sim_copy(ll, len, SIM_LL_FALLBACK);
+    unsigned long best = 0;
+    for (int i = 0; i < 16; i++) {
+        char dir[96], type[32], geom[64];
+        snprintf(dir, sizeof dir, "/sys/devices/system/cpu/cpu0/cache/index%d", i);
+        unsigned long level = sim_read_num(dir, "level");
+        if (!level || sim_read_line(dir, "type", type, sizeof type) || !strcmp(type, "Instruction") ||
+            sim_geometry(dir, geom, sizeof geom))
+            continue;
+        if (level == 1 && !strcmp(type, "Data"))
+            sim_copy(d1, len, geom);
+        if (level > 1 && level > best) {
+            best = level;
+            sim_copy(ll, len, geom);
+        }
+    }
+}
+
+/* ---- the child process --------------------------------------------------- */
+
+static int sim_self(char *path, size_t len, char *err, size_t errlen)
+{
+    const char *bin = getenv("QKPERF_BIN");
+    if (bin && *bin) {
+        if ((size_t)snprintf(path, len, "%s", bin) < len)
+            return 0;
+        return snprintf(err, errlen, "sim: QKPERF_BIN is longer than %zu bytes", len - 1), -1;
+    }
+    ssize_t n = readlink("/proc/self/exe", path, len - 1);
+    if (n < 0)
+        return snprintf(err, errlen, "sim: cannot read /proc/self/exe: %s", strerror(errno)), -1;
+    path[n] = '\0';
+    return 0;
+}
+
+/* A valgrind line without its "==123== " or "--123-- " prefix. */
+static const char *sim_strip_pid(const char *line)
+{
+    char mark[3] = {line[0], line[0], '\0'};
+    const char *end = (line[0] == '=' || line[0] == '-') && line[1] == line[0]
+                          ? strstr(line + 2, mark) : NULL;
+    return end ? end + 2 + (end[2] == ' ') : line;
+}
+
+/* The first line of the child's output worth showing: not blank, not a
+ * warning about the host's caches. */
+static void sim_first_line(const char *log, char *out, size_t len)
+{
+    FILE *f = fopen(log, "r");
+    char line[512];
+    snprintf(out, len, "no output (see valgrind --tool=callgrind)");
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        const char *s = sim_strip_pid(line);
+        if (*s && !strstr(s, "warning:")) {
+            sim_copy(out, len, s);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
+typedef struct sim_args {
+    char d1[80], ll[80], out[PATH_MAX + 64], seed[32], self[PATH_MAX];
+    char *argv[32];
+} sim_args;
+
+static void sim_build_argv(sim_args *a, const char *dir, const qk_op *op, const qk_variant *v,
+                           const char *size, uint64_t seed, int staged)
+{
+    char d1[64], ll[64];
+    sim_host_caches(d1, ll, sizeof d1);
+    snprintf(a->d1, sizeof a->d1, "--D1=%s", d1);
+    snprintf(a->ll, sizeof a->ll, "--LL=%s", ll);
+    snprintf(a->out, sizeof a->out, "--callgrind-out-file=%s/" SIM_DUMP_BASE, dir);
+    snprintf(a->seed, sizeof a->seed, "%llu", (unsigned long long)seed);
+    char *const fixed[] = {"valgrind", "-q", "--tool=callgrind", "--cache-sim=yes", a->d1, a->ll,
+                           "--instr-atstart=no", "--collect-atstart=no", a->out, a->self,
+                           "__sim-child", "--op", (char *)op->name, "--variant", (char *)v->name,
+                           "--size", (char *)size, "--seed", a->seed};
+    size_t n = sizeof fixed / sizeof fixed[0];
+    memcpy(a->argv, fixed, sizeof fixed);
+    if (!staged)
+        a->argv[n++] = "--no-staged";
+    a->argv[n] = NULL;
+}
+
+static int sim_run_child(sim_args *a, const char *dir, char *err, size_t len)
+{
+    char log[PATH_MAX + 16], line[300];
+    snprintf(log, sizeof log, "%s/valgrind.log", dir);
+    pid_t pid;
+    int rc = sim_spawn(a->argv, log, &pid);
+    if (rc == ENOENT)
+        return snprintf(err, len, "sim: valgrind not found on PATH (apt-get install valgrind)"), -1;
+    if (rc)
+        return snprintf(err, len, "sim: cannot start valgrind: %s", strerror(rc)), -1;
+    int status = sim_wait(pid);
+    if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    sim_first_line(log, line, sizeof line);
+    if (status >= 0 && WIFSIGNALED(status))
+        snprintf(err, len, "sim: callgrind child killed by signal %d: %s", WTERMSIG(status), line);
+    else
+        snprintf(err, len, "sim: callgrind child failed (exit %d): %s",
+                 status >= 0 ? WEXITSTATUS(status) : -1, line);
+    return -1;
+}
+
+/* ---- reading the dumps --------------------------------------------------- */
+
+/* Values of a "summary:" or "totals:" line into ev, by the column order of
+ * the "events:" line; fields left out at the end are zero. */
+static void sim_parse_costs(const char *events, const char *values, double *ev)
+{
+    char names[512];
+    snprintf(names, sizeof names, "%s", events);
+    char *save = NULL, *end;
+    const char *p = values;
+    for (char *name = strtok_r(names, " \t\n", &save); name; name = strtok_r(NULL, " \t\n", &save)) {
+        double x = strtod(p, &end);
+        if (end == p)
+            x = 0;
+        p = end;
+        for (size_t k = 0; k < SIM_NEV; k++)
+            if (!strcmp(name, sim_events[k]))
+                ev[k] = x;
+    }
+}
+
+/* One dump: its region name (from the trigger line) and its costs. The
+ * "totals:" line (the code run between the toggles) is preferred; 3.19's
+ * "summary:" also counts part of the dump request. Either is a constant
+ * more than the region's own cost, which the empty region takes away. */
+static int sim_parse_dump(const char *path, sim_region *r)
+{
+    static const char trigger[] = "desc: Trigger: Client Request: ";
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[1024], events[512] = "";
+    double summary[SIM_NEV] = {0};
+    int have_totals = 0, have_summary = 0;
+    memset(r, 0, sizeof *r);
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!strncmp(line, trigger, sizeof trigger - 1))
+            sim_copy(r->name, sizeof r->name, line + sizeof trigger - 1);
+        else if (!strncmp(line, "events:", 7))
+            sim_copy(events, sizeof events, line + 7);
+        else if (!strncmp(line, "totals:", 7) && *events)
+            have_totals = (sim_parse_costs(events, line + 7, r->ev), 1);
+        else if (!strncmp(line, "summary:", 8) && *events)
+            have_summary = (sim_parse_costs(events, line + 8, summary), 1);
+    }
+    fclose(f);
+    if (!have_totals)
+        memcpy(r->ev, summary, sizeof summary);
+    return (have_totals || have_summary) && r->name[0] ? 0 : -1;
+}
+
+static int sim_is_dump(const struct dirent *d)
+{
+    size_t n = strlen(SIM_DUMP_BASE);
+    return !strncmp(d->d_name, SIM_DUMP_BASE ".", n + 1) && d->d_name[n + 1];
+}
+
+static int sim_read_dumps(const char *dir, sim_region *r, size_t *n, char *err, size_t len)
+{
+    struct dirent **names;
+    int k = scandir(dir, &names, sim_is_dump, alphasort);
+    if (k < 0)
+        return snprintf(err, len, "sim: cannot list %s: %s", dir, strerror(errno)), -1;
+    int rc = 0;
+    *n = 0;
+    for (int i = 0; i < k; i++) {
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (rc == 0 && *n == SIM_MAX_REGIONS)
+            rc = sim_fail(err, len, "sim: more callgrind dumps than regions in", dir);
+        else if (rc == 0 && sim_parse_dump(path, &r[(*n)++]))
+            rc = sim_fail(err, len, "sim: not a callgrind dump of a region (no trigger or "
+                          "cost line):", path);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static const sim_region *sim_find(const sim_region *r, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(r[i].name, name))
+            return &r[i];
+    return NULL;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static int sim_emit(qkperf_results *res, const qk_op *op, const qk_variant *v, const char *size,
+                    const char *phase, const char *metric, const char *unit, double value,
+                    const char *why)
+{
+    qkperf_record x;
+    memset(&x, 0, sizeof x);
+    snprintf(x.op, sizeof x.op, "%s", op->name);
+    snprintf(x.variant, sizeof x.variant, "%s", v->name);
+    snprintf(x.size, sizeof x.size, "%s", size);
+    snprintf(x.phase, sizeof x.phase, "%s", phase);
+    snprintf(x.metric, sizeof x.metric, "%s", metric);
+    snprintf(x.source, sizeof x.source, "sim");
+    snprintf(x.unit, sizeof x.unit, "%s", unit);
+    x.samples = &value;
+    x.counted = why == NULL;
+    x.n = x.counted ? 1 : 0;
+    x.batch = 1;
+    x.mux_ratio = 1.0;
+    snprintf(x.why, sizeof x.why, "%s", why ? why : "");
+    return qkperf_results_add(res, &x);
+}
+
+/* The region's events less the empty region's (never below zero), and
+ * the two derived metrics. */
+static int sim_emit_region(qkperf_results *res, const qk_op *op, const qk_variant *v,
+                           const size_t *dim, const char *size, const sim_region *r,
+                           const sim_region *empty)
+{
+    double ev[SIM_NEV];
+    int rc = 0;
+    for (size_t k = 0; k < SIM_NEV; k++) {
+        ev[k] = fmax(0.0, r->ev[k] - empty->ev[k]);
+        rc |= sim_emit(res, op, v, size, r->name, sim_events[k], "count", ev[k], NULL);
+    }
+    double elems = op->elements(dim), acc = ev[1] + ev[2];
+    rc |= sim_emit(res, op, v, size, r->name, "Ir/elem", "", ev[0] / elems,
+                   elems > 0 ? NULL : "the op processes no elements at this size");
+    rc |= sim_emit(res, op, v, size, r->name, "D1 miss ratio", "", (ev[3] + ev[4]) / acc,
+                   acc > 0 ? NULL : "no data accesses");
+    return rc;
+}
+
+/* The regions a run makes, in order: each phase when staged, then "total". */
+static size_t sim_regions(const qk_op *op, const qk_variant *v, int staged, const char **names)
+{
+    size_t n = 0;
+    for (unsigned p = 0; staged && v->phase && p < qk_phase_count(op); p++)
+        names[n++] = op->phases[p];
+    names[n++] = "total";
+    return n;
+}
+
+static int sim_emit_skipped(qkperf_results *res, const qk_op *op, const qk_variant *v,
+                            const char *size, int staged)
+{
+    static const char *const derived[] = {"Ir/elem", "D1 miss ratio"};
+    const char *names[SIM_MAX_REGIONS];
+    size_t nr = sim_regions(op, v, staged, names);
+    int rc = 0;
+    for (size_t i = 0; i < nr; i++) {
+        for (size_t k = 0; k < SIM_NEV; k++)
+            rc |= sim_emit(res, op, v, size, names[i], sim_events[k], "count", 0, sim_avx512_why);
+        for (size_t k = 0; k < 2; k++)
+            rc |= sim_emit(res, op, v, size, names[i], derived[k], "", 0, sim_avx512_why);
+    }
+    return rc ? -1 : 0;
+}
+
+static int sim_emit_all(qkperf_results *res, const qk_op *op, const qk_variant *v,
+                        const size_t *dim, const char *size, int staged, const sim_region *r,
+                        size_t n, const char *self, char *err, size_t len)
+{
+    const char *names[SIM_MAX_REGIONS];
+    size_t nr = sim_regions(op, v, staged, names);
+    const sim_region *ep = sim_find(r, n, SIM_EMPTY_PHASE), *et = sim_find(r, n, SIM_EMPTY_TOTAL);
+    for (size_t i = 0; i < nr; i++) {
+        const sim_region *x = sim_find(r, n, names[i]);
+        const sim_region *e = strcmp(names[i], "total") ? ep : et;
+        if (!x || !e)
+            return snprintf(err, len, "sim: %s __sim-child wrote no callgrind dump for region "
+                            "'%s' (is it a qkperf that knows __sim-child?)", self,
+                            x ? (e == ep ? SIM_EMPTY_PHASE : SIM_EMPTY_TOTAL) : names[i]), -1;
+        if (sim_emit_region(res, op, v, dim, size, x, e))
+            return snprintf(err, len, "sim: out of memory adding records"), -1;
+    }
+    return 0;
+}
+
+/* ---- the parent side ----------------------------------------------------- */
+
+static void sim_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[PATH_MAX + 300];
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* Record the cache geometry once per results document. */
+static void sim_note_geometry(qkperf_results *res, const sim_args *a)
+{
+    char note[200];
+    size_t i;
+    json_t *x;
+    snprintf(note, sizeof note, "sim: valgrind callgrind --cache-sim=yes %s %s", a->d1, a->ll);
+    json_array_foreach(res->notes, i, x)
+        if (!strcmp(json_string_value(x), note))
+            return;
+    qkperf_results_note(res, "%s", note);
+}
+
+static int sim_needs_avx512(const qk_variant *v)
+{
+    return (v->isa & (QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI)) != 0;
+}
+
+int qkperf_sim_measure(const qk_op *op, const qk_variant *v, const size_t *dim,
+                       const char *size, uint64_t seed, int staged, qkperf_results *res,
+                       char *err, size_t len)
+{
+    if (sim_needs_avx512(v))
+        return sim_emit_skipped(res, op, v, size, staged)
+                   ? (snprintf(err, len, "sim: out of memory adding records"), -1) : 0;
+    sim_args a;
+    if (sim_self(a.self, sizeof a.self, err, len))
+        return -1;
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/qkperf-sim.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return snprintf(err, len, "sim: cannot create a folder %s: %s", dir, strerror(errno)), -1;
+    sim_build_argv(&a, dir, op, v, size, seed, staged);
+    sim_region r[SIM_MAX_REGIONS];
+    size_t n = 0;
+    int rc = sim_run_child(&a, dir, err, len);
+    if (rc == 0)
+        rc = sim_read_dumps(dir, r, &n, err, len);
+    if (rc == 0)
+        rc = sim_emit_all(res, op, v, dim, size, staged, r, n, a.self, err, len);
+    if (rc == 0)
+        sim_note_geometry(res, &a);
+    sim_remove_dir(dir);
+    return rc;
+}
+
+/* ---- the child side (runs under callgrind) ------------------------------- */
+
+static void sim_empty_fused(void *ws) { (void)ws; }
+static void sim_empty_phase(void *ws, unsigned phase) { (void)ws; (void)phase; }
+
+/* Warm-up call with collection off, then exactly one call collected and
+ * dumped as `name`. The function pointer goes through a volatile so the
+ * compiler cannot specialize this for one callee: the empty and the real
+ * regions then differ only in the callee. */
+__attribute__((noinline)) static void sim_collect_fused(void (*fn)(void *), void *ws,
+                                                        const char *name)
+{
+    void (*volatile call)(void *) = fn;
+    call(ws);
+    CALLGRIND_TOGGLE_COLLECT;
+    call(ws);
+    CALLGRIND_TOGGLE_COLLECT;
+    CALLGRIND_DUMP_STATS_AT(name);
+}
+
+__attribute__((noinline)) static void sim_collect_phase(void (*fn)(void *, unsigned), void *ws,
+                                                        unsigned phase, const char *name)
+{
+    void (*volatile call)(void *, unsigned) = fn;
+    call(ws, phase);
+    CALLGRIND_TOGGLE_COLLECT;
+    call(ws, phase);
+    CALLGRIND_TOGGLE_COLLECT;
+    CALLGRIND_DUMP_STATS_AT(name);
+}
+
+static void sim_child_regions(const qk_op *op, const qk_variant *v, void *ws, int staged)
+{
+    CALLGRIND_START_INSTRUMENTATION;
+    unsigned np = staged && v->phase ? qk_phase_count(op) : 0;
+    if (np)
+        sim_collect_phase(sim_empty_phase, ws, 0, SIM_EMPTY_PHASE);
+    sim_collect_fused(sim_empty_fused, ws, SIM_EMPTY_TOTAL);
+    for (unsigned p = 0; p < np; p++) /* intermediates valid before any phase is counted */
+        v->phase(ws, p);
+    for (unsigned p = 0; p < np; p++)
+        sim_collect_phase(v->phase, ws, p, op->phases[p]);
+    sim_collect_fused(v->fused, ws, "total");
+    CALLGRIND_STOP_INSTRUMENTATION;
+}
+
+typedef struct sim_child_opts {
+    const qk_op *op;
+    const char *variant, *size;
+    uint64_t seed;
+    int staged;
+} sim_child_opts;
+
+static int sim_child_parse(int argc, char **argv, sim_child_opts *o, char *err, size_t len)
+{
+    static const struct option opts[] = {
+        {"op", required_argument, NULL, 'k'},   {"variant", required_argument, NULL, 'v'},
+        {"size", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'r'},
+        {"no-staged", no_argument, NULL, 'n'},  {NULL, 0, NULL, 0}};
+    memset(o, 0, sizeof *o);
+    o->staged = 1;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (c == 'k' && !(o->op = qkperf_find_op(optarg, err, len)))
+            return -1;
+        if (c == 'r' && qkperf_parse_u64(optarg, 0, UINT64_MAX, &o->seed, "seed", err, len))
+            return -1;
+        if (c == '?' || c == ':')
+            return snprintf(err, len, "bad or incomplete option '%s'", argv[optind - 1]), -1;
+        o->variant = c == 'v' ? optarg : o->variant;
+        o->size = c == 's' ? optarg : o->size;
+        o->staged = c == 'n' ? 0 : o->staged;
+    }
+    if (optind < argc)
+        return snprintf(err, len, "unexpected argument '%s'", argv[optind]), -1;
+    if (!o->op || !o->variant || !o->size)
+        return snprintf(err, len, "--op, --variant and --size are required"), -1;
+    return 0;
+}
+
+/* Under callgrind, with a variant this (valgrind's) CPU can run; else one
+ * line on stderr and -1. */
+static int sim_child_check(const qk_op *op, const qk_variant *v, const char *name)
+{
+    if (!RUNNING_ON_VALGRIND)
+        fprintf(stderr, "qkperf __sim-child: must run under valgrind --tool=callgrind "
+                        "(qkperf run --source sim starts it)\n");
+    else if (!v)
+        fprintf(stderr, "qkperf __sim-child: unknown variant '%s' for %s in %s\n", name,
+                op->name, "this program (registered only in the parent?)");
+    else if (!qk_variant_runnable(v)) {
+        char need[96]; /* qk_isa_names returns one static buffer */
+        sim_copy(need, sizeof need, qk_isa_names(v->isa));
+        fprintf(stderr, "qkperf __sim-child: %s %s needs %s; under valgrind this CPU has %s\n",
+                op->name, name, need, qk_isa_names(qk_cpu_isa()));
+    } else
+        return 0;
+    return -1;
+}
+
+int qkperf_cmd_sim_child(int argc, char **argv)
+{
+    char err[512];
+    sim_child_opts o;
+    size_t dim[QK_MAX_DIMS];
+    if (sim_child_parse(argc, argv, &o, err, sizeof err) ||
+        qkperf_parse_size(o.op, o.size, dim, err, sizeof err)) {
+        fprintf(stderr, "qkperf __sim-child: %s\n", err);
+        return 2;
+    }
+    const qk_variant *v = qk_find_variant(o.op->name, o.variant);
+    if (sim_child_check(o.op, v, o.variant))
+        return 1;
+    void *ws = o.op->create(dim, o.seed);
+    if (!ws) {
+        fprintf(stderr, "qkperf __sim-child: cannot allocate %s workspace for %s: %s\n",
+                o.op->name, o.size, strerror(errno));
+        return 1;
+    }
+    sim_child_regions(o.op, v, ws, o.staged);
+    o.op->destroy(ws);
+    return 0;
+}

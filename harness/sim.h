@@ -1,0 +1,39 @@
+/*
+ * sim.h — the `sim` counter source: valgrind's callgrind with its cache
+ * simulator. Exact instruction counts and simulated D1/LL misses per phase
+ * and for the fused kernel, where no hardware counter can be opened.
+ *
+ * qkperf re-executes itself under valgrind as a child (`qkperf __sim-child`)
+ * that runs each region once between callgrind client requests and dumps
+ * one profile per region; the parent reads the dumps back into records.
+ * The figures are deterministic, so one pass (n = 1) suffices.
+ */
+#ifndef QKPERF_SIM_H
+#define QKPERF_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel.h"
+#include "results.h"
+
+/* 1 if valgrind can be run, else 0 with a one-line reason in why. */
+int qkperf_sim_available(char *why, size_t len);
+
+/* Measure one variant at one size under callgrind (each phase alone when
+ * staged and the variant has phases, then the fused kernel as "total").
+ * Appends per region Ir, Dr, Dw, D1mr, D1mw, DLmr, DLmw (less the cost of
+ * an empty region), "Ir/elem" and "D1 miss ratio", source "sim". A variant
+ * needing AVX-512 gets records with counted = 0 and the reason. The child
+ * is QKPERF_BIN when set (tests), else this program. 0, or -1 with one
+ * line in err. */
+int qkperf_sim_measure(const qk_op *op, const qk_variant *v, const size_t *dim,
+                       const char *size, uint64_t seed, int staged, qkperf_results *res,
+                       char *err, size_t len);
+
+/* `qkperf __sim-child --op OP --variant V --size S --seed N [--no-staged]`,
+ * the child side, which must run under callgrind. argv[0] is the command
+ * name. 0, 1 on failure, 2 on a usage error (one line on stderr). */
+int qkperf_cmd_sim_child(int argc, char **argv);
+
+#endif
