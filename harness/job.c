@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "job.h"
 #include "machine.h"
+#include "mca.h"
 #include "probe.h"
 #include "sim.h"
 
@@ -325,6 +326,35 @@ static int pin(int cpu)
     return 0;
 }
 
+/* llvm-mca models need no ISA support: every variant is modelled. */
+static void measure_static(const qkperf_job *j, qkperf_results *res)
+{
+    char why[512], err[1024], label[160] = "";
+    const char *cpu = j->mcpu;
+    int stat = j->use_static && qkperf_mca_available(why, sizeof why);
+    if (j->use_static && !stat) {
+        fprintf(stderr, "qkperf: static: %s\n", why);
+        qkperf_results_note(res, "static source not used: %s", why);
+    }
+    if (stat && !cpu && !(cpu = qkperf_mca_default_cpu(label, sizeof label))) {
+        fprintf(stderr, "qkperf: static: %s\n", label);
+        qkperf_results_note(res, "static source not used: %s", label);
+        stat = 0;
+    }
+    if (stat)
+        json_object_set_new(res->config, "mcpu", json_string(j->mcpu ? j->mcpu : label));
+    for (size_t s = 0; stat && s < j->ns; s++)
+        for (size_t i = 0; i < j->nv; i++)
+            if (qkperf_mca_measure(j->op, j->variants[i], j->sizes[s], cpu, res, err,
+                                   sizeof err)) {
+                fprintf(stderr, "qkperf: %s\n", err);
+                qkperf_results_note(res, "static %s %s: %s", j->op->name, j->variants[i]->name,
+                                    err);
+                if (strstr(err, "does not know CPU") || strstr(err, "not found"))
+                    return; /* the same error would repeat for every variant */
+            }
+}
+
 /* sim and static figures are deterministic: one pass each, after the
  * timed rounds. Their failures are reported and the other sources kept. */
 static void measure_models(const qkperf_job *j, qkperf_results *res)
@@ -345,6 +375,7 @@ static void measure_models(const qkperf_job *j, qkperf_results *res)
                 qkperf_results_note(res, "sim %s %s: %s", j->op->name, v->name, err);
             }
         }
+    measure_static(j, res);
 }
 
 int qkperf_job_measure(qkperf_job *j, qkperf_results *res)

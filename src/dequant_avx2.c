@@ -210,7 +210,16 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
 }
 
 /* A staged phase: `step` over every block, the loop body an llvm-mca
- * region named `mca` ("<variant>/<phase>"). */
+ * region named `mca` ("<variant>/<phase>@<elements>[#<loop>]", see
+ * harness/mca.h). llvm-mca models straight-line code only, so where the
+ * step holds loops the region is narrowed to one inner loop, and <elements>
+ * counts what one pass of that loop handles (gcc -O2 output):
+ *   mvp unpack, mvp/p1 lut   the per-code loop (k of qk_unpack_scalar,
+ *                            qk_lut8_scalar): 1
+ *   scale, memory            the 8-float loop: 8; mvp memory models its
+ *                            per-byte fold instead (loop 3): 4
+ *   p4 lut                   the 8-code vpermps loop: 8
+ *   p1+ unpack               straight-line, the whole block: 256 */
 #define DQ_STAGE(fn, mca, step)                                                \
     static void fn(qk256_ws *w)                                                \
     {                                                                          \
@@ -246,26 +255,26 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
             run[phase](ws);                                                    \
     }
 
-DQ_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory", mem_bytes)
-DQ_STAGE(mvp_unpack, "avx2-mvp/unpack", unpack_step_scalar)
-DQ_STAGE(mvp_lut, "avx2-mvp/lut", lut_step_scalar)
-DQ_STAGE(mvp_scale, "avx2-mvp/scale", scale_step)
+DQ_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory@4#3", mem_bytes)
+DQ_STAGE(mvp_unpack, "avx2-mvp/unpack@1", unpack_step_scalar)
+DQ_STAGE(mvp_lut, "avx2-mvp/lut@1", lut_step_scalar)
+DQ_STAGE(mvp_scale, "avx2-mvp/scale@8", scale_step)
 DQ_PHASES(avx2_mvp, mvp_memory, mvp_unpack, mvp_lut, mvp_scale)
 
-DQ_MEMORY_STAGE(p1_memory, "avx2-p1/memory", mem_split)
-DQ_STAGE(p1_unpack, "avx2-p1/unpack", unpack_step_split)
-DQ_STAGE(p1_lut, "avx2-p1/lut", lut_step_scalar)
-DQ_STAGE(p1_scale, "avx2-p1/scale", scale_step)
+DQ_MEMORY_STAGE(p1_memory, "avx2-p1/memory@8", mem_split)
+DQ_STAGE(p1_unpack, "avx2-p1/unpack@256", unpack_step_split)
+DQ_STAGE(p1_lut, "avx2-p1/lut@1", lut_step_scalar)
+DQ_STAGE(p1_scale, "avx2-p1/scale@8", scale_step)
 DQ_PHASES(avx2_p1, p1_memory, p1_unpack, p1_lut, p1_scale)
 
-DQ_MEMORY_STAGE(p4_memory, "avx2-p1-p4/memory", mem_split)
-DQ_STAGE(p4_unpack, "avx2-p1-p4/unpack", unpack_step_split)
-DQ_STAGE(p4_lut, "avx2-p1-p4/lut", lut_step_perm)
-DQ_STAGE(p4_scale, "avx2-p1-p4/scale", scale_step)
+DQ_MEMORY_STAGE(p4_memory, "avx2-p1-p4/memory@8", mem_split)
+DQ_STAGE(p4_unpack, "avx2-p1-p4/unpack@256", unpack_step_split)
+DQ_STAGE(p4_lut, "avx2-p1-p4/lut@8", lut_step_perm)
+DQ_STAGE(p4_scale, "avx2-p1-p4/scale@8", scale_step)
 DQ_PHASES(avx2_p1_p4, p4_memory, p4_unpack, p4_lut, p4_scale)
 
-DQ_MEMORY_STAGE(p3_memory, "avx2-p1-p4-p3/memory", mem_32)
-DQ_STAGE(p3_unpack, "avx2-p1-p4-p3/unpack", unpack_step_32)
-DQ_STAGE(p3_lut, "avx2-p1-p4-p3/lut", lut_step_perm)
-DQ_STAGE(p3_scale, "avx2-p1-p4-p3/scale", scale_step)
+DQ_MEMORY_STAGE(p3_memory, "avx2-p1-p4-p3/memory@8", mem_32)
+DQ_STAGE(p3_unpack, "avx2-p1-p4-p3/unpack@256", unpack_step_32)
+DQ_STAGE(p3_lut, "avx2-p1-p4-p3/lut@8", lut_step_perm)
+DQ_STAGE(p3_scale, "avx2-p1-p4-p3/scale@8", scale_step)
 DQ_PHASES(avx2_p1_p4_p3, p3_memory, p3_unpack, p3_lut, p3_scale)
