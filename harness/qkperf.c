@@ -19,7 +19,10 @@
 #include "groups.h"
 #include "machine.h"
 #include "pfm.h"
+#include "plot.h"
 #include "probe.h"
+#include "review.h"
+#include "roofline.h"
 #include "runner.h"
 #include "sim.h"
 #include "table.h"
@@ -128,6 +131,9 @@ int main(int argc, char **argv)
         {"ladder", qkperf_cmd_ladder, "which step changed which phase, by how much, is it real"},
         {"sweep", qkperf_cmd_sweep, "every variant x size: time, throughput, speedup vs scalar"},
         {"compare", qkperf_cmd_compare, "compare two results documents (exit 1 on regression)"},
+        {"plot", qkperf_cmd_plot, "PNG and SVG plots from a results document"},
+        {"roofline", qkperf_cmd_roofline, "this machine's bandwidth limits (L1, L2, L3, memory)"},
+        {"review", qkperf_cmd_review, "the sprint review folder: results, plots, REPORT.md"},
     };
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         printf("usage: qkperf COMMAND [OPTIONS]   (man qkperf for details)\n\n");

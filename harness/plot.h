@@ -1,0 +1,53 @@
+/*
+ * plot.h — the plots driver: from a results document, write small CSV data
+ * files and render each plot the data supports with the gnuplot scripts in
+ * plots/NAME.gp, as PNG (pngcairo) and SVG. Used by `qkperf plot` and by the
+ * review report, which embeds the files this returns.
+ *
+ * Plots (NAME.png and NAME.svg in the output folder, data in DIR/data/):
+ *   breakdown-OP-SIZE   staged phases stacked per variant, fused total beside;
+ *                       one per op and size that has staged phases
+ *   ladder-OP-SIZE      % change of each phase's median time per ladder step
+ *                       (consecutive variants in document order), coloured
+ *                       by verdict; one per op and size with >= 2 variants
+ *   throughput-OP       bytes/s vs elements, one line per variant, with the
+ *                       machine.roofline limits when the document has them
+ *   speedup-OP          speedup vs scalar by size (bootstrap intervals), with
+ *                       the sprint's targets for 1-D ops
+ *   counters-OP-SIZE    per-phase counters from sim, static and hw sources
+ * A plot the data cannot support is listed in `skipped` with the reason.
+ *
+ * Scripts are looked up in $QKPERF_PLOTS_DIR, then the source tree, then the
+ * installed data folder; gnuplot in $QKPERF_GNUPLOT, then PATH.
+ */
+#ifndef QKPERF_PLOT_H
+#define QKPERF_PLOT_H
+
+#include <stddef.h>
+
+#include "results.h"
+
+typedef struct qkperf_plots {
+    char **files;    /* NULL-terminated; names relative to the output folder,
+                        PNG then SVG of each plot, in the order above */
+    char **captions; /* parallel to files: one line saying what the plot shows */
+    char **skipped;  /* NULL-terminated: "counters: no counted sim, static or hw records" */
+    size_t nfiles, nskipped;
+} qkperf_plots;
+
+void qkperf_plots_free(qkperf_plots *p);
+
+/* Render every plot r supports into dir (created if missing). 0 (some plots
+ * may be skipped, see out->skipped), or -1 with a one-line message in err:
+ * gnuplot missing, a script missing, a folder not writable, gnuplot failed.
+ * out is always initialized; free it with qkperf_plots_free. */
+int qkperf_plot_all(const qkperf_results *r, const char *dir, qkperf_plots *out, char *err,
+                    size_t len);
+
+/* The message for a missing gnuplot (also used by review). */
+#define QKPERF_NO_GNUPLOT "gnuplot not found: install the gnuplot-nox package (apt-get install gnuplot-nox)"
+
+/* `qkperf plot RESULTS.json -o DIR [--force]`. */
+int qkperf_cmd_plot(int argc, char **argv);
+
+#endif

@@ -1,0 +1,386 @@
+/*
+ * report.c — REPORT.md of a review: the headline, the machine and sources,
+ * what each ladder step changed (in sentences, with intervals), the sprint's
+ * guessed phase shares against measured ones, the tables, the plots, and
+ * what could not be measured here and why. Everything is computed from the
+ * results document, so a saved document gives the same report.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "attrib.h"
+#include "review.h"
+#include "table.h"
+
+static const char *mstr(const qkperf_results *r, const char *a, const char *b)
+{
+    json_t *v = json_object_get(r->machine, a);
+    if (b)
+        v = json_object_get(v, b);
+    const char *s = json_string_value(v);
+    return s ? s : "?";
+}
+
+static double mnum(const qkperf_results *r, const char *a, const char *b)
+{
+    json_t *v = json_object_get(r->machine, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static double med(const qkperf_results *r, const char *op, const char *v, const char *size,
+                  const char *phase, const char *metric)
+{
+    const qkperf_record *x = qkperf_results_find(r, op, v, size, phase, metric);
+    return x && x->counted ? x->median : NAN;
+}
+
+/* Variants measured for op at size, in ladder (registry) order. */
+static size_t variants_at(const qkperf_results *r, const char *op, const char *size,
+                          const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < qk_variant_count(op) && n < max; i++) {
+        const char *v = qk_variant_at(op, i)->name;
+        if (isfinite(med(r, op, v, size, "total", "time")))
+            out[n++] = v;
+    }
+    return n;
+}
+
+/* Sizes measured for op, in first-seen order. */
+static size_t sizes_of(const qkperf_results *r, const char *op, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (strcmp(r->rec[i].op, op))
+            continue;
+        size_t k = 0;
+        while (k < n && strcmp(out[k], r->rec[i].size))
+            k++;
+        if (k == n && n < max)
+            out[n++] = r->rec[i].size;
+    }
+    return n;
+}
+
+static void headline(FILE *f, const qkperf_results *r, const char *op, const char *size,
+                     const char *what)
+{
+    const char *vs[32];
+    size_t n = variants_at(r, op, size, vs, 32);
+    double ref = med(r, op, "scalar", size, "total", "time");
+    const char *best = NULL;
+    double bt = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double t = med(r, op, vs[i], size, "total", "time");
+        if (t < bt) {
+            bt = t;
+            best = vs[i];
+        }
+    }
+    if (!best || !isfinite(ref)) {
+        fprintf(f, "- %s at %s: not measured in this document.\n", op, size);
+        return;
+    }
+    char a[32], b[32], th[32];
+    qkperf_fmt_value(a, sizeof a, bt, "ns");
+    qkperf_fmt_value(b, sizeof b, ref, "ns");
+    qkperf_fmt_value(th, sizeof th, med(r, op, best, size, "total", "throughput"), "elem/s");
+    fprintf(f, "- **%s %s is %.1f× scalar at %s %s** (%s per call against %s; %s; medians, "
+               "tsc, measured side by side in this run).\n",
+            op, best, ref / bt, size, what, a, b, th);
+}
+
+static void machine(FILE *f, const qkperf_results *r)
+{
+    fprintf(f, "## The machine\n\n");
+    fprintf(f, "| | |\n|---|---|\n");
+    fprintf(f, "| CPU | %s (family 0x%x, model 0x%x), %g CPUs |\n", mstr(r, "cpu_model", NULL),
+            (unsigned)mnum(r, "family", NULL), (unsigned)mnum(r, "model", NULL),
+            mnum(r, "cpus", NULL));
+    fprintf(f, "| ISA used by dispatch | %s |\n| kernel | %s |\n", mstr(r, "isa", NULL),
+            mstr(r, "kernel", NULL));
+    fprintf(f, "| hardware PMU | %s%s%s |\n", mstr(r, "pmu", "status"),
+            strcmp(mstr(r, "pmu", "status"), "available") ? ": " : "",
+            strcmp(mstr(r, "pmu", "status"), "available") ? mstr(r, "pmu", "reason") : "");
+    fprintf(f, "| TSC | %.1f MHz; core cycles per tick ≈ %.2f (estimate: dependent-add chain) |\n",
+            mnum(r, "tsc_mhz", NULL), mnum(r, "core_per_tsc", NULL));
+    static const char *const rl[][2] = {{"l1_store_Bps", "L1 store"}, {"l2_read_Bps", "L2 read"},
+                                        {"l3_read_Bps", "L3 read"}, {"mem_read_Bps", "memory read"}};
+    for (size_t i = 0; i < 4; i++) {
+        double v = mnum(r, "roofline", rl[i][0]);
+        if (isfinite(v))
+            fprintf(f, "| %s bandwidth | %.1f GB/s (qkperf roofline, one thread) |\n", rl[i][1],
+                    v / 1e9);
+    }
+    fprintf(f, "\n");
+}
+
+static int has_source(const qkperf_results *r, const char *src, int counted)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->rec[i].source, src) && r->rec[i].counted == counted)
+            return 1;
+    return 0;
+}
+
+static const char *first_reason(const qkperf_results *r, const char *src)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->rec[i].source, src) && !r->rec[i].counted)
+            return r->rec[i].why;
+    return "not requested";
+}
+
+static void sources(FILE *f, const qkperf_results *r)
+{
+    static const char *const src[][2] = {
+        {"tsc", "rdtsc time per call; core cycles estimated (calibrated TSC rate × core/TSC ratio)"},
+        {"sw", "perf_event software events: task-clock, page faults, context switches, migrations"},
+        {"hw", "perf_event hardware counters encoded by libpfm4 (event groups)"},
+        {"sim", "valgrind callgrind: exact instruction counts, simulated D1/LL misses"},
+        {"static", "llvm-mca port model of each phase's inner loop"},
+    };
+    fprintf(f, "## Sources\n\nEvery figure names its source; sources are never mixed.\n\n");
+    fprintf(f, "| source | what | here |\n|---|---|---|\n");
+    for (size_t i = 0; i < 5; i++) {
+        int yes = has_source(r, src[i][0], 1);
+        fprintf(f, "| `%s` | %s | %s%s |\n", src[i][0], src[i][1], yes ? "used" : "n/a: ",
+                yes ? "" : first_reason(r, src[i][0]));
+    }
+    fprintf(f, "\n");
+}
+
+static void sentence(FILE *f, const qkperf_deltas *ds, const char *from, const char *to,
+                     const char *summary)
+{
+    const qkperf_delta *tot = NULL;
+    for (size_t i = 0; i < ds->n; i++)
+        if (!strcmp(ds->d[i].from, from) && !strcmp(ds->d[i].to, to) &&
+            !strcmp(ds->d[i].phase, "total") && !strcmp(ds->d[i].metric, "time"))
+            tot = &ds->d[i];
+    fprintf(f, "- **%s → %s** (%s): ", from, to, summary ? summary : "");
+    if (tot && tot->change.ratio_defined)
+        fprintf(f, "fused time %+.0f%% [%+.0f, %+.0f], %s. ", (tot->change.ratio - 1) * 100,
+                (tot->change.ci_lo - 1) * 100, (tot->change.ci_hi - 1) * 100,
+                qkperf_verdict_name(tot->verdict));
+    char moved[1024] = "", still[256] = "";
+    for (size_t i = 0; i < ds->n; i++) {
+        const qkperf_delta *d = &ds->d[i];
+        if (strcmp(d->from, from) || strcmp(d->to, to) || !strcmp(d->phase, "total") ||
+            !d->change.ratio_defined)
+            continue;
+        int is_time = !strcmp(d->metric, "time");
+        int is_sim = !strcmp(d->metric, "Ir/elem") || !strcmp(d->metric, "cycles/elem");
+        if (!is_time && !is_sim)
+            continue;
+        size_t u = strlen(moved);
+        if (is_time && d->verdict == QKPERF_NO_CHANGE) {
+            size_t s = strlen(still);
+            snprintf(still + s, sizeof still - s, "%s%s", s ? ", " : "", d->phase);
+        } else if (is_time) {
+            snprintf(moved + u, sizeof moved - u, "%s%s %+.0f%% [%+.0f, %+.0f] (%s)",
+                     u ? "; " : "", d->phase, (d->change.ratio - 1) * 100,
+                     (d->change.ci_lo - 1) * 100, (d->change.ci_hi - 1) * 100,
+                     qkperf_verdict_name(d->verdict));
+        } else {
+            snprintf(moved + u, sizeof moved - u, "%s%s %s %.3g → %.3g (%s)", u ? "; " : "",
+                     d->phase, d->metric, d->before, d->after, d->source);
+        }
+    }
+    fprintf(f, "Staged phases: %s%s%s%s.\n", moved[0] ? moved : "none moved beyond noise",
+            still[0] ? "; within noise: " : "", still, "");
+}
+
+static void attribution(FILE *f, const qkperf_results *r, const char *op, const char *size)
+{
+    const char *vs[32];
+    size_t n = variants_at(r, op, size, vs, 32);
+    if (n < 2)
+        return;
+    qkperf_bands bands;
+    qkperf_bands_default(&bands);
+    qkperf_deltas ds = {0};
+    if (qkperf_attrib_steps(r, op, size, vs, n, &bands, QKPERF_DEFAULT_SEED, &ds))
+        return;
+    fprintf(f, "### %s at %s\n\n", op, size);
+    for (size_t k = 0; k + 1 < n; k++)
+        sentence(f, &ds, vs[k], vs[k + 1], qk_find_variant(op, vs[k + 1])->summary);
+    fprintf(f, "\nIntervals are 95%% bootstrap intervals of the ratio of medians; a verdict is "
+               "given only when the change is significant and the whole interval lies outside "
+               "the metric's noise band (time: %.0f%%).\n\n", bands.band[QKPERF_KIND_TIME] * 100);
+    qkperf_deltas_free(&ds);
+}
+
+/* The sprint planned with guessed shares; the staged phases measure them. */
+static void guesses(FILE *f, const qkperf_results *r, const char *op, const char *size)
+{
+    static const char *const guess[][2] = {{"unpack", "40%"}, {"lut", "30%"}, {"fma", "15%"},
+                                           {"memory", "10%"}};
+    const qk_op *o = qk_find_op(op);
+    double sum = 0;
+    for (unsigned p = 0; p < qk_phase_count(o); p++)
+        sum += fmax(0, med(r, op, "avx2-mvp", size, o->phases[p], "time"));
+    if (!(sum > 0))
+        return;
+    fprintf(f, "| phase | sprint's guess | measured share of staged time, %s avx2-mvp at %s |\n"
+               "|---|---|---|\n", op, size);
+    for (unsigned p = 0; p < qk_phase_count(o); p++) {
+        const char *g = "—";
+        for (size_t k = 0; k < 4; k++)
+            if (!strcmp(guess[k][0], o->phases[p]))
+                g = guess[k][1];
+        fprintf(f, "| %s | %s | %.0f%% |\n", o->phases[p], g,
+                100 * med(r, op, "avx2-mvp", size, o->phases[p], "time") / sum);
+    }
+    fprintf(f, "\n");
+}
+
+static void sweep_table(FILE *f, const qkperf_results *r, const char *op)
+{
+    const char *sizes[32], *vs[32];
+    size_t ns = sizes_of(r, op, sizes, 32);
+    if (ns == 0)
+        return;
+    size_t nv = variants_at(r, op, sizes[0], vs, 32);
+    fprintf(f, "### %s: fused time per call and speedup vs scalar (same run)\n\n| variant |", op);
+    for (size_t s = 0; s < ns; s++)
+        fprintf(f, " %s |", sizes[s]);
+    fprintf(f, "\n|---|");
+    for (size_t s = 0; s < ns; s++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (size_t i = 0; i < nv; i++) {
+        fprintf(f, "| %s |", vs[i]);
+        for (size_t s = 0; s < ns; s++) {
+            double t = med(r, op, vs[i], sizes[s], "total", "time");
+            double ref = med(r, op, "scalar", sizes[s], "total", "time");
+            char a[32];
+            qkperf_fmt_value(a, sizeof a, t, "ns");
+            fprintf(f, " %s (%.2f×) |", a, ref / t);
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\n");
+}
+
+static void phase_table(FILE *f, const qkperf_results *r, const char *op, const char *size)
+{
+    const char *vs[32];
+    size_t nv = variants_at(r, op, size, vs, 32);
+    const qk_op *o = qk_find_op(op);
+    fprintf(f, "### %s at %s: staged phases and fused total (median time per call)\n\n| variant |",
+            op, size);
+    for (unsigned p = 0; p < qk_phase_count(o); p++)
+        fprintf(f, " %s |", o->phases[p]);
+    fprintf(f, " sum of staged | fused | overlap |\n|---|");
+    for (unsigned p = 0; p < qk_phase_count(o) + 3; p++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (size_t i = 0; i < nv; i++) {
+        double sum = 0;
+        char a[32];
+        fprintf(f, "| %s |", vs[i]);
+        for (unsigned p = 0; p < qk_phase_count(o); p++) {
+            double t = med(r, op, vs[i], size, o->phases[p], "time");
+            sum += t;
+            qkperf_fmt_value(a, sizeof a, t, "ns");
+            fprintf(f, " %s |", a);
+        }
+        double tot = med(r, op, vs[i], size, "total", "time");
+        qkperf_fmt_value(a, sizeof a, sum, "ns");
+        fprintf(f, " %s |", a);
+        qkperf_fmt_value(a, sizeof a, tot, "ns");
+        fprintf(f, " %s | %.0f%% |\n", a, 100 * (sum - tot) / sum);
+    }
+    fprintf(f, "\n");
+}
+
+static void plots(FILE *f, const char *const *files, const char *const *captions)
+{
+    fprintf(f, "## Plots\n\n");
+    for (size_t i = 0; files && files[i]; i++) {
+        size_t n = strlen(files[i]);
+        if (n < 4 || strcmp(files[i] + n - 4, ".png"))
+            continue;
+        fprintf(f, "**%s**\n\n![%s](%s)\n\n", captions && captions[i] ? captions[i] : files[i],
+                captions && captions[i] ? captions[i] : files[i], files[i]);
+        if (files[i + 1] && !strncmp(files[i + 1], files[i], n - 4))
+            fprintf(f, "([SVG](%s))\n\n", files[i + 1]);
+    }
+}
+
+static void limits(FILE *f, const qkperf_results *r, const char *const *skipped)
+{
+    fprintf(f, "## What could not be measured here and why\n\n");
+    if (strcmp(mstr(r, "pmu", "status"), "available"))
+        fprintf(f, "- Hardware counters (cycles, instructions, L1D misses, uops by port, "
+                   "top-down): %s. Figures of the `hw` source read n/a; cycles come from the "
+                   "TSC (an estimate), instructions and misses from callgrind (a simulation), "
+                   "port pressure from llvm-mca (a model).\n", mstr(r, "pmu", "reason"));
+    size_t i;
+    json_t *note;
+    json_array_foreach(r->notes, i, note)
+        fprintf(f, "- %s\n", json_string_value(note));
+    for (size_t k = 0; skipped && skipped[k]; k++)
+        fprintf(f, "- plot %s\n", skipped[k]);
+    fprintf(f, "\n");
+}
+
+/* The review's ladder size (config.ladder_sizes), else the largest size. */
+static const char *ladder_size(const qkperf_results *r, const char *op, const char **sizes,
+                               size_t n)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(r->config, "ladder_sizes"), op));
+    for (size_t i = 0; s && i < n; i++)
+        if (!strcmp(sizes[i], s))
+            return sizes[i];
+    return n ? sizes[n - 1] : NULL;
+}
+
+int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *files,
+                         const char *const *captions, const char *const *skipped)
+{
+    time_t now = time(NULL);
+    char when[64];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    fprintf(f, "# QK256 sprint review\n\nMade by `qkperf review` on %s. Every figure below is "
+               "a median over samples measured in this one run; the raw samples are in "
+               "[results.json](results.json) and [results.csv](results.csv), and what could "
+               "be counted here is in [probe.txt](probe.txt).\n\n## Headline\n\n", when);
+    headline(f, r, "gemv", "2560x6912", "(BitNet b1.58 2B down projection shape)");
+    headline(f, r, "dequantize", "1024", "elements (the sprint's benchmark size)");
+    fprintf(f, "\n");
+    machine(f, r);
+    sources(f, r);
+    fprintf(f, "## What each step changed\n\n");
+    const char *dq[32], *gv[32];
+    size_t ndq = sizes_of(r, "dequantize", dq, 32), ngv = sizes_of(r, "gemv", gv, 32);
+    const char *dq_ladder = ladder_size(r, "dequantize", dq, ndq);
+    const char *gv_ladder = ladder_size(r, "gemv", gv, ngv);
+    if (dq_ladder)
+        attribution(f, r, "dequantize", dq_ladder);
+    if (gv_ladder)
+        attribution(f, r, "gemv", gv_ladder);
+    fprintf(f, "## The sprint's guesses against the measured phases\n\nThe sprint planned "
+               "with guessed shares of time per phase (unpack 40%%, LUT 30%%, FMA 15%%, memory "
+               "10%%). Measured, staged (each phase alone over the whole input):\n\n");
+    if (dq_ladder)
+        guesses(f, r, "dequantize", dq_ladder);
+    if (gv_ladder)
+        guesses(f, r, "gemv", gv_ladder);
+    fprintf(f, "## Tables\n\n");
+    if (dq_ladder)
+        phase_table(f, r, "dequantize", dq_ladder);
+    if (gv_ladder)
+        phase_table(f, r, "gemv", gv_ladder);
+    sweep_table(f, r, "dequantize");
+    sweep_table(f, r, "gemv");
+    plots(f, files, captions);
+    limits(f, r, skipped);
+    return 0;
+}

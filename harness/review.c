@@ -1,0 +1,249 @@
+/*
+ * review.c — the sprint review in one command. It measures the embedded
+ * defaults (the dequantize ladder at 1024 and the sweep 256..16384; the gemv
+ * ladder at the BitNet b1.58 2B shape 2560x6912 and the sweep over the 2B
+ * shapes), adds the roofline limits, the sim and static sources where they
+ * can run, writes results.json/.csv, renders the plots and writes REPORT.md.
+ * Progress goes to stderr, one line per step.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "job.h"
+#include "mca.h"
+#include "plot.h"
+#include "probe.h"
+#include "review.h"
+#include "roofline.h"
+#include "sim.h"
+
+typedef struct review_cfg {
+    const char *dir;
+    int force, quick, sim, stat;
+    const char *samples;
+} review_cfg;
+
+static const char *const dq_sizes = "256,512,1024,4096,16384";
+static const char *const gv_sizes = "2560x2560,640x2560,6912x2560,2560x6912";
+static const char *const dq_sizes_quick = "256,1024";
+static const char *const gv_sizes_quick = "128x6912,64x2560";
+
+static void step(int k, int n, const char *what)
+{
+    fprintf(stderr, "qkperf review: [%d/%d] %s\n", k, n, what);
+}
+
+static int dir_ready(const review_cfg *c, char *err, size_t len)
+{
+    DIR *d = opendir(c->dir);
+    if (d) {
+        struct dirent *e;
+        int empty = 1;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                empty = 0;
+        closedir(d);
+        if (!empty && !c->force) {
+            snprintf(err, len, "%s exists and is not empty: not clobbering it without --force",
+                     c->dir);
+            return -1;
+        }
+        return 0;
+    }
+    if (mkdir(c->dir, 0755) != 0) {
+        snprintf(err, len, "cannot create %s: %s", c->dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_probe(const review_cfg *c, qkperf_probe_t *p)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/probe.txt", c->dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    qkperf_probe_print(p, f);
+    return fclose(f);
+}
+
+/* Measure one op over its sizes through the same path as `qkperf sweep`. */
+static int measure_op(const review_cfg *c, const char *op, const char *sizes,
+                      qkperf_results *res)
+{
+    char *argv[] = {"review", "-k", (char *)op, "-s", (char *)sizes, "-n", (char *)c->samples,
+                    "-q", NULL};
+    qkperf_job j;
+    int rc = qkperf_job_parse(&j, 8, argv, "review");
+    if (rc == 0) {
+        j.ro.progress = isatty(STDERR_FILENO);
+        rc = qkperf_job_measure(&j, res);
+    }
+    qkperf_job_free(&j);
+    return rc;
+}
+
+/* sim and static at the ladder size only: callgrind is ~50x slower. */
+static void extra_sources(const review_cfg *c, const char *opname, const char *size,
+                          qkperf_results *res)
+{
+    const qk_op *op = qk_find_op(opname);
+    size_t dim[2];
+    char err[1024], label[160];
+    const char *cpu = c->stat ? qkperf_mca_default_cpu(label, sizeof label) : NULL;
+    if (c->stat && !cpu)
+        qkperf_results_note(res, "static source not used: %s", label);
+    else if (c->stat)
+        json_object_set_new(res->config, "mcpu", json_string(label));
+    if (qkperf_parse_size(op, size, dim, err, sizeof err))
+        return;
+    for (size_t i = 0; i < qk_variant_count(opname); i++) {
+        const qk_variant *v = qk_variant_at(opname, i);
+        if (!qk_variant_runnable(v))
+            continue;
+        if (c->sim && qkperf_sim_measure(op, v, dim, size, 1, 1, res, err, sizeof err))
+            qkperf_results_note(res, "sim %s %s %s: %s", opname, v->name, size, err);
+        if (cpu && qkperf_mca_measure(op, v, size, cpu, res, err, sizeof err))
+            qkperf_results_note(res, "static %s %s: %s", opname, v->name, err);
+    }
+}
+
+static int parse(int argc, char **argv, review_cfg *c)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
+        {"quick", no_argument, NULL, 'Q'},        {"no-sim", no_argument, NULL, 'S'},
+        {"no-static", no_argument, NULL, 'M'},    {"samples", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(c, 0, sizeof *c);
+    c->dir = "review";
+    c->sim = c->stat = 1;
+    c->samples = "11";
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:n:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': c->dir = optarg; break;
+        case 'f': c->force = 1; break;
+        case 'Q': c->quick = 1; c->samples = "5"; break;
+        case 'S': c->sim = 0; break;
+        case 'M': c->stat = 0; break;
+        case 'n': c->samples = optarg; break;
+        default:
+            return qkperf_usage_error("review: unknown option '%s'%s", argv[optind - 1], "");
+        }
+    }
+    if (optind < argc)
+        return qkperf_usage_error("review: unexpected argument '%s'%s", argv[optind], "");
+    return 0;
+}
+
+static int write_docs(const review_cfg *c, const qkperf_results *res)
+{
+    char path[4096], err[1024];
+    snprintf(path, sizeof path, "%s/results.json", c->dir);
+    if (qkperf_results_write_json(res, path, err, sizeof err) == 0) {
+        snprintf(path, sizeof path, "%s/results.csv", c->dir);
+        if (qkperf_results_write_csv(res, path, err, sizeof err) == 0)
+            return 0;
+    }
+    fprintf(stderr, "qkperf: %s\n", err);
+    return 1;
+}
+
+static int write_report(const review_cfg *c, const qkperf_results *res, const qkperf_plots *pl)
+{
+    char path[4096], err[1024];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return 1;
+    qkperf_review_report(f, res, (const char *const *)pl->files,
+                         (const char *const *)pl->captions, (const char *const *)pl->skipped);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/REPORT.md", c->dir);
+    int rc = qkperf_write_atomic(path, buf, len, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "qkperf: %s\n", err);
+    free(buf);
+    return rc ? 1 : 0;
+}
+
+static void availability(review_cfg *c, qkperf_results *res)
+{
+    char why[512];
+    if (c->sim && !qkperf_sim_available(why, sizeof why)) {
+        qkperf_results_note(res, "sim source not used: %s", why);
+        c->sim = 0;
+    }
+    if (c->stat && !qkperf_mca_available(why, sizeof why)) {
+        qkperf_results_note(res, "static source not used: %s", why);
+        c->stat = 0;
+    }
+}
+
+int qkperf_cmd_review(int argc, char **argv)
+{
+    review_cfg c;
+    int rc = parse(argc, argv, &c);
+    if (rc)
+        return rc;
+    char err[1024];
+    if (dir_ready(&c, err, sizeof err))
+        return qkperf_usage_error("%s%s", err, "");
+    const int n = 7;
+    qkperf_results res;
+    qkperf_results_init(&res);
+    step(1, n, "probe: what can be counted here");
+    qkperf_probe_t p;
+    qkperf_probe(&p);
+    if (write_probe(&c, &p))
+        fprintf(stderr, "qkperf: cannot write %s/probe.txt\n", c.dir);
+    step(2, n, "roofline: this machine's bandwidth limits");
+    qkperf_roofline rl;
+    if (qkperf_roofline_measure(&rl, c.quick) == 0)
+        json_object_set_new(res.machine, "roofline", qkperf_roofline_json(&rl));
+    availability(&c, &res);
+    step(3, n, "dequantize: every variant at every size, per phase");
+    rc = measure_op(&c, "dequantize", c.quick ? dq_sizes_quick : dq_sizes, &res);
+    step(4, n, "gemv: every variant at the BitNet b1.58 2B shapes, per phase");
+    if (rc == 0)
+        rc = measure_op(&c, "gemv", c.quick ? gv_sizes_quick : gv_sizes, &res);
+    step(5, n, "sim (callgrind) and static (llvm-mca) at the ladder sizes");
+    const char *dq_ladder = "1024", *gv_ladder = c.quick ? "64x2560" : "2560x6912";
+    if (rc == 0) {
+        extra_sources(&c, "dequantize", dq_ladder, &res);
+        extra_sources(&c, "gemv", gv_ladder, &res);
+    }
+    json_object_set_new(res.config, "ladder_sizes",
+                        json_pack("{s:s,s:s}", "dequantize", dq_ladder, "gemv", gv_ladder));
+    json_object_set_new(res.config, "command", json_string("review"));
+    json_object_set_new(res.config, "quick", json_boolean(c.quick));
+    step(6, n, "results.json, results.csv and plots");
+    if (rc == 0)
+        rc = write_docs(&c, &res);
+    qkperf_plots pl = {0};
+    int plot_rc = rc == 0 ? qkperf_plot_all(&res, c.dir, &pl, err, sizeof err) : -1;
+    if (rc == 0 && plot_rc)
+        fprintf(stderr, "qkperf: %s\n", err);
+    step(7, n, "REPORT.md");
+    if (rc == 0)
+        rc = write_report(&c, &res, &pl);
+    if (rc == 0)
+        fprintf(stderr, "qkperf review: done: %s/REPORT.md\n", c.dir);
+    qkperf_plots_free(&pl);
+    qkperf_results_free(&res);
+    return rc ? rc : plot_rc ? 1 : 0;
+}

@@ -1,0 +1,398 @@
+/*
+ * roofline.c — measure this machine's bandwidth limits from one thread:
+ * stores into an L1-resident buffer, and reads of buffers sized to live in
+ * L2, in L3, and in memory. Each figure is the best of several timed
+ * repetitions (the least disturbed one), timed with CLOCK_MONOTONIC_RAW.
+ *
+ * Buffers are filled with non-zero data and the stores write non-zero
+ * values: some CPUs (this project's Zen 4 VM among them) store zeros
+ * several times faster, which would give a limit no kernel can reach.
+ * The AVX2 paths use 32-byte accesses and are compiled per function, taken
+ * only when the CPU says it has AVX2; the portable paths use 8-byte words.
+ */
+#include <getopt.h>
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "results.h"
+#include "roofline.h"
+#include "tsc.h"
+
+#define KiB ((size_t)1024)
+#define MiB (KiB * KiB)
+
+/* One rep moves at least this many bytes, so that a rep lasts a few ms:
+ * long against clock overhead, short against interrupts. */
+#define REP_BYTES (256 * MiB)
+
+static volatile uint64_t qkperf_roofline_sink; /* keeps reads from being elided */
+
+/* ---- kernels --------------------------------------------------------------- */
+
+__attribute__((target("avx2"))) static void store_avx2(void *buf, size_t bytes, size_t passes)
+{
+    __m256i v = _mm256_set1_epi64x(0x5a5a5a5a01020304LL);
+    for (size_t p = 0; p < passes; p++) {
+        for (char *q = buf, *end = q + bytes; q < end; q += 128) {
+            _mm256_store_si256((__m256i *)q, v);
+            _mm256_store_si256((__m256i *)(q + 32), v);
+            _mm256_store_si256((__m256i *)(q + 64), v);
+            _mm256_store_si256((__m256i *)(q + 96), v);
+        }
+        /* Every pass must really store: forbid merging passes. */
+        __asm__ volatile("" ::: "memory");
+    }
+}
+
+#define QKPERF_XOR_LOAD(acc, q) acc = _mm256_xor_si256(acc, _mm256_load_si256((const __m256i *)(q)))
+
+__attribute__((target("avx2"))) static void read_avx2(void *buf, size_t bytes, size_t passes)
+{
+    /* Eight independent xor chains (1-cycle latency) over 256 bytes per
+     * iteration keep the loads, not the arithmetic or the loop, the limit. */
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a, e = a, f = a, g = a, h = a;
+    for (size_t p = 0; p < passes; p++) {
+        for (const char *q = buf, *end = q + bytes; q < end; q += 256) {
+            QKPERF_XOR_LOAD(a, q);
+            QKPERF_XOR_LOAD(b, q + 32);
+            QKPERF_XOR_LOAD(c, q + 64);
+            QKPERF_XOR_LOAD(d, q + 96);
+            QKPERF_XOR_LOAD(e, q + 128);
+            QKPERF_XOR_LOAD(f, q + 160);
+            QKPERF_XOR_LOAD(g, q + 192);
+            QKPERF_XOR_LOAD(h, q + 224);
+        }
+        __asm__ volatile("" ::: "memory");
+    }
+    a = _mm256_xor_si256(_mm256_xor_si256(a, b), _mm256_xor_si256(c, d));
+    e = _mm256_xor_si256(_mm256_xor_si256(e, f), _mm256_xor_si256(g, h));
+    qkperf_roofline_sink = (uint64_t)_mm256_extract_epi64(_mm256_xor_si256(a, e), 0);
+}
+
+static void store_words(void *buf, size_t bytes, size_t passes)
+{
+    for (size_t p = 0; p < passes; p++) {
+        for (uint64_t *q = buf, *end = q + bytes / 8; q < end; q += 4) {
+            q[0] = 0x5a5a5a5a01020304ULL;
+            q[1] = 0x5a5a5a5a01020304ULL;
+            q[2] = 0x5a5a5a5a01020304ULL;
+            q[3] = 0x5a5a5a5a01020304ULL;
+        }
+        __asm__ volatile("" ::: "memory");
+    }
+}
+
+static void read_words(void *buf, size_t bytes, size_t passes)
+{
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t p = 0; p < passes; p++) {
+        for (const uint64_t *q = buf, *end = q + bytes / 8; q < end; q += 4) {
+            a ^= q[0];
+            b ^= q[1];
+            c ^= q[2];
+            d ^= q[3];
+        }
+        __asm__ volatile("" ::: "memory");
+    }
+    qkperf_roofline_sink = a ^ b ^ c ^ d;
+}
+
+/* Stores and reads share one signature so a level is a row of a table. */
+typedef void (*qkperf_bw_kernel)(void *buf, size_t bytes, size_t passes);
+
+/* ---- cache sizes ----------------------------------------------------------- */
+
+typedef struct qkperf_caches {
+    size_t l1d, l2, l3;
+} qkperf_caches;
+
+/* "32K", "1024K", "32M" -> bytes; 0 when unreadable. */
+static size_t read_cache_size(const char *dir)
+{
+    char path[256], text[32] = "";
+    snprintf(path, sizeof path, "%s/size", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t v = 0;
+    char unit = 0;
+    if (fgets(text, sizeof text, f) && sscanf(text, "%zu%c", &v, &unit) >= 1)
+        v *= unit == 'K' ? KiB : unit == 'M' ? MiB : 1;
+    fclose(f);
+    return v;
+}
+
+static int read_int_file(const char *dir, const char *name)
+{
+    char path[256];
+    int v = -1;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+/* Sizes from sysfs when it has them; else common modern sizes. */
+static qkperf_caches cache_sizes(void)
+{
+    qkperf_caches c = {32 * KiB, 512 * KiB, 8 * MiB};
+    for (int i = 0; i < 8; i++) {
+        char dir[128], type[32] = "";
+        snprintf(dir, sizeof dir, "/sys/devices/system/cpu/cpu0/cache/index%d", i);
+        char tpath[160];
+        snprintf(tpath, sizeof tpath, "%s/type", dir);
+        FILE *f = fopen(tpath, "r");
+        if (!f)
+            break;
+        int got = fscanf(f, "%31s", type) == 1;
+        fclose(f);
+        int level = read_int_file(dir, "level");
+        size_t size = read_cache_size(dir);
+        if (!got || !size || !strcmp(type, "Instruction"))
+            continue;
+        if (level == 1)
+            c.l1d = size;
+        else if (level == 2)
+            c.l2 = size;
+        else if (level == 3)
+            c.l3 = size;
+    }
+    return c;
+}
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Buffers: half of L1D (at most 16 KiB) and half of L2 stay resident; the
+ * L3 buffer is half of L3, at most 16 MiB (a slice may be all one core
+ * gets), at least 4x L2; memory is at least 4x the last level. */
+static void choose_buffers(qkperf_roofline *rl, const qkperf_caches *c, int quick)
+{
+    rl->l1_bytes = min_size(16 * KiB, c->l1d / 2);
+    rl->l2_bytes = c->l2 / 2;
+    rl->l3_bytes = max_size(4 * c->l2, min_size(c->l3 / 2, 16 * MiB));
+    size_t ll = max_size(c->l3, c->l2);
+    rl->mem_bytes = quick ? max_size(64 * MiB, 5 * ll) : max_size(512 * MiB, 4 * ll);
+    rl->mem_bytes = (rl->mem_bytes + MiB - 1) / MiB * MiB;
+}
+
+/* ---- timing ---------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Best bytes/s over reps of `passes` passes, after one untimed pass that
+ * brings the buffer into the level being measured. */
+static double best_Bps(qkperf_bw_kernel k, void *buf, size_t bytes, unsigned reps)
+{
+    size_t passes = max_size(1, REP_BYTES / bytes);
+    if (bytes >= REP_BYTES)
+        passes = 1;
+    k(buf, bytes, 1);
+    double best = 0;
+    for (unsigned r = 0; r < reps; r++) {
+        double t0 = now_s();
+        k(buf, bytes, passes);
+        double dt = now_s() - t0;
+        if (dt > 0 && (double)(bytes * passes) / dt > best)
+            best = (double)(bytes * passes) / dt;
+    }
+    return best;
+}
+
+/* Large buffers ask for transparent huge pages: with 4 KiB pages the
+ * memory read is limited by page walks (about 25 GB/s instead of 32 here). */
+static void *filled_buffer(size_t bytes)
+{
+    size_t align = bytes >= 2 * MiB ? 2 * MiB : 64;
+    void *p = aligned_alloc(align, (bytes + align - 1) / align * align);
+    if (!p)
+        return NULL;
+    if (align > 64)
+        madvise(p, bytes, MADV_HUGEPAGE); /* advice only: fine if refused */
+    memset(p, 0x5a, bytes); /* non-zero, and faults every page in now */
+    return p;
+}
+
+/* One level: allocate, fill, measure, free. 0 or -1 (no memory). */
+static int measure_level(qkperf_bw_kernel k, size_t bytes, unsigned reps, double *out)
+{
+    void *buf = filled_buffer(bytes);
+    if (!buf)
+        return -1;
+    *out = best_Bps(k, buf, bytes, reps);
+    free(buf);
+    return 0;
+}
+
+int qkperf_roofline_measure(qkperf_roofline *out, int quick)
+{
+    memset(out, 0, sizeof *out);
+    qkperf_caches c = cache_sizes();
+    choose_buffers(out, &c, quick);
+    int avx2 = __builtin_cpu_supports("avx2");
+    qkperf_bw_kernel st = avx2 ? store_avx2 : store_words;
+    qkperf_bw_kernel rd = avx2 ? read_avx2 : read_words;
+    unsigned reps = quick ? 5 : 15, mem_reps = quick ? 3 : 7;
+    snprintf(out->method, sizeof out->method,
+             "one thread, best of %u (memory: %u), %s, non-zero data, huge pages advised, CLOCK_MONOTONIC_RAW",
+             reps, mem_reps, avx2 ? "AVX2 32-byte loads/stores" : "portable 8-byte loads/stores");
+    const struct { size_t bytes; qkperf_bw_kernel k; unsigned reps; double *dst; const char *name; } lv[] = {
+        {out->l1_bytes, st, reps, &out->l1_store_Bps, "L1 store"},
+        {out->l2_bytes, rd, reps, &out->l2_read_Bps, "L2 read"},
+        {out->l3_bytes, rd, reps, &out->l3_read_Bps, "L3 read"},
+        {out->mem_bytes, rd, mem_reps, &out->mem_read_Bps, "memory read"},
+    };
+    for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++)
+        if (measure_level(lv[i].k, lv[i].bytes, lv[i].reps, lv[i].dst)) {
+            snprintf(out->method, sizeof out->method, "cannot allocate %zu MiB for the %s buffer",
+                     lv[i].bytes / MiB, lv[i].name);
+            return -1;
+        }
+    return 0;
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+json_t *qkperf_roofline_json(const qkperf_roofline *rl)
+{
+    return json_pack("{s:f,s:f,s:f,s:f,s:s,s:I,s:I,s:I,s:I}", "l1_store_Bps", rl->l1_store_Bps,
+                     "l2_read_Bps", rl->l2_read_Bps, "l3_read_Bps", rl->l3_read_Bps,
+                     "mem_read_Bps", rl->mem_read_Bps, "method", rl->method, "l1_bytes",
+                     (json_int_t)rl->l1_bytes, "l2_bytes", (json_int_t)rl->l2_bytes, "l3_bytes",
+                     (json_int_t)rl->l3_bytes, "mem_bytes", (json_int_t)rl->mem_bytes);
+}
+
+int qkperf_roofline_from_json(const json_t *o, qkperf_roofline *out, char *err, size_t len)
+{
+    static const char *const keys[] = {"l1_store_Bps", "l2_read_Bps", "l3_read_Bps", "mem_read_Bps"};
+    static const char *const sizes[] = {"l1_bytes", "l2_bytes", "l3_bytes", "mem_bytes"};
+    double *dst[] = {&out->l1_store_Bps, &out->l2_read_Bps, &out->l3_read_Bps, &out->mem_read_Bps};
+    size_t *sdst[] = {&out->l1_bytes, &out->l2_bytes, &out->l3_bytes, &out->mem_bytes};
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(o))
+        return snprintf(err, len, "roofline: expected an object"), -1;
+    for (size_t i = 0; i < 4; i++) {
+        json_t *v = json_object_get(o, keys[i]);
+        if (!json_is_number(v) || json_number_value(v) <= 0)
+            return snprintf(err, len, "roofline: '%s' missing or not a positive number", keys[i]), -1;
+        *dst[i] = json_number_value(v);
+        json_int_t b = json_integer_value(json_object_get(o, sizes[i]));
+        *sdst[i] = b > 0 ? (size_t)b : 0;
+    }
+    const char *m = json_string_value(json_object_get(o, "method"));
+    snprintf(out->method, sizeof out->method, "%s", m ? m : "unknown");
+    return 0;
+}
+
+/* ---- command --------------------------------------------------------------- */
+
+static void fmt_bytes(char *buf, size_t len, size_t b)
+{
+    if (b >= MiB)
+        snprintf(buf, len, "%zu MiB", b / MiB);
+    else
+        snprintf(buf, len, "%zu KiB", b / KiB);
+}
+
+static void print_table(FILE *f, const qkperf_roofline *rl)
+{
+    /* Core cycles come from the TSC and the measured core/TSC ratio: an
+     * estimate, and only meaningful with an invariant TSC. */
+    double core_hz = qkperf_tsc_invariant() ? qkperf_tsc_mhz() * 1e6 * qkperf_core_per_tsc() : 0;
+    const struct { const char *name; double Bps; size_t bytes; } lv[] = {
+        {"L1 store", rl->l1_store_Bps, rl->l1_bytes},
+        {"L2 read", rl->l2_read_Bps, rl->l2_bytes},
+        {"L3 read", rl->l3_read_Bps, rl->l3_bytes},
+        {"memory read", rl->mem_read_Bps, rl->mem_bytes},
+    };
+    fprintf(f, "%-12s %8s %12s  %s\n", "level", "buffer", "bandwidth",
+            core_hz > 0 ? "bytes/core cycle (estimate)" : "");
+    for (size_t i = 0; i < 4; i++) {
+        char sz[32];
+        fmt_bytes(sz, sizeof sz, lv[i].bytes);
+        fprintf(f, "%-12s %8s %7.1f GB/s", lv[i].name, sz, lv[i].Bps / 1e9);
+        if (core_hz > 0)
+            fprintf(f, "  %6.1f", lv[i].Bps / core_hz);
+        fputc('\n', f);
+    }
+    if (core_hz > 0)
+        fprintf(f, "core clock %.2f GHz (estimate: TSC %.0f MHz x %.3f core cycles/tick)\n",
+                core_hz / 1e9, qkperf_tsc_mhz(), qkperf_core_per_tsc());
+    else
+        fprintf(f, "bytes per core cycle: n/a (no invariant TSC to estimate the core clock)\n");
+    fprintf(f, "method: %s\n", rl->method);
+}
+
+static int write_json(const qkperf_roofline *rl, const char *path)
+{
+    char err[512];
+    json_t *o = qkperf_roofline_json(rl);
+    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    json_decref(o);
+    int rc = 0;
+    if (!text) {
+        fprintf(stderr, "qkperf roofline: out of memory writing %s\n", path);
+        return 1;
+    }
+    size_t n = strlen(text);
+    char *doc = malloc(n + 2);
+    if (doc) {
+        memcpy(doc, text, n);
+        doc[n] = '\n';
+        rc = qkperf_write_atomic(path, doc, n + 1, err, sizeof err);
+    }
+    if (!doc || rc)
+        fprintf(stderr, "qkperf roofline: %s\n", doc ? err : "out of memory");
+    free(doc);
+    free(text);
+    return doc && !rc ? 0 : 1;
+}
+
+static int usage(const char *what, const char *arg)
+{
+    fprintf(stderr, "qkperf roofline: %s '%s' (usage: qkperf roofline [--quick] [-o FILE.json])\n",
+            what, arg);
+    return 2;
+}
+
+int qkperf_cmd_roofline(int argc, char **argv)
+{
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"quick", no_argument, NULL, 'Q'},
+                                         {NULL, 0, NULL, 0}};
+    const char *output = NULL;
+    int quick = 0, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+        if (c == 'o')
+            output = optarg;
+        else if (c == 'Q')
+            quick = 1;
+        else
+            return usage(c == ':' ? "missing value for option" : "unknown option", argv[optind - 1]);
+    }
+    if (optind < argc)
+        return usage("unexpected argument", argv[optind]);
+    qkperf_roofline rl;
+    if (qkperf_roofline_measure(&rl, quick)) {
+        fprintf(stderr, "qkperf roofline: %s\n", rl.method);
+        return 1;
+    }
+    print_table(stdout, &rl);
+    return output ? write_json(&rl, output) : 0;
+}

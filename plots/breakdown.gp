@@ -1,0 +1,57 @@
+# breakdown.gp — per-phase breakdown of one op at one size: for each variant,
+# its staged phases stacked (time per call), the fused kernel's total as a
+# marker beside the bar, and ±MAD error bars. The gap between the stack and
+# the marker is the overlap the out-of-order core hides.
+#
+# Inputs (gnuplot -e): data, out, fmt ('png'|'svg'), title,
+#   phases (space-separated phase names, in column order), unit (time unit).
+# data (written by qkperf plot): '#' header, then per variant:
+#   x,variant,{PHASE_lo,PHASE_hi,PHASE_mad}...,fused,fused_mad
+
+if (fmt eq 'svg') {
+    set terminal svg size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
+} else {
+    set terminal pngcairo size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
+}
+set output out
+set encoding utf8
+set datafile separator comma
+
+# One colour per phase name, the same in every plot.
+pcol(p) = p eq 'memory' ? '#4C72B0' : p eq 'unpack' ? '#DD8452' : p eq 'lut' ? '#55A868' : \
+          p eq 'scale' ? '#C44E52' : p eq 'fma' ? '#8172B3' : p eq 'hsum' ? '#937860' : '#7F7F7F'
+
+# Value labels: whole numbers from 100 up, three digits below.
+num(v) = v >= 100 ? sprintf('%.0f', v) : sprintf('%.3g', v)
+
+nph = words(phases)
+fc = 3 * nph + 3          # column of the fused total
+stats data using 1 nooutput
+nv = STATS_records
+
+set title title font ',20'
+set ylabel sprintf('time per call [%s]', unit)
+set xlabel 'variant (ladder order)'
+set xrange [-0.6 : nv - 0.2]
+set yrange [0 : *]
+set grid ytics lc rgb '#DDDDDD'
+set key outside right top vertical spacing 1.3 title 'staged phases' left
+set style fill solid 0.9 border rgb 'white'
+# Long variant names need room once there are more than a few.
+if (nv > 4) { set xtics nomirror rotate by 15 right } else { set xtics nomirror }
+set ytics nomirror
+set border 3
+set offsets 0, 0, graph 0.08, 0
+
+plot for [j=1:nph] data using 1:((column(3*j) + column(3*j+1)) / 2):(0.3):((column(3*j+1) - column(3*j)) / 2) \
+         with boxxyerror lc rgb pcol(word(phases, j)) title word(phases, j), \
+     for [j=1:nph] data using ($1 + 0.18):(column(3*j+1)):(column(3*j+2)) \
+         with yerrorbars lc rgb '#333333' lw 1.5 pt 7 ps 0.4 notitle, \
+     data using 1:(column(fc - 2)):(num(column(fc - 2))) \
+         with labels offset 0, 0.9 font ',13' notitle, \
+     data using ($1 + 0.42):(column(fc)):(column(fc + 1)) \
+         with yerrorbars lc rgb 'black' pt 9 ps 2.2 lw 2 title 'fused kernel (total)', \
+     data using ($1 + 0.42):(column(fc) + column(fc + 1)):(num(column(fc))) \
+         with labels offset 0, 1.1 font ',13' tc rgb '#000000' notitle, \
+     data using 1:(NaN):xtic(2) notitle, \
+     keyentry with yerrorbars lc rgb '#333333' lw 1.5 pt 7 ps 0.4 title 'error bars: ±MAD'

@@ -1,0 +1,217 @@
+/*
+ * test_plot.c — the plots driver and `qkperf plot`, from the committed
+ * fixture tests/fixtures/results.json (real dequantize and gemv runs, a
+ * roofline, a few sim/static/hw records): every kind of plot renders; each
+ * PNG is a real PNG of the expected size that is not blank (decoded, pixel
+ * variety counted); each SVG parses as XML; a missing gnuplot gives the
+ * one-line message naming the package; a non-empty output folder is
+ * refused without --force.
+ *
+ * Needs QKPERF_SRCDIR (the source tree: fixture and plots/) in the
+ * environment, as `make check` sets it.
+ */
+#include <criterion/criterion.h>
+#include <libxml/parser.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plot.h"
+#include "results.h"
+
+static char fixture[4096];
+static char outdir[] = "/tmp/qkperf-test-plot-XXXXXX";
+
+static void setup(void)
+{
+    const char *src = getenv("QKPERF_SRCDIR");
+    cr_assert(src, "QKPERF_SRCDIR is not set (make check sets it to the source tree)");
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/results.json", src);
+    char scripts[4096];
+    snprintf(scripts, sizeof scripts, "%s/plots", src);
+    setenv("QKPERF_PLOTS_DIR", scripts, 1);
+    unsetenv("QKPERF_GNUPLOT");
+    strcpy(outdir, "/tmp/qkperf-test-plot-XXXXXX");
+    cr_assert(mkdtemp(outdir), "mkdtemp failed");
+}
+
+static void teardown(void)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void load_fixture(qkperf_results *r)
+{
+    char err[512];
+    cr_assert_eq(qkperf_results_read_json(r, fixture, err, sizeof err), 0, "%s", err);
+}
+
+static unsigned be32(const unsigned char *p)
+{
+    return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
+}
+
+/* Signature, then the IHDR chunk first, with width and height. */
+static void check_png_header(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char h[24];
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    cr_assert_eq(fread(h, 1, sizeof h, f), sizeof h, "%s: shorter than a PNG header", path);
+    fclose(f);
+    cr_assert_eq(memcmp(h, sig, 8), 0, "%s: not a PNG signature", path);
+    cr_assert_eq(memcmp(h + 12, "IHDR", 4), 0, "%s: first chunk is not IHDR", path);
+    cr_assert_eq(be32(h + 16), 1600u, "%s: width %u", path, be32(h + 16));
+    cr_assert_eq(be32(h + 20), 900u, "%s: height %u", path, be32(h + 20));
+}
+
+/* Decode and count distinct colours (capped) and non-white pixels: a blank
+ * or single-colour image fails. */
+static void check_png_pixels(const char *path)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    cr_assert(png_image_begin_read_from_file(&img, path), "%s: %s", path, img.message);
+    img.format = PNG_FORMAT_RGB;
+    png_bytep px = malloc(PNG_IMAGE_SIZE(img));
+    cr_assert(px);
+    cr_assert(png_image_finish_read(&img, NULL, px, 0, NULL), "%s: %s", path, img.message);
+    unsigned colours[64];
+    size_t ncol = 0, ink = 0, n = (size_t)img.width * img.height;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned)px[3 * i] << 16 | (unsigned)px[3 * i + 1] << 8 | px[3 * i + 2];
+        ink += c != 0xffffff;
+        size_t k = 0;
+        while (k < ncol && colours[k] != c)
+            k++;
+        if (k == ncol && ncol < 64)
+            colours[ncol++] = c;
+    }
+    free(px);
+    cr_assert_geq(ncol, 8u, "%s: only %zu colours", path, ncol);
+    cr_assert_gt(ink, n / 100, "%s: almost blank (%zu of %zu pixels not white)", path, ink, n);
+}
+
+static void check_svg(const char *path)
+{
+    xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    cr_assert(doc, "%s does not parse as XML", path);
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    cr_assert(root && !strcmp((const char *)root->name, "svg"), "%s: root element is not <svg>", path);
+    xmlFreeDoc(doc);
+}
+
+static int has_prefix(const qkperf_plots *p, const char *prefix)
+{
+    for (size_t i = 0; i < p->nfiles; i++)
+        if (!strncmp(p->files[i], prefix, strlen(prefix)))
+            return 1;
+    return 0;
+}
+
+Test(plot, every_plot_renders_as_real_png_and_svg, .init = setup, .fini = teardown, .timeout = 120)
+{
+    qkperf_results r;
+    qkperf_plots p;
+    char err[1024] = "";
+    load_fixture(&r);
+    cr_assert_eq(qkperf_plot_all(&r, outdir, &p, err, sizeof err), 0, "%s", err);
+    static const char *const kinds[] = {"breakdown-dequantize-1024.", "ladder-dequantize-1024.",
+                                        "throughput-dequantize.", "speedup-dequantize.",
+                                        "counters-dequantize-1024.", "breakdown-gemv-512x2048.",
+                                        "ladder-gemv-512x2048.", "throughput-gemv.", "speedup-gemv."};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        cr_assert(has_prefix(&p, kinds[k]), "no %s* among the %zu files made", kinds[k], p.nfiles);
+    for (size_t i = 0; i < p.nfiles; i++) {
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", outdir, p.files[i]);
+        cr_assert(p.captions[i] && *p.captions[i], "%s has no caption", p.files[i]);
+        if (strstr(p.files[i], ".png")) {
+            check_png_header(path);
+            check_png_pixels(path);
+        } else {
+            check_svg(path);
+        }
+    }
+    qkperf_plots_free(&p);
+    qkperf_results_free(&r);
+}
+
+Test(plot, counters_skipped_with_reason_when_no_source_has_them, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    qkperf_results r;
+    qkperf_plots p;
+    char err[1024] = "";
+    load_fixture(&r);
+    for (size_t i = 0; i < r.n; i++)
+        if (strcmp(r.rec[i].source, "tsc") && strcmp(r.rec[i].source, "sw"))
+            r.rec[i].counted = 0;
+    cr_assert_eq(qkperf_plot_all(&r, outdir, &p, err, sizeof err), 0, "%s", err);
+    cr_assert_not(has_prefix(&p, "counters-"));
+    int said = 0;
+    for (size_t i = 0; i < p.nskipped; i++)
+        said |= !strncmp(p.skipped[i], "counters:", 9) && strstr(p.skipped[i], "sim") != NULL;
+    cr_assert(said, "no 'counters: ...' reason among the skipped plots");
+    qkperf_plots_free(&p);
+    qkperf_results_free(&r);
+}
+
+Test(plot, missing_gnuplot_names_the_package, .init = setup, .fini = teardown)
+{
+    qkperf_results r;
+    qkperf_plots p;
+    char err[1024] = "";
+    load_fixture(&r);
+    setenv("QKPERF_GNUPLOT", "/nonexistent", 1);
+    cr_assert_eq(qkperf_plot_all(&r, outdir, &p, err, sizeof err), -1);
+    cr_assert_str_eq(err, "gnuplot not found: install the gnuplot-nox package (apt-get install gnuplot-nox)");
+    cr_assert_null(strchr(err, '\n'));
+    cr_assert_eq(p.nfiles, 0u);
+    qkperf_plots_free(&p);
+    qkperf_results_free(&r);
+}
+
+static int cmd_plot(const char *dir, int force)
+{
+    char *argv[] = {"plot", fixture, "-o", (char *)dir, force ? "--force" : NULL, NULL};
+    int argc = force ? 5 : 4;
+    return qkperf_cmd_plot(argc, argv);
+}
+
+Test(plot, non_empty_folder_refused_without_force, .init = setup, .fini = teardown, .timeout = 120)
+{
+    char keep[8192];
+    snprintf(keep, sizeof keep, "%s/notes.txt", outdir);
+    FILE *f = fopen(keep, "w");
+    cr_assert(f);
+    fputs("someone's work\n", f);
+    fclose(f);
+    cr_assert_eq(cmd_plot(outdir, 0), 2);
+    cr_assert_eq(access(keep, F_OK), 0, "the existing file was removed");
+    cr_assert_eq(cmd_plot(outdir, 1), 0);
+    char png[8192];
+    snprintf(png, sizeof png, "%s/speedup-dequantize.png", outdir);
+    cr_assert_eq(access(png, F_OK), 0, "--force did not write the plots");
+}
+
+Test(plot, bad_json_is_a_usage_error, .init = setup, .fini = teardown)
+{
+    char bad[8192], dir[8192];
+    snprintf(bad, sizeof bad, "%s/bad.json", outdir);
+    snprintf(dir, sizeof dir, "%s/out", outdir);
+    FILE *f = fopen(bad, "w");
+    cr_assert(f);
+    fputs("{not json", f);
+    fclose(f);
+    char *argv[] = {"plot", bad, "-o", dir, NULL};
+    cr_assert_eq(qkperf_cmd_plot(4, argv), 2);
+    char *missing[] = {"plot", "/nonexistent/results.json", "-o", dir, NULL};
+    cr_assert_eq(qkperf_cmd_plot(4, missing), 2);
+}
