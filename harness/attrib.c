@@ -48,6 +48,23 @@ static int comparable(const qkperf_record *x)
     return x->counted && x->n >= 1 && isfinite(x->median);
 }
 
+/* sim (callgrind) and static (llvm-mca) figures are deterministic: one
+ * pass gives the exact value, so a difference is real and its interval is
+ * the point itself; only the noise band still applies. */
+static int exact_source(const char *source)
+{
+    return !strcmp(source, "sim") || !strcmp(source, "static");
+}
+
+static void make_exact(qkperf_change *c)
+{
+    if (!c->ratio_defined)
+        return;
+    c->ci_lo = c->ci_hi = c->ratio;
+    c->p_value = c->ratio == 1.0 ? 1.0 : 0.0;
+    c->significant = c->ratio != 1.0;
+}
+
 static int add_delta(qkperf_deltas *ds, const qkperf_record *a, const qkperf_record *b,
                      const char *from, const char *to, const qkperf_bands *bands, uint64_t seed)
 {
@@ -72,6 +89,8 @@ static int add_delta(qkperf_deltas *ds, const qkperf_record *a, const qkperf_rec
         ds->n--; /* non-finite samples: nothing to say about this pair */
         return 0;
     }
+    if (exact_source(b->source) && exact_source(a->source))
+        make_exact(&d->change);
     d->verdict = qkperf_verdict_of(&d->change, d->band, d->lower_is_better);
     return 0;
 }

@@ -11,17 +11,20 @@
 #include "job.h"
 #include "table.h"
 
-/* Metrics shown in the step tables: the ones that say something time does
- * not already say (cycles-est and task-clock are time in other units). */
-static int shown(const char *metric)
+/* Metrics shown in the step tables: the ones that say something the shown
+ * ones do not (cycles-est and task-clock are time in other units; raw Ir is
+ * Ir/elem times the size; per-port pressures are in the JSON and the ports
+ * plot). Rows that are zero on both sides say nothing either. */
+static int shown(const qkperf_delta *d)
 {
     static const char *const hidden[] = {"cycles-est", "task-clock", "page-faults",
                                          "context-switches", "cpu-migrations", "throughput",
-                                         "bandwidth"};
+                                         "bandwidth", "Ir", "Dr", "Dw", "D1mw", "DLmw",
+                                         "uops/iter", "IPC", "rthroughput"};
     for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
-        if (!strcmp(metric, hidden[i]))
+        if (!strcmp(d->metric, hidden[i]))
             return 0;
-    return 1;
+    return strncmp(d->metric, "port ", 5) != 0 && (d->before != 0 || d->after != 0);
 }
 
 static void print_step(const qkperf_deltas *ds, const qk_variant *from, const qk_variant *to)
@@ -31,7 +34,7 @@ static void print_step(const qkperf_deltas *ds, const qk_variant *from, const qk
            "95% CI", "verdict");
     for (size_t i = 0; i < ds->n; i++) {
         const qkperf_delta *d = &ds->d[i];
-        if (strcmp(d->from, from->name) || strcmp(d->to, to->name) || !shown(d->metric))
+        if (strcmp(d->from, from->name) || strcmp(d->to, to->name) || !shown(d))
             continue;
         char b[32], a[32], ch[16] = "n/a", ci[40] = "";
         qkperf_fmt_value(b, sizeof b, d->before, d->unit);

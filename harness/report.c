@@ -176,8 +176,8 @@ static void sentence(FILE *f, const qkperf_deltas *ds, const char *from, const c
             continue;
         int is_time = !strcmp(d->metric, "time");
         int is_sim = !strcmp(d->metric, "Ir/elem") || !strcmp(d->metric, "cycles/elem");
-        if (!is_time && !is_sim)
-            continue;
+        if (!is_time && (!is_sim || d->verdict == QKPERF_NO_CHANGE))
+            continue; /* models and simulations: only what moved */
         size_t u = strlen(moved);
         if (is_time && d->verdict == QKPERF_NO_CHANGE) {
             size_t s = strlen(still);

@@ -375,6 +375,7 @@ static const struct {
 } metric_table[] = {
     { "instructions", true, QKPERF_KIND_INSTRUCTIONS },
     { "Ir", false, QKPERF_KIND_INSTRUCTIONS },              /* callgrind */
+    { "Ir/elem", false, QKPERF_KIND_INSTRUCTIONS },         /* callgrind, per element */
     { "INST_RETIRED", true, QKPERF_KIND_INSTRUCTIONS },     /* Intel */
     { "RETIRED_INSTRUCTIONS", true, QKPERF_KIND_INSTRUCTIONS }, /* AMD */
     { "cycles", true, QKPERF_KIND_CYCLES },                 /* cycles-est */
