@@ -81,6 +81,8 @@ static const char *asm_name(const qk_op *op, const qk_variant *v, int *qualify)
         {NULL, "scalar", "scalar.s", 1},
         {"dequantize", "avx2-", "dequant_avx2.s", 0},
         {"gemv", "avx2-", "gemv_avx2.s", 0},
+        {"dequantize", "avx512-", "dequant_avx512.s", 0},
+        {"gemv", "avx512-", "gemv_avx512.s", 0},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if ((!map[i].op || !strcmp(map[i].op, op->name)) &&
@@ -705,6 +707,11 @@ int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size,
     snprintf(base.size, sizeof base.size, "%s", size);
     snprintf(base.source, sizeof base.source, "static");
     int qualify = 0;
+    if ((v->isa & (QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI)) &&
+        !strncmp(mcpu, "znver", 5))
+        return snprintf(err, len, "%s %s: llvm-mca 14's Zen models have no AVX-512; "
+                        "model it with --mcpu sapphirerapids or skylake-avx512",
+                        op->name, v->name), -1;
     const char *file = asm_name(op, v, &qualify);
     char path[1024], prefix[128];
     snprintf(prefix, sizeof prefix, "%s%s%s/", qualify ? op->name : "", qualify ? ":" : "",

@@ -626,36 +626,156 @@ typedef struct qkperf_panel {
     const char *source, *metric, *unit;
 } qkperf_panel;
 
-/* Counts and cycles are shown per element, so sizes compare. */
-static int per_element(const char *unit)
+/* The panels in priority order: each entry is one panel, drawn with the
+ * first of its metrics that this op and size has counted for some staged
+ * phase and that is not zero for every variant and phase. Sources take
+ * turns, so each shows its most telling figure before any shows a second;
+ * the chosen panels are then drawn grouped by source. */
+typedef struct qkperf_pick {
+    const char *source, *metric[2];
+} qkperf_pick;
+
+static const qkperf_pick counter_picks[] = {
+    {"sim", {"Ir/elem", "Ir"}},           {"static", {"cycles/elem", "cycles"}},
+    {"hw", {"instructions", NULL}},       {"sim", {"D1 miss ratio", "D1mr"}},
+    {"static", {"uops/iter", "IPC"}},     {"hw", {"cycles", NULL}},
+    {"sim", {"Dr", NULL}},                {"hw", {"L1D misses", NULL}},
+    {"sim", {"Dw", NULL}},                {"hw", {"IPC", NULL}},
+};
+
+static const char *const counter_sources[] = {"sim", "static", "hw"};
+
+/* Port pressure has its own plot (ports-OP-SIZE). */
+static int port_metric(const char *metric)
 {
-    return !strcmp(unit, "count") || !strcmp(unit, "cycles");
+    return !strncmp(metric, "port ", 5) || !strncmp(metric, "bottleneck ", 11);
 }
 
-static size_t counter_panels(const qkperf_results *r, const char *op, const char *size,
-                             qkperf_panel *p, size_t *more)
+enum { METRIC_ABSENT, METRIC_ZERO, METRIC_NONZERO };
+
+/* Whether a metric of one source has counted staged records for op at size,
+ * and whether any of them is not zero; *unit is set from the first. */
+static int metric_state(const qkperf_results *r, const char *op, const char *size,
+                        const char *source, const char *metric, const char **unit)
 {
-    static const char *const sources[] = {"sim", "static", "hw"};
-    size_t n = 0;
-    *more = 0;
-    for (size_t s = 0; s < 3; s++)
+    int st = METRIC_ABSENT;
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (!x->counted || !x->n || strcmp(x->source, source) || strcmp(x->metric, metric) ||
+            strcmp(x->op, op) || strcmp(x->size, size) || !strcmp(x->phase, "total"))
+            continue;
+        if (st == METRIC_ABSENT && unit)
+            *unit = x->unit;
+        if (x->median != 0 && !isnan(x->median))
+            return METRIC_NONZERO;
+        st = METRIC_ZERO;
+    }
+    return st;
+}
+
+static void list_add(char *buf, size_t cap, const char *sep, const char *item)
+{
+    size_t n = strlen(buf);
+    snprintf(buf + n, cap - n, "%s%s", n ? sep : "", item);
+}
+
+typedef struct qkperf_counter_choice {
+    qkperf_panel p[QKPERF_COUNTER_PANELS];
+    size_t n;
+    char left[400]; /* metrics worth a panel that found no room: "sim Dr, sim Dw" */
+    char zero[400]; /* metrics zero for every variant and phase: "sim D1mr, D1mw" */
+} qkperf_counter_choice;
+
+static int chosen(const qkperf_counter_choice *ch, const char *source, const char *metric)
+{
+    for (size_t k = 0; k < ch->n; k++)
+        if (!strcmp(ch->p[k].source, source) && !strcmp(ch->p[k].metric, metric))
+            return 1;
+    return 0;
+}
+
+static void choose_panel(qkperf_counter_choice *ch, const char *source, const char *metric,
+                         const char *unit)
+{
+    char item[80];
+    if (ch->n < QKPERF_COUNTER_PANELS) {
+        ch->p[ch->n++] = (qkperf_panel){source, metric, unit};
+        return;
+    }
+    snprintf(item, sizeof item, "%s %s", source, metric);
+    list_add(ch->left, sizeof ch->left, ", ", item);
+}
+
+static void counter_choice(const qkperf_results *r, const char *op, const char *size,
+                           qkperf_counter_choice *ch)
+{
+    memset(ch, 0, sizeof *ch);
+    int has[3] = {0, 0, 0}; /* a source that has a priority metric */
+    for (size_t k = 0; k < sizeof counter_picks / sizeof counter_picks[0]; k++) {
+        const qkperf_pick *pk = &counter_picks[k];
+        for (size_t m = 0; m < 2 && pk->metric[m]; m++) {
+            const char *unit = "";
+            if (metric_state(r, op, size, pk->source, pk->metric[m], &unit) != METRIC_NONZERO)
+                continue;
+            for (size_t s = 0; s < 3; s++)
+                has[s] |= !strcmp(pk->source, counter_sources[s]);
+            choose_panel(ch, pk->source, pk->metric[m], unit);
+            break;
+        }
+    }
+    /* A source none of whose metrics is in the list (a user's own event
+     * group) still shows what it counted, in document order; metrics zero
+     * everywhere are named in the caption instead of drawn. */
+    for (size_t s = 0; s < 3; s++) {
+        char zeros[300] = "";
+        qkperf_names seen = {.n = 0};
         for (size_t i = 0; i < r->n; i++) {
             const qkperf_record *x = &r->rec[i];
-            if (!x->counted || strcmp(x->source, sources[s]) || strcmp(x->op, op) ||
-                strcmp(x->size, size) || !strcmp(x->phase, "total"))
+            if (strcmp(x->source, counter_sources[s]) || strcmp(x->op, op) ||
+                strcmp(x->size, size) || port_metric(x->metric))
                 continue;
-            size_t k = 0;
-            while (k < n && !(p[k].source == sources[s] && !strcmp(p[k].metric, x->metric)))
-                k++;
-            if (k < n)
+            size_t before = seen.n;
+            names_add(&seen, x->metric);
+            if (seen.n == before)
                 continue;
-            if (n == QKPERF_COUNTER_PANELS) {
-                (*more)++; /* the first panels are kept */
-                continue;
-            }
-            p[n++] = (qkperf_panel){sources[s], x->metric, x->unit};
+            const char *unit = "";
+            int st = metric_state(r, op, size, x->source, x->metric, &unit);
+            if (st == METRIC_ZERO)
+                list_add(zeros, sizeof zeros, ", ", x->metric);
+            else if (st == METRIC_NONZERO && !has[s] && !chosen(ch, x->source, x->metric))
+                choose_panel(ch, counter_sources[s], x->metric, unit);
         }
-    return n;
+        if (*zeros) {
+            char item[340];
+            snprintf(item, sizeof item, "%s %s", counter_sources[s], zeros);
+            list_add(ch->zero, sizeof ch->zero, "; ", item);
+        }
+    }
+    /* Drawn grouped by source (sim, static, hw), by priority within one. */
+    qkperf_panel sorted[QKPERF_COUNTER_PANELS];
+    size_t n = 0;
+    for (size_t s = 0; s < 3; s++)
+        for (size_t k = 0; k < ch->n; k++)
+            if (!strcmp(ch->p[k].source, counter_sources[s]))
+                sorted[n++] = ch->p[k];
+    memcpy(ch->p, sorted, n * sizeof sorted[0]);
+}
+
+size_t qkperf_counter_panels(const qkperf_results *r, const char *op, const char *size,
+                             char (*names)[64], size_t max)
+{
+    qkperf_counter_choice ch;
+    counter_choice(r, op, size, &ch);
+    for (size_t k = 0; k < ch.n && k < max; k++)
+        snprintf(names[k], 64, "%s %s", ch.p[k].source, ch.p[k].metric);
+    return ch.n;
+}
+
+/* Counts (and cycles per phase) are shown per element, so sizes compare;
+ * a metric already per something ("cycles/elem", "uops/iter") is not. */
+static int per_element(const qkperf_panel *pn)
+{
+    return (!strcmp(pn->unit, "count") || !strcmp(pn->unit, "cycles")) && !strchr(pn->metric, '/');
 }
 
 /* Panel file: row per variant: x, variant, one value per phase (NaN when
@@ -667,7 +787,7 @@ static int panel_file(qkperf_plot_ctx *c, const char *name, const char *op, cons
     FILE *f = open_data(c, name, path, sizeof path);
     if (!f)
         return -1;
-    double div = per_element(pn->unit) ? elements(size) : 1;
+    double div = per_element(pn) ? elements(size) : 1;
     fprintf(f, "# x,variant");
     for (size_t p = 0; p < ph->n; p++)
         fprintf(f, ",%s", ph->v[p]);
@@ -678,7 +798,7 @@ static int panel_file(qkperf_plot_ctx *c, const char *name, const char *op, cons
             const qkperf_record *x = NULL;
             for (size_t i = 0; i < c->r->n && !x; i++) {
                 const qkperf_record *y = &c->r->rec[i];
-                if (y->counted && !strcmp(y->op, op) && !strcmp(y->size, size) &&
+                if (y->counted && y->n && !strcmp(y->op, op) && !strcmp(y->size, size) &&
                     !strcmp(y->variant, vs->v[v]) && !strcmp(y->phase, ph->v[p]) &&
                     !strcmp(y->source, pn->source) && !strcmp(y->metric, pn->metric))
                     x = y;
@@ -690,50 +810,201 @@ static int panel_file(qkperf_plot_ctx *c, const char *name, const char *op, cons
     return close_data(c, f, path);
 }
 
-/* "'Ir per element (sim)'", "'IPC (hw)'", "'x [unit] (src)'": one quoted
- * word of the panels list the script walks with word(). */
+/* "'Ir per element (sim)'", "'IPC (hw)'", "'uops/iter (static)'",
+ * "'x [unit] (src)'": one quoted word of the panels list the script walks
+ * with word(). */
 static void panel_label(char *buf, size_t cap, const qkperf_panel *pn, size_t k)
 {
     char unit[40] = "";
-    if (per_element(pn->unit))
+    if (per_element(pn))
         snprintf(unit, sizeof unit, " per element");
-    else if (*pn->unit)
+    else if (*pn->unit && !strchr(pn->metric, '/'))
         snprintf(unit, sizeof unit, " [%s]", pn->unit);
     snprintf(buf, cap, "%s'%s%s (%s)'", k ? " " : "", pn->metric, unit, pn->source);
 }
 
 static int plot_counters(qkperf_plot_ctx *c, const char *op, const char *size)
 {
-    qkperf_panel pn[QKPERF_COUNTER_PANELS];
-    size_t more, np = counter_panels(c->r, op, size, pn, &more);
+    qkperf_counter_choice ch;
+    counter_choice(c->r, op, size, &ch);
     char name[200], safe[120];
     file_safe(safe, sizeof safe, size);
     snprintf(name, sizeof name, "counters-%s-%s", op, safe);
-    if (!np)
-        return 0; /* reported once per document by plot_all_counters */
+    if (!ch.n)
+        return 0; /* reported once per document by qkperf_plot_all */
     qkperf_names vs = distinct(c->r, op, FIELD_VARIANT, 1), ph = distinct(c->r, op, FIELD_PHASE, 1);
     char labels[1500] = "", phases[512] = "", first[PATH_MAX] = "";
-    for (size_t k = 0; k < np; k++) {
+    for (size_t k = 0; k < ch.n; k++) {
         char pname[260];
         snprintf(pname, sizeof pname, "%s-%zu", name, k + 1);
-        if (panel_file(c, pname, op, size, &pn[k], &vs, &ph))
+        if (panel_file(c, pname, op, size, &ch.p[k], &vs, &ph))
             return -1;
         if (!k)
             snprintf(first, sizeof first, "%s/data/%s.csv", c->dir, pname);
-        panel_label(labels + strlen(labels), sizeof labels - strlen(labels), &pn[k], k);
+        panel_label(labels + strlen(labels), sizeof labels - strlen(labels), &ch.p[k], k);
     }
     for (size_t p = 0; p < ph.n; p++)
         snprintf(phases + strlen(phases), sizeof phases - strlen(phases), "%s%s", p ? " " : "", ph.v[p]);
-    if (more)
-        skip(c, "%s: %zu more counter metrics not shown (at most %d panels)", name, more,
-             QKPERF_COUNTER_PANELS);
-    char prefix[PATH_MAX * 2], qp[PATH_MAX * 2], extra[PATH_MAX * 2 + 2200], title[200], cap[300];
+    if (*ch.left && skip(c, "%s: no room for %s (at most %d panels)", name, ch.left,
+                         QKPERF_COUNTER_PANELS))
+        return -1;
+    char prefix[PATH_MAX * 2], qp[PATH_MAX * 2], extra[PATH_MAX * 2 + 2200], title[200], cap[700];
     snprintf(prefix, sizeof prefix, "%s/data/%s", c->dir, name);
     gq(qp, sizeof qp, prefix);
     snprintf(extra, sizeof extra, "prefix='%s'; panels=\"%s\"; phases='%s'", qp, labels, phases);
     snprintf(title, sizeof title, "%s %s: per-phase counters by source", op, size);
-    snprintf(cap, sizeof cap, "%s at %s: per-phase counters (sim = callgrind, static = llvm-mca model, hw = PMU), labelled by source", op, size);
+    snprintf(cap, sizeof cap, "%s at %s: per-phase counters (sim = callgrind, static = llvm-mca model, hw = PMU), labelled by source%s%s",
+             op, size, *ch.zero ? "; zero for every variant and phase, so not drawn: " : "", ch.zero);
     return render(c, "counters", name, first, title, extra, cap);
+}
+
+/* ---- 6. port pressure (static) ------------------------------------------------- */
+
+/* Resource families in drawing order: FP/vector pipes; integer ALUs and
+ * branch units; address generation, loads and stores; anything else (e.g.
+ * Intel's numbered ports) last. Names are LLVM's scheduling-model resources
+ * with '.N' for the units of a multi-unit resource (Zn3FPP45.0, Zn3LSU.1). */
+static const char *const resource_families[] = {"FP / vector", "integer", "load / store",
+                                                "other"};
+
+static int resource_family(const char *res)
+{
+    static const char *const keys[][6] = {{"FP", "Vec", "VEC", NULL},
+                                          {"ALU", "BRU", "Int", "INT", "Div", NULL},
+                                          {"AGU", "LSU", "Load", "Store", "LD", NULL}};
+    for (int f = 0; f < 3; f++)
+        for (int k = 0; keys[f][k]; k++)
+            if (strstr(res, keys[f][k]))
+                return f;
+    return 3;
+}
+
+static int resource_cmp(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    int fx = resource_family(x), fy = resource_family(y);
+    return fx != fy ? fx - fy : strverscmp(x, y);
+}
+
+/* The resource named by a "port R" or "bottleneck R" metric, else NULL. */
+static const char *port_resource(const qkperf_record *x)
+{
+    if (!strncmp(x->metric, "port ", 5))
+        return x->metric + 5;
+    if (!strncmp(x->metric, "bottleneck ", 11))
+        return x->metric + 11;
+    return NULL;
+}
+
+static const qkperf_record *port_record(const qkperf_results *r, const char *op, const char *size,
+                                        const char *variant, const char *phase, const char *prefix,
+                                        const char *res)
+{
+    char metric[64];
+    snprintf(metric, sizeof metric, "%s%s", prefix, res);
+    const qkperf_record *x = counted(r, op, variant, size, phase, metric);
+    return x && !strcmp(x->source, "static") && !isnan(x->median) ? x : NULL;
+}
+
+typedef struct qkperf_ports {
+    qkperf_names vs, ph, res;
+    double vmax;
+} qkperf_ports;
+
+static void ports_collect(const qkperf_results *r, const char *op, const char *size, qkperf_ports *p)
+{
+    qkperf_names all_ph = distinct(r, op, FIELD_PHASE, 1), has_ph = {.n = 0};
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *x = &r->rec[i];
+        const char *res = port_resource(x);
+        if (!res || !x->counted || !x->n || strcmp(x->source, "static") || strcmp(x->op, op) ||
+            strcmp(x->size, size))
+            continue;
+        names_add(&p->vs, x->variant);
+        names_add(&has_ph, x->phase);
+        names_add(&p->res, res);
+        if (x->median > p->vmax)
+            p->vmax = x->median;
+    }
+    /* Phases in the op's order, the fused total (if modelled) last. */
+    for (size_t k = 0; k < all_ph.n; k++)
+        for (size_t j = 0; j < has_ph.n; j++)
+            if (!strcmp(all_ph.v[k], has_ph.v[j]))
+                names_add(&p->ph, all_ph.v[k]);
+    for (size_t j = 0; j < has_ph.n; j++)
+        if (!strcmp(has_ph.v[j], "total"))
+            names_add(&p->ph, "total");
+    qsort(p->res.v, p->res.n, sizeof p->res.v[0], resource_cmp);
+}
+
+/* Rows variant,phase,resource (indices),uops per iteration,bottleneck. */
+static int ports_rows(FILE *f, const qkperf_results *r, const char *op, const char *size,
+                      const qkperf_ports *p)
+{
+    int rows = 0;
+    fprintf(f, "# variant,phase,resource (indices into the lists given to ports.gp),uops_per_iter,bottleneck\n");
+    for (size_t v = 0; v < p->vs.n; v++)
+        for (size_t k = 0; k < p->ph.n; k++)
+            for (size_t j = 0; j < p->res.n; j++) {
+                const qkperf_record *x = port_record(r, op, size, p->vs.v[v], p->ph.v[k], "port ", p->res.v[j]);
+                const qkperf_record *b = port_record(r, op, size, p->vs.v[v], p->ph.v[k], "bottleneck ", p->res.v[j]);
+                if (!x && !b)
+                    continue;
+                fprintf(f, "%zu,%zu,%zu,%.6g,%d\n", v, k, j, (x ? x : b)->median, b != NULL);
+                rows++;
+            }
+    return rows;
+}
+
+static void words_of(char *buf, size_t cap, const qkperf_names *s)
+{
+    buf[0] = 0;
+    for (size_t i = 0; i < s->n; i++)
+        list_add(buf, cap, " ", s->v[i]);
+}
+
+static int plot_ports(qkperf_plot_ctx *c, const char *op, const char *size)
+{
+    qkperf_ports p;
+    ports_collect(c->r, op, size, &p);
+    if (!p.vs.n || !p.res.n)
+        return 0; /* reported once per document by qkperf_plot_all */
+    char name[200], safe[120], path[PATH_MAX];
+    file_safe(safe, sizeof safe, size);
+    snprintf(name, sizeof name, "ports-%s-%s", op, safe);
+    FILE *f = open_data(c, name, path, sizeof path);
+    if (!f)
+        return -1;
+    int rows = ports_rows(f, c->r, op, size, &p);
+    if (close_data(c, f, path))
+        return -1;
+    if (!rows)
+        return skip(c, "%s: the static records carry no port pressure", name);
+    char vs[1200], ph[400], res[2000], fams[200] = "", starts[100] = "";
+    words_of(vs, sizeof vs, &p.vs);
+    words_of(ph, sizeof ph, &p.ph);
+    words_of(res, sizeof res, &p.res);
+    for (size_t j = 0; j < p.res.n; j++)
+        if (!j || resource_family(p.res.v[j]) != resource_family(p.res.v[j - 1])) {
+            char w[60];
+            snprintf(w, sizeof w, "'%s'", resource_families[resource_family(p.res.v[j])]);
+            list_add(fams, sizeof fams, " ", w);
+            snprintf(w, sizeof w, "%zu", j);
+            list_add(starts, sizeof starts, " ", w);
+        }
+    const char *mcpu = json_string_value(json_object_get(c->r->config, "mcpu"));
+    char model[200], extra[4500], title[400], cap[500];
+    snprintf(model, sizeof model, "%s", mcpu && *mcpu ? mcpu : "CPU model not recorded");
+    snprintf(extra, sizeof extra,
+             "variants='%s'; phases='%s'; resources='%s'; families=\"%s\"; famstart='%s'; vmax=%.6g",
+             vs, ph, res, fams, starts, p.vmax);
+    snprintf(title, sizeof title, "%s %s: port pressure per phase, llvm-mca -mcpu=%s", op, size, model);
+    snprintf(cap, sizeof cap,
+             "%s at %s: uops per loop iteration on each llvm-mca resource (static model, -mcpu=%s), "
+             "per phase and variant; the bottleneck resource of each phase outlined",
+             op, size, model);
+    return render(c, "ports", name, path, title, extra, cap);
 }
 
 /* ---- driver ------------------------------------------------------------------ */
@@ -745,7 +1016,7 @@ static int make_dir(qkperf_plot_ctx *c, const char *path)
     return fail(c, "cannot create folder %s: %s", path, strerror(errno));
 }
 
-static int plot_op(qkperf_plot_ctx *c, const char *op, int *counters)
+static int plot_op(qkperf_plot_ctx *c, const char *op, int *counters, int *ports)
 {
     qkperf_names ss = sizes_by_elements(c->r, op);
     for (size_t s = 0; s < ss.n; s++)
@@ -758,6 +1029,12 @@ static int plot_op(qkperf_plot_ctx *c, const char *op, int *counters)
         if (plot_counters(c, op, ss.v[s]))
             return -1;
         *counters += c->out->nfiles > before;
+    }
+    for (size_t s = 0; s < ss.n; s++) {
+        size_t before = c->out->nfiles;
+        if (plot_ports(c, op, ss.v[s]))
+            return -1;
+        *ports += c->out->nfiles > before;
     }
     return 0;
 }
@@ -774,14 +1051,17 @@ int qkperf_plot_all(const qkperf_results *r, const char *dir, qkperf_plots *out,
     if (find_scripts(&c) || make_dir(&c, dir) || make_dir(&c, data))
         return -1;
     qkperf_names ops = distinct(r, NULL, FIELD_OP, 0);
-    int counters = 0;
+    int counters = 0, ports = 0;
     for (size_t i = 0; i < ops.n; i++)
-        if (plot_op(&c, ops.v[i], &counters))
+        if (plot_op(&c, ops.v[i], &counters, &ports))
             return -1;
     if (!ops.n && skip(&c, "all plots: the document has no counted records"))
         return -1;
     if (ops.n && !counters &&
         skip(&c, "counters: no counted records from the sim, static or hw sources in this document"))
+        return -1;
+    if (ops.n && !ports &&
+        skip(&c, "ports: no port pressure records from the static source (llvm-mca) in this document"))
         return -1;
     return 0;
 }

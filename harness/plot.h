@@ -14,7 +14,15 @@
  *                       machine.roofline limits when the document has them
  *   speedup-OP          speedup vs scalar by size (bootstrap intervals), with
  *                       the sprint's targets for 1-D ops
- *   counters-OP-SIZE    per-phase counters from sim, static and hw sources
+ *   counters-OP-SIZE    per-phase counters from sim, static and hw sources,
+ *                       a panel per (source, metric) chosen by priority (see
+ *                       qkperf_counter_panels); metrics zero for every
+ *                       variant and phase are named in the caption, not drawn
+ *   ports-OP-SIZE       static (llvm-mca) port pressure: a panel per variant,
+ *                       uops per iteration per resource (grouped: FP/vector
+ *                       pipes, integer, load/store) and phase, the bottleneck
+ *                       resource of each phase outlined, config.mcpu in the
+ *                       title; one per op and size with "port R" records
  * A plot the data cannot support is listed in `skipped` with the reason.
  *
  * Scripts are looked up in $QKPERF_PLOTS_DIR, then the source tree, then the
@@ -43,6 +51,17 @@ void qkperf_plots_free(qkperf_plots *p);
  * out is always initialized; free it with qkperf_plots_free. */
 int qkperf_plot_all(const qkperf_results *r, const char *dir, qkperf_plots *out, char *err,
                     size_t len);
+
+/* The panels the counters plot draws for op at size, in drawing order, as
+ * "SOURCE METRIC" ("sim Ir/elem", "static uops/iter"); at most max names are
+ * written. Per source, by priority and sources taking turns: sim Ir/elem
+ * (else Ir), D1 miss ratio (else D1mr), Dr, Dw; static cycles/elem (else
+ * cycles), uops/iter (else IPC); hw instructions, cycles, L1D misses, IPC.
+ * A metric zero for every variant and staged phase gets no panel; a source
+ * with none of these metrics shows what it has. At most 6 panels. Returns
+ * the number of panels. */
+size_t qkperf_counter_panels(const qkperf_results *r, const char *op, const char *size,
+                             char (*names)[64], size_t max);
 
 /* The message for a missing gnuplot (also used by review). */
 #define QKPERF_NO_GNUPLOT "gnuplot not found: install the gnuplot-nox package (apt-get install gnuplot-nox)"

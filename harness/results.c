@@ -363,9 +363,10 @@ static int fail(char *err, size_t len, const char *path, const char *what)
 int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, size_t len)
 {
     json_error_t je;
-    qkperf_results_init(r);
     json_t *doc = json_load_file(path, 0, &je);
+    qkperf_results_init(r);
     if (!doc) {
+        qkperf_results_free(r);
         if (je.line <= 0 && access(path, R_OK) != 0)
             snprintf(err, len, "%s: %s", path, strerror(errno));
         else

@@ -29,7 +29,7 @@ bw = 0.8 / nph
 set style fill solid 0.9 border rgb 'white'
 set boxwidth bw absolute
 set grid ytics lc rgb '#DDDDDD'
-set xtics nomirror rotate by 20 right font ',13'
+set xtics nomirror rotate by 25 right font ',12'
 set ytics nomirror
 set yrange [0 : *]
 set offsets 0.5, 0.5, graph 0.3, 0   # headroom for the key

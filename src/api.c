@@ -1,8 +1,10 @@
 /*
  * api.c — the public entry points of libqk256 (qk256.h): argument checks,
- * variant lookup, and run-time dispatch to the fastest supported variant.
+ * variant lookup, run-time dispatch to the fastest supported variant, and
+ * the split of gemv rows over the thread pool (threads.c).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qk256_impl.h"
@@ -21,7 +23,8 @@ const char *qk256_strerror(int code)
     case QK256_OK: return "success";
     case QK256_E_INVAL: return "invalid argument (NULL pointer, row stride too small, or size overflow)";
     case QK256_E_UNKNOWN: return "unknown variant";
-    case QK256_E_UNSUPPORTED: return "variant needs an instruction set this CPU lacks";
+    case QK256_E_UNSUPPORTED: return "variant needs an instruction set this CPU lacks, or (gemv-i8) a table of integers in [-64, 64]";
+    case QK256_E_NOMEM: return "out of memory";
     default: return "unknown qk256 error code";
     }
 }
@@ -64,6 +67,30 @@ static int gemv_args_ok(const float *y, const uint8_t *packed, size_t row_stride
            nsc <= SIZE_MAX / sizeof(float);
 }
 
+/* One gemv call as the pool sees it: a slice of rows is the same kernel on
+ * the sub-matrix that starts at row r0. */
+typedef struct gemv_job {
+    qk256_gemv_fn fn;
+    qk256_gemv_i8_fn fn_i8;
+    const qk256_i8_lut *t;
+    const qk256_xq *xq;
+    float *y;
+    const uint8_t *packed;
+    size_t row_stride, nb, cols;
+    const float *scales, *x, *lut;
+} gemv_job;
+
+static void gemv_slice(void *ctx, size_t r0, size_t r1)
+{
+    const gemv_job *j = ctx;
+    const float *sc = j->scales ? j->scales + r0 * j->nb : NULL;
+    const uint8_t *p = j->packed + r0 * j->row_stride;
+    if (j->fn)
+        j->fn(j->y + r0, p, j->row_stride, sc, j->x, r1 - r0, j->cols, j->lut);
+    else
+        j->fn_i8(j->y + r0, p, j->row_stride, sc, j->xq, r1 - r0, j->cols, j->t);
+}
+
 static int gemv_checked(qk256_gemv_fn fn, float *y, const uint8_t *packed,
                         size_t row_stride, const float *scales, const float *x,
                         size_t rows, size_t cols, const float lut[4])
@@ -72,7 +99,40 @@ static int gemv_checked(qk256_gemv_fn fn, float *y, const uint8_t *packed,
         return QK256_OK;
     if (!gemv_args_ok(y, packed, row_stride, x, rows, cols))
         return QK256_E_INVAL;
-    fn(y, packed, row_stride, scales, x, rows, cols, lut ? lut : qk256_default_lut);
+    gemv_job j = {.fn = fn, .y = y, .packed = packed, .row_stride = row_stride,
+                  .nb = qk256_row_bytes(cols) / QK256_BLOCK_BYTES, .cols = cols,
+                  .scales = scales, .x = x, .lut = lut ? lut : qk256_default_lut};
+    qk256_parallel_rows(rows, rows * cols, gemv_slice, &j);
+    return QK256_OK;
+}
+
+/* gemv-i8: check, quantize x once (in the layout of the variant's kernel),
+ * then split the rows like gemv. */
+static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *packed,
+                           size_t row_stride, const float *scales, const float *x,
+                           size_t rows, size_t cols, const float lut[4])
+{
+    qk256_i8_lut t;
+    if (rows == 0 || cols == 0)
+        return QK256_OK;
+    if (!gemv_args_ok(y, packed, row_stride, x, rows, cols))
+        return QK256_E_INVAL;
+    if (qk256_i8_lut_from(&t, lut ? lut : qk256_default_lut) != QK256_OK)
+        return QK256_E_UNSUPPORTED;
+    size_t nb = qk256_row_bytes(cols) / QK256_BLOCK_BYTES;
+    int8_t *q = aligned_alloc(64, nb * QK256_BLOCK);
+    int32_t *sum = malloc(nb * sizeof *sum);
+    if (!q || !sum) {
+        free(q);
+        free(sum);
+        return QK256_E_NOMEM;
+    }
+    qk256_xq xq = {q, sum, qk256_quantize_x(q, sum, x, cols, b->fn.i8.chunk)};
+    gemv_job j = {.fn_i8 = b->fn.i8.kernel, .t = &t, .xq = &xq, .y = y, .packed = packed,
+                  .row_stride = row_stride, .nb = nb, .cols = cols, .scales = scales};
+    qk256_parallel_rows(rows, rows * cols, gemv_slice, &j);
+    free(q);
+    free(sum);
     return QK256_OK;
 }
 
@@ -91,6 +151,22 @@ int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed,
     const qk256_builtin *b = NULL;
     int rc = lookup("gemv", variant, &b);
     return rc ? rc : gemv_checked(b->fn.gv, y, packed, row_stride, scales, x, rows, cols, lut);
+}
+
+int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed,
+                          size_t row_stride, const float *scales, const float *x,
+                          size_t rows, size_t cols, const float lut[4])
+{
+    const qk256_builtin *b = NULL;
+    int rc = lookup("gemv-i8", variant, &b);
+    return rc ? rc : gemv_i8_checked(b, y, packed, row_stride, scales, x, rows, cols, lut);
+}
+
+int qk256_gemv_i8(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                  const float *x, size_t rows, size_t cols, const float lut[4])
+{
+    return gemv_i8_checked(qk256_builtin_best("gemv-i8"), y, packed, row_stride, scales, x,
+                           rows, cols, lut);
 }
 
 int qk256_dequantize(float *out, const uint8_t *packed, const float *scales,

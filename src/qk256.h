@@ -7,9 +7,22 @@
  * one float scale. See docs/format.md for a worked example.
  *
  * Every operation exists as several variants (the optimization ladder); the
- * plain functions run the fastest variant this CPU supports, the *_variant
- * functions run one by name. All functions are thread-safe and need no
- * particular alignment of their arguments.
+ * plain functions run the fastest variant this CPU supports (on x86-64 with
+ * AVX-512 VBMI/VNNI the avx512-* variants, else AVX2, else scalar; under
+ * valgrind, which hides AVX-512, the AVX2 ones), the *_variant functions
+ * run one by name. All functions are thread-safe and need no particular
+ * alignment of their arguments.
+ *
+ * Threads: the gemv functions (float and int8, plain and *_variant) split
+ * their rows over a pool of worker threads created once, on first use, and
+ * reused by every later call. The count is 1 by default (no workers: each
+ * call runs on the caller's thread), QK256_THREADS=n in the environment
+ * (read once, on first use) or qk256_set_threads(n) changes it. A call runs
+ * on the caller's thread alone when it is small (under about 2^20
+ * multiply-adds, where waking the workers costs more than it saves), when
+ * it has fewer than 32 rows (rows go to threads in groups of 16), or while
+ * another thread's call holds the pool. Results do not depend on the
+ * thread count: each row is computed by the same code in any split.
  */
 #ifndef QK256_H
 #define QK256_H
@@ -27,7 +40,9 @@ enum {
     QK256_OK = 0,
     QK256_E_INVAL = -1,       /* NULL pointer, bad stride, overflowing size */
     QK256_E_UNKNOWN = -2,     /* no variant of that name */
-    QK256_E_UNSUPPORTED = -3  /* the variant needs an ISA this CPU lacks */
+    QK256_E_UNSUPPORTED = -3, /* the variant needs an ISA this CPU lacks, or
+                                 (gemv-i8) the table is not integer */
+    QK256_E_NOMEM = -4        /* gemv-i8: no memory for the quantized x */
 };
 
 /* Bytes of one packed row of `cols` elements: ceil(cols/256) * 64. */
@@ -51,7 +66,42 @@ int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed,
                        size_t row_stride, const float *scales, const float *x,
                        size_t rows, size_t cols, const float lut[4]);
 
-/* Variant names of "dequantize" or "gemv" in ladder order, NULL-terminated;
+/*
+ * gemv with int8 activations: x is quantized per call, then multiplied in
+ * integers. With amax = max_j |x[j]|, sx = amax / 127 and
+ * q[j] = round_half_even(x[j] * (127 / amax)) in [-127, 127]:
+ *
+ *   y[r] = sx * sum_b scales[r*nb + b] * sum_{j in block b} lut[code(r,j)] * q[j]
+ *
+ * the inner sums exact (32-bit integers), the rest in float. Accurate to
+ * 1e-4 relative (to max(1, |y|)) against that formula evaluated exactly.
+ * Against the float gemv the quantization adds, per row, at most
+ *
+ *   |y_i8[r] - y[r]| <= (sx / 2) * sum_j |lut[code(r,j)] * scales[r*nb + j/256]|
+ *
+ * (each q[j] * sx is within sx / 2 of x[j], up to float rounding), i.e.
+ * half a quantization step times the row's absolute weight sum.
+ *
+ * The table must hold integers in [-64, 64] (the default {-2,-1,1,2} and
+ * the ternary {-1,0,1,0} do): any other table gives QK256_E_UNSUPPORTED.
+ * x must be finite. Allocates nb*256 + 4*nb bytes per call for q
+ * (QK256_E_NOMEM if that fails). Other arguments as for qk256_gemv.
+ */
+int qk256_gemv_i8(float *y, const uint8_t *packed, size_t row_stride,
+                  const float *scales, const float *x, size_t rows, size_t cols,
+                  const float lut[4]);
+int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed,
+                          size_t row_stride, const float *scales, const float *x,
+                          size_t rows, size_t cols, const float lut[4]);
+
+/* Threads the gemv functions use: 1 to 256, or 0 for every online CPU.
+ * QK256_OK, or QK256_E_INVAL (the count is then unchanged). Waits for a
+ * call in progress on the pool to finish. */
+int qk256_set_threads(int n);
+/* The current thread count (after QK256_THREADS, if set and valid). */
+int qk256_get_threads(void);
+
+/* Variant names of "dequantize", "gemv" or "gemv-i8" in ladder order, NULL-terminated;
  * NULL for an unknown op. Includes variants this CPU cannot run. */
 const char *const *qk256_variant_names(const char *op);
 

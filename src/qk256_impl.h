@@ -24,6 +24,8 @@
 /* Phase indices; the names are in registry.c in the same order. */
 enum { QK_DQ_MEMORY, QK_DQ_UNPACK, QK_DQ_LUT, QK_DQ_SCALE, QK_DQ_NPHASES };
 enum { QK_GV_MEMORY, QK_GV_UNPACK, QK_GV_LUT, QK_GV_FMA, QK_GV_HSUM, QK_GV_NPHASES };
+enum { QK_I8_QUANTIZE, QK_I8_MEMORY, QK_I8_UNPACK, QK_I8_LUT, QK_I8_DOT, QK_I8_HSUM,
+       QK_I8_NPHASES };
 
 enum { QK_GV_ACC_LANES = 8 }; /* floats of fma-phase accumulator per row */
 
@@ -32,6 +34,44 @@ typedef void (*qk256_dequant_fn)(float *out, const uint8_t *packed,
 typedef void (*qk256_gemv_fn)(float *y, const uint8_t *packed, size_t row_stride,
                               const float *scales, const float *x, size_t rows,
                               size_t cols, const float lut[4]);
+
+/*
+ * gemv-i8 (int8 activations). x is quantized once per call to
+ * q[j] = rint(x[j] * 127 / amax), amax = max |x[j]|, with one scale
+ * sx = amax / 127. A table qualifies when its entries are integers in
+ * [-64, 64] (so max - min <= 128); the kernels take it biased to unsigned
+ * bytes,
+ * w[k] = lut[k] + bias (bias = -min), because vpmaddubsw and vpdpbusd
+ * multiply unsigned by signed bytes: sum w[c_j] q[j] - bias * sum q[j] is
+ * the exact block sum, and the second term is one product per block from
+ * the block sums of q computed with the quantization.
+ */
+typedef struct qk256_i8_lut {
+    int8_t v[4];   /* the table as integers */
+    uint8_t w[4];  /* v[k] + bias, 0..128 */
+    int32_t bias;
+} qk256_i8_lut;
+
+/* 0, or QK256_E_UNSUPPORTED for a table that does not qualify. */
+int qk256_i8_lut_from(qk256_i8_lut *t, const float lut[4]);
+
+/* x quantized for a variant: nb*256 bytes of q, zero past cols (so kernels
+ * run whole blocks), in the variant's order: within each chunk of `chunk`
+ * elements, element 4i+k of the chunk sits at byte (chunk/4)*k + i, which
+ * is where the kernel's shift-and-mask unpack of chunk/4 packed bytes puts
+ * code 4i+k (chunk: a power of two from 4, plain element order, to 256). sum[b] = sum of block b's q.
+ * Returns sx (0 when x is all zero). x must be finite. */
+float qk256_quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk);
+
+typedef struct qk256_xq {
+    const int8_t *q;
+    const int32_t *sum;
+    float scale;
+} qk256_xq;
+
+typedef void (*qk256_gemv_i8_fn)(float *y, const uint8_t *packed, size_t row_stride,
+                                 const float *scales, const qk256_xq *x, size_t rows,
+                                 size_t cols, const qk256_i8_lut *t);
 
 /*
  * Workspace of one op instance (dequantize: rows = 1, cols = n).
@@ -45,7 +85,16 @@ typedef void (*qk256_gemv_fn)(float *y, const uint8_t *packed, size_t row_stride
  *               lut     codes, scales -> vals      (block-scaled weights)
  *               fma     vals, x -> acc             (QK_GV_ACC_LANES per row)
  *               hsum    acc -> y
- * codes and vals hold nb*256 entries per row (padded); acc rows*8 floats.
+ *   gemv-i8:    quantize x -> xq, xsum, sx         (in the variant's order)
+ *               memory   packed, scales, xq -> sink
+ *               unpack   packed -> codes            (variant's order)
+ *               lut      codes -> wq                (integer weights, as the
+ *                                                    kernel multiplies them)
+ *               dot      wq, xq, xsum, scales -> acc (block sums, scaled,
+ *                                                    as 4 doubles per row)
+ *               hsum     acc, sx -> y
+ * codes, wq and vals hold nb*256 entries per row (padded); acc rows*8
+ * floats. Variants past avx2 may keep vals in their own lane order.
  */
 typedef struct qk256_ws {
     size_t rows, cols, nb;  /* nb = blocks per row */
@@ -58,6 +107,11 @@ typedef struct qk256_ws {
     uint8_t *codes;
     float *vals;
     float *acc;
+    int8_t *xq;             /* gemv-i8: nb*256 */
+    int32_t *xsum;          /* gemv-i8: nb */
+    uint8_t *wq;            /* gemv-i8: like codes */
+    float sx;
+    qk256_i8_lut lut_i8;
     volatile uint64_t sink; /* memory phases fold what they load into here */
 } qk256_ws;
 
@@ -79,11 +133,17 @@ static inline unsigned qk256_code(const uint8_t *row, size_t j)
                        const float *, size_t, size_t, const float[4]);         \
     void qk256_gv_##id##_phase(void *ws, unsigned phase)
 
+#define QK256_DECLARE_I8(id)                                                   \
+    void qk256_i8_##id(float *, const uint8_t *, size_t, const float *,        \
+                       const qk256_xq *, size_t, size_t, const qk256_i8_lut *); \
+    void qk256_i8_##id##_phase(void *ws, unsigned phase)
+
 QK256_DECLARE_DQ(scalar);
 QK256_DECLARE_DQ(avx2_mvp);
 QK256_DECLARE_DQ(avx2_p1);
 QK256_DECLARE_DQ(avx2_p1_p4);
 QK256_DECLARE_DQ(avx2_p1_p4_p3);
+QK256_DECLARE_DQ(avx512_vbmi);
 
 QK256_DECLARE_GV(scalar);
 QK256_DECLARE_GV(avx2_mvp);
@@ -91,5 +151,19 @@ QK256_DECLARE_GV(avx2_p1);
 QK256_DECLARE_GV(avx2_p1_p4);
 QK256_DECLARE_GV(avx2_p1_p4_p2);
 QK256_DECLARE_GV(avx2_p1_p4_p2_p3);
+QK256_DECLARE_GV(avx512_vbmi);
+
+QK256_DECLARE_I8(scalar);
+QK256_DECLARE_I8(avx2_maddubs);
+QK256_DECLARE_I8(avx512_vnni);
+
+/* Rows [r0, r1) of a job, run by qk256_parallel_rows on some thread. */
+typedef void (*qk256_rows_job)(void *ctx, size_t r0, size_t r1);
+
+/* Run fn over rows [0, rows) split across the thread pool (threads.c), in
+ * slices of whole groups of 16 rows; in the calling thread alone when one
+ * thread is set, when `work` (multiply-adds) is too small to pay for the
+ * hand-off, or when another caller holds the pool. */
+void qk256_parallel_rows(size_t rows, size_t work, qk256_rows_job fn, void *ctx);
 
 #endif

@@ -26,23 +26,42 @@
         qk256_gv_##id(w->out, w->packed, w->row_stride, w->scales, w->x,       \
                       w->rows, w->cols, w->lut);                               \
     }
+#define I8_FUSED(id, chunk)                                                    \
+    static void i8_fused_##id(void *p)                                         \
+    {                                                                          \
+        qk256_ws *w = p;                                                       \
+        qk256_xq xq = {w->xq, w->xsum,                                         \
+                       qk256_quantize_x(w->xq, w->xsum, w->x, w->cols, chunk)}; \
+        qk256_i8_##id(w->out, w->packed, w->row_stride, w->scales, &xq,        \
+                      w->rows, w->cols, &w->lut_i8);                           \
+    }
 #define AVX2 (QK_ISA_AVX2 | QK_ISA_FMA)
+#define AVX512_VBMI (AVX2 | QK_ISA_AVX512 | QK_ISA_AVX512VBMI)
+#define AVX512_VNNI (AVX2 | QK_ISA_AVX512 | QK_ISA_AVX512VNNI)
 
 DQ_FUSED(scalar)
 DQ_FUSED(avx2_mvp)
 DQ_FUSED(avx2_p1)
 DQ_FUSED(avx2_p1_p4)
 DQ_FUSED(avx2_p1_p4_p3)
+DQ_FUSED(avx512_vbmi)
 GV_FUSED(scalar)
 GV_FUSED(avx2_mvp)
 GV_FUSED(avx2_p1)
 GV_FUSED(avx2_p1_p4)
 GV_FUSED(avx2_p1_p4_p2)
 GV_FUSED(avx2_p1_p4_p2_p3)
+GV_FUSED(avx512_vbmi)
+I8_FUSED(scalar, 4)
+I8_FUSED(avx2_maddubs, 128)
+I8_FUSED(avx512_vnni, 256)
 
 #define DQ_ENTRY(id, nm, isa_, text)                                           \
     {{"dequantize", nm, text, isa_, dq_fused_##id, qk256_dq_##id##_phase},     \
      {.dq = qk256_dq_##id}}
+#define I8_ENTRY(id, nm, isa_, chunk, text)                                    \
+    {{"gemv-i8", nm, text, isa_, i8_fused_##id, qk256_i8_##id##_phase},        \
+     {.i8 = {qk256_i8_##id, chunk}}}
 #define GV_ENTRY(id, nm, isa_, text)                                           \
     {{"gemv", nm, text, isa_, gv_fused_##id, qk256_gv_##id##_phase},           \
      {.gv = qk256_gv_##id}}
@@ -57,6 +76,8 @@ static const qk256_builtin dq_builtins[] = {
              "p4: table lookup in registers with vpermps; no code buffer"),
     DQ_ENTRY(avx2_p1_p4_p3, "avx2-p1-p4-p3", AVX2,
              "p3: 32-byte loads and software prefetch of the blocks ahead"),
+    DQ_ENTRY(avx512_vbmi, "avx512-vbmi", AVX512_VBMI,
+             "zmm: vpmultishiftqb unpack from 8-byte broadcasts, vpermps on the scaled table, 64-byte stores"),
 };
 
 static const qk256_builtin gv_builtins[] = {
@@ -70,6 +91,19 @@ static const qk256_builtin gv_builtins[] = {
              "p2: 8 rows x 16 columns per step, accumulators sharing the loads of x"),
     GV_ENTRY(avx2_p1_p4_p2_p3, "avx2-p1-p4-p2-p3", AVX2,
              "p3: 32-byte loads and software prefetch of the blocks ahead"),
+    GV_ENTRY(avx512_vbmi, "avx512-vbmi", AVX512_VBMI,
+             "zmm: vpmultishiftqb unpack, vpermps lookup, 8 rows x 32 cols with 2 FMA chains per row"),
+};
+
+/* The chunk of each entry is the quantized-x layout its kernel reads; the
+ * fused adapter above quantizes with the same one. */
+static const qk256_builtin i8_builtins[] = {
+    I8_ENTRY(scalar, "scalar", 0, 4,
+             "reference: x quantized to int8, exact integer block sums, one element at a time"),
+    I8_ENTRY(avx2_maddubs, "avx2-maddubs", AVX2, 128,
+             "shift+mask unpack against x in unpack order, vpshufb table, vpmaddubsw/vpmaddwd, 4 rows"),
+    I8_ENTRY(avx512_vnni, "avx512-vnni", AVX512_VNNI, 256,
+             "zmm: 64-byte unpack, vpshufb table, vpdpbusd straight into int32 lanes, 4 rows"),
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -83,6 +117,10 @@ static const qk256_builtin *builtins_of(const char *op, size_t *n)
     if (op && strcmp(op, "gemv") == 0) {
         *n = NELEM(gv_builtins);
         return gv_builtins;
+    }
+    if (op && strcmp(op, "gemv-i8") == 0) {
+        *n = NELEM(i8_builtins);
+        return i8_builtins;
     }
     *n = 0;
     return NULL;
@@ -112,11 +150,12 @@ const char *const *qk256_variant_names(const char *op)
 {
     static const char *dq_names[NELEM(dq_builtins) + 1];
     static const char *gv_names[NELEM(gv_builtins) + 1];
+    static const char *i8_names[NELEM(i8_builtins) + 1];
     size_t n;
     const qk256_builtin *t = builtins_of(op, &n);
     if (!t)
         return NULL;
-    const char **names = t == dq_builtins ? dq_names : gv_names;
+    const char **names = t == dq_builtins ? dq_names : t == gv_builtins ? gv_names : i8_names;
     if (!names[0])
         for (size_t i = 0; i < n; i++)
             names[i] = t[i].v.name;
@@ -130,7 +169,8 @@ static size_t n_user_ops;
 static const qk_variant *user_variants[128];
 static size_t n_user_variants;
 
-static const qk_op *const builtin_ops[] = {&qk256_op_dequantize, &qk256_op_gemv};
+static const qk_op *const builtin_ops[] = {&qk256_op_dequantize, &qk256_op_gemv,
+                                           &qk256_op_gemv_i8};
 
 size_t qk_op_count(void)
 {

@@ -12,6 +12,10 @@ typedef struct qk256_builtin {
     union {
         qk256_dequant_fn dq;
         qk256_gemv_fn gv;
+        struct {
+            qk256_gemv_i8_fn kernel;
+            size_t chunk; /* qk256_quantize_x layout the kernel reads */
+        } i8;
     } fn;         /* the kernel with its plain signature */
 } qk256_builtin;
 

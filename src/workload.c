@@ -40,11 +40,15 @@ void qk256_ws_free(qk256_ws *w)
     free(w->codes);
     free(w->vals);
     free(w->acc);
+    free(w->xq);
+    free(w->xsum);
+    free(w->wq);
     free(w);
 }
 
-qk256_ws *qk256_ws_new(size_t rows, size_t cols, int with_x, uint64_t seed)
+qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed)
 {
+    int with_x = (what & (QK_WS_X | QK_WS_I8)) != 0, with_i8 = (what & QK_WS_I8) != 0;
     size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, padded, packed, nsc;
     if (rows == 0 || cols == 0 || !mul_ok(rows, nb * QK256_BLOCK, &padded) ||
         padded > QK_MAX_ELEMENTS || !mul_ok(rows, nb * QK256_BLOCK_BYTES, &packed) ||
@@ -67,8 +71,14 @@ qk256_ws *qk256_ws_new(size_t rows, size_t cols, int with_x, uint64_t seed)
     w->codes = alloc_bytes(padded);
     w->vals = alloc_bytes(padded * sizeof(float));
     w->acc = alloc_bytes(rows * QK_GV_ACC_LANES * sizeof(float));
+    if (with_i8) {
+        w->xq = alloc_bytes(nb * QK256_BLOCK);
+        w->xsum = alloc_bytes(nb * sizeof(int32_t));
+        w->wq = alloc_bytes(padded);
+        qk256_i8_lut_from(&w->lut_i8, w->lut); /* the default table qualifies */
+    }
     if (!w->packed || !w->scales || (with_x && !w->x) || !w->out || !w->codes ||
-        !w->vals || !w->acc) {
+        !w->vals || !w->acc || (with_i8 && (!w->xq || !w->xsum || !w->wq))) {
         qk256_ws_free(w);
         errno = ENOMEM;
         return NULL;
@@ -91,7 +101,12 @@ static void *dq_create(const size_t *dim, uint64_t seed)
 
 static void *gv_create(const size_t *dim, uint64_t seed)
 {
-    return qk256_ws_new(dim[0], dim[1], 1, seed);
+    return qk256_ws_new(dim[0], dim[1], QK_WS_X, seed);
+}
+
+static void *i8_create(const size_t *dim, uint64_t seed)
+{
+    return qk256_ws_new(dim[0], dim[1], QK_WS_I8, seed);
 }
 
 static void ws_destroy(void *ws)
@@ -147,6 +162,8 @@ static double gv_compare(const void *a, const void *b)
 
 static const char *const dq_phases[] = {"memory", "unpack", "lut", "scale", NULL};
 static const char *const gv_phases[] = {"memory", "unpack", "lut", "fma", "hsum", NULL};
+static const char *const i8_phases[] = {"quantize", "memory", "unpack", "lut", "dot", "hsum",
+                                        NULL};
 
 const qk_op qk256_op_dequantize = {
     .name = "dequantize",
@@ -161,5 +178,16 @@ const qk_op qk256_op_gemv = {
     .summary = "QK256 matrix x float vector: y[r] = sum_j w(r,j) * x[j]",
     .phases = gv_phases, .ndim = 2,
     .create = gv_create, .destroy = ws_destroy,
+    .elements = gv_elements, .bytes = gv_bytes, .compare = gv_compare,
+};
+
+/* The int8-activation gemv: same matrix and x as gemv (same seed, same
+ * sizes), so its rates compare with gemv's; outputs compare with its own
+ * scalar reference (they differ from float gemv by the quantization). */
+const qk_op qk256_op_gemv_i8 = {
+    .name = "gemv-i8",
+    .summary = "QK256 matrix x int8-quantized vector: y[r] = sx * sum_b s(r,b) * sum_j lut(r,j) q[j]",
+    .phases = i8_phases, .ndim = 2,
+    .create = i8_create, .destroy = ws_destroy,
     .elements = gv_elements, .bytes = gv_bytes, .compare = gv_compare,
 };

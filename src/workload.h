@@ -7,12 +7,16 @@
 #include "kernel.h"
 #include "qk256_impl.h"
 
-/* rows x cols workspace (dequantize: rows = 1); x allocated when with_x.
- * NULL with errno EOVERFLOW (absurd size) or ENOMEM. */
-qk256_ws *qk256_ws_new(size_t rows, size_t cols, int with_x, uint64_t seed);
+/* What a workspace holds beyond the packed matrix, scales and outputs. */
+enum { QK_WS_X = 1, QK_WS_I8 = 2 /* gemv-i8 buffers; implies x */ };
+
+/* rows x cols workspace (dequantize: rows = 1) with the QK_WS_* parts in
+ * `what`. NULL with errno EOVERFLOW (absurd size) or ENOMEM. */
+qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed);
 void qk256_ws_free(qk256_ws *w);
 
 extern const qk_op qk256_op_dequantize;
 extern const qk_op qk256_op_gemv;
+extern const qk_op qk256_op_gemv_i8;
 
 #endif

@@ -63,9 +63,10 @@ Test(api, unknown_variant)
 
 Test(api, strerror_names_every_code)
 {
-    int codes[] = {QK256_OK, QK256_E_INVAL, QK256_E_UNKNOWN, QK256_E_UNSUPPORTED};
-    for (size_t i = 0; i < 4; i++)
-        for (size_t k = i + 1; k < 4; k++)
+    int codes[] = {QK256_OK, QK256_E_INVAL, QK256_E_UNKNOWN, QK256_E_UNSUPPORTED,
+                   QK256_E_NOMEM};
+    for (size_t i = 0; i < 5; i++)
+        for (size_t k = i + 1; k < 5; k++)
             cr_expect_str_neq(qk256_strerror(codes[i]), qk256_strerror(codes[k]));
     cr_expect_not_null(strstr(qk256_strerror(QK256_E_UNSUPPORTED), "instruction set"));
     cr_expect_not_null(qk256_strerror(12345));
@@ -83,17 +84,41 @@ Test(api, unsupported_isa_and_fallback)
     cr_expect_eq(qk256_dequantize_variant("avx2-p1-p4", out, packed, NULL, 256, NULL),
                  QK256_E_UNSUPPORTED);
     cr_expect_str_eq(qk256_default_variant("gemv"), "scalar");
+    cr_expect_str_eq(qk256_default_variant("dequantize"), "scalar");
+    cr_expect_str_eq(qk256_default_variant("gemv-i8"), "scalar");
+    cr_expect_eq(qk256_gemv_variant("avx512-vbmi", out, packed, 128, NULL, x, 1, 512, NULL),
+                 QK256_E_UNSUPPORTED);
+    cr_expect_eq(qk256_gemv_i8_variant("avx2-maddubs", out, packed, 128, NULL, x, 1, 512, NULL),
+                 QK256_E_UNSUPPORTED);
     cr_expect_eq(qk256_gemv(out, packed, 128, NULL, x, 1, 512, NULL), QK256_OK);
+    cr_expect_eq(qk256_gemv_i8(out, packed, 128, NULL, x, 1, 512, NULL), QK256_OK);
+}
+
+/* Without AVX-512 (as under valgrind, whose CPUID hides it), the plain
+ * functions run the last AVX2 rung. */
+Test(api, fallback_to_avx2_without_avx512)
+{
+    setenv("QK256_DISABLE", "avx512", 1);
+    if (qk256_variant_supported("gemv", "avx2-p1-p4-p2-p3") != 1)
+        cr_skip_test("this CPU has no AVX2");
+    cr_expect_str_eq(qk256_default_variant("dequantize"), "avx2-p1-p4-p3");
+    cr_expect_str_eq(qk256_default_variant("gemv"), "avx2-p1-p4-p2-p3");
+    cr_expect_str_eq(qk256_default_variant("gemv-i8"), "avx2-maddubs");
+    cr_expect_eq(qk256_dequantize_variant("avx512-vbmi", out, packed, NULL, 256, NULL),
+                 QK256_E_UNSUPPORTED);
 }
 
 Test(api, dispatch_runs_fastest_supported)
 {
-    const char *const *names = qk256_variant_names("gemv");
-    const char *best = NULL;
-    for (size_t i = 0; names[i]; i++)
-        if (qk256_variant_supported("gemv", names[i]) == 1)
-            best = names[i];
-    cr_expect_str_eq(qk256_default_variant("gemv"), best);
+    const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
+    for (size_t o = 0; o < 3; o++) {
+        const char *const *names = qk256_variant_names(ops[o]);
+        const char *best = NULL;
+        for (size_t i = 0; names[i]; i++)
+            if (qk256_variant_supported(ops[o], names[i]) == 1)
+                best = names[i];
+        cr_expect_str_eq(qk256_default_variant(ops[o]), best);
+    }
     cr_expect_null(qk256_default_variant("conv"));
 }
 

@@ -1,7 +1,8 @@
 /*
- * test_kernels.c — every runnable variant of both ops against the scalar
- * reference: the sprint's correctness cases, plus the staged phases (through
- * the kernel interface) composed back into the fused result.
+ * test_kernels.c — every runnable variant of every op against its scalar
+ * reference: the sprint's correctness cases (gemv cases run for both gemv
+ * ops, float and int8 activations), plus the staged phases (through the
+ * kernel interface) composed back into the fused result.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -23,32 +24,44 @@ static void expect_dq(const char *v, const qkt_case *c)
                  r.got, r.want);
 }
 
-static void expect_gv(const char *v, const qkt_case *c)
+static void expect_gv(const char *op, const char *v, const qkt_case *c)
 {
-    qkt_result r = qkt_check_gemv(v, c);
-    cr_expect_eq(r.rc, QK256_OK, "gemv %s %zux%zu: rc %d", v, c->rows, c->cols, r.rc);
+    qkt_result r = qkt_check_gemv_op(op, v, c);
+    cr_expect_eq(r.rc, QK256_OK, "%s %s %zux%zu: rc %d", op, v, c->rows, c->cols, r.rc);
     cr_expect_eq(r.mismatches, 0,
-                 "gemv %s %zux%zu seed=%llu: %zu rows off by more than 1e-4, first row %zu: %g vs %g",
-                 v, c->rows, c->cols, (unsigned long long)c->seed, r.mismatches, r.first_bad,
-                 r.got, r.want);
+                 "%s %s %zux%zu seed=%llu: %zu rows off by more than 1e-4, first row %zu: %g vs %g",
+                 op, v, c->rows, c->cols, (unsigned long long)c->seed, r.mismatches,
+                 r.first_bad, r.got, r.want);
 }
 
 #define EACH(op, v) for (const char *const *v##_p = qkt_runnable(op), *v; (v = *v##_p); v##_p++)
+
+/* Every runnable variant v of every gemv op `op`. */
+static const char *const gemv_ops[] = QKT_GEMV_OPS;
+#define EACH_GV(op, v)                                                         \
+    for (size_t op##_i = 0; op##_i < QKT_N_GEMV_OPS; op##_i++)                 \
+        for (const char *op = gemv_ops[op##_i], *const *v##_p = qkt_runnable(op), *v; \
+             (v = *v##_p); v##_p++)
 
 static const size_t sprint_sizes[] = {256, 512, 1024, 4096, 300, 513};
 
 Test(sprint, ladder_is_complete)
 {
     static const char *const dq[] = {"scalar", "avx2-mvp", "avx2-p1", "avx2-p1-p4",
-                                     "avx2-p1-p4-p3"};
+                                     "avx2-p1-p4-p3", "avx512-vbmi", NULL};
     static const char *const gv[] = {"scalar", "avx2-mvp", "avx2-p1", "avx2-p1-p4",
-                                     "avx2-p1-p4-p2", "avx2-p1-p4-p2-p3"};
-    const char *const *names = qk256_variant_names("dequantize");
-    for (size_t i = 0; i < 5; i++)
-        cr_assert_str_eq(names[i], dq[i]);
-    names = qk256_variant_names("gemv");
-    for (size_t i = 0; i < 6; i++)
-        cr_assert_str_eq(names[i], gv[i]);
+                                     "avx2-p1-p4-p2", "avx2-p1-p4-p2-p3", "avx512-vbmi", NULL};
+    static const char *const i8[] = {"scalar", "avx2-maddubs", "avx512-vnni", NULL};
+    const char *const *want[] = {dq, gv, i8};
+    const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
+    for (size_t o = 0; o < 3; o++) {
+        const char *const *names = qk256_variant_names(ops[o]);
+        cr_assert_not_null(names, "%s has no variants", ops[o]);
+        for (size_t i = 0; want[o][i] || names[i]; i++)
+            cr_assert(want[o][i] && names[i] && strcmp(names[i], want[o][i]) == 0,
+                      "%s rung %zu: %s, want %s", ops[o], i, names[i] ? names[i] : "(end)",
+                      want[o][i] ? want[o][i] : "(end)");
+    }
 }
 
 Test(sprint, dequantize_sizes)
@@ -61,9 +74,9 @@ Test(sprint, dequantize_sizes)
 
 Test(sprint, gemv_sizes)
 {
-    EACH("gemv", v) for (size_t i = 0; i < 6; i++) {
+    EACH_GV(op, v) for (size_t i = 0; i < 6; i++) {
         qkt_case c = qkt_case_default(19, sprint_sizes[i], 7);
-        expect_gv(v, &c);
+        expect_gv(op, v, &c);
     }
 }
 
@@ -75,9 +88,9 @@ Test(sprint, seeds_at_1024)
             qkt_case c = qkt_case_default(1, 1024, seeds[i]);
             expect_dq(v, &c);
         }
-        EACH("gemv", v) {
+        EACH_GV(op, v) {
             qkt_case c = qkt_case_default(16, 1024, seeds[i]);
-            expect_gv(v, &c);
+            expect_gv(op, v, &c);
         }
     }
 }
@@ -90,15 +103,18 @@ Test(sprint, uniform_codes)
             c.code = code;
             expect_dq(v, &c);
         }
-        EACH("gemv", v) {
+        EACH_GV(op, v) {
             qkt_case c = qkt_case_default(9, 1024, 3);
             c.code = code;
             c.no_scales = 1;
-            expect_gv(v, &c);
-            qkt_result r = qkt_check_gemv(v, &c);
+            expect_gv(op, v, &c);
+            qkt_result r = qkt_check_gemv_op(op, v, &c);
+            /* int8: each x[j] moves by at most sx / 2 <= 1/254 (|x| < 1) */
             double want = (double)qk256_default_lut[code] * r.sum_x;
-            cr_expect(fabs(r.first_y - want) <= 0.01 * fabs(want) + 1e-6,
-                      "gemv %s code %d: y = %g, lut[c] * sum(x) = %g", v, code, r.first_y, want);
+            double slack = strcmp(op, "gemv") == 0 ? 0.01 * fabs(want) + 1e-6
+                                                   : 2.0 * 1024 / 254.0 + 0.01 * fabs(want);
+            cr_expect(fabs(r.first_y - want) <= slack, "%s %s code %d: y = %g, lut[c] * sum(x) = %g",
+                      op, v, code, r.first_y, want);
         }
     }
 }
@@ -106,12 +122,12 @@ Test(sprint, uniform_codes)
 Test(sprint, zero_input_gives_zero)
 {
     static const float zeros[4] = {0, 0, 0, 0};
-    EACH("gemv", v) {
+    EACH_GV(op, v) {
         qkt_case c = qkt_case_default(8, 1024, 5);
         c.zero_x = 1;
-        qkt_result r = qkt_check_gemv(v, &c);
+        qkt_result r = qkt_check_gemv_op(op, v, &c);
         cr_expect(r.rc == QK256_OK && r.first_y == 0.0f && r.mismatches == 0,
-                  "gemv %s with x = 0: y[0] = %g", v, r.first_y);
+                  "%s %s with x = 0: y[0] = %g", op, v, r.first_y);
     }
     EACH("dequantize", v) {
         float out[300];
@@ -126,10 +142,10 @@ Test(sprint, zero_input_gives_zero)
 
 Test(sprint, eight_rows_with_wide_stride)
 {
-    EACH("gemv", v) {
+    EACH_GV(op, v) {
         qkt_case c = qkt_case_default(8, 512, 11);
         c.stride = qk256_row_bytes(512) + 96;
-        expect_gv(v, &c);
+        expect_gv(op, v, &c);
     }
 }
 
@@ -143,12 +159,12 @@ Test(kernels, ternary_table_and_null_scales)
         c.no_scales = 1;
         expect_dq(v, &c);
     }
-    EACH("gemv", v) {
+    EACH_GV(op, v) {
         qkt_case c = qkt_case_default(13, 1000, 21);
         c.lut = ternary;
-        expect_gv(v, &c);
+        expect_gv(op, v, &c);
         c.no_scales = 1;
-        expect_gv(v, &c);
+        expect_gv(op, v, &c);
     }
 }
 
@@ -160,10 +176,10 @@ Test(kernels, unaligned_pointers)
             c.misalign = off;
             expect_dq(v, &c);
         }
-        EACH("gemv", v) {
+        EACH_GV(op, v) {
             qkt_case c = qkt_case_default(11, 777, off);
             c.misalign = off;
-            expect_gv(v, &c);
+            expect_gv(op, v, &c);
         }
     }
 }
@@ -178,9 +194,9 @@ Test(kernels, every_small_size)
     }
     for (size_t rows = 1; rows <= 17; rows++)
         for (size_t cols = 1; cols <= 530; cols += 37) {
-            EACH("gemv", v) {
+            EACH_GV(op, v) {
                 qkt_case c = qkt_case_default(rows, cols, rows * 1000 + cols);
-                expect_gv(v, &c);
+                expect_gv(op, v, &c);
             }
         }
 }
@@ -222,9 +238,9 @@ Test(staged, unpack_exact_on_many_seeds)
 
 Test(staged, phases_compose_to_fused)
 {
-    const char *ops[] = {"dequantize", "gemv"};
+    const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
     const size_t dims[][2] = {{1024, 0}, {4099, 0}, {37, 1000}, {8, 256}};
-    for (int o = 0; o < 2; o++) {
+    for (int o = 0; o < 3; o++) {
         const qk_op *op = qk_find_op(ops[o]);
         for (size_t i = 0; i < qk_variant_count(ops[o]); i++) {
             const qk_variant *v = qk_variant_at(ops[o], i);
@@ -247,9 +263,9 @@ Test(staged, phases_compose_to_fused)
 
 Test(staged, fused_matches_scalar_on_workspaces)
 {
-    const char *ops[] = {"dequantize", "gemv"};
-    const size_t dims[2][2] = {{16384, 0}, {64, 2560}};
-    for (int o = 0; o < 2; o++) {
+    const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
+    const size_t dims[3][2] = {{16384, 0}, {64, 2560}, {64, 2560}};
+    for (int o = 0; o < 3; o++) {
         const qk_op *op = qk_find_op(ops[o]);
         void *ref = op->create(dims[o], 5);
         qk_variant_at(ops[o], 0)->fused(ref);

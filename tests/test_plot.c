@@ -1,11 +1,14 @@
 /*
  * test_plot.c — the plots driver and `qkperf plot`, from the committed
  * fixture tests/fixtures/results.json (real dequantize and gemv runs, a
- * roofline, a few sim/static/hw records): every kind of plot renders; each
+ * roofline, a few sim/static/hw records, real llvm-mca port records at
+ * dequantize 1024): every kind of plot renders; each
  * PNG is a real PNG of the expected size that is not blank (decoded, pixel
  * variety counted); each SVG parses as XML; a missing gnuplot gives the
  * one-line message naming the package; a non-empty output folder is
- * refused without --force.
+ * refused without --force; the counters plot draws its panels by priority
+ * and none for a metric that is zero everywhere; the port-pressure plot
+ * names the llvm-mca CPU model and marks each phase's bottleneck.
  *
  * Needs QKPERF_SRCDIR (the source tree: fixture and plots/) in the
  * environment, as `make check` sets it.
@@ -125,7 +128,8 @@ Test(plot, every_plot_renders_as_real_png_and_svg, .init = setup, .fini = teardo
     static const char *const kinds[] = {"breakdown-dequantize-1024.", "ladder-dequantize-1024.",
                                         "throughput-dequantize.", "speedup-dequantize.",
                                         "counters-dequantize-1024.", "breakdown-gemv-512x2048.",
-                                        "ladder-gemv-512x2048.", "throughput-gemv.", "speedup-gemv."};
+                                        "ladder-gemv-512x2048.", "throughput-gemv.", "speedup-gemv.",
+                                        "ports-dequantize-1024."};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         cr_assert(has_prefix(&p, kinds[k]), "no %s* among the %zu files made", kinds[k], p.nfiles);
     for (size_t i = 0; i < p.nfiles; i++) {
@@ -159,6 +163,113 @@ Test(plot, counters_skipped_with_reason_when_no_source_has_them, .init = setup, 
     for (size_t i = 0; i < p.nskipped; i++)
         said |= !strncmp(p.skipped[i], "counters:", 9) && strstr(p.skipped[i], "sim") != NULL;
     cr_assert(said, "no 'counters: ...' reason among the skipped plots");
+    qkperf_plots_free(&p);
+    qkperf_results_free(&r);
+}
+
+static const char *caption_of(const qkperf_plots *p, const char *file)
+{
+    for (size_t i = 0; i < p->nfiles; i++)
+        if (!strcmp(p->files[i], file))
+            return p->captions[i];
+    return NULL;
+}
+
+static int has_panel(char (*names)[64], size_t n, const char *name)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(names[k], name))
+            return 1;
+    return 0;
+}
+
+/* The fixture's sim D1mw at dequantize 1024 is zero everywhere (L1-resident),
+ * its D1mr is not: D1mr gets a panel, D1mw does not; static cycles/elem is
+ * preferred over the per-phase cycles; panels come grouped by source. */
+Test(plot, counters_choose_panels_by_priority_and_skip_all_zero_metrics, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    qkperf_results r;
+    load_fixture(&r);
+    char names[8][64];
+    size_t n = qkperf_counter_panels(&r, "dequantize", "1024", names, 8);
+    cr_assert_eq(n, 6u, "%zu panels", n);
+    static const char *const want[] = {"sim Ir",          "sim D1mr",        "static cycles/elem",
+                                       "static uops/iter", "hw instructions", "hw L1D misses"};
+    for (size_t k = 0; k < 6; k++)
+        cr_assert_str_eq(names[k], want[k], "panel %zu is %s, expected %s", k + 1, names[k], want[k]);
+    cr_assert_not(has_panel(names, n, "sim D1mw"), "an all-zero metric got a panel");
+    cr_assert_eq(qkperf_counter_panels(&r, "gemv", "512x2048", names, 8), 0u);
+
+    /* Zero the D1mr records too: that panel goes, named in the caption. */
+    for (size_t i = 0; i < r.n; i++)
+        if (!strcmp(r.rec[i].metric, "D1mr")) {
+            for (size_t j = 0; j < r.rec[i].n; j++)
+                r.rec[i].samples[j] = 0;
+            r.rec[i].median = r.rec[i].min = r.rec[i].mad = 0;
+        }
+    n = qkperf_counter_panels(&r, "dequantize", "1024", names, 8);
+    cr_assert_eq(n, 5u, "%zu panels", n);
+    cr_assert_not(has_panel(names, n, "sim D1mr"), "the all-zero D1mr still has a panel");
+    qkperf_plots p;
+    char err[1024] = "";
+    cr_assert_eq(qkperf_plot_all(&r, outdir, &p, err, sizeof err), 0, "%s", err);
+    const char *cap = caption_of(&p, "counters-dequantize-1024.png");
+    cr_assert(cap, "no counters-dequantize-1024.png");
+    cr_assert(strstr(cap, "not drawn: sim D1mr, D1mw"), "caption does not name the zero metrics: %s", cap);
+    for (size_t i = 0; i < p.nskipped; i++)
+        cr_assert_null(strstr(p.skipped[i], "more counter metrics"), "%s", p.skipped[i]);
+    qkperf_plots_free(&p);
+    qkperf_results_free(&r);
+}
+
+/* Ports: one plot where static port records are (dequantize 1024), titled
+ * with config.mcpu, a data row per (variant, phase, resource) with one
+ * bottleneck per (variant, phase); without port records, a reason. */
+Test(plot, ports_plot_from_static_records, .init = setup, .fini = teardown, .timeout = 120)
+{
+    qkperf_results r;
+    qkperf_plots p;
+    char err[1024] = "";
+    load_fixture(&r);
+    cr_assert_eq(qkperf_plot_all(&r, outdir, &p, err, sizeof err), 0, "%s", err);
+    const char *cap = caption_of(&p, "ports-dequantize-1024.png");
+    cr_assert(cap, "no ports-dequantize-1024.png");
+    cr_assert(strstr(cap, "znver3 (stand-in for Zen 4)"), "caption lacks the CPU model: %s", cap);
+    cr_assert(caption_of(&p, "ports-dequantize-1024.svg"));
+    cr_assert_not(has_prefix(&p, "ports-gemv"), "a ports plot without static records");
+
+    char path[8192], line[256];
+    snprintf(path, sizeof path, "%s/data/ports-dequantize-1024.csv", outdir);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "no %s", path);
+    size_t rows = 0, bottlenecks = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned v, ph, res, b;
+        double val;
+        if (line[0] == '#')
+            continue;
+        cr_assert_eq(sscanf(line, "%u,%u,%u,%lf,%u", &v, &ph, &res, &val, &b), 5, "bad row %s", line);
+        cr_assert(v < 3 && ph < 4 && val > 0, "bad row %s", line);
+        rows++;
+        bottlenecks += b;
+    }
+    fclose(f);
+    cr_assert_gt(rows, 100u, "%zu rows", rows);
+    cr_assert_eq(bottlenecks, 3u * 4u, "%zu bottleneck cells for 3 variants x 4 phases", bottlenecks);
+    qkperf_plots_free(&p);
+
+    for (size_t i = 0; i < r.n; i++)
+        if (!strncmp(r.rec[i].metric, "port ", 5) || !strncmp(r.rec[i].metric, "bottleneck ", 11))
+            r.rec[i].counted = 0;
+    char sub[8192];
+    snprintf(sub, sizeof sub, "%s/none", outdir);
+    cr_assert_eq(qkperf_plot_all(&r, sub, &p, err, sizeof err), 0, "%s", err);
+    cr_assert_not(has_prefix(&p, "ports-"));
+    int said = 0;
+    for (size_t i = 0; i < p.nskipped; i++)
+        said |= !strncmp(p.skipped[i], "ports:", 6) && strstr(p.skipped[i], "static") != NULL;
+    cr_assert(said, "no 'ports: ...' reason among the skipped plots");
     qkperf_plots_free(&p);
     qkperf_results_free(&r);
 }

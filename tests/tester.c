@@ -105,8 +105,17 @@ qkt_result qkt_check_dequantize(const char *variant, const qkt_case *c)
     return res;
 }
 
+typedef int (*gemv_api)(const char *, float *, const uint8_t *, size_t, const float *,
+                        const float *, size_t, size_t, const float[4]);
+
 qkt_result qkt_check_gemv(const char *variant, const qkt_case *c)
 {
+    return qkt_check_gemv_op("gemv", variant, c);
+}
+
+qkt_result qkt_check_gemv_op(const char *op, const char *variant, const qkt_case *c)
+{
+    gemv_api run = strcmp(op, "gemv-i8") == 0 ? qk256_gemv_i8_variant : qk256_gemv_variant;
     qkt_result res = {.rc = QK256_E_INVAL};
     inputs in;
     void *mo[2] = {0};
@@ -115,11 +124,10 @@ qkt_result qkt_check_gemv(const char *variant, const qkt_case *c)
         float *want = alloc_off(&mo[0], c->rows * sizeof(float), 0);
         float *got = alloc_off(&mo[1], c->rows * sizeof(float), fo);
         const float *sc = c->no_scales ? NULL : in.scales;
-        int rc_ref = qk256_gemv_variant("scalar", want, in.packed, in.stride, sc, in.x,
-                                        c->rows, c->cols, c->lut);
+        int rc_ref = run("scalar", want, in.packed, in.stride, sc, in.x, c->rows, c->cols,
+                         c->lut);
         memset(got, 0xff, c->rows * sizeof(float));
-        res.rc = qk256_gemv_variant(variant, got, in.packed, in.stride, sc, in.x, c->rows,
-                                    c->cols, c->lut);
+        res.rc = run(variant, got, in.packed, in.stride, sc, in.x, c->rows, c->cols, c->lut);
         for (size_t j = 0; j < c->cols; j++)
             res.sum_x += in.x[j];
         if (rc_ref == QK256_OK && res.rc == QK256_OK) {
@@ -135,8 +143,8 @@ qkt_result qkt_check_gemv(const char *variant, const qkt_case *c)
 
 const char *const *qkt_runnable(const char *op)
 {
-    static const char *lists[2][32];
-    const char **out = lists[op[0] == 'g'];
+    static const char *lists[3][32];
+    const char **out = lists[strcmp(op, "dequantize") == 0 ? 0 : strcmp(op, "gemv") == 0 ? 1 : 2];
     const char *const *all = qk256_variant_names(op);
     size_t k = 0;
     for (size_t i = 0; all && all[i] && k < 31; i++)

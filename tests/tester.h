@@ -1,7 +1,9 @@
 /*
  * tester.h — the one shared tester: every variant of an op is checked
- * against the scalar reference through the public *_variant API, over cases
- * built from a seeded generator.
+ * against the scalar reference of that op through the public *_variant API,
+ * over cases built from a seeded generator. The gemv ops are "gemv" (float
+ * x) and "gemv-i8" (int8-quantized x, checked against its own scalar);
+ * QKT_GEMV_OPS lists both for tests that run every gemv variant.
  */
 #ifndef QKT_TESTER_H
 #define QKT_TESTER_H
@@ -35,11 +37,17 @@ qkt_case qkt_case_default(size_t rows, size_t cols, uint64_t seed);
 
 qkt_result qkt_check_dequantize(const char *variant, const qkt_case *c);
 qkt_result qkt_check_gemv(const char *variant, const qkt_case *c);
+/* op: "gemv" or "gemv-i8" (which needs an integer table in c->lut). */
+qkt_result qkt_check_gemv_op(const char *op, const char *variant, const qkt_case *c);
+
+#define QKT_GEMV_OPS {"gemv", "gemv-i8"}
+enum { QKT_N_GEMV_OPS = 2 };
 
 /* gemv tolerance: 1e-4 absolute or relative, whichever is larger. */
 #define QKT_GEMV_TOL 1e-4
 
-/* Runnable variants of op (NULL-terminated, static storage). */
+/* Runnable variants of op (NULL-terminated, static storage, one list per
+ * op: "dequantize", "gemv", "gemv-i8"). */
 const char *const *qkt_runnable(const char *op);
 
 #endif

@@ -1,0 +1,809 @@
+/*
+ * decode.c — `qkperf decode`: the linear layers of one decoded token of
+ * BitNet b1.58 2B4T, timed end to end (see decode.h).
+ *
+ * Data flow of a layer (the activations need not be realistic, only the
+ * shapes): q, k, v = W{q,k,v} x; o = Wo q; g, u = W{gate,up} o; h = g * u
+ * element-wise; x = Wdown h. Block scales are drawn around
+ * 1/sqrt(2.5 * cols) (2.5 = mean square of the default table {-2,-1,1,2})
+ * so every matmul keeps the activations' size: nothing overflows over 30
+ * layers, and the float and int8 paths can be compared at the end. Each
+ * token starts from the same x, so runs are reproducible for a seed.
+ *
+ * Tokens of the variants are interleaved (token 1 of every variant, then
+ * token 2...) so a noisy stretch of time hits every variant alike, as the
+ * run rounds of job.c do. The weights (554 MB for 30 layers) are many
+ * times the last-level cache, so each token reads them all from memory:
+ * bytes per token / time is the weight bandwidth, set against the memory
+ * read bandwidth qkperf_roofline_measure finds in the same run.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "decode.h"
+#include "machine.h"
+#include "probe.h"
+#include "qk256.h"
+#include "roofline.h"
+#include "table.h"
+#include "tsc.h"
+
+/* ---- the model ---------------------------------------------------------------- */
+
+enum { M_Q, M_K, M_V, M_O, M_GATE, M_UP, M_DOWN, NMAT };
+enum { B_X, B_Q, B_K, B_V, B_O, B_G, B_U, B_H, NBUF };
+
+static const struct { const char *name; size_t rows, cols; } bitnet[NMAT] = {
+    {"q", 2560, 2560},    {"k", 640, 2560},  {"v", 640, 2560},    {"o", 2560, 2560},
+    {"gate", 6912, 2560}, {"up", 6912, 2560}, {"down", 2560, 6912},
+};
+
+/* One layer in order: which matrix, into which buffer, from which. */
+static const struct { int mat, out, in; } steps[NMAT] = {
+    {M_Q, B_Q, B_X},    {M_K, B_K, B_X},  {M_V, B_V, B_X},    {M_O, B_O, B_Q},
+    {M_GATE, B_G, B_O}, {M_UP, B_U, B_O}, {M_DOWN, B_X, B_H},
+};
+
+typedef struct dmodel {
+    unsigned layers;
+    size_t rows[NMAT], cols[NMAT];
+    size_t moff[NMAT], soff[NMAT];    /* bytes / floats into one layer */
+    size_t layer_bytes, layer_scales; /* per layer */
+    uint8_t *packed;
+    float *scales, *x0, *buf[NBUF];
+    double weight_bytes;              /* packed + scales, per token */
+} dmodel;
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double uniform01(uint64_t *s)
+{
+    return (double)(splitmix(s) >> 11) * 0x1p-53;
+}
+
+/* Random bytes with no zero byte (zeros stream faster than real data). */
+static void fill_packed(uint8_t *p, size_t n, uint64_t *s)
+{
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w = splitmix(s);
+        if ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull)
+            for (unsigned k = 0; k < 64; k += 8)
+                if (!((w >> k) & 0xff))
+                    w |= 0xA5ull << k;
+        memcpy(p + i, &w, n - i < 8 ? n - i : 8);
+    }
+}
+
+static void model_shapes(dmodel *m, unsigned layers, unsigned div)
+{
+    size_t b = 0, s = 0;
+    m->layers = layers;
+    for (int k = 0; k < NMAT; k++) {
+        m->rows[k] = bitnet[k].rows / div;
+        m->cols[k] = bitnet[k].cols / div;
+        m->moff[k] = b;
+        m->soff[k] = s;
+        b += m->rows[k] * qk256_row_bytes(m->cols[k]);
+        s += m->rows[k] * (qk256_row_bytes(m->cols[k]) / QK256_BLOCK_BYTES);
+    }
+    m->layer_bytes = b;
+    m->layer_scales = s;
+    m->weight_bytes = (double)layers * (double)(b + s * sizeof(float));
+}
+
+static void *alloc64(size_t bytes)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 64) ? NULL : p;
+}
+
+/* Weights on 2 MiB boundaries with huge pages advised, as the roofline's
+ * memory buffer is: the two are then read with the same TLB reach. */
+static void *alloc_huge(size_t bytes)
+{
+    enum { HUGE = 2u << 20 };
+    size_t cap = (bytes + HUGE - 1) / HUGE * HUGE;
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE, cap ? cap : HUGE))
+        return NULL;
+    madvise(p, cap, MADV_HUGEPAGE); /* advice only: ignored where THP is off */
+    return p;
+}
+
+static void model_free(dmodel *m)
+{
+    free(m->packed);
+    free(m->scales);
+    free(m->x0);
+    for (int i = 0; i < NBUF; i++)
+        free(m->buf[i]);
+    memset(m, 0, sizeof *m);
+}
+
+static void fill_scales(dmodel *m, uint64_t *seed)
+{
+    for (unsigned l = 0; l < m->layers; l++)
+        for (int k = 0; k < NMAT; k++) {
+            /* E[(0.5 + u)^2] = 13/12 for u uniform in [0, 1). */
+            double s0 = 1.0 / sqrt(2.5 * (double)m->cols[k] * 13.0 / 12.0);
+            float *s = m->scales + l * m->layer_scales + m->soff[k];
+            size_t n = m->rows[k] * (qk256_row_bytes(m->cols[k]) / QK256_BLOCK_BYTES);
+            for (size_t i = 0; i < n; i++)
+                s[i] = (float)(s0 * (0.5 + uniform01(seed)));
+        }
+}
+
+/* Weights, scales and activation buffers; 0, or -1 with err. */
+static int model_alloc(dmodel *m, unsigned layers, unsigned div, uint64_t seed, char *err,
+                       size_t len)
+{
+    memset(m, 0, sizeof *m);
+    model_shapes(m, layers, div);
+    size_t nb = layers * m->layer_bytes, ns = layers * m->layer_scales;
+    m->packed = alloc_huge(nb);
+    m->scales = alloc_huge(ns * sizeof(float));
+    m->x0 = alloc64(m->cols[M_Q] * sizeof(float));
+    int ok = m->packed && m->scales && m->x0;
+    for (int i = 0; i < NMAT && ok; i++)
+        ok = (m->buf[steps[i].out] = alloc64(m->rows[steps[i].mat] * sizeof(float))) != NULL;
+    ok = ok && (m->buf[B_H] = alloc64(m->cols[M_DOWN] * sizeof(float)));
+    if (!ok) {
+        snprintf(err, len, "cannot allocate the decode model's %.1f MB of weights (%u layers): %s",
+                 m->weight_bytes / 1e6, layers, strerror(ENOMEM));
+        model_free(m);
+        return -1;
+    }
+    fill_packed(m->packed, nb, &seed);
+    fill_scales(m, &seed);
+    for (size_t i = 0; i < m->cols[M_Q]; i++) /* uniform with unit RMS */
+        m->x0[i] = (float)(sqrt(3.0) * (2 * uniform01(&seed) - 1));
+    return 0;
+}
+
+/* ---- variants ------------------------------------------------------------------ */
+
+static const char *const dec_ops[] = {"gemv", "gemv-i8"};
+
+typedef struct dvariant {
+    char label[48];   /* "gemv-i8/avx512-vnni" */
+    const char *name; /* the library's name */
+    int i8, runnable;
+} dvariant;
+
+static void known_variants(char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (size_t o = 0; o < 2; o++)
+        for (const char *const *v = qk256_variant_names(dec_ops[o]); v && *v && k < cap; v++)
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s/%s", k ? ", " : "", dec_ops[o], *v);
+}
+
+static void set_variant(dvariant *d, size_t op, const char *name)
+{
+    snprintf(d->label, sizeof d->label, "%s/%s", dec_ops[op], name);
+    d->name = name;
+    d->i8 = op == 1;
+    d->runnable = qk256_variant_supported(dec_ops[op], name) == 1;
+}
+
+/* "OP/NAME", or a NAME only one op has. 0 or -1 with err. */
+static int resolve_one(const char *item, dvariant *d, char *err, size_t len)
+{
+    const char *slash = strchr(item, '/');
+    size_t found = 0, first = 0;
+    for (size_t o = 0; o < 2; o++) {
+        const char *name = item;
+        if (slash) {
+            if (strlen(dec_ops[o]) != (size_t)(slash - item) || strncmp(item, dec_ops[o], (size_t)(slash - item)))
+                continue;
+            name = slash + 1;
+        }
+        for (const char *const *v = qk256_variant_names(dec_ops[o]); v && *v; v++)
+            if (!strcmp(*v, name)) {
+                if (found++ == 0) {
+                    first = o;
+                    set_variant(d, o, *v);
+                }
+            }
+    }
+    if (found > 1)
+        return snprintf(err, len, "variant '%s' is both %s/%s and %s/%s: name one of them", item,
+                        dec_ops[first], item, dec_ops[1 - first], item), -1;
+    if (found == 0) {
+        char known[1024];
+        known_variants(known, sizeof known);
+        return snprintf(err, len, "unknown variant '%s' for decode (known: %s, all)", item, known), -1;
+    }
+    return 0;
+}
+
+static int add_unique(dvariant *dv, size_t *n, const dvariant *d)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(dv[i].label, d->label))
+            return 0;
+    if (*n == QKPERF_MAX_LIST)
+        return -1;
+    dv[(*n)++] = *d;
+    return 0;
+}
+
+/* NULL: the plain functions' choices; "all": every variant of both ops. */
+static int resolve_variants(const char *text, dvariant *dv, size_t *n, char *err, size_t len)
+{
+    dvariant d;
+    *n = 0;
+    if (!text || !strcmp(text, "all")) {
+        for (size_t o = 0; o < 2; o++)
+            for (const char *const *v = qk256_variant_names(dec_ops[o]); v && *v; v++) {
+                if (!text && strcmp(*v, qk256_default_variant(dec_ops[o])))
+                    continue;
+                set_variant(&d, o, *v);
+                add_unique(dv, n, &d);
+            }
+        return 0;
+    }
+    char *storage;
+    const char *items[QKPERF_MAX_LIST + 1];
+    size_t ni;
+    if (qkperf_split_list(text, &storage, items, QKPERF_MAX_LIST, &ni, "variant", err, len))
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < ni && !rc; i++)
+        rc = resolve_one(items[i], &d, err, len) || add_unique(dv, n, &d);
+    free(storage);
+    return rc ? -1 : 0;
+}
+
+/* ---- one token ------------------------------------------------------------------ */
+
+static int run_step(const dvariant *d, dmodel *m, unsigned layer, int st, char *err, size_t len)
+{
+    int k = steps[st].mat;
+    size_t rb = qk256_row_bytes(m->cols[k]);
+    const uint8_t *p = m->packed + layer * m->layer_bytes + m->moff[k];
+    const float *s = m->scales + layer * m->layer_scales + m->soff[k];
+    float *y = m->buf[steps[st].out];
+    const float *x = m->buf[steps[st].in];
+    int rc = d->i8 ? qk256_gemv_i8_variant(d->name, y, p, rb, s, x, m->rows[k], m->cols[k], NULL)
+                   : qk256_gemv_variant(d->name, y, p, rb, s, x, m->rows[k], m->cols[k], NULL);
+    if (rc != QK256_OK)
+        snprintf(err, len, "%s on layer %u %s (%zux%zu): %s", d->label, layer, bitnet[k].name,
+                 m->rows[k], m->cols[k], qk256_strerror(rc));
+    return rc;
+}
+
+/* The linear layers of one token, from x0; ns gets its wall time. */
+static int run_token(const dvariant *d, dmodel *m, double *ns, char *err, size_t len)
+{
+    memcpy(m->buf[B_X], m->x0, m->cols[M_Q] * sizeof(float));
+    uint64_t t0 = qkperf_tsc_now();
+    for (unsigned l = 0; l < m->layers; l++)
+        for (int st = 0; st < NMAT; st++) {
+            if (steps[st].mat == M_DOWN) /* the GLU: h = gate * up */
+                for (size_t i = 0; i < m->cols[M_DOWN]; i++)
+                    m->buf[B_H][i] = m->buf[B_G][i] * m->buf[B_U][i];
+            if (run_step(d, m, l, st, err, len))
+                return -1;
+        }
+    *ns = qkperf_tsc_to_ns(qkperf_tsc_stop() - t0);
+    return 0;
+}
+
+/* ---- records --------------------------------------------------------------------- */
+
+static int add_series(qkperf_results *res, const char *variant, const char *size,
+                      const char *metric, const char *unit, double *v, size_t n, const char *why)
+{
+    qkperf_record r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.op, sizeof r.op, "decode");
+    snprintf(r.variant, sizeof r.variant, "%s", variant);
+    snprintf(r.size, sizeof r.size, "%s", size);
+    snprintf(r.phase, sizeof r.phase, "total");
+    snprintf(r.metric, sizeof r.metric, "%s", metric);
+    snprintf(r.source, sizeof r.source, "tsc");
+    snprintf(r.unit, sizeof r.unit, "%s", unit);
+    r.samples = why ? NULL : v;
+    r.n = why ? 0 : n;
+    r.batch = 1;
+    r.mux_ratio = 1;
+    r.counted = why == NULL;
+    if (why)
+        snprintf(r.why, sizeof r.why, "%s", why);
+    return qkperf_results_add(res, &r);
+}
+
+/* Four series from the per-token times (ns[] is reused as scratch). */
+static int add_records(qkperf_results *res, const char *variant, const char *size, const double *ns,
+                       size_t n, double weight_bytes, double mem_Bps)
+{
+    double *v = malloc(3 * n * sizeof *v);
+    if (!v)
+        return -1;
+    double *tps = v, *bps = v + n, *frac = v + 2 * n;
+    for (size_t i = 0; i < n; i++) {
+        tps[i] = 1e9 / ns[i];
+        bps[i] = weight_bytes * tps[i];
+        frac[i] = bps[i] / mem_Bps;
+    }
+    int rc = add_series(res, variant, size, "time", "ns", (double *)ns, n, NULL) ||
+             add_series(res, variant, size, "tokens/s", "tokens/s", tps, n, NULL) ||
+             add_series(res, variant, size, "weight B/s", "B/s", bps, n, NULL) ||
+             add_series(res, variant, size, "bandwidth fraction", "ratio", frac, n,
+                        mem_Bps > 0 ? NULL : "no memory bandwidth measured (roofline failed)");
+    free(v);
+    return rc ? -1 : 0;
+}
+
+/* ---- the run ----------------------------------------------------------------------- */
+
+void qkperf_decode_opts_default(qkperf_decode_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->tokens = 5;
+    o->warmup = 1;
+    o->layers = QKPERF_DECODE_LAYERS;
+    o->seed = 1;
+    o->shape_div = 1;
+}
+
+static int check_opts(const qkperf_decode_opts *o, char *err, size_t len)
+{
+    if (o->tokens < 1 || o->tokens > 100000)
+        return snprintf(err, len, "token count %u out of range (1..100000)", o->tokens), -1;
+    if (o->layers < 1 || o->layers > QKPERF_DECODE_LAYERS)
+        return snprintf(err, len, "layer count %u out of range (1..%d: the model has %d)", o->layers,
+                        QKPERF_DECODE_LAYERS, QKPERF_DECODE_LAYERS), -1;
+    if (o->threads < 0 || o->threads > 256)
+        return snprintf(err, len, "thread count %d out of range (1..256, or 0 for every CPU)",
+                        o->threads), -1;
+    if (o->shape_div < 1 || 640 % o->shape_div || 2560 % o->shape_div || 6912 % o->shape_div)
+        return snprintf(err, len, "shape divisor %u must divide 640, 2560 and 6912", o->shape_div), -1;
+    return 0;
+}
+
+/* machine.roofline: kept when the document has one, else measured now. */
+static double memory_bandwidth(const qkperf_decode_opts *o, qkperf_results *res)
+{
+    qkperf_roofline rl;
+    char err[256];
+    json_t *have = json_object_get(res->machine, "roofline");
+    if (have && qkperf_roofline_from_json(have, &rl, err, sizeof err) == 0)
+        return rl.mem_read_Bps;
+    if (qkperf_roofline_measure(&rl, o->quick)) {
+        qkperf_results_note(res, "roofline not measured: %s", rl.method);
+        return 0;
+    }
+    json_object_set_new(res->machine, "roofline", qkperf_roofline_json(&rl));
+    return rl.mem_read_Bps;
+}
+
+static void fill_config(const qkperf_decode_opts *o, const dmodel *m, const dvariant *dv,
+                        size_t nv, qkperf_results *res)
+{
+    json_t *names = json_array();
+    for (size_t i = 0; i < nv; i++)
+        json_array_append_new(names, json_string(dv[i].label));
+    json_object_update_new(
+        res->config,
+        json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:I,s:b,s:i,s:f}", "command", "decode", "op",
+                  "decode", "variants", names, "threads", qk256_get_threads(), "tokens",
+                  (int)o->tokens, "warmup", (int)o->warmup, "layers", (int)o->layers, "seed",
+                  (json_int_t)o->seed, "quick", o->quick, "shape_div", (int)o->shape_div,
+                  "weight_bytes_per_token", m->weight_bytes));
+}
+
+/* Warm-up, then the timed tokens, interleaved over the variants. */
+static int time_tokens(const qkperf_decode_opts *o, dmodel *m, const dvariant *dv, size_t nv,
+                       double *ns, char *err, size_t len)
+{
+    for (unsigned t = 0; t < o->warmup + o->tokens; t++)
+        for (size_t i = 0; i < nv; i++) {
+            double tmp;
+            double *slot = t < o->warmup ? &tmp : &ns[i * o->tokens + (t - o->warmup)];
+            if (dv[i].runnable && run_token(&dv[i], m, slot, err, len))
+                return -1;
+        }
+    return 0;
+}
+
+static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t nv,
+                         double mem_Bps, qkperf_results *res, char *err, size_t len)
+{
+    dmodel m;
+    if (model_alloc(&m, o->layers, o->shape_div, o->seed, err, len))
+        return 1;
+    fill_config(o, &m, dv, nv, res);
+    if (o->layers < QKPERF_DECODE_LAYERS)
+        qkperf_results_note(res, "decode ran %u of the model's %d layers%s: %.1f MB of its %.1f MB "
+                                 "of weights per token", o->layers, QKPERF_DECODE_LAYERS,
+                            o->quick ? " (--quick)" : "", m.weight_bytes / 1e6,
+                            m.weight_bytes / o->layers * QKPERF_DECODE_LAYERS / 1e6);
+    char size[48];
+    snprintf(size, sizeof size, "bitnet-b1.58-2b4t-%uL", o->layers);
+    if (o->shape_div > 1)
+        snprintf(size + strlen(size), sizeof size - strlen(size), "-div%u", o->shape_div);
+    double *ns = malloc(nv * o->tokens * sizeof *ns);
+    int rc = ns ? time_tokens(o, &m, dv, nv, ns, err, len) : -1;
+    if (!ns)
+        snprintf(err, len, "cannot allocate %zu token times", nv * o->tokens);
+    for (size_t i = 0; rc == 0 && i < nv; i++)
+        if (dv[i].runnable &&
+            add_records(res, dv[i].label, size, ns + i * o->tokens, o->tokens, m.weight_bytes, mem_Bps))
+            rc = -1, snprintf(err, len, "out of memory adding the records of %s", dv[i].label);
+    if (rc == 0 && o->final_out)
+        memcpy(o->final_out, m.buf[B_X], m.rows[M_DOWN] * sizeof(float));
+    free(ns);
+    model_free(&m);
+    return rc ? 1 : 0;
+}
+
+int qkperf_decode_measure(const qkperf_decode_opts *o, qkperf_results *res, char *err, size_t len)
+{
+    dvariant dv[QKPERF_MAX_LIST];
+    size_t nv;
+    if (check_opts(o, err, len) || resolve_variants(o->variants, dv, &nv, err, len))
+        return 2;
+    qkperf_probe_t p;
+    qkperf_probe(&p);
+    json_object_update_new(res->machine, qkperf_machine_json(&p));
+    json_object_update_new(res->build, qkperf_build_json());
+    qkperf_tsc_mhz(); /* calibrate before the first token */
+    for (size_t i = 0; i < nv; i++)
+        if (!dv[i].runnable)
+            qkperf_results_note(res, "decode %s skipped: this CPU cannot run it", dv[i].label);
+    double mem_Bps = memory_bandwidth(o, res);
+    int saved = qk256_get_threads();
+    if (qk256_set_threads(o->threads) != QK256_OK)
+        return snprintf(err, len, "cannot set %d threads", o->threads), 2;
+    int rc = measure_model(o, dv, nv, mem_Bps, res, err, len);
+    qk256_set_threads(saved);
+    return rc;
+}
+
+/* ---- the table --------------------------------------------------------------------- */
+
+/* The median (or with min, the smallest sample) of t's series `metric`. */
+static double stat_of(const qkperf_results *r, const qkperf_record *t, const char *metric,
+                      int min)
+{
+    const qkperf_record *x = qkperf_results_find(r, "decode", t->variant, t->size, "total", metric);
+    return x && x->counted ? (min ? x->min : x->median) : NAN;
+}
+
+static void print_header(FILE *f, const qkperf_results *res, double mem_Bps)
+{
+    json_t *c = res->config;
+    double wb = json_number_value(json_object_get(c, "weight_bytes_per_token"));
+    long layers = (long)json_integer_value(json_object_get(c, "layers"));
+    fprintf(f, "decode: BitNet b1.58 2B4T linear layers, %ld layer%s x 7 matmuls, %.1f MB of "
+               "weights per token (packed + scales)\n",
+            layers, layers == 1 ? "" : "s", wb / 1e6);
+    fprintf(f, "        %lld thread%s, %lld tokens per variant after %lld warm-up\n",
+            (long long)json_integer_value(json_object_get(c, "threads")),
+            json_integer_value(json_object_get(c, "threads")) == 1 ? "" : "s",
+            (long long)json_integer_value(json_object_get(c, "tokens")),
+            (long long)json_integer_value(json_object_get(c, "warmup")));
+    char bw[64];
+    qkperf_fmt_value(bw, sizeof bw, mem_Bps > 0 ? mem_Bps : NAN, "B/s");
+    fprintf(f, "        memory read bandwidth %s (qkperf roofline, one thread)", bw);
+    if (mem_Bps > 0 && wb > 0)
+        fprintf(f, ": at most %.1f tokens/s", mem_Bps / wb);
+    fprintf(f, "\n\n");
+}
+
+void qkperf_decode_print(FILE *f, const qkperf_results *res)
+{
+    qkperf_roofline rl = {0};
+    char err[256];
+    qkperf_roofline_from_json(json_object_get(res->machine, "roofline"), &rl, err, sizeof err);
+    print_header(f, res, rl.mem_read_Bps);
+    fprintf(f, "%-24s %12s %12s %12s %14s %12s\n", "variant", "tokens/s", "(slowest)",
+            "time/token", "weight B/s", "of mem BW");
+    for (size_t i = 0; i < res->n; i++) {
+        const qkperf_record *t = &res->rec[i];
+        if (strcmp(t->op, "decode") || strcmp(t->metric, "time"))
+            continue;
+        char tm[32], bps[32], frac[32];
+        qkperf_fmt_value(tm, sizeof tm, stat_of(res, t, "time", 0), "ns");
+        qkperf_fmt_value(bps, sizeof bps, stat_of(res, t, "weight B/s", 0), "B/s");
+        double fr = stat_of(res, t, "bandwidth fraction", 0);
+        snprintf(frac, sizeof frac, isfinite(fr) ? "%.1f %%" : "n/a", 100 * fr);
+        fprintf(f, "%-24s %12.2f %12.2f %12s %14s %12s\n", t->variant,
+                stat_of(res, t, "tokens/s", 0), stat_of(res, t, "tokens/s", 1), tm, bps, frac);
+    }
+    size_t i;
+    json_t *note;
+    json_array_foreach(res->notes, i, note)
+        fprintf(f, "note: %s\n", json_string_value(note));
+}
+
+/* ---- the plot ---------------------------------------------------------------------- */
+
+static int executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* $QKPERF_GNUPLOT, else gnuplot on PATH (as plot.c finds it). */
+static const char *find_gnuplot(char *buf, size_t cap)
+{
+    const char *env = getenv("QKPERF_GNUPLOT");
+    if (env && *env)
+        return executable(env) ? env : NULL;
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+        snprintf(buf, cap, "%.*s/gnuplot", (int)n, p);
+        if (n && executable(buf))
+            return buf;
+        p += n + (p[n] == ':');
+    }
+    return NULL;
+}
+
+/* plots/decode.gp from $QKPERF_PLOTS_DIR, the source tree or the install. */
+static int find_script(char *buf, size_t cap, char *err, size_t len)
+{
+    const char *cand[3] = {getenv("QKPERF_PLOTS_DIR"), NULL, NULL};
+#ifdef QKPERF_SRC_PLOTS_DIR
+    cand[1] = QKPERF_SRC_PLOTS_DIR;
+#endif
+#ifdef QKPERF_PLOTS_DIR
+    cand[2] = QKPERF_PLOTS_DIR;
+#endif
+    for (size_t i = 0; i < 3; i++) {
+        if (!cand[i] || !*cand[i])
+            continue;
+        snprintf(buf, cap, "%s/decode.gp", cand[i]);
+        if (access(buf, R_OK) == 0)
+            return 0;
+        if (i == 0)
+            return snprintf(err, len, "QKPERF_PLOTS_DIR=%s has no decode.gp: point it at qkperf's "
+                                      "plots folder", cand[0]), -1;
+    }
+    return snprintf(err, len, "plots/decode.gp not found: set QKPERF_PLOTS_DIR"), -1;
+}
+
+/* Row per variant: x, variant, kind (0 float, 1 int8), tokens/s median,
+ * slowest and fastest token. The number of rows, or -1 if not written. */
+static int write_csv(const qkperf_results *r, const char *path, double *ymax, double *wb)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int n = 0;
+    fprintf(f, "# x,variant,kind,tokens_per_s,slowest,fastest\n");
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *t = &r->rec[i];
+        if (strcmp(t->op, "decode") || strcmp(t->metric, "tokens/s") || !t->counted || !t->n)
+            continue;
+        double hi = t->samples[0];
+        for (size_t k = 1; k < t->n; k++)
+            hi = fmax(hi, t->samples[k]);
+        fprintf(f, "%d,%s,%d,%.6g,%.6g,%.6g\n", n++, t->variant, !strncmp(t->variant, "gemv-i8/", 8),
+                t->median, t->min, hi);
+        *ymax = fmax(*ymax, hi);
+        double w = stat_of(r, t, "weight B/s", 0) / t->median;
+        if (isfinite(w) && w > 0)
+            *wb = w; /* bytes per token: weight B/s over tokens/s, exactly */
+    }
+    return fclose(f) ? -1 : n;
+}
+
+static int run_gnuplot(const char *gp, const char *script, const char *vars, const char *log,
+                       char *err, size_t len)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return snprintf(err, len, "cannot start gnuplot: %s", strerror(errno)), -1;
+    if (pid == 0) {
+        if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout))
+            _exit(126);
+        execl(gp, "gnuplot", "-e", vars, script, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return snprintf(err, len, "waiting for gnuplot: %s", strerror(errno)), -1;
+    struct stat st;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        if (stat(log, &st) == 0 && st.st_size == 0)
+            unlink(log); /* keep only logs that say something */
+        return 0;
+    }
+    char line[300] = "";
+    FILE *f = fopen(log, "r");
+    while (f && fgets(line, sizeof line, f) && strspn(line, " \t\r\n^") == strlen(line))
+        ;
+    if (f)
+        fclose(f);
+    line[strcspn(line, "\r\n")] = 0;
+    return snprintf(err, len, "gnuplot failed on %s: %s (see %s)", script,
+                    *line ? line : "no message", log), -1;
+}
+
+/* Paths go to gnuplot in single quotes: refuse the ones that would break out. */
+static int quotable(const char *s, char *err, size_t len)
+{
+    if (strchr(s, '\''))
+        return snprintf(err, len, "cannot plot into %s: a quote in the path", s), -1;
+    return 0;
+}
+
+static int render(const char *gp, const char *script, const char *dir, const char *csv,
+                  const char *extra, char *err, size_t len)
+{
+    static const char *const fmts[] = {"png", "svg"};
+    for (size_t i = 0; i < 2; i++) {
+        char out[PATH_MAX], log[PATH_MAX], vars[3 * PATH_MAX + 600];
+        snprintf(out, sizeof out, "%s/decode.%s", dir, fmts[i]);
+        snprintf(log, sizeof log, "%s/data/decode.log", dir);
+        snprintf(vars, sizeof vars, "data='%s'; out='%s'; fmt='%s'; %s", csv, out, fmts[i], extra);
+        if (run_gnuplot(gp, script, vars, log, err, len))
+            return -1;
+    }
+    return 0;
+}
+
+int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size_t len)
+{
+    char gpbuf[PATH_MAX], script[PATH_MAX], data[PATH_MAX], csv[PATH_MAX + 16];
+    size_t have = 0;
+    for (size_t i = 0; i < r->n; i++)
+        have += !strcmp(r->rec[i].op, "decode") && !strcmp(r->rec[i].metric, "tokens/s") &&
+                r->rec[i].counted && r->rec[i].n;
+    if (!have)
+        return snprintf(err, len, "no decode tokens/s records to plot"), -1;
+    const char *gp = find_gnuplot(gpbuf, sizeof gpbuf);
+    if (!gp)
+        return snprintf(err, len, "gnuplot not found: install the gnuplot-nox package "
+                                  "(apt-get install gnuplot-nox)"), -1;
+    if (find_script(script, sizeof script, err, len) || quotable(dir, err, len))
+        return -1;
+    snprintf(data, sizeof data, "%s/data", dir);
+    if ((mkdir(dir, 0777) && errno != EEXIST) || (mkdir(data, 0777) && errno != EEXIST))
+        return snprintf(err, len, "cannot create folder %s: %s", data, strerror(errno)), -1;
+    snprintf(csv, sizeof csv, "%s/decode.csv", data);
+    double ymax = 0, wb = 0;
+    int rows = write_csv(r, csv, &ymax, &wb);
+    if (rows < 0)
+        return snprintf(err, len, "cannot write %s: %s", csv, strerror(errno)), -1;
+    qkperf_roofline rl = {0};
+    char rerr[256], extra[600];
+    qkperf_roofline_from_json(json_object_get(r->machine, "roofline"), &rl, rerr, sizeof rerr);
+    json_t *c = r->config;
+    snprintf(extra, sizeof extra,
+             "title='BitNet b1.58 2B4T decode, linear layers: tokens/s by gemv variant'; "
+             "ceiling=%.6g; bw=%.6g; wmb=%.6g; threads=%d; layers=%d; ymax=%.6g",
+             rl.mem_read_Bps > 0 && wb > 0 ? rl.mem_read_Bps / wb : 0, rl.mem_read_Bps / 1e9,
+             wb / 1e6, (int)json_integer_value(json_object_get(c, "threads")),
+             (int)json_integer_value(json_object_get(c, "layers")), ymax);
+    return render(gp, script, dir, csv, extra, err, len);
+}
+
+/* ---- the command --------------------------------------------------------------------- */
+
+enum { OPT_TOKENS = 256, OPT_LAYERS, OPT_SEED, OPT_QUICK };
+
+static int parse_opt(int c, qkperf_decode_opts *o, const char **out, int *layers_set, char *err,
+                     size_t len)
+{
+    uint64_t u;
+    switch (c) {
+    case 'v': o->variants = optarg; return 0;
+    case 't':
+        if (qkperf_parse_u64(optarg, 0, 256, &u, "thread count (0 = every CPU)", err, len))
+            return -1;
+        o->threads = (int)u;
+        return 0;
+    case OPT_TOKENS:
+        if (qkperf_parse_u64(optarg, 1, 100000, &u, "token count", err, len))
+            return -1;
+        o->tokens = (unsigned)u;
+        return 0;
+    case OPT_LAYERS:
+        if (qkperf_parse_u64(optarg, 1, QKPERF_DECODE_LAYERS, &u, "layer count", err, len))
+            return -1;
+        o->layers = (unsigned)u;
+        *layers_set = 1;
+        return 0;
+    case OPT_SEED: return qkperf_parse_u64(optarg, 0, UINT64_MAX, &o->seed, "seed", err, len);
+    case OPT_QUICK: o->quick = 1; return 0;
+    case 'o': *out = optarg; return 0;
+    default: return snprintf(err, len, "unknown option"), -1;
+    }
+}
+
+/* -o is checked before a long run, not after it. (job.c's
+ * qkperf_check_writable would pull the CLI's qkperf_usage_error into every
+ * program that links this module, the tests among them.) */
+static int check_writable(const char *path, char *err, size_t len)
+{
+    struct stat st;
+    char *copy = strdup(path);
+    const char *dir = copy ? dirname(copy) : ".";
+    int rc = 0;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        rc = (snprintf(err, len, "cannot write %s: it is a folder", path), -1);
+    else if (access(dir, W_OK) != 0)
+        rc = (snprintf(err, len, "cannot write %s: folder %s: %s", path, dir, strerror(errno)), -1);
+    free(copy);
+    return rc;
+}
+
+static int decode_parse(int argc, char **argv, qkperf_decode_opts *o, const char **out)
+{
+    static const struct option opts[] = {
+        {"variant", required_argument, NULL, 'v'}, {"threads", required_argument, NULL, 't'},
+        {"tokens", required_argument, NULL, OPT_TOKENS}, {"layers", required_argument, NULL, OPT_LAYERS},
+        {"seed", required_argument, NULL, OPT_SEED},  {"output", required_argument, NULL, 'o'},
+        {"quick", no_argument, NULL, OPT_QUICK},      {NULL, 0, NULL, 0}};
+    char err[1024];
+    int c, layers_set = 0, tokens_set = 0;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":v:t:o:", opts, NULL)) != -1) {
+        if (c == '?' || c == ':')
+            return fprintf(stderr, "qkperf decode: %s '%s' (see man qkperf)\n",
+                           c == ':' ? "missing value for option" : "unknown option",
+                           argv[optind - 1]), 2;
+        tokens_set |= c == OPT_TOKENS;
+        if (parse_opt(c, o, out, &layers_set, err, sizeof err))
+            return fprintf(stderr, "qkperf decode: %s\n", err), 2;
+    }
+    if (optind < argc)
+        return fprintf(stderr, "qkperf decode: unexpected argument '%s'\n", argv[optind]), 2;
+    if (o->quick && !layers_set)
+        o->layers = 4;
+    if (o->quick && !tokens_set)
+        o->tokens = 2;
+    if (*out && check_writable(*out, err, sizeof err))
+        return fprintf(stderr, "qkperf decode: %s\n", err), 2;
+    return 0;
+}
+
+int qkperf_cmd_decode(int argc, char **argv)
+{
+    qkperf_decode_opts o;
+    const char *out = NULL;
+    qkperf_decode_opts_default(&o);
+    int rc = decode_parse(argc, argv, &o, &out);
+    if (rc)
+        return rc;
+    qkperf_results res;
+    qkperf_results_init(&res);
+    char err[2048];
+    rc = qkperf_decode_measure(&o, &res, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "qkperf decode: %s\n", err);
+    else
+        qkperf_decode_print(stdout, &res);
+    if (rc == 0 && out && qkperf_results_write_json(&res, out, err, sizeof err)) {
+        fprintf(stderr, "qkperf decode: %s\n", err);
+        rc = 1;
+    }
+    qkperf_results_free(&res);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * decode.h — the end-to-end decode benchmark: the linear layers of one
+ * decoded token of BitNet b1.58 2B4T (30 layers of q, k, v, o, gate, up,
+ * down), random weights packed in QK256 (about 554 MB with scales, so they
+ * stream from memory), run with one gemv or gemv-i8 variant of libqk256 at
+ * a chosen thread count. It answers the sprint's end-to-end question —
+ * tokens per second — and sets it against the machine's measured memory
+ * read bandwidth, since one token must read every weight once.
+ *
+ * Variants are named OP/NAME ("gemv/avx512-vbmi", "gemv-i8/avx512-vnni")
+ * because both ops have a "scalar"; a bare NAME is accepted when only one
+ * op has it. Records: op "decode", size "bitnet-b1.58-2b4t-<L>L", phase
+ * "total", metrics "time" (ns per token), "tokens/s", "weight B/s" and
+ * "bandwidth fraction" (weight B/s over machine.roofline.mem_read_Bps),
+ * one sample per timed token, source "tsc".
+ */
+#ifndef QKPERF_DECODE_H
+#define QKPERF_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "results.h"
+
+enum { QKPERF_DECODE_LAYERS = 30 }; /* BitNet b1.58 2B4T */
+
+typedef struct qkperf_decode_opts {
+    const char *variants; /* "all", a comma list, or NULL: the plain
+                             functions' choices for gemv and gemv-i8 */
+    int threads;          /* qk256_set_threads value; 0 = every online CPU */
+    unsigned tokens;      /* timed tokens per variant (>= 1) */
+    unsigned warmup;      /* untimed tokens per variant first */
+    unsigned layers;      /* 1..30 */
+    uint64_t seed;        /* weights and the first activation */
+    int quick;            /* quick roofline measurement */
+    /* Test seams, 0/NULL in the benchmark. shape_div divides every matrix
+     * dimension (2560, 640, 6912) so a test runs a tiny model; the size
+     * label then ends in "-divN". final_out (hidden/shape_div floats)
+     * receives the last token's final activation of the last variant. */
+    unsigned shape_div;
+    float *final_out;
+} qkperf_decode_opts;
+
+/* Defaults: all CPUs, 5 tokens after 1 warm-up, 30 layers, seed 1. */
+void qkperf_decode_opts_default(qkperf_decode_opts *o);
+
+/* Measure each variant into res: records as above, machine (probe, and
+ * machine.roofline measured here unless res->machine already holds one,
+ * which is then used), build and config sections, notes (skipped variants,
+ * quick mode). The library's thread count is restored afterwards.
+ * 0; 2 for a bad option or unknown variant (err: one line naming the known
+ * ones); 1 when memory cannot be allocated or a kernel fails (err says which). */
+int qkperf_decode_measure(const qkperf_decode_opts *o, qkperf_results *res, char *err, size_t len);
+
+/* The readable table of a decode document: one row per variant. */
+void qkperf_decode_print(FILE *f, const qkperf_results *res);
+
+/* dir/data/decode.csv, dir/decode.png and dir/decode.svg (plots/decode.gp):
+ * tokens/s per variant as bars, the memory-bandwidth ceiling as a line.
+ * 0, or -1 with one line in err (no decode records, gnuplot or script
+ * missing, folder not writable, gnuplot failed: see dir/data/decode.log). */
+int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size_t len);
+
+/* `qkperf decode [-v VARIANT[,..]|all] [-t THREADS] [--tokens N] [--layers N]
+ *  [--seed N] [-o FILE.json] [--quick]`. */
+int qkperf_cmd_decode(int argc, char **argv);
+
+#endif

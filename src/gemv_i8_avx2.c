@@ -1,0 +1,237 @@
+/*
+ * gemv_i8_avx2.c — the AVX2 gemv-i8 variant: avx2-maddubs.
+ *
+ * x arrives quantized (qk256_quantize_x, chunk 128): within each 128
+ * columns, the byte that the shift-and-mask unpack of 32 packed bytes puts
+ * at position 32k + i (code 4i + k) meets the q of that very column, so the
+ * unpack needs no interleaving at all: a_k = (v >> 2k) & 3, four vectors
+ * of 32 codes per 32 packed bytes. Then per 32 codes:
+ *
+ *   lut   vpshufb on the biased table (weights lut + bias, unsigned bytes)
+ *   dot   vpmaddubsw (u8 x s8 -> pairs summed in s16; at most
+ *         2 * 128 * 127 = 32512, so never saturated), vpmaddwd by 1 -> s32
+ *
+ * Each row's block sum starts from -bias * sum(q of the block) in lane 0,
+ * which makes it the exact integer sum; its 8 lanes are folded to 4,
+ * converted to double and multiplied by the block scale into the row's
+ * double accumulator (phases_i8.h says why double). Four rows share the loads of q; leftover rows
+ * run the same steps one at a time, so every row's result is the same in
+ * any grouping, staged or fused.
+ */
+#include "phases_i8.h"
+
+enum { CHUNK = 128, TILE_ROWS = 4 };
+
+/* ---- phase blocks ------------------------------------------------------ */
+
+/* unpack: 32 packed bytes -> a[k], code 4i+k of the chunk in byte i. */
+QK_INLINE void unpack_chunk(__m256i a[4], __m256i v)
+{
+    const __m256i m3 = _mm256_set1_epi8(3);
+    a[0] = _mm256_and_si256(v, m3);
+    a[1] = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+    a[2] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+    a[3] = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+}
+
+/* The biased table in bytes 0..3 of both 128-bit lanes (vpshufb indexes
+ * within a lane; codes are 0..3). */
+QK_INLINE __m256i table_i8(const qk256_i8_lut *t)
+{
+    int32_t w;
+    __builtin_memcpy(&w, t->w, sizeof w);
+    return _mm256_set1_epi32(w);
+}
+
+QK_INLINE __m256i lut32(__m256i tab, __m256i codes)
+{
+    return _mm256_shuffle_epi8(tab, codes);
+}
+
+QK_INLINE __m256i dot32(__m256i acc, __m256i w, __m256i q)
+{
+    __m256i pairs = _mm256_maddubs_epi16(w, q);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+/* The start of a block's integer sum: the bias correction in lane 0. */
+QK_INLINE __m256i block_start(const qk256_i8_lut *t, int32_t qsum)
+{
+    return _mm256_setr_epi32(-t->bias * qsum, 0, 0, 0, 0, 0, 0, 0);
+}
+
+/* The block's exact sum, times its scale, into the row's double lanes. */
+QK_INLINE __m256d scale_block(__m256d acc, __m256i isum, float s)
+{
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(isum), _mm256_extracti128_si256(isum, 1));
+    return _mm256_fmadd_pd(_mm256_cvtepi32_pd(h), _mm256_set1_pd(s), acc);
+}
+
+/* ---- the fused kernel -------------------------------------------------- */
+
+QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
+                         const float *scales, const qk256_xq *x, size_t r0, size_t nb,
+                         const qk256_i8_lut *t, unsigned R)
+{
+    const __m256i tab = table_i8(t);
+    const uint8_t *row[TILE_ROWS];
+    const float *rs[TILE_ROWS];
+    __m256d acc[TILE_ROWS];
+    for (unsigned r = 0; r < R; r++) {
+        row[r] = packed + (r0 + r) * row_stride;
+        rs[r] = scales ? scales + (r0 + r) * nb : NULL;
+        acc[r] = _mm256_setzero_pd();
+    }
+    for (size_t b = 0; b < nb; b++) {
+        __m256i isum[TILE_ROWS];
+        for (unsigned r = 0; r < R; r++) {
+            qk_prefetch_block(row[r], b, nb);
+            isum[r] = block_start(t, x->sum[b]);
+        }
+#pragma GCC unroll 2
+        for (unsigned h = 0; h < 2; h++) {
+            const int8_t *xq = x->q + b * QK256_BLOCK + CHUNK * h;
+            __m256i q[4], a[4];
+            for (unsigned k = 0; k < 4; k++)
+                q[k] = _mm256_loadu_si256((const __m256i *)(xq + 32 * k));
+#pragma GCC unroll 4
+            for (unsigned r = 0; r < R; r++) {
+                unpack_chunk(a, qk_load32(row[r] + b * QK256_BLOCK_BYTES + 32 * h));
+#pragma GCC unroll 4
+                for (unsigned k = 0; k < 4; k++)
+                    isum[r] = dot32(isum[r], lut32(tab, a[k]), q[k]);
+            }
+        }
+        for (unsigned r = 0; r < R; r++)
+            acc[r] = scale_block(acc[r], isum[r], qk_scale_of(rs[r], b));
+    }
+    for (unsigned r = 0; r < R; r++)
+        y[r0 + r] = qk_i8_row_result(acc[r], x->scale);
+}
+
+void qk256_i8_avx2_maddubs(float *y, const uint8_t *packed, size_t row_stride,
+                           const float *scales, const qk256_xq *x, size_t rows, size_t cols,
+                           const qk256_i8_lut *t)
+{
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, r0 = 0;
+    for (; r0 + TILE_ROWS <= rows; r0 += TILE_ROWS)
+        gemv_tile(y, packed, row_stride, scales, x, r0, nb, t, TILE_ROWS);
+    for (; r0 < rows; r0++)
+        gemv_tile(y, packed, row_stride, scales, x, r0, nb, t, 1);
+}
+
+/* ---- staged phases ----------------------------------------------------- */
+
+static inline size_t elem(const qk256_ws *w, size_t r, size_t b)
+{
+    return (r * w->nb + b) * QK256_BLOCK;
+}
+
+static inline const uint8_t *packed_block(const qk256_ws *w, size_t r, size_t b)
+{
+    return w->packed + r * w->row_stride + b * QK256_BLOCK_BYTES;
+}
+
+static void maddubs_quantize(qk256_ws *w)
+{
+    w->sx = qk256_quantize_x(w->xq, w->xsum, w->x, w->cols, CHUNK);
+}
+
+/* memory: the row's two 32-byte loads, its scale and the block's q. */
+static void maddubs_memory(qk256_ws *w)
+{
+    __m256i fold = _mm256_setzero_si256();
+    for (size_t r = 0; r < w->rows; r++)
+        for (size_t b = 0; b < w->nb; b++) {
+            QK_MCA_BEGIN("avx2-maddubs/memory");
+            const uint8_t *blk = packed_block(w, r, b);
+            qk_prefetch_block(packed_block(w, r, 0), b, w->nb);
+            fold = _mm256_xor_si256(fold, _mm256_xor_si256(qk_load32(blk), qk_load32(blk + 32)));
+            fold = _mm256_xor_si256(fold, _mm256_castps_si256(_mm256_set1_ps(w->scales[r * w->nb + b])));
+            for (unsigned i = 0; i < QK256_BLOCK; i += 32)
+                fold = _mm256_xor_si256(fold, qk_load32((const uint8_t *)w->xq + b * QK256_BLOCK + i));
+            QK_MCA_END("avx2-maddubs/memory");
+        }
+    w->sink = qk_fold_u64(fold);
+}
+
+static void maddubs_unpack(qk256_ws *w)
+{
+    for (size_t r = 0; r < w->rows; r++)
+        for (size_t b = 0; b < w->nb; b++)
+            for (unsigned h = 0; h < 2; h++) {
+                QK_MCA_BEGIN("avx2-maddubs/unpack");
+                __m256i a[4];
+                uint8_t *codes = w->codes + elem(w, r, b) + CHUNK * h;
+                unpack_chunk(a, qk_load32(packed_block(w, r, b) + 32 * h));
+                for (unsigned k = 0; k < 4; k++)
+                    _mm256_storeu_si256((__m256i *)(codes + 32 * k), a[k]);
+                QK_MCA_END("avx2-maddubs/unpack");
+            }
+}
+
+static void maddubs_lut(qk256_ws *w)
+{
+    const __m256i tab = table_i8(&w->lut_i8);
+    size_t n = w->rows * w->nb * QK256_BLOCK;
+    for (size_t i = 0; i < n; i += 32) {
+        QK_MCA_BEGIN("avx2-maddubs/lut");
+        _mm256_storeu_si256((__m256i *)(w->wq + i), lut32(tab, qk_load32(w->codes + i)));
+        QK_MCA_END("avx2-maddubs/lut");
+    }
+}
+
+/* dot: the fused kernel's block sums over stored weights, R rows sharing
+ * the loads of q, into ws->acc. */
+QK_INLINE void dot_rows(qk256_ws *w, size_t r0, unsigned R)
+{
+    __m256d acc[TILE_ROWS];
+    for (unsigned r = 0; r < R; r++)
+        acc[r] = _mm256_setzero_pd();
+    for (size_t b = 0; b < w->nb; b++) {
+        QK_MCA_BEGIN("avx2-maddubs/dot");
+        __m256i isum[TILE_ROWS];
+        for (unsigned r = 0; r < R; r++)
+            isum[r] = block_start(&w->lut_i8, w->xsum[b]);
+        for (unsigned i = 0; i < QK256_BLOCK; i += 32) {
+            __m256i q = qk_load32((const uint8_t *)w->xq + b * QK256_BLOCK + i);
+#pragma GCC unroll 4
+            for (unsigned r = 0; r < R; r++)
+                isum[r] = dot32(isum[r], qk_load32(w->wq + elem(w, r0 + r, b) + i), q);
+        }
+        for (unsigned r = 0; r < R; r++)
+            acc[r] = scale_block(acc[r], isum[r], w->scales[(r0 + r) * w->nb + b]);
+        QK_MCA_END("avx2-maddubs/dot");
+    }
+    for (unsigned r = 0; r < R; r++)
+        qk_i8_store_acc(w->acc + (r0 + r) * QK_GV_ACC_LANES, acc[r]);
+}
+
+static void maddubs_dot(qk256_ws *w)
+{
+    size_t r0 = 0;
+    for (; r0 + TILE_ROWS <= w->rows; r0 += TILE_ROWS)
+        dot_rows(w, r0, TILE_ROWS);
+    for (; r0 < w->rows; r0++)
+        dot_rows(w, r0, 1);
+}
+
+static void maddubs_hsum(qk256_ws *w)
+{
+    for (size_t r = 0; r < w->rows; r++) {
+        QK_MCA_BEGIN("avx2-maddubs/hsum");
+        w->out[r] = qk_i8_row_result(qk_i8_load_acc(w->acc + r * QK_GV_ACC_LANES), w->sx);
+        QK_MCA_END("avx2-maddubs/hsum");
+    }
+}
+
+void qk256_i8_avx2_maddubs_phase(void *ws, unsigned phase)
+{
+    static void (*const run[QK_I8_NPHASES])(qk256_ws *) = {
+        [QK_I8_QUANTIZE] = maddubs_quantize, [QK_I8_MEMORY] = maddubs_memory,
+        [QK_I8_UNPACK] = maddubs_unpack, [QK_I8_LUT] = maddubs_lut,
+        [QK_I8_DOT] = maddubs_dot, [QK_I8_HSUM] = maddubs_hsum,
+    };
+    if (phase < QK_I8_NPHASES)
+        run[phase](ws);
+}

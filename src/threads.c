@@ -1,0 +1,183 @@
+/*
+ * threads.c — the persistent worker pool behind the threaded gemv (float
+ * and int8) and the thread-count settings of qk256.h.
+ *
+ * Workers are started on the first call that needs them and live until the
+ * process ends; a call hands them a job under one mutex, bumps a generation
+ * counter and broadcasts, runs its own slice, then waits for the others on
+ * a second condition variable. One caller at a time owns the pool (a
+ * trylock): a concurrent caller runs its whole call on its own thread
+ * rather than queue behind the first one, so the library stays thread-safe
+ * and never blocks a caller on another caller's work.
+ *
+ * Rows are split in slices of whole groups of 16 (the widest row tile of
+ * any variant), so each thread runs the same tiles as a single-threaded
+ * call would, and every row's result is bit-identical for any thread count.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "qk256_impl.h"
+
+enum {
+    MAX_THREADS = 256,
+    ROW_GRAIN = 16,
+    /* Below this many multiply-adds per call, waking the pool (a few
+     * microseconds per hand-off under KVM) costs more than the rows it
+     * spreads: about 1 M, a 256 x 4096 float gemv, is ~40 us on one core. */
+    MIN_PARALLEL_WORK = 1 << 20,
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t pool_owner = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t job_ready = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t job_done = PTHREAD_COND_INITIALIZER;
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+/* All below are guarded by pool_lock. */
+static int threads_wanted = 1; /* qk256_set_threads / QK256_THREADS */
+static int workers;            /* started; worker i runs slice i (1-based) */
+static unsigned long generation;
+static int pending;            /* workers still running the current job */
+static struct {
+    qk256_rows_job fn;
+    void *ctx;
+    size_t rows;
+    int parts;
+} job;
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+/* QK256_THREADS: a count from 1 to 256, or 0 for every online CPU; anything
+ * else is ignored (1 thread). */
+static void read_env(void)
+{
+    const char *env = getenv("QK256_THREADS");
+    char *end;
+    if (!env || !*env)
+        return;
+    errno = 0;
+    long n = strtol(env, &end, 10);
+    if (*end || errno || n < 0 || n > MAX_THREADS)
+        return;
+    threads_wanted = n == 0 ? online_cpus() : (int)n;
+}
+
+static void slice(size_t rows, int parts, int i, size_t *r0, size_t *r1)
+{
+    size_t groups = (rows + ROW_GRAIN - 1) / ROW_GRAIN;
+    size_t g0 = groups * (size_t)i / (size_t)parts, g1 = groups * (size_t)(i + 1) / (size_t)parts;
+    *r0 = g0 * ROW_GRAIN < rows ? g0 * ROW_GRAIN : rows;
+    *r1 = g1 * ROW_GRAIN < rows ? g1 * ROW_GRAIN : rows;
+}
+
+static void run_slice(qk256_rows_job fn, void *ctx, size_t rows, int parts, int i)
+{
+    size_t r0, r1;
+    slice(rows, parts, i, &r0, &r1);
+    if (r0 < r1)
+        fn(ctx, r0, r1);
+}
+
+static void *worker_main(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pool_lock);
+    for (;;) {
+        while (generation == seen)
+            pthread_cond_wait(&job_ready, &pool_lock);
+        seen = generation;
+        if (id >= job.parts)
+            continue;
+        qk256_rows_job fn = job.fn;
+        void *ctx = job.ctx;
+        size_t rows = job.rows;
+        int parts = job.parts;
+        pthread_mutex_unlock(&pool_lock);
+        run_slice(fn, ctx, rows, parts, id);
+        pthread_mutex_lock(&pool_lock);
+        if (--pending == 0)
+            pthread_cond_signal(&job_done);
+    }
+    return NULL;
+}
+
+/* Start workers until `parts` threads (the caller included) can run; under
+ * pool_lock. Returns how many can, fewer if the system refuses threads. */
+static int grow_pool(int parts)
+{
+    while (workers + 1 < parts) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        /* A new worker starts with seen = 0 and blocks on pool_lock, which
+         * the caller holds until it has posted its job: the worker's first
+         * job is that one, for which `pending` already counts it. */
+        int rc = pthread_create(&t, &attr, worker_main, (void *)(intptr_t)(workers + 1));
+        pthread_attr_destroy(&attr);
+        if (rc != 0)
+            break;
+        workers++;
+    }
+    return workers + 1 < parts ? workers + 1 : parts;
+}
+
+int qk256_set_threads(int n)
+{
+    if (n < 0 || n > MAX_THREADS)
+        return QK256_E_INVAL;
+    pthread_once(&env_once, read_env);
+    pthread_mutex_lock(&pool_owner); /* not in the middle of someone's call */
+    pthread_mutex_lock(&pool_lock);
+    threads_wanted = n == 0 ? online_cpus() : n;
+    pthread_mutex_unlock(&pool_lock);
+    pthread_mutex_unlock(&pool_owner);
+    return QK256_OK;
+}
+
+int qk256_get_threads(void)
+{
+    pthread_once(&env_once, read_env);
+    pthread_mutex_lock(&pool_lock);
+    int n = threads_wanted;
+    pthread_mutex_unlock(&pool_lock);
+    return n;
+}
+
+void qk256_parallel_rows(size_t rows, size_t work, qk256_rows_job fn, void *ctx)
+{
+    size_t groups = (rows + ROW_GRAIN - 1) / ROW_GRAIN;
+    int want = qk256_get_threads();
+    int parts = groups < (size_t)want ? (int)groups : want;
+    if (parts < 2 || work < MIN_PARALLEL_WORK || pthread_mutex_trylock(&pool_owner) != 0) {
+        fn(ctx, 0, rows);
+        return;
+    }
+    pthread_mutex_lock(&pool_lock);
+    parts = grow_pool(parts);
+    job.fn = fn;
+    job.ctx = ctx;
+    job.rows = rows;
+    job.parts = parts;
+    pending = parts - 1;
+    generation++;
+    pthread_cond_broadcast(&job_ready);
+    pthread_mutex_unlock(&pool_lock);
+
+    run_slice(fn, ctx, rows, parts, 0);
+
+    pthread_mutex_lock(&pool_lock);
+    while (pending > 0)
+        pthread_cond_wait(&job_done, &pool_lock);
+    pthread_mutex_unlock(&pool_lock);
+    pthread_mutex_unlock(&pool_owner);
+}
