@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -159,4 +163,29 @@ const qk_op *qkperf_find_op(const char *name, char *err, size_t len)
     }
     snprintf(err, len, "unknown op '%s' (known: %s)", name ? name : "", known);
     return NULL;
+}
+
+int qkperf_usage_error(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "qkperf: ");
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    return 2;
+}
+
+int qkperf_check_writable(const char *path, char *err, size_t len)
+{
+    struct stat st;
+    char *copy = strdup(path);
+    const char *dir = copy ? dirname(copy) : ".";
+    int rc = 0;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, len, "cannot write %s: it is a folder", path);
+        rc = -1;
+    } else if (access(dir, W_OK) != 0) {
+        snprintf(err, len, "cannot write %s: folder %s: %s", path, dir, strerror(errno));
+        rc = -1;
+    }
+    free(copy);
+    return rc;
 }

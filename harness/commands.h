@@ -4,7 +4,8 @@
 #ifndef QKPERF_COMMANDS_H
 #define QKPERF_COMMANDS_H
 
-int qkperf_usage_error(const char *fmt, const char *a, const char *b);
+#include "cli.h"
+
 int qkperf_cmd_run(int argc, char **argv);
 int qkperf_cmd_ladder(int argc, char **argv);
 int qkperf_cmd_sweep(int argc, char **argv);

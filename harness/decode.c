@@ -32,6 +32,7 @@
 
 #include "cli.h"
 #include "decode.h"
+#include "plot.h"
 #include "machine.h"
 #include "probe.h"
 #include "qk256.h"
@@ -539,52 +540,6 @@ void qkperf_decode_print(FILE *f, const qkperf_results *res)
 
 /* ---- the plot ---------------------------------------------------------------------- */
 
-static int executable(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-/* $QKPERF_GNUPLOT, else gnuplot on PATH (as plot.c finds it). */
-static const char *find_gnuplot(char *buf, size_t cap)
-{
-    const char *env = getenv("QKPERF_GNUPLOT");
-    if (env && *env)
-        return executable(env) ? env : NULL;
-    const char *path = getenv("PATH");
-    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-        size_t n = strcspn(p, ":");
-        snprintf(buf, cap, "%.*s/gnuplot", (int)n, p);
-        if (n && executable(buf))
-            return buf;
-        p += n + (p[n] == ':');
-    }
-    return NULL;
-}
-
-/* plots/decode.gp from $QKPERF_PLOTS_DIR, the source tree or the install. */
-static int find_script(char *buf, size_t cap, char *err, size_t len)
-{
-    const char *cand[3] = {getenv("QKPERF_PLOTS_DIR"), NULL, NULL};
-#ifdef QKPERF_SRC_PLOTS_DIR
-    cand[1] = QKPERF_SRC_PLOTS_DIR;
-#endif
-#ifdef QKPERF_PLOTS_DIR
-    cand[2] = QKPERF_PLOTS_DIR;
-#endif
-    for (size_t i = 0; i < 3; i++) {
-        if (!cand[i] || !*cand[i])
-            continue;
-        snprintf(buf, cap, "%s/decode.gp", cand[i]);
-        if (access(buf, R_OK) == 0)
-            return 0;
-        if (i == 0)
-            return snprintf(err, len, "QKPERF_PLOTS_DIR=%s has no decode.gp: point it at qkperf's "
-                                      "plots folder", cand[0]), -1;
-    }
-    return snprintf(err, len, "plots/decode.gp not found: set QKPERF_PLOTS_DIR"), -1;
-}
-
 /* Row per variant: x, variant, kind (0 float, 1 int8), tokens/s median,
  * slowest and fastest token. The number of rows, or -1 if not written. */
 static int write_csv(const qkperf_results *r, const char *path, double *ymax, double *wb)
@@ -611,39 +566,6 @@ static int write_csv(const qkperf_results *r, const char *path, double *ymax, do
     return fclose(f) ? -1 : n;
 }
 
-static int run_gnuplot(const char *gp, const char *script, const char *vars, const char *log,
-                       char *err, size_t len)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return snprintf(err, len, "cannot start gnuplot: %s", strerror(errno)), -1;
-    if (pid == 0) {
-        if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execl(gp, "gnuplot", "-e", vars, script, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return snprintf(err, len, "waiting for gnuplot: %s", strerror(errno)), -1;
-    struct stat st;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        if (stat(log, &st) == 0 && st.st_size == 0)
-            unlink(log); /* keep only logs that say something */
-        return 0;
-    }
-    char line[300] = "";
-    FILE *f = fopen(log, "r");
-    while (f && fgets(line, sizeof line, f) && strspn(line, " \t\r\n^") == strlen(line))
-        ;
-    if (f)
-        fclose(f);
-    line[strcspn(line, "\r\n")] = 0;
-    return snprintf(err, len, "gnuplot failed on %s: %s (see %s)", script,
-                    *line ? line : "no message", log), -1;
-}
-
 /* Paths go to gnuplot in single quotes: refuse the ones that would break out. */
 static int quotable(const char *s, char *err, size_t len)
 {
@@ -661,7 +583,7 @@ static int render(const char *gp, const char *script, const char *dir, const cha
         snprintf(out, sizeof out, "%s/decode.%s", dir, fmts[i]);
         snprintf(log, sizeof log, "%s/data/decode.log", dir);
         snprintf(vars, sizeof vars, "data='%s'; out='%s'; fmt='%s'; %s", csv, out, fmts[i], extra);
-        if (run_gnuplot(gp, script, vars, log, err, len))
+        if (qkperf_gnuplot_run(gp, script, vars, log, err, len))
             return -1;
     }
     return 0;
@@ -676,12 +598,14 @@ int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size
                 r->rec[i].counted && r->rec[i].n;
     if (!have)
         return snprintf(err, len, "no decode tokens/s records to plot"), -1;
-    const char *gp = find_gnuplot(gpbuf, sizeof gpbuf);
+    const char *gp = qkperf_gnuplot_path(gpbuf, sizeof gpbuf);
     if (!gp)
-        return snprintf(err, len, "gnuplot not found: install the gnuplot-nox package "
-                                  "(apt-get install gnuplot-nox)"), -1;
-    if (find_script(script, sizeof script, err, len) || quotable(dir, err, len))
+        return snprintf(err, len, "%s", QKPERF_NO_GNUPLOT), -1;
+    char sdir[PATH_MAX - 16];
+    if (qkperf_plot_scripts_dir("decode.gp", sdir, sizeof sdir, err, len) ||
+        quotable(dir, err, len))
         return -1;
+    snprintf(script, sizeof script, "%s/decode.gp", sdir);
     snprintf(data, sizeof data, "%s/data", dir);
     if ((mkdir(dir, 0777) && errno != EEXIST) || (mkdir(data, 0777) && errno != EEXIST))
         return snprintf(err, len, "cannot create folder %s: %s", data, strerror(errno)), -1;
@@ -736,22 +660,6 @@ static int parse_opt(int c, qkperf_decode_opts *o, const char **out, int *layers
     }
 }
 
-/* -o is checked before a long run, not after it. (job.c's
- * qkperf_check_writable would pull the CLI's qkperf_usage_error into every
- * program that links this module, the tests among them.) */
-static int check_writable(const char *path, char *err, size_t len)
-{
-    struct stat st;
-    char *copy = strdup(path);
-    const char *dir = copy ? dirname(copy) : ".";
-    int rc = 0;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        rc = (snprintf(err, len, "cannot write %s: it is a folder", path), -1);
-    else if (access(dir, W_OK) != 0)
-        rc = (snprintf(err, len, "cannot write %s: folder %s: %s", path, dir, strerror(errno)), -1);
-    free(copy);
-    return rc;
-}
 
 static int decode_parse(int argc, char **argv, qkperf_decode_opts *o, const char **out)
 {
@@ -779,7 +687,7 @@ static int decode_parse(int argc, char **argv, qkperf_decode_opts *o, const char
         o->layers = 4;
     if (o->quick && !tokens_set)
         o->tokens = 2;
-    if (*out && check_writable(*out, err, sizeof err))
+    if (*out && qkperf_check_writable(*out, err, sizeof err))
         return fprintf(stderr, "qkperf decode: %s\n", err), 2;
     return 0;
 }

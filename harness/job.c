@@ -268,22 +268,6 @@ void qkperf_job_free(qkperf_job *j)
     j->nstorage = 0;
 }
 
-int qkperf_check_writable(const char *path, char *err, size_t len)
-{
-    struct stat st;
-    char *copy = strdup(path);
-    const char *dir = copy ? dirname(copy) : ".";
-    int rc = 0;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err, len, "cannot write %s: it is a folder", path);
-        rc = -1;
-    } else if (access(dir, W_OK) != 0) {
-        snprintf(err, len, "cannot write %s: folder %s: %s", path, dir, strerror(errno));
-        rc = -1;
-    }
-    free(copy);
-    return rc;
-}
 
 static json_t *string_array(const char *const *items, size_t n)
 {

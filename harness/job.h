@@ -56,8 +56,5 @@ int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res);
  * by qkperf_job_parse). */
 void qkperf_job_bands(const qkperf_job *j, qkperf_bands *b);
 
-/* 0 if `path` can be written (its folder exists and is writable, it is not
- * a folder), else -1 with one line in err. */
-int qkperf_check_writable(const char *path, char *err, size_t len);
 
 #endif

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "attrib.h"
+#include "kernel.h"
 #include "plot.h"
 #include "roofline.h"
 
@@ -181,7 +182,7 @@ static int executable(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-static const char *find_gnuplot(char *buf, size_t cap)
+const char *qkperf_gnuplot_path(char *buf, size_t cap)
 {
     const char *env = getenv("QKPERF_GNUPLOT");
     if (env && *env)
@@ -197,16 +198,9 @@ static const char *find_gnuplot(char *buf, size_t cap)
     return NULL;
 }
 
-static int has_scripts(const char *dir)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/breakdown.gp", dir);
-    return access(path, R_OK) == 0;
-}
-
 /* $QKPERF_PLOTS_DIR, else the source tree (running from a build), else the
- * installed copy. */
-static int find_scripts(qkperf_plot_ctx *c)
+ * installed copy: the first that holds `script`. */
+int qkperf_plot_scripts_dir(const char *script, char *buf, size_t cap, char *err, size_t len)
 {
     const char *cand[3] = {getenv("QKPERF_PLOTS_DIR"), NULL, NULL};
 #ifdef QKPERF_SRC_PLOTS_DIR
@@ -215,16 +209,30 @@ static int find_scripts(qkperf_plot_ctx *c)
 #ifdef QKPERF_PLOTS_DIR
     cand[2] = QKPERF_PLOTS_DIR;
 #endif
-    if (cand[0] && *cand[0] && !has_scripts(cand[0]))
-        return fail(c, "QKPERF_PLOTS_DIR=%s has no breakdown.gp: point it at qkperf's plots folder",
-                    cand[0]);
-    for (size_t i = 0; i < 3; i++)
-        if (cand[i] && *cand[i] && has_scripts(cand[i])) {
-            snprintf(c->scripts, sizeof c->scripts, "%s", cand[i]);
+    for (size_t i = 0; i < 3; i++) {
+        char path[PATH_MAX];
+        if (!cand[i] || !*cand[i])
+            continue;
+        snprintf(path, sizeof path, "%s/%s", cand[i], script);
+        if (access(path, R_OK) == 0) {
+            snprintf(buf, cap, "%s", cand[i]);
             return 0;
         }
-    return fail(c, "gnuplot scripts not found (looked in %s and %s): set QKPERF_PLOTS_DIR",
-                cand[1] ? cand[1] : "(no source tree)", cand[2] ? cand[2] : "(no install path)");
+        if (i == 0)
+            return snprintf(err, len, "QKPERF_PLOTS_DIR=%s has no %s: point it at qkperf's "
+                                      "plots folder", cand[0], script), -1;
+    }
+    return snprintf(err, len, "gnuplot script %s not found (looked in %s and %s): set "
+                              "QKPERF_PLOTS_DIR", script, cand[1] ? cand[1] : "(no source tree)",
+                    cand[2] ? cand[2] : "(no install path)"), -1;
+}
+
+static int find_scripts(qkperf_plot_ctx *c)
+{
+    char err[PATH_MAX * 3];
+    if (qkperf_plot_scripts_dir("breakdown.gp", c->scripts, sizeof c->scripts, err, sizeof err))
+        return fail(c, "%s", err);
+    return 0;
 }
 
 /* ---- running gnuplot ------------------------------------------------------------ */
@@ -240,22 +248,23 @@ static void first_line(const char *path, char *buf, size_t cap)
     buf[strcspn(buf, "\r\n")] = 0;
 }
 
-static int run_gnuplot(qkperf_plot_ctx *c, const char *script, const char *vars, const char *log)
+int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars,
+                       const char *log, char *err, size_t len)
 {
     pid_t pid = fork();
     if (pid < 0)
-        return fail(c, "cannot start gnuplot: %s", strerror(errno));
+        return snprintf(err, len, "cannot start gnuplot: %s", strerror(errno)), -1;
     if (pid == 0) {
         FILE *e = freopen(log, "w", stderr);
         if (!e || !freopen("/dev/null", "w", stdout))
             _exit(126);
-        execl(c->gnuplot, "gnuplot", "-e", vars, script, (char *)NULL);
+        execl(gnuplot, "gnuplot", "-e", vars, script, (char *)NULL);
         _exit(127);
     }
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
-            return fail(c, "waiting for gnuplot: %s", strerror(errno));
+            return snprintf(err, len, "waiting for gnuplot: %s", strerror(errno)), -1;
     struct stat st;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         if (stat(log, &st) == 0 && st.st_size == 0)
@@ -264,7 +273,16 @@ static int run_gnuplot(qkperf_plot_ctx *c, const char *script, const char *vars,
     }
     char line[300];
     first_line(log, line, sizeof line);
-    return fail(c, "gnuplot failed on %s: %s (see %s)", script, *line ? line : "no message", log);
+    return snprintf(err, len, "gnuplot failed on %s: %s (see %s)", script,
+                    *line ? line : "no message", log), -1;
+}
+
+static int run_gnuplot(qkperf_plot_ctx *c, const char *script, const char *vars, const char *log)
+{
+    char err[PATH_MAX * 3];
+    if (qkperf_gnuplot_run(c->gnuplot, script, vars, log, err, sizeof err))
+        return fail(c, "%s", err);
+    return 0;
 }
 
 /* Render plots/SCRIPT.gp into DIR/NAME.{png,svg}; `extra` adds variables
@@ -1045,15 +1063,15 @@ int qkperf_plot_all(const qkperf_results *r, const char *dir, qkperf_plots *out,
     char gp[PATH_MAX], data[PATH_MAX];
     memset(out, 0, sizeof *out);
     qkperf_plot_ctx c = {.r = r, .dir = dir, .out = out, .err = err, .len = len};
-    if (!(c.gnuplot = find_gnuplot(gp, sizeof gp)))
+    if (!(c.gnuplot = qkperf_gnuplot_path(gp, sizeof gp)))
         return snprintf(err, len, "%s", QKPERF_NO_GNUPLOT), -1;
     snprintf(data, sizeof data, "%s/data", dir);
     if (find_scripts(&c) || make_dir(&c, dir) || make_dir(&c, data))
         return -1;
     qkperf_names ops = distinct(r, NULL, FIELD_OP, 0);
     int counters = 0, ports = 0;
-    for (size_t i = 0; i < ops.n; i++)
-        if (plot_op(&c, ops.v[i], &counters, &ports))
+    for (size_t i = 0; i < ops.n; i++) /* kernel ops only: decode has its own plot */
+        if (qk_find_op(ops.v[i]) && plot_op(&c, ops.v[i], &counters, &ports))
             return -1;
     if (!ops.n && skip(&c, "all plots: the document has no counted records"))
         return -1;

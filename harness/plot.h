@@ -66,6 +66,16 @@ size_t qkperf_counter_panels(const qkperf_results *r, const char *op, const char
 /* The message for a missing gnuplot (also used by review). */
 #define QKPERF_NO_GNUPLOT "gnuplot not found: install the gnuplot-nox package (apt-get install gnuplot-nox)"
 
+/* gnuplot: $QKPERF_GNUPLOT, else the first on PATH; NULL if there is none. */
+const char *qkperf_gnuplot_path(char *buf, size_t cap);
+/* The plot-script folder that holds `script` ("decode.gp"): $QKPERF_PLOTS_DIR,
+ * the source tree, the installed copy. 0, or -1 with a one-line err. */
+int qkperf_plot_scripts_dir(const char *script, char *buf, size_t cap, char *err, size_t len);
+/* Run gnuplot -e VARS SCRIPT, its stderr into log (removed when empty).
+ * 0, or -1 with gnuplot's first error line in err. */
+int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars,
+                       const char *log, char *err, size_t len);
+
 /* `qkperf plot RESULTS.json -o DIR [--force]`. */
 int qkperf_cmd_plot(int argc, char **argv);
 

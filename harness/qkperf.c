@@ -16,6 +16,7 @@
 #include "calib.h"
 #include "cli.h"
 #include "commands.h"
+#include "decode.h"
 #include "groups.h"
 #include "machine.h"
 #include "pfm.h"
@@ -31,13 +32,6 @@
 #include "config.h"
 #endif
 
-int qkperf_usage_error(const char *fmt, const char *a, const char *b)
-{
-    fprintf(stderr, "qkperf: ");
-    fprintf(stderr, fmt, a, b);
-    fputc('\n', stderr);
-    return 2;
-}
 
 /* ---- probe --------------------------------------------------------------- */
 
@@ -133,6 +127,7 @@ int main(int argc, char **argv)
         {"compare", qkperf_cmd_compare, "compare two results documents (exit 1 on regression)"},
         {"plot", qkperf_cmd_plot, "PNG and SVG plots from a results document"},
         {"roofline", qkperf_cmd_roofline, "this machine's bandwidth limits (L1, L2, L3, memory)"},
+        {"decode", qkperf_cmd_decode, "tokens/s of BitNet b1.58 2B4T's linear layers vs memory bandwidth"},
         {"review", qkperf_cmd_review, "the sprint review folder: results, plots, REPORT.md"},
     };
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

@@ -300,6 +300,33 @@ static void phase_table(FILE *f, const qkperf_results *r, const char *op, const 
     fprintf(f, "\n");
 }
 
+static void decode_section(FILE *f, const qkperf_results *r)
+{
+    const char *size = NULL;
+    for (size_t i = 0; i < r->n && !size; i++)
+        if (!strcmp(r->rec[i].op, "decode"))
+            size = r->rec[i].size;
+    if (!size)
+        return;
+    fprintf(f, "## End to end: decoding one token of BitNet b1.58 2B4T\n\n"
+               "The linear layers of one token (%s: q, k, v, o, gate, up, down per layer), "
+               "random QK256 weights streamed from memory, activation quantization included "
+               "for the int8 variants, all cores.\n\n"
+               "| variant | tokens/s | weight bytes/s | share of measured memory read bandwidth |\n"
+               "|---|---|---|---|\n", size);
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (strcmp(x->op, "decode") || strcmp(x->metric, "tokens/s") || !x->counted)
+            continue;
+        double wb = med(r, "decode", x->variant, size, "total", "weight B/s");
+        double fr = med(r, "decode", x->variant, size, "total", "bandwidth fraction");
+        fprintf(f, "| %s | %.1f | %.1f GB/s | %.0f%% |\n", x->variant, x->median, wb / 1e9,
+                fr * 100);
+    }
+    fprintf(f, "\nThe sprint hoped for ~0.3 tokens/s. The ceiling is the memory read bandwidth "
+               "divided by the weight bytes per token; see the decode plot.\n\n");
+}
+
 static void plots(FILE *f, const char *const *files, const char *const *captions)
 {
     fprintf(f, "## Plots\n\n");
@@ -354,6 +381,7 @@ int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *fi
                "be counted here is in [probe.txt](probe.txt).\n\n## Headline\n\n", when);
     headline(f, r, "gemv", "2560x6912", "(BitNet b1.58 2B down projection shape)");
     headline(f, r, "dequantize", "1024", "elements (the sprint's benchmark size)");
+    headline(f, r, "gemv-i8", "2560x6912", "(int8 activations, same shape)");
     fprintf(f, "\n");
     machine(f, r);
     sources(f, r);
@@ -366,6 +394,11 @@ int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *fi
         attribution(f, r, "dequantize", dq_ladder);
     if (gv_ladder)
         attribution(f, r, "gemv", gv_ladder);
+    const char *i8[32];
+    size_t ni8 = sizes_of(r, "gemv-i8", i8, 32);
+    const char *i8_ladder = ladder_size(r, "gemv", i8, ni8);
+    if (i8_ladder)
+        attribution(f, r, "gemv-i8", i8_ladder);
     fprintf(f, "## The sprint's guesses against the measured phases\n\nThe sprint planned "
                "with guessed shares of time per phase (unpack 40%%, LUT 30%%, FMA 15%%, memory "
                "10%%). Measured, staged (each phase alone over the whole input):\n\n");
@@ -380,6 +413,8 @@ int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *fi
         phase_table(f, r, "gemv", gv_ladder);
     sweep_table(f, r, "dequantize");
     sweep_table(f, r, "gemv");
+    sweep_table(f, r, "gemv-i8");
+    decode_section(f, r);
     plots(f, files, captions);
     limits(f, r, skipped);
     return 0;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "decode.h"
 #include "job.h"
 #include "mca.h"
 #include "plot.h"
@@ -117,6 +118,52 @@ static void extra_sources(const review_cfg *c, const char *opname, const char *s
     }
 }
 
+/* The sprint's rungs that matter end to end, float and int8, all cores. */
+static void measure_decode(const review_cfg *c, qkperf_results *res)
+{
+    qkperf_decode_opts o;
+    qkperf_decode_opts_default(&o);
+    o.variants = "gemv/avx2-p1-p4-p2-p3,gemv/avx512-vbmi,gemv-i8/avx2-maddubs,gemv-i8/avx512-vnni";
+    o.quick = c->quick;
+    if (c->quick) {
+        o.layers = 4;
+        o.tokens = 2;
+    }
+    char err[1024];
+    if (qkperf_decode_measure(&o, res, err, sizeof err)) {
+        fprintf(stderr, "qkperf: decode: %s\n", err);
+        qkperf_results_note(res, "decode not measured: %s", err);
+    }
+}
+
+static int add_entry(char ***list, size_t *n, const char *s)
+{
+    char **p = realloc(*list, (*n + 2) * sizeof *p);
+    if (!p)
+        return -1;
+    *list = p;
+    if (!(p[*n] = strdup(s)))
+        return -1;
+    p[++*n] = NULL;
+    return 0;
+}
+
+static void add_decode_plot(const review_cfg *c, qkperf_results *res, qkperf_plots *pl)
+{
+    char err[1024];
+    if (qkperf_decode_plot(res, c->dir, err, sizeof err)) {
+        qkperf_results_note(res, "decode plot not made: %s", err);
+        return;
+    }
+    static const char *const files[] = {"decode.png", "decode.svg"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t nc = pl->nfiles;
+        add_entry(&pl->captions, &nc, "decode: tokens/s of the linear layers per gemv variant, "
+                                      "with the memory-bandwidth ceiling");
+        add_entry(&pl->files, &pl->nfiles, files[i]);
+    }
+}
+
 static int parse(int argc, char **argv, review_cfg *c)
 {
     static const struct option opts[] = {
@@ -203,7 +250,7 @@ int qkperf_cmd_review(int argc, char **argv)
     char err[1024];
     if (dir_ready(&c, err, sizeof err))
         return qkperf_usage_error("%s%s", err, "");
-    const int n = 7;
+    const int n = 9;
     qkperf_results res;
     qkperf_results_init(&res);
     step(1, n, "probe: what can be counted here");
@@ -221,7 +268,13 @@ int qkperf_cmd_review(int argc, char **argv)
     step(4, n, "gemv: every variant at the BitNet b1.58 2B shapes, per phase");
     if (rc == 0)
         rc = measure_op(&c, "gemv", c.quick ? gv_sizes_quick : gv_sizes, &res);
-    step(5, n, "sim (callgrind) and static (llvm-mca) at the ladder sizes");
+    step(5, n, "gemv-i8 (int8 activations): every variant at the same shapes");
+    if (rc == 0)
+        rc = measure_op(&c, "gemv-i8", c.quick ? gv_sizes_quick : gv_sizes, &res);
+    step(6, n, "decode: BitNet b1.58 2B4T linear layers, tokens/s against memory bandwidth");
+    if (rc == 0)
+        measure_decode(&c, &res);
+    step(7, n, "sim (callgrind) and static (llvm-mca) at the ladder sizes");
     const char *dq_ladder = "1024", *gv_ladder = c.quick ? "64x2560" : "2560x6912";
     if (rc == 0) {
         extra_sources(&c, "dequantize", dq_ladder, &res);
@@ -231,14 +284,16 @@ int qkperf_cmd_review(int argc, char **argv)
                         json_pack("{s:s,s:s}", "dequantize", dq_ladder, "gemv", gv_ladder));
     json_object_set_new(res.config, "command", json_string("review"));
     json_object_set_new(res.config, "quick", json_boolean(c.quick));
-    step(6, n, "results.json, results.csv and plots");
+    step(8, n, "results.json, results.csv and plots");
     if (rc == 0)
         rc = write_docs(&c, &res);
     qkperf_plots pl = {0};
     int plot_rc = rc == 0 ? qkperf_plot_all(&res, c.dir, &pl, err, sizeof err) : -1;
     if (rc == 0 && plot_rc)
         fprintf(stderr, "qkperf: %s\n", err);
-    step(7, n, "REPORT.md");
+    if (rc == 0 && plot_rc == 0)
+        add_decode_plot(&c, &res, &pl);
+    step(9, n, "REPORT.md");
     if (rc == 0)
         rc = write_report(&c, &res, &pl);
     if (rc == 0)

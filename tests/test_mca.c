@@ -202,8 +202,14 @@ static void measure_op(const char *opname, qkperf_results *res)
     cr_assert_not_null(op);
     for (size_t i = 0; i < qk_variant_count(opname); i++) {
         const qk_variant *v = qk_variant_at(opname, i);
-        cr_assert_eq(qkperf_mca_measure(op, v, "1024", "znver3", res, err, sizeof err), 0,
-                     "%s %s: %s", opname, v->name, err);
+        int rc = qkperf_mca_measure(op, v, "1024", "znver3", res, err, sizeof err);
+        if (v->isa & (QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI)) {
+            /* znver3 has no AVX-512: refused by name, never a generic model */
+            cr_expect(rc == -1 && strstr(err, "no AVX-512"), "%s %s: rc %d, %s", opname,
+                      v->name, rc, err);
+            continue;
+        }
+        cr_assert_eq(rc, 0, "%s %s: %s", opname, v->name, err);
     }
 }
 
