@@ -28,7 +28,7 @@
 
 typedef struct review_cfg {
     const char *dir;
-    int force, quick, sim, stat;
+    int force, quick, sim, stat, decode;
     const char *samples;
 } review_cfg;
 
@@ -170,11 +170,12 @@ static int parse(int argc, char **argv, review_cfg *c)
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
         {"quick", no_argument, NULL, 'Q'},        {"no-sim", no_argument, NULL, 'S'},
         {"no-static", no_argument, NULL, 'M'},    {"samples", required_argument, NULL, 'n'},
+        {"no-decode", no_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     memset(c, 0, sizeof *c);
     c->dir = "review";
-    c->sim = c->stat = 1;
+    c->sim = c->stat = c->decode = 1;
     c->samples = "11";
     int ch;
     opterr = 0;
@@ -186,6 +187,7 @@ static int parse(int argc, char **argv, review_cfg *c)
         case 'Q': c->quick = 1; c->samples = "5"; break;
         case 'S': c->sim = 0; break;
         case 'M': c->stat = 0; break;
+        case 'D': c->decode = 0; break;
         case 'n': c->samples = optarg; break;
         default:
             return qkperf_usage_error("review: unknown option '%s'%s", argv[optind - 1], "");
@@ -272,7 +274,7 @@ int qkperf_cmd_review(int argc, char **argv)
     if (rc == 0)
         rc = measure_op(&c, "gemv-i8", c.quick ? gv_sizes_quick : gv_sizes, &res);
     step(6, n, "decode: BitNet b1.58 2B4T linear layers, tokens/s against memory bandwidth");
-    if (rc == 0)
+    if (rc == 0 && c.decode)
         measure_decode(&c, &res);
     step(7, n, "sim (callgrind) and static (llvm-mca) at the ladder sizes");
     const char *dq_ladder = "1024", *gv_ladder = c.quick ? "64x2560" : "2560x6912";
