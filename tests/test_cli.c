@@ -155,3 +155,23 @@ Test(cli, probe_and_list_work)
     cr_expect_not_null(strstr(out, "TOPDOWN"));
     free(out);
 }
+
+Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
+{
+    char err[4096], *out = NULL;
+    int rc = qkperf("ladder -k dequantize -s 256 -n 4 -g none", err, sizeof err, &out);
+    cr_assert_eq(rc, 0, "ladder failed: %s", err);
+    cr_expect_not_null(strstr(out, "step scalar -> avx2-mvp"), "%s", out);
+    cr_expect_not_null(strstr(out, "95% CI"));
+    cr_expect_not_null(strstr(out, "summary: avx2-p1 -> avx2-p1-p4: "), "%s", out);
+    free(out);
+    rc = qkperf("sweep -k dequantize -v avx2-p1-p4 -s 256,512 -n 3 -g none --no-staged", err,
+                sizeof err, &out);
+    cr_assert_eq(rc, 0, "sweep failed: %s", err);
+    cr_expect_not_null(strstr(out, "scalar"), "sweep adds scalar for the speedup: %s", out);
+    cr_expect_not_null(strstr(out, "1.00x"), "%s", out);
+    free(out);
+    expect_error("ladder -k gemv -v scalar", "ladder needs at least two variants");
+    expect_error("ladder -k gemv --band time=abc", "time=abc");
+    expect_error("run -k gemv --source magic", "unknown source 'magic'");
+}
