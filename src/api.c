@@ -127,7 +127,7 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
         free(sum);
         return QK256_E_NOMEM;
     }
-    qk256_xq xq = {q, sum, qk256_quantize_x(q, sum, x, cols, b->fn.i8.chunk)};
+    qk256_xq xq = {q, sum, b->fn.i8.quantize(q, sum, x, cols, b->fn.i8.chunk)};
     gemv_job j = {.fn_i8 = b->fn.i8.kernel, .t = &t, .xq = &xq, .y = y, .packed = packed,
                   .row_stride = row_stride, .nb = nb, .cols = cols, .scales = scales};
     qk256_parallel_rows(rows, rows * cols, gemv_slice, &j);

@@ -1,44 +1,61 @@
 /*
  * gemv_i8_avx512.c — the AVX-512 VNNI gemv-i8 variant: avx512-vnni.
  *
- * The avx2-maddubs scheme one register wider and one instruction shorter:
- * x is quantized in chunks of 256 (a whole block), so one 64-byte load of a
- * block unpacks with shifts and masks into a_k (code 4i+k in byte i), the
- * biased table is looked up with vpshufb on zmm, and vpdpbusd multiplies 64
- * unsigned weights by 64 signed q and adds the groups of four straight into
- * 32-bit lanes (no s16 step, no vpmaddwd). Per block and row: one load,
- * 7 unpack ops, 4 lookups, 4 vpdpbusd, then convert and FMA by the block
- * scale. Two integer chains per row halve the vpdpbusd latency chain; four
- * rows share the loads of q; leftover rows run the same steps one at a
- * time. The block sum starts from -bias * sum(q) as in avx2-maddubs, and
- * goes into 8 double lanes per row (phases_i8.h says why double).
+ * x is quantized in chunks of 256 (a whole block; quantize_x below, the
+ * vector twin of qk256_quantize_x), so one 64-byte load v of a block holds
+ * code 4i+k of the block in bits [2k+1:2k] of byte i, and the q of that
+ * code sits at byte 64k + i. Per block and row:
+ *
+ *   unpack  one shift: u = v >> 4 (16-bit lanes; the bits that cross into
+ *           a byte from its neighbour land in bits [7:4], never read)
+ *   lut     four vpermb on 64-entry tables that read only 6 index bits:
+ *           tab_lo[i] = w[i & 3] picks code k=0 from v and k=2 from u,
+ *           tab_hi[i] = w[(i >> 2) & 3] picks k=1 from v and k=3 from u.
+ *           No masks at all (vpshufb would need one per vector: it zeroes
+ *           on bit 7 and reads bits [3:0], where two codes sit).
+ *   dot     four vpdpbusd (unsigned biased weights x signed q) in one chain
+ *           per row, starting from -bias * sum(q) in lane 0, so the block
+ *           sum is the exact integer; rows are independent chains, so R
+ *           rows in flight hide the vpdpbusd latency.
+ *   scale   16 int32 lanes folded to 8, converted to double and FMA'd by
+ *           the block scale into the row's 8 double lanes (phases_i8.h says
+ *           why double).
+ *
+ * That is 1 load, 1 shift, 4 vpermb, 4 vpdpbusd and 4 ops of scaling per
+ * block and row, against 1 + 7 + 4 + 4 + 6 in the first version (shifts and
+ * masks of four vectors, vpshufb, two chains joined per block); the block
+ * scales come as doubles from a small per-tile buffer (scales_pd), and the
+ * next tile is prefetched while this one runs (prefetch_next). A tile of
+ * TILE_ROWS rows shares the four loads of q and the bias start of a block;
+ * leftover rows run the same steps one at a time, so every row's result is
+ * the same in any grouping, staged or fused, and for any thread count.
  */
 #include "phases_avx512.h"
 #include "phases_i8.h"
 
-enum { CHUNK = 256, TILE_ROWS = 4 };
+enum { CHUNK = 256, TILE_ROWS = 8 };
 
 /* ---- phase blocks ------------------------------------------------------ */
 
-QK_INLINE void unpack_block(__m512i a[4], __m512i v)
+/* unpack: the two index vectors of a block (codes k=0,1 in v, k=2,3 in u). */
+QK_INLINE __m512i unpack_hi(__m512i v)
 {
-    const __m512i m3 = _mm512_set1_epi8(3);
-    a[0] = _mm512_and_si512(v, m3);
-    a[1] = _mm512_and_si512(_mm512_srli_epi16(v, 2), m3);
-    a[2] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m3);
-    a[3] = _mm512_and_si512(_mm512_srli_epi16(v, 6), m3);
+    return _mm512_srli_epi16(v, 4);
 }
 
-QK_INLINE __m512i table_i8(const qk256_i8_lut *t)
+/* The biased table as vpermb sees it: 64 entries, entry i = w[(i >> sh) & 3]
+ * (sh = 0 for tab_lo, 2 for tab_hi). Built once per call. */
+QK_INLINE __m512i table_i8(const qk256_i8_lut *t, unsigned sh)
 {
-    int32_t w;
-    __builtin_memcpy(&w, t->w, sizeof w);
-    return _mm512_set1_epi32(w);
+    uint8_t e[64];
+    for (unsigned i = 0; i < 64; i++)
+        e[i] = t->w[(i >> sh) & 3];
+    return _mm512_loadu_si512(e);
 }
 
-QK_INLINE __m512i lut64(__m512i tab, __m512i codes)
+QK_INLINE __m512i lut64(__m512i tab, __m512i idx)
 {
-    return _mm512_shuffle_epi8(tab, codes);
+    return _mm512_permutexvar_epi8(idx, tab);
 }
 
 QK_INLINE __m512i dot64(__m512i acc, __m512i w, __m512i q)
@@ -51,13 +68,23 @@ QK_INLINE __m512i block_start(const qk256_i8_lut *t, int32_t qsum)
     return _mm512_zextsi128_si512(_mm_cvtsi32_si128(-t->bias * qsum));
 }
 
-/* The block's exact sum (two chains, 16 lanes folded to 8), times its
- * scale, into the row's 8 double lanes. */
-QK_INLINE __m512d scale_block(__m512d acc, __m512i s0, __m512i s1, float s)
+/* A block of one row: the exact integer sum in 16 lanes. */
+QK_INLINE __m512i block_dot(__m512i start, __m512i v, __m512i tlo, __m512i thi,
+                            const __m512i q[4])
 {
-    __m512i t = _mm512_add_epi32(s0, s1);
-    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64(t, 1));
-    return _mm512_fmadd_pd(_mm512_cvtepi32_pd(h), _mm512_set1_pd(s), acc);
+    __m512i u = unpack_hi(v);
+    __m512i s = dot64(start, lut64(tlo, v), q[0]);
+    s = dot64(s, lut64(thi, v), q[1]);
+    s = dot64(s, lut64(tlo, u), q[2]);
+    return dot64(s, lut64(thi, u), q[3]);
+}
+
+/* The block's exact sum (16 lanes folded to 8), times its scale, into the
+ * row's 8 double lanes. */
+QK_INLINE __m512d scale_block(__m512d acc, __m512i s, double sc)
+{
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm512_fmadd_pd(_mm512_cvtepi32_pd(h), _mm512_set1_pd(sc), acc);
 }
 
 /* 8 double lanes -> the 4 that ws->acc holds and qk_i8_row_result takes. */
@@ -66,38 +93,148 @@ QK_INLINE __m256d fold4(__m512d a)
     return _mm256_add_pd(_mm512_castpd512_pd256(a), _mm512_extractf64x4_pd(a, 1));
 }
 
+/* ---- quantize ---------------------------------------------------------- */
+
+/*
+ * qk256_quantize_x for chunk 256, vectorized: the same integers (x * inv
+ * rounded once in float, then vcvtps2dq rounds half to even like rint and
+ * the magic-number trick of quantize.c), in the same layout. Per 64
+ * elements: 16 q as bytes per 16 floats (vpmovdb), joined into element
+ * order, then one vpermb puts element 4i + k at byte 16k + i; lane k of
+ * the four such vectors of a block is the block's q for code k, stored
+ * as 16-byte pieces. x past cols reads as 0 (masked loads), so q is 0 there.
+ */
+QK_INLINE __m512 load_x16(const float *x, size_t cols, size_t j)
+{
+    return _mm512_maskz_loadu_ps(qk5_mask(cols, j), x + j);
+}
+
+QK_INLINE __m512i transpose_ctrl(void)
+{
+    uint8_t e[64];
+    for (unsigned k = 0; k < 4; k++)
+        for (unsigned i = 0; i < 16; i++)
+            e[16 * k + i] = (uint8_t)(4 * i + k);
+    return _mm512_loadu_si512(e);
+}
+
+static float quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols)
+{
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
+    __m512 m = _mm512_setzero_ps();
+    for (size_t j = 0; j < cols; j += 16)
+        m = _mm512_max_ps(m, _mm512_abs_ps(load_x16(x, cols, j)));
+    float amax = _mm512_reduce_max_ps(m);
+    const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+    const __m512i ctrl = transpose_ctrl();
+    for (size_t b = 0; b < nb; b++) {
+        __m512i bsum = _mm512_setzero_si512();
+        int8_t *qb = q + b * QK256_BLOCK;
+        for (unsigned c = 0; c < 4; c++) {
+            size_t j0 = b * QK256_BLOCK + 64 * c;
+            __m128i p[4];
+            for (unsigned g = 0; g < 4; g++) {
+                __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(load_x16(x, cols, j0 + 16 * g), inv));
+                bsum = _mm512_add_epi32(bsum, v);
+                p[g] = _mm512_cvtepi32_epi8(v);
+            }
+            __m512i e = _mm512_inserti32x4(_mm512_castsi128_si512(p[0]), p[1], 1);
+            e = _mm512_inserti32x4(e, p[2], 2);
+            e = _mm512_inserti32x4(e, p[3], 3);
+            e = _mm512_permutexvar_epi8(ctrl, e);
+            int8_t *dst = qb + 16 * c; /* code k's 16 bytes go to dst + 64k */
+            _mm_storeu_si128((__m128i *)dst, _mm512_castsi512_si128(e));
+            _mm_storeu_si128((__m128i *)(dst + 64), _mm512_extracti32x4_epi32(e, 1));
+            _mm_storeu_si128((__m128i *)(dst + 128), _mm512_extracti32x4_epi32(e, 2));
+            _mm_storeu_si128((__m128i *)(dst + 192), _mm512_extracti32x4_epi32(e, 3));
+        }
+        sum[b] = _mm512_reduce_add_epi32(bsum);
+    }
+    return amax / 127.0f;
+}
+
+float qk256_quantize_x_avx512(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk)
+{
+    return chunk == CHUNK ? quantize_x(q, sum, x, cols) : qk256_quantize_x(q, sum, x, cols, chunk);
+}
+
 /* ---- the fused kernel -------------------------------------------------- */
+
+/* The block scales of R rows for blocks [b0, b0 + n), n <= SPAN, as
+ * doubles (exact), so the block FMA takes its scale as a broadcast memory
+ * operand: no per-block cvtss2sd, broadcast or NULL test. */
+enum { SPAN = 32 };
+
+QK_INLINE void scales_pd(double sc[][SPAN], const float *rs, size_t nb, size_t b0, size_t n,
+                         unsigned R)
+{
+    for (unsigned r = 0; r < R; r++)
+        for (size_t i = 0; i < n; i += 8) {
+            __mmask8 k = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
+            __m256 f = rs ? _mm256_maskz_loadu_ps(k, rs + r * nb + b0 + i) : _mm256_set1_ps(1.0f);
+            _mm512_storeu_pd(&sc[r][i], _mm512_cvtps_pd(f));
+        }
+}
+
+/*
+ * Prefetch: the tile ahead, not the blocks ahead. In a decode the weights
+ * stream from DRAM, and 8 blocks ahead in each of the tile's rows (512
+ * bytes per row) keeps too little in flight: one thread reached 7 GB/s of
+ * the ~30 the memory gives. Row r's block b of the next tile is fetched
+ * while row r's block b of this one is computed, a whole tile (R rows,
+ * ~14 KB at 6912 columns) ahead, in the order it will be read; its scales
+ * go one line per block step at the start. Nothing past the kernel's rows
+ * is ever addressed.
+ */
+QK_INLINE void prefetch_next(const uint8_t *next_row, const float *next_rs, size_t b,
+                             size_t nb, size_t row_stride, unsigned R)
+{
+    if (!next_row)
+        return;
+    for (unsigned r = 0; r < R; r++)
+        _mm_prefetch((const char *)(next_row + r * row_stride + b * QK256_BLOCK_BYTES),
+                     _MM_HINT_T0);
+    if (next_rs && 16 * b < R * nb)
+        _mm_prefetch((const char *)(next_rs + 16 * b), _MM_HINT_T0);
+}
 
 QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
                          const float *scales, const qk256_xq *x, size_t r0, size_t nb,
-                         const qk256_i8_lut *t, unsigned R)
+                         const qk256_i8_lut *t, unsigned R, size_t rows)
 {
-    const __m512i tab = table_i8(t);
-    const uint8_t *row[TILE_ROWS];
-    const float *rs[TILE_ROWS];
+    /* the next tile of the same height, if the kernel has one */
+    const uint8_t *next_row = r0 + 2 * R <= rows ? packed + (r0 + R) * row_stride : NULL;
+    const float *next_rs = next_row && scales ? scales + (r0 + R) * nb : NULL;
+    const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
+    const uint8_t *row = packed + r0 * row_stride;
+    const float *rs = scales ? scales + r0 * nb : NULL;
+    double sc[TILE_ROWS][SPAN];
     __m512d acc[TILE_ROWS];
-    for (unsigned r = 0; r < R; r++) {
-        row[r] = packed + (r0 + r) * row_stride;
-        rs[r] = scales ? scales + (r0 + r) * nb : NULL;
+#pragma GCC unroll 16
+    for (unsigned r = 0; r < R; r++)
         acc[r] = _mm512_setzero_pd();
-    }
-    for (size_t b = 0; b < nb; b++) {
-        const int8_t *xq = x->q + b * QK256_BLOCK;
-        __m512i q[4];
-        for (unsigned k = 0; k < 4; k++)
-            q[k] = _mm512_loadu_si512(xq + 64 * k);
+    for (size_t b0 = 0; b0 < nb; b0 += SPAN) {
+        size_t n = nb - b0 < SPAN ? nb - b0 : SPAN;
+        scales_pd(sc, rs, nb, b0, n, R);
+        for (size_t i = 0; i < n; i++) {
+            size_t b = b0 + i;
+            const int8_t *xq = x->q + b * QK256_BLOCK;
+            __m512i q[4];
 #pragma GCC unroll 4
-        for (unsigned r = 0; r < R; r++) {
-            __m512i a[4];
-            qk_prefetch_block(row[r], b, nb);
-            unpack_block(a, _mm512_loadu_si512(row[r] + b * QK256_BLOCK_BYTES));
-            __m512i s0 = dot64(block_start(t, x->sum[b]), lut64(tab, a[0]), q[0]);
-            __m512i s1 = dot64(_mm512_setzero_si512(), lut64(tab, a[1]), q[1]);
-            s0 = dot64(s0, lut64(tab, a[2]), q[2]);
-            s1 = dot64(s1, lut64(tab, a[3]), q[3]);
-            acc[r] = scale_block(acc[r], s0, s1, qk_scale_of(rs[r], b));
+            for (unsigned k = 0; k < 4; k++)
+                q[k] = _mm512_loadu_si512(xq + 64 * k);
+            const __m512i start = block_start(t, x->sum[b]);
+            prefetch_next(next_row, next_rs, b, nb, row_stride, R);
+#pragma GCC unroll 16
+            for (unsigned r = 0; r < R; r++) {
+                const uint8_t *blk = row + r * row_stride;
+                __m512i s = block_dot(start, _mm512_loadu_si512(blk + b * QK256_BLOCK_BYTES),
+                                      tlo, thi, q);
+                acc[r] = scale_block(acc[r], s, sc[r][i]);
+            }
         }
     }
+#pragma GCC unroll 16
     for (unsigned r = 0; r < R; r++)
         y[r0 + r] = qk_i8_row_result(fold4(acc[r]), x->scale);
 }
@@ -108,9 +245,9 @@ void qk256_i8_avx512_vnni(float *y, const uint8_t *packed, size_t row_stride,
 {
     size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, r0 = 0;
     for (; r0 + TILE_ROWS <= rows; r0 += TILE_ROWS)
-        gemv_tile(y, packed, row_stride, scales, x, r0, nb, t, TILE_ROWS);
+        gemv_tile(y, packed, row_stride, scales, x, r0, nb, t, TILE_ROWS, rows);
     for (; r0 < rows; r0++)
-        gemv_tile(y, packed, row_stride, scales, x, r0, nb, t, 1);
+        gemv_tile(y, packed, row_stride, scales, x, r0, nb, t, 1, rows);
 }
 
 /* ---- staged phases ----------------------------------------------------- */
@@ -127,7 +264,7 @@ static inline const uint8_t *packed_block(const qk256_ws *w, size_t r, size_t b)
 
 static void vnni_quantize(qk256_ws *w)
 {
-    w->sx = qk256_quantize_x(w->xq, w->xsum, w->x, w->cols, CHUNK);
+    w->sx = quantize_x(w->xq, w->xsum, w->x, w->cols);
 }
 
 static void vnni_memory(qk256_ws *w)
@@ -148,26 +285,31 @@ static void vnni_memory(qk256_ws *w)
                                            _mm512_extracti64x4_epi64(fold, 1)));
 }
 
+/* unpack: per block the four index vectors the lookups read, v v u u
+ * (piece k is looked up in tab_lo for even k, tab_hi for odd k). */
 static void vnni_unpack(qk256_ws *w)
 {
     for (size_t r = 0; r < w->rows; r++)
         for (size_t b = 0; b < w->nb; b++) {
             QK_MCA_BEGIN("avx512-vnni/unpack");
-            __m512i a[4];
-            unpack_block(a, _mm512_loadu_si512(packed_block(w, r, b)));
-            for (unsigned k = 0; k < 4; k++)
-                _mm512_storeu_si512(w->codes + elem(w, r, b) + 64 * k, a[k]);
+            uint8_t *codes = w->codes + elem(w, r, b);
+            __m512i v = _mm512_loadu_si512(packed_block(w, r, b)), u = unpack_hi(v);
+            _mm512_storeu_si512(codes, v);
+            _mm512_storeu_si512(codes + 64, v);
+            _mm512_storeu_si512(codes + 128, u);
+            _mm512_storeu_si512(codes + 192, u);
             QK_MCA_END("avx512-vnni/unpack");
         }
 }
 
 static void vnni_lut(qk256_ws *w)
 {
-    const __m512i tab = table_i8(&w->lut_i8);
+    const __m512i tlo = table_i8(&w->lut_i8, 0), thi = table_i8(&w->lut_i8, 2);
     size_t n = w->rows * w->nb * QK256_BLOCK;
-    for (size_t i = 0; i < n; i += 64) {
+    for (size_t i = 0; i < n; i += 128) {
         QK_MCA_BEGIN("avx512-vnni/lut");
-        _mm512_storeu_si512(w->wq + i, lut64(tab, _mm512_loadu_si512(w->codes + i)));
+        _mm512_storeu_si512(w->wq + i, lut64(tlo, _mm512_loadu_si512(w->codes + i)));
+        _mm512_storeu_si512(w->wq + i + 64, lut64(thi, _mm512_loadu_si512(w->codes + i + 64)));
         QK_MCA_END("avx512-vnni/lut");
     }
 }
@@ -175,25 +317,29 @@ static void vnni_lut(qk256_ws *w)
 QK_INLINE void dot_rows(qk256_ws *w, size_t r0, unsigned R)
 {
     __m512d acc[TILE_ROWS];
+#pragma GCC unroll 16
     for (unsigned r = 0; r < R; r++)
         acc[r] = _mm512_setzero_pd();
     for (size_t b = 0; b < w->nb; b++) {
         QK_MCA_BEGIN("avx512-vnni/dot");
         const int8_t *xq = w->xq + b * QK256_BLOCK;
         __m512i q[4];
+#pragma GCC unroll 4
         for (unsigned k = 0; k < 4; k++)
             q[k] = _mm512_loadu_si512(xq + 64 * k);
-#pragma GCC unroll 4
+        const __m512i start = block_start(&w->lut_i8, w->xsum[b]);
+#pragma GCC unroll 16
         for (unsigned r = 0; r < R; r++) {
             const uint8_t *wq = w->wq + elem(w, r0 + r, b);
-            __m512i s0 = dot64(block_start(&w->lut_i8, w->xsum[b]), _mm512_loadu_si512(wq), q[0]);
-            __m512i s1 = dot64(_mm512_setzero_si512(), _mm512_loadu_si512(wq + 64), q[1]);
-            s0 = dot64(s0, _mm512_loadu_si512(wq + 128), q[2]);
-            s1 = dot64(s1, _mm512_loadu_si512(wq + 192), q[3]);
-            acc[r] = scale_block(acc[r], s0, s1, w->scales[(r0 + r) * w->nb + b]);
+            __m512i s = dot64(start, _mm512_loadu_si512(wq), q[0]);
+            s = dot64(s, _mm512_loadu_si512(wq + 64), q[1]);
+            s = dot64(s, _mm512_loadu_si512(wq + 128), q[2]);
+            s = dot64(s, _mm512_loadu_si512(wq + 192), q[3]);
+            acc[r] = scale_block(acc[r], s, w->scales[(r0 + r) * w->nb + b]);
         }
         QK_MCA_END("avx512-vnni/dot");
     }
+#pragma GCC unroll 16
     for (unsigned r = 0; r < R; r++)
         qk_i8_store_acc(w->acc + (r0 + r) * QK_GV_ACC_LANES, fold4(acc[r]));
 }

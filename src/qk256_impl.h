@@ -62,6 +62,12 @@ int qk256_i8_lut_from(qk256_i8_lut *t, const float lut[4]);
  * code 4i+k (chunk: a power of two from 4, plain element order, to 256). sum[b] = sum of block b's q.
  * Returns sx (0 when x is all zero). x must be finite. */
 float qk256_quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk);
+typedef float (*qk256_quantize_fn)(int8_t *q, int32_t *sum, const float *x, size_t cols,
+                                   size_t chunk);
+/* The same integers and layout, vectorized with AVX-512 for chunk 256 (what
+ * avx512-vnni reads; other chunks go to qk256_quantize_x). */
+float qk256_quantize_x_avx512(int8_t *q, int32_t *sum, const float *x, size_t cols,
+                              size_t chunk);
 
 typedef struct qk256_xq {
     const int8_t *q;

@@ -26,12 +26,11 @@
         qk256_gv_##id(w->out, w->packed, w->row_stride, w->scales, w->x,       \
                       w->rows, w->cols, w->lut);                               \
     }
-#define I8_FUSED(id, chunk)                                                    \
+#define I8_FUSED(id, chunk, quant)                                             \
     static void i8_fused_##id(void *p)                                         \
     {                                                                          \
         qk256_ws *w = p;                                                       \
-        qk256_xq xq = {w->xq, w->xsum,                                         \
-                       qk256_quantize_x(w->xq, w->xsum, w->x, w->cols, chunk)}; \
+        qk256_xq xq = {w->xq, w->xsum, quant(w->xq, w->xsum, w->x, w->cols, chunk)}; \
         qk256_i8_##id(w->out, w->packed, w->row_stride, w->scales, &xq,        \
                       w->rows, w->cols, &w->lut_i8);                           \
     }
@@ -52,16 +51,16 @@ GV_FUSED(avx2_p1_p4)
 GV_FUSED(avx2_p1_p4_p2)
 GV_FUSED(avx2_p1_p4_p2_p3)
 GV_FUSED(avx512_vbmi)
-I8_FUSED(scalar, 4)
-I8_FUSED(avx2_maddubs, 128)
-I8_FUSED(avx512_vnni, 256)
+I8_FUSED(scalar, 4, qk256_quantize_x)
+I8_FUSED(avx2_maddubs, 128, qk256_quantize_x)
+I8_FUSED(avx512_vnni, 256, qk256_quantize_x_avx512)
 
 #define DQ_ENTRY(id, nm, isa_, text)                                           \
     {{"dequantize", nm, text, isa_, dq_fused_##id, qk256_dq_##id##_phase},     \
      {.dq = qk256_dq_##id}}
-#define I8_ENTRY(id, nm, isa_, chunk, text)                                    \
+#define I8_ENTRY(id, nm, isa_, chunk, quant, text)                             \
     {{"gemv-i8", nm, text, isa_, i8_fused_##id, qk256_i8_##id##_phase},        \
-     {.i8 = {qk256_i8_##id, chunk}}}
+     {.i8 = {qk256_i8_##id, chunk, quant}}}
 #define GV_ENTRY(id, nm, isa_, text)                                           \
     {{"gemv", nm, text, isa_, gv_fused_##id, qk256_gv_##id##_phase},           \
      {.gv = qk256_gv_##id}}
@@ -98,12 +97,12 @@ static const qk256_builtin gv_builtins[] = {
 /* The chunk of each entry is the quantized-x layout its kernel reads; the
  * fused adapter above quantizes with the same one. */
 static const qk256_builtin i8_builtins[] = {
-    I8_ENTRY(scalar, "scalar", 0, 4,
+    I8_ENTRY(scalar, "scalar", 0, 4, qk256_quantize_x,
              "reference: x quantized to int8, exact integer block sums, one element at a time"),
-    I8_ENTRY(avx2_maddubs, "avx2-maddubs", AVX2, 128,
+    I8_ENTRY(avx2_maddubs, "avx2-maddubs", AVX2, 128, qk256_quantize_x,
              "shift+mask unpack against x in unpack order, vpshufb table, vpmaddubsw/vpmaddwd, 4 rows"),
-    I8_ENTRY(avx512_vnni, "avx512-vnni", AVX512_VNNI, 256,
-             "zmm: 64-byte unpack, vpshufb table, vpdpbusd straight into int32 lanes, 4 rows"),
+    I8_ENTRY(avx512_vnni, "avx512-vnni", AVX512_VNNI, 256, qk256_quantize_x_avx512,
+             "zmm: one shift, vpermb on 6-bit tables (no masks), vpdpbusd chain per row, 8 rows; vector quantize"),
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

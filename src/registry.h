@@ -15,6 +15,7 @@ typedef struct qk256_builtin {
         struct {
             qk256_gemv_i8_fn kernel;
             size_t chunk; /* qk256_quantize_x layout the kernel reads */
+            qk256_quantize_fn quantize; /* x -> that layout */
         } i8;
     } fn;         /* the kernel with its plain signature */
 } qk256_builtin;

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernel.h"
@@ -282,4 +283,40 @@ Test(staged, fused_matches_scalar_on_workspaces)
         }
         op->destroy(ref);
     }
+}
+
+/* ---- vector quantization of x ------------------------------------------- */
+
+/* qk256_quantize_x_avx512 (what avx512-vnni quantizes with) gives the very
+ * bytes, block sums and scale of qk256_quantize_x: every length around the
+ * block edges, ties at .5 after scaling, tiny and zero inputs. */
+Test(quantize, avx512_matches_the_reference_bit_for_bit)
+{
+    if (!qk_variant_runnable(qk_find_variant("gemv-i8", "avx512-vnni")))
+        cr_skip_test("no AVX-512 VNNI on this CPU");
+    uint64_t st = 12345;
+    for (size_t cols = 1; cols <= 1100; cols += cols < 600 ? 1 : 37)
+        for (int kind = 0; kind < 4; kind++) {
+            size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
+            float *x = malloc(cols * sizeof *x);
+            int8_t *q1 = malloc(nb * QK256_BLOCK), *q2 = malloc(nb * QK256_BLOCK);
+            int32_t *s1 = malloc(nb * sizeof *s1), *s2 = malloc(nb * sizeof *s2);
+            cr_assert(x && q1 && q2 && s1 && s2);
+            for (size_t j = 0; j < cols; j++) {
+                st = st * 6364136223846793005ull + 1442695040888963407ull;
+                float u = (float)(st >> 40) / (float)(1 << 24) - 0.5f;
+                /* kind 1: ties (amax 127 makes x * inv = x, halves included) */
+                x[j] = kind == 0 ? 3.0f * u : kind == 1 ? (float)(int)(254.0f * u) * 0.5f
+                     : kind == 2 ? 1e-30f * u : 0.0f;
+            }
+            if (kind == 1)
+                x[0] = 127.0f;
+            memset(q2, 0x5a, nb * QK256_BLOCK);
+            float a = qk256_quantize_x(q1, s1, x, cols, 256);
+            float b = qk256_quantize_x_avx512(q2, s2, x, cols, 256);
+            cr_expect(a == b && memcmp(q1, q2, nb * QK256_BLOCK) == 0 &&
+                          memcmp(s1, s2, nb * sizeof *s1) == 0,
+                      "cols %zu kind %d: vector quantization differs", cols, kind);
+            free(x), free(q1), free(q2), free(s1), free(s2);
+        }
 }
