@@ -252,16 +252,6 @@ void qk256_gv_avx2_p1_p4_p2_p3(float *y, const uint8_t *packed, size_t row_strid
 
 /* ---- staged steps: one row (or group of 8) and one block --------------- */
 
-static inline const uint8_t *packed_block(const qk256_ws *w, size_t r, size_t b)
-{
-    return w->packed + r * w->row_stride + b * QK256_BLOCK_BYTES;
-}
-
-static inline size_t elem(const qk256_ws *w, size_t r, size_t b)
-{
-    return (r * w->nb + b) * QK256_BLOCK;
-}
-
 /* memory: the block's scale and x, plus the variant's loads of the packed
  * bytes, folded to one vector. */
 QK_INLINE __m256i mem_scale_x(const qk256_ws *w, size_t r, size_t b)
@@ -272,24 +262,24 @@ QK_INLINE __m256i mem_scale_x(const qk256_ws *w, size_t r, size_t b)
 
 QK_INLINE __m256i mem_bytes(qk256_ws *w, size_t r, size_t b)
 {
-    return _mm256_xor_si256(mem_scale_x(w, r, b), qk_fold_bytes(packed_block(w, r, b)));
+    return _mm256_xor_si256(mem_scale_x(w, r, b), qk_fold_bytes(qk256_ws_block(w, r, b)));
 }
 
 QK_INLINE __m256i mem_split(qk256_ws *w, size_t r, size_t b)
 {
-    const uint8_t *blk = packed_block(w, r, b);
+    const uint8_t *blk = qk256_ws_block(w, r, b);
     __m256i f = _mm256_xor_si256(qk_load32_split(blk), qk_load32_split(blk + 32));
     return _mm256_xor_si256(mem_scale_x(w, r, b), f);
 }
 
 QK_INLINE void unpack_step_scalar(qk256_ws *w, size_t r, size_t b)
 {
-    qk_unpack_scalar(w->codes + elem(w, r, b), packed_block(w, r, b));
+    qk_unpack_scalar(w->codes + qk256_ws_elem(w, r, b), qk256_ws_block(w, r, b));
 }
 
 QK_INLINE void unpack_step_split(qk256_ws *w, size_t r, size_t b)
 {
-    unpack_split(w->codes + elem(w, r, b), packed_block(w, r, b));
+    unpack_split(w->codes + qk256_ws_elem(w, r, b), qk256_ws_block(w, r, b));
 }
 
 /* lut: codes -> block-scaled weights, whole (padded) blocks. */
@@ -297,21 +287,21 @@ QK_INLINE void lut_step_scalar(qk256_ws *w, size_t r, size_t b)
 {
     float tab[4];
     qk_table_scaled_scalar(tab, w->lut, w->scales[r * w->nb + b]);
-    for (size_t i = elem(w, r, b); i < elem(w, r, b + 1); i += 8)
+    for (size_t i = qk256_ws_elem(w, r, b); i < qk256_ws_elem(w, r, b + 1); i += 8)
         _mm256_storeu_ps(w->vals + i, qk_lut8_scalar(tab, w->codes + i));
 }
 
 QK_INLINE void lut_step_perm(qk256_ws *w, size_t r, size_t b)
 {
     __m256 tab = qk_table_scaled(w->lut, w->scales[r * w->nb + b]);
-    for (size_t i = elem(w, r, b); i < elem(w, r, b + 1); i += 8)
+    for (size_t i = qk256_ws_elem(w, r, b); i < qk256_ws_elem(w, r, b + 1); i += 8)
         _mm256_storeu_ps(w->vals + i, qk_lut8_perm_mem(tab, w->codes + i));
 }
 
 /* fma (one row): the block's weights into the row's chain and tail. */
 QK_INLINE __m256 fma_step(const qk256_ws *w, size_t r, size_t b, __m256 acc, float *tail)
 {
-    return qk_fma_span(acc, tail, w->vals + elem(w, r, b), w->x + b * QK256_BLOCK,
+    return qk_fma_span(acc, tail, w->vals + qk256_ws_elem(w, r, b), w->x + b * QK256_BLOCK,
                        block_len(w->cols, b));
 }
 
@@ -337,7 +327,7 @@ QK_INLINE __m256i mem8_gather(qk256_ws *w, const size_t idx[8], size_t b)
     const uint8_t *row[8];
     __m256i f = mem8_scale_x(w, idx, b);
     for (unsigned r = 0; r < 8; r++)
-        row[r] = packed_block(w, idx[r], 0);
+        row[r] = qk256_ws_block(w, idx[r], 0);
     for (size_t t = 0; t < 16; t++)
         f = _mm256_xor_si256(f, qk_tile_gather(row, b * QK256_BLOCK_BYTES + 4 * t));
     return f;
@@ -347,8 +337,8 @@ QK_INLINE __m256i mem8_32(qk256_ws *w, const size_t idx[8], size_t b)
 {
     __m256i f = mem8_scale_x(w, idx, b);
     for (unsigned r = 0; r < 8; r++) {
-        const uint8_t *blk = packed_block(w, idx[r], b);
-        qk_prefetch_block(packed_block(w, idx[r], 0), b, w->nb);
+        const uint8_t *blk = qk256_ws_block(w, idx[r], b);
+        qk_prefetch_block(qk256_ws_block(w, idx[r], 0), b, w->nb);
         f = _mm256_xor_si256(f, _mm256_xor_si256(qk_load32(blk), qk_load32(blk + 32)));
     }
     return f;
@@ -360,14 +350,14 @@ QK_INLINE void store_tile(qk256_ws *w, const size_t idx[8], size_t b, size_t col
                           qk_codes128 c)
 {
     for (unsigned r = 0; r < 8; r++)
-        _mm_storeu_si128((__m128i *)(w->codes + elem(w, idx[r], b) + col), qk_tile_row(c, r));
+        _mm_storeu_si128((__m128i *)(w->codes + qk256_ws_elem(w, idx[r], b) + col), qk_tile_row(c, r));
 }
 
 QK_INLINE void unpack8_gather(qk256_ws *w, const size_t idx[8], size_t b)
 {
     const uint8_t *row[8];
     for (unsigned r = 0; r < 8; r++)
-        row[r] = packed_block(w, idx[r], 0);
+        row[r] = qk256_ws_block(w, idx[r], 0);
     for (size_t t = 0; t < 16; t++)
         store_tile(w, idx, b, 16 * t,
                    qk_unpack32(qk_tile_gather(row, b * QK256_BLOCK_BYTES + 4 * t)));
@@ -378,7 +368,7 @@ QK_INLINE void unpack8_32(qk256_ws *w, const size_t idx[8], size_t b)
     const uint8_t *row[8];
     __m256i tile[8];
     for (unsigned r = 0; r < 8; r++)
-        row[r] = packed_block(w, idx[r], 0);
+        row[r] = qk256_ws_block(w, idx[r], 0);
     for (size_t h = 0; h < 2; h++) {
         qk_tiles_load8(tile, row, b * QK256_BLOCK_BYTES + 32 * h);
 #pragma GCC unroll 8
@@ -402,7 +392,7 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
         __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
 #pragma GCC unroll 8
         for (unsigned r = 0; r < 8; r++) {
-            const float *v = w->vals + elem(w, idx[r], b) + j;
+            const float *v = w->vals + qk256_ws_elem(w, idx[r], b) + j;
             acc[r] = qk_fma_row16(acc[r], _mm256_loadu_ps(v), _mm256_loadu_ps(v + 8), x0, x1);
         }
     }

@@ -97,16 +97,6 @@ void qk256_gv_avx512_vbmi(float *y, const uint8_t *packed, size_t row_stride,
 
 /* ---- staged steps ------------------------------------------------------ */
 
-static inline const uint8_t *packed_block(const qk256_ws *w, size_t r, size_t b)
-{
-    return w->packed + r * w->row_stride + b * QK256_BLOCK_BYTES;
-}
-
-static inline size_t elem(const qk256_ws *w, size_t r, size_t b)
-{
-    return (r * w->nb + b) * QK256_BLOCK;
-}
-
 /* memory, one block of R rows: x (masked at the end), each row's scale,
  * its eight 8-byte loads and its prefetch, folded. */
 QK_INLINE __m256i mem_step(qk256_ws *w, size_t r0, unsigned R, size_t b)
@@ -118,8 +108,8 @@ QK_INLINE __m256i mem_step(qk256_ws *w, size_t r0, unsigned R, size_t b)
                                                                 qk5_mask(m, 16 * g))));
     long long fold = 0;
     for (unsigned r = 0; r < R; r++) {
-        const uint8_t *blk = packed_block(w, r0 + r, b);
-        qk_prefetch_block(packed_block(w, r0 + r, 0), b, w->nb);
+        const uint8_t *blk = qk256_ws_block(w, r0 + r, b);
+        qk_prefetch_block(qk256_ws_block(w, r0 + r, 0), b, w->nb);
         f = _mm512_xor_si512(f, _mm512_castps_si512(
                                     _mm512_set1_ps(w->scales[(r0 + r) * w->nb + b])));
         for (unsigned q = 0; q < 8; q++) {
@@ -136,8 +126,8 @@ QK_INLINE __m256i mem_step(qk256_ws *w, size_t r0, unsigned R, size_t b)
 QK_INLINE void unpack_step(qk256_ws *w, size_t r, size_t b)
 {
     const __m512i ctrl = qk5_ctrl();
-    const uint8_t *blk = packed_block(w, r, b);
-    uint8_t *codes = w->codes + elem(w, r, b);
+    const uint8_t *blk = qk256_ws_block(w, r, b);
+    uint8_t *codes = w->codes + qk256_ws_elem(w, r, b);
 #pragma GCC unroll 8
     for (unsigned q = 0; q < 8; q++) {
         __m512i lo = qk5_idx_lo(blk, q, ctrl);
@@ -150,7 +140,7 @@ QK_INLINE void unpack_step(qk256_ws *w, size_t r, size_t b)
 QK_INLINE void lut_step(qk256_ws *w, size_t r, size_t b)
 {
     __m512 tab = qk5_table_scaled(w->lut, w->scales[r * w->nb + b]);
-    for (size_t i = elem(w, r, b); i < elem(w, r, b + 1); i += 16)
+    for (size_t i = qk256_ws_elem(w, r, b); i < qk256_ws_elem(w, r, b + 1); i += 16)
         _mm512_storeu_ps(w->vals + i, qk5_lut16_mem(tab, w->codes + i));
 }
 
@@ -166,7 +156,7 @@ QK_INLINE void fma_step(const qk256_ws *w, size_t r0, unsigned R, size_t b, __m5
         __m512 x0 = qk5_load16(x + 32 * q, k0), x1 = qk5_load16(x + 32 * q + 16, k1);
 #pragma GCC unroll 8
         for (unsigned r = 0; r < R; r++) {
-            const float *v = w->vals + elem(w, r0 + r, b) + 32 * q;
+            const float *v = w->vals + qk256_ws_elem(w, r0 + r, b) + 32 * q;
             acc[r][0] = qk5_fma16(acc[r][0], _mm512_loadu_ps(v), x0, k0);
             acc[r][1] = qk5_fma16(acc[r][1], _mm512_loadu_ps(v + 16), x1, k1);
         }

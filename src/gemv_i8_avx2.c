@@ -122,16 +122,6 @@ void qk256_i8_avx2_maddubs(float *y, const uint8_t *packed, size_t row_stride,
 
 /* ---- staged phases ----------------------------------------------------- */
 
-static inline size_t elem(const qk256_ws *w, size_t r, size_t b)
-{
-    return (r * w->nb + b) * QK256_BLOCK;
-}
-
-static inline const uint8_t *packed_block(const qk256_ws *w, size_t r, size_t b)
-{
-    return w->packed + r * w->row_stride + b * QK256_BLOCK_BYTES;
-}
-
 static void maddubs_quantize(qk256_ws *w)
 {
     w->sx = qk256_quantize_x(w->xq, w->xsum, w->x, w->cols, CHUNK);
@@ -144,8 +134,8 @@ static void maddubs_memory(qk256_ws *w)
     for (size_t r = 0; r < w->rows; r++)
         for (size_t b = 0; b < w->nb; b++) {
             QK_MCA_BEGIN("avx2-maddubs/memory");
-            const uint8_t *blk = packed_block(w, r, b);
-            qk_prefetch_block(packed_block(w, r, 0), b, w->nb);
+            const uint8_t *blk = qk256_ws_block(w, r, b);
+            qk_prefetch_block(qk256_ws_block(w, r, 0), b, w->nb);
             fold = _mm256_xor_si256(fold, _mm256_xor_si256(qk_load32(blk), qk_load32(blk + 32)));
             fold = _mm256_xor_si256(fold, _mm256_castps_si256(_mm256_set1_ps(w->scales[r * w->nb + b])));
             for (unsigned i = 0; i < QK256_BLOCK; i += 32)
@@ -162,8 +152,8 @@ static void maddubs_unpack(qk256_ws *w)
             for (unsigned h = 0; h < 2; h++) {
                 QK_MCA_BEGIN("avx2-maddubs/unpack");
                 __m256i a[4];
-                uint8_t *codes = w->codes + elem(w, r, b) + CHUNK * h;
-                unpack_chunk(a, qk_load32(packed_block(w, r, b) + 32 * h));
+                uint8_t *codes = w->codes + qk256_ws_elem(w, r, b) + CHUNK * h;
+                unpack_chunk(a, qk_load32(qk256_ws_block(w, r, b) + 32 * h));
                 for (unsigned k = 0; k < 4; k++)
                     _mm256_storeu_si256((__m256i *)(codes + 32 * k), a[k]);
                 QK_MCA_END("avx2-maddubs/unpack");
@@ -197,7 +187,7 @@ QK_INLINE void dot_rows(qk256_ws *w, size_t r0, unsigned R)
             __m256i q = qk_load32((const uint8_t *)w->xq + b * QK256_BLOCK + i);
 #pragma GCC unroll 4
             for (unsigned r = 0; r < R; r++)
-                isum[r] = dot32(isum[r], qk_load32(w->wq + elem(w, r0 + r, b) + i), q);
+                isum[r] = dot32(isum[r], qk_load32(w->wq + qk256_ws_elem(w, r0 + r, b) + i), q);
         }
         for (unsigned r = 0; r < R; r++)
             acc[r] = scale_block(acc[r], isum[r], w->scales[(r0 + r) * w->nb + b]);

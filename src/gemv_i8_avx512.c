@@ -252,16 +252,6 @@ void qk256_i8_avx512_vnni(float *y, const uint8_t *packed, size_t row_stride,
 
 /* ---- staged phases ----------------------------------------------------- */
 
-static inline size_t elem(const qk256_ws *w, size_t r, size_t b)
-{
-    return (r * w->nb + b) * QK256_BLOCK;
-}
-
-static inline const uint8_t *packed_block(const qk256_ws *w, size_t r, size_t b)
-{
-    return w->packed + r * w->row_stride + b * QK256_BLOCK_BYTES;
-}
-
 static void vnni_quantize(qk256_ws *w)
 {
     w->sx = quantize_x(w->xq, w->xsum, w->x, w->cols);
@@ -273,8 +263,8 @@ static void vnni_memory(qk256_ws *w)
     for (size_t r = 0; r < w->rows; r++)
         for (size_t b = 0; b < w->nb; b++) {
             QK_MCA_BEGIN("avx512-vnni/memory");
-            qk_prefetch_block(packed_block(w, r, 0), b, w->nb);
-            fold = _mm512_xor_si512(fold, _mm512_loadu_si512(packed_block(w, r, b)));
+            qk_prefetch_block(qk256_ws_block(w, r, 0), b, w->nb);
+            fold = _mm512_xor_si512(fold, _mm512_loadu_si512(qk256_ws_block(w, r, b)));
             fold = _mm512_xor_si512(fold, _mm512_castps_si512(
                                               _mm512_set1_ps(w->scales[r * w->nb + b])));
             for (unsigned i = 0; i < QK256_BLOCK; i += 64)
@@ -292,8 +282,8 @@ static void vnni_unpack(qk256_ws *w)
     for (size_t r = 0; r < w->rows; r++)
         for (size_t b = 0; b < w->nb; b++) {
             QK_MCA_BEGIN("avx512-vnni/unpack");
-            uint8_t *codes = w->codes + elem(w, r, b);
-            __m512i v = _mm512_loadu_si512(packed_block(w, r, b)), u = unpack_hi(v);
+            uint8_t *codes = w->codes + qk256_ws_elem(w, r, b);
+            __m512i v = _mm512_loadu_si512(qk256_ws_block(w, r, b)), u = unpack_hi(v);
             _mm512_storeu_si512(codes, v);
             _mm512_storeu_si512(codes + 64, v);
             _mm512_storeu_si512(codes + 128, u);
@@ -330,7 +320,7 @@ QK_INLINE void dot_rows(qk256_ws *w, size_t r0, unsigned R)
         const __m512i start = block_start(&w->lut_i8, w->xsum[b]);
 #pragma GCC unroll 16
         for (unsigned r = 0; r < R; r++) {
-            const uint8_t *wq = w->wq + elem(w, r0 + r, b);
+            const uint8_t *wq = w->wq + qk256_ws_elem(w, r0 + r, b);
             __m512i s = dot64(start, _mm512_loadu_si512(wq), q[0]);
             s = dot64(s, _mm512_loadu_si512(wq + 64), q[1]);
             s = dot64(s, _mm512_loadu_si512(wq + 128), q[2]);

@@ -125,6 +125,18 @@ typedef struct qk256_ws {
 extern const float qk256_default_lut[4];
 
 /* Code of element j of a packed row (the format's definition). */
+/* Staged phases: block b of row r in the packed input, and the index of
+ * its first element in the padded codes/vals buffers. */
+static inline const uint8_t *qk256_ws_block(const qk256_ws *w, size_t r, size_t b)
+{
+    return w->packed + r * w->row_stride + b * QK256_BLOCK_BYTES;
+}
+
+static inline size_t qk256_ws_elem(const qk256_ws *w, size_t r, size_t b)
+{
+    return (r * w->nb + b) * QK256_BLOCK;
+}
+
 static inline unsigned qk256_code(const uint8_t *row, size_t j)
 {
     return (row[j >> 2] >> ((j & 3) * 2)) & 3u;
