@@ -13,6 +13,10 @@ static const char *scale_si(double *v, const char *const units[4])
     double a = fabs(*v);
     int i = a >= 1e9 ? 3 : a >= 1e6 ? 2 : a >= 1e3 ? 1 : 0;
     *v /= pow(1e3, i);
+    if (fabs(*v) >= 999.95 && i < 3) { /* 999.97 would print as "1000" */
+        *v /= 1e3;
+        i++;
+    }
     return units[i];
 }
 
