@@ -220,15 +220,6 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
  *                            per-byte fold instead (loop 3): 4
  *   p4 lut                   the 8-code vpermps loop: 8
  *   p1+ unpack               straight-line, the whole block: 256 */
-#define DQ_STAGE(fn, mca, step)                                                \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        for (size_t b = 0; b < w->nb; b++) {                                   \
-            QK_MCA_BEGIN(mca);                                                 \
-            step(w, b);                                                        \
-            QK_MCA_END(mca);                                                   \
-        }                                                                      \
-    }
 
 /* The memory phase also folds what `load` returns into ws->sink. */
 #define DQ_MEMORY_STAGE(fn, mca, load)                                         \
@@ -256,25 +247,25 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
     }
 
 DQ_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory@4#3", mem_bytes)
-DQ_STAGE(mvp_unpack, "avx2-mvp/unpack@1", unpack_step_scalar)
-DQ_STAGE(mvp_lut, "avx2-mvp/lut@1", lut_step_scalar)
-DQ_STAGE(mvp_scale, "avx2-mvp/scale@8", scale_step)
+QK_DQ_STAGE(mvp_unpack, "avx2-mvp/unpack@1", unpack_step_scalar)
+QK_DQ_STAGE(mvp_lut, "avx2-mvp/lut@1", lut_step_scalar)
+QK_DQ_STAGE(mvp_scale, "avx2-mvp/scale@8", scale_step)
 DQ_PHASES(avx2_mvp, mvp_memory, mvp_unpack, mvp_lut, mvp_scale)
 
 DQ_MEMORY_STAGE(p1_memory, "avx2-p1/memory@8", mem_split)
-DQ_STAGE(p1_unpack, "avx2-p1/unpack@256", unpack_step_split)
-DQ_STAGE(p1_lut, "avx2-p1/lut@1", lut_step_scalar)
-DQ_STAGE(p1_scale, "avx2-p1/scale@8", scale_step)
+QK_DQ_STAGE(p1_unpack, "avx2-p1/unpack@256", unpack_step_split)
+QK_DQ_STAGE(p1_lut, "avx2-p1/lut@1", lut_step_scalar)
+QK_DQ_STAGE(p1_scale, "avx2-p1/scale@8", scale_step)
 DQ_PHASES(avx2_p1, p1_memory, p1_unpack, p1_lut, p1_scale)
 
 DQ_MEMORY_STAGE(p4_memory, "avx2-p1-p4/memory@8", mem_split)
-DQ_STAGE(p4_unpack, "avx2-p1-p4/unpack@256", unpack_step_split)
-DQ_STAGE(p4_lut, "avx2-p1-p4/lut@8", lut_step_perm)
-DQ_STAGE(p4_scale, "avx2-p1-p4/scale@8", scale_step)
+QK_DQ_STAGE(p4_unpack, "avx2-p1-p4/unpack@256", unpack_step_split)
+QK_DQ_STAGE(p4_lut, "avx2-p1-p4/lut@8", lut_step_perm)
+QK_DQ_STAGE(p4_scale, "avx2-p1-p4/scale@8", scale_step)
 DQ_PHASES(avx2_p1_p4, p4_memory, p4_unpack, p4_lut, p4_scale)
 
 DQ_MEMORY_STAGE(p3_memory, "avx2-p1-p4-p3/memory@8", mem_32)
-DQ_STAGE(p3_unpack, "avx2-p1-p4-p3/unpack@256", unpack_step_32)
-DQ_STAGE(p3_lut, "avx2-p1-p4-p3/lut@8", lut_step_perm)
-DQ_STAGE(p3_scale, "avx2-p1-p4-p3/scale@8", scale_step)
+QK_DQ_STAGE(p3_unpack, "avx2-p1-p4-p3/unpack@256", unpack_step_32)
+QK_DQ_STAGE(p3_lut, "avx2-p1-p4-p3/lut@8", lut_step_perm)
+QK_DQ_STAGE(p3_scale, "avx2-p1-p4-p3/scale@8", scale_step)
 DQ_PHASES(avx2_p1_p4_p3, p3_memory, p3_unpack, p3_lut, p3_scale)

@@ -127,19 +127,10 @@ static void vbmi_memory(qk256_ws *w)
     w->sink = qk_fold_u64(fold);
 }
 
-#define DQ_STAGE(fn, mca, step)                                                \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        for (size_t b = 0; b < w->nb; b++) {                                   \
-            QK_MCA_BEGIN(mca);                                                 \
-            step(w, b);                                                        \
-            QK_MCA_END(mca);                                                   \
-        }                                                                      \
-    }
 
-DQ_STAGE(vbmi_unpack, "avx512-vbmi/unpack", unpack_step)
-DQ_STAGE(vbmi_lut, "avx512-vbmi/lut", lut_step)
-DQ_STAGE(vbmi_scale, "avx512-vbmi/scale", scale_step)
+QK_DQ_STAGE(vbmi_unpack, "avx512-vbmi/unpack", unpack_step)
+QK_DQ_STAGE(vbmi_lut, "avx512-vbmi/lut", lut_step)
+QK_DQ_STAGE(vbmi_scale, "avx512-vbmi/scale", scale_step)
 
 void qk256_dq_avx512_vbmi_phase(void *ws, unsigned phase)
 {

@@ -414,16 +414,6 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
  *   p2, p3 unpack            store_tile's per-row loop (loop 2), 16 codes
  *   lut p4+, fma mvp..p4     8;  fma p2, p3: a 16-column step of 8 rows, 128
  *   hsum                     straight-line per row: no element count */
-#define GV_STAGE(fn, mca, step)                                                \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        for (size_t r = 0; r < w->rows; r++)                                   \
-            for (size_t b = 0; b < w->nb; b++) {                               \
-                QK_MCA_BEGIN(mca);                                             \
-                step(w, r, b);                                                 \
-                QK_MCA_END(mca);                                               \
-            }                                                                  \
-    }
 
 #define GV_MEMORY_STAGE(fn, mca, load)                                         \
     static void fn(qk256_ws *w)                                                \
@@ -529,36 +519,36 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
     }
 
 GV_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory@4", mem_bytes)
-GV_STAGE(mvp_unpack, "avx2-mvp/unpack@1", unpack_step_scalar)
-GV_STAGE(mvp_lut, "avx2-mvp/lut@1#2", lut_step_scalar)
+QK_GV_STAGE(mvp_unpack, "avx2-mvp/unpack@1", unpack_step_scalar)
+QK_GV_STAGE(mvp_lut, "avx2-mvp/lut@1#2", lut_step_scalar)
 GV_FMA_STAGE(mvp_fma, "avx2-mvp/fma@8")
 GV_HSUM_STAGE(mvp_hsum, "avx2-mvp/hsum")
 GV_PHASES(avx2_mvp, mvp_memory, mvp_unpack, mvp_lut, mvp_fma, mvp_hsum)
 
 GV_MEMORY_STAGE(p1_memory, "avx2-p1/memory@8", mem_split)
-GV_STAGE(p1_unpack, "avx2-p1/unpack@256", unpack_step_split)
-GV_STAGE(p1_lut, "avx2-p1/lut@1#2", lut_step_scalar)
+QK_GV_STAGE(p1_unpack, "avx2-p1/unpack@256", unpack_step_split)
+QK_GV_STAGE(p1_lut, "avx2-p1/lut@1#2", lut_step_scalar)
 GV_FMA_STAGE(p1_fma, "avx2-p1/fma@8")
 GV_HSUM_STAGE(p1_hsum, "avx2-p1/hsum")
 GV_PHASES(avx2_p1, p1_memory, p1_unpack, p1_lut, p1_fma, p1_hsum)
 
 GV_MEMORY_STAGE(p4_memory, "avx2-p1-p4/memory@8", mem_split)
-GV_STAGE(p4_unpack, "avx2-p1-p4/unpack@256", unpack_step_split)
-GV_STAGE(p4_lut, "avx2-p1-p4/lut@8", lut_step_perm)
+QK_GV_STAGE(p4_unpack, "avx2-p1-p4/unpack@256", unpack_step_split)
+QK_GV_STAGE(p4_lut, "avx2-p1-p4/lut@8", lut_step_perm)
 GV_FMA_STAGE(p4_fma, "avx2-p1-p4/fma@8")
 GV_HSUM_STAGE(p4_hsum, "avx2-p1-p4/hsum")
 GV_PHASES(avx2_p1_p4, p4_memory, p4_unpack, p4_lut, p4_fma, p4_hsum)
 
 GV_MEMORY_STAGE8(p2_memory, "avx2-p1-p4-p2/memory@8", mem8_gather)
 GV_STAGE8(p2_unpack, "avx2-p1-p4-p2/unpack@16#2", unpack8_gather)
-GV_STAGE(p2_lut, "avx2-p1-p4-p2/lut@8", lut_step_perm)
+QK_GV_STAGE(p2_lut, "avx2-p1-p4-p2/lut@8", lut_step_perm)
 GV_FMA_STAGE8(p2_fma, "avx2-p1-p4-p2/fma@128")
 GV_HSUM_STAGE(p2_hsum, "avx2-p1-p4-p2/hsum")
 GV_PHASES(avx2_p1_p4_p2, p2_memory, p2_unpack, p2_lut, p2_fma, p2_hsum)
 
 GV_MEMORY_STAGE8(p3_memory, "avx2-p1-p4-p2-p3/memory@8", mem8_32)
 GV_STAGE8(p3_unpack, "avx2-p1-p4-p2-p3/unpack@16#2", unpack8_32)
-GV_STAGE(p3_lut, "avx2-p1-p4-p2-p3/lut@8", lut_step_perm)
+QK_GV_STAGE(p3_lut, "avx2-p1-p4-p2-p3/lut@8", lut_step_perm)
 GV_FMA_STAGE8(p3_fma, "avx2-p1-p4-p2-p3/fma@128")
 GV_HSUM_STAGE(p3_hsum, "avx2-p1-p4-p2-p3/hsum")
 GV_PHASES(avx2_p1_p4_p2_p3, p3_memory, p3_unpack, p3_lut, p3_fma, p3_hsum)

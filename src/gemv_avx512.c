@@ -210,19 +210,9 @@ static void vbmi_fma(qk256_ws *w)
         fma_rows(w, r0, 1);
 }
 
-#define GV_STAGE(fn, mca, step)                                                \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        for (size_t r = 0; r < w->rows; r++)                                   \
-            for (size_t b = 0; b < w->nb; b++) {                               \
-                QK_MCA_BEGIN(mca);                                             \
-                step(w, r, b);                                                 \
-                QK_MCA_END(mca);                                               \
-            }                                                                  \
-    }
 
-GV_STAGE(vbmi_unpack, "avx512-vbmi/unpack", unpack_step)
-GV_STAGE(vbmi_lut, "avx512-vbmi/lut", lut_step)
+QK_GV_STAGE(vbmi_unpack, "avx512-vbmi/unpack", unpack_step)
+QK_GV_STAGE(vbmi_lut, "avx512-vbmi/lut", lut_step)
 
 static void vbmi_hsum(qk256_ws *w)
 {

@@ -137,6 +137,29 @@ static inline size_t qk256_ws_elem(const qk256_ws *w, size_t r, size_t b)
     return (r * w->nb + b) * QK256_BLOCK;
 }
 
+/* A staged phase as a loop over blocks (dequantize) or rows and blocks
+ * (gemv) of a per-block step; the llvm-mca region (kernel.h) brackets one
+ * step, named "<variant>/<phase>[@elements][#loop]". */
+#define QK_DQ_STAGE(fn, mca, step)                                             \
+    static void fn(qk256_ws *w)                                                \
+    {                                                                          \
+        for (size_t b = 0; b < w->nb; b++) {                                   \
+            QK_MCA_BEGIN(mca);                                                 \
+            step(w, b);                                                        \
+            QK_MCA_END(mca);                                                   \
+        }                                                                      \
+    }
+#define QK_GV_STAGE(fn, mca, step)                                             \
+    static void fn(qk256_ws *w)                                                \
+    {                                                                          \
+        for (size_t r = 0; r < w->rows; r++)                                   \
+            for (size_t b = 0; b < w->nb; b++) {                               \
+                QK_MCA_BEGIN(mca);                                             \
+                step(w, r, b);                                                 \
+                QK_MCA_END(mca);                                               \
+            }                                                                  \
+    }
+
 static inline unsigned qk256_code(const uint8_t *row, size_t j)
 {
     return (row[j >> 2] >> ((j & 3) * 2)) & 3u;
