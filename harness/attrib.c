@@ -158,7 +158,10 @@ void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char
             size_t u = strlen(unchanged);
             snprintf(unchanged + u, sizeof unchanged - u, "%s%s", u ? ", " : "", d->phase);
         }
-        if (!most || fabs(log(d->change.ratio)) > fabs(log(most->change.ratio)))
+        /* the phase that moved most among real changes; noise only if none is */
+        int real = d->verdict != QKPERF_NO_CHANGE, most_real = most && most->verdict != QKPERF_NO_CHANGE;
+        if (!most || real > most_real ||
+            (real == most_real && fabs(log(d->change.ratio)) > fabs(log(most->change.ratio))))
             most = d;
     }
     if (!most) {

@@ -34,7 +34,10 @@ int qkperf_baseline_name_ok(const char *name, char *err, size_t len)
 static int mkdir_p(const char *dir, char *err, size_t len)
 {
     char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
+    if (!*dir || snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
+        snprintf(err, len, "bad baseline folder '%.200s': empty or too long", dir);
+        return -1;
+    }
     for (char *p = buf + 1;; p++) {
         char c = *p;
         if (c == '/' || c == '\0') {
@@ -133,13 +136,54 @@ int qkperf_results_relative(const qkperf_results *in, const char *ref, qkperf_re
 
 static void print_delta(FILE *f, const qkperf_delta *d, const char *variant)
 {
-    char b[32], a[32];
+    char b[32], a[32], ch[64] = "n/a (baseline median is 0)";
     qkperf_fmt_value(b, sizeof b, d->before, d->unit);
     qkperf_fmt_value(a, sizeof a, d->after, d->unit);
-    fprintf(f, "  %-10s %-18s %-8s %-14s %-6s %12s -> %-12s %+7.1f%% [%+.1f, %+.1f] %s\n",
-            d->op, variant, d->size, d->phase, d->metric, b, a, (d->change.ratio - 1) * 100,
-            (d->change.ci_lo - 1) * 100, (d->change.ci_hi - 1) * 100,
-            qkperf_verdict_name(d->verdict));
+    if (d->change.ratio_defined)
+        snprintf(ch, sizeof ch, "%+7.1f%% [%+.1f, %+.1f]", (d->change.ratio - 1) * 100,
+                 (d->change.ci_lo - 1) * 100, (d->change.ci_hi - 1) * 100);
+    fprintf(f, "  %-10s %-18s %-8s %-14s %-6s %12s -> %-12s %s %s\n", d->op, variant, d->size,
+            d->phase, d->metric, b, a, ch, qkperf_verdict_name(d->verdict));
+}
+
+static int selected(const qkperf_compare_opts *o, const char *phase, const char *metric)
+{
+    return !(o->only_metric && strcmp(metric, o->only_metric)) &&
+           !(o->only_phase && strcmp(phase, o->only_phase));
+}
+
+static int ran(const qkperf_results *r, const qkperf_record *x)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->rec[i].op, x->op) && !strcmp(r->rec[i].variant, x->variant) &&
+            !strcmp(r->rec[i].size, x->size))
+            return 1;
+    return 0;
+}
+
+/* A baseline figure the new run measured the variant for but no longer
+ * counts (counters gone, a metric turned n/a) would slip through a gate
+ * that compares only what both have: list it and count it as a failure.
+ * A variant or size the new run did not measure at all is only listed. */
+static int lost_records(FILE *f, const qkperf_results *old, const qkperf_results *new_,
+                        const qkperf_compare_opts *o, const char *new_name)
+{
+    int lost = 0;
+    for (size_t i = 0; i < old->n; i++) {
+        const qkperf_record *x = &old->rec[i];
+        if (!x->counted || !x->n || !selected(o, x->phase, x->metric))
+            continue;
+        const qkperf_record *y = qkperf_results_find(new_, x->op, x->variant, x->size, x->phase,
+                                                     x->metric);
+        if (y && y->counted && y->n && !strcmp(y->source, x->source))
+            continue;
+        int measured = ran(new_, x);
+        lost += measured;
+        fprintf(f, "  %-10s %-18s %-8s %-14s %-6s %s in %s%s%s\n", x->op, x->variant, x->size,
+                x->phase, x->metric, measured ? "lost:" : "not measured", new_name,
+                y && !y->counted ? ": " : "", y && !y->counted ? y->why : "");
+    }
+    return lost;
 }
 
 int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_results *new_,
@@ -155,8 +199,7 @@ int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_result
     int regressions = 0, improvements = 0, compared = 0;
     for (size_t i = 0; i < ds.n; i++) {
         const qkperf_delta *d = &ds.d[i];
-        if ((o->only_metric && strcmp(d->metric, o->only_metric)) ||
-            (o->only_phase && strcmp(d->phase, o->only_phase)))
+        if (!selected(o, d->phase, d->metric))
             continue;
         compared++;
         regressions += d->verdict == QKPERF_REGRESSED;
@@ -170,8 +213,12 @@ int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_result
                  old_name, new_name);
         return -1;
     }
-    fprintf(f, "compared %d records of %s with %s: %d regressed, %d improved, %d unchanged\n",
+    int lost = lost_records(f, old, new_, o, new_name);
+    fprintf(f, "compared %d records of %s with %s: %d regressed, %d improved, %d unchanged%s",
             compared, new_name, old_name, regressions, improvements,
-            compared - regressions - improvements);
-    return regressions;
+            compared - regressions - improvements, lost ? "; " : "\n");
+    if (lost)
+        fprintf(f, "%d counted in %s but lost in %s (a failure of the gate)\n", lost, old_name,
+                new_name);
+    return regressions + lost;
 }

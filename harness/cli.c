@@ -165,11 +165,14 @@ const qk_op *qkperf_find_op(const char *name, char *err, size_t len)
     return NULL;
 }
 
-int qkperf_usage_error(const char *fmt, const char *a, const char *b)
+int qkperf_usage_error(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "qkperf: ");
-    fprintf(stderr, fmt, a, b);
+    vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    va_end(ap);
     return 2;
 }
 

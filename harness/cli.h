@@ -38,9 +38,9 @@ int qkperf_parse_double(const char *text, double lo, double hi, double *out,
 /* "unknown op 'x' (known: dequantize, gemv)" when NULL is returned. */
 const qk_op *qkperf_find_op(const char *name, char *err, size_t len);
 
-/* Print "qkperf: " + fmt (with a and b) on one line to stderr; returns 2,
- * the exit status of a usage error. */
-int qkperf_usage_error(const char *fmt, const char *a, const char *b);
+/* Print "qkperf: " + the formatted message on one line to stderr; returns
+ * 2, the exit status of a usage error. */
+int qkperf_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* 0 if `path` can be written (its folder exists and is writable, it is not
  * a folder), else -1 with one line in err. */

@@ -60,7 +60,7 @@ int qkperf_cmd_compare(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == OPT_BAND && qkperf_bands_parse(&o.bands, optarg, err, sizeof err))
-            return qkperf_usage_error("%s%s", err, "");
+            return qkperf_usage_error("%s", err);
         if (c == OPT_METRIC)
             o.only_metric = optarg;
         if (c == OPT_PHASE)
@@ -70,11 +70,11 @@ int qkperf_cmd_compare(int argc, char **argv)
         if (c == OPT_VERBOSE)
             o.verbose = 1;
         if (c == '?')
-            return qkperf_usage_error("compare: unknown option '%s'%s", argv[optind - 1], "");
+            return qkperf_usage_error("compare: unknown option '%s'", argv[optind - 1]);
     }
     if (argc - optind != 2)
         return qkperf_usage_error("usage: qkperf compare [--band K=F,...] [--metric M] "
-                                  "[--phase P] [--relative-to VARIANT] OLD.json NEW.json%s%s", "", "");
+                                  "[--phase P] [--relative-to VARIANT] OLD.json NEW.json");
     qkperf_results old, new_;
     int rc = load_pair(argv[optind], argv[optind + 1], rel, &old, &new_);
     if (rc)

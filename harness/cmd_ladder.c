@@ -27,9 +27,13 @@ static int shown(const qkperf_delta *d)
     return strncmp(d->metric, "port ", 5) != 0 && (d->before != 0 || d->after != 0);
 }
 
-static void print_step(const qkperf_deltas *ds, const qk_variant *from, const qk_variant *to)
+static void print_step(const qkperf_deltas *ds, const qk_variant *from, const qk_variant *to,
+                       int adjacent)
 {
-    printf("\nstep %s -> %s: %s\n", from->name, to->name, to->summary ? to->summary : "");
+    /* a variant skipped in between (this CPU cannot run it) makes the step
+     * span several rungs: the last rung's summary alone would mislead */
+    printf("\nstep %s -> %s: %s%s\n", from->name, to->name,
+           adjacent ? "" : "(spans skipped variants) ", to->summary ? to->summary : "");
     printf("  %-8s %-16s %12s %12s %8s %18s  %s\n", "phase", "metric", "before", "after", "change",
            "95% CI", "verdict");
     for (size_t i = 0; i < ds->n; i++) {
@@ -52,6 +56,14 @@ static void print_step(const qkperf_deltas *ds, const qk_variant *from, const qk
     printf("  summary: %s\n", line);
 }
 
+static int adjacent(const qkperf_job *j, const qk_variant *a, const qk_variant *b)
+{
+    for (size_t i = 0; i + 1 < j->nv; i++)
+        if (j->variants[i] == a)
+            return j->variants[i + 1] == b;
+    return 0;
+}
+
 static int print_ladder(const qkperf_job *j, const qkperf_results *res, const char *size)
 {
     const char *names[QKPERF_MAX_LIST];
@@ -72,7 +84,7 @@ static int print_ladder(const qkperf_job *j, const qkperf_results *res, const ch
     printf("\nladder %s %s: %zu variants, %u samples each, seed %llu\n", j->op->name, size, n,
            j->ro.samples, (unsigned long long)j->ro.seed);
     for (size_t k = 0; k + 1 < n; k++)
-        print_step(&ds, vs[k], vs[k + 1]);
+        print_step(&ds, vs[k], vs[k + 1], adjacent(j, vs[k], vs[k + 1]));
     qkperf_deltas_free(&ds);
     return 0;
 }
@@ -85,8 +97,8 @@ int qkperf_cmd_ladder(int argc, char **argv)
         return rc;
     if (j.nv < 2) {
         qkperf_job_free(&j);
-        return qkperf_usage_error("ladder needs at least two variants (got %s)%s",
-                                  j.variants[0]->name, "");
+        return qkperf_usage_error("ladder needs at least two variants (got %s)",
+                                  j.variants[0]->name);
     }
     qkperf_results res;
     qkperf_results_init(&res);

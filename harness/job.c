@@ -148,7 +148,11 @@ static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stex
     case OPT_BAND: j->bands = optarg; return 0;
     case OPT_BASELINE: j->baseline = optarg; return 0;
     case OPT_SAVE: j->save_baseline = optarg; return 0;
-    case OPT_BDIR: j->baseline_dir = optarg; return 0;
+    case OPT_BDIR:
+        if (!*optarg)
+            return snprintf(err, len, "--baseline-dir must not be empty"), -1;
+        j->baseline_dir = optarg;
+        return 0;
     case 'q': j->quiet = 1; return 0;
     case OPT_SOURCE: return parse_sources(j, optarg, err, len);
     case OPT_MCPU: j->mcpu = optarg; return 0;
@@ -242,12 +246,12 @@ static int parse_args(qkperf_job *j, int argc, char **argv, const char *command)
             return 2;
         }
         if (parse_one(j, c, &vtext, &stext, err, sizeof err))
-            return qkperf_usage_error("%s%s", err, "");
+            return qkperf_usage_error("%s", err);
     }
     if (optind < argc)
         return qkperf_usage_error("%s: unexpected argument '%s'", command, argv[optind]);
     if (finish(j, vtext, stext, err, sizeof err))
-        return qkperf_usage_error("%s%s", err, "");
+        return qkperf_usage_error("%s", err);
     j->ro.progress = isatty(STDERR_FILENO) && !j->quiet;
     return 0;
 }
@@ -422,6 +426,8 @@ void qkperf_job_bands(const qkperf_job *j, qkperf_bands *b)
 int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res)
 {
     const char *dir = qkperf_baseline_dir(j->baseline_dir);
+    /* a JSON or CSV document on stdout must stay parseable */
+    FILE *out = !j->output && strcmp(j->format, "table") ? stderr : stdout;
     char err[1024];
     int rc = 0;
     if (j->baseline) {
@@ -432,8 +438,8 @@ int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res)
         }
         qkperf_compare_opts o = {.seed = QKPERF_DEFAULT_SEED};
         qkperf_job_bands(j, &o.bands);
-        printf("\ncompared with baseline '%s':\n", j->baseline);
-        int n = qkperf_compare_print(stdout, &base, res, &o, j->baseline, "this run", err,
+        fprintf(out, "\ncompared with baseline '%s':\n", j->baseline);
+        int n = qkperf_compare_print(out, &base, res, &o, j->baseline, "this run", err,
                                      sizeof err);
         if (n == -1)
             fprintf(stderr, "qkperf: %s\n", err);
@@ -445,7 +451,7 @@ int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res)
             fprintf(stderr, "qkperf: %s\n", err);
             return 2;
         }
-        printf("saved baseline '%s' in %s\n", j->save_baseline, dir);
+        fprintf(out, "saved baseline '%s' in %s\n", j->save_baseline, dir);
     }
     return rc;
 }

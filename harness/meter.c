@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "meter.h"
+#include "stats.h"
 #include "tsc.h"
 
 static void add_metric(qkperf_meter *m, const char *name, const char *unit)
@@ -100,12 +101,6 @@ int qkperf_meter_stop(qkperf_meter *m, double *vals, int *counted, double *ratio
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 void qkperf_meter_calibrate_empty(qkperf_meter *m, unsigned reps)
 {
     double *v = calloc((size_t)reps * QKPERF_METER_MAX, sizeof *v);
@@ -119,11 +114,11 @@ void qkperf_meter_calibrate_empty(qkperf_meter *m, unsigned reps)
         qkperf_meter_start(m);
         qkperf_meter_stop(m, vals, counted, ratio);
         for (size_t i = 0; i < m->n; i++)
-            v[i * reps + r] = counted[i] ? vals[i] : 0.0;
+            v[i * reps + r] = counted[i] && isfinite(vals[i]) ? vals[i] : 0.0;
     }
     for (size_t i = 0; i < m->n; i++) {
-        qsort(v + i * reps, reps, sizeof *v, cmp_double);
-        m->empty[i] = v[i * reps + reps / 2];
+        qkperf_summary s;
+        m->empty[i] = qkperf_summarize(v + i * reps, reps, &s, NULL) == 0 ? s.median : 0.0;
     }
     free(v);
 }

@@ -38,7 +38,7 @@
 static int cmd_probe(int argc, char **argv)
 {
     if (argc > 1)
-        return qkperf_usage_error("probe takes no arguments (got '%s')%s", argv[1], "");
+        return qkperf_usage_error("probe takes no arguments (got '%s')", argv[1]);
     qkperf_probe_t p;
     qkperf_probe(&p);
     qkperf_probe_print(&p, stdout);
@@ -77,7 +77,7 @@ static int cmd_list(int argc, char **argv)
             dirs[nd++] = optarg;
     }
     if (optind < argc)
-        return qkperf_usage_error("list: unexpected argument '%s'%s", argv[optind], "");
+        return qkperf_usage_error("list: unexpected argument '%s'", argv[optind]);
     printf("ops, variants (ladder order) and phases; * = runnable on this CPU (%s)\n",
            qk_isa_names(qk_cpu_isa()));
     for (size_t i = 0; i < qk_op_count(); i++) {
@@ -143,5 +143,5 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);
-    return qkperf_usage_error("unknown command '%s' (try: qkperf --help)%s", argv[1], "");
+    return qkperf_usage_error("unknown command '%s' (try: qkperf --help)", argv[1]);
 }

@@ -70,11 +70,13 @@ static qkperf_record *same_series(qkperf_results *r, const qkperf_record *x)
 /* A later round of the same series: its samples join the earlier ones. */
 static int merge(qkperf_record *dst, const qkperf_record *rec)
 {
-    if (!rec->counted || !dst->counted) {
-        if (!rec->counted && dst->counted) {
-            dst->counted = 0;
+    if (!rec->counted || !dst->counted) { /* n/a in any round: n/a, without samples */
+        if (!rec->counted && dst->counted)
             snprintf(dst->why, sizeof dst->why, "%s", rec->why);
-        }
+        dst->counted = 0;
+        free(dst->samples);
+        dst->samples = NULL;
+        dst->n = 0;
         summarize(dst);
         return 0;
     }
@@ -84,7 +86,8 @@ static int merge(qkperf_record *dst, const qkperf_record *rec)
     memcpy(p + dst->n, rec->samples, rec->n * sizeof(double));
     dst->samples = p;
     dst->n += rec->n;
-    dst->batch = rec->batch;
+    if (rec->batch < dst->batch) /* rounds may calibrate differently: keep the smallest */
+        dst->batch = rec->batch;
     if (rec->mux_ratio < dst->mux_ratio)
         dst->mux_ratio = rec->mux_ratio;
     summarize(dst);
@@ -145,6 +148,17 @@ const qkperf_record *qkperf_results_find(const qkperf_results *r, const char *op
 
 void (*qkperf_write_hook)(const char *tmp_path);
 
+static void sync_dir(const char *path)
+{
+    char *copy = strdup(path);
+    int fd = copy ? open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
 int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err,
                         size_t errlen)
 {
@@ -153,7 +167,8 @@ int qkperf_write_atomic(const char *path, const char *data, size_t len, char *er
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    unlink(tmp); /* a leftover of a killed run with this pid; never follow a planted link */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
@@ -179,6 +194,7 @@ int qkperf_write_atomic(const char *path, const char *data, size_t len, char *er
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(saved));
         return -1;
     }
+    sync_dir(path); /* make the rename itself durable */
     return 0;
 }
 
@@ -207,8 +223,13 @@ static json_t *record_json(const qkperf_record *x)
 static json_t *results_json(const qkperf_results *r)
 {
     json_t *recs = json_array();
-    for (size_t i = 0; i < r->n; i++)
-        json_array_append_new(recs, record_json(&r->rec[i]));
+    for (size_t i = 0; i < r->n; i++) {
+        json_t *x = record_json(&r->rec[i]);
+        if (!x || json_array_append_new(recs, x)) { /* never drop a record silently */
+            json_decref(recs);
+            return NULL;
+        }
+    }
     return json_pack("{s:s,s:O,s:O,s:O,s:o,s:O}", "schema", QKPERF_SCHEMA, "machine",
                      r->machine, "build", r->build, "config", r->config, "records", recs,
                      "notes", r->notes);

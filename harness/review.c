@@ -190,11 +190,11 @@ static int parse(int argc, char **argv, review_cfg *c)
         case 'D': c->decode = 0; break;
         case 'n': c->samples = optarg; break;
         default:
-            return qkperf_usage_error("review: unknown option '%s'%s", argv[optind - 1], "");
+            return qkperf_usage_error("review: unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return qkperf_usage_error("review: unexpected argument '%s'%s", argv[optind], "");
+        return qkperf_usage_error("review: unexpected argument '%s'", argv[optind]);
     return 0;
 }
 
@@ -251,7 +251,7 @@ int qkperf_cmd_review(int argc, char **argv)
         return rc;
     char err[1024];
     if (dir_ready(&c, err, sizeof err))
-        return qkperf_usage_error("%s%s", err, "");
+        return qkperf_usage_error("%s", err);
     const int n = 9;
     qkperf_results res;
     qkperf_results_init(&res);

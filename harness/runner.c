@@ -13,9 +13,10 @@
 #include "meter.h"
 #include "pfm.h"
 #include "runner.h"
+#include "stats.h"
 #include "tsc.h"
 
-enum { MAX_PASSES = 24, MAX_GROUPS = 8, EMPTY_REPS = 201 };
+enum { MAX_PASSES = 24, MAX_GROUPS = 8, MAX_GROUP_EVENTS = 64, EMPTY_REPS = 201 };
 
 void qkperf_run_opts_default(qkperf_run_opts *o)
 {
@@ -87,20 +88,50 @@ static int check_events(const qkperf_group *g, char *err, size_t len)
     return 0;
 }
 
+/* General-purpose counters a part may use. The NMI watchdog, when on,
+ * holds one of them for good, so a part sized to all of them would never
+ * be scheduled. */
+static size_t part_width(const qkperf_group *g)
+{
+    int width = g->nevents ? qkperf_pfm_num_counters(g->events[0].name) : -1;
+    FILE *f = fopen("/proc/sys/kernel/nmi_watchdog", "r");
+    int wd = 0;
+    if (f) {
+        if (fscanf(f, "%d", &wd) != 1)
+            wd = 0;
+        fclose(f);
+    }
+    if (width > 1 && wd == 1)
+        width--;
+    size_t step = width > 0 ? (size_t)width : g->nevents;
+    return step == 0 || step > QKPERF_METER_MAX ? QKPERF_METER_MAX : step;
+}
+
 int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errlen)
 {
+    size_t passes = 1;
     for (size_t i = 0; o->groups && o->groups[i]; i++) {
+        if (i >= MAX_GROUPS)
+            return snprintf(err, errlen, "too many event groups (at most %d)", MAX_GROUPS), -1;
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(o->groups[k], o->groups[i]))
+                return snprintf(err, errlen, "event group '%s' given twice", o->groups[i]), -1;
         qkperf_group *g = load_group(o, o->groups[i], err, errlen);
         if (!g)
             return -1;
         int rc = check_events(g, err, errlen);
+        if (rc == 0 && g->nevents > MAX_GROUP_EVENTS) {
+            snprintf(err, errlen, "%s: %zu events (at most %d per group)", g->path, g->nevents,
+                     MAX_GROUP_EVENTS);
+            rc = -1;
+        }
+        passes += (g->nevents + part_width(g) - 1) / part_width(g);
         qkperf_group_free(g);
         if (rc)
             return -1;
-        if (i + 1 >= MAX_GROUPS) {
-            snprintf(err, errlen, "too many event groups (at most %d)", MAX_GROUPS);
-            return -1;
-        }
+        if (passes > MAX_PASSES)
+            return snprintf(err, errlen, "the event groups need %zu counting passes (at most %d): "
+                            "ask for fewer groups", passes, MAX_PASSES), -1;
     }
     return 0;
 }
@@ -110,10 +141,7 @@ int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errle
 static void add_group_passes(plan *pl, size_t gi, int cpu)
 {
     const qkperf_group *g = pl->groups[gi];
-    int width = g->nevents ? qkperf_pfm_num_counters(g->events[0].name) : -1;
-    size_t step = width > 0 ? (size_t)width : g->nevents;
-    if (step == 0 || step > QKPERF_METER_MAX)
-        step = QKPERF_METER_MAX;
+    size_t step = part_width(g);
     size_t nparts = (g->nevents + step - 1) / step;
     for (size_t first = 0, part = 1; first < g->nevents && pl->npasses < MAX_PASSES;
          first += step, part++) {
@@ -136,9 +164,18 @@ static void add_group_passes(plan *pl, size_t gi, int cpu)
     }
 }
 
-static double pass_overhead_ns(plan *pl, pass *p)
+static double median(const double *v, size_t n)
 {
-    double best[EMPTY_REPS];
+    qkperf_summary s;
+    return qkperf_summarize(v, n, &s, NULL) == 0 ? s.median : 0.0;
+}
+
+/* The cost of an empty region exactly as sample_pass brackets one: the
+ * outer meter around the tsc meter. Its per-metric medians are what each
+ * sample subtracts; its time sets the batch size. */
+static double calibrate_pass(plan *pl, pass *p)
+{
+    static double t[EMPTY_REPS], v[QKPERF_METER_MAX][EMPTY_REPS];
     double vals[QKPERF_METER_MAX], ratio[QKPERF_METER_MAX];
     int counted[QKPERF_METER_MAX];
     for (unsigned r = 0; r < EMPTY_REPS; r++) {
@@ -149,17 +186,13 @@ static double pass_overhead_ns(plan *pl, pass *p)
         qkperf_meter_stop(&pl->tsc, vals, counted, ratio);
         if (p->has_outer)
             qkperf_meter_stop(&p->outer, vals, counted, ratio);
-        best[r] = qkperf_tsc_to_ns(qkperf_tsc_stop() - t0);
+        t[r] = qkperf_tsc_to_ns(qkperf_tsc_stop() - t0);
+        for (size_t k = 0; p->has_outer && k < p->outer.n; k++)
+            v[k][r] = counted[k] && isfinite(vals[k]) ? vals[k] : 0.0;
     }
-    double med = 0;
-    for (unsigned r = 0; r < EMPTY_REPS; r++) { /* median by counting */
-        unsigned below = 0;
-        for (unsigned k = 0; k < EMPTY_REPS; k++)
-            below += best[k] < best[r];
-        if (below == EMPTY_REPS / 2)
-            med = best[r];
-    }
-    return med;
+    for (size_t k = 0; p->has_outer && k < p->outer.n; k++)
+        p->outer.empty[k] = median(v[k], EMPTY_REPS);
+    return median(t, EMPTY_REPS);
 }
 
 static int plan_open(plan *pl, const qkperf_run_opts *o, char *err, size_t len)
@@ -179,10 +212,7 @@ static int plan_open(plan *pl, const qkperf_run_opts *o, char *err, size_t len)
         add_group_passes(pl, pl->ngroups++, o->cpu);
     }
     for (size_t i = 0; i < pl->npasses; i++) {
-        pass *p = &pl->passes[i];
-        if (p->has_outer)
-            qkperf_meter_calibrate_empty(&p->outer, EMPTY_REPS);
-        double ns = pass_overhead_ns(pl, p);
+        double ns = calibrate_pass(pl, &pl->passes[i]);
         if (ns > pl->overhead_ns)
             pl->overhead_ns = ns;
     }
@@ -235,6 +265,7 @@ typedef struct sampled {
     int counted[2 + QKPERF_METER_MAX];
     double ratio[2 + QKPERF_METER_MAX];
     double raw_sum[2 + QKPERF_METER_MAX]; /* per sample totals, for notes */
+    char why[160];                        /* reading the outer meter failed */
 } sampled;
 
 static void sample_pass(plan *pl, pass *p, const region *r, unsigned long batch,
@@ -255,8 +286,12 @@ static void sample_pass(plan *pl, pass *p, const region *r, unsigned long batch,
         qkperf_meter_start(&pl->tsc);
         region_run(r, batch);
         qkperf_meter_stop(&pl->tsc, tv, tc, tr);
-        if (p->has_outer)
-            qkperf_meter_stop(&p->outer, ov, oc, orr);
+        if (p->has_outer) {
+            int rc = qkperf_meter_stop(&p->outer, ov, oc, orr);
+            if (rc && !out->why[0])
+                snprintf(out->why, sizeof out->why, "reading the %s counters failed: %s",
+                         p->outer.source, strerror(rc < 0 ? -rc : rc));
+        }
         for (size_t m = 0; m < nm; m++) {
             const qkperf_meter *mt = m < 2 ? &pl->tsc : &p->outer;
             size_t k = m < 2 ? m : m - 2;
@@ -284,18 +319,26 @@ static void base_record(qkperf_record *x, const qk_op *op, const qk_variant *v,
     x->mux_ratio = 1.0;
 }
 
-static void emit(qkperf_results *res, qkperf_record *x, const char *metric, const char *source,
+static int emit(qkperf_results *res, qkperf_record *x, const char *metric, const char *source,
                  const char *unit, const double *samples, size_t n, int counted,
                  const char *why)
 {
     snprintf(x->metric, sizeof x->metric, "%s", metric);
     snprintf(x->source, sizeof x->source, "%s", source);
     snprintf(x->unit, sizeof x->unit, "%s", unit);
+    size_t bad = 0;
+    while (counted && bad < n && isfinite(samples[bad]))
+        bad++;
+    if (counted && bad < n) { /* a NaN is not a measurement: say why instead */
+        counted = 0;
+        why = strcmp(source, "hw") ? "not a number in a sample (calibration missing?)"
+                                   : "not a number in a sample (a derived formula divided by zero)";
+    }
     x->samples = (double *)samples;
     x->n = counted ? n : 0;
     x->counted = counted;
     snprintf(x->why, sizeof x->why, "%s", counted ? "" : why);
-    qkperf_results_add(res, x);
+    return qkperf_results_add(res, x);
 }
 
 static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p,
@@ -307,7 +350,9 @@ static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p,
     if (!p->has_outer)
         return;
     for (size_t k = 0; k < p->outer.n; k++) {
-        const char *why = p->outer.available ? "not counted (time_running = 0)" : p->outer.why;
+        const char *why = !p->outer.available ? p->outer.why
+                          : sm->why[0]        ? sm->why
+                                              : "not counted (time_running = 0)";
         x->mux_ratio = sm->ratio[2 + k];
         emit(res, x, p->outer.name[k], p->outer.source, p->outer.unit[k],
              sm->v + (2 + k) * ns, ns, p->outer.available && sm->counted[2 + k], why);
@@ -316,37 +361,48 @@ static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p,
 }
 
 /* Derived metrics of hw group gi, per sample, from the passes of that group. */
-static void emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t gi,
-                         sampled *sms, unsigned ns)
+/* Derived metrics of hw group gi, per sample, from the passes of that
+ * group; n/a unless every event of every part counted. */
+static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t gi,
+                        sampled *sms, unsigned ns)
 {
     const qkperf_group *g = pl->groups[gi];
-    double vals[64];
+    double vals[MAX_GROUP_EVENTS];
     double *out = calloc(ns, sizeof *out);
-    int counted = 1;
+    if (!out)
+        return -1;
+    int counted = 1, rc = 0;
     const char *why = "";
-    for (size_t pi = 1; pi < pl->npasses; pi++)
-        if (pl->passes[pi].group == gi && (!pl->passes[pi].outer.available || !sms[pi].counted[2])) {
-            counted = 0;
-            why = pl->passes[pi].outer.available ? "not counted (time_running = 0)"
-                                                  : pl->passes[pi].outer.why;
-        }
-    for (size_t mi = 0; out && mi < g->nmetrics; mi++) {
+    for (size_t pi = 1; pi < pl->npasses; pi++) {
+        const pass *p = &pl->passes[pi];
+        for (size_t k = 0; p->group == gi && k < p->outer.n; k++)
+            if (!p->outer.available || !sms[pi].counted[2 + k]) {
+                counted = 0;
+                why = !p->outer.available ? p->outer.why
+                      : sms[pi].why[0]    ? sms[pi].why
+                                          : "not counted (time_running = 0)";
+            }
+    }
+    for (size_t mi = 0; rc == 0 && mi < g->nmetrics; mi++) {
         for (unsigned s = 0; counted && s < ns; s++) {
             double time_s = NAN;
+            for (size_t k = 0; k < MAX_GROUP_EVENTS; k++)
+                vals[k] = NAN;
             for (size_t pi = 1; pi < pl->npasses; pi++) {
                 pass *p = &pl->passes[pi];
                 if (p->group != gi)
                     continue;
                 if (isnan(time_s))
                     time_s = sms[pi].v[s] * 1e-9;
-                for (size_t k = 0; k < p->outer.n && p->first_event + k < 64; k++)
+                for (size_t k = 0; k < p->outer.n && p->first_event + k < MAX_GROUP_EVENTS; k++)
                     vals[p->first_event + k] = sms[pi].v[(2 + k) * ns + s];
             }
             out[s] = qkperf_formula_eval(g->metrics[mi].formula, vals, time_s);
         }
-        emit(res, x, g->metrics[mi].name, "hw", "", out, ns, counted, why);
+        rc = emit(res, x, g->metrics[mi].name, "hw", "", out, ns, counted, why);
     }
     free(out);
+    return rc;
 }
 
 static void emit_throughput(qkperf_results *res, qkperf_record *x, const qk_op *op,
@@ -433,7 +489,7 @@ static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op,
         note_disturbances(res, &pl->passes[pi], &sms[pi], what);
     }
     for (size_t gi = 0; rc == 0 && gi < pl->ngroups; gi++)
-        emit_derived(res, &x, pl, gi, sms, ns);
+        rc = emit_derived(res, &x, pl, gi, sms, ns);
     if (rc == 0 && r->phase < 0)
         emit_throughput(res, &x, op, dim, sms[0].v, ns);
     for (size_t pi = 0; pi < pl->npasses; pi++)

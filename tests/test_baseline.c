@@ -204,3 +204,52 @@ Test(baseline, run_refuses_bad_baselines_before_measuring)
     free(after);
     qkperf_results_free(&g);
 }
+
+/* A figure the baseline counted that the new run lost (counters gone, a
+ * metric turned n/a) fails the gate instead of slipping through. */
+Test(baseline, lost_records_fail_the_gate)
+{
+    qkperf_results a, b;
+    char err[1024], pa[512], pb[512];
+    doc(&a, "gemv", "avx2-p1", 100);
+    doc(&b, "gemv", "avx2-p1", 100);
+    double s[3] = {5, 5, 5};
+    qkperf_record hw = {.samples = s, .n = 3, .batch = 1, .counted = 1, .mux_ratio = 1};
+    strcpy(hw.op, "gemv");
+    strcpy(hw.variant, "avx2-p1");
+    strcpy(hw.size, "1024");
+    strcpy(hw.phase, "total");
+    strcpy(hw.metric, "instructions");
+    strcpy(hw.source, "hw");
+    strcpy(hw.unit, "count");
+    cr_assert_eq(qkperf_results_add(&a, &hw), 0);
+    hw.counted = 0;
+    hw.n = 0;
+    strcpy(hw.why, "no hardware PMU");
+    cr_assert_eq(qkperf_results_add(&b, &hw), 0);
+    snprintf(pa, sizeof pa, "%s/with-hw.json", dir);
+    snprintf(pb, sizeof pb, "%s/without-hw.json", dir);
+    cr_assert_eq(qkperf_results_write_json(&a, pa, err, sizeof err), 0);
+    cr_assert_eq(qkperf_results_write_json(&b, pb, err, sizeof err), 0);
+    cr_expect_eq(sh("compare %s %s", pa, pb, err), 1, "a lost figure must fail: %s", err);
+    cr_expect_eq(sh("compare %s %s", pb, pa, err), 0, "a gained figure is not a failure");
+    qkperf_results_free(&a);
+    qkperf_results_free(&b);
+}
+
+/* With the document on stdout, what the baseline step says goes to stderr. */
+Test(baseline, json_on_stdout_stays_parseable_with_baselines, .timeout = 60)
+{
+    const char *bin = getenv("QKPERF_BIN");
+    cr_assert_not_null(bin);
+    char cmd[2048], out[512];
+    snprintf(out, sizeof out, "%s/stdout.json", dir);
+    snprintf(cmd, sizeof cmd, "%s run -k dequantize -v scalar -s 256 -n 3 -g none --format json "
+                              "--baseline-dir %s --save-baseline s1 > %s 2>/dev/null",
+             bin, dir, out);
+    cr_assert_eq(system(cmd), 0);
+    qkperf_results r;
+    char err[1024];
+    cr_expect_eq(qkperf_results_read_json(&r, out, err, sizeof err), 0, "%s", err);
+    qkperf_results_free(&r);
+}
