@@ -15,7 +15,9 @@
  * run rounds of job.c do. The weights (554 MB for 30 layers) are many
  * times the last-level cache, so each token reads them all from memory:
  * bytes per token / time is the weight bandwidth, set against the memory
- * read bandwidth qkperf_roofline_measure finds in the same run.
+ * read bandwidth measured in the same run with the same thread count as
+ * decode runs with (a one-thread figure would understate the ceiling of an
+ * all-core decode).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -350,7 +352,8 @@ static int add_records(qkperf_results *res, const char *variant, const char *siz
              add_series(res, variant, size, "tokens/s", "tokens/s", tps, n, NULL) ||
              add_series(res, variant, size, "weight B/s", "B/s", bps, n, NULL) ||
              add_series(res, variant, size, "bandwidth fraction", "ratio", frac, n,
-                        mem_Bps > 0 ? NULL : "no memory bandwidth measured (roofline failed)");
+                        mem_Bps > 0 ? NULL : "no memory read bandwidth measured with decode's "
+                                             "thread count (see the notes)");
     free(v);
     return rc ? -1 : 0;
 }
@@ -382,20 +385,34 @@ static int check_opts(const qkperf_decode_opts *o, char *err, size_t len)
     return 0;
 }
 
-/* machine.roofline: kept when the document has one, else measured now. */
-static double memory_bandwidth(const qkperf_decode_opts *o, qkperf_results *res)
+/* The memory read bandwidth with the thread count decode runs with:
+ * machine.roofline's when it has that count (the document's, else measured
+ * now and stored), else measured now for that count. Kept in
+ * config.memory_read_Bps and config.memory_read_threads, and said in a
+ * note; 0 when it cannot be measured (the note says why). */
+static double memory_bandwidth(const qkperf_decode_opts *o, int threads, qkperf_results *res)
 {
     qkperf_roofline rl;
     char err[256];
     json_t *have = json_object_get(res->machine, "roofline");
-    if (have && qkperf_roofline_from_json(have, &rl, err, sizeof err) == 0)
-        return rl.mem_read_Bps;
-    if (qkperf_roofline_measure(&rl, o->quick)) {
-        qkperf_results_note(res, "roofline not measured: %s", rl.method);
-        return 0;
+    if (!have || qkperf_roofline_from_json(have, &rl, err, sizeof err)) {
+        if (qkperf_roofline_measure(&rl, o->quick))
+            return qkperf_results_note(res, "roofline not measured: %s", rl.method), 0;
+        json_object_set_new(res->machine, "roofline", qkperf_roofline_json(&rl));
     }
-    json_object_set_new(res->machine, "roofline", qkperf_roofline_json(&rl));
-    return rl.mem_read_Bps;
+    double bps = qkperf_roofline_mem_for(&rl, threads);
+    const char *how = "machine.roofline";
+    if (bps <= 0 && qkperf_roofline_mem_threads(threads, o->quick, &bps, err, sizeof err))
+        return qkperf_results_note(res, "memory read bandwidth with %d threads not measured: %s",
+                                   threads, err), 0;
+    if (!qkperf_roofline_mem_for(&rl, threads))
+        how = "measured for decode: machine.roofline has no figure for this thread count";
+    json_object_update_new(res->config, json_pack("{s:f,s:i}", "memory_read_Bps", bps,
+                                                  "memory_read_threads", threads));
+    qkperf_results_note(res, "bandwidth fraction: weight B/s over the memory read bandwidth "
+                             "%.1f GB/s with %d thread%s, the count decode runs with (%s)",
+                        bps / 1e9, threads, threads == 1 ? "" : "s", how);
+    return bps;
 }
 
 static void fill_config(const qkperf_decode_opts *o, const dmodel *m, const dvariant *dv,
@@ -472,10 +489,10 @@ int qkperf_decode_measure(const qkperf_decode_opts *o, qkperf_results *res, char
     for (size_t i = 0; i < nv; i++)
         if (!dv[i].runnable)
             qkperf_results_note(res, "decode %s skipped: this CPU cannot run it", dv[i].label);
-    double mem_Bps = memory_bandwidth(o, res);
     int saved = qk256_get_threads();
     if (qk256_set_threads(o->threads) != QK256_OK)
         return snprintf(err, len, "cannot set %d threads", o->threads), 2;
+    double mem_Bps = memory_bandwidth(o, qk256_get_threads(), res);
     int rc = measure_model(o, dv, nv, mem_Bps, res, err, len);
     qk256_set_threads(saved);
     return rc;
@@ -491,22 +508,40 @@ static double stat_of(const qkperf_results *r, const qkperf_record *t, const cha
     return x && x->counted ? (min ? x->min : x->median) : NAN;
 }
 
-static void print_header(FILE *f, const qkperf_results *res, double mem_Bps)
+/* The bandwidth the fractions were taken against and its thread count:
+ * config.memory_read_*, or for documents from before it, the one-thread
+ * machine.roofline.mem_read_Bps they used. 0 when there is none. */
+static double fraction_base(const qkperf_results *res, int *threads)
+{
+    json_t *bw = json_object_get(res->config, "memory_read_Bps");
+    qkperf_roofline rl = {0};
+    char err[256];
+    *threads = (int)json_integer_value(json_object_get(res->config, "memory_read_threads"));
+    if (json_is_number(bw) && *threads > 0)
+        return json_number_value(bw);
+    *threads = 1;
+    qkperf_roofline_from_json(json_object_get(res->machine, "roofline"), &rl, err, sizeof err);
+    return rl.mem_read_Bps;
+}
+
+static void print_header(FILE *f, const qkperf_results *res)
 {
     json_t *c = res->config;
     double wb = json_number_value(json_object_get(c, "weight_bytes_per_token"));
     long layers = (long)json_integer_value(json_object_get(c, "layers"));
+    long long threads = (long long)json_integer_value(json_object_get(c, "threads"));
     fprintf(f, "decode: BitNet b1.58 2B4T linear layers, %ld layer%s x 7 matmuls, %.1f MB of "
                "weights per token (packed + scales)\n",
             layers, layers == 1 ? "" : "s", wb / 1e6);
-    fprintf(f, "        %lld thread%s, %lld tokens per variant after %lld warm-up\n",
-            (long long)json_integer_value(json_object_get(c, "threads")),
-            json_integer_value(json_object_get(c, "threads")) == 1 ? "" : "s",
-            (long long)json_integer_value(json_object_get(c, "tokens")),
+    fprintf(f, "        %lld thread%s, %lld tokens per variant after %lld warm-up\n", threads,
+            threads == 1 ? "" : "s", (long long)json_integer_value(json_object_get(c, "tokens")),
             (long long)json_integer_value(json_object_get(c, "warmup")));
+    int bt;
+    double mem_Bps = fraction_base(res, &bt);
     char bw[64];
     qkperf_fmt_value(bw, sizeof bw, mem_Bps > 0 ? mem_Bps : NAN, "B/s");
-    fprintf(f, "        memory read bandwidth %s (qkperf roofline, one thread)", bw);
+    fprintf(f, "        memory read bandwidth %s with %d thread%s (qkperf roofline; \"of mem BW\" "
+               "is against it)", bw, bt, bt == 1 ? "" : "s");
     if (mem_Bps > 0 && wb > 0)
         fprintf(f, ": at most %.1f tokens/s", mem_Bps / wb);
     fprintf(f, "\n\n");
@@ -514,10 +549,7 @@ static void print_header(FILE *f, const qkperf_results *res, double mem_Bps)
 
 void qkperf_decode_print(FILE *f, const qkperf_results *res)
 {
-    qkperf_roofline rl = {0};
-    char err[256];
-    qkperf_roofline_from_json(json_object_get(res->machine, "roofline"), &rl, err, sizeof err);
-    print_header(f, res, rl.mem_read_Bps);
+    print_header(f, res);
     fprintf(f, "%-24s %12s %12s %12s %14s %12s\n", "variant", "tokens/s", "(slowest)",
             "time/token", "weight B/s", "of mem BW");
     for (size_t i = 0; i < res->n; i++) {
@@ -614,15 +646,16 @@ int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size
     int rows = write_csv(r, csv, &ymax, &wb);
     if (rows < 0)
         return snprintf(err, len, "cannot write %s: %s", csv, strerror(errno)), -1;
-    qkperf_roofline rl = {0};
-    char rerr[256], extra[600];
-    qkperf_roofline_from_json(json_object_get(r->machine, "roofline"), &rl, rerr, sizeof rerr);
+    char extra[700];
+    int bt;
+    double mem_Bps = fraction_base(r, &bt);
     json_t *c = r->config;
     snprintf(extra, sizeof extra,
-             "title='BitNet b1.58 2B4T decode, linear layers: tokens/s by gemv variant'; "
+             "title='BitNet b1.58 2B4T decode, linear layers: tokens/s by gemv variant "
+             "(memory read bandwidth %.1f GB/s with %d thread%s)'; "
              "ceiling=%.6g; bw=%.6g; wmb=%.6g; threads=%d; layers=%d; ymax=%.6g",
-             rl.mem_read_Bps > 0 && wb > 0 ? rl.mem_read_Bps / wb : 0, rl.mem_read_Bps / 1e9,
-             wb / 1e6, (int)json_integer_value(json_object_get(c, "threads")),
+             mem_Bps / 1e9, bt, bt == 1 ? "" : "s", mem_Bps > 0 && wb > 0 ? mem_Bps / wb : 0,
+             mem_Bps / 1e9, wb / 1e6, (int)json_integer_value(json_object_get(c, "threads")),
              (int)json_integer_value(json_object_get(c, "layers")), ymax);
     return render(gp, script, dir, csv, extra, err, len);
 }

@@ -11,8 +11,10 @@
  * because both ops have a "scalar"; a bare NAME is accepted when only one
  * op has it. Records: op "decode", size "bitnet-b1.58-2b4t-<L>L", phase
  * "total", metrics "time" (ns per token), "tokens/s", "weight B/s" and
- * "bandwidth fraction" (weight B/s over machine.roofline.mem_read_Bps),
- * one sample per timed token, source "tsc".
+ * "bandwidth fraction" (weight B/s over the memory read bandwidth measured
+ * with decode's thread count, kept in config.memory_read_Bps and
+ * config.memory_read_threads and named in a note), one sample per timed
+ * token, source "tsc".
  */
 #ifndef QKPERF_DECODE_H
 #define QKPERF_DECODE_H
@@ -47,8 +49,10 @@ void qkperf_decode_opts_default(qkperf_decode_opts *o);
 
 /* Measure each variant into res: records as above, machine (probe, and
  * machine.roofline measured here unless res->machine already holds one,
- * which is then used), build and config sections, notes (skipped variants,
- * quick mode). The library's thread count is restored afterwards.
+ * which is then used; the memory read is measured again with decode's
+ * thread count when the roofline has no figure for it), build and config
+ * sections, notes (the bandwidth the fractions are against, skipped
+ * variants, quick mode). The library's thread count is restored afterwards.
  * 0; 2 for a bad option or unknown variant (err: one line naming the known
  * ones); 1 when memory cannot be allocated or a kernel fails (err says which). */
 int qkperf_decode_measure(const qkperf_decode_opts *o, qkperf_results *res, char *err, size_t len);

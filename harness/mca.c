@@ -11,10 +11,8 @@
  */
 #include <cpuid.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +21,7 @@
 #include <unistd.h>
 
 #include "mca.h"
-
-extern char **environ;
+#include "child.h"
 
 #define BEGIN_TAG "# LLVM-MCA-BEGIN "
 #define END_TAG "# LLVM-MCA-END "
@@ -374,18 +371,6 @@ static int write_regions(const char *path, const asm_regions *rs, char *err, siz
     return bad ? (snprintf(err, len, "cannot write %s", path), -1) : 0;
 }
 
-/* The first line of a text file, for error messages. */
-static void first_line(const char *path, char *out, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    out[0] = 0;
-    if (f) {
-        if (fgets(out, (int)len, f))
-            out[strcspn(out, "\r\n")] = 0;
-        fclose(f);
-    }
-}
-
 static int file_has(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "r");
@@ -407,17 +392,10 @@ static int run_tool(const char *asm_path, const char *mcpu, const char *json,
         return snprintf(err, len, "llvm-mca not found (apt-get install llvm)"), -1;
     snprintf(cpu_opt, sizeof cpu_opt, "-mcpu=%s", mcpu);
     char json_opt[] = "--json", *argv[] = {tool, json_opt, cpu_opt, (char *)asm_path, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, json, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
-    int status = 0, rc = posix_spawn(&pid, tool, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    char why[1024];
+    int status, rc = qkperf_child_run(tool, argv, json, log, &status, why, sizeof why);
     if (rc)
-        return snprintf(err, len, "cannot run %s: %s", tool, strerror(rc)), -1;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+        return snprintf(err, len, "llvm-mca: %s", why), -1;
     /* llvm-mca 14 only warns about an unknown CPU and models a generic one:
      * figures for the wrong machine, so that warning is an error here. */
     if (file_has(log, "is not a recognized processor"))
@@ -426,7 +404,7 @@ static int run_tool(const char *asm_path, const char *mcpu, const char *json,
                         "model); use one of: %s", mcpu, known_cpus), -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status)) {
         char line[256];
-        first_line(log, line, sizeof line);
+        qkperf_first_line(log, line, sizeof line, NULL);
         return snprintf(err, len, "llvm-mca failed on %s: %s", asm_path,
                         *line ? line : "no message"), -1;
     }

@@ -30,6 +30,7 @@
 #include "kernel.h"
 #include "plot.h"
 #include "roofline.h"
+#include "child.h"
 
 #define QKPERF_PLOT_MAX 64 /* distinct ops, variants, sizes, phases per op */
 
@@ -237,42 +238,29 @@ static int find_scripts(qkperf_plot_ctx *c)
 
 /* ---- running gnuplot ------------------------------------------------------------ */
 
-static void first_line(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    buf[0] = 0;
-    while (f && fgets(buf, (int)cap, f) && strspn(buf, " \t\r\n^") == strlen(buf))
-        ;
-    if (f)
-        fclose(f);
-    buf[strcspn(buf, "\r\n")] = 0;
-}
-
 int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars,
                        const char *log, char *err, size_t len)
 {
-    pid_t pid = fork();
-    if (pid < 0)
-        return snprintf(err, len, "cannot start gnuplot: %s", strerror(errno)), -1;
-    if (pid == 0) {
-        FILE *e = freopen(log, "w", stderr);
-        if (!e || !freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execl(gnuplot, "gnuplot", "-e", vars, script, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return snprintf(err, len, "waiting for gnuplot: %s", strerror(errno)), -1;
+    char e_opt[] = "-e", name[] = "gnuplot", *argv[] = {name, e_opt, (char *)vars, (char *)script, NULL};
+    char why[PATH_MAX + 200], line[300];
+    int status, rc = qkperf_child_run(gnuplot, argv, NULL, log, &status, why, sizeof why);
+    if (rc == QKPERF_CHILD_EXEC)
+        return snprintf(err, len, "cannot execute gnuplot (%s): %s", gnuplot, strerror(errno)), -1;
+    if (rc)
+        return snprintf(err, len, "gnuplot: %s", why), -1;
+    if (qkperf_child_exec_failed(status))
+        return snprintf(err, len, "cannot execute gnuplot (%s): exit %d (see %s)", gnuplot,
+                        WEXITSTATUS(status), log), -1;
     struct stat st;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         if (stat(log, &st) == 0 && st.st_size == 0)
             unlink(log); /* keep only logs that say something */
         return 0;
     }
-    char line[300];
-    first_line(log, line, sizeof line);
+    qkperf_first_line(log, line, sizeof line, NULL);
+    if (WIFSIGNALED(status))
+        return snprintf(err, len, "gnuplot killed by signal %d on %s: %s (see %s)",
+                        WTERMSIG(status), script, *line ? line : "no message", log), -1;
     return snprintf(err, len, "gnuplot failed on %s: %s (see %s)", script,
                     *line ? line : "no message", log), -1;
 }

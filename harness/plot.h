@@ -71,8 +71,10 @@ const char *qkperf_gnuplot_path(char *buf, size_t cap);
 /* The plot-script folder that holds `script` ("decode.gp"): $QKPERF_PLOTS_DIR,
  * the source tree, the installed copy. 0, or -1 with a one-line err. */
 int qkperf_plot_scripts_dir(const char *script, char *buf, size_t cap, char *err, size_t len);
-/* Run gnuplot -e VARS SCRIPT, its stderr into log (removed when empty).
- * 0, or -1 with gnuplot's first error line in err. */
+/* Run gnuplot -e VARS SCRIPT (posix_spawn; stdout to /dev/null, stderr
+ * into log, removed when empty). 0, or -1 with one line in err: gnuplot's
+ * first error line, or "cannot execute gnuplot (PATH): ..." when the
+ * program cannot be executed (exit 126 or 127 included). */
 int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars,
                        const char *log, char *err, size_t len);
 

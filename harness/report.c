@@ -117,6 +117,10 @@ static void machine(FILE *f, const qkperf_results *r)
             fprintf(f, "| %s bandwidth | %.1f GB/s (qkperf roofline, one thread) |\n", rl[i][1],
                     v / 1e9);
     }
+    double all = mnum(r, "roofline", "mem_read_all_Bps"), nt = mnum(r, "roofline", "mem_threads");
+    if (isfinite(all) && isfinite(nt))
+        fprintf(f, "| memory read bandwidth | %.1f GB/s (qkperf roofline, %.0f threads) |\n",
+                all / 1e9, nt);
     fprintf(f, "\n");
 }
 

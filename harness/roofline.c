@@ -1,8 +1,16 @@
 /*
  * roofline.c — measure this machine's bandwidth limits from one thread:
  * stores into an L1-resident buffer, and reads of buffers sized to live in
- * L2, in L3, and in memory. Each figure is the best of several timed
- * repetitions (the least disturbed one), timed with CLOCK_MONOTONIC_RAW.
+ * L2, in L3, and in memory; and the memory read again with every online
+ * CPU, which is what a multi-threaded kernel (decode) is up against. Each
+ * figure is the best of several timed repetitions (the least disturbed
+ * one), timed with CLOCK_MONOTONIC_RAW.
+ *
+ * The threaded read: each thread fills (first touch, so its pages are
+ * local to it) and reads its own slice of one buffer, with the same kernel
+ * as the one-thread figure; the threads start each repetition at a
+ * barrier, and a repetition lasts from the first start to the last end,
+ * so the slowest thread sets the figure.
  *
  * Buffers are filled with non-zero data and the stores write non-zero
  * values: some CPUs (this project's Zen 4 VM among them) store zeros
@@ -13,11 +21,13 @@
 #include <getopt.h>
 #include <immintrin.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "results.h"
 #include "roofline.h"
@@ -30,7 +40,8 @@
  * long against clock overhead, short against interrupts. */
 #define REP_BYTES (256 * MiB)
 
-static volatile uint64_t qkperf_roofline_sink; /* keeps reads from being elided */
+/* Keeps reads from being elided; per thread, so the threaded read does not race on it. */
+static _Thread_local volatile uint64_t qkperf_roofline_sink;
 
 /* ---- kernels --------------------------------------------------------------- */
 
@@ -215,15 +226,20 @@ static double best_Bps(qkperf_bw_kernel k, void *buf, size_t bytes, unsigned rep
 
 /* Large buffers ask for transparent huge pages: with 4 KiB pages the
  * memory read is limited by page walks (about 25 GB/s instead of 32 here). */
-static void *filled_buffer(size_t bytes)
+static void *huge_buffer(size_t bytes)
 {
     size_t align = bytes >= 2 * MiB ? 2 * MiB : 64;
     void *p = aligned_alloc(align, (bytes + align - 1) / align * align);
-    if (!p)
-        return NULL;
-    if (align > 64)
+    if (p && align > 64)
         madvise(p, bytes, MADV_HUGEPAGE); /* advice only: fine if refused */
-    memset(p, 0x5a, bytes); /* non-zero, and faults every page in now */
+    return p;
+}
+
+static void *filled_buffer(size_t bytes)
+{
+    void *p = huge_buffer(bytes);
+    if (p)
+        memset(p, 0x5a, bytes); /* non-zero, and faults every page in now */
     return p;
 }
 
@@ -238,6 +254,140 @@ static int measure_level(qkperf_bw_kernel k, size_t bytes, unsigned reps, double
     return 0;
 }
 
+/* ---- the threaded memory read -------------------------------------------- */
+
+enum { MAX_THREADS = 256, MAX_REPS = 16 };
+
+typedef struct mem_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t open;
+    int state; /* 0 wait, 1 go, -1 abort (not every thread started) */
+    pthread_barrier_t rep;
+} mem_gate;
+
+typedef struct mem_part {
+    mem_gate *gate;
+    qkperf_bw_kernel k;
+    char *buf;
+    size_t bytes, passes;
+    unsigned reps;
+    double t0[MAX_REPS], t1[MAX_REPS];
+} mem_part;
+
+static void *mem_worker(void *arg)
+{
+    mem_part *p = arg;
+    pthread_mutex_lock(&p->gate->lock);
+    while (p->gate->state == 0)
+        pthread_cond_wait(&p->gate->open, &p->gate->lock);
+    int go = p->gate->state > 0;
+    pthread_mutex_unlock(&p->gate->lock);
+    if (!go)
+        return NULL;
+    memset(p->buf, 0x5a, p->bytes); /* first touch: pages near this thread */
+    p->k(p->buf, p->bytes, 1);
+    for (unsigned r = 0; r < p->reps; r++) {
+        pthread_barrier_wait(&p->gate->rep);
+        p->t0[r] = now_s();
+        p->k(p->buf, p->bytes, p->passes);
+        p->t1[r] = now_s();
+    }
+    return NULL;
+}
+
+/* Best bytes/s over the reps: all slices' bytes over first start to last end. */
+static double parts_best_Bps(const mem_part *part, int n)
+{
+    double best = 0, bytes = (double)part[0].bytes * (double)part[0].passes * n;
+    for (unsigned r = 0; r < part[0].reps; r++) {
+        double t0 = part[0].t0[r], t1 = part[0].t1[r];
+        for (int i = 1; i < n; i++) {
+            t0 = part[i].t0[r] < t0 ? part[i].t0[r] : t0;
+            t1 = part[i].t1[r] > t1 ? part[i].t1[r] : t1;
+        }
+        if (t1 > t0 && bytes / (t1 - t0) > best)
+            best = bytes / (t1 - t0);
+    }
+    return best;
+}
+
+/* Start n workers, open the gate (or abort it if one cannot start), join. */
+static int run_parts(mem_part *part, int n, mem_gate *g, char *err, size_t len)
+{
+    pthread_t tid[MAX_THREADS];
+    int started = 0, rc = 0;
+    while (started < n && !(rc = pthread_create(&tid[started], NULL, mem_worker, &part[started])))
+        started++;
+    pthread_mutex_lock(&g->lock);
+    g->state = rc ? -1 : 1;
+    pthread_cond_broadcast(&g->open);
+    pthread_mutex_unlock(&g->lock);
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    if (rc)
+        snprintf(err, len, "cannot start memory-read thread %d of %d: %s", started + 1, n, strerror(rc));
+    return rc ? -1 : 0;
+}
+
+static void mem_buffer_size(int quick, size_t *bytes)
+{
+    qkperf_roofline rl;
+    qkperf_caches c = cache_sizes();
+    choose_buffers(&rl, &c, quick);
+    *bytes = rl.mem_bytes;
+}
+
+int qkperf_roofline_mem_threads(int threads, int quick, double *Bps, char *err, size_t len)
+{
+    *Bps = 0;
+    if (threads < 1 || threads > MAX_THREADS)
+        return snprintf(err, len, "memory-read thread count %d out of range (1..%d)", threads,
+                        MAX_THREADS), -1;
+    size_t total;
+    mem_buffer_size(quick, &total);
+    size_t slice = total / (size_t)threads / 256 * 256; /* whole iterations of either kernel */
+    char *buf = huge_buffer(total);
+    mem_part *part = calloc((size_t)threads, sizeof *part);
+    if (!buf || !part) {
+        free(buf);
+        free(part);
+        return snprintf(err, len, "cannot allocate %zu MiB for the memory read buffer", total / MiB), -1;
+    }
+    mem_gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .open = PTHREAD_COND_INITIALIZER};
+    int rc = pthread_barrier_init(&g.rep, NULL, (unsigned)threads);
+    if (rc) {
+        free(buf);
+        free(part);
+        return snprintf(err, len, "cannot set up a barrier for %d threads: %s", threads, strerror(rc)), -1;
+    }
+    int avx2 = __builtin_cpu_supports("avx2");
+    for (int i = 0; i < threads; i++)
+        part[i] = (mem_part){.gate = &g, .k = avx2 ? read_avx2 : read_words,
+                             .buf = buf + (size_t)i * slice, .bytes = slice,
+                             .passes = max_size(1, REP_BYTES / (slice * (size_t)threads)),
+                             .reps = quick ? 3 : 7};
+    rc = run_parts(part, threads, &g, err, len);
+    if (rc == 0)
+        *Bps = parts_best_Bps(part, threads);
+    pthread_barrier_destroy(&g.rep);
+    free(part);
+    free(buf);
+    return rc;
+}
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+double qkperf_roofline_mem_for(const qkperf_roofline *rl, int threads)
+{
+    if (threads == 1)
+        return rl->mem_read_Bps;
+    return threads == rl->mem_threads ? rl->mem_read_all_Bps : 0;
+}
+
 int qkperf_roofline_measure(qkperf_roofline *out, int quick)
 {
     memset(out, 0, sizeof *out);
@@ -247,9 +397,11 @@ int qkperf_roofline_measure(qkperf_roofline *out, int quick)
     qkperf_bw_kernel st = avx2 ? store_avx2 : store_words;
     qkperf_bw_kernel rd = avx2 ? read_avx2 : read_words;
     unsigned reps = quick ? 5 : 15, mem_reps = quick ? 3 : 7;
+    int nt = online_cpus();
     snprintf(out->method, sizeof out->method,
-             "one thread, best of %u (memory: %u), %s, non-zero data, huge pages advised, CLOCK_MONOTONIC_RAW",
-             reps, mem_reps, avx2 ? "AVX2 32-byte loads/stores" : "portable 8-byte loads/stores");
+             "one thread, and memory read also with %d threads (own slices, timed to the slowest); "
+             "best of %u (memory: %u), %s, non-zero data, huge pages advised, CLOCK_MONOTONIC_RAW",
+             nt, reps, mem_reps, avx2 ? "AVX2 32-byte loads/stores" : "portable 8-byte loads/stores");
     const struct { size_t bytes; qkperf_bw_kernel k; unsigned reps; double *dst; const char *name; } lv[] = {
         {out->l1_bytes, st, reps, &out->l1_store_Bps, "L1 store"},
         {out->l2_bytes, rd, reps, &out->l2_read_Bps, "L2 read"},
@@ -262,6 +414,10 @@ int qkperf_roofline_measure(qkperf_roofline *out, int quick)
                      lv[i].bytes / MiB, lv[i].name);
             return -1;
         }
+    char err[sizeof out->method];
+    if (qkperf_roofline_mem_threads(nt, quick, &out->mem_read_all_Bps, err, sizeof err))
+        return snprintf(out->method, sizeof out->method, "%s", err), -1;
+    out->mem_threads = nt;
     return 0;
 }
 
@@ -269,11 +425,35 @@ int qkperf_roofline_measure(qkperf_roofline *out, int quick)
 
 json_t *qkperf_roofline_json(const qkperf_roofline *rl)
 {
-    return json_pack("{s:f,s:f,s:f,s:f,s:s,s:I,s:I,s:I,s:I}", "l1_store_Bps", rl->l1_store_Bps,
+    json_t *o = json_pack("{s:f,s:f,s:f,s:f,s:s,s:I,s:I,s:I,s:I}", "l1_store_Bps", rl->l1_store_Bps,
                      "l2_read_Bps", rl->l2_read_Bps, "l3_read_Bps", rl->l3_read_Bps,
                      "mem_read_Bps", rl->mem_read_Bps, "method", rl->method, "l1_bytes",
                      (json_int_t)rl->l1_bytes, "l2_bytes", (json_int_t)rl->l2_bytes, "l3_bytes",
                      (json_int_t)rl->l3_bytes, "mem_bytes", (json_int_t)rl->mem_bytes);
+    if (o && rl->mem_threads > 0 &&
+        (json_object_set_new(o, "mem_read_all_Bps", json_real(rl->mem_read_all_Bps)) ||
+         json_object_set_new(o, "mem_threads", json_integer(rl->mem_threads)))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* mem_read_all_Bps and mem_threads: both absent, or both valid. */
+static int all_threads_from_json(const json_t *o, qkperf_roofline *out, char *err, size_t len)
+{
+    json_t *bw = json_object_get(o, "mem_read_all_Bps"), *nt = json_object_get(o, "mem_threads");
+    if (!bw && !nt)
+        return 0;
+    if (!json_is_number(bw) || json_number_value(bw) <= 0)
+        return snprintf(err, len, "roofline: 'mem_read_all_Bps' missing or not a positive number "
+                                  "(it goes with 'mem_threads')"), -1;
+    if (!json_is_integer(nt) || json_integer_value(nt) < 1 || json_integer_value(nt) > MAX_THREADS)
+        return snprintf(err, len, "roofline: 'mem_threads' missing or not a count from 1 to %d "
+                                  "(it goes with 'mem_read_all_Bps')", MAX_THREADS), -1;
+    out->mem_read_all_Bps = json_number_value(bw);
+    out->mem_threads = (int)json_integer_value(nt);
+    return 0;
 }
 
 int qkperf_roofline_from_json(const json_t *o, qkperf_roofline *out, char *err, size_t len)
@@ -293,6 +473,8 @@ int qkperf_roofline_from_json(const json_t *o, qkperf_roofline *out, char *err, 
         json_int_t b = json_integer_value(json_object_get(o, sizes[i]));
         *sdst[i] = b > 0 ? (size_t)b : 0;
     }
+    if (all_threads_from_json(o, out, err, len))
+        return -1;
     const char *m = json_string_value(json_object_get(o, "method"));
     snprintf(out->method, sizeof out->method, "%s", m ? m : "unknown");
     return 0;
@@ -313,20 +495,23 @@ static void print_table(FILE *f, const qkperf_roofline *rl)
     /* Core cycles come from the TSC and the measured core/TSC ratio: an
      * estimate, and only meaningful with an invariant TSC. */
     double core_hz = qkperf_tsc_invariant() ? qkperf_tsc_mhz() * 1e6 * qkperf_core_per_tsc() : 0;
-    const struct { const char *name; double Bps; size_t bytes; } lv[] = {
-        {"L1 store", rl->l1_store_Bps, rl->l1_bytes},
-        {"L2 read", rl->l2_read_Bps, rl->l2_bytes},
-        {"L3 read", rl->l3_read_Bps, rl->l3_bytes},
-        {"memory read", rl->mem_read_Bps, rl->mem_bytes},
+    const struct { const char *name; int threads; double Bps; size_t bytes; } lv[] = {
+        {"L1 store", 1, rl->l1_store_Bps, rl->l1_bytes},
+        {"L2 read", 1, rl->l2_read_Bps, rl->l2_bytes},
+        {"L3 read", 1, rl->l3_read_Bps, rl->l3_bytes},
+        {"memory read", 1, rl->mem_read_Bps, rl->mem_bytes},
+        {"memory read", rl->mem_threads, rl->mem_read_all_Bps, rl->mem_bytes},
     };
-    fprintf(f, "%-12s %8s %12s  %s\n", "level", "buffer", "bandwidth",
-            core_hz > 0 ? "bytes/core cycle (estimate)" : "");
-    for (size_t i = 0; i < 4; i++) {
+    fprintf(f, "%-12s %7s %8s %12s  %s\n", "level", "threads", "buffer", "bandwidth",
+            core_hz > 0 ? "bytes/cycle per core (estimate)" : "");
+    for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
         char sz[32];
+        if (lv[i].threads < 1)
+            continue;
         fmt_bytes(sz, sizeof sz, lv[i].bytes);
-        fprintf(f, "%-12s %8s %7.1f GB/s", lv[i].name, sz, lv[i].Bps / 1e9);
+        fprintf(f, "%-12s %7d %8s %7.1f GB/s", lv[i].name, lv[i].threads, sz, lv[i].Bps / 1e9);
         if (core_hz > 0)
-            fprintf(f, "  %6.1f", lv[i].Bps / core_hz);
+            fprintf(f, "  %6.1f", lv[i].Bps / lv[i].threads / core_hz);
         fputc('\n', f);
     }
     if (core_hz > 0)

@@ -12,23 +12,45 @@
 #include <stddef.h>
 
 typedef struct qkperf_roofline {
-    double l1_store_Bps, l2_read_Bps, l3_read_Bps, mem_read_Bps; /* bytes per second */
+    double l1_store_Bps, l2_read_Bps, l3_read_Bps, mem_read_Bps; /* one thread, bytes/s */
     size_t l1_bytes, l2_bytes, l3_bytes, mem_bytes;              /* buffer sizes used */
-    char method[200];                                            /* how, in one line */
+    char method[256];                                            /* how, in one line */
+    /* Memory read with mem_threads threads at once (every online CPU),
+     * each reading its own slice of a mem_bytes buffer; 0 and 0 when not
+     * measured (documents written before it existed). */
+    double mem_read_all_Bps;
+    int mem_threads;
 } qkperf_roofline;
 
 /* Measure the four limits on the calling thread (best of several
- * repetitions each). quick: a smaller memory buffer (still more than 4x the
- * last-level cache) and fewer repetitions, for tests and reviews. 0, or -1
- * when a buffer cannot be allocated (out->method then says which). */
+ * repetitions each), and the memory read with every online CPU.
+ * quick: a smaller memory buffer (still more than 4x the last-level
+ * cache) and fewer repetitions, for tests and reviews. 0, or -1 when a
+ * buffer cannot be allocated or a thread started (out->method then says
+ * which). */
 int qkperf_roofline_measure(qkperf_roofline *out, int quick);
 
+/* Memory read bandwidth with `threads` threads (1..256) started together,
+ * each reading its own slice of one buffer of the size
+ * qkperf_roofline_measure uses, the same way; a repetition is timed from
+ * the first start to the last thread's end, and the best is kept. 0, or
+ * -1 with one line in err. */
+int qkperf_roofline_mem_threads(int threads, int quick, double *Bps, char *err, size_t len);
+
+/* The memory read bandwidth rl holds for `threads` threads: mem_read_Bps
+ * for 1, mem_read_all_Bps for mem_threads; 0 when it has none for that
+ * count. */
+double qkperf_roofline_mem_for(const qkperf_roofline *rl, int threads);
+
 /* {"l1_store_Bps", "l2_read_Bps", "l3_read_Bps", "mem_read_Bps", "method",
- *  "l1_bytes", "l2_bytes", "l3_bytes", "mem_bytes"}; NULL when out of memory. */
+ *  "l1_bytes", "l2_bytes", "l3_bytes", "mem_bytes"}, and "mem_read_all_Bps"
+ * and "mem_threads" when measured; NULL when out of memory. */
 json_t *qkperf_roofline_json(const qkperf_roofline *rl);
 
-/* Read that object back (the *_bytes fields are optional). 0, or -1 with a
- * one-line message naming the missing or bad field. */
+/* Read that object back (the *_bytes fields, and mem_read_all_Bps with
+ * mem_threads, are optional; the latter two, when there, must both be
+ * valid). 0, or -1 with a one-line message naming the missing or bad
+ * field. */
 int qkperf_roofline_from_json(const json_t *o, qkperf_roofline *out, char *err, size_t len);
 
 /* `qkperf roofline [--quick] [-o FILE.json]`: measure, print a table, and

@@ -14,14 +14,14 @@
  *
  * The cache geometry is passed explicitly, read from sysfs: valgrind's own
  * detection misreads some hosts' last level (this project's VMs among them).
+ * When sysfs gives one valgrind refuses, a fixed geometry is used and the
+ * document's note says so.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +31,7 @@
 
 #include "cli.h"
 #include "sim.h"
-
-extern char **environ;
+#include "child.h"
 
 /* Events read from the dumps, in the order records are emitted. */
 static const char *const sim_events[] = {"Ir", "Dr", "Dw", "D1mr", "D1mw", "DLmr", "DLmw"};
@@ -44,7 +43,8 @@ enum { SIM_NEV = sizeof sim_events / sizeof sim_events[0], SIM_MAX_REGIONS = QK_
 #define SIM_EMPTY_TOTAL "empty:total"
 #define SIM_DUMP_BASE "callgrind.out"
 
-/* Used when sysfs does not give a geometry valgrind accepts. */
+/* Used when sysfs does not give a geometry valgrind accepts (and then
+ * named as a fallback in the note, never passed off as the host's). */
 #define SIM_D1_FALLBACK "32768,8,64"
 #define SIM_LL_FALLBACK "33554432,16,64"
 
@@ -72,39 +72,16 @@ static int sim_fail(char *err, size_t len, const char *what, const char *path)
 
 /* ---- availability ------------------------------------------------------- */
 
-static int sim_spawn(char *const argv[], const char *log, pid_t *pid)
-{
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa))
-        return ENOMEM;
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-    int rc = posix_spawnp(pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc;
-}
-
-static int sim_wait(pid_t pid)
-{
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return status;
-}
-
 int qkperf_sim_available(char *why, size_t len)
 {
     char *const argv[] = {"valgrind", "--version", NULL};
-    pid_t pid;
-    int rc = sim_spawn(argv, "/dev/null", &pid);
-    if (rc == ENOENT)
+    char msg[512];
+    int status, rc = qkperf_child_run("valgrind", argv, NULL, NULL, &status, msg, sizeof msg);
+    if (rc == QKPERF_CHILD_EXEC && errno == ENOENT)
         return snprintf(why, len, "valgrind not found on PATH (apt-get install valgrind)"), 0;
     if (rc)
-        return snprintf(why, len, "cannot start valgrind: %s", strerror(rc)), 0;
-    int status = sim_wait(pid);
-    if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return snprintf(why, len, "%s", msg), 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return snprintf(why, len, "'valgrind --version' failed (status %d)", status), 0;
     return 1;
 }
@@ -139,41 +116,70 @@ static unsigned long sim_read_num(const char *dir, const char *file)
 
 static int sim_pow2(unsigned long x) { return x && !(x & (x - 1)); }
 
-/* "size,ways,line" of one sysfs cache folder, if valgrind would accept it
- * (a power-of-two number of sets and line size). */
-static int sim_geometry(const char *dir, char *out, size_t len)
+/* "size,ways,line" of one sysfs cache folder into out; NULL if valgrind
+ * would accept it, else why not (it wants a power-of-two number of sets
+ * and line size). */
+static const char *sim_geometry(const char *dir, char *out, size_t len)
 {
     unsigned long size = sim_read_num(dir, "size");
     unsigned long ways = sim_read_num(dir, "ways_of_associativity");
     unsigned long line = sim_read_num(dir, "coherency_line_size");
-    if (!size || !ways || !line || size % (ways * line) || !sim_pow2(line) ||
-        !sim_pow2(size / (ways * line)))
-        return -1;
     snprintf(out, len, "%lu,%lu,%lu", size, ways, line);
-    return 0;
+    if (!size || !ways || !line)
+        return "size, ways or line size missing";
+    if (size % (ways * line))
+        return "size not a multiple of ways x line size";
+    if (!sim_pow2(line))
+        return "line size not a power of two";
+    return sim_pow2(size / (ways * line)) ? NULL : "number of sets not a power of two";
 }
 
-/* D1: level 1 Data; LL: the highest level holding data. Each falls back
- * on its own when sysfs lacks it or gives a geometry valgrind refuses. */
-static void sim_host_caches(char *d1, char *ll, size_t len)
+/* One cache as sysfs gave it: level, geometry, and why valgrind would
+ * refuse it (NULL: accepted); level 0 when sysfs has none. */
+typedef struct sim_cache {
+    unsigned long level;
+    char geom[64];
+    const char *refused;
+} sim_cache;
+
+/* "; sysfs gave L3 100663296,16,64 (number of sets not a power of two)"
+ * style words for one cache that fell back, appended to out. */
+static void sim_fallback_words(char *out, size_t len, const char *opt, const char *fixed,
+                               const sim_cache *c)
 {
-    sim_copy(d1, len, SIM_D1_FALLBACK);
-    sim_copy(ll, len, SIM_LL_FALLBACK);
-    unsigned long best = 0;
+    size_t n = strlen(out);
+    if (c->level)
+        snprintf(out + n, len - n, "%sfallback geometry %s=%s; sysfs gave L%lu %s (%s)",
+                 n ? "; " : "", opt, fixed, c->level, c->geom, c->refused);
+    else
+        snprintf(out + n, len - n, "%sfallback geometry %s=%s; sysfs gave no such cache",
+                 n ? "; " : "", opt, fixed);
+}
+
+void qkperf_sim_cache_geometry(const char *root, char *d1, char *ll, size_t len, char *fallback,
+                               size_t flen)
+{
+    sim_cache c1 = {0}, cl = {0};
     for (int i = 0; i < 16; i++) {
-        char dir[96], type[32], geom[64];
-        snprintf(dir, sizeof dir, "/sys/devices/system/cpu/cpu0/cache/index%d", i);
-        unsigned long level = sim_read_num(dir, "level");
-        if (!level || sim_read_line(dir, "type", type, sizeof type) || !strcmp(type, "Instruction") ||
-            sim_geometry(dir, geom, sizeof geom))
+        char dir[PATH_MAX], type[32];
+        sim_cache c = {0};
+        snprintf(dir, sizeof dir, "%s/index%d", root ? root : "/sys/devices/system/cpu/cpu0/cache", i);
+        c.level = sim_read_num(dir, "level");
+        if (!c.level || sim_read_line(dir, "type", type, sizeof type) || !strcmp(type, "Instruction"))
             continue;
-        if (level == 1 && !strcmp(type, "Data"))
-            sim_copy(d1, len, geom);
-        if (level > 1 && level > best) {
-            best = level;
-            sim_copy(ll, len, geom);
-        }
+        c.refused = sim_geometry(dir, c.geom, sizeof c.geom);
+        if (c.level == 1 && !strcmp(type, "Data"))
+            c1 = c;
+        if (c.level > 1 && c.level > cl.level)
+            cl = c;
     }
+    sim_copy(d1, len, c1.level && !c1.refused ? c1.geom : SIM_D1_FALLBACK);
+    sim_copy(ll, len, cl.level && !cl.refused ? cl.geom : SIM_LL_FALLBACK);
+    fallback[0] = '\0';
+    if (!c1.level || c1.refused)
+        sim_fallback_words(fallback, flen, "--D1", SIM_D1_FALLBACK, &c1);
+    if (!cl.level || cl.refused)
+        sim_fallback_words(fallback, flen, "--LL", SIM_LL_FALLBACK, &cl);
 }
 
 /* ---- the child process --------------------------------------------------- */
@@ -202,27 +208,17 @@ static const char *sim_strip_pid(const char *line)
     return end ? end + 2 + (end[2] == ' ') : line;
 }
 
-/* The first line of the child's output worth showing: not blank, not a
- * warning about the host's caches. */
-static void sim_first_line(const char *log, char *out, size_t len)
+/* A line of the child's output worth showing: without valgrind's pid
+ * prefix; not blank, not a warning about the host's caches. */
+static const char *sim_show_line(const char *line)
 {
-    FILE *f = fopen(log, "r");
-    char line[512];
-    snprintf(out, len, "no output (see valgrind --tool=callgrind)");
-    while (f && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        const char *s = sim_strip_pid(line);
-        if (*s && !strstr(s, "warning:")) {
-            sim_copy(out, len, s);
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
+    const char *s = sim_strip_pid(line);
+    return *s && !strstr(s, "warning:") ? s : NULL;
 }
 
 typedef struct sim_args {
     char d1[80], ll[80], out[PATH_MAX + 64], seed[32], self[PATH_MAX];
+    char fallback[300]; /* "" when the geometry is the host's */
     char *argv[32];
 } sim_args;
 
@@ -230,7 +226,7 @@ static void sim_build_argv(sim_args *a, const char *dir, const qk_op *op, const 
                            const char *size, uint64_t seed, int staged)
 {
     char d1[64], ll[64];
-    sim_host_caches(d1, ll, sizeof d1);
+    qkperf_sim_cache_geometry(NULL, d1, ll, sizeof d1, a->fallback, sizeof a->fallback);
     snprintf(a->d1, sizeof a->d1, "--D1=%s", d1);
     snprintf(a->ll, sizeof a->ll, "--LL=%s", ll);
     snprintf(a->out, sizeof a->out, "--callgrind-out-file=%s/" SIM_DUMP_BASE, dir);
@@ -250,21 +246,21 @@ static int sim_run_child(sim_args *a, const char *dir, char *err, size_t len)
 {
     char log[PATH_MAX + 16], line[300];
     snprintf(log, sizeof log, "%s/valgrind.log", dir);
-    pid_t pid;
-    int rc = sim_spawn(a->argv, log, &pid);
-    if (rc == ENOENT)
+    char msg[PATH_MAX + 100];
+    int status, rc = qkperf_child_run("valgrind", a->argv, log, log, &status, msg, sizeof msg);
+    if (rc == QKPERF_CHILD_EXEC && errno == ENOENT)
         return snprintf(err, len, "sim: valgrind not found on PATH (apt-get install valgrind)"), -1;
     if (rc)
-        return snprintf(err, len, "sim: cannot start valgrind: %s", strerror(rc)), -1;
-    int status = sim_wait(pid);
-    if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return snprintf(err, len, "sim: %s", msg), -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    sim_first_line(log, line, sizeof line);
-    if (status >= 0 && WIFSIGNALED(status))
+    qkperf_first_line(log, line, sizeof line, sim_show_line);
+    if (!*line)
+        snprintf(line, sizeof line, "no output (see valgrind --tool=callgrind)");
+    if (WIFSIGNALED(status))
         snprintf(err, len, "sim: callgrind child killed by signal %d: %s", WTERMSIG(status), line);
     else
-        snprintf(err, len, "sim: callgrind child failed (exit %d): %s",
-                 status >= 0 ? WEXITSTATUS(status) : -1, line);
+        snprintf(err, len, "sim: callgrind child failed (exit %d): %s", WEXITSTATUS(status), line);
     return -1;
 }
 
@@ -380,24 +376,42 @@ static int sim_emit(qkperf_results *res, const qk_op *op, const qk_variant *v, c
     return qkperf_results_add(res, &x);
 }
 
-/* The region's events less the empty region's (never below zero), and
- * the two derived metrics. */
+/* The region's events less the empty region's, and the two derived
+ * metrics. A difference below zero (the region counted less than the
+ * empty call) cannot be a cost: that event, and what derives from it, is
+ * n/a with the reason rather than clamped to a zero that looks measured. */
 static int sim_emit_region(qkperf_results *res, const qk_op *op, const qk_variant *v,
                            const size_t *dim, const char *size, const sim_region *r,
                            const sim_region *empty)
 {
     double ev[SIM_NEV];
+    char why[SIM_NEV][200];
     int rc = 0;
     for (size_t k = 0; k < SIM_NEV; k++) {
-        ev[k] = fmax(0.0, r->ev[k] - empty->ev[k]);
-        rc |= sim_emit(res, op, v, size, r->name, sim_events[k], "count", ev[k], NULL);
+        char *w = qkperf_sim_net(r->ev[k], empty->ev[k], &ev[k], why[k], sizeof why[k]) ? why[k] : NULL;
+        rc |= sim_emit(res, op, v, size, r->name, sim_events[k], "count", ev[k], w);
     }
     double elems = op->elements(dim), acc = ev[1] + ev[2];
-    rc |= sim_emit(res, op, v, size, r->name, "Ir/elem", "", ev[0] / elems,
-                   elems > 0 ? NULL : "the op processes no elements at this size");
-    rc |= sim_emit(res, op, v, size, r->name, "D1 miss ratio", "", (ev[3] + ev[4]) / acc,
-                   acc > 0 ? NULL : "no data accesses");
+    const char *ir_why = isnan(ev[0]) ? why[0] : elems > 0 ? NULL : "the op processes no elements at this size";
+    const char *d1_why = NULL;
+    for (size_t k = 1; k <= 4 && !d1_why; k++)
+        d1_why = isnan(ev[k]) ? why[k] : NULL;
+    if (!d1_why && !(acc > 0))
+        d1_why = "no data accesses";
+    rc |= sim_emit(res, op, v, size, r->name, "Ir/elem", "", ev[0] / elems, ir_why);
+    rc |= sim_emit(res, op, v, size, r->name, "D1 miss ratio", "", (ev[3] + ev[4]) / acc, d1_why);
     return rc;
+}
+
+int qkperf_sim_net(double region, double empty, double *net, char *why, size_t len)
+{
+    *net = region - empty;
+    if (*net >= 0)
+        return 0;
+    snprintf(why, len, "n/a: the region counted less than the empty call (%.0f < %.0f), so the "
+                       "call's cost cannot be subtracted", region, empty);
+    *net = NAN;
+    return -1;
 }
 
 /* The regions a run makes, in order: each phase when staged, then "total". */
@@ -467,10 +481,11 @@ static void sim_remove_dir(const char *dir)
 /* Record the cache geometry once per results document. */
 static void sim_note_geometry(qkperf_results *res, const sim_args *a)
 {
-    char note[200];
+    char note[640];
     size_t i;
     json_t *x;
-    snprintf(note, sizeof note, "sim: valgrind callgrind --cache-sim=yes %s %s", a->d1, a->ll);
+    snprintf(note, sizeof note, "sim: valgrind callgrind --cache-sim=yes %s %s%s%s%s", a->d1, a->ll,
+             *a->fallback ? " (" : " (the host's, from sysfs", a->fallback, ")");
     json_array_foreach(res->notes, i, x)
         if (!strcmp(json_string_value(x), note))
             return;

@@ -23,13 +23,30 @@ int qkperf_sim_available(char *why, size_t len);
 /* Measure one variant at one size under callgrind (each phase alone when
  * staged and the variant has phases, then the fused kernel as "total").
  * Appends per region Ir, Dr, Dw, D1mr, D1mw, DLmr, DLmw (less the cost of
- * an empty region), "Ir/elem" and "D1 miss ratio", source "sim". A variant
- * needing AVX-512 gets records with counted = 0 and the reason. The child
+ * an empty region; n/a with the reason if that is negative), "Ir/elem"
+ * and "D1 miss ratio", source "sim". A variant needing AVX-512 gets
+ * records with counted = 0 and the reason. The child
  * is QKPERF_BIN when set (tests), else this program. 0, or -1 with one
  * line in err. */
 int qkperf_sim_measure(const qk_op *op, const qk_variant *v, const size_t *dim,
                        const char *size, uint64_t seed, int staged, qkperf_results *res,
                        char *err, size_t len);
+
+/* region - empty into *net: 0; or -1 when that is below zero (the region
+ * counted less than the empty call, so its cost cannot be separated), with
+ * *net NaN and the reason, starting "n/a: ", in why. Each sim record is
+ * such a difference; a negative one is recorded as not counted. */
+int qkperf_sim_net(double region, double empty, double *net, char *why, size_t len);
+
+/* The cache geometry callgrind simulates, "size,ways,line" for --D1 (level
+ * 1 Data) and --LL (the highest level holding data), read from the cache
+ * folders under root (NULL: /sys/devices/system/cpu/cpu0/cache). A cache
+ * sysfs lacks, or gives in a geometry valgrind refuses, gets a fixed one,
+ * and fallback says so ("fallback geometry --LL=33554432,16,64; sysfs gave
+ * L3 100663296,16,64 (number of sets not a power of two)"); "" when both
+ * are the host's. The note sim adds to a document quotes it. */
+void qkperf_sim_cache_geometry(const char *root, char *d1, char *ll, size_t len, char *fallback,
+                               size_t flen);
 
 /* `qkperf __sim-child --op OP --variant V --size S --seed N [--no-staged]`,
  * the child side, which must run under callgrind. argv[0] is the command

@@ -277,3 +277,31 @@ Test(decode, plot_renders_png_and_svg, .timeout = 60)
     qkperf_results_free(&empty);
     qkperf_results_free(&r);
 }
+
+/* The fraction is against the bandwidth with decode's own thread count:
+ * the document's roofline has none for 2 threads, so decode measures it,
+ * keeps it in config and names it in a note and the table. */
+Test(decode, fraction_uses_the_bandwidth_of_its_thread_count, .timeout = 60)
+{
+    qkperf_decode_opts o;
+    qkperf_results r;
+    char err[2048];
+    tiny(&o, float_default((char[64]){0}, 64));
+    o.threads = 2;
+    with_roofline(&r);
+    cr_assert_eq(qkperf_decode_measure(&o, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(json_integer_value(json_object_get(r.config, "memory_read_threads")), 2);
+    double bw = json_number_value(json_object_get(r.config, "memory_read_Bps"));
+    cr_assert_gt(bw, 0);
+    cr_assert_neq(bw, 3e10, "the one-thread figure of the document was used");
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    qkperf_decode_print(f, &r);
+    fclose(f);
+    cr_assert(strstr(text, "with 2 threads"), "%s", text);
+    cr_assert(strstr(text, "note: bandwidth fraction: weight B/s over the memory read bandwidth"),
+              "%s", text);
+    free(text);
+    qkperf_results_free(&r);
+}

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "plot.h"
@@ -287,6 +288,30 @@ Test(plot, missing_gnuplot_names_the_package, .init = setup, .fini = teardown)
     cr_assert_eq(p.nfiles, 0u);
     qkperf_plots_free(&p);
     qkperf_results_free(&r);
+}
+
+/* A "gnuplot" that cannot execute: its interpreter is missing (posix_spawn
+ * fails), or it exits 127 as a shell does for a missing program. */
+static void not_executable(const char *body, const char *expect)
+{
+    char gp[4200], log[4200], err[8400] = "";
+    snprintf(gp, sizeof gp, "%s/gnuplot", outdir);
+    snprintf(log, sizeof log, "%s/gp.log", outdir);
+    FILE *f = fopen(gp, "w");
+    cr_assert(f);
+    fputs(body, f);
+    fclose(f);
+    cr_assert_eq(chmod(gp, 0755), 0);
+    cr_assert_eq(qkperf_gnuplot_run(gp, "script.gp", "x=1", log, err, sizeof err), -1);
+    cr_assert(strstr(err, "cannot execute gnuplot (") && strstr(err, gp) && strstr(err, expect),
+              "err: %s", err);
+    cr_assert_null(strchr(err, '\n'));
+}
+
+Test(plot, gnuplot_that_cannot_execute_says_so, .init = setup, .fini = teardown)
+{
+    not_executable("#!/nonexistent/interpreter\n", "No such file");
+    not_executable("#!/bin/sh\nexit 127\n", "exit 127");
 }
 
 static int cmd_plot(const char *dir, int force)

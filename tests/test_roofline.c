@@ -23,6 +23,20 @@ Test(roofline, quick_measure_is_positive_and_ordered, .timeout = 60)
                  rl.l1_store_Bps, rl.mem_read_Bps);
     cr_assert_gt(rl.mem_bytes, 4 * rl.l3_bytes, "memory buffer not beyond the caches");
     cr_assert(strstr(rl.method, "non-zero"));
+    cr_assert_gt(rl.mem_threads, 0);
+    cr_assert_gt(rl.mem_read_all_Bps, 0);
+    cr_assert_eq(qkperf_roofline_mem_for(&rl, rl.mem_threads), rl.mem_read_all_Bps);
+    cr_assert_eq(qkperf_roofline_mem_for(&rl, 1), rl.mem_read_Bps);
+}
+
+Test(roofline, threaded_memory_read_is_positive, .timeout = 60)
+{
+    double bps;
+    char err[256];
+    cr_assert_eq(qkperf_roofline_mem_threads(2, 1, &bps, err, sizeof err), 0, "%s", err);
+    cr_assert_gt(bps, 0);
+    cr_assert_eq(qkperf_roofline_mem_threads(0, 1, &bps, err, sizeof err), -1);
+    cr_assert(strstr(err, "thread count 0"), "%s", err);
 }
 
 Test(roofline, json_round_trip)
@@ -44,6 +58,29 @@ Test(roofline, json_round_trip)
     cr_assert_float_eq(b.mem_read_Bps, a.mem_read_Bps, 1);
     cr_assert_eq(b.mem_bytes, a.mem_bytes);
     cr_assert_str_eq(b.method, "test");
+    cr_assert_eq(b.mem_threads, 0, "no threaded figure written, none read back");
+    cr_assert_eq(qkperf_roofline_mem_for(&b, 2), 0);
+}
+
+Test(roofline, json_round_trip_with_threaded_memory_read)
+{
+    qkperf_roofline a = {1.1e11, 9.5e10, 6e10, 3.2e10, 16384, 524288, 16777216, 167772160,
+                         "test", 4.5e10, 8}, b;
+    char err[256];
+    json_t *o = qkperf_roofline_json(&a);
+    cr_assert(o);
+    cr_assert_eq(qkperf_roofline_from_json(o, &b, err, sizeof err), 0, "%s", err);
+    cr_assert_float_eq(b.mem_read_all_Bps, 4.5e10, 1);
+    cr_assert_eq(b.mem_threads, 8);
+    cr_assert_float_eq(qkperf_roofline_mem_for(&b, 8), 4.5e10, 1);
+    cr_assert_float_eq(qkperf_roofline_mem_for(&b, 1), 3.2e10, 1);
+    cr_assert_eq(qkperf_roofline_mem_for(&b, 4), 0);
+    json_object_set_new(o, "mem_threads", json_string("eight"));
+    cr_assert_eq(qkperf_roofline_from_json(o, &b, err, sizeof err), -1);
+    cr_assert(strstr(err, "mem_threads"), "%s", err);
+    json_object_del(o, "mem_threads");
+    cr_assert_eq(qkperf_roofline_from_json(o, &b, err, sizeof err), -1, "half a pair accepted");
+    json_decref(o);
 }
 
 Test(roofline, bad_object_names_the_field)

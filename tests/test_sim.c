@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "calib.h"
 #include "kernel.h"
@@ -195,4 +196,54 @@ Test(sim, failing_child_is_reported_in_one_line)
     cr_expect(strstr(err, "child failed") && strstr(err, "unknown variant 'parent-only'"),
               "err: %s", err);
     cr_expect_null(strchr(err, '\n'), "err is one line: %s", err);
+}
+
+/* A cache folder under root: index<i> with level, type and geometry. */
+static void fake_cache(const char *root, int i, const char *level, const char *type,
+                       const char *size, const char *ways)
+{
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/index%d", root, i);
+    cr_assert_eq(mkdir(dir, 0777), 0);
+    const char *files[][2] = {{"level", level}, {"type", type}, {"size", size},
+                              {"ways_of_associativity", ways}, {"coherency_line_size", "64"}};
+    for (size_t k = 0; k < 5; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[k][0]);
+        FILE *f = fopen(path, "w");
+        cr_assert(f);
+        fprintf(f, "%s\n", files[k][1]);
+        fclose(f);
+    }
+}
+
+Test(sim, refused_sysfs_geometry_is_named_as_a_fallback)
+{
+    char root[] = "/tmp/qkperf-test-sim-cache-XXXXXX", d1[64], ll[64], fb[300];
+    cr_assert(mkdtemp(root));
+    fake_cache(root, 0, "1", "Data", "48K", "12");
+    fake_cache(root, 1, "2", "Unified", "2048K", "16");
+    fake_cache(root, 2, "3", "Unified", "98304K", "16"); /* 98304 sets: refused */
+    qkperf_sim_cache_geometry(root, d1, ll, sizeof d1, fb, sizeof fb);
+    cr_expect_str_eq(d1, "49152,12,64");
+    cr_expect_str_eq(ll, "33554432,16,64");
+    cr_expect(strstr(fb, "fallback geometry --LL=33554432,16,64") &&
+              strstr(fb, "sysfs gave L3 100663296,16,64") && strstr(fb, "not a power of two") &&
+              !strstr(fb, "--D1"), "fallback: %s", fb);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    cr_assert_eq(system(cmd), 0);
+    qkperf_sim_cache_geometry("/nonexistent", d1, ll, sizeof d1, fb, sizeof fb);
+    cr_expect(strstr(fb, "--D1=32768,8,64") && strstr(fb, "--LL=") && strstr(fb, "no such cache"),
+              "fallback: %s", fb);
+}
+
+Test(sim, negative_difference_is_na_not_zero)
+{
+    double net;
+    char why[200] = "";
+    cr_assert_eq(qkperf_sim_net(120, 100, &net, why, sizeof why), 0);
+    cr_assert_float_eq(net, 20, 0);
+    cr_assert_eq(qkperf_sim_net(90, 100, &net, why, sizeof why), -1);
+    cr_assert(isnan(net));
+    cr_assert(!strncmp(why, "n/a: ", 5) && strstr(why, "90 < 100"), "why: %s", why);
 }
