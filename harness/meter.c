@@ -79,6 +79,7 @@ int qkperf_meter_stop(qkperf_meter *m, double *vals, int *counted, double *ratio
         vals[i] = NAN;
         counted[i] = 0;
         ratio[i] = 1.0;
+        m->metric_why[i] = QKPERF_WHY_OK;
     }
     if (!m->available)
         return 0;
@@ -97,6 +98,7 @@ int qkperf_meter_stop(qkperf_meter *m, double *vals, int *counted, double *ratio
         vals[i] = c[i].value;
         counted[i] = c[i].counted;
         ratio[i] = c[i].ratio;
+        m->metric_why[i] = c[i].why;
     }
     return 0;
 }

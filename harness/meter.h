@@ -27,6 +27,7 @@ typedef struct qkperf_meter {
     qkperf_pgroup *group;
     uint64_t t0;
     double empty[QKPERF_METER_MAX];         /* cost of an empty region, subtracted */
+    qkperf_why metric_why[QKPERF_METER_MAX]; /* last stop: why a metric was not counted */
 } qkperf_meter;
 
 void qkperf_meter_open_tsc(qkperf_meter *m);

@@ -7,7 +7,14 @@
  * by their kernel IDs, never by position. When every event's mmap page
  * offers cap_user_rdpmc and cap_user_time, the region is read in user space
  * with the seqlock protocol documented in <linux/perf_event.h> instead of
- * read(2) — that costs no system call at the stop of a region.
+ * read(2) — that costs no system call at the stop of a region. The
+ * arithmetic of that read is the pure qkperf_page_eval, tested with
+ * synthetic pages; only the copy of the page's fields is done here.
+ *
+ * Software events count kernel mode too (context switches and migrations
+ * happen there); where perf_event_paranoid refuses that, they are opened
+ * user-only and the events the kernel counts only in kernel mode are
+ * reported not counted (QKPERF_WHY_KERNEL_ONLY), never as zeros.
  *
  * Failures are classified (qkperf_why) so the probe and the reports can say
  * "no hardware PMU" rather than print a zero.
@@ -30,19 +37,17 @@
 
 #define QKPERF_PARANOID_PATH "/proc/sys/kernel/perf_event_paranoid"
 
-/* One user-space snapshot of an event through its mmap page. */
-typedef struct qkperf_snap {
-    uint64_t count, enabled, running;
-} qkperf_snap;
-
 struct qkperf_pgroup {
     size_t n;
     int *fds;                               /* fds[0] is the leader */
     uint64_t *ids;                          /* PERF_EVENT_IOC_ID of each fd */
     struct perf_event_mmap_page **pages;    /* NULL unless rdpmc is used */
-    qkperf_snap *at_start;                  /* rdpmc path: values at start */
+    qkperf_page_value *at_start;            /* rdpmc path: values at start */
+    unsigned char *kernel_only;             /* 1: opened user-only, reads n/a */
     size_t page_size;
     int rdpmc;
+    int start_live;       /* rdpmc path: every value at start was live */
+    int sw_user_only;     /* kernel counting was refused: open sw user-only */
     /* read(2) path: time_enabled/time_running are cumulative across
      * regions (RESET clears only counts), so each region takes the
      * difference from the totals seen at the previous stop. The group is
@@ -82,6 +87,8 @@ static const char *const qkperf_why_texts[] = {
     [QKPERF_WHY_UNKNOWN_EVENT] = "unknown event",
     [QKPERF_WHY_NOT_COUNTED] = "not counted (time_running = 0)",
     [QKPERF_WHY_TOO_MANY] = "too many events for the counters",
+    [QKPERF_WHY_KERNEL_ONLY] = "counted only in kernel mode, which perf_event_paranoid "
+                               "forbids here: needs <= 1 or CAP_PERFMON",
     [QKPERF_WHY_OTHER] = "perf_event_open failed",
 };
 
@@ -182,10 +189,12 @@ static qkperf_why qkperf_why_from_pfm(int rc)
 
 qkperf_count qkperf_scale(uint64_t raw, uint64_t enabled, uint64_t running)
 {
-    qkperf_count c = {.raw = raw, .enabled = enabled, .running = running};
+    qkperf_count c = {.raw = raw, .enabled = enabled, .running = running,
+                      .why = QKPERF_WHY_NOT_COUNTED};
     if (running == 0)
         return c; /* counted = 0, value = 0, ratio = 0: never shown as a count */
     c.counted = 1;
+    c.why = QKPERF_WHY_OK;
     if (running >= enabled) {
         /* Never multiplexed (running > enabled only from clock skew in the
          * user-space time estimate): the raw count is the count. */
@@ -214,6 +223,27 @@ void qkperf_set_open_fn(qkperf_open_fn fn)
     qkperf_open = fn != NULL ? fn : qkperf_sys_open;
 }
 
+static int qkperf_sys_ioctl(int fd, unsigned long request, unsigned long arg)
+{
+    return ioctl(fd, request, arg);
+}
+
+static qkperf_ioctl_fn qkperf_ioctl = qkperf_sys_ioctl;
+
+void qkperf_set_ioctl_fn(qkperf_ioctl_fn fn)
+{
+    qkperf_ioctl = fn != NULL ? fn : qkperf_sys_ioctl;
+}
+
+/* The group ioctls (RESET, ENABLE, DISABLE) on the leader: 0 or -errno. */
+static int qkperf_group_ioctl(const qkperf_pgroup *g, unsigned long request)
+{
+    errno = 0;
+    if (qkperf_ioctl(g->fds[0], request, PERF_IOC_FLAG_GROUP) != 0)
+        return errno != 0 ? -errno : -EIO;
+    return 0;
+}
+
 static void qkperf_pgroup_free(qkperf_pgroup *g)
 {
     for (size_t i = 0; i < g->n; i++) {
@@ -226,6 +256,7 @@ static void qkperf_pgroup_free(qkperf_pgroup *g)
     free(g->ids);
     free(g->pages);
     free(g->at_start);
+    free(g->kernel_only);
     free(g);
 }
 
@@ -238,7 +269,9 @@ static qkperf_pgroup *qkperf_pgroup_alloc(size_t n)
     g->ids = calloc(n, sizeof *g->ids);
     g->pages = calloc(n, sizeof *g->pages);
     g->at_start = calloc(n, sizeof *g->at_start);
-    if (g->fds == NULL || g->ids == NULL || g->pages == NULL || g->at_start == NULL) {
+    g->kernel_only = calloc(n, sizeof *g->kernel_only);
+    if (g->fds == NULL || g->ids == NULL || g->pages == NULL || g->at_start == NULL ||
+        g->kernel_only == NULL) {
         qkperf_pgroup_free(g);
         return NULL;
     }
@@ -265,10 +298,49 @@ static int qkperf_encode(const char *name, int leader, struct perf_event_attr *a
     attr->read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
                         PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
     attr->disabled = leader; /* members follow the leader's enable */
-    /* perf_event_paranoid 2 (the common default) allows user space only. */
-    attr->exclude_kernel = 1;
+    /* Hardware: user space only, what perf_event_paranoid 2 (the common
+     * default) allows. Software: kernel mode too, see qkperf_open_attr. */
+    attr->exclude_kernel = attr->type != PERF_TYPE_SOFTWARE;
     attr->exclude_hv = 1;
     return 0;
+}
+
+/* Software events the kernel counts only in kernel context: opened with
+ * exclude_kernel they read 0 whatever happened. */
+static const __u64 qkperf_kernel_mode_sw[] = {
+    PERF_COUNT_SW_CONTEXT_SWITCHES,
+    PERF_COUNT_SW_CPU_MIGRATIONS,
+};
+
+static int qkperf_is_kernel_mode_sw(const struct perf_event_attr *attr)
+{
+    if (attr->type != PERF_TYPE_SOFTWARE)
+        return 0;
+    for (size_t i = 0; i < sizeof qkperf_kernel_mode_sw / sizeof qkperf_kernel_mode_sw[0]; i++)
+        if (attr->config == qkperf_kernel_mode_sw[i])
+            return 1;
+    return 0;
+}
+
+/* perf_event_open; a software event the kernel refuses to count in kernel
+ * mode (EACCES/EPERM: perf_event_paranoid >= 2 without CAP_PERFMON) is
+ * opened again user-only, and so are the group's later software events. */
+static long qkperf_open_attr(qkperf_pgroup *g, size_t i, struct perf_event_attr *attr,
+                             int cpu, int group_fd)
+{
+    if (attr->type == PERF_TYPE_SOFTWARE && g->sw_user_only)
+        attr->exclude_kernel = 1;
+    errno = 0;
+    long fd = qkperf_open(attr, 0, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0 && !attr->exclude_kernel && (errno == EACCES || errno == EPERM)) {
+        g->sw_user_only = 1;
+        attr->exclude_kernel = 1;
+        errno = 0;
+        fd = qkperf_open(attr, 0, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
+    }
+    if (fd >= 0)
+        g->kernel_only[i] = attr->exclude_kernel && qkperf_is_kernel_mode_sw(attr);
+    return fd;
 }
 
 static int qkperf_open_one(qkperf_pgroup *g, size_t i, const char *name, int cpu,
@@ -277,16 +349,15 @@ static int qkperf_open_one(qkperf_pgroup *g, size_t i, const char *name, int cpu
     struct perf_event_attr attr;
     if (qkperf_encode(name, i == 0, &attr, err) != 0)
         return -1;
-    int group_fd = i == 0 ? -1 : g->fds[0];
-    errno = 0;
-    long fd = qkperf_open(&attr, 0, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
+    long fd = qkperf_open_attr(g, i, &attr, cpu, i == 0 ? -1 : g->fds[0]);
     if (fd < 0) {
         qkperf_err_open(err, name, errno != 0 ? errno : EIO);
         return -1;
     }
     g->fds[i] = (int)fd;
-    if (ioctl(g->fds[i], PERF_EVENT_IOC_ID, &g->ids[i]) != 0) {
-        int e = errno;
+    errno = 0;
+    if (qkperf_ioctl(g->fds[i], PERF_EVENT_IOC_ID, (unsigned long)(uintptr_t)&g->ids[i]) != 0) {
+        int e = errno != 0 ? errno : EIO;
         qkperf_err_set(err, QKPERF_WHY_OTHER, e, "%s: PERF_EVENT_IOC_ID failed (%s)", name,
                        strerror(e));
         return -1;
@@ -368,13 +439,6 @@ void qkperf_pgroup_close(qkperf_pgroup *g)
 
 /* ---- reading through the mmap page (rdpmc) ------------------------------- */
 
-static inline uint64_t qkperf_rdpmc(uint32_t counter)
-{
-    uint32_t lo, hi;
-    __asm__ __volatile__("rdpmc" : "=a"(lo), "=d"(hi) : "c"(counter));
-    return (uint64_t)hi << 32 | lo;
-}
-
 /* A counter is pmc_width bits wide (48 on x86); the kernel's offset assumes
  * the value sign-extended to 64 bits, so the sum wraps correctly. */
 static inline uint64_t qkperf_sign_extend(uint64_t pmc, unsigned width)
@@ -384,76 +448,113 @@ static inline uint64_t qkperf_sign_extend(uint64_t pmc, unsigned width)
     return (uint64_t)((int64_t)(pmc << (64 - width)) >> (64 - width));
 }
 
-/* The self-monitoring read loop of <linux/perf_event.h>: retry while the
- * kernel updates the page (seqlock in pc->lock); add the live counter to
- * the kernel's offset when the event is on a counter (index != 0),
- * sign-extended from pmc_width bits; extrapolate the times from the TSC
- * since the kernel last wrote them. */
-static qkperf_snap qkperf_read_page(volatile struct perf_event_mmap_page *pc)
+/* ns since the kernel's last update of the page: cyc * mult >> shift split
+ * in quotient and remainder so the 64-bit product cannot overflow. */
+static uint64_t qkperf_page_delta_ns(const qkperf_page_fields *f)
 {
-    qkperf_snap s;
-    uint32_t seq, idx, mult = 0, shift = 0;
-    uint64_t cyc = 0, time_offset = 0, time_cycles = 0, time_mask = ~0ull;
-    int short_time;
+    uint64_t cyc = f->tsc;
+    if (f->cap_user_time_short)
+        cyc = f->time_cycles + ((cyc - f->time_cycles) & f->time_mask);
+    unsigned shift = f->time_shift & 63;
+    uint64_t quot = cyc >> shift;
+    uint64_t rem = cyc & (((uint64_t)1 << shift) - 1);
+    return f->time_offset + quot * f->time_mult + ((rem * f->time_mult) >> shift);
+}
+
+int qkperf_page_eval(const qkperf_page_fields *f, qkperf_page_value *v)
+{
+    int live = f->cap_user_rdpmc && f->index != 0;
+    v->count = (uint64_t)f->offset;
+    v->enabled = f->time_enabled;
+    v->running = f->time_running;
+    if (live)
+        v->count += qkperf_sign_extend(f->pmc, f->pmc_width);
+    if (!f->cap_user_time)
+        return 0;
+    uint64_t delta = qkperf_page_delta_ns(f);
+    v->enabled += delta;
+    if (f->index != 0)
+        v->running += delta;
+    return live;
+}
+
+qkperf_count qkperf_page_region(const qkperf_page_value *start, const qkperf_page_value *stop)
+{
+    return qkperf_scale(stop->count - start->count, stop->enabled - start->enabled,
+                        stop->running - start->running);
+}
+
+static inline uint64_t qkperf_rdpmc(uint32_t counter)
+{
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdpmc" : "=a"(lo), "=d"(hi) : "c"(counter));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* One pass of the self-monitoring read loop of <linux/perf_event.h>: copy
+ * the fields, rdtsc and rdpmc between two reads of pc->lock, and retry when
+ * the kernel updated the page meanwhile. The compiler barriers keep the
+ * copies between the two lock reads; no CPU fence is needed because the
+ * kernel writes this page only on the CPU this thread runs on, while the
+ * thread is interrupted or switched out, so a pass sees a whole update or
+ * a changed lock. rdpmc runs only when this pass saw cap_user_rdpmc and a
+ * counter index (it faults otherwise). */
+static int qkperf_read_page(volatile struct perf_event_mmap_page *pc, qkperf_page_value *v)
+{
+    qkperf_page_fields f;
+    uint32_t seq;
     do {
         seq = pc->lock;
         __asm__ __volatile__("" ::: "memory");
-        s.enabled = pc->time_enabled;
-        s.running = pc->time_running;
-        cyc = __rdtsc();
-        time_offset = pc->time_offset;
-        mult = pc->time_mult;
-        shift = pc->time_shift;
-        short_time = pc->cap_user_time_short;
-        if (short_time) {
-            time_cycles = pc->time_cycles;
-            time_mask = pc->time_mask;
+        f = (qkperf_page_fields){
+            .time_enabled = pc->time_enabled,
+            .time_running = pc->time_running,
+            .cap_user_time = pc->cap_user_time,
+            .cap_user_time_short = pc->cap_user_time_short,
+            .cap_user_rdpmc = pc->cap_user_rdpmc,
+        };
+        if (f.cap_user_time) {
+            f.tsc = __rdtsc();
+            f.time_offset = pc->time_offset;
+            f.time_mult = pc->time_mult;
+            f.time_shift = pc->time_shift;
+            f.time_cycles = pc->time_cycles;
+            f.time_mask = pc->time_mask;
         }
-        idx = pc->index;
-        s.count = (uint64_t)pc->offset;
-        if (pc->cap_user_rdpmc && idx != 0)
-            s.count += qkperf_sign_extend(qkperf_rdpmc(idx - 1), pc->pmc_width);
+        f.index = pc->index;
+        f.offset = pc->offset;
+        if (f.cap_user_rdpmc && f.index != 0) {
+            f.pmc_width = pc->pmc_width;
+            f.pmc = qkperf_rdpmc(f.index - 1);
+        }
         __asm__ __volatile__("" ::: "memory");
     } while (pc->lock != seq);
-
-    if (short_time)
-        cyc = time_cycles + ((cyc - time_cycles) & time_mask);
-    /* cyc * mult >> shift without overflowing the 64-bit product. */
-    uint64_t quot = cyc >> shift;
-    uint64_t rem = cyc & (((uint64_t)1 << shift) - 1);
-    uint64_t delta = time_offset + quot * mult + ((rem * mult) >> shift);
-    s.enabled += delta;
-    if (idx != 0)
-        s.running += delta;
-    return s;
+    return qkperf_page_eval(&f, v);
 }
 
-static void qkperf_snap_all(qkperf_pgroup *g, qkperf_snap *out)
+/* Every event's value now; 1 when all are live. */
+static int qkperf_read_pages(qkperf_pgroup *g, qkperf_page_value *out)
 {
+    int live = 1;
     for (size_t i = 0; i < g->n; i++)
-        out[i] = qkperf_read_page(g->pages[i]);
-}
-
-static void qkperf_stop_rdpmc(qkperf_pgroup *g, qkperf_count *out)
-{
-    for (size_t i = 0; i < g->n; i++) {
-        qkperf_snap s = qkperf_read_page(g->pages[i]);
-        const qkperf_snap *a = &g->at_start[i];
-        out[i] = qkperf_scale(s.count - a->count, s.enabled - a->enabled,
-                              s.running - a->running);
-    }
+        live &= qkperf_read_page(g->pages[i], &out[i]);
+    return live;
 }
 
 /* ---- start / stop ------------------------------------------------------- */
 
 int qkperf_pgroup_start(qkperf_pgroup *g)
 {
-    if (ioctl(g->fds[0], PERF_EVENT_IOC_RESET, PERF_IOC_FLAG_GROUP) != 0)
-        return -errno;
-    if (ioctl(g->fds[0], PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP) != 0)
-        return -errno;
-    if (g->rdpmc)
-        qkperf_snap_all(g, g->at_start);
+    int rc = qkperf_group_ioctl(g, PERF_EVENT_IOC_RESET);
+    if (rc == 0)
+        rc = qkperf_group_ioctl(g, PERF_EVENT_IOC_ENABLE);
+    if (rc != 0 || !g->rdpmc)
+        return rc;
+    g->start_live = qkperf_read_pages(g, g->at_start);
+    /* Should stop fall back to read(2), its times are taken relative to
+     * these (the totals of the whole group, which the leader's page has). */
+    g->prev_enabled = g->at_start[0].enabled;
+    g->prev_running = g->at_start[0].running;
     return 0;
 }
 
@@ -505,16 +606,40 @@ static int qkperf_stop_read(qkperf_pgroup *g, qkperf_count *out)
     return rc;
 }
 
+/* rdpmc path; 1 when out was filled, 0 when the values were not all live
+ * (an event not on a counter at start or stop): then read(2) must. The
+ * counters are read before disabling, while they are live on the PMU. */
+static int qkperf_stop_rdpmc(qkperf_pgroup *g, qkperf_count *out)
+{
+    qkperf_page_value stop[16];
+    qkperf_page_value *v = g->n <= 16 ? stop : malloc(g->n * sizeof *v);
+    int live = v != NULL && g->start_live && qkperf_read_pages(g, v);
+    for (size_t i = 0; live && i < g->n; i++)
+        out[i] = qkperf_page_region(&g->at_start[i], &v[i]);
+    if (v != stop)
+        free(v);
+    return live;
+}
+
+/* Events opened user-only that the kernel counts only in kernel mode. */
+static void qkperf_mark_kernel_only(const qkperf_pgroup *g, qkperf_count *out)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        if (!g->kernel_only[i])
+            continue;
+        out[i].counted = 0;
+        out[i].value = 0.0;
+        out[i].why = QKPERF_WHY_KERNEL_ONLY;
+    }
+}
+
 int qkperf_pgroup_stop(qkperf_pgroup *g, qkperf_count *out)
 {
-    if (g->rdpmc) {
-        /* Read before disabling: the counters are live on the PMU. */
-        qkperf_stop_rdpmc(g, out);
-        if (ioctl(g->fds[0], PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP) != 0)
-            return -errno;
-        return 0;
-    }
-    if (ioctl(g->fds[0], PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP) != 0)
-        return -errno;
-    return qkperf_stop_read(g, out);
+    int done = g->rdpmc && qkperf_stop_rdpmc(g, out);
+    int rc = qkperf_group_ioctl(g, PERF_EVENT_IOC_DISABLE);
+    if (rc == 0 && !done)
+        rc = qkperf_stop_read(g, out);
+    if (rc == 0)
+        qkperf_mark_kernel_only(g, out);
+    return rc;
 }

@@ -2,8 +2,14 @@
  * perf.h — counting a region with one perf_event group (sources hw and sw).
  *
  * Events are opened as one group (leader first) with PERF_FORMAT_GROUP |
- * TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING | ID, disabled, exclude_kernel=1,
- * exclude_hv=1, on the calling thread (pid 0) and any CPU or one CPU.
+ * TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING | ID, disabled, exclude_hv=1, on
+ * the calling thread (pid 0) and any CPU or one CPU. Hardware events count
+ * user space only (exclude_kernel=1). Software events count kernel mode too:
+ * the kernel counts context switches and CPU migrations in kernel context,
+ * so with exclude_kernel they would always read 0. When perf_event_paranoid
+ * (>= 2 without CAP_PERFMON) refuses that with EACCES/EPERM, a software event
+ * is opened again user-only, and those kernel-only events then read
+ * counted = 0 with why = QKPERF_WHY_KERNEL_ONLY instead of a false zero.
  * start = RESET + ENABLE of the group; stop = DISABLE + one read of the
  * group, values scaled in double by time_enabled/time_running when the
  * group was multiplexed. rdpmc is used for the read when every event's mmap
@@ -26,6 +32,7 @@ typedef enum qkperf_why {
     QKPERF_WHY_UNKNOWN_EVENT, /* libpfm does not know the name */
     QKPERF_WHY_NOT_COUNTED,   /* opened, but time_running == 0 */
     QKPERF_WHY_TOO_MANY,      /* EMFILE, ENOSPC, E2BIG: too many events */
+    QKPERF_WHY_KERNEL_ONLY,   /* kernel-mode event opened user-only (paranoid) */
     QKPERF_WHY_OTHER
 } qkperf_why;
 
@@ -47,7 +54,10 @@ typedef struct qkperf_count {
     uint64_t enabled;   /* ns */
     uint64_t running;   /* ns */
     double ratio;       /* running / enabled (1.0 when never multiplexed) */
-    int counted;        /* 0 when running == 0: value meaningless */
+    int counted;        /* 0: value meaningless, never show it as a count */
+    qkperf_why why;     /* QKPERF_WHY_OK when counted; otherwise why not:
+                           QKPERF_WHY_NOT_COUNTED (time_running == 0) or
+                           QKPERF_WHY_KERNEL_ONLY; show qkperf_why_text(why) */
 } qkperf_count;
 
 /* Scale one raw count; counted = 0 when running == 0. Pure, for tests. */
@@ -65,6 +75,42 @@ int qkperf_pgroup_stop(qkperf_pgroup *g, qkperf_count *out); /* n values; 0 or -
 int qkperf_pgroup_uses_rdpmc(const qkperf_pgroup *g);
 void qkperf_pgroup_close(qkperf_pgroup *g);
 
+/* ---- the user-space read (rdpmc), as pure arithmetic ----------------------
+ * The fields of a perf_event_mmap_page that one self-monitoring read uses,
+ * copied inside one pass of the page's seqlock, with the rdpmc and rdtsc
+ * values taken in that same pass. perf.c fills it from the live page; tests
+ * fill it by hand. */
+typedef struct qkperf_page_fields {
+    uint32_t index;             /* hardware counter + 1; 0: not on a counter */
+    int64_t offset;             /* add to the sign-extended counter */
+    uint64_t time_enabled, time_running;  /* ns, as of the kernel's last update */
+    uint64_t time_offset;       /* cap_user_time: ns = time_offset + cyc * mult >> shift */
+    uint32_t time_mult;
+    uint16_t time_shift;
+    uint16_t pmc_width;         /* counter bits (48 on x86) */
+    uint64_t time_cycles, time_mask;      /* cap_user_time_short: clock narrower than 64 bits */
+    unsigned cap_user_rdpmc : 1, cap_user_time : 1, cap_user_time_short : 1;
+    uint64_t pmc;               /* rdpmc(index - 1); read only if cap_user_rdpmc && index */
+    uint64_t tsc;               /* rdtsc; read only if cap_user_time */
+} qkperf_page_fields;
+
+/* An event's totals at one instant, as the kernel's read(2) would give them. */
+typedef struct qkperf_page_value {
+    uint64_t count;             /* offset + sign-extended pmc (wraps mod 2^64) */
+    uint64_t enabled, running;  /* ns, extrapolated from the tsc when cap_user_time */
+} qkperf_page_value;
+
+/* The arithmetic of <linux/perf_event.h>: count = offset + pmc sign-extended
+ * from pmc_width bits; enabled (and running, when index != 0) advanced by the
+ * ns since the kernel's update, from the tsc (masked with time_cycles and
+ * time_mask when cap_user_time_short). Returns 1 when *v is the live value;
+ * 0 when the caller must read(2) instead: the event is not on a counter now
+ * (index 0, e.g. multiplexed out), rdpmc is not allowed, or the page has no
+ * time conversion. Pure. */
+int qkperf_page_eval(const qkperf_page_fields *f, qkperf_page_value *v);
+/* One region from two live values: differences, then qkperf_scale. Pure. */
+qkperf_count qkperf_page_region(const qkperf_page_value *start, const qkperf_page_value *stop);
+
 /* /proc/sys/kernel/perf_event_paranoid, or INT_MIN when it cannot be read. */
 int qkperf_perf_paranoid(void);
 
@@ -72,5 +118,11 @@ int qkperf_perf_paranoid(void);
 typedef long (*qkperf_open_fn)(struct perf_event_attr *, int pid, int cpu,
                                int group_fd, unsigned long flags);
 void qkperf_set_open_fn(qkperf_open_fn fn);
+/* Test seam: replace ioctl(2) on the group's fds (PERF_EVENT_IOC_ID, RESET,
+ * ENABLE, DISABLE; arg is the ioctl's argument, a pointer for IOC_ID), so
+ * that fake fds from the open seam (pipes a test fills) can stand in for a
+ * PMU. NULL restores it. */
+typedef int (*qkperf_ioctl_fn)(int fd, unsigned long request, unsigned long arg);
+void qkperf_set_ioctl_fn(qkperf_ioctl_fn fn);
 
 #endif

@@ -3,7 +3,9 @@
  *
  * With libpfm4 (HAVE_LIBPFM), every name goes through
  * pfm_get_os_event_encoding(PFM_OS_PERF_EVENT_EXT) at PFM_PLM3 (user level
- * only: perf_event_paranoid 2 forbids kernel counting for most users), and
+ * only: perf_event_paranoid 2 forbids kernel counting for most users; perf.c
+ * clears exclude_kernel again for software events, which the kernel counts
+ * in kernel context, and falls back to user-only when refused), and
  * libpfm's PMU tables answer which model the host is and how many counters
  * it has. libpfm decides "present" from CPUID, so a present PMU is not a
  * promise that perf_event_open will work: the perf.c probe decides that.
@@ -13,8 +15,8 @@
  * name is QKPERF_PFM_NOLIB. Both builds clear attr first (libpfm validates
  * some of its fields, so garbage must not reach it) and then set the same
  * fields: size, type, config, config1, config2, and the user-only exclusion
- * bits that PFM_PLM3 implies. The caller sets read_format, disabled, etc.
- * afterwards.
+ * bits that PFM_PLM3 implies. The caller sets read_format, disabled, the
+ * privilege level it wants, etc. afterwards.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

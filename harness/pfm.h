@@ -22,7 +22,9 @@ enum {
 int qkperf_pfm_init(char *msg, size_t msglen);
 
 /* Encode "pmu::EVENT:UMASK..." (or "perf::PERF_COUNT_SW_TASK_CLOCK") into
- * attr: type, config, config1, config2 set; the caller sets the rest.
+ * attr: type, config, config1, config2 set, and user level only
+ * (exclude_kernel, exclude_hv); the caller sets the rest and may widen the
+ * privilege level (perf.c does for software events).
  * Returns QKPERF_PFM_OK or a negative code, with a one-line reason in msg. */
 int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr,
                       char *msg, size_t msglen);

@@ -3,6 +3,9 @@
  * probe.h). A source is available only if a group opened AND counted
  * (time_running > 0 over a busy loop); otherwise the first failure, with
  * its kind and errno, is kept for the report and the JSON machine section.
+ * A software event that reads n/a only because perf_event_paranoid keeps it
+ * user-only (QKPERF_WHY_KERNEL_ONLY) does not make the source unavailable:
+ * it is listed as n/a with that reason.
  */
 #include "probe.h"
 
@@ -58,10 +61,12 @@ static void qkperf_busy(void)
 
 typedef struct qkperf_try {
     qkperf_err err;
-    int rdpmc; /* the group opened and would be read with rdpmc */
+    int rdpmc;           /* the group opened and would be read with rdpmc */
+    qkperf_why why[4];   /* per event: OK or QKPERF_WHY_KERNEL_ONLY */
 } qkperf_try;
 
-/* Open, count a busy loop, check every event counted. OK or the failure. */
+/* Open, count a busy loop, check every event counted (or is kernel-only
+ * and kept from kernel mode, noted in t->why). OK or the failure. */
 static qkperf_why qkperf_try_group(const char *const *names, size_t n, qkperf_try *t)
 {
     qkperf_count counts[4];
@@ -83,7 +88,8 @@ static qkperf_why qkperf_try_group(const char *const *names, size_t n, qkperf_tr
         return t->err.why;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!counts[i].counted) {
+        t->why[i] = counts[i].why;
+        if (!counts[i].counted && counts[i].why != QKPERF_WHY_KERNEL_ONLY) {
             t->err.why = QKPERF_WHY_NOT_COUNTED;
             t->err.errnum = 0;
             snprintf(t->err.msg, sizeof t->err.msg, "%s: opened but %s over a busy loop",
@@ -161,8 +167,15 @@ static void qkperf_probe_sw(qkperf_probe_t *p)
 {
     qkperf_try t = {0};
     p->sw_why = qkperf_try_group(qkperf_sw_events, 4, &t);
-    if (p->sw_why != QKPERF_WHY_OK)
+    if (p->sw_why != QKPERF_WHY_OK) {
         snprintf(p->sw_reason, sizeof p->sw_reason, "%s", t.err.msg);
+        return;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        p->sw_event_why[i] = t.why[i];
+        if (t.why[i] != QKPERF_WHY_OK)
+            snprintf(p->sw_reason, sizeof p->sw_reason, "%s", qkperf_why_text(t.why[i]));
+    }
 }
 
 /* The admin switch for user-space rdpmc (x86 core PMU): 0 disables it. */
@@ -373,7 +386,15 @@ static void qkperf_print_sw(const qkperf_probe_t *p, FILE *out)
     }
     fprintf(out, "available:");
     for (size_t i = 0; i < 4; i++)
-        fprintf(out, " %s", qkperf_sw_short[i]);
+        if (p->sw_event_why[i] == QKPERF_WHY_OK)
+            fprintf(out, " %s", qkperf_sw_short[i]);
+    if (p->sw_reason[0] != '\0') {
+        fprintf(out, "; n/a:");
+        for (size_t i = 0; i < 4; i++)
+            if (p->sw_event_why[i] != QKPERF_WHY_OK)
+                fprintf(out, " %s", qkperf_sw_short[i]);
+        fprintf(out, " (%s)", p->sw_reason);
+    }
     fputc('\n', out);
 }
 

@@ -39,7 +39,9 @@ typedef struct qkperf_probe_t {
 
     qkperf_why sw_why;          /* task-clock, page-faults, context-switches,
                                    cpu-migrations group */
-    char sw_reason[256];
+    qkperf_why sw_event_why[4]; /* sw_why OK: each event OK, or
+                                   QKPERF_WHY_KERNEL_ONLY (reads n/a) */
+    char sw_reason[256];        /* failure; or, when some event is n/a, why */
 
     int rdpmc;                  /* 1 if the hw group is read with rdpmc */
     char rdpmc_reason[160];     /* why not */

@@ -266,6 +266,7 @@ typedef struct sampled {
     double ratio[2 + QKPERF_METER_MAX];
     double raw_sum[2 + QKPERF_METER_MAX]; /* per sample totals, for notes */
     char why[160];                        /* reading the outer meter failed */
+    qkperf_why mwhy[2 + QKPERF_METER_MAX]; /* why a metric was not counted */
 } sampled;
 
 static void sample_pass(plan *pl, pass *p, const region *r, unsigned long batch,
@@ -276,6 +277,7 @@ static void sample_pass(plan *pl, pass *p, const region *r, unsigned long batch,
         out->counted[m] = 1;
         out->ratio[m] = 1.0;
         out->raw_sum[m] = 0.0;
+        out->mwhy[m] = QKPERF_WHY_OK;
     }
     for (unsigned s = 0; s < ns; s++) {
         double tv[QKPERF_METER_MAX], ov[QKPERF_METER_MAX], tr[QKPERF_METER_MAX],
@@ -298,12 +300,21 @@ static void sample_pass(plan *pl, pass *p, const region *r, unsigned long batch,
             double val = m < 2 ? tv[k] : ov[k];
             int c = m < 2 ? tc[k] : oc[k];
             out->counted[m] &= c;
+            if (!c && m >= 2 && out->mwhy[m] == QKPERF_WHY_OK)
+                out->mwhy[m] = p->outer.metric_why[k];
             if (m >= 2 && orr[k] < out->ratio[m])
                 out->ratio[m] = orr[k];
             out->raw_sum[m] += c ? val : 0.0;
             out->v[m * ns + s] = c ? (val - mt->empty[k]) / (double)batch : NAN;
         }
     }
+}
+
+/* The reason a meter gave for a metric it opened but did not count. */
+static const char *not_counted_why(qkperf_why w)
+{
+    return w == QKPERF_WHY_OK || w == QKPERF_WHY_NOT_COUNTED ? "not counted (time_running = 0)"
+                                                             : qkperf_why_text(w);
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -352,7 +363,7 @@ static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p,
     for (size_t k = 0; k < p->outer.n; k++) {
         const char *why = !p->outer.available ? p->outer.why
                           : sm->why[0]        ? sm->why
-                                              : "not counted (time_running = 0)";
+                                              : not_counted_why(sm->mwhy[2 + k]);
         x->mux_ratio = sm->ratio[2 + k];
         emit(res, x, p->outer.name[k], p->outer.source, p->outer.unit[k],
              sm->v + (2 + k) * ns, ns, p->outer.available && sm->counted[2 + k], why);
@@ -380,7 +391,7 @@ static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t 
                 counted = 0;
                 why = !p->outer.available ? p->outer.why
                       : sms[pi].why[0]    ? sms[pi].why
-                                          : "not counted (time_running = 0)";
+                                          : not_counted_why(sms[pi].mwhy[2 + k]);
             }
     }
     for (size_t mi = 0; rc == 0 && mi < g->nmetrics; mi++) {

@@ -1,6 +1,8 @@
 /*
  * test_perf.c — the hw and sw counter sources (harness/perf.c): the
- * software path end to end on this machine, the scaling arithmetic, the
+ * software path end to end on this machine (kernel-mode events counted,
+ * or n/a with a reason where perf_event_paranoid forbids it), the scaling
+ * arithmetic, the rdpmc read arithmetic on synthetic mmap pages, the
  * classification of every perf_event_open failure (through the open test
  * seam), and hardware counting where a PMU exists.
  *
@@ -8,7 +10,9 @@
  * QKPERF_REQUIRE_HW=1 turns that skip into a failure on machines that must
  * have one.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -81,7 +85,12 @@ Test(perf_sw, group_counts_a_region)
     qkperf_pgroup_close(g);
 
     for (int i = 0; i < SW_N; i++) {
-        cr_expect(c[i].counted, "%s not counted", sw_events[i]);
+        if (!c[i].counted && (i == SW_CTX || i == SW_MIGRATIONS)) {
+            /* Non-root with perf_event_paranoid >= 2: n/a, and says why. */
+            cr_expect_eq(c[i].why, QKPERF_WHY_KERNEL_ONLY, "%s", sw_events[i]);
+            continue;
+        }
+        cr_expect(c[i].counted, "%s not counted: %s", sw_events[i], qkperf_why_text(c[i].why));
         cr_expect_gt(c[i].enabled, 0);
         cr_expect_gt(c[i].running, 0);
         cr_expect(c[i].ratio > 0 && c[i].ratio <= 1.0, "ratio %g", c[i].ratio);
@@ -115,6 +124,89 @@ Test(perf_sw, each_region_reports_its_own_times)
     cr_expect_lt(empty_region.value, 2e6, "empty region task-clock %.0f", empty_region.value);
 }
 
+/* Sleep `times` times for 2 ms: each sleep is one voluntary context switch. */
+static void sleep_2ms(int times)
+{
+    for (int i = 0; i < times; i++) {
+        struct timespec ts = {0, 2000000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+}
+
+/* The kernel counts context switches in kernel context: counted, they must
+ * be > 0 around sleeps; where perf_event_paranoid keeps software events
+ * user-only they must read n/a with that reason. Never a counted 0. */
+Test(perf_sw, sleeping_region_counts_context_switches)
+{
+    qkperf_err err;
+    qkperf_pgroup *g = qkperf_pgroup_open(sw_events, SW_N, -1, &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    qkperf_count c[SW_N];
+    cr_assert_eq(qkperf_pgroup_start(g), 0);
+    sleep_2ms(5);
+    cr_assert_eq(qkperf_pgroup_stop(g, c), 0);
+    qkperf_pgroup_close(g);
+
+    if (c[SW_CTX].counted) {
+        cr_expect_eq(c[SW_CTX].why, QKPERF_WHY_OK);
+        cr_expect_geq(c[SW_CTX].value, 5, "5 sleeps, %.0f context switches", c[SW_CTX].value);
+        cr_expect(c[SW_MIGRATIONS].counted, "migrations share the privilege level");
+    } else {
+        cr_expect_neq(geteuid(), 0, "root may count kernel mode, yet n/a");
+        cr_expect_geq(qkperf_perf_paranoid(), 2);
+        cr_expect_eq(c[SW_CTX].why, QKPERF_WHY_KERNEL_ONLY);
+        cr_expect_eq(c[SW_MIGRATIONS].why, QKPERF_WHY_KERNEL_ONLY);
+    }
+    cr_expect(c[SW_TASK_CLOCK].counted && c[SW_PAGE_FAULTS].counted);
+}
+
+/* The kernel refuses kernel-mode counting (what paranoid 2 does to a user
+ * without CAP_PERFMON): the group still opens user-only, and the kernel-mode
+ * events say why they are n/a instead of reading 0. */
+static int refused_calls, kernel_mode_asked;
+
+static long refuse_kernel_mode(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
+                               unsigned long flags)
+{
+    refused_calls++;
+    if (!attr->exclude_kernel) {
+        kernel_mode_asked++;
+        errno = EACCES;
+        return -1;
+    }
+    return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
+
+static void seam_restore(void);
+
+Test(perf_sw, kernel_mode_refused_reads_na_with_reason, .fini = seam_restore)
+{
+    qkperf_set_open_fn(refuse_kernel_mode);
+    qkperf_err err;
+    qkperf_pgroup *g = qkperf_pgroup_open(sw_events, SW_N, -1, &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    /* Asked once, then the group's later software events go user-only. */
+    cr_expect_eq(kernel_mode_asked, 1);
+    cr_expect_eq(refused_calls, SW_N + 1);
+    qkperf_count c[SW_N];
+    cr_assert_eq(qkperf_pgroup_start(g), 0);
+    sleep_2ms(3);
+    spin_cpu_ms(2);
+    cr_assert_eq(qkperf_pgroup_stop(g, c), 0);
+    qkperf_pgroup_close(g);
+
+    cr_expect(c[SW_TASK_CLOCK].counted && c[SW_TASK_CLOCK].value > 0);
+    cr_expect_eq(c[SW_TASK_CLOCK].why, QKPERF_WHY_OK);
+    cr_expect(c[SW_PAGE_FAULTS].counted);
+    for (int i = SW_CTX; i <= SW_MIGRATIONS; i++) {
+        cr_expect_eq(c[i].counted, 0, "%s", sw_events[i]);
+        cr_expect_eq(c[i].why, QKPERF_WHY_KERNEL_ONLY, "%s", sw_events[i]);
+        cr_expect_eq(c[i].value, 0.0);
+    }
+    cr_expect_not_null(strstr(qkperf_why_text(QKPERF_WHY_KERNEL_ONLY), "perf_event_paranoid"));
+}
+
 Test(perf_sw, unknown_event_is_named)
 {
     const char *ev[] = {"perf::PERF_COUNT_SW_TASK_CLOCK", "perf::QKPERF_NO_SUCH_EVENT"};
@@ -138,6 +230,7 @@ Test(perf_scale, never_running_is_not_counted)
 {
     qkperf_count c = qkperf_scale(12345, 1000, 0);
     cr_expect_eq(c.counted, 0);
+    cr_expect_eq(c.why, QKPERF_WHY_NOT_COUNTED);
     cr_expect_eq(c.raw, 12345);
     cr_expect_eq(c.enabled, 1000);
     cr_expect_eq(c.running, 0);
@@ -147,6 +240,7 @@ Test(perf_scale, not_multiplexed_is_the_raw_count)
 {
     qkperf_count c = qkperf_scale(1000003, 5000, 5000);
     cr_expect_eq(c.counted, 1);
+    cr_expect_eq(c.why, QKPERF_WHY_OK);
     cr_expect_eq(c.value, 1000003.0);
     cr_expect_eq(c.ratio, 1.0);
 }
@@ -178,6 +272,168 @@ Test(perf_scale, running_past_enabled_is_clamped)
     qkperf_count c = qkperf_scale(100, 1000, 1003);
     cr_expect_eq(c.ratio, 1.0);
     cr_expect_eq(c.value, 100.0);
+}
+
+/* ---- the rdpmc read, on synthetic mmap pages -------------------------------------- */
+
+/* A page as an x86 PMU event on counter 2 offers it: 48-bit counter, TSC. */
+static qkperf_page_fields live_page(void)
+{
+    return (qkperf_page_fields){
+        .index = 3, .pmc_width = 48, .cap_user_rdpmc = 1, .cap_user_time = 1,
+        .time_mult = 1, .time_shift = 0, .time_mask = ~UINT64_C(0),
+    };
+}
+
+Test(perf_page, count_is_offset_plus_sign_extended_counter)
+{
+    qkperf_page_fields f = live_page();
+    qkperf_page_value v;
+    f.offset = 1000;
+    f.pmc = 0x000000000123;
+    cr_expect_eq(qkperf_page_eval(&f, &v), 1);
+    cr_expect_eq(v.count, 1000 + 0x123);
+    /* Bit 47 set: a negative 48-bit value (the kernel programs -left). */
+    f.pmc = 0xFFFFFFFFFFF0;
+    qkperf_page_eval(&f, &v);
+    cr_expect_eq(v.count, 1000 - 16, "count %lu", (unsigned long)v.count);
+    /* Only pmc_width bits are the counter. */
+    f.pmc_width = 40;
+    f.pmc = 0xFF0000000010;
+    qkperf_page_eval(&f, &v);
+    cr_expect_eq(v.count, 1000 + 16);
+}
+
+Test(perf_page, counter_wrapping_48_bits_gives_the_region_count)
+{
+    qkperf_page_fields f = live_page();
+    qkperf_page_value a, b;
+    f.offset = INT64_C(5000000000);
+    f.pmc = 0xFFFFFFFFFFF0; /* 16 before the wrap */
+    f.time_enabled = f.time_running = 100;
+    cr_assert_eq(qkperf_page_eval(&f, &a), 1);
+    f.pmc = 0x000000000010; /* 16 after */
+    f.time_enabled = f.time_running = 200;
+    cr_assert_eq(qkperf_page_eval(&f, &b), 1);
+    qkperf_count c = qkperf_page_region(&a, &b);
+    cr_expect_eq(c.raw, 32);
+    cr_expect_eq(c.value, 32.0);
+    cr_expect(c.counted && c.ratio == 1.0);
+    /* An offset below zero (u64 arithmetic wraps) changes nothing. */
+    f.offset = -INT64_C(7);
+    f.pmc = 0xFFFFFFFFFFF0;
+    qkperf_page_eval(&f, &a);
+    f.pmc = 0x000000000010;
+    qkperf_page_eval(&f, &b);
+    cr_expect_eq(qkperf_page_region(&a, &b).raw, 32);
+}
+
+Test(perf_page, no_counter_index_or_no_rdpmc_falls_back)
+{
+    qkperf_page_fields f = live_page();
+    qkperf_page_value v;
+    f.index = 0; /* multiplexed out, or not on a counter */
+    f.offset = 777;
+    f.pmc = 12345;
+    f.time_enabled = 1000;
+    f.time_running = 600;
+    f.tsc = 50;
+    cr_expect_eq(qkperf_page_eval(&f, &v), 0);
+    cr_expect_eq(v.count, 777, "pmc must not be added without a counter");
+    cr_expect_eq(v.enabled, 1050);
+    cr_expect_eq(v.running, 600, "not on a counter: running does not advance");
+
+    f = live_page();
+    f.cap_user_rdpmc = 0;
+    cr_expect_eq(qkperf_page_eval(&f, &v), 0);
+    f = live_page();
+    f.cap_user_time = 0;
+    f.tsc = 1000;
+    f.time_offset = 99;
+    cr_expect_eq(qkperf_page_eval(&f, &v), 0, "no time conversion: read(2)");
+    cr_expect_eq(v.enabled, 0, "and no extrapolation without cap_user_time");
+}
+
+/* The reference for ns = time_offset + cyc * mult >> shift, in 128 bits. */
+static uint64_t ref_ns(uint64_t offset, uint64_t cyc, uint32_t mult, unsigned shift)
+{
+    return offset + (uint64_t)(((unsigned __int128)cyc * mult) >> shift);
+}
+
+Test(perf_page, cap_user_time_extrapolates_enabled_and_running)
+{
+    qkperf_page_fields f = live_page();
+    qkperf_page_value v;
+    /* A 2596 MHz TSC: mult / 2^shift = 1e9 / 2596e6 ns per tick. */
+    f.time_shift = 31;
+    f.time_mult = (uint32_t)(1e9 / 2596e6 * 2147483648.0);
+    f.time_offset = (uint64_t)-INT64_C(123456789); /* the kernel stores it negative */
+    f.time_enabled = 4000000;
+    f.time_running = 3000000;
+    static const uint64_t tscs[] = {0, 1, 2596000000, UINT64_C(1) << 40,
+                                    (UINT64_C(1) << 62) + 12345, ~UINT64_C(0)};
+    for (size_t i = 0; i < sizeof tscs / sizeof tscs[0]; i++) {
+        f.tsc = tscs[i];
+        cr_assert_eq(qkperf_page_eval(&f, &v), 1);
+        uint64_t d = ref_ns(f.time_offset, f.tsc, f.time_mult, f.time_shift);
+        cr_expect_eq(v.enabled, 4000000 + d, "tsc %#lx", (unsigned long)tscs[i]);
+        cr_expect_eq(v.running, 3000000 + d, "tsc %#lx", (unsigned long)tscs[i]);
+    }
+    /* One second of ticks is one second of ns, to the rounding of mult. */
+    f.time_offset = 0;
+    f.tsc = 2596000000;
+    qkperf_page_eval(&f, &v);
+    cr_expect(fabs((double)(v.enabled - 4000000) - 1e9) < 2.0, "%lu",
+              (unsigned long)(v.enabled - 4000000));
+}
+
+Test(perf_page, cap_user_time_short_masks_a_narrow_clock)
+{
+    qkperf_page_fields f = live_page();
+    qkperf_page_value v;
+    f.cap_user_time_short = 1;
+    f.time_mult = 3;
+    f.time_shift = 1;
+    f.time_mask = 0xFFFFFFFF;              /* a 32-bit clock */
+    f.time_cycles = UINT64_C(0x5FFFFFF00); /* its value at the kernel's update */
+    f.tsc = 0x100;                         /* wrapped since: 0x200 ticks later */
+    cr_assert_eq(qkperf_page_eval(&f, &v), 1);
+    cr_expect_eq(v.enabled, ref_ns(0, UINT64_C(0x600000100), 3, 1));
+    /* Without the short flag the same fields are ignored. */
+    f.cap_user_time_short = 0;
+    qkperf_page_eval(&f, &v);
+    cr_expect_eq(v.enabled, ref_ns(0, 0x100, 3, 1));
+}
+
+Test(perf_page, start_stop_difference_scales_when_multiplexed)
+{
+    qkperf_page_fields f = live_page();
+    qkperf_page_value a, b;
+    f.time_mult = 1;
+    f.time_shift = 0;
+    f.offset = 10;
+    f.pmc = 90;
+    f.time_enabled = 1000;
+    f.time_running = 1000;
+    f.time_offset = (uint64_t)-INT64_C(500);
+    f.tsc = 500; /* delta 0 */
+    cr_assert_eq(qkperf_page_eval(&f, &a), 1);
+    cr_expect_eq(a.count, 100);
+    cr_expect_eq(a.enabled, 1000);
+    /* Later: the kernel saw 4000 ns enabled, 2000 running, and the counter
+     * is back on the PMU; 1000 ns more since its update. */
+    f.offset = 1000;
+    f.pmc = 100;
+    f.time_enabled = 4000;
+    f.time_running = 2000;
+    f.tsc = 1500;
+    cr_assert_eq(qkperf_page_eval(&f, &b), 1);
+    qkperf_count c = qkperf_page_region(&a, &b);
+    cr_expect_eq(c.raw, 1000);
+    cr_expect_eq(c.enabled, 4000);
+    cr_expect_eq(c.running, 2000);
+    cr_expect_eq(c.value, 2000.0);
+    cr_expect_eq(c.ratio, 0.5);
 }
 
 /* ---- error classification ----------------------------------------------------- */
@@ -218,17 +474,22 @@ Test(perf_errors, every_kind_has_its_own_text)
     cr_expect_str_eq(qkperf_why_text(QKPERF_WHY_NO_PMU), "no hardware PMU");
 }
 
-/* The seam: the first `fake_ok` opens are real, then fail with fake_errno. */
-static int fake_errno, fake_ok, fake_calls;
+/* The seam: the first `fake_ok` events open for real (a refused kernel-mode
+ * attempt, as a non-root user gets, does not count), then all fail with
+ * fake_errno. */
+static int fake_errno, fake_ok, fake_calls, fake_opened;
 
 static long fake_open(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
                       unsigned long flags)
 {
-    if (fake_calls++ >= fake_ok) {
+    fake_calls++;
+    if (fake_opened >= fake_ok) {
         errno = fake_errno;
         return -1;
     }
-    return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+    long fd = syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+    fake_opened += fd >= 0;
+    return fd;
 }
 
 static void fake_setup(int errnum, int ok)
@@ -236,6 +497,7 @@ static void fake_setup(int errnum, int ok)
     fake_errno = errnum;
     fake_ok = ok;
     fake_calls = 0;
+    fake_opened = 0;
     qkperf_set_open_fn(fake_open);
 }
 
@@ -292,7 +554,7 @@ Test(perf_errors, failing_member_is_named_and_nothing_leaks, .fini = seam_restor
     int before = count_open_fds();
     fake_setup(ENOSPC, 2);
     cr_expect_null(qkperf_pgroup_open(sw_events, SW_N, -1, &err));
-    cr_expect_eq(fake_calls, 3);
+    cr_expect_eq(fake_opened, 2);
     cr_expect_eq(err.why, QKPERF_WHY_TOO_MANY);
     cr_expect_not_null(strstr(err.msg, sw_events[2]), "%s", err.msg);
     cr_expect_eq(count_open_fds(), before);

@@ -4,7 +4,9 @@
  * permitted, not counted) the same way on every machine — the open test
  * seam stands in for the kernel — and find the external tools on PATH.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>
@@ -142,8 +144,13 @@ Test(probe, no_pmu_is_reported_with_the_errno, .fini = seam_restore)
     char *text = print_to_string(&p);
     cr_expect_not_null(strstr(text, "\nhw         unavailable: "), "%s", text);
     cr_expect_not_null(strstr(text, "no hardware PMU (ENOENT"), "%s", text);
-    cr_expect_not_null(strstr(text, "\nsw         available: task-clock page-faults "
-                                    "context-switches cpu-migrations\n"), "%s", text);
+    /* As root every sw event counts; otherwise paranoid 2 makes two n/a. */
+    const char *sw_rest = p.sw_event_why[2] == QKPERF_WHY_OK
+                              ? " context-switches cpu-migrations\n"
+                              : "; n/a: context-switches cpu-migrations (";
+    char want[128];
+    snprintf(want, sizeof want, "\nsw         available: task-clock page-faults%s", sw_rest);
+    cr_expect_not_null(strstr(text, want), "%s", text);
     free(text);
 }
 
@@ -155,6 +162,41 @@ Test(probe, not_permitted_names_paranoid, .fini = seam_restore)
     qkperf_probe(&p);
     cr_expect_eq(p.hw_why, QKPERF_WHY_NOT_PERMITTED);
     cr_expect_not_null(strstr(p.hw_reason, "perf_event_paranoid"), "%s", p.hw_reason);
+}
+
+/* No PMU, and kernel-mode counting refused (perf_event_paranoid 2 for a
+ * user without CAP_PERFMON): the sw source stays available, with the two
+ * kernel-mode events listed n/a and why. */
+static long fake_user_only(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
+                           unsigned long flags)
+{
+    if (attr->type != PERF_TYPE_SOFTWARE) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (!attr->exclude_kernel) {
+        errno = EACCES;
+        return -1;
+    }
+    return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
+
+Test(probe, kernel_mode_refused_lists_sw_events_na, .fini = seam_restore)
+{
+    qkperf_probe_t p;
+    qkperf_set_open_fn(fake_user_only);
+    qkperf_probe(&p);
+    cr_expect_eq(p.sw_why, QKPERF_WHY_OK, "%s", p.sw_reason);
+    cr_expect_eq(p.sw_event_why[0], QKPERF_WHY_OK);
+    cr_expect_eq(p.sw_event_why[1], QKPERF_WHY_OK);
+    cr_expect_eq(p.sw_event_why[2], QKPERF_WHY_KERNEL_ONLY);
+    cr_expect_eq(p.sw_event_why[3], QKPERF_WHY_KERNEL_ONLY);
+    char *text = print_to_string(&p);
+    char want[320];
+    snprintf(want, sizeof want, "\nsw         available: task-clock page-faults; n/a: "
+             "context-switches cpu-migrations (%s)\n", qkperf_why_text(QKPERF_WHY_KERNEL_ONLY));
+    cr_expect_not_null(strstr(text, want), "%s", text);
+    free(text);
 }
 
 /* Hardware events are opened as task-clock bound to a CPU this thread is

@@ -1,14 +1,26 @@
 /*
  * test_runner.c — the runner measures any kernel that registers through the
  * kernel interface: a small non-QK256 op (saxpy) with two variants and two
- * phases is profiled end to end with the tsc and sw sources.
+ * phases is profiled end to end with the tsc and sw sources, and with a
+ * hardware group whose PMU is a fake (the open and ioctl seams of perf.h),
+ * so the hw path is exercised on machines without one.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kernel.h"
+#include "perf.h"
 #include "results.h"
 #include "runner.h"
 
@@ -181,5 +193,186 @@ Test(runner, wrong_output_is_refused)
     cr_expect_eq(rc, -1);
     cr_expect(strstr(err, "differs from ref") != NULL, "message: %s", err);
     cr_expect_eq(res.n, 0);
+    qkperf_results_free(&res);
+}
+
+/* ---- a fake PMU behind the perf.h seams ------------------------------------------
+ * Every non-software event (and any member of such a group) "opens" as the
+ * read end of a pipe. The group's events count (k + 2) per ns of enabled
+ * time, k their position: cycles 2/ns, instructions 3/ns, so IPC is exactly
+ * 1.5 after any empty-cost subtraction. DISABLE writes the group's
+ * PERF_FORMAT_GROUP|ID|TOTAL_TIME_ENABLED|TOTAL_TIME_RUNNING record into the
+ * leader's pipe (members in reverse order: values are matched by ID), so the
+ * stop's read(2) gets it. running_stalls keeps time_running from moving. */
+enum { FAKE_MAX = 8, FAKE_ID0 = 1000 };
+
+static struct {
+    int rd[FAKE_MAX], wr[FAKE_MAX];
+    size_t n;
+    uint64_t count[FAKE_MAX];
+    uint64_t enabled, running, t_on;
+    int running_stalls;
+} fake;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int fake_index(int fd)
+{
+    for (size_t i = 0; i < fake.n; i++)
+        if (fake.rd[i] == fd)
+            return (int)i;
+    return -1;
+}
+
+static long fake_pmu_open(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
+                          unsigned long flags)
+{
+    int member = group_fd >= 0 && fake_index(group_fd) >= 0;
+    if (attr->type == PERF_TYPE_SOFTWARE && !member)
+        return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+    if (group_fd < 0)
+        fake.n = 0; /* a new group; the old one's read ends are closed by now */
+    int p[2];
+    if (fake.n == FAKE_MAX || pipe2(p, O_CLOEXEC) != 0) {
+        errno = ENOSPC;
+        return -1;
+    }
+    fake.rd[fake.n] = p[0];
+    fake.wr[fake.n] = p[1];
+    fake.count[fake.n++] = 0;
+    return p[0];
+}
+
+static int fake_disable(void)
+{
+    uint64_t el = now_ns() - fake.t_on;
+    uint64_t rec[3 + 2 * FAKE_MAX];
+    fake.enabled += el;
+    fake.running += fake.running_stalls ? 0 : el;
+    rec[0] = fake.n;
+    rec[1] = fake.enabled;
+    rec[2] = fake.running;
+    for (size_t k = 0; k < fake.n; k++) {
+        size_t j = fake.n - 1 - k;
+        fake.count[j] += fake.running_stalls ? 0 : (j + 2) * el;
+        rec[3 + 2 * k] = fake.count[j];
+        rec[4 + 2 * k] = FAKE_ID0 + j;
+    }
+    size_t len = (3 + 2 * fake.n) * sizeof rec[0];
+    return write(fake.wr[0], rec, len) == (ssize_t)len ? 0 : -1;
+}
+
+static int fake_pmu_ioctl(int fd, unsigned long request, unsigned long arg)
+{
+    int i = fake_index(fd);
+    if (i < 0)
+        return ioctl(fd, request, arg);
+    switch (request) {
+    case PERF_EVENT_IOC_ID:
+        *(uint64_t *)(uintptr_t)arg = FAKE_ID0 + (uint64_t)i;
+        return 0;
+    case PERF_EVENT_IOC_RESET:
+        memset(fake.count, 0, sizeof fake.count);
+        return 0;
+    case PERF_EVENT_IOC_ENABLE:
+        fake.t_on = now_ns();
+        return 0;
+    case PERF_EVENT_IOC_DISABLE:
+        return fake_disable();
+    default:
+        errno = ENOTTY;
+        return -1;
+    }
+}
+
+static void fake_pmu_install(int running_stalls)
+{
+    memset(&fake, 0, sizeof fake);
+    fake.running_stalls = running_stalls;
+    qkperf_set_open_fn(fake_pmu_open);
+    qkperf_set_ioctl_fn(fake_pmu_ioctl);
+}
+
+static void fake_pmu_remove(void)
+{
+    qkperf_set_open_fn(NULL);
+    qkperf_set_ioctl_fn(NULL);
+    for (size_t i = 0; i < fake.n; i++)
+        close(fake.wr[i]);
+}
+
+static void measure_cycles_group(qkperf_results *res)
+{
+    qkperf_run_opts o;
+    qkperf_run_opts_default(&o);
+    o.samples = 5;
+    o.warmup_ms = 0;
+    const char *groups[] = {"CYCLES", NULL};
+    o.groups = groups;
+    char err[512] = "";
+    size_t dim[2] = {4096, 0};
+    cr_assert_eq(qkperf_measure(&o, qk_find_op("saxpy-test"), qk_find_variant("saxpy-test", "ref"),
+                                dim, "4096", res, err, sizeof err), 0, "%s", err);
+}
+
+Test(runner, hw_group_on_a_fake_pmu_gives_the_crafted_ratios, .fini = fake_pmu_remove)
+{
+    fake_pmu_install(0);
+    qkperf_results res;
+    qkperf_results_init(&res);
+    measure_cycles_group(&res);
+    static const struct {
+        const char *metric;
+        double want;
+    } derived[] = {{"IPC", 1.5}, {"CPI", 2.0 / 3.0}};
+    const char *phases[] = {"scale", "add", "total"};
+    for (size_t ph = 0; ph < 3; ph++) {
+        for (size_t i = 0; i < 2; i++) {
+            const qkperf_record *x = qkperf_results_find(&res, "saxpy-test", "ref", "4096",
+                                                         phases[ph], derived[i].metric);
+            cr_assert_not_null(x, "%s: no %s record", phases[ph], derived[i].metric);
+            cr_expect_str_eq(x->source, "hw");
+            cr_expect(x->counted && x->n == 5, "%s %s: counted %d n %zu why '%s'", phases[ph],
+                      derived[i].metric, x->counted, (size_t)x->n, x->why);
+            cr_expect(isfinite(x->median) && fabs(x->median / derived[i].want - 1) < 1e-12,
+                      "%s %s: %.17g, crafted %.17g", phases[ph], derived[i].metric, x->median,
+                      derived[i].want);
+        }
+        const qkperf_record *cyc = qkperf_results_find(&res, "saxpy-test", "ref", "4096",
+                                                       phases[ph], "cycles");
+        cr_assert_not_null(cyc);
+        cr_expect(cyc->counted && cyc->median > 0 && cyc->mux_ratio == 1.0,
+                  "%s cycles: %g (mux %g)", phases[ph], cyc->median, cyc->mux_ratio);
+    }
+    qkperf_results_free(&res);
+}
+
+Test(runner, hw_group_never_running_is_na_with_reason, .fini = fake_pmu_remove)
+{
+    fake_pmu_install(1);
+    qkperf_results res;
+    qkperf_results_init(&res);
+    measure_cycles_group(&res);
+    size_t hw = 0;
+    for (size_t i = 0; i < res.n; i++) {
+        const qkperf_record *x = &res.rec[i];
+        if (strcmp(x->source, "hw"))
+            continue;
+        hw++;
+        cr_expect(!x->counted && x->n == 0 && isnan(x->median), "%s %s: counted %d median %g",
+                  x->phase, x->metric, x->counted, x->median);
+        cr_expect_not_null(strstr(x->why, "time_running = 0"), "%s %s: why '%s'", x->phase,
+                           x->metric, x->why);
+    }
+    cr_expect_geq(hw, 3 * 4, "cycles, instructions, IPC, CPI per phase: %zu", hw);
+    const qkperf_record *tc = qkperf_results_find(&res, "saxpy-test", "ref", "4096", "total",
+                                                  "task-clock");
+    cr_assert_not_null(tc);
+    cr_expect(tc->counted, "the sw source is real and unaffected");
     qkperf_results_free(&res);
 }
