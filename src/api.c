@@ -106,6 +106,8 @@ static int gemv_checked(qk256_gemv_fn fn, float *y, const uint8_t *packed,
     return QK256_OK;
 }
 
+enum { I8_STACK_BLOCKS = 32 };
+
 /* gemv-i8: check, quantize x once (in the layout of the variant's kernel),
  * then split the rows like gemv. */
 static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *packed,
@@ -120,9 +122,14 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
     if (qk256_i8_lut_from(&t, lut ? lut : qk256_default_lut) != QK256_OK)
         return QK256_E_UNSUPPORTED;
     size_t nb = qk256_row_bytes(cols) / QK256_BLOCK_BYTES;
-    int8_t *q = aligned_alloc(64, nb * QK256_BLOCK);
-    int32_t *sum = malloc(nb * sizeof *sum);
-    if (!q || !sum) {
+    /* q on the stack up to 8192 columns (8.3 KB: every matrix of a 2B
+     * model's decode), else from the heap */
+    _Alignas(64) int8_t q_stack[I8_STACK_BLOCKS * QK256_BLOCK];
+    int32_t sum_stack[I8_STACK_BLOCKS];
+    int heap = nb > I8_STACK_BLOCKS;
+    int8_t *q = heap ? aligned_alloc(64, nb * QK256_BLOCK) : q_stack;
+    int32_t *sum = heap ? malloc(nb * sizeof *sum) : sum_stack;
+    if (heap && (!q || !sum)) {
         free(q);
         free(sum);
         return QK256_E_NOMEM;
@@ -131,8 +138,10 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
     gemv_job j = {.fn_i8 = b->fn.i8.kernel, .t = &t, .xq = &xq, .y = y, .packed = packed,
                   .row_stride = row_stride, .nb = nb, .cols = cols, .scales = scales};
     qk256_parallel_rows(rows, rows * cols, gemv_slice, &j);
-    free(q);
-    free(sum);
+    if (heap) {
+        free(q);
+        free(sum);
+    }
     return QK256_OK;
 }
 

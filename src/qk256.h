@@ -84,7 +84,8 @@ int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed,
  *
  * The table must hold integers in [-64, 64] (the default {-2,-1,1,2} and
  * the ternary {-1,0,1,0} do): any other table gives QK256_E_UNSUPPORTED.
- * x must be finite. Allocates nb*256 + 4*nb bytes per call for q
+ * x must be finite. Needs nb*256 + 4*nb bytes per call for q: on the
+ * caller's stack up to 8192 columns (about 8.3 KB), else allocated
  * (QK256_E_NOMEM if that fails). Other arguments as for qk256_gemv.
  */
 int qk256_gemv_i8(float *y, const uint8_t *packed, size_t row_stride,
