@@ -110,10 +110,45 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* fork() copies only the calling thread: the child must not believe in
+ * workers it does not have, nor inherit locks or condition variables in
+ * the middle of a hand-off. The prepare handler takes both locks so the
+ * pool is quiet at the fork; the child starts over with no workers. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&pool_owner);
+    pthread_mutex_lock(&pool_lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&pool_lock);
+    pthread_mutex_unlock(&pool_owner);
+}
+
+static void fork_child(void)
+{
+    workers = 0;
+    pending = 0;
+    pthread_cond_init(&job_ready, NULL);
+    pthread_cond_init(&job_done, NULL);
+    pthread_mutex_unlock(&pool_lock);
+    pthread_mutex_unlock(&pool_owner);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void register_atfork(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 /* Start workers until `parts` threads (the caller included) can run; under
  * pool_lock. Returns how many can, fewer if the system refuses threads. */
 static int grow_pool(int parts)
 {
+    if (workers + 1 < parts)
+        pthread_once(&atfork_once, register_atfork);
     while (workers + 1 < parts) {
         pthread_t t;
         pthread_attr_t attr;

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "qk256.h"
@@ -210,5 +211,31 @@ Test(threads, concurrent_callers, .timeout = 120)
     }
     free(want[0]);
     free(want[1]);
+    drop(&p);
+}
+
+/* After fork() the child has no workers: a threaded call there must start
+ * new ones and finish, with the same result, instead of waiting forever on
+ * threads that did not survive the fork. */
+Test(threads, pool_works_after_fork, .timeout = 60)
+{
+    problem p = make(512, 4096, 77);
+    float *y1 = malloc(p.rows * sizeof(float)), *y2 = malloc(p.rows * sizeof(float));
+    cr_assert(y1 && y2);
+    cr_assert_eq(qk256_set_threads(2), QK256_OK);
+    cr_assert_eq(qk256_gemv(y1, p.packed, p.stride, p.scales, p.x, p.rows, p.cols, NULL), QK256_OK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20); /* a hang is a failure, not a stuck test run */
+        int rc = qk256_gemv(y2, p.packed, p.stride, p.scales, p.x, p.rows, p.cols, NULL);
+        _exit(rc != QK256_OK ? 2 : memcmp(y1, y2, p.rows * sizeof(float)) ? 3 : 0);
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the forked child's threaded gemv %s (status %d)",
+              WIFSIGNALED(st) ? "hung or crashed" : "failed", st);
+    free(y1);
+    free(y2);
     drop(&p);
 }
