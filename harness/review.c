@@ -164,13 +164,40 @@ static void add_decode_plot(const review_cfg *c, qkperf_results *res, qkperf_plo
     }
 }
 
+/* --source LIST: tsc, sw and hw always count in a review; sim and static
+ * are added when named. */
+static int parse_sources(const char *text, review_cfg *c)
+{
+    char *storage, err[512];
+    const char *items[QKPERF_MAX_LIST];
+    size_t n;
+    int rc = qkperf_split_list(text, &storage, items, QKPERF_MAX_LIST, &n, "source", err,
+                               sizeof err);
+    c->sim = c->stat = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!strcmp(items[i], "sim"))
+            c->sim = 1;
+        else if (!strcmp(items[i], "static"))
+            c->stat = 1;
+        else if (strcmp(items[i], "tsc") && strcmp(items[i], "sw") && strcmp(items[i], "hw")) {
+            snprintf(err, sizeof err, "unknown source '%s' (known: tsc, sw, hw, sim, static)",
+                     items[i]);
+            rc = -1;
+        }
+    }
+    free(storage);
+    if (rc)
+        qkperf_usage_error("%s", err);
+    return rc;
+}
+
 static int parse(int argc, char **argv, review_cfg *c)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
         {"quick", no_argument, NULL, 'Q'},        {"no-sim", no_argument, NULL, 'S'},
         {"no-static", no_argument, NULL, 'M'},    {"samples", required_argument, NULL, 'n'},
-        {"no-decode", no_argument, NULL, 'D'},
+        {"no-decode", no_argument, NULL, 'D'},    {"source", required_argument, NULL, 'X'},
         {NULL, 0, NULL, 0},
     };
     memset(c, 0, sizeof *c);
@@ -188,6 +215,10 @@ static int parse(int argc, char **argv, review_cfg *c)
         case 'S': c->sim = 0; break;
         case 'M': c->stat = 0; break;
         case 'D': c->decode = 0; break;
+        case 'X':
+            if (parse_sources(optarg, c))
+                return 2;
+            break;
         case 'n': c->samples = optarg; break;
         default:
             return qkperf_usage_error("review: unknown option '%s'", argv[optind - 1]);
