@@ -51,6 +51,13 @@ static int dequantize_checked(qk256_dequant_fn fn, float *out, const uint8_t *pa
     return QK256_OK;
 }
 
+/* Multiply-adds of a call, saturated: it only decides whether to thread. */
+static size_t work_of(size_t rows, size_t cols)
+{
+    size_t w;
+    return __builtin_mul_overflow(rows, cols, &w) ? SIZE_MAX : w;
+}
+
 static int gemv_args_ok(const float *y, const uint8_t *packed, size_t row_stride,
                         const float *x, size_t rows, size_t cols)
 {
@@ -102,7 +109,7 @@ static int gemv_checked(qk256_gemv_fn fn, float *y, const uint8_t *packed,
     gemv_job j = {.fn = fn, .y = y, .packed = packed, .row_stride = row_stride,
                   .nb = qk256_row_bytes(cols) / QK256_BLOCK_BYTES, .cols = cols,
                   .scales = scales, .x = x, .lut = lut ? lut : qk256_default_lut};
-    qk256_parallel_rows(rows, rows * cols, gemv_slice, &j);
+    qk256_parallel_rows(rows, work_of(rows, cols), gemv_slice, &j);
     return QK256_OK;
 }
 
@@ -137,7 +144,7 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
     qk256_xq xq = {q, sum, b->fn.i8.quantize(q, sum, x, cols, b->fn.i8.chunk)};
     gemv_job j = {.fn_i8 = b->fn.i8.kernel, .t = &t, .xq = &xq, .y = y, .packed = packed,
                   .row_stride = row_stride, .nb = nb, .cols = cols, .scales = scales};
-    qk256_parallel_rows(rows, rows * cols, gemv_slice, &j);
+    qk256_parallel_rows(rows, work_of(rows, cols), gemv_slice, &j);
     if (heap) {
         free(q);
         free(sum);
