@@ -11,7 +11,8 @@
  *   avx2-p1-p4          2 x 16-byte           vector, regs      vpermps  1 row, 1 chain
  *   avx2-p1-p4-p2       4-byte gather, tiles  vector, regs      vpermps  8 rows x 16 cols
  *   avx2-p1-p4-p2-p3    32-byte + transpose   vector, regs      vpermps  8 rows x 16 cols
- *                       + prefetch
+ *                       + prefetch of the
+ *                       next 8-row group
  *
  * The lut phase yields block-scaled weights: the 4-entry table is
  * multiplied by the block's scale once, so a lookup gives lut[k] * s.
@@ -174,26 +175,26 @@ QK_INLINE size_t group_rows(size_t idx[8], size_t r0, size_t rows)
     return nr;
 }
 
-/* One full block of 8 rows, per variant: acc[r] += weights * x. */
+/* One full block of 8 rows, per variant: acc[r] += weights * x. pf is the
+ * cursor on the next group, which only p3 prefetches. */
 typedef void (*tiles_fn)(__m256 acc[8], const __m256 tab[8], const uint8_t *const row[8],
-                         size_t b, size_t nb, const float *x);
+                         size_t b, qk_pf_tile *pf, const float *x);
 
 QK_INLINE void tiles_gather(__m256 acc[8], const __m256 tab[8],
-                            const uint8_t *const row[8], size_t b, size_t nb,
+                            const uint8_t *const row[8], size_t b, qk_pf_tile *pf,
                             const float *x)
 {
-    (void)nb;
+    (void)pf;
     for (size_t t = 0; t < 16; t++)
         qk_fma_tile(acc, tab, qk_unpack32(qk_tile_gather(row, b * QK256_BLOCK_BYTES + 4 * t)),
                     x + b * QK256_BLOCK + 16 * t);
 }
 
 QK_INLINE void tiles_load8(__m256 acc[8], const __m256 tab[8], const uint8_t *const row[8],
-                           size_t b, size_t nb, const float *x)
+                           size_t b, qk_pf_tile *pf, const float *x)
 {
     __m256i tile[8];
-    for (unsigned r = 0; r < 8; r++)
-        qk_prefetch_block(row[r], b, nb);
+    qk_prefetch_tile(pf, b, 8);
     for (size_t h = 0; h < 2; h++) {
         qk_tiles_load8(tile, row, b * QK256_BLOCK_BYTES + 32 * h);
 #pragma GCC unroll 8
@@ -213,6 +214,7 @@ QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride,
     const float *rs[8];
     __m256 acc[8], tab[8];
     float tail[8];
+    qk_pf_tile pf = qk_pf_next_tile(packed, row_stride, scales, nb, r0, 8, rows);
     for (unsigned r = 0; r < 8; r++) {
         row[r] = packed + idx[r] * row_stride;
         rs[r] = scales ? scales + idx[r] * nb : NULL;
@@ -223,7 +225,7 @@ QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride,
 #pragma GCC unroll 8
         for (unsigned r = 0; r < 8; r++)
             tab[r] = qk_table_scaled(lut, qk_scale_of(rs[r], b));
-        tiles(acc, tab, row, b, nb, x);
+        tiles(acc, tab, row, b, &pf, x);
     }
     for (size_t r = 0; r < nr; r++) {
         if (cols % QK256_BLOCK)

@@ -4,7 +4,8 @@
  *
  *   variant       memory             unpack            lut            fma
  *   avx512-vbmi   8-byte broadcasts  vpmultishiftqb    vpermps zmm    8 rows x 32 cols,
- *                 + prefetch         + shift (32 codes) (scaled tab)   2 zmm chains per row
+ *                 + prefetch of the  + shift (32 codes) (scaled tab)   2 zmm chains per row
+ *                 next row tile
  *
  * Per 32 weights a row costs six vector instructions (multishift with its
  * folded load, shift, two vpermps, two FMAs), of which only the three
@@ -49,12 +50,14 @@ QK_INLINE void tile_block(__m512 (*acc)[2], const __m512 *tab, const uint8_t *co
     }
 }
 
-/* Rows r0 .. r0+R-1, all blocks, into y. */
+/* Rows r0 .. r0+R-1 of `rows`, all blocks, into y. */
 QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
                          const float *scales, const float *x, size_t r0, size_t cols,
-                         const float lut[4], unsigned R)
+                         const float lut[4], unsigned R, size_t rows)
 {
     size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, full = cols / QK256_BLOCK;
+    /* the next tile, prefetched in memory order while this one runs */
+    qk_pf_tile pf = qk_pf_next_tile(packed, row_stride, scales, nb, r0, R, rows);
     const __m512i ctrl = qk5_ctrl();
     const uint8_t *row[TILE_ROWS], *blk[TILE_ROWS];
     const float *rs[TILE_ROWS];
@@ -65,15 +68,16 @@ QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
         acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     }
     for (size_t b = 0; b < full; b++) {
+        qk_prefetch_tile(&pf, b, R);
 #pragma GCC unroll 8
         for (unsigned r = 0; r < R; r++) {
-            qk_prefetch_block(row[r], b, nb);
             blk[r] = row[r] + b * QK256_BLOCK_BYTES;
             tab[r] = qk5_table_scaled(lut, qk_scale_of(rs[r], b));
         }
         tile_block(acc, tab, blk, x + b * QK256_BLOCK, QK256_BLOCK, R, ctrl);
     }
     if (full < nb) {
+        qk_prefetch_tile(&pf, full, R);
         for (unsigned r = 0; r < R; r++) {
             blk[r] = row[r] + full * QK256_BLOCK_BYTES;
             tab[r] = qk5_table_scaled(lut, qk_scale_of(rs[r], full));
@@ -90,9 +94,9 @@ void qk256_gv_avx512_vbmi(float *y, const uint8_t *packed, size_t row_stride,
 {
     size_t r0 = 0;
     for (; r0 + TILE_ROWS <= rows; r0 += TILE_ROWS)
-        gemv_tile(y, packed, row_stride, scales, x, r0, cols, lut, TILE_ROWS);
+        gemv_tile(y, packed, row_stride, scales, x, r0, cols, lut, TILE_ROWS, rows);
     for (; r0 < rows; r0++)
-        gemv_tile(y, packed, row_stride, scales, x, r0, cols, lut, 1);
+        gemv_tile(y, packed, row_stride, scales, x, r0, cols, lut, 1, rows);
 }
 
 /* ---- staged steps ------------------------------------------------------ */

@@ -7,7 +7,8 @@
  * the same instructions. A ladder step swaps exactly one block:
  *
  *   memory  bytes one at a time (mvp) -> qk_load32_split (p1)
- *           -> qk_load32 + qk_prefetch_block (p3)
+ *           -> qk_load32 + qk_prefetch_block (p3; the fused gemv kernels
+ *              prefetch the next row tile instead: qk_prefetch_tile)
  *   unpack  qk_unpack_scalar (mvp) -> qk_unpack32 (p1)
  *   lut     qk_lut8_scalar (mvp, p1) -> qk_lut8_perm (p4)
  *   scale   qk_scale8        fma  qk_fma8 (p2: qk_fma_tile)    hsum qk_hsum8
@@ -85,6 +86,53 @@ QK_INLINE void qk_prefetch_block(const uint8_t *blocks, size_t b, size_t nb)
         _mm_prefetch((const char *)blocks +
                          (b + QK256_PREFETCH_BLOCKS) * QK256_BLOCK_BYTES,
                      _MM_HINT_T0);
+}
+
+/*
+ * p3, fused gemv kernels: the next tile of rows, prefetched in memory order
+ * while this tile runs. In a decode the weights stream from DRAM, and
+ * qk_prefetch_block's 8 blocks ahead in each of a tile's rows (512 bytes
+ * per row) keeps too little in flight; fetching the same lines in the
+ * kernel's own order (block b of each row) streams at half the rate or
+ * less (gemv_i8_avx512.c has the figures). So the kernel of a tile of R
+ * rows sets a cursor on the next tile (up to R rows) and advances it by R
+ * lines per block step (qk_prefetch_tile), row by row, each row's blocks
+ * in turn: one contiguous stretch when rows are packed back to back, as
+ * in a decode. The next tile's scales go one line per block step. Nothing
+ * past the kernel's rows is addressed.
+ */
+typedef struct qk_pf_tile {
+    const uint8_t *row;  /* the row being fetched, NULL when done */
+    size_t blk, rows;    /* next block in it; rows left, it included */
+    size_t nb, stride;   /* blocks per row, bytes between rows */
+    const float *scales; /* the next tile's scales, NULL if none */
+    size_t nscales;      /* how many */
+} qk_pf_tile;
+
+/* The cursor of a kernel tile of R rows starting at r0, of `rows`. */
+QK_INLINE qk_pf_tile qk_pf_next_tile(const uint8_t *packed, size_t row_stride,
+                                     const float *scales, size_t nb, size_t r0, unsigned R,
+                                     size_t rows)
+{
+    size_t left = rows - r0 > R ? rows - r0 - R : 0;
+    size_t next = left < R ? left : R;
+    qk_pf_tile c = {next ? packed + (r0 + R) * row_stride : NULL, 0, next, nb, row_stride,
+                    next && scales ? scales + (r0 + R) * nb : NULL, next * nb};
+    return c;
+}
+
+/* Block step b: the next R lines of the next tile, and its scales' line b. */
+QK_INLINE void qk_prefetch_tile(qk_pf_tile *c, size_t b, unsigned R)
+{
+    for (unsigned k = 0; k < R && c->row; k++) {
+        _mm_prefetch((const char *)(c->row + c->blk * QK256_BLOCK_BYTES), _MM_HINT_T0);
+        if (++c->blk == c->nb) {
+            c->blk = 0;
+            c->row = --c->rows ? c->row + c->stride : NULL;
+        }
+    }
+    if (c->scales && 16 * b < c->nscales)
+        _mm_prefetch((const char *)(c->scales + 16 * b), _MM_HINT_T0);
 }
 
 /* x[0..m) loaded 8 floats at a time, the tail one at a time, xor-folded. */
