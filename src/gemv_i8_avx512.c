@@ -26,7 +26,7 @@
  * masks of four vectors, vpshufb, two chains joined per block); the block
  * scales come as doubles from a small per-tile buffer (scales_pd), and the
  * next tile is prefetched, in memory order, while this one runs
- * (prefetch_next). A tile of
+ * (qk_prefetch_tile, phases_avx2.h). A tile of
  * TILE_ROWS rows shares the four loads of q and the bias start of a block;
  * leftover rows run the same steps one at a time, so every row's result is
  * the same in any grouping, staged or fused, and for any thread count.
@@ -193,35 +193,14 @@ QK_INLINE void scales_pd(double sc[][SPAN], const float *rs, size_t nb, size_t b
  * memory reads ~30 GB/s), and `qkperf decode -t 1` went from 11.7 to 27.4
  * tokens/s. T1 or T2 hints were no better than T0. The next tile's scales
  * go one line per block step at the start. Nothing past the kernel's rows
- * is addressed.
+ * is addressed. The cursor is the float kernels' (qk_prefetch_tile in
+ * phases_avx2.h).
  */
-typedef struct pf_cursor {
-    const uint8_t *row; /* the row being fetched, NULL when done */
-    size_t blk, rows;   /* next block in it; rows left, it included */
-} pf_cursor;
-
-QK_INLINE void prefetch_next(pf_cursor *c, const float *next_rs, size_t b, size_t nb,
-                             size_t row_stride, unsigned R, size_t next_rows)
-{
-    for (unsigned k = 0; k < R && c->row; k++) {
-        _mm_prefetch((const char *)(c->row + c->blk * QK256_BLOCK_BYTES), _MM_HINT_T0);
-        if (++c->blk == nb) {
-            c->blk = 0;
-            c->row = --c->rows ? c->row + row_stride : NULL;
-        }
-    }
-    if (next_rs && 16 * b < next_rows * nb)
-        _mm_prefetch((const char *)(next_rs + 16 * b), _MM_HINT_T0);
-}
-
 QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
                          const float *scales, const qk256_xq *x, size_t r0, size_t nb,
                          const qk256_i8_lut *t, unsigned R, size_t rows)
 {
-    /* the next R rows, or those the kernel has left */
-    size_t next_rows = rows - r0 - R < R ? rows - r0 - R : R;
-    pf_cursor pf = {next_rows ? packed + (r0 + R) * row_stride : NULL, 0, next_rows};
-    const float *next_rs = next_rows && scales ? scales + (r0 + R) * nb : NULL;
+    qk_pf_tile pf = qk_pf_next_tile(packed, row_stride, scales, nb, r0, R, rows);
     const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
     const uint8_t *row = packed + r0 * row_stride;
     const float *rs = scales ? scales + r0 * nb : NULL;
@@ -241,7 +220,7 @@ QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
             for (unsigned k = 0; k < 4; k++)
                 q[k] = _mm512_loadu_si512(xq + 64 * k);
             const __m512i start = block_start(t, x->sum[b]);
-            prefetch_next(&pf, next_rs, b, nb, row_stride, R, next_rows);
+            qk_prefetch_tile(&pf, b, R);
 #pragma GCC unroll 16
             for (unsigned r = 0; r < R; r++) {
                 const uint8_t *blk = row + r * row_stride;
