@@ -144,20 +144,21 @@ static void pct(char *buf, size_t len, double ratio)
     snprintf(buf, len, "%+.0f", (ratio - 1.0) * 100.0);
 }
 
+/* A phase's delta on `metric` in the step from -> to, with a ratio. */
+static int in_step(const qkperf_delta *d, const char *from, const char *to, const char *metric)
+{
+    return !strcmp(d->from, from) && !strcmp(d->to, to) && !strcmp(d->metric, metric) &&
+           strcmp(d->phase, "total") && d->change.ratio_defined;
+}
+
 void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char *to,
                            const char *metric, char *buf, size_t len)
 {
     const qkperf_delta *most = NULL;
-    char unchanged[256] = "";
     for (size_t i = 0; i < ds->n; i++) {
         const qkperf_delta *d = &ds->d[i];
-        if (strcmp(d->from, from) || strcmp(d->to, to) || strcmp(d->metric, metric) ||
-            !strcmp(d->phase, "total") || !d->change.ratio_defined)
+        if (!in_step(d, from, to, metric))
             continue;
-        if (d->verdict == QKPERF_NO_CHANGE) {
-            size_t u = strlen(unchanged);
-            snprintf(unchanged + u, sizeof unchanged - u, "%s%s", u ? ", " : "", d->phase);
-        }
         /* the phase that moved most among real changes; noise only if none is */
         int real = d->verdict != QKPERF_NO_CHANGE, most_real = most && most->verdict != QKPERF_NO_CHANGE;
         if (!most || real > most_real ||
@@ -172,6 +173,30 @@ void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char
     pct(r, sizeof r, most->change.ratio);
     pct(lo, sizeof lo, most->change.ci_lo);
     pct(hi, sizeof hi, most->change.ci_hi);
+    if (most->verdict == QKPERF_NO_CHANGE) {
+        snprintf(buf, len,
+                 "%s -> %s: no phase changed beyond noise in %s (largest move: %s %s%% [%s, %s])",
+                 from, to, metric, most->phase, r, lo, hi);
+        return;
+    }
+    /* the phases that did not change (one phase may have figures from
+     * several sources: each is named once) */
+    char unchanged[256] = "";
+    for (size_t i = 0; i < ds->n; i++) {
+        const qkperf_delta *d = &ds->d[i];
+        if (!in_step(d, from, to, metric) || d->verdict != QKPERF_NO_CHANGE ||
+            !strcmp(d->phase, most->phase))
+            continue;
+        size_t j = 0;
+        while (j < i && !(in_step(&ds->d[j], from, to, metric) &&
+                          ds->d[j].verdict == QKPERF_NO_CHANGE &&
+                          !strcmp(ds->d[j].phase, d->phase)))
+            j++;
+        if (j < i)
+            continue;
+        size_t u = strlen(unchanged);
+        snprintf(unchanged + u, sizeof unchanged - u, "%s%s", u ? ", " : "", d->phase);
+    }
     snprintf(buf, len, "%s -> %s: %s %s%% [%s, %s] %s (%s)%s%s%s", from, to, most->phase, r, lo, hi,
              metric, qkperf_verdict_name(most->verdict), unchanged[0] ? "; " : "", unchanged,
              unchanged[0] ? " unchanged" : "");

@@ -48,7 +48,10 @@ int qkperf_attrib_compare(const qkperf_results *old, const qkperf_results *new_,
                           const qkperf_bands *bands, uint64_t seed, qkperf_deltas *out);
 
 /* One line per step naming the phase that moved most on `metric`, e.g.
- * "avx2-p1 -> avx2-p1-p4: lut -71% [-73, -69] time (improved); unpack no change". */
+ * "avx2-p1 -> avx2-p1-p4: lut -71% [-73, -69] time (improved); unpack unchanged",
+ * or, when no phase moved beyond its noise band, "a -> b: no phase changed
+ * beyond noise in time (largest move: unpack -21% [-60, +16])". Each
+ * phase is named once. */
 void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char *to,
                            const char *metric, char *buf, size_t len);
 

@@ -3,7 +3,8 @@
  * Tukey fences on hand-checked vectors, change detection on seeded
  * synthetic samples whose true ratio is known, verdicts against noise
  * bands, degenerate inputs (ties, n = 1, zero medians), reproducibility,
- * and the band override parser.
+ * the band override parser, and the ladder's one-line summary per step
+ * (attrib.c).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -399,4 +400,53 @@ Test(bands, parse_bad)
         cr_assert_eq(strchr(err, '\n'), NULL);
         cr_assert_arr_eq(&b, &before, sizeof b, "bands changed on error");
     }
+}
+
+/* ---- the ladder's one-line summary per step (attrib.c) ----------------- */
+
+#include "attrib.h"
+
+static void add(qkperf_deltas *ds, const char *phase, const char *source, double ratio,
+                qkperf_verdict v)
+{
+    qkperf_delta d = {0};
+    snprintf(d.phase, sizeof d.phase, "%s", phase);
+    snprintf(d.source, sizeof d.source, "%s", source);
+    strcpy(d.metric, "time");
+    strcpy(d.from, "a");
+    strcpy(d.to, "b");
+    d.change.ratio_defined = true;
+    d.change.ratio = ratio;
+    d.change.ci_lo = ratio * 0.95;
+    d.change.ci_hi = ratio * 1.05;
+    d.verdict = v;
+    ds->d[ds->n++] = d;
+}
+
+Test(attrib, summary_names_the_biggest_real_change_and_each_other_phase_once)
+{
+    qkperf_delta slots[8];
+    qkperf_deltas ds = {slots, 0, 8};
+    add(&ds, "unpack", "tsc", 1.01, QKPERF_NO_CHANGE);
+    add(&ds, "lut", "tsc", 0.29, QKPERF_IMPROVED);
+    add(&ds, "unpack", "sw", 0.99, QKPERF_NO_CHANGE);  /* same phase, other source */
+    add(&ds, "scale", "tsc", 1.30, QKPERF_NO_CHANGE);  /* bigger, but noise */
+    add(&ds, "total", "tsc", 0.10, QKPERF_IMPROVED);   /* never the named phase */
+    char line[256];
+    qkperf_attrib_summary(&ds, "a", "b", "time", line, sizeof line);
+    cr_assert_str_eq(line, "a -> b: lut -71% [-72, -70] time (improved); unpack, scale unchanged");
+}
+
+Test(attrib, summary_says_when_nothing_moved_beyond_noise)
+{
+    qkperf_delta slots[4];
+    qkperf_deltas ds = {slots, 0, 4};
+    add(&ds, "memory", "tsc", 1.66, QKPERF_NO_CHANGE);
+    add(&ds, "unpack", "tsc", 0.80, QKPERF_NO_CHANGE);
+    char line[256];
+    qkperf_attrib_summary(&ds, "a", "b", "time", line, sizeof line);
+    cr_assert_str_eq(line, "a -> b: no phase changed beyond noise in time "
+                           "(largest move: memory +66% [+58, +74])");
+    qkperf_attrib_summary(&ds, "a", "b", "cycles", line, sizeof line);
+    cr_assert_str_eq(line, "a -> b: no cycles figures on both sides");
 }
