@@ -126,6 +126,37 @@ int qkperf_attrib_steps(const qkperf_results *r, const char *op, const char *siz
     return 0;
 }
 
+int qkperf_attrib_order(const qkperf_results *r, const char *op, const char *const *sizes,
+                        size_t ns, const char *const *variants, size_t nv,
+                        const qkperf_bands *bands, uint64_t seed, size_t *checked,
+                        qkperf_deltas *slower)
+{
+    *checked = 0;
+    for (size_t s = 0; s < ns; s++) {
+        qkperf_deltas ds = {0};
+        if (qkperf_attrib_steps(r, op, sizes[s], variants, nv, bands, seed, &ds)) {
+            qkperf_deltas_free(&ds);
+            return -1;
+        }
+        for (size_t i = 0; i < ds.n; i++) {
+            const qkperf_delta *d = &ds.d[i];
+            if (strcmp(d->phase, "total") || strcmp(d->metric, "time"))
+                continue;
+            ++*checked;
+            if (d->verdict != QKPERF_REGRESSED)
+                continue;
+            qkperf_delta *keep = push(slower);
+            if (!keep) {
+                qkperf_deltas_free(&ds);
+                return -1;
+            }
+            *keep = *d;
+        }
+        qkperf_deltas_free(&ds);
+    }
+    return 0;
+}
+
 int qkperf_attrib_compare(const qkperf_results *old, const qkperf_results *new_,
                           const qkperf_bands *bands, uint64_t seed, qkperf_deltas *out)
 {

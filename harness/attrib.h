@@ -42,6 +42,15 @@ int qkperf_attrib_steps(const qkperf_results *r, const char *op, const char *siz
                         const char *const *variants, size_t nv, const qkperf_bands *bands,
                         uint64_t seed, qkperf_deltas *out);
 
+/* The order check of a ladder (or any variant list): at every size, each
+ * step's fused total time. *checked counts the steps with figures on both
+ * sides; `slower` receives those where the later variant is slower beyond
+ * noise (verdict regressed), in size then step order. 0 or -1. */
+int qkperf_attrib_order(const qkperf_results *r, const char *op, const char *const *sizes,
+                        size_t ns, const char *const *variants, size_t nv,
+                        const qkperf_bands *bands, uint64_t seed, size_t *checked,
+                        qkperf_deltas *slower);
+
 /* Deltas between matching records (same op, variant, size, phase, metric,
  * source) of two documents: from = "baseline", to = "new". 0 or -1. */
 int qkperf_attrib_compare(const qkperf_results *old, const qkperf_results *new_,

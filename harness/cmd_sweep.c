@@ -1,11 +1,13 @@
 /*
  * cmd_sweep.c — `qkperf sweep`: every variant at every size; fused time,
- * throughput and speedup vs scalar measured in the same run, then the
- * per-phase times.
+ * throughput and speedup vs scalar measured in the same run, the order
+ * check (is each variant at least as fast as the one before it, at every
+ * size?), then the per-phase times.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "attrib.h"
 #include "commands.h"
 #include "job.h"
 #include "table.h"
@@ -66,6 +68,43 @@ static void print_phases(const qkperf_job *j, const qkperf_results *res)
         }
 }
 
+/* The variants in the order given (for the built-in list: the ladder),
+ * each step at each size on fused time, with the ladder's statistics. */
+static int print_order(const qkperf_job *j, const qkperf_results *res)
+{
+    const char *names[QKPERF_MAX_LIST];
+    for (size_t i = 0; i < j->nv; i++)
+        names[i] = j->variants[i]->name;
+    qkperf_bands bands;
+    qkperf_job_bands(j, &bands);
+    qkperf_deltas slower = {0};
+    size_t checked;
+    if (qkperf_attrib_order(res, j->op->name, (const char *const *)j->sizes, j->ns, names, j->nv,
+                            &bands, j->ro.seed, &checked, &slower)) {
+        qkperf_deltas_free(&slower);
+        fprintf(stderr, "qkperf sweep: out of memory\n");
+        return 2;
+    }
+    if (checked == 0)
+        printf("\norder: no step has fused times on both sides\n");
+    else if (slower.n == 0)
+        printf("\norder: every variant is at least as fast as the one before it at every size "
+               "(%zu steps, fused time, band %.1f%%)\n",
+               checked, 100 * qkperf_band_for(&bands, "time"));
+    else {
+        printf("\norder: %zu of %zu steps slower than the variant before them (fused time):\n",
+               slower.n, checked);
+        for (size_t i = 0; i < slower.n; i++) {
+            const qkperf_delta *d = &slower.d[i];
+            printf("  %-12s %s -> %s: %+.1f%% [%+.1f, %+.1f]\n", d->size, d->from, d->to,
+                   100 * (d->change.ratio - 1), 100 * (d->change.ci_lo - 1),
+                   100 * (d->change.ci_hi - 1));
+        }
+    }
+    qkperf_deltas_free(&slower);
+    return 0;
+}
+
 /* Speedups are only honest against scalar measured in the same run. */
 static void ensure_scalar(qkperf_job *j)
 {
@@ -92,6 +131,9 @@ int qkperf_cmd_sweep(int argc, char **argv)
     rc = qkperf_job_measure(&j, &res);
     if (rc == 0) {
         print_totals(&j, &res);
+        rc = print_order(&j, &res);
+    }
+    if (rc == 0) {
         if (j.ro.staged)
             print_phases(&j, &res);
         rc = qkperf_job_write(&j, &res);

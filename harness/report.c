@@ -220,6 +220,39 @@ static void attribution(FILE *f, const qkperf_results *r, const char *op, const 
     qkperf_deltas_free(&ds);
 }
 
+/* Is each variant at least as fast as the one before it, at every size?
+ * The same statistics as the steps: slower only beyond noise. */
+static void order_check(FILE *f, const qkperf_results *r, const char *op)
+{
+    const char *sizes[32], *vs[32];
+    size_t ns = sizes_of(r, op, sizes, 32);
+    size_t nv = ns ? variants_at(r, op, sizes[0], vs, 32) : 0;
+    if (nv < 2)
+        return;
+    qkperf_bands bands;
+    qkperf_bands_default(&bands);
+    qkperf_deltas slower = {0};
+    size_t checked;
+    if (qkperf_attrib_order(r, op, sizes, ns, vs, nv, &bands, QKPERF_DEFAULT_SEED, &checked,
+                            &slower) == 0 && checked > 0) {
+        if (slower.n == 0)
+            fprintf(f, "- **%s**: every variant is at least as fast as the one before it at "
+                       "every size measured (%zu steps × sizes, fused time).\n", op, checked);
+        else {
+            fprintf(f, "- **%s**: %zu of %zu steps × sizes are slower than the variant before "
+                       "them:", op, slower.n, checked);
+            for (size_t i = 0; i < slower.n; i++) {
+                const qkperf_delta *d = &slower.d[i];
+                fprintf(f, "%s %s → %s at %s %+.0f%% [%+.0f, %+.0f]", i ? ";" : "", d->from,
+                        d->to, d->size, (d->change.ratio - 1) * 100, (d->change.ci_lo - 1) * 100,
+                        (d->change.ci_hi - 1) * 100);
+            }
+            fprintf(f, ".\n");
+        }
+    }
+    qkperf_deltas_free(&slower);
+}
+
 /* The sprint planned with guessed shares; the staged phases measure them. */
 static void guesses(FILE *f, const qkperf_results *r, const char *op, const char *size)
 {
@@ -403,6 +436,13 @@ int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *fi
     const char *i8_ladder = ladder_size(r, "gemv", i8, ni8);
     if (i8_ladder)
         attribution(f, r, "gemv-i8", i8_ladder);
+    fprintf(f, "## Is every step faster than the one before?\n\nEach variant against the "
+               "one before it in ladder order, at every size of the sweep; slower means slower "
+               "beyond noise (the interval outside the time band).\n\n");
+    order_check(f, r, "dequantize");
+    order_check(f, r, "gemv");
+    order_check(f, r, "gemv-i8");
+    fprintf(f, "\n");
     fprintf(f, "## The sprint's guesses against the measured phases\n\nThe sprint planned "
                "with guessed shares of time per phase (unpack 40%%, LUT 30%%, FMA 15%%, memory "
                "10%%). Measured, staged (each phase alone over the whole input):\n\n");

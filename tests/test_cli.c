@@ -170,6 +170,16 @@ Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
     cr_assert_eq(rc, 0, "sweep failed: %s", err);
     cr_expect_not_null(strstr(out, "scalar"), "sweep adds scalar for the speedup: %s", out);
     cr_expect_not_null(strstr(out, "1.00x"), "%s", out);
+    cr_expect_not_null(strstr(out, "order: "), "sweep checks the order of the variants: %s", out);
+    free(out);
+    /* A list in the wrong order: scalar after a vector variant is ~10x
+     * slower, far beyond any noise, at both sizes. */
+    rc = qkperf("sweep -k dequantize -v avx2-p1-p4,scalar -s 256,512 -n 5 -g none --no-staged", err,
+                sizeof err, &out);
+    cr_assert_eq(rc, 0, "sweep failed: %s", err);
+    cr_expect_not_null(strstr(out, "order: 2 of 2 steps slower than the variant before them"),
+                       "%s", out);
+    cr_expect_not_null(strstr(out, "avx2-p1-p4 -> scalar: +"), "%s", out);
     free(out);
     expect_error("ladder -k gemv -v scalar", "ladder needs at least two variants");
     expect_error("ladder -k gemv --band time=abc", "time=abc");

@@ -77,6 +77,11 @@ Test(review, report_links_only_files_that_exist)
     cr_expect(strstr(buf, "## Headline") && strstr(buf, "## What each step changed") &&
                   strstr(buf, "## What could not be measured here and why"),
               "report sections missing");
+    /* the order check names each op of the fixture's sweep with its verdict */
+    const char *order = strstr(buf, "## Is every step faster than the one before?");
+    cr_expect_not_null(order, "order section missing");
+    cr_expect(order && strstr(order, "- **dequantize**: ") && strstr(order, "- **gemv**: "),
+              "order check lines missing: %s", order ? order : buf);
     size_t links = check_links(buf, dir);
     cr_expect_gt(links, 5, "the report embeds the plots");
     free(buf);
