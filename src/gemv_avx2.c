@@ -236,20 +236,35 @@ QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride,
     }
 }
 
+/* p2 does not pay below 8 rows: a group of fewer real rows does a whole
+ * group's work (a 1 x 2560 gemv took 5x as long as with p1-p4, 4 x 2560
+ * 1.3x). So the rows past the last whole group go around p2, one at a time
+ * through p1-p4's blocks, which sum in the same order: the results are the
+ * same, bit for bit. `qkperf sweep -k gemv -s 1x2560,4x2560` shows it. */
+QK_INLINE void gemv_groups(float *y, const uint8_t *packed, size_t row_stride,
+                           const float *scales, const float *x, size_t rows, size_t cols,
+                           const float lut[4], tiles_fn tiles)
+{
+    size_t whole = rows / 8 * 8, nb = blocks_of(cols);
+    for (size_t r0 = 0; r0 < whole; r0 += 8)
+        gemv_group(y, packed, row_stride, scales, x, r0, rows, cols, lut, tiles);
+    for (size_t r = whole; r < rows; r++)
+        y[r] = row_dot(packed + r * row_stride, scales ? scales + r * nb : NULL, x, cols, lut,
+                       block_p1_p4);
+}
+
 void qk256_gv_avx2_p1_p4_p2(float *y, const uint8_t *packed, size_t row_stride,
                             const float *scales, const float *x, size_t rows,
                             size_t cols, const float lut[4])
 {
-    for (size_t r0 = 0; r0 < rows; r0 += 8)
-        gemv_group(y, packed, row_stride, scales, x, r0, rows, cols, lut, tiles_gather);
+    gemv_groups(y, packed, row_stride, scales, x, rows, cols, lut, tiles_gather);
 }
 
 void qk256_gv_avx2_p1_p4_p2_p3(float *y, const uint8_t *packed, size_t row_stride,
                                const float *scales, const float *x, size_t rows,
                                size_t cols, const float lut[4])
 {
-    for (size_t r0 = 0; r0 < rows; r0 += 8)
-        gemv_group(y, packed, row_stride, scales, x, r0, rows, cols, lut, tiles_load8);
+    gemv_groups(y, packed, row_stride, scales, x, rows, cols, lut, tiles_load8);
 }
 
 /* ---- staged steps: one row (or group of 8) and one block --------------- */

@@ -87,9 +87,10 @@ static const qk256_builtin gv_builtins[] = {
     GV_ENTRY(avx2_p1_p4, "avx2-p1-p4", AVX2,
              "p4: table lookup in registers with vpermps; no code buffer"),
     GV_ENTRY(avx2_p1_p4_p2, "avx2-p1-p4-p2", AVX2,
-             "p2: 8 rows x 16 columns per step, accumulators sharing the loads of x"),
+             "p2: 8 rows x 16 columns per step, accumulators sharing the loads of x; "
+             "rows past the last 8 run p1-p4 (p2 does not pay there)"),
     GV_ENTRY(avx2_p1_p4_p2_p3, "avx2-p1-p4-p2-p3", AVX2,
-             "p3: 32-byte loads and software prefetch of the blocks ahead"),
+             "p3: 32-byte loads of 8 rows, transposed, and prefetch of the next 8-row tile"),
     GV_ENTRY(avx512_vbmi, "avx512-vbmi", AVX512_VBMI,
              "zmm: vpmultishiftqb unpack, vpermps lookup, 8 rows x 32 cols with 2 FMA chains per row"),
 };

@@ -12,6 +12,7 @@
 #include "kernel.h"
 #include "qk256.h"
 #include "qk256_impl.h"
+#include "rng.h"
 #include "tester.h"
 #include "workload.h"
 
@@ -200,6 +201,42 @@ Test(kernels, every_small_size)
                 expect_gv(op, v, &c);
             }
         }
+}
+
+/* p2's 8-row tiles do not pay below 8 rows, so p2 and p3 run the rows past
+ * their last whole group through p1-p4's one-row blocks: every row count
+ * must give p1-p4's results bit for bit (same summation order). */
+Test(kernels, rows_past_the_last_tile_match_p1_p4_exactly)
+{
+    if (qk256_variant_supported("gemv", "avx2-p1-p4") != 1)
+        cr_skip_test("no AVX2 here");
+    enum { COLS = 777, MAXR = 19 };
+    size_t stride = qk256_row_bytes(COLS), nb = (COLS + 255) / 256;
+    uint8_t *packed = malloc(MAXR * stride);
+    float *scales = malloc(MAXR * nb * sizeof *scales), *x = malloc(COLS * sizeof *x);
+    float want[MAXR], got[MAXR];
+    qk_rng rng = {7};
+    for (size_t i = 0; i < MAXR * stride; i++)
+        packed[i] = (uint8_t)qk_rng_next(&rng);
+    for (size_t i = 0; i < MAXR * nb; i++)
+        scales[i] = qk_rng_float(&rng, 0.5f, 2.0f);
+    for (size_t i = 0; i < COLS; i++)
+        x[i] = qk_rng_nonzero(&rng);
+    static const char *const tiled[] = {"avx2-p1-p4-p2", "avx2-p1-p4-p2-p3"};
+    for (size_t rows = 1; rows <= MAXR; rows++) {
+        cr_assert_eq(qk256_gemv_variant("avx2-p1-p4", want, packed, stride, scales, x, rows, COLS,
+                                        NULL), QK256_OK);
+        for (size_t k = 0; k < 2; k++) {
+            cr_assert_eq(qk256_gemv_variant(tiled[k], got, packed, stride, scales, x, rows, COLS,
+                                            NULL), QK256_OK);
+            for (size_t r = 0; r < rows; r++)
+                cr_expect(got[r] == want[r], "%s, %zu rows: row %zu is %.9g, p1-p4 %.9g",
+                          tiled[k], rows, r, got[r], want[r]);
+        }
+    }
+    free(packed);
+    free(scales);
+    free(x);
 }
 
 /* ---- staged phases, through the kernel interface ------------------------ */
