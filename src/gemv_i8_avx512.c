@@ -196,10 +196,10 @@ QK_INLINE void scales_pd(double sc[][SPAN], const float *rs, size_t nb, size_t b
  * this kernel, one thread, 1 GB of weights, medians of 7 runs: 9.7
  * against 19.2 GB/s at 6912 columns, 4.8 against 12.9 GB/s at 2560;
  * memory reads ~30 GB/s), and `qkperf decode -t 1` went from 11.7 to 27.4
- * tokens/s. T1 or T2 hints were no better than T0. The next tile's scales
- * go one line per block step at the start. Nothing past the kernel's rows
- * is addressed. The cursor is the float kernels' (qk_prefetch_tile in
- * phases_avx2.h).
+ * tokens/s. The next tile goes to L2 (T1; phases_avx2.h says why), its
+ * scales one line per block step at the start. Nothing past the kernel's
+ * rows is addressed. The cursor is the float kernels' (qk_prefetch_tile
+ * in phases_avx2.h).
  */
 QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
                          const float *scales, const qk256_xq *x, size_t r0, size_t nb,
