@@ -214,8 +214,8 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
  * harness/mca.h). llvm-mca models straight-line code only, so where the
  * step holds loops the region is narrowed to one inner loop, and <elements>
  * counts what one pass of that loop handles (gcc -O2 output):
- *   mvp unpack, mvp/p1 lut   the per-code loop (k of qk_unpack_scalar,
- *                            qk_lut8_scalar): 1
+ *   mvp unpack               the per-byte loop of qk_unpack_scalar: 4
+ *   mvp/p1 lut               the 8-code loop: 8
  *   scale, memory            the 8-float loop: 8; mvp memory models its
  *                            per-byte fold instead (loop 3): 4
  *   p4 lut                   the 8-code vpermps loop: 8
@@ -247,14 +247,14 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
     }
 
 DQ_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory@4#3", mem_bytes)
-QK_DQ_STAGE(mvp_unpack, "avx2-mvp/unpack@1", unpack_step_scalar)
-QK_DQ_STAGE(mvp_lut, "avx2-mvp/lut@1", lut_step_scalar)
+QK_DQ_STAGE(mvp_unpack, "avx2-mvp/unpack@4", unpack_step_scalar)
+QK_DQ_STAGE(mvp_lut, "avx2-mvp/lut@8", lut_step_scalar)
 QK_DQ_STAGE(mvp_scale, "avx2-mvp/scale@8", scale_step)
 DQ_PHASES(avx2_mvp, mvp_memory, mvp_unpack, mvp_lut, mvp_scale)
 
 DQ_MEMORY_STAGE(p1_memory, "avx2-p1/memory@8", mem_split)
 QK_DQ_STAGE(p1_unpack, "avx2-p1/unpack@256", unpack_step_split)
-QK_DQ_STAGE(p1_lut, "avx2-p1/lut@1", lut_step_scalar)
+QK_DQ_STAGE(p1_lut, "avx2-p1/lut@8", lut_step_scalar)
 QK_DQ_STAGE(p1_scale, "avx2-p1/scale@8", scale_step)
 DQ_PHASES(avx2_p1, p1_memory, p1_unpack, p1_lut, p1_scale)
 

@@ -423,8 +423,9 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
  * models straight-line code only, so where the step holds loops the region
  * is narrowed to one inner loop, and <elements> counts the weights one pass
  * of it handles (gcc -O2 output):
- *   mvp unpack, mvp/p1 lut   the per-code loop (k of qk_unpack_scalar,
- *                            qk_lut8_scalar; lut's loop 1 scales the table): 1
+ *   mvp unpack               the per-byte loop of qk_unpack_scalar: 4
+ *   mvp/p1 lut               the 8-code loop (loop 2; loop 1 scales the
+ *                            table): 8
  *   memory                   mvp: the per-byte fold, 4; others: the 8-float
  *                            fold of x, 8 (the block loads are outside it)
  *   p1, p4 unpack            straight-line, the whole block: 256
@@ -536,15 +537,15 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
     }
 
 GV_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory@4", mem_bytes)
-QK_GV_STAGE(mvp_unpack, "avx2-mvp/unpack@1", unpack_step_scalar)
-QK_GV_STAGE(mvp_lut, "avx2-mvp/lut@1#2", lut_step_scalar)
+QK_GV_STAGE(mvp_unpack, "avx2-mvp/unpack@4", unpack_step_scalar)
+QK_GV_STAGE(mvp_lut, "avx2-mvp/lut@8#2", lut_step_scalar)
 GV_FMA_STAGE(mvp_fma, "avx2-mvp/fma@8")
 GV_HSUM_STAGE(mvp_hsum, "avx2-mvp/hsum")
 GV_PHASES(avx2_mvp, mvp_memory, mvp_unpack, mvp_lut, mvp_fma, mvp_hsum)
 
 GV_MEMORY_STAGE(p1_memory, "avx2-p1/memory@8", mem_split)
 QK_GV_STAGE(p1_unpack, "avx2-p1/unpack@256", unpack_step_split)
-QK_GV_STAGE(p1_lut, "avx2-p1/lut@1#2", lut_step_scalar)
+QK_GV_STAGE(p1_lut, "avx2-p1/lut@8#2", lut_step_scalar)
 GV_FMA_STAGE(p1_fma, "avx2-p1/fma@8")
 GV_HSUM_STAGE(p1_hsum, "avx2-p1/hsum")
 GV_PHASES(avx2_p1, p1_memory, p1_unpack, p1_lut, p1_fma, p1_hsum)
