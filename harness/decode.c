@@ -335,25 +335,30 @@ static int add_series(qkperf_results *res, const char *variant, const char *size
     return qkperf_results_add(res, &r);
 }
 
-/* Four series from the per-token times (ns[] is reused as scratch). */
+/* Four series from the per-token times. Token i's bandwidth fraction is
+ * taken against mem[i], the memory read measured right after its round,
+ * or mem_Bps where that read failed (0 when neither was measured). */
 static int add_records(qkperf_results *res, const char *variant, const char *size, const double *ns,
-                       size_t n, double weight_bytes, double mem_Bps)
+                       size_t n, double weight_bytes, const double *mem, double mem_Bps)
 {
     double *v = malloc(3 * n * sizeof *v);
     if (!v)
         return -1;
     double *tps = v, *bps = v + n, *frac = v + 2 * n;
+    int have = 1;
     for (size_t i = 0; i < n; i++) {
+        double base = mem[i] > 0 ? mem[i] : mem_Bps;
         tps[i] = 1e9 / ns[i];
         bps[i] = weight_bytes * tps[i];
-        frac[i] = bps[i] / mem_Bps;
+        frac[i] = base > 0 ? bps[i] / base : NAN;
+        have &= base > 0;
     }
     int rc = add_series(res, variant, size, "time", "ns", (double *)ns, n, NULL) ||
              add_series(res, variant, size, "tokens/s", "tokens/s", tps, n, NULL) ||
              add_series(res, variant, size, "weight B/s", "B/s", bps, n, NULL) ||
              add_series(res, variant, size, "bandwidth fraction", "ratio", frac, n,
-                        mem_Bps > 0 ? NULL : "no memory read bandwidth measured with decode's "
-                                             "thread count (see the notes)");
+                        have ? NULL : "no memory read bandwidth measured with decode's "
+                                      "thread count (see the notes)");
     free(v);
     return rc ? -1 : 0;
 }
@@ -385,11 +390,12 @@ static int check_opts(const qkperf_decode_opts *o, char *err, size_t len)
     return 0;
 }
 
-/* The memory read bandwidth with the thread count decode runs with:
- * machine.roofline's when it has that count (the document's, else measured
- * now and stored), else measured now for that count. Kept in
- * config.memory_read_Bps and config.memory_read_threads, and said in a
- * note; 0 when it cannot be measured (the note says why). */
+/* The memory read bandwidth with the thread count decode runs with, before
+ * the run: machine.roofline's when it has that count (the document's, else
+ * measured now and stored), else measured now for that count. Kept in
+ * config.memory_read_Bps and config.memory_read_threads; 0 when it cannot
+ * be measured (a note says why). The reads interleaved with the tokens
+ * (time_tokens) replace it; it stands in for any of them that fails. */
 static double memory_bandwidth(const qkperf_decode_opts *o, int threads, qkperf_results *res)
 {
     qkperf_roofline rl;
@@ -407,11 +413,9 @@ static double memory_bandwidth(const qkperf_decode_opts *o, int threads, qkperf_
                                    threads, err), 0;
     if (!qkperf_roofline_mem_for(&rl, threads))
         how = "measured for decode: machine.roofline has no figure for this thread count";
-    json_object_update_new(res->config, json_pack("{s:f,s:i}", "memory_read_Bps", bps,
-                                                  "memory_read_threads", threads));
-    qkperf_results_note(res, "bandwidth fraction: weight B/s over the memory read bandwidth "
-                             "%.1f GB/s with %d thread%s, the count decode runs with (%s)",
-                        bps / 1e9, threads, threads == 1 ? "" : "s", how);
+    json_object_update_new(res->config, json_pack("{s:f,s:i,s:s}", "memory_read_Bps", bps,
+                                                  "memory_read_threads", threads,
+                                                  "memory_read_from", how));
     return bps;
 }
 
@@ -430,17 +434,68 @@ static void fill_config(const qkperf_decode_opts *o, const dmodel *m, const dvar
                   "weight_bytes_per_token", m->weight_bytes));
 }
 
-/* Warm-up, then the timed tokens, interleaved over the variants. */
+/*
+ * Warm-up, then the timed tokens, interleaved over the variants; after each
+ * timed round, one memory read with decode's thread count (qkperf
+ * roofline's threaded read, quick: best of 3 short reps), into mem[t], 0
+ * where it could not be made (why says why). The memory bandwidth of this
+ * shared VM drifts by up to 2x within seconds (28 to 56 GB/s between
+ * runs a minute apart), so each token is set against the read made next
+ * to it rather than against one figure taken before the run.
+ */
 static int time_tokens(const qkperf_decode_opts *o, dmodel *m, const dvariant *dv, size_t nv,
-                       double *ns, char *err, size_t len)
+                       double *ns, double *mem, int threads, char *why, size_t wlen, char *err,
+                       size_t len)
 {
-    for (unsigned t = 0; t < o->warmup + o->tokens; t++)
+    for (unsigned t = 0; t < o->warmup + o->tokens; t++) {
         for (size_t i = 0; i < nv; i++) {
             double tmp;
             double *slot = t < o->warmup ? &tmp : &ns[i * o->tokens + (t - o->warmup)];
             if (dv[i].runnable && run_token(&dv[i], m, slot, err, len))
                 return -1;
         }
+        if (t >= o->warmup &&
+            qkperf_roofline_mem_threads(threads, 1, &mem[t - o->warmup], why, wlen))
+            mem[t - o->warmup] = 0;
+    }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The interleaved reads: kept as a series (variant "memory read"), their
+ * median in config.memory_read_Bps (what the header, plot and report
+ * show), and a note. Nothing when no read was made. */
+static int record_reads(qkperf_results *res, const char *size, const double *mem, size_t n,
+                        int threads, const char *why)
+{
+    double v[n > 0 ? n : 1];
+    const char *from = json_string_value(json_object_get(res->config, "memory_read_from"));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (mem[i] > 0)
+            v[k++] = mem[i];
+    if (k < n)
+        qkperf_results_note(res, "%zu of %zu memory reads interleaved with the tokens failed (%s); "
+                                 "those tokens are set against the figure from before the run "
+                                 "(%s)", n - k, n, why, from ? from : "none was measured");
+    if (k == 0)
+        return 0;
+    if (add_series(res, "memory read", size, "memory read B/s", "B/s", v, k, NULL))
+        return -1;
+    qsort(v, k, sizeof v[0], cmp_double);
+    double med = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+    json_object_update_new(res->config, json_pack("{s:f,s:i,s:i}", "memory_read_Bps", med,
+                                                  "memory_read_threads", threads,
+                                                  "memory_reads_interleaved", (int)k));
+    qkperf_results_note(res, "bandwidth fraction: each token's weight B/s over the memory read "
+                             "with %d thread%s made right after its round (%zu reads: median "
+                             "%.1f GB/s, %.1f to %.1f)", threads, threads == 1 ? "" : "s", k,
+                        med / 1e9, v[0] / 1e9, v[k - 1] / 1e9);
     return 0;
 }
 
@@ -460,13 +515,17 @@ static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t
     snprintf(size, sizeof size, "bitnet-b1.58-2b4t-%uL", o->layers);
     if (o->shape_div > 1)
         snprintf(size + strlen(size), sizeof size - strlen(size), "-div%u", o->shape_div);
-    double *ns = malloc(nv * o->tokens * sizeof *ns);
-    int rc = ns ? time_tokens(o, &m, dv, nv, ns, err, len) : -1;
+    double *ns = malloc((nv + 1) * o->tokens * sizeof *ns), *mem = ns + nv * o->tokens;
+    char why[256] = "";
+    int threads = qk256_get_threads();
+    int rc = ns ? time_tokens(o, &m, dv, nv, ns, mem, threads, why, sizeof why, err, len) : -1;
     if (!ns)
         snprintf(err, len, "cannot allocate %zu token times", nv * o->tokens);
+    if (rc == 0 && record_reads(res, size, mem, o->tokens, threads, why))
+        rc = -1, snprintf(err, len, "out of memory adding the memory reads");
     for (size_t i = 0; rc == 0 && i < nv; i++)
-        if (dv[i].runnable &&
-            add_records(res, dv[i].label, size, ns + i * o->tokens, o->tokens, m.weight_bytes, mem_Bps))
+        if (dv[i].runnable && add_records(res, dv[i].label, size, ns + i * o->tokens, o->tokens,
+                                          m.weight_bytes, mem, mem_Bps))
             rc = -1, snprintf(err, len, "out of memory adding the records of %s", dv[i].label);
     if (rc == 0 && o->final_out)
         memcpy(o->final_out, m.buf[B_X], m.rows[M_DOWN] * sizeof(float));
@@ -540,8 +599,14 @@ static void print_header(FILE *f, const qkperf_results *res)
     double mem_Bps = fraction_base(res, &bt);
     char bw[64];
     qkperf_fmt_value(bw, sizeof bw, mem_Bps > 0 ? mem_Bps : NAN, "B/s");
-    fprintf(f, "        memory read bandwidth %s with %d thread%s (qkperf roofline; \"of mem BW\" "
-               "is against it)", bw, bt, bt == 1 ? "" : "s");
+    long reads = (long)json_integer_value(json_object_get(c, "memory_reads_interleaved"));
+    if (reads > 0)
+        fprintf(f, "        memory read bandwidth %s with %d thread%s (median of %ld reads "
+                   "interleaved with the tokens; \"of mem BW\" sets each token against the read "
+                   "after it)", bw, bt, bt == 1 ? "" : "s", reads);
+    else
+        fprintf(f, "        memory read bandwidth %s with %d thread%s (qkperf roofline; \"of mem "
+                   "BW\" is against it)", bw, bt, bt == 1 ? "" : "s");
     if (mem_Bps > 0 && wb > 0)
         fprintf(f, ": at most %.1f tokens/s", mem_Bps / wb);
     fprintf(f, "\n\n");

@@ -278,9 +278,10 @@ Test(decode, plot_renders_png_and_svg, .timeout = 60)
     qkperf_results_free(&r);
 }
 
-/* The fraction is against the bandwidth with decode's own thread count:
- * the document's roofline has none for 2 threads, so decode measures it,
- * keeps it in config and names it in a note and the table. */
+/* The fraction is against the bandwidth with decode's own thread count,
+ * read after every round of tokens (the document's roofline has none for 2
+ * threads, and would not be used if it had); the reads are kept as a
+ * series, their median in config, and named in a note and the table. */
 Test(decode, fraction_uses_the_bandwidth_of_its_thread_count, .timeout = 60)
 {
     qkperf_decode_opts o;
@@ -299,9 +300,20 @@ Test(decode, fraction_uses_the_bandwidth_of_its_thread_count, .timeout = 60)
     FILE *f = open_memstream(&text, &n);
     qkperf_decode_print(f, &r);
     fclose(f);
-    cr_assert(strstr(text, "with 2 threads"), "%s", text);
-    cr_assert(strstr(text, "note: bandwidth fraction: weight B/s over the memory read bandwidth"),
-              "%s", text);
+    cr_assert(strstr(text, "with 2 threads (median of"), "%s", text);
+    cr_assert(strstr(text, "note: bandwidth fraction: each token's weight B/s over the memory "
+                           "read with 2 threads made right after its round"), "%s", text);
+    /* one read per timed token, kept as a series, its median in config */
+    cr_assert_eq(json_integer_value(json_object_get(r.config, "memory_reads_interleaved")),
+                 (json_int_t)o.tokens);
+    const qkperf_record *reads = NULL;
+    for (size_t i = 0; i < r.n; i++)
+        if (!strcmp(r.rec[i].variant, "memory read"))
+            reads = &r.rec[i];
+    cr_assert_not_null(reads, "the interleaved reads are not in the results");
+    cr_assert_eq(reads->n, o.tokens);
+    cr_assert_float_eq(reads->median, bw, 1e-6 * bw);
+    cr_assert_gt(reads->min, 0);
     free(text);
     qkperf_results_free(&r);
 }
