@@ -360,6 +360,14 @@ static void decode_section(FILE *f, const qkperf_results *r)
         fprintf(f, "| %s | %.1f | %.1f GB/s | %.0f%% |\n", x->variant, x->median, wb / 1e9,
                 fr * 100);
     }
+    double mem = json_number_value(json_object_get(r->config, "memory_read_Bps"));
+    long reads = (long)json_integer_value(json_object_get(r->config, "memory_reads_interleaved"));
+    long threads = (long)json_integer_value(json_object_get(r->config, "memory_read_threads"));
+    if (reads > 0 && mem > 0)
+        fprintf(f, "\nThe share sets each token against a memory read with the same thread count "
+                   "(%ld) made right after its round of tokens, and is the median of those pairs; "
+                   "the %ld reads had a median of %.1f GB/s.",
+                threads, reads, mem / 1e9);
     fprintf(f, "\nThe sprint hoped for ~0.3 tokens/s. The ceiling is the memory read bandwidth "
                "divided by the weight bytes per token; see the decode plot.\n\n");
 }
