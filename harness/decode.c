@@ -473,9 +473,11 @@ static int cmp_double(const void *a, const void *b)
 static int record_reads(qkperf_results *res, const char *size, const double *mem, size_t n,
                         int threads, const char *why)
 {
-    double v[n > 0 ? n : 1];
+    double *v = malloc((n > 0 ? n : 1) * sizeof *v);
     const char *from = json_string_value(json_object_get(res->config, "memory_read_from"));
     size_t k = 0;
+    if (!v)
+        return -1;
     for (size_t i = 0; i < n; i++)
         if (mem[i] > 0)
             v[k++] = mem[i];
@@ -483,10 +485,10 @@ static int record_reads(qkperf_results *res, const char *size, const double *mem
         qkperf_results_note(res, "%zu of %zu memory reads interleaved with the tokens failed (%s); "
                                  "those tokens are set against the figure from before the run "
                                  "(%s)", n - k, n, why, from ? from : "none was measured");
-    if (k == 0)
-        return 0;
-    if (add_series(res, "memory read", size, "memory read B/s", "B/s", v, k, NULL))
-        return -1;
+    if (k == 0 || add_series(res, "memory read", size, "memory read B/s", "B/s", v, k, NULL)) {
+        free(v);
+        return k == 0 ? 0 : -1;
+    }
     qsort(v, k, sizeof v[0], cmp_double);
     double med = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
     json_object_update_new(res->config, json_pack("{s:f,s:i,s:i}", "memory_read_Bps", med,
@@ -496,6 +498,7 @@ static int record_reads(qkperf_results *res, const char *size, const double *mem
                              "with %d thread%s made right after its round (%zu reads: median "
                              "%.1f GB/s, %.1f to %.1f)", threads, threads == 1 ? "" : "s", k,
                         med / 1e9, v[0] / 1e9, v[k - 1] / 1e9);
+    free(v);
     return 0;
 }
 
@@ -515,7 +518,7 @@ static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t
     snprintf(size, sizeof size, "bitnet-b1.58-2b4t-%uL", o->layers);
     if (o->shape_div > 1)
         snprintf(size + strlen(size), sizeof size - strlen(size), "-div%u", o->shape_div);
-    double *ns = malloc((nv + 1) * o->tokens * sizeof *ns), *mem = ns + nv * o->tokens;
+    double *ns = malloc((nv + 1) * o->tokens * sizeof *ns), *mem = ns ? ns + nv * o->tokens : NULL;
     char why[256] = "";
     int threads = qk256_get_threads();
     int rc = ns ? time_tokens(o, &m, dv, nv, ns, mem, threads, why, sizeof why, err, len) : -1;

@@ -23,10 +23,10 @@
  * scalar added to lane 0, and qk_hsum8 reduces the vector. So the AVX2
  * variants agree with each other exactly and with scalar to rounding.
  *
- * p2 runs rows in groups of 8. The last group may have fewer real rows:
- * the missing ones alias the last real row and their results are dropped,
- * so the remainder runs the very same blocks (at most one group's wasted
- * work per call).
+ * p2 runs rows in groups of 8; the fused kernels run the rows past the last
+ * whole group through p1-p4's one-row blocks (gemv_groups). The staged
+ * phases keep groups of 8 throughout: a last group with fewer real rows
+ * aliases the last real row and drops those results.
  */
 #include "phases_avx2.h"
 
