@@ -27,14 +27,14 @@ static int shown(const qkperf_delta *d)
     return strncmp(d->metric, "port ", 5) != 0 && (d->before != 0 || d->after != 0);
 }
 
-static void print_step(const qkperf_deltas *ds, const qk_variant *from, const qk_variant *to,
-                       int adjacent)
+static void print_step(FILE *out, const qkperf_deltas *ds, const qk_variant *from,
+                       const qk_variant *to, int adjacent)
 {
     /* a variant skipped in between (this CPU cannot run it) makes the step
      * span several rungs: the last rung's summary alone would mislead */
-    printf("\nstep %s -> %s: %s%s\n", from->name, to->name,
+    fprintf(out, "\nstep %s -> %s: %s%s\n", from->name, to->name,
            adjacent ? "" : "(spans skipped variants) ", to->summary ? to->summary : "");
-    printf("  %-8s %-16s %12s %12s %8s %18s  %s\n", "phase", "metric", "before", "after", "change",
+    fprintf(out, "  %-8s %-16s %12s %12s %8s %18s  %s\n", "phase", "metric", "before", "after", "change",
            "95% CI", "verdict");
     for (size_t i = 0; i < ds->n; i++) {
         const qkperf_delta *d = &ds->d[i];
@@ -48,12 +48,12 @@ static void print_step(const qkperf_deltas *ds, const qk_variant *from, const qk
             snprintf(ci, sizeof ci, "[%+.1f, %+.1f]", (d->change.ci_lo - 1) * 100,
                      (d->change.ci_hi - 1) * 100);
         }
-        printf("  %-8s %-16s %12s %12s %8s %18s  %s (%s, band %.1f%%)\n", d->phase, d->metric, b,
+        fprintf(out, "  %-8s %-16s %12s %12s %8s %18s  %s (%s, band %.1f%%)\n", d->phase, d->metric, b,
                a, ch, ci, qkperf_verdict_name(d->verdict), d->source, d->band * 100);
     }
     char line[512];
     qkperf_attrib_summary(ds, from->name, to->name, "time", line, sizeof line);
-    printf("  summary: %s\n", line);
+    fprintf(out, "  summary: %s\n", line);
 }
 
 static int adjacent(const qkperf_job *j, const qk_variant *a, const qk_variant *b)
@@ -81,10 +81,11 @@ static int print_ladder(const qkperf_job *j, const qkperf_results *res, const ch
         fprintf(stderr, "qkperf: out of memory in attribution\n");
         return 1;
     }
-    printf("\nladder %s %s: %zu variants, %u samples each, seed %llu\n", j->op->name, size, n,
-           j->ro.samples, (unsigned long long)j->ro.seed);
+    FILE *out = qkperf_job_text(j);
+    fprintf(out, "\nladder %s %s: %zu variants, %u samples each, seed %llu\n", j->op->name, size,
+            n, j->ro.samples, (unsigned long long)j->ro.seed);
     for (size_t k = 0; k + 1 < n; k++)
-        print_step(&ds, vs[k], vs[k + 1], adjacent(j, vs[k], vs[k + 1]));
+        print_step(out, &ds, vs[k], vs[k + 1], adjacent(j, vs[k], vs[k + 1]));
     qkperf_deltas_free(&ds);
     return 0;
 }

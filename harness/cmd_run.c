@@ -18,19 +18,6 @@ static void print_notes(FILE *f, const qkperf_results *res)
         fprintf(f, "note: %s\n", json_string_value(note));
 }
 
-static int emit_stdout_doc(const qkperf_job *j, const qkperf_results *res)
-{
-    char *text = !strcmp(j->format, "json") ? qkperf_results_json_text(res)
-                                            : qkperf_results_csv_text(res);
-    if (!text) {
-        fprintf(stderr, "qkperf: out of memory writing results\n");
-        return 1;
-    }
-    fputs(text, stdout);
-    free(text);
-    return 0;
-}
-
 int qkperf_cmd_run(int argc, char **argv)
 {
     qkperf_job j;
@@ -42,7 +29,7 @@ int qkperf_cmd_run(int argc, char **argv)
     rc = qkperf_job_measure(&j, &res);
     int doc_to_stdout = !j.output && strcmp(j.format, "table") != 0;
     if (rc == 0 && doc_to_stdout)
-        rc = emit_stdout_doc(&j, &res);
+        rc = qkperf_job_write(&j, &res);
     else if (rc == 0) {
         char *buf = NULL;
         size_t len = 0;

@@ -21,10 +21,11 @@ static double median_of(const qkperf_results *r, const char *op, const char *v, 
 
 static void print_totals(const qkperf_job *j, const qkperf_results *res)
 {
+    FILE *out = qkperf_job_text(j);
     const char *op = j->op->name;
-    printf("\nsweep %s: fused time per call (median), throughput, speedup vs scalar (same run)\n",
+    fprintf(out, "\nsweep %s: fused time per call (median), throughput, speedup vs scalar (same run)\n",
            op);
-    printf("  %-12s %-20s %12s %16s %9s\n", "size", "variant", "time", "throughput", "speedup");
+    fprintf(out, "  %-12s %-20s %12s %16s %9s\n", "size", "variant", "time", "throughput", "speedup");
     for (size_t s = 0; s < j->ns; s++) {
         double ref = median_of(res, op, "scalar", j->sizes[s], "total", "time");
         for (size_t i = 0; i < j->nv; i++) {
@@ -38,33 +39,34 @@ static void print_totals(const qkperf_job *j, const qkperf_results *res)
             qkperf_fmt_value(ths, sizeof ths, th, "elem/s");
             if (ref > 0)
                 snprintf(sp, sizeof sp, "%.2fx", ref / t);
-            printf("  %-12s %-20s %12s %16s %9s\n", i ? "" : j->sizes[s], v, ts, ths, sp);
+            fprintf(out, "  %-12s %-20s %12s %16s %9s\n", i ? "" : j->sizes[s], v, ts, ths, sp);
         }
     }
 }
 
 static void print_phases(const qkperf_job *j, const qkperf_results *res)
 {
+    FILE *out = qkperf_job_text(j);
     const qk_op *op = j->op;
-    printf("\nper phase, staged (median time per call)\n  %-12s %-20s", "size", "variant");
+    fprintf(out, "\nper phase, staged (median time per call)\n  %-12s %-20s", "size", "variant");
     for (unsigned p = 0; p < qk_phase_count(op); p++)
-        printf(" %11s", op->phases[p]);
-    printf(" %11s\n", "fused");
+        fprintf(out, " %11s", op->phases[p]);
+    fprintf(out, " %11s\n", "fused");
     for (size_t s = 0; s < j->ns; s++)
         for (size_t i = 0; i < j->nv; i++) {
             const char *v = j->variants[i]->name;
             if (median_of(res, op->name, v, j->sizes[s], "total", "time") < 0)
                 continue;
-            printf("  %-12s %-20s", i ? "" : j->sizes[s], v);
+            fprintf(out, "  %-12s %-20s", i ? "" : j->sizes[s], v);
             for (unsigned p = 0; p <= qk_phase_count(op); p++) {
                 const char *ph = p < qk_phase_count(op) ? op->phases[p] : "total";
                 double t = median_of(res, op->name, v, j->sizes[s], ph, "time");
                 char ts[32] = "-";
                 if (t >= 0)
                     qkperf_fmt_value(ts, sizeof ts, t, "ns");
-                printf(" %11s", ts);
+                fprintf(out, " %11s", ts);
             }
-            printf("\n");
+            fprintf(out, "\n");
         }
 }
 
@@ -72,6 +74,7 @@ static void print_phases(const qkperf_job *j, const qkperf_results *res)
  * each step at each size on fused time, with the ladder's statistics. */
 static int print_order(const qkperf_job *j, const qkperf_results *res)
 {
+    FILE *out = qkperf_job_text(j);
     const char *names[QKPERF_MAX_LIST];
     for (size_t i = 0; i < j->nv; i++)
         names[i] = j->variants[i]->name;
@@ -86,17 +89,17 @@ static int print_order(const qkperf_job *j, const qkperf_results *res)
         return 2;
     }
     if (checked == 0)
-        printf("\norder: no step has fused times on both sides\n");
+        fprintf(out, "\norder: no step has fused times on both sides\n");
     else if (slower.n == 0)
-        printf("\norder: every variant is at least as fast as the one before it at every size "
+        fprintf(out, "\norder: every variant is at least as fast as the one before it at every size "
                "(%zu steps, fused time, band %.1f%%)\n",
                checked, 100 * qkperf_band_for(&bands, "time"));
     else {
-        printf("\norder: %zu of %zu steps slower than the variant before them (fused time):\n",
+        fprintf(out, "\norder: %zu of %zu steps slower than the variant before them (fused time):\n",
                slower.n, checked);
         for (size_t i = 0; i < slower.n; i++) {
             const qkperf_delta *d = &slower.d[i];
-            printf("  %-12s %s -> %s: %+.1f%% [%+.1f, %+.1f]\n", d->size, d->from, d->to,
+            fprintf(out, "  %-12s %s -> %s: %+.1f%% [%+.1f, %+.1f]\n", d->size, d->from, d->to,
                    100 * (d->change.ratio - 1), 100 * (d->change.ci_lo - 1),
                    100 * (d->change.ci_hi - 1));
         }

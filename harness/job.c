@@ -144,7 +144,7 @@ static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stex
             return snprintf(err, len, "bad format '%s': expected table, json or csv", optarg), -1;
         j->format = optarg;
         return 0;
-    case 'o': j->output = optarg; return 0;
+    case 'o': j->output = strcmp(optarg, "-") ? optarg : NULL; return 0; /* - : stdout */
     case OPT_BAND: j->bands = optarg; return 0;
     case OPT_BASELINE: j->baseline = optarg; return 0;
     case OPT_SAVE: j->save_baseline = optarg; return 0;
@@ -403,8 +403,19 @@ int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
 
 int qkperf_job_write(const qkperf_job *j, const qkperf_results *res)
 {
-    if (!j->output || !strcmp(j->format, "table"))
+    if (!strcmp(j->format, "table"))
         return 0;
+    if (!j->output) { /* the document on stdout; the tables went to stderr */
+        char *text = !strcmp(j->format, "json") ? qkperf_results_json_text(res)
+                                                : qkperf_results_csv_text(res);
+        if (!text) {
+            fprintf(stderr, "qkperf: out of memory writing results\n");
+            return 1;
+        }
+        fputs(text, stdout);
+        free(text);
+        return 0;
+    }
     char err[512];
     int rc = !strcmp(j->format, "json") ? qkperf_results_write_json(res, j->output, err, sizeof err)
                                         : qkperf_results_write_csv(res, j->output, err, sizeof err);
@@ -423,11 +434,15 @@ void qkperf_job_bands(const qkperf_job *j, qkperf_bands *b)
         qkperf_bands_parse(b, j->bands, err, sizeof err);
 }
 
+FILE *qkperf_job_text(const qkperf_job *j)
+{
+    return !j->output && strcmp(j->format, "table") ? stderr : stdout;
+}
+
 int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res)
 {
     const char *dir = qkperf_baseline_dir(j->baseline_dir);
-    /* a JSON or CSV document on stdout must stay parseable */
-    FILE *out = !j->output && strcmp(j->format, "table") ? stderr : stdout;
+    FILE *out = qkperf_job_text(j);
     char err[1024];
     int rc = 0;
     if (j->baseline) {

@@ -6,6 +6,8 @@
 #ifndef QKPERF_JOB_H
 #define QKPERF_JOB_H
 
+#include <stdio.h>
+
 #include "cli.h"
 #include "stats.h"
 #include "results.h"
@@ -51,6 +53,11 @@ int qkperf_job_write(const qkperf_job *j, const qkperf_results *res);
 /* After measuring: --save-baseline and --baseline. Returns the exit code:
  * 0, 1 when the comparison found a regression, 2 on bad baselines. */
 int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res);
+
+/* Where the human-readable tables go: stdout, or stderr when the results
+ * document itself goes to stdout (no -o, --format json or csv), so that
+ * the document stays parseable. */
+FILE *qkperf_job_text(const qkperf_job *j);
 
 /* The noise bands with the job's --band override applied (already checked
  * by qkperf_job_parse). */

@@ -143,6 +143,36 @@ Test(cli, json_holds_what_the_table_showed, .timeout = 120)
     free(out);
 }
 
+/* --format json or csv with no -o (or -o -): the document alone on stdout,
+ * parseable, for run, ladder and sweep alike; their tables go to stderr. */
+Test(cli, documents_on_stdout_stay_parseable, .timeout = 120)
+{
+    static const char *const cmds[] = {"run", "ladder", "sweep"};
+    for (size_t c = 0; c < 3; c++)
+        for (int dash = 0; dash < 2; dash++) {
+            char args[300], err[8192], *out = NULL;
+            snprintf(args, sizeof args,
+                     "%s -k dequantize -v scalar,avx2-p1-p4 -s 256 -n 3 -g none --no-staged "
+                     "--format json%s", cmds[c], dash ? " -o -" : "");
+            int rc = qkperf(args, err, sizeof err, &out);
+            cr_assert_eq(rc, 0, "'qkperf %s' failed: %s", args, err);
+            json_error_t je;
+            json_t *doc = json_loads(out, 0, &je);
+            cr_expect_not_null(doc, "'qkperf %s': stdout is not JSON (%s): %.300s", args, je.text,
+                               out);
+            cr_expect(json_array_size(json_object_get(doc, "records")) > 0, "no records");
+            json_decref(doc);
+            free(out);
+        }
+    char err[8192], *out = NULL;
+    int rc = qkperf("sweep -k dequantize -v avx2-p1-p4 -s 256 -n 3 -g none --no-staged --format csv",
+                    err, sizeof err, &out);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect_eq(strncmp(out, "op,variant,size,phase,metric", 28), 0, "csv on stdout: %.200s", out);
+    cr_expect_not_null(strstr(err, "sweep dequantize:"), "the table goes to stderr: %s", err);
+    free(out);
+}
+
 Test(cli, probe_and_list_work)
 {
     char err[4096], *out = NULL;
