@@ -7,10 +7,12 @@
  * fsync'ed and renamed over the target, so an interrupted write never
  * leaves a half-written baseline or report behind.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +161,37 @@ static void sync_dir(const char *path)
     free(copy);
 }
 
+/* Remove what killed writes of `path` left behind: "<name>.tmp.<pid>" in
+ * its folder whose process no longer exists. A live writer's file stays. */
+static void drop_stale_tmp(const char *path)
+{
+    char *d = strdup(path), *b = strdup(path);
+    const char *folder = d && b ? dirname(d) : NULL;
+    DIR *dir = folder ? opendir(folder) : NULL;
+    if (dir) {
+        const char *name = basename(b);
+        size_t n = strlen(name);
+        struct dirent *e;
+        while ((e = readdir(dir))) {
+            const char *p = e->d_name;
+            if (strncmp(p, name, n) || strncmp(p + n, ".tmp.", 5))
+                continue;
+            char *end;
+            errno = 0;
+            long pid = strtol(p + n + 5, &end, 10);
+            if (*end || errno || pid <= 0 || pid == (long)getpid() ||
+                !(kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+                continue;
+            char full[4096];
+            if (snprintf(full, sizeof full, "%s/%s", folder, p) < (int)sizeof full)
+                unlink(full);
+        }
+        closedir(dir);
+    }
+    free(d);
+    free(b);
+}
+
 int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err,
                         size_t errlen)
 {
@@ -195,6 +228,7 @@ int qkperf_write_atomic(const char *path, const char *data, size_t len, char *er
         return -1;
     }
     sync_dir(path); /* make the rename itself durable */
+    drop_stale_tmp(path);
     return 0;
 }
 

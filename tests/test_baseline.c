@@ -119,8 +119,13 @@ Test(baseline, killed_save_leaves_old_baseline_intact)
     qkperf_results_free(&back);
     free(before);
     free(after);
-    /* a save that completes replaces it */
+    /* the killed save left its temporary file; a save that completes
+     * replaces the baseline and removes that leftover (its writer is gone) */
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
+    cr_expect_eq(access(tmp, F_OK), 0, "no leftover of the killed save at %s", tmp);
     cr_assert_eq(qkperf_baseline_save(&new_, dir, "keep", err, sizeof err), 0);
+    cr_expect_neq(access(tmp, F_OK), 0, "the killed save's %s is still there", tmp);
     cr_assert_eq(qkperf_results_read_json(&back, path, err, sizeof err), 0);
     cr_expect_float_eq(back.rec[0].median, 999, 1.0);
     qkperf_results_free(&back);
