@@ -99,7 +99,11 @@ int qkperf_parse_variants(const qk_op *op, const char *text, const qk_variant **
 {
     *n = 0;
     if (strcmp(text, "all") == 0) {
-        for (size_t i = 0; i < qk_variant_count(op->name) && *n < max; i++)
+        if (qk_variant_count(op->name) > max)
+            return snprintf(err, len, "%s has %zu variants, more than the %zu one run takes: "
+                                      "name them with -v", op->name, qk_variant_count(op->name),
+                            max), -1;
+        for (size_t i = 0; i < qk_variant_count(op->name); i++)
             out[(*n)++] = qk_variant_at(op->name, i);
         return 0;
     }

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "cli.h"
+#include "kernel.h"
 #include "results.h"
 #include "table.h"
 
@@ -171,6 +173,20 @@ Test(cli, documents_on_stdout_stay_parseable, .timeout = 120)
     cr_expect_eq(strncmp(out, "op,variant,size,phase,metric", 28), 0, "csv on stdout: %.200s", out);
     cr_expect_not_null(strstr(err, "sweep dequantize:"), "the table goes to stderr: %s", err);
     free(out);
+}
+
+/* "all" never drops variants silently: more than a run takes is an error. */
+Test(cli, all_variants_or_an_error)
+{
+    const qk_op *op = qk_find_op("gemv");
+    cr_assert_not_null(op);
+    const qk_variant *v[QKPERF_MAX_LIST];
+    size_t n;
+    char err[256];
+    cr_assert_eq(qkperf_parse_variants(op, "all", v, QKPERF_MAX_LIST, &n, err, sizeof err), 0);
+    cr_expect_eq(n, qk_variant_count("gemv"));
+    cr_expect_eq(qkperf_parse_variants(op, "all", v, 2, &n, err, sizeof err), -1);
+    cr_expect(strstr(err, "more than the 2 one run takes"), "%s", err);
 }
 
 Test(cli, probe_and_list_work)
