@@ -1,7 +1,8 @@
 /*
  * gemv_i8_avx2.c — the AVX2 gemv-i8 variant: avx2-maddubs.
  *
- * x arrives quantized (qk256_quantize_x, chunk 128): within each 128
+ * x arrives quantized (qk256_quantize_x_avx2 below, the same integers and
+ * layout as qk256_quantize_x with chunk 128): within each 128
  * columns, the byte that the shift-and-mask unpack of 32 packed bytes puts
  * at position 32k + i (code 4i + k) meets the q of that very column, so the
  * unpack needs no interleaving at all: a_k = (v >> 2k) & 3, four vectors
@@ -18,6 +19,8 @@
  * run the same steps one at a time, so every row's result is the same in
  * any grouping, staged or fused.
  */
+#include <math.h>
+
 #include "phases_i8.h"
 
 enum { CHUNK = 128, TILE_ROWS = 4 };
@@ -65,6 +68,84 @@ QK_INLINE __m256d scale_block(__m256d acc, __m256i isum, float s)
 {
     __m128i h = _mm_add_epi32(_mm256_castsi256_si128(isum), _mm256_extracti128_si256(isum, 1));
     return _mm256_fmadd_pd(_mm256_cvtepi32_pd(h), _mm256_set1_pd(s), acc);
+}
+
+/* ---- quantize ---------------------------------------------------------- */
+
+/*
+ * qk256_quantize_x for chunk 128, vectorized: the same integers (x * inv
+ * rounded once in float, then vcvtps2dq, which rounds half to even like the
+ * magic-number trick of quantize.c), in the same layout. Per whole chunk of
+ * 128 columns: 32 q as bytes in element order per 32 floats (two packs and
+ * a dword permute), then, per 32 of them, a byte shuffle groups code k's
+ * four bytes of each lane into dword k, a dword permute makes qword k hold
+ * code k of both lanes, and a qword transpose over the four vectors gives
+ * code k's 32 bytes (column 4i+k at byte 32k+i). A last partial block goes
+ * through the portable placement (qk256_quantize_blocks) with the same inv.
+ */
+QK_INLINE __m256i q32(const float *x, __m256 inv, __m256i *sum)
+{
+    __m256i v[4];
+    for (unsigned g = 0; g < 4; g++) {
+        v[g] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * g), inv));
+        *sum = _mm256_add_epi32(*sum, v[g]);
+    }
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static void quantize_chunk(int8_t *dst, const float *x, __m256 inv, __m256i *sum)
+{
+    const __m256i by_code = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
+                                             0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m256i qwords = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256i e[4];
+    for (unsigned j = 0; j < 4; j++)
+        e[j] = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q32(x + 32 * j, inv, sum), by_code),
+                                           qwords);
+    __m256i lo01 = _mm256_unpacklo_epi64(e[0], e[1]), hi01 = _mm256_unpackhi_epi64(e[0], e[1]);
+    __m256i lo23 = _mm256_unpacklo_epi64(e[2], e[3]), hi23 = _mm256_unpackhi_epi64(e[2], e[3]);
+    _mm256_storeu_si256((__m256i *)dst, _mm256_permute2x128_si256(lo01, lo23, 0x20));
+    _mm256_storeu_si256((__m256i *)(dst + 32), _mm256_permute2x128_si256(hi01, hi23, 0x20));
+    _mm256_storeu_si256((__m256i *)(dst + 64), _mm256_permute2x128_si256(lo01, lo23, 0x31));
+    _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(hi01, hi23, 0x31));
+}
+
+static int32_t hsum_epi32(__m256i v)
+{
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+float qk256_quantize_x_avx2(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk)
+{
+    if (chunk != CHUNK)
+        return qk256_quantize_x(q, sum, x, cols, chunk);
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, j = 0;
+    const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_setzero_ps();
+    for (; j + 8 <= cols; j += 8)
+        m = _mm256_max_ps(m, _mm256_and_ps(abs, _mm256_loadu_ps(x + j)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    float amax = _mm_cvtss_f32(h);
+    for (; j < cols; j++)
+        amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+    float finv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const __m256 inv = _mm256_set1_ps(finv);
+    size_t full = cols / QK256_BLOCK; /* blocks of two whole chunks */
+    for (size_t b = 0; b < full; b++) {
+        __m256i s = _mm256_setzero_si256();
+        quantize_chunk(q + b * QK256_BLOCK, x + b * QK256_BLOCK, inv, &s);
+        quantize_chunk(q + b * QK256_BLOCK + CHUNK, x + b * QK256_BLOCK + CHUNK, inv, &s);
+        sum[b] = hsum_epi32(s);
+    }
+    if (full < nb) /* the last, partial block, and the zeros past cols */
+        qk256_quantize_blocks(q, sum, x, cols, CHUNK, finv, full);
+    return amax / 127.0f;
 }
 
 /* ---- the fused kernel -------------------------------------------------- */
@@ -124,7 +205,7 @@ void qk256_i8_avx2_maddubs(float *y, const uint8_t *packed, size_t row_stride,
 
 static void maddubs_quantize(qk256_ws *w)
 {
-    w->sx = qk256_quantize_x(w->xq, w->xsum, w->x, w->cols, CHUNK);
+    w->sx = qk256_quantize_x_avx2(w->xq, w->xsum, w->x, w->cols, CHUNK);
 }
 
 /* memory: the row's two 32-byte loads, its scale and the block's q. */

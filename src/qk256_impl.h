@@ -64,10 +64,17 @@ int qk256_i8_lut_from(qk256_i8_lut *t, const float lut[4]);
 float qk256_quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk);
 typedef float (*qk256_quantize_fn)(int8_t *q, int32_t *sum, const float *x, size_t cols,
                                    size_t chunk);
+/* The placing half of qk256_quantize_x, from block b0 on, with inv =
+ * 127 / max|x| (0 for an all-zero x): what the vector versions use for a
+ * partial last chunk, so the tail gets the very same integers. */
+void qk256_quantize_blocks(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk,
+                           float inv, size_t b0);
 /* The same integers and layout, vectorized with AVX-512 for chunk 256 (what
  * avx512-vnni reads; other chunks go to qk256_quantize_x). */
 float qk256_quantize_x_avx512(int8_t *q, int32_t *sum, const float *x, size_t cols,
                               size_t chunk);
+/* The same with AVX2 for chunk 128 (what avx2-maddubs reads). */
+float qk256_quantize_x_avx2(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk);
 
 typedef struct qk256_xq {
     const int8_t *q;

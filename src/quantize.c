@@ -28,9 +28,32 @@ int qk256_i8_lut_from(qk256_i8_lut *t, const float lut[4])
     return QK256_OK;
 }
 
-float qk256_quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk)
+void qk256_quantize_blocks(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk,
+                           float inv, size_t b0)
 {
     size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, quarter = chunk / 4;
+    /* x * inv is at most 127 * (1 + 2^-23), so the rounded value is within
+     * [-127, 127]: no clamp. Adding and subtracting 1.5 * 2^23 rounds to the
+     * nearest integer, half to even (as rintf and vcvtps2dq do) for any
+     * |v| < 2^22, in two float additions instead of a libm call each. */
+    const float magic = 12582912.0f;
+    if (b0 < nb)
+        memset(q + b0 * QK256_BLOCK, 0, (nb - b0) * QK256_BLOCK);
+    for (size_t b = b0; b < nb; b++) {
+        int32_t s = 0;
+        size_t end = (b + 1) * QK256_BLOCK < cols ? (b + 1) * QK256_BLOCK : cols;
+        for (size_t j = b * QK256_BLOCK; j < end; j++) {
+            int v = (int)((x[j] * inv + magic) - magic);
+            size_t in = j & (chunk - 1); /* chunk is a power of two */
+            q[j - in + quarter * (in & 3) + (in >> 2)] = (int8_t)v;
+            s += v;
+        }
+        sum[b] = s;
+    }
+}
+
+float qk256_quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk)
+{
     /* max |x| in 8 independent lanes (no chain of dependent maxss; plain
      * compares, where fmaxf is a libm call) */
     float m[8] = {0};
@@ -47,23 +70,6 @@ float qk256_quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols, siz
     float amax = 0.0f;
     for (unsigned l = 0; l < 8; l++)
         amax = m[l] > amax ? m[l] : amax;
-    /* x * inv is at most 127 * (1 + 2^-23), so the rounded value is within
-     * [-127, 127]: no clamp. Adding and subtracting 1.5 * 2^23 rounds to the
-     * nearest integer, half to even (as rintf and vcvtps2dq do) for any
-     * |v| < 2^22, in two float additions instead of a libm call each. */
-    const float magic = 12582912.0f;
-    float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    memset(q, 0, nb * QK256_BLOCK);
-    for (size_t b = 0; b < nb; b++) {
-        int32_t s = 0;
-        size_t end = (b + 1) * QK256_BLOCK < cols ? (b + 1) * QK256_BLOCK : cols;
-        for (j = b * QK256_BLOCK; j < end; j++) {
-            int v = (int)((x[j] * inv + magic) - magic);
-            size_t in = j & (chunk - 1); /* chunk is a power of two */
-            q[j - in + quarter * (in & 3) + (in >> 2)] = (int8_t)v;
-            s += v;
-        }
-        sum[b] = s;
-    }
+    qk256_quantize_blocks(q, sum, x, cols, chunk, amax > 0.0f ? 127.0f / amax : 0.0f, 0);
     return amax / 127.0f;
 }

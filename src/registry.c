@@ -52,7 +52,7 @@ GV_FUSED(avx2_p1_p4_p2)
 GV_FUSED(avx2_p1_p4_p2_p3)
 GV_FUSED(avx512_vbmi)
 I8_FUSED(scalar, 4, qk256_quantize_x)
-I8_FUSED(avx2_maddubs, 128, qk256_quantize_x)
+I8_FUSED(avx2_maddubs, 128, qk256_quantize_x_avx2)
 I8_FUSED(avx512_vnni, 256, qk256_quantize_x_avx512)
 
 #define DQ_ENTRY(id, nm, isa_, text)                                           \
@@ -100,8 +100,9 @@ static const qk256_builtin gv_builtins[] = {
 static const qk256_builtin i8_builtins[] = {
     I8_ENTRY(scalar, "scalar", 0, 4, qk256_quantize_x,
              "reference: x quantized to int8, exact integer block sums, one element at a time"),
-    I8_ENTRY(avx2_maddubs, "avx2-maddubs", AVX2, 128, qk256_quantize_x,
-             "shift+mask unpack against x in unpack order, vpshufb table, vpmaddubsw/vpmaddwd, 4 rows"),
+    I8_ENTRY(avx2_maddubs, "avx2-maddubs", AVX2, 128, qk256_quantize_x_avx2,
+             "shift+mask unpack against x in unpack order, vpshufb table, vpmaddubsw/vpmaddwd, 4 rows; "
+             "vector quantize"),
     I8_ENTRY(avx512_vnni, "avx512-vnni", AVX512_VNNI, 256, qk256_quantize_x_avx512,
              "zmm: one shift, vpermb on 6-bit tables (no masks), vpdpbusd chain per row, 8 rows; vector quantize"),
 };

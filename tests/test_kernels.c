@@ -327,10 +327,13 @@ Test(staged, fused_matches_scalar_on_workspaces)
 /* qk256_quantize_x_avx512 (what avx512-vnni quantizes with) gives the very
  * bytes, block sums and scale of qk256_quantize_x: every length around the
  * block edges, ties at .5 after scaling, tiny and zero inputs. */
-Test(quantize, avx512_matches_the_reference_bit_for_bit)
+/* The vector quantizers give the portable routine's integers, layout and
+ * scale bit for bit: random x, ties, tiny values, all zeros, every length
+ * up to 600 and more beyond (whole and partial blocks and chunks). */
+static void expect_same_quantization(const char *variant, qk256_quantize_fn fn, size_t chunk)
 {
-    if (!qk_variant_runnable(qk_find_variant("gemv-i8", "avx512-vnni")))
-        cr_skip_test("no AVX-512 VNNI on this CPU");
+    if (!qk_variant_runnable(qk_find_variant("gemv-i8", variant)))
+        cr_skip_test("this CPU cannot run %s", variant);
     uint64_t st = 12345;
     for (size_t cols = 1; cols <= 1100; cols += cols < 600 ? 1 : 37)
         for (int kind = 0; kind < 4; kind++) {
@@ -349,11 +352,22 @@ Test(quantize, avx512_matches_the_reference_bit_for_bit)
             if (kind == 1)
                 x[0] = 127.0f;
             memset(q2, 0x5a, nb * QK256_BLOCK);
-            float a = qk256_quantize_x(q1, s1, x, cols, 256);
-            float b = qk256_quantize_x_avx512(q2, s2, x, cols, 256);
+            memset(s2, 0x5a, nb * sizeof *s2);
+            float a = qk256_quantize_x(q1, s1, x, cols, chunk);
+            float b = fn(q2, s2, x, cols, chunk);
             cr_expect(a == b && memcmp(q1, q2, nb * QK256_BLOCK) == 0 &&
                           memcmp(s1, s2, nb * sizeof *s1) == 0,
-                      "cols %zu kind %d: vector quantization differs", cols, kind);
+                      "%s, cols %zu kind %d: vector quantization differs", variant, cols, kind);
             free(x), free(q1), free(q2), free(s1), free(s2);
         }
+}
+
+Test(quantize, avx512_matches_the_reference_bit_for_bit)
+{
+    expect_same_quantization("avx512-vnni", qk256_quantize_x_avx512, 256);
+}
+
+Test(quantize, avx2_matches_the_reference_bit_for_bit)
+{
+    expect_same_quantization("avx2-maddubs", qk256_quantize_x_avx2, 128);
 }
