@@ -106,11 +106,5 @@ int qkperf_cmd_ladder(int argc, char **argv)
     rc = qkperf_job_measure(&j, &res);
     for (size_t s = 0; rc == 0 && s < j.ns; s++)
         rc = print_ladder(&j, &res, j.sizes[s]);
-    if (rc == 0)
-        rc = qkperf_job_write(&j, &res);
-    if (rc == 0)
-        rc = qkperf_job_baselines(&j, &res);
-    qkperf_results_free(&res);
-    qkperf_job_free(&j);
-    return rc;
+    return qkperf_job_finish(&j, &res, rc);
 }

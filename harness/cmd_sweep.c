@@ -136,14 +136,7 @@ int qkperf_cmd_sweep(int argc, char **argv)
         print_totals(&j, &res);
         rc = print_order(&j, &res);
     }
-    if (rc == 0) {
-        if (j.ro.staged)
-            print_phases(&j, &res);
-        rc = qkperf_job_write(&j, &res);
-    }
-    if (rc == 0)
-        rc = qkperf_job_baselines(&j, &res);
-    qkperf_results_free(&res);
-    qkperf_job_free(&j);
-    return rc;
+    if (rc == 0 && j.ro.staged)
+        print_phases(&j, &res);
+    return qkperf_job_finish(&j, &res, rc);
 }

@@ -39,6 +39,7 @@
 #include "probe.h"
 #include "qk256.h"
 #include "roofline.h"
+#include "stats.h"
 #include "table.h"
 #include "tsc.h"
 
@@ -461,12 +462,6 @@ static int time_tokens(const qkperf_decode_opts *o, dmodel *m, const dvariant *d
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The interleaved reads: kept as a series (variant "memory read"), their
  * median in config.memory_read_Bps (what the header, plot and report
  * show), and a note. Nothing when no read was made. */
@@ -489,15 +484,16 @@ static int record_reads(qkperf_results *res, const char *size, const double *mem
         free(v);
         return k == 0 ? 0 : -1;
     }
-    qsort(v, k, sizeof v[0], cmp_double);
-    double med = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+    qkperf_summary sm;
+    qkperf_summarize(v, k, &sm, NULL);
+    double med = sm.median;
     json_object_update_new(res->config, json_pack("{s:f,s:i,s:i}", "memory_read_Bps", med,
                                                   "memory_read_threads", threads,
                                                   "memory_reads_interleaved", (int)k));
     qkperf_results_note(res, "bandwidth fraction: each token's weight B/s over the memory read "
                              "with %d thread%s made right after its round (%zu reads: median "
                              "%.1f GB/s, %.1f to %.1f)", threads, threads == 1 ? "" : "s", k,
-                        med / 1e9, v[0] / 1e9, v[k - 1] / 1e9);
+                        med / 1e9, sm.min / 1e9, sm.max / 1e9);
     free(v);
     return 0;
 }

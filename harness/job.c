@@ -434,6 +434,17 @@ void qkperf_job_bands(const qkperf_job *j, qkperf_bands *b)
         qkperf_bands_parse(b, j->bands, err, sizeof err);
 }
 
+int qkperf_job_finish(qkperf_job *j, qkperf_results *res, int rc)
+{
+    if (rc == 0)
+        rc = qkperf_job_write(j, res);
+    if (rc == 0)
+        rc = qkperf_job_baselines(j, res);
+    qkperf_results_free(res);
+    qkperf_job_free(j);
+    return rc;
+}
+
 FILE *qkperf_job_text(const qkperf_job *j)
 {
     return !j->output && strcmp(j->format, "table") ? stderr : stdout;

@@ -54,6 +54,11 @@ int qkperf_job_write(const qkperf_job *j, const qkperf_results *res);
  * 0, 1 when the comparison found a regression, 2 on bad baselines. */
 int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res);
 
+/* The end of a measuring command: when rc is 0, the document (-o or
+ * stdout) and the baselines (--save-baseline, --baseline); then res and j
+ * are freed. Returns the command's exit code. */
+int qkperf_job_finish(qkperf_job *j, qkperf_results *res, int rc);
+
 /* Where the human-readable tables go: stdout, or stderr when the results
  * document itself goes to stdout (no -o, --format json or csv), so that
  * the document stays parseable. */
