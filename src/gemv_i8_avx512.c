@@ -14,9 +14,10 @@
  *           No masks at all (vpshufb would need one per vector: it zeroes
  *           on bit 7 and reads bits [3:0], where two codes sit).
  *   dot     four vpdpbusd (unsigned biased weights x signed q) in one chain
- *           per row, starting from -bias * sum(q) in lane 0, so the block
- *           sum is the exact integer; rows are independent chains, so R
- *           rows in flight hide the vpdpbusd latency.
+ *           per block and row, starting from -bias * sum(q) in lane 0, so
+ *           the block sum is the exact integer; each block is a chain of
+ *           its own, so the blocks (or rows) in flight hide the vpdpbusd
+ *           latency.
  *   scale   16 int32 lanes folded to 8, converted to double and FMA'd by
  *           the block scale into the row's 8 double lanes (phases_i8.h says
  *           why double).
@@ -24,12 +25,12 @@
  * That is 1 load, 1 shift, 4 vpermb, 4 vpdpbusd and 4 ops of scaling per
  * block and row, against 1 + 7 + 4 + 4 + 6 in the first version (shifts and
  * masks of four vectors, vpshufb, two chains joined per block); the block
- * scales come as doubles from a small per-tile buffer (scales_pd), and the
- * next tile is prefetched, in memory order, while this one runs
- * (qk_prefetch_tile, phases_avx2.h). A tile of
- * TILE_ROWS rows shares the four loads of q and the bias start of a block;
- * leftover rows run the same steps one at a time, so every row's result is
- * the same in any grouping, staged or fused, and for any thread count.
+ * scales come as doubles from a small per-row buffer (scales_pd). The
+ * fused kernel takes one row at a time (gemv_row says why); the staged dot
+ * phase takes tiles of TILE_ROWS rows that share the four loads of q and
+ * the bias start of a block, leftover rows one at a time. Each row sums
+ * its blocks in the same order either way, so every row's result is the
+ * same in any grouping, staged or fused, and for any thread count.
  */
 #include "phases_avx512.h"
 #include "phases_i8.h"
@@ -183,40 +184,35 @@ QK_INLINE void scales_pd(double sc[][SPAN], const float *rs, size_t nb, size_t b
 }
 
 /*
- * Prefetch: the tile ahead, not the blocks ahead, in memory order. In a
- * decode the weights stream from DRAM, and 8 blocks ahead in each of the
- * tile's rows (512 bytes per row) keeps too little in flight: one thread
- * reached 7 GB/s of the ~30 the memory gives. So while a tile of R rows
- * runs, the next tile (up to R rows, ~14 KB at 6912 columns) is fetched,
- * R lines per block step, in the order its bytes lie in memory: row by
- * row, each row's blocks in turn (one contiguous stretch when rows are
- * packed back to back, as in a decode). Fetching the same lines in the
- * kernel's own order (block b of each of the R rows), as the first
- * version did, streamed at half the rate or less (a standalone copy of
- * this kernel, one thread, 1 GB of weights, medians of 7 runs: 9.7
- * against 19.2 GB/s at 6912 columns, 4.8 against 12.9 GB/s at 2560;
- * memory reads ~30 GB/s), and `qkperf decode -t 1` went from 11.7 to 27.4
- * tokens/s. The next tile goes to L2 (T1; phases_avx2.h says why), its
- * scales one line per block step at the start. Nothing past the kernel's
- * rows is addressed. The cursor is the float kernels' (qk_prefetch_tile
- * in phases_avx2.h).
+ * The fused kernel runs one row at a time, its blocks in memory order, and
+ * leaves the streaming to the hardware prefetchers. In a decode the weights
+ * come from DRAM, and what limits the kernel there is how its loads walk
+ * memory, not its arithmetic. The first versions ran tiles of 8 rows
+ * (block b of each row, then block b + 1: eight short strided streams the
+ * hardware prefetchers do not follow) and fetched the next tile with
+ * software prefetches; those go through the core's few L1 miss buffers,
+ * and one thread streamed no faster than ~15 GB/s with them, arithmetic
+ * or not, against 24-27 GB/s for plain loads in address order, which the
+ * L2 stream prefetcher runs ahead of. Rows in order are one such stream
+ * per thread. (A standalone copy of the kernel, loads only, 553 MB of
+ * weights, medians of 7-11 interleaved runs: 8-row tiles with the tile
+ * prefetch 15.4-15.9 GB/s on one thread, one row at a time 22-27 GB/s;
+ * 4 rows a quarter of the matrix apart, four streams, as fast on one big
+ * matrix but slower in the decode's sequence of calls; 8 such streams 14.5
+ * GB/s; adding software prefetches 1-8 KB ahead of the row made it
+ * slower.) Sharing the q loads of a block between 8 rows saved less than
+ * that: from L1 the two orders are within ~10% of each other, and the
+ * decode's int8 layers ran 12-35% faster this way on two threads.
+ * Nothing past the kernel's rows is addressed.
  */
-QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
-                         const float *scales, const qk256_xq *x, size_t r0, size_t nb,
-                         const qk256_i8_lut *t, unsigned R, size_t rows)
+QK_INLINE float gemv_row(const uint8_t *row, const float *rs, const qk256_xq *x, size_t nb,
+                         __m512i tlo, __m512i thi, const qk256_i8_lut *t)
 {
-    qk_pf_tile pf = qk_pf_next_tile(packed, row_stride, scales, nb, r0, R, rows);
-    const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
-    const uint8_t *row = packed + r0 * row_stride;
-    const float *rs = scales ? scales + r0 * nb : NULL;
-    double sc[TILE_ROWS][SPAN];
-    __m512d acc[TILE_ROWS];
-#pragma GCC unroll 16
-    for (unsigned r = 0; r < R; r++)
-        acc[r] = _mm512_setzero_pd();
+    double sc[1][SPAN];
+    __m512d acc = _mm512_setzero_pd();
     for (size_t b0 = 0; b0 < nb; b0 += SPAN) {
         size_t n = nb - b0 < SPAN ? nb - b0 : SPAN;
-        scales_pd(sc, rs, nb, b0, n, R);
+        scales_pd(sc, rs, nb, b0, n, 1);
         for (size_t i = 0; i < n; i++) {
             size_t b = b0 + i;
             const int8_t *xq = x->q + b * QK256_BLOCK;
@@ -224,31 +220,23 @@ QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
 #pragma GCC unroll 4
             for (unsigned k = 0; k < 4; k++)
                 q[k] = _mm512_loadu_si512(xq + 64 * k);
-            const __m512i start = block_start(t, x->sum[b]);
-            qk_prefetch_tile(&pf, b, R);
-#pragma GCC unroll 16
-            for (unsigned r = 0; r < R; r++) {
-                const uint8_t *blk = row + r * row_stride;
-                __m512i s = block_dot(start, _mm512_loadu_si512(blk + b * QK256_BLOCK_BYTES),
-                                      tlo, thi, q);
-                acc[r] = scale_block(acc[r], s, sc[r][i]);
-            }
+            __m512i s = block_dot(block_start(t, x->sum[b]),
+                                  _mm512_loadu_si512(row + b * QK256_BLOCK_BYTES), tlo, thi, q);
+            acc = scale_block(acc, s, sc[0][i]);
         }
     }
-#pragma GCC unroll 16
-    for (unsigned r = 0; r < R; r++)
-        y[r0 + r] = qk_i8_row_result(fold4(acc[r]), x->scale);
+    return qk_i8_row_result(fold4(acc), x->scale);
 }
 
 void qk256_i8_avx512_vnni(float *y, const uint8_t *packed, size_t row_stride,
                           const float *scales, const qk256_xq *x, size_t rows, size_t cols,
                           const qk256_i8_lut *t)
 {
-    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, r0 = 0;
-    for (; r0 + TILE_ROWS <= rows; r0 += TILE_ROWS)
-        gemv_tile(y, packed, row_stride, scales, x, r0, nb, t, TILE_ROWS, rows);
-    for (; r0 < rows; r0++)
-        gemv_tile(y, packed, row_stride, scales, x, r0, nb, t, 1, rows);
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
+    const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
+    for (size_t r = 0; r < rows; r++)
+        y[r] = gemv_row(packed + r * row_stride, scales ? scales + r * nb : NULL, x, nb, tlo,
+                        thi, t);
 }
 
 /* ---- staged phases ----------------------------------------------------- */

@@ -208,10 +208,12 @@ QK256_DECLARE_I8(avx512_vnni);
 /* Rows [r0, r1) of a job, run by qk256_parallel_rows on some thread. */
 typedef void (*qk256_rows_job)(void *ctx, size_t r0, size_t r1);
 
-/* Run fn over rows [0, rows) split across the thread pool (threads.c), in
- * slices of whole groups of 16 rows; in the calling thread alone when one
- * thread is set, when `work` (multiply-adds) is too small to pay for the
- * hand-off, or when another caller holds the pool. */
+/* Run fn over rows [0, rows) split across the thread pool (threads.c):
+ * every row once, in calls on whole groups of 16 rows (r0 a multiple of
+ * 16, r1 too or rows), each thread first its own slice front to back, then
+ * pieces of the others' from their backs; in the calling thread alone,
+ * one call, when one thread is set, when `work` (multiply-adds) is too
+ * small to pay for the hand-off, or when another caller holds the pool. */
 void qk256_parallel_rows(size_t rows, size_t work, qk256_rows_job fn, void *ctx);
 
 #endif

@@ -3,17 +3,20 @@
  * settings, results bit-identical to one thread for every gemv variant
  * (float and int8) over several thread counts and shapes, repeated calls
  * that reuse the pool without starting threads, fewer rows than threads,
- * and concurrent callers.
+ * concurrent callers, and how qk256_parallel_rows shares rows out: every
+ * row once, in whole groups, a slow slice finished with help.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "qk256.h"
+#include "qk256_impl.h"
 #include "rng.h"
 #include "tester.h"
 
@@ -238,4 +241,82 @@ Test(threads, pool_works_after_fork, .timeout = 60)
     free(y1);
     free(y2);
     drop(&p);
+}
+
+/* ---- qk256_parallel_rows ------------------------------------------------ */
+
+enum { MAX_ROWS = 5000 };
+
+/* Who ran each row, and how often; rows [slow_from, rows) take a while. */
+typedef struct rows_log {
+    _Atomic int runs[MAX_ROWS];
+    pthread_t by[MAX_ROWS];
+    _Atomic int bad_bounds;
+    size_t rows, slow_from;
+} rows_log;
+
+static void log_rows(void *ctx, size_t r0, size_t r1)
+{
+    rows_log *l = ctx;
+    if (r0 % 16 != 0 || (r1 % 16 != 0 && r1 != l->rows) || r0 >= r1 || r1 > l->rows)
+        l->bad_bounds++;
+    for (size_t r = r0; r < r1 && r < l->rows; r++) {
+        l->runs[r]++;
+        l->by[r] = pthread_self();
+        if (r >= l->slow_from && r % 16 == 0)
+            usleep(2000);
+    }
+}
+
+Test(threads, parallel_rows_runs_every_row_once_in_whole_groups, .timeout = 60)
+{
+    static const size_t rows[] = {1, 15, 16, 17, 100, 1000, 4099, MAX_ROWS};
+    static rows_log l;
+    for (int t = 1; t <= 5; t++) {
+        cr_assert_eq(qk256_set_threads(t), QK256_OK);
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+            for (int rep = 0; rep < 20; rep++) {
+                memset(&l, 0, sizeof l);
+                l.rows = rows[i];
+                l.slow_from = MAX_ROWS;
+                qk256_parallel_rows(l.rows, (size_t)1 << 30, log_rows, &l);
+                cr_assert_eq(l.bad_bounds, 0, "%d threads, %zu rows: a call not on whole groups",
+                             t, l.rows);
+                for (size_t r = 0; r < l.rows; r++)
+                    cr_assert_eq(l.runs[r], 1, "%d threads, %zu rows: row %zu ran %d times", t,
+                                 l.rows, r, l.runs[r]);
+            }
+    }
+}
+
+/* Two threads, the second half of the rows slow: the caller, done with the
+ * first half, takes rows of the second from its back, and the call ends
+ * well before one thread alone could finish the second half. */
+Test(threads, a_slow_slice_gets_help, .timeout = 60)
+{
+    static rows_log l;
+    memset(&l, 0, sizeof l);
+    l.rows = 1024;
+    l.slow_from = 512; /* 32 groups of 2 ms */
+    cr_assert_eq(qk256_set_threads(2), QK256_OK);
+    qk256_parallel_rows(l.rows, (size_t)1 << 30, log_rows, &l); /* starts the worker */
+    memset(&l, 0, sizeof l);
+    l.rows = 1024;
+    l.slow_from = 512;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    qk256_parallel_rows(l.rows, (size_t)1 << 30, log_rows, &l);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    size_t helped = 0;
+    for (size_t r = 0; r < l.rows; r++) {
+        cr_assert_eq(l.runs[r], 1, "row %zu ran %d times", r, l.runs[r]);
+        helped += r >= l.slow_from && pthread_equal(l.by[r], pthread_self());
+    }
+    cr_expect_gt(helped, 0, "the caller took none of the slow slice's rows");
+    /* alone, the slow half takes 32 x 2 ms = 64 ms; shared, about half */
+    cr_expect_lt(ms, 56.0, "the call took %.1f ms", ms);
+    /* the caller's own slice ran in order, from the front */
+    for (size_t r = 0; r < l.slow_from; r++)
+        cr_expect(pthread_equal(l.by[r], pthread_self()), "row %zu of the caller's slice", r);
 }
