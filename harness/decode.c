@@ -38,6 +38,7 @@
 #include "machine.h"
 #include "probe.h"
 #include "qk256.h"
+#include "qk256_impl.h" /* qk256_parallel_rows: the weights read shares rows out like a gemv */
 #include "roofline.h"
 #include "stats.h"
 #include "table.h"
@@ -186,10 +187,20 @@ static int model_alloc(dmodel *m, unsigned layers, unsigned div, uint64_t seed, 
 static const char *const dec_ops[] = {"gemv", "gemv-i8"};
 
 typedef struct dvariant {
-    char label[48];   /* "gemv-i8/avx512-vnni" */
+    char label[48];   /* "gemv-i8/avx512-vnni", or WEIGHTS_READ */
     const char *name; /* the library's name */
     int i8, runnable;
+    int read;         /* the weights read: loads only, no arithmetic */
 } dvariant;
+
+/*
+ * The weights read: every matrix's packed rows and scales read once, in
+ * the same calls, on the same thread pool and row shares as a gemv, and
+ * nothing computed. It is the ceiling of a kernel under this call
+ * structure, measured next to it; a kernel's "of weights read" is its
+ * tokens/s over the read pass's of the same round.
+ */
+#define WEIGHTS_READ "weights read"
 
 static void known_variants(char *buf, size_t cap)
 {
@@ -251,7 +262,21 @@ static int add_unique(dvariant *dv, size_t *n, const dvariant *d)
 }
 
 /* NULL: the plain functions' choices; "all": every variant of both ops. */
+static int resolve_kernels(const char *text, dvariant *dv, size_t *n, char *err, size_t len);
+
+/* The kernels asked for, then the weights read (when there is room). */
 static int resolve_variants(const char *text, dvariant *dv, size_t *n, char *err, size_t len)
+{
+    if (resolve_kernels(text, dv, n, err, len))
+        return -1;
+    if (*n < QKPERF_MAX_LIST) {
+        dvariant r = {.label = WEIGHTS_READ, .runnable = 1, .read = 1};
+        dv[(*n)++] = r;
+    }
+    return 0;
+}
+
+static int resolve_kernels(const char *text, dvariant *dv, size_t *n, char *err, size_t len)
 {
     dvariant d;
     *n = 0;
@@ -279,6 +304,22 @@ static int resolve_variants(const char *text, dvariant *dv, size_t *n, char *err
 
 /* ---- one token ------------------------------------------------------------------ */
 
+typedef struct read_job {
+    const uint8_t *packed;
+    const float *scales;
+    size_t rb, nb; /* bytes and blocks per row; rows are packed back to back */
+} read_job;
+
+static _Thread_local volatile uint64_t read_sink;
+
+/* Rows [r0, r1) of a matrix: its packed bytes, then its scales. */
+static void read_rows(void *ctx, size_t r0, size_t r1)
+{
+    const read_job *j = ctx;
+    read_sink ^= qkperf_read_fold(j->packed + r0 * j->rb, (r1 - r0) * j->rb) ^
+                 qkperf_read_fold(j->scales + r0 * j->nb, (r1 - r0) * j->nb * sizeof(float));
+}
+
 static int run_step(const dvariant *d, dmodel *m, unsigned layer, int st, char *err, size_t len)
 {
     int k = steps[st].mat;
@@ -287,6 +328,11 @@ static int run_step(const dvariant *d, dmodel *m, unsigned layer, int st, char *
     const float *s = m->scales + layer * m->layer_scales + m->soff[k];
     float *y = m->buf[steps[st].out];
     const float *x = m->buf[steps[st].in];
+    if (d->read) { /* the gemvs' hand-off threshold: rows x cols multiply-adds */
+        read_job j = {p, s, rb, rb / QK256_BLOCK_BYTES};
+        qk256_parallel_rows(m->rows[k], m->rows[k] * m->cols[k], read_rows, &j);
+        return 0;
+    }
     int rc = d->i8 ? qk256_gemv_i8_variant(d->name, y, p, rb, s, x, m->rows[k], m->cols[k], NULL)
                    : qk256_gemv_variant(d->name, y, p, rb, s, x, m->rows[k], m->cols[k], NULL);
     if (rc != QK256_OK)
@@ -298,7 +344,8 @@ static int run_step(const dvariant *d, dmodel *m, unsigned layer, int st, char *
 /* The linear layers of one token, from x0; ns gets its wall time. */
 static int run_token(const dvariant *d, dmodel *m, double *ns, char *err, size_t len)
 {
-    memcpy(m->buf[B_X], m->x0, m->cols[M_Q] * sizeof(float));
+    if (!d->read) /* (so B_X keeps the last kernel's result for final_out) */
+        memcpy(m->buf[B_X], m->x0, m->cols[M_Q] * sizeof(float));
     uint64_t t0 = qkperf_tsc_now();
     for (unsigned l = 0; l < m->layers; l++)
         for (int st = 0; st < NMAT; st++) {
@@ -336,16 +383,20 @@ static int add_series(qkperf_results *res, const char *variant, const char *size
     return qkperf_results_add(res, &r);
 }
 
-/* Four series from the per-token times. Token i's bandwidth fraction is
- * taken against mem[i], the memory read measured right after its round,
- * or mem_Bps where that read failed (0 when neither was measured). */
+/* Four series from the per-token times, and a fifth for a kernel when the
+ * weights read ran (read: its times, else NULL). Token i's bandwidth
+ * fraction is taken against mem[i], the memory read measured right after
+ * its round, or mem_Bps where that read failed (0 when neither was
+ * measured); its "of weights read" against read[i], the read pass of its
+ * round. */
 static int add_records(qkperf_results *res, const char *variant, const char *size, const double *ns,
-                       size_t n, double weight_bytes, const double *mem, double mem_Bps)
+                       size_t n, double weight_bytes, const double *mem, double mem_Bps,
+                       const double *read)
 {
-    double *v = malloc(3 * n * sizeof *v);
+    double *v = malloc(4 * n * sizeof *v);
     if (!v)
         return -1;
-    double *tps = v, *bps = v + n, *frac = v + 2 * n;
+    double *tps = v, *bps = v + n, *frac = v + 2 * n, *ofr = v + 3 * n;
     int have = 1;
     for (size_t i = 0; i < n; i++) {
         double base = mem[i] > 0 ? mem[i] : mem_Bps;
@@ -353,13 +404,15 @@ static int add_records(qkperf_results *res, const char *variant, const char *siz
         bps[i] = weight_bytes * tps[i];
         frac[i] = base > 0 ? bps[i] / base : NAN;
         have &= base > 0;
+        ofr[i] = read ? read[i] / ns[i] : NAN;
     }
     int rc = add_series(res, variant, size, "time", "ns", (double *)ns, n, NULL) ||
              add_series(res, variant, size, "tokens/s", "tokens/s", tps, n, NULL) ||
              add_series(res, variant, size, "weight B/s", "B/s", bps, n, NULL) ||
              add_series(res, variant, size, "bandwidth fraction", "ratio", frac, n,
                         have ? NULL : "no memory read bandwidth measured with decode's "
-                                      "thread count (see the notes)");
+                                      "thread count (see the notes)") ||
+             (read && add_series(res, variant, size, "of weights read", "ratio", ofr, n, NULL));
     free(v);
     return rc ? -1 : 0;
 }
@@ -522,9 +575,13 @@ static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t
         snprintf(err, len, "cannot allocate %zu token times", nv * o->tokens);
     if (rc == 0 && record_reads(res, size, mem, o->tokens, threads, why))
         rc = -1, snprintf(err, len, "out of memory adding the memory reads");
+    const double *read = NULL;
+    for (size_t i = 0; i < nv; i++)
+        if (dv[i].read)
+            read = ns + i * o->tokens;
     for (size_t i = 0; rc == 0 && i < nv; i++)
         if (dv[i].runnable && add_records(res, dv[i].label, size, ns + i * o->tokens, o->tokens,
-                                          m.weight_bytes, mem, mem_Bps))
+                                          m.weight_bytes, mem, mem_Bps, dv[i].read ? NULL : read))
             rc = -1, snprintf(err, len, "out of memory adding the records of %s", dv[i].label);
     if (rc == 0 && o->final_out)
         memcpy(o->final_out, m.buf[B_X], m.rows[M_DOWN] * sizeof(float));
@@ -614,8 +671,8 @@ static void print_header(FILE *f, const qkperf_results *res)
 void qkperf_decode_print(FILE *f, const qkperf_results *res)
 {
     print_header(f, res);
-    fprintf(f, "%-24s %12s %12s %12s %14s %12s\n", "variant", "tokens/s", "(slowest)",
-            "time/token", "weight B/s", "of mem BW");
+    fprintf(f, "%-24s %12s %12s %12s %14s %12s %9s\n", "variant", "tokens/s", "(slowest)",
+            "time/token", "weight B/s", "of mem BW", "of read");
     for (size_t i = 0; i < res->n; i++) {
         const qkperf_record *t = &res->rec[i];
         if (strcmp(t->op, "decode") || strcmp(t->metric, "time"))
@@ -625,9 +682,20 @@ void qkperf_decode_print(FILE *f, const qkperf_results *res)
         qkperf_fmt_value(bps, sizeof bps, stat_of(res, t, "weight B/s", 0), "B/s");
         double fr = stat_of(res, t, "bandwidth fraction", 0);
         snprintf(frac, sizeof frac, isfinite(fr) ? "%.1f %%" : "n/a", 100 * fr);
-        fprintf(f, "%-24s %12.2f %12.2f %12s %14s %12s\n", t->variant,
-                stat_of(res, t, "tokens/s", 0), stat_of(res, t, "tokens/s", 1), tm, bps, frac);
+        double rd = stat_of(res, t, "of weights read", 0);
+        char ofr[32];
+        snprintf(ofr, sizeof ofr, isfinite(rd) ? "%.1f %%" : "-", 100 * rd);
+        fprintf(f, "%-24s %12.2f %12.2f %12s %14s %12s %9s\n", t->variant,
+                stat_of(res, t, "tokens/s", 0), stat_of(res, t, "tokens/s", 1), tm, bps, frac,
+                ofr);
     }
+    int read = 0;
+    for (size_t k = 0; k < res->n; k++)
+        read |= !strcmp(res->rec[k].op, "decode") && !strcmp(res->rec[k].variant, WEIGHTS_READ);
+    if (read)
+        fprintf(f, "(%s: the same calls on the same threads, loading every weight and scale "
+                   "once and computing nothing; \"of read\" is a kernel's tokens/s over it, "
+                   "round by round)\n", WEIGHTS_READ);
     size_t i;
     json_t *note;
     json_array_foreach(res->notes, i, note)
@@ -636,7 +704,7 @@ void qkperf_decode_print(FILE *f, const qkperf_results *res)
 
 /* ---- the plot ---------------------------------------------------------------------- */
 
-/* Row per variant: x, variant, kind (0 float, 1 int8), tokens/s median,
+/* Row per variant: x, variant, kind (0 float, 1 int8, 2 weights read), tokens/s median,
  * slowest and fastest token. The number of rows, or -1 if not written. */
 static int write_csv(const qkperf_results *r, const char *path, double *ymax, double *wb)
 {
@@ -652,8 +720,8 @@ static int write_csv(const qkperf_results *r, const char *path, double *ymax, do
         double hi = t->samples[0];
         for (size_t k = 1; k < t->n; k++)
             hi = fmax(hi, t->samples[k]);
-        fprintf(f, "%d,%s,%d,%.6g,%.6g,%.6g\n", n++, t->variant, !strncmp(t->variant, "gemv-i8/", 8),
-                t->median, t->min, hi);
+        int kind = !strcmp(t->variant, WEIGHTS_READ) ? 2 : !strncmp(t->variant, "gemv-i8/", 8);
+        fprintf(f, "%d,%s,%d,%.6g,%.6g,%.6g\n", n++, t->variant, kind, t->median, t->min, hi);
         *ymax = fmax(*ymax, hi);
         double w = stat_of(r, t, "weight B/s", 0) / t->median;
         if (isfinite(w) && w > 0)

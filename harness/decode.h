@@ -14,7 +14,13 @@
  * "bandwidth fraction" (weight B/s over the memory read bandwidth measured
  * with decode's thread count, kept in config.memory_read_Bps and
  * config.memory_read_threads and named in a note), one sample per timed
- * token, source "tsc".
+ * token, source "tsc". Every run also times the pseudo-variant "weights
+ * read": the same 210 calls on the same thread pool and row shares, each
+ * loading its matrix's packed rows and scales once and computing nothing
+ * (the ceiling of a kernel under this call structure), with the same four
+ * metrics; each kernel then has "of weights read" too, token by token the
+ * read pass's time over the kernel's in the same round. The memory reads
+ * made between rounds are variant "memory read", metric "memory read B/s".
  */
 #ifndef QKPERF_DECODE_H
 #define QKPERF_DECODE_H

@@ -158,8 +158,9 @@ static void add_decode_plot(const review_cfg *c, qkperf_results *res, qkperf_plo
     static const char *const files[] = {"decode.png", "decode.svg"};
     for (size_t i = 0; i < 2; i++) {
         size_t nc = pl->nfiles;
-        add_entry(&pl->captions, &nc, "decode: tokens/s of the linear layers per gemv variant, "
-                                      "with the memory-bandwidth ceiling");
+        add_entry(&pl->captions, &nc, "decode: tokens/s of the linear layers per gemv variant "
+                                      "and of the weights read (loads only), with the "
+                                      "memory-bandwidth ceiling");
         add_entry(&pl->files, &pl->nfiles, files[i]);
     }
 }

@@ -119,6 +119,45 @@ QKPERF_BW_KERNEL static void read_words(void *buf, size_t bytes, size_t passes)
     qkperf_roofline_sink = a ^ b ^ c ^ d;
 }
 
+/* Any span, any alignment: 8-byte words, then the last bytes, into the
+ * low byte. The vector path folds to the same value, so either path's
+ * result can be checked against the other. */
+QKPERF_BW_KERNEL static uint64_t fold_words(const uint8_t *p, size_t bytes, uint64_t f)
+{
+    uint64_t w;
+    size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        memcpy(&w, p + i, 8);
+        f ^= w;
+    }
+    for (; i < bytes; i++)
+        f ^= p[i];
+    return f;
+}
+
+/* 32-byte loads in four chains over whole 128-byte steps, the rest as words. */
+QKPERF_BW_KERNEL __attribute__((target("avx2"))) static uint64_t fold_avx2(const uint8_t *p,
+                                                                           size_t bytes)
+{
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    size_t i = 0;
+    for (; i + 128 <= bytes; i += 128) {
+        a = _mm256_xor_si256(a, _mm256_loadu_si256((const __m256i *)(p + i)));
+        b = _mm256_xor_si256(b, _mm256_loadu_si256((const __m256i *)(p + i + 32)));
+        c = _mm256_xor_si256(c, _mm256_loadu_si256((const __m256i *)(p + i + 64)));
+        d = _mm256_xor_si256(d, _mm256_loadu_si256((const __m256i *)(p + i + 96)));
+    }
+    a = _mm256_xor_si256(_mm256_xor_si256(a, b), _mm256_xor_si256(c, d));
+    __m128i h = _mm_xor_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    uint64_t f = (uint64_t)_mm_cvtsi128_si64(h) ^ (uint64_t)_mm_extract_epi64(h, 1);
+    return fold_words(p + i, bytes - i, f);
+}
+
+uint64_t qkperf_read_fold(const void *p, size_t bytes)
+{
+    return __builtin_cpu_supports("avx2") ? fold_avx2(p, bytes) : fold_words(p, bytes, 0);
+}
+
 /* Stores and reads share one signature so a level is a row of a table. */
 typedef void (*qkperf_bw_kernel)(void *buf, size_t bytes, size_t passes);
 

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct qkperf_roofline {
     double l1_store_Bps, l2_read_Bps, l3_read_Bps, mem_read_Bps; /* one thread, bytes/s */
@@ -36,6 +37,13 @@ int qkperf_roofline_measure(qkperf_roofline *out, int quick);
  * the first start to the last thread's end, and the best is kept. 0, or
  * -1 with one line in err. */
 int qkperf_roofline_mem_threads(int threads, int quick, double *Bps, char *err, size_t len);
+
+/* Read bytes [p, p + bytes) once, the way the memory read does (32-byte
+ * loads where the CPU has AVX2), and return their xor fold: the xor of the
+ * span's 8-byte words (native order) from its start, and of its last
+ * bytes % 8 bytes into the low byte (so the loads are not elided, and the
+ * result can be checked). qkperf decode's "weights read" uses it. */
+uint64_t qkperf_read_fold(const void *p, size_t bytes);
 
 /* The memory read bandwidth rl holds for `threads` threads: mem_read_Bps
  * for 1, mem_read_all_Bps for mem_threads; 0 when it has none for that

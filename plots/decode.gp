@@ -8,7 +8,9 @@
 #   ceiling (tokens/s; 0 = no roofline in the document), bw (GB/s),
 #   wmb (MB of weights per token), threads, layers, ymax (fastest token).
 # data: '#' header, then one row per variant:
-#   x,variant,kind (0 float activations, 1 int8),tokens_per_s,slowest,fastest
+#   x,variant,kind (0 float activations, 1 int8, 2 the weights read: the
+#   same calls on the same threads loading every weight once, no arithmetic,
+#   the ceiling of a kernel under this call structure),tokens_per_s,slowest,fastest
 
 if (fmt eq 'svg') {
     set terminal svg size 1600,900 font 'DejaVu Sans,14' background rgb 'white'
@@ -38,9 +40,11 @@ if (ceiling > 0) { set arrow 1 from graph 0, first ceiling to graph 1, first cei
 
 float(k, v) = k == 0 ? v : NaN
 int8(k, v) = k == 1 ? v : NaN
+readonly(k, v) = k == 2 ? v : NaN
 
 plot data using 1:(float($3, $4)):xtic(2) with boxes lc rgb '#4C72B0' title 'float activations (gemv)', \
      data using 1:(int8($3, $4)) with boxes lc rgb '#DD8452' title 'int8 activations (gemv-i8)', \
+     data using 1:(readonly($3, $4)) with boxes lc rgb '#A0A0A0' title 'weights read: loads only, same calls and threads', \
      data using 1:4:5:6 with yerrorbars lc rgb '#222222' pt 7 ps 0.6 lw 2 title 'slowest … fastest token', \
      data using 1:4:(sprintf('%.1f', $4)) with labels offset 0, 1.2 notitle, \
      for [k=1:(ceiling > 0)] keyentry with lines dt 2 lw 3 lc rgb '#C44E52' \

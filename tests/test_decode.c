@@ -2,7 +2,8 @@
  * test_decode.c — the decode benchmark on a tiny model: the shape_div test
  * seam divides every matrix dimension by 8 (2560 -> 320, 640 -> 80,
  * 6912 -> 864) and --layers 1 keeps one layer, so a token takes well under
- * a millisecond. A run gives positive tokens/s in all four series and its
+ * a millisecond. A run gives positive tokens/s in all four series, the
+ * weights read its own series and each kernel its share of it, and its
  * records read back from JSON; the float and int8 paths agree on the final
  * activation; bad variants and options are refused with the known names;
  * an allocation failure is an error, not a crash; the thread count is
@@ -78,6 +79,27 @@ Test(decode, tiny_run_records_and_json, .timeout = 60)
             cr_assert_str_eq(x->source, "tsc");
             cr_assert_gt(x->median, 0, "%s %s median %g", vs[v], metrics[m], x->median);
         }
+    /* the weights read: the same four series; each kernel: its share of it,
+     * token by token the read pass's time over the kernel's */
+    for (size_t m = 0; m < 4; m++) {
+        const qkperf_record *x = qkperf_results_find(&r, "decode", "weights read",
+                                                     "bitnet-b1.58-2b4t-1L-div8", "total", metrics[m]);
+        cr_assert(x && x->counted && x->n == 3 && x->median > 0, "weights read: %s", metrics[m]);
+    }
+    cr_assert_null(qkperf_results_find(&r, "decode", "weights read", "bitnet-b1.58-2b4t-1L-div8",
+                                       "total", "of weights read"));
+    const qkperf_record *rt = qkperf_results_find(&r, "decode", "weights read",
+                                                  "bitnet-b1.58-2b4t-1L-div8", "total", "time");
+    for (size_t v = 0; v < 2; v++) {
+        const qkperf_record *t = qkperf_results_find(&r, "decode", vs[v], "bitnet-b1.58-2b4t-1L-div8",
+                                                     "total", "time");
+        const qkperf_record *of = qkperf_results_find(&r, "decode", vs[v], "bitnet-b1.58-2b4t-1L-div8",
+                                                      "total", "of weights read");
+        cr_assert(of && of->counted && of->n == 3, "%s: no share of the weights read", vs[v]);
+        for (size_t k = 0; k < 3; k++)
+            cr_expect_float_eq(of->samples[k], rt->samples[k] / t->samples[k], 1e-12,
+                               "%s token %zu", vs[v], k);
+    }
     cr_assert(mkdtemp(path));
     char file[4200];
     snprintf(file, sizeof file, "%s/decode.json", path);

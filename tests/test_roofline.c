@@ -2,7 +2,8 @@
  * test_roofline.c — the machine limits: a quick measurement gives positive
  * figures in a sane order, and the JSON object stored as machine.roofline
  * reads back to the same figures; a bad object is refused with the field
- * named.
+ * named; the read fold of decode's weights read folds every byte of any
+ * span at any alignment.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -93,4 +94,38 @@ Test(roofline, bad_object_names_the_field)
     cr_assert(strstr(err, "mem_read_Bps"), "%s", err);
     json_decref(o);
     cr_assert_eq(qkperf_roofline_from_json(NULL, &rl, err, sizeof err), -1);
+}
+
+/* The fold the weights read returns: 8-byte words from the start, then the
+ * last bytes into the low byte; every byte counts (one flipped bit shows). */
+static uint64_t naive_fold(const uint8_t *p, size_t n)
+{
+    uint64_t f = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        f ^= w;
+    }
+    for (; i < n; i++)
+        f ^= p[i];
+    return f;
+}
+
+Test(roofline, read_fold_reads_every_byte)
+{
+    enum { N = 1200 };
+    static uint8_t buf[N + 64];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 131 + 7);
+    for (size_t off = 0; off < 40; off += 3)
+        for (size_t n = 0; n <= N; n += (n < 300 ? 1 : 37)) {
+            uint64_t want = naive_fold(buf + off, n);
+            cr_assert_eq(qkperf_read_fold(buf + off, n), want, "offset %zu, %zu bytes", off, n);
+            if (n == 0)
+                continue;
+            size_t k = (n * 7 + off) % n;
+            buf[off + k] ^= 0x10;
+            cr_assert_neq(qkperf_read_fold(buf + off, n), want, "byte %zu of %zu not read", k, n);
+            buf[off + k] ^= 0x10;
+        }
 }
