@@ -104,7 +104,7 @@ static const qk256_builtin i8_builtins[] = {
              "shift+mask unpack against x in unpack order, vpshufb table, vpmaddubsw/vpmaddwd, 4 rows; "
              "vector quantize"),
     I8_ENTRY(avx512_vnni, "avx512-vnni", AVX512_VNNI, 256, qk256_quantize_x_avx512,
-             "zmm: one shift, vpermb on 6-bit tables (no masks), vpdpbusd chain per row, 8 rows; vector quantize"),
+             "zmm: one shift, vpermb on 6-bit tables (no masks), vpdpbusd chain per block; rows one at a time in memory order (8-row tiles staged); vector quantize"),
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
