@@ -21,8 +21,10 @@
  * on the caller's thread alone when it is small (under about 2^20
  * multiply-adds, where waking the workers costs more than it saves), when
  * it has fewer than 32 rows (rows go to threads in groups of 16), or while
- * another thread's call holds the pool. Results do not depend on the
- * thread count: each row is computed by the same code in any split.
+ * another thread's call holds the pool. A thread done with its share of
+ * the rows takes rows left in another's, so one slow thread does not hold
+ * the call. Results do not depend on the thread count: each row is
+ * computed by the same code in any split.
  * Between calls the workers spin for up to 200 us before they sleep (so do
  * callers waiting for them), which keeps back-to-back calls from paying a
  * wake-up each (20-25 us under KVM): with more than one thread, the CPUs
