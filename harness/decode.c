@@ -262,20 +262,6 @@ static int add_unique(dvariant *dv, size_t *n, const dvariant *d)
 }
 
 /* NULL: the plain functions' choices; "all": every variant of both ops. */
-static int resolve_kernels(const char *text, dvariant *dv, size_t *n, char *err, size_t len);
-
-/* The kernels asked for, then the weights read (when there is room). */
-static int resolve_variants(const char *text, dvariant *dv, size_t *n, char *err, size_t len)
-{
-    if (resolve_kernels(text, dv, n, err, len))
-        return -1;
-    if (*n < QKPERF_MAX_LIST) {
-        dvariant r = {.label = WEIGHTS_READ, .runnable = 1, .read = 1};
-        dv[(*n)++] = r;
-    }
-    return 0;
-}
-
 static int resolve_kernels(const char *text, dvariant *dv, size_t *n, char *err, size_t len)
 {
     dvariant d;
@@ -300,6 +286,18 @@ static int resolve_kernels(const char *text, dvariant *dv, size_t *n, char *err,
         rc = resolve_one(items[i], &d, err, len) || add_unique(dv, n, &d);
     free(storage);
     return rc ? -1 : 0;
+}
+
+/* The kernels asked for, then the weights read (when there is room). */
+static int resolve_variants(const char *text, dvariant *dv, size_t *n, char *err, size_t len)
+{
+    if (resolve_kernels(text, dv, n, err, len))
+        return -1;
+    if (*n < QKPERF_MAX_LIST) {
+        dvariant r = {.label = WEIGHTS_READ, .runnable = 1, .read = 1};
+        dv[(*n)++] = r;
+    }
+    return 0;
 }
 
 /* ---- one token ------------------------------------------------------------------ */

@@ -197,12 +197,13 @@ QK_INLINE void scales_pd(double sc[][SPAN], const float *rs, size_t nb, size_t b
  * per thread. (A standalone copy of the kernel, loads only, 553 MB of
  * weights, medians of 7-11 interleaved runs: 8-row tiles with the tile
  * prefetch 15.4-15.9 GB/s on one thread, one row at a time 22-27 GB/s;
- * 4 rows a quarter of the matrix apart, four streams, as fast on one big
+ * 4 rows a quarter of the rows apart, four streams, as fast on one big
  * matrix but slower in the decode's sequence of calls; 8 such streams 14.5
  * GB/s; adding software prefetches 1-8 KB ahead of the row made it
  * slower.) Sharing the q loads of a block between 8 rows saved less than
  * that: from L1 the two orders are within ~10% of each other, and the
- * decode's int8 layers ran 12-35% faster this way on two threads.
+ * decode's int8 layers ran 12-23% faster this way on two threads (medians
+ * of 9-11 interleaved runs of the same driver).
  * Nothing past the kernel's rows is addressed.
  */
 QK_INLINE float gemv_row(const uint8_t *row, const float *rs, const qk256_xq *x, size_t nb,

@@ -94,8 +94,10 @@ QK_INLINE void qk_prefetch_block(const uint8_t *blocks, size_t b, size_t nb)
  * while this tile runs. In a decode the weights stream from DRAM, and
  * qk_prefetch_block's 8 blocks ahead in each of a tile's rows (512 bytes
  * per row) keeps too little in flight; fetching the same lines in the
- * kernel's own order (block b of each row) streams at half the rate or
- * less (gemv_i8_avx512.c has the figures). So the kernel of a tile of R
+ * kernel's own order (block b of each row) streamed at half the rate or
+ * less (the int8 VNNI kernel when it still tiled, one thread, 1 GB of
+ * weights: 9.7 against 19.2 GB/s at 6912 columns, 4.8 against 12.9 at
+ * 2560). So the kernel of a tile of R
  * rows sets a cursor on the next tile (up to R rows) and advances it by R
  * lines per block step (qk_prefetch_tile), row by row, each row's blocks
  * in turn: one contiguous stretch when rows are packed back to back, as
@@ -108,6 +110,12 @@ QK_INLINE void qk_prefetch_block(const uint8_t *blocks, size_t b, size_t nb)
  * were evicted before use. Streaming 2560 x 6912 int8 gemvs from memory ran
  * 1.2-2x faster with T1 (one and two threads), the int8 decode ~10% (A/B
  * runs interleaved, 10 tokens each: 38-42 against 33-37 tokens/s).
+ *
+ * The cursor is the float kernels' (p3 and avx512-vbmi). Software
+ * prefetches go through the core's few L1 miss buffers and capped one
+ * thread near 15 GB/s; the int8 VNNI kernel, which streams more bytes per
+ * cycle, now runs one row at a time in memory order instead and leaves the
+ * streaming to the hardware prefetchers (gemv_i8_avx512.c).
  */
 typedef struct qk_pf_tile {
     const uint8_t *row;  /* the row being fetched, NULL when done */
