@@ -118,13 +118,19 @@ static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stex
             return 0;
         }
         return list_opt(j, optarg, j->groups, "group", err, len);
-    case OPT_GDIR:
+    case OPT_GDIR: {
+        struct stat st;
+        if (stat(optarg, &st) != 0)
+            return snprintf(err, len, "groups folder '%s': %s", optarg, strerror(errno)), -1;
+        if (!S_ISDIR(st.st_mode))
+            return snprintf(err, len, "groups folder '%s': not a folder", optarg), -1;
         while (j->group_dirs[nd])
             nd++;
         if (nd == QKPERF_MAX_LIST)
             return snprintf(err, len, "too many --groups-dir options"), -1;
         j->group_dirs[nd] = optarg;
         return 0;
+    }
     case 'n':
         if (qkperf_parse_u64(optarg, 1, 100000, &u, "sample count", err, len))
             return -1;

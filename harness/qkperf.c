@@ -70,11 +70,20 @@ static int cmd_list(int argc, char **argv)
     const char *dirs[QKPERF_MAX_LIST + 1] = {NULL};
     size_t nd = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         if (c != 'G')
-            return 2;
-        if (nd < QKPERF_MAX_LIST)
-            dirs[nd++] = optarg;
+            return qkperf_usage_error("list: %s '%s'", c == ':' ? "missing value for option"
+                                                               : "unknown option",
+                                      argv[optind - 1]);
+        struct stat st;
+        if (stat(optarg, &st) != 0)
+            return qkperf_usage_error("list: groups folder '%s': %s", optarg, strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+            return qkperf_usage_error("list: groups folder '%s': not a folder", optarg);
+        if (nd == QKPERF_MAX_LIST)
+            return qkperf_usage_error("list: too many --groups-dir options");
+        dirs[nd++] = optarg;
     }
     if (optind < argc)
         return qkperf_usage_error("list: unexpected argument '%s'", argv[optind]);
@@ -112,6 +121,100 @@ static void default_groups_path(void)
         setenv("QKPERF_GROUPS", QKPERF_SRC_GROUPS_DIR, 0);
 }
 
+/* ---- help ---------------------------------------------------------------- */
+
+#define JOB_OPTIONS                                                                       \
+    "  -k, --op OP             dequantize, gemv or gemv-i8\n"                               \
+    "  -v, --variant LIST      variants, comma-separated, or all (default)\n"              \
+    "  -s, --size LIST         N for dequantize, ROWSxCOLS for gemv; comma-separated\n"    \
+    "  -g, --groups LIST       hardware event groups (default CYCLES; none: no hw)\n"      \
+    "      --groups-dir DIR    the user's own groups, searched first (repeatable)\n"       \
+    "      --source LIST       among tsc, sw, hw, sim, static (default tsc,sw,hw)\n"       \
+    "      --mcpu CPU          llvm-mca CPU model for the static source\n"                 \
+    "  -n, --samples N         samples per region (default 11)\n"                          \
+    "      --rounds N          take them in N interleaved rounds\n"                        \
+    "      --seed N            input seed (default 1)\n"                                   \
+    "      --cpu N             pin to CPU N\n"                                             \
+    "      --warmup MS         warm-up per region (default 20)\n"                          \
+    "      --no-staged         the fused kernel only\n"                                    \
+    "      --no-sw             no software events\n"                                       \
+    "      --format FMT        table, json or csv\n"                                       \
+    "  -o, --output FILE       write the document atomically (- : standard output)\n"      \
+    "      --band KIND=F,...   noise bands: instructions, cycles, time, other\n"           \
+    "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                    \
+    "  -q, --quiet             no progress line\n"
+
+static const struct {
+    const char *name, *usage;
+} command_help[] = {
+    {"probe", "usage: qkperf probe\n"
+              "What can be counted on this machine (PMU, perf_event, TSC, valgrind,\n"
+              "llvm-mca, gnuplot), and why not where it cannot.\n"},
+    {"list", "usage: qkperf list [--groups-dir DIR]\n"
+             "Ops, variants (with what each needs), phases, event groups.\n"},
+    {"run", "usage: qkperf run -k OP [options]\n"
+            "Per-phase table of the variants at the sizes: staged phases and the fused\n"
+            "kernel, every figure with its source.\n\n" JOB_OPTIONS},
+    {"ladder", "usage: qkperf ladder -k OP [options]\n"
+               "Each variant against the one before it: which phase changed, by how much,\n"
+               "with a 95% interval and a verdict.\n\n" JOB_OPTIONS},
+    {"sweep", "usage: qkperf sweep -k OP [options]\n"
+              "Every variant at every size: time, throughput, speedup against scalar, and\n"
+              "whether each step is at least as fast as the one before.\n\n" JOB_OPTIONS},
+    {"compare", "usage: qkperf compare [options] OLD.json NEW.json\n"
+                "Record by record; exit 0 nothing regressed, 1 regressed, 2 bad input.\n\n"
+                "      --relative-to VARIANT  divide each record by that variant's median first\n"
+                "      --metric NAME          only this metric\n"
+                "      --phase NAME           only this phase\n"
+                "      --band KIND=F,...      noise bands\n"
+                "      --verbose              list unchanged records too\n"},
+    {"plot", "usage: qkperf plot RESULTS.json -o DIR [--force]\n"
+             "Every plot the document supports, as PNG and SVG, with gnuplot.\n"},
+    {"roofline", "usage: qkperf roofline [--quick] [-o FILE.json]\n"
+                 "L1 store, L2, L3 and memory read bandwidth (memory also on every CPU).\n"},
+    {"decode", "usage: qkperf decode [options]\n"
+               "Tokens/s of BitNet b1.58 2B4T's linear layers against the memory read\n"
+               "bandwidth and against a weights read (loads only, the same calls).\n\n"
+               "  -v, --variant LIST      OP/NAME, comma-separated, or all\n"
+               "                          (default: the library's choice for gemv and gemv-i8)\n"
+               "  -t, --threads N         threads (default: every CPU)\n"
+               "      --tokens N          timed tokens per variant (default 5)\n"
+               "      --layers N          1..30 (default 30)\n"
+               "      --seed N            weights seed (default 1)\n"
+               "      --quick             4 layers, quick memory reads\n"
+               "  -o, --output FILE.json  write the results document\n"},
+    {"review", "usage: qkperf review [options]\n"
+               "The sprint review folder: results, plots and REPORT.md.\n\n"
+               "  -o, --output DIR        the folder (default review)\n"
+               "      --force             replace what is there\n"
+               "      --quick             fewer samples and sizes, quick limits and decode\n"
+               "  -n, --samples N         samples per region\n"
+               "      --source LIST       counter sources\n"
+               "      --no-sim, --no-static, --no-decode\n"},
+};
+
+/* `qkperf help [COMMAND]`, `qkperf COMMAND --help`: 0, or 2 for an unknown one. */
+static int command_usage(const char *name)
+{
+    for (size_t i = 0; i < sizeof command_help / sizeof command_help[0]; i++)
+        if (!strcmp(name, command_help[i].name)) {
+            printf("%s(man qkperf for the details)\n", command_help[i].usage);
+            return 0;
+        }
+    return qkperf_usage_error("unknown command '%s' (try: qkperf --help)", name);
+}
+
+static int asks_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return 0;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     default_groups_path();
@@ -130,18 +233,22 @@ int main(int argc, char **argv)
         {"decode", qkperf_cmd_decode, "tokens/s of BitNet b1.58 2B4T's linear layers vs memory bandwidth"},
         {"review", qkperf_cmd_review, "the sprint review folder: results, plots, REPORT.md"},
     };
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        printf("usage: qkperf COMMAND [OPTIONS]   (man qkperf for details)\n\n");
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        (!strcmp(argv[1], "help") && argc == 2)) {
+        printf("usage: qkperf COMMAND [OPTIONS]   (qkperf COMMAND --help, man qkperf)\n\n");
         for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
             printf("  %-10s %s\n", cmds[i].name, cmds[i].help);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "help"))
+        return command_usage(argv[2]);
     if (!strcmp(argv[1], "--version")) {
         printf("qkperf %s\n", PACKAGE_VERSION);
         return 0;
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name))
-            return cmds[i].fn(argc - 1, argv + 1);
+            return asks_help(argc - 1, argv + 1) ? command_usage(argv[1])
+                                                 : cmds[i].fn(argc - 1, argv + 1);
     return qkperf_usage_error("unknown command '%s' (try: qkperf --help)", argv[1]);
 }

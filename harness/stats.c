@@ -445,7 +445,7 @@ static int parse_band_item(qkperf_bands *b, const char *item, size_t len,
             why = "value must be a fraction, 0 <= value < 1";
     }
     if (why) {
-        snprintf(err, errlen, "qkperf: bad noise band '%.*s': %s", (int)len,
+        snprintf(err, errlen, "bad noise band '%.*s': %s", (int)len,
                  item, why);
         return -EINVAL;
     }
@@ -457,7 +457,7 @@ int qkperf_bands_parse(qkperf_bands *b, const char *spec, char *err,
                        size_t errlen)
 {
     if (!spec) {
-        snprintf(err, errlen, "qkperf: no noise band override given");
+        snprintf(err, errlen, "no noise band override given");
         return -EINVAL;
     }
     qkperf_bands tmp = *b;
@@ -468,7 +468,7 @@ int qkperf_bands_parse(qkperf_bands *b, const char *spec, char *err,
         char one[128];
         /* A copy ends the item with a NUL, so strtod cannot run past it. */
         if (len >= sizeof one) {
-            snprintf(err, errlen, "qkperf: bad noise band '%.40s...': too long",
+            snprintf(err, errlen, "bad noise band '%.40s...': too long",
                      item);  /* at most 40 of the item's >= 128 characters */
             return -EINVAL;
         }

@@ -58,6 +58,7 @@ static void expect_error(const char *args, const char *needle)
     cr_expect(strstr(err, needle) != NULL, "'qkperf %s': expected '%s' in: %s", args, needle, err);
     char *nl = strchr(err, '\n');
     cr_expect(nl && nl[1] == '\0', "'qkperf %s': expected exactly one line, got: %s", args, err);
+    cr_expect(!strstr(err, "qkperf: qkperf:"), "'qkperf %s': prefix twice: %s", args, err);
 }
 
 TestSuite(cli, .init = make_dir);
@@ -69,6 +70,12 @@ Test(cli, unknown_names)
     expect_error("run -k gemv -g NOPE", "NOPE");
     expect_error("frobnicate", "unknown command 'frobnicate'");
     expect_error("run -k gemv --frob", "unknown option '--frob'");
+    expect_error("list --frob", "unknown option '--frob'");
+    expect_error("list --groups-dir /nonexistent-qkperf", "groups folder '/nonexistent-qkperf'");
+    expect_error("run -k gemv --groups-dir /nonexistent-qkperf", "groups folder '/nonexistent-qkperf'");
+    expect_error("run -k gemv --groups-dir /etc/hostname", "not a folder");
+    expect_error("compare --band x a b", "bad noise band 'x'");
+    expect_error("help frobnicate", "unknown command 'frobnicate'");
 }
 
 Test(cli, bad_sizes)
@@ -230,4 +237,52 @@ Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
     expect_error("ladder -k gemv -v scalar", "ladder needs at least two variants");
     expect_error("ladder -k gemv --band time=abc", "time=abc");
     expect_error("run -k gemv --source magic", "unknown source 'magic'");
+}
+
+/* Every command answers --help (and `qkperf help CMD`) with its usage on
+ * standard output and exit 0, and every long option its help names is one
+ * the command accepts: given (with the value 1 where the help shows a
+ * value) before a bogus option, the command is refused for the bogus
+ * option or for the value, never because the option is unknown. */
+Test(cli, every_command_has_help_that_matches_its_options, .timeout = 60)
+{
+    static const char *const cmds[] = {"probe", "list",     "run",    "ladder", "sweep",
+                                       "compare", "plot", "roofline", "decode", "review"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char err[4096], args[512], want[64], *out = NULL;
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        cr_assert_eq(qkperf(args, err, sizeof err, &out), 0, "%s: %s", args, err);
+        snprintf(want, sizeof want, "usage: qkperf %s", cmds[i]);
+        cr_assert(strncmp(out, want, strlen(want)) == 0, "%s printed: %s", args, out);
+        char *again = NULL;
+        snprintf(args, sizeof args, "help %s", cmds[i]);
+        cr_assert_eq(qkperf(args, err, sizeof err, &again), 0, "%s: %s", args, err);
+        cr_expect_str_eq(again, out, "qkperf help %s differs from --help", cmds[i]);
+        free(again);
+        size_t checked = 0;
+        for (const char *p = strstr(out, "--"); p; p = strstr(p + 2, "--")) {
+            char opt[64];
+            size_t n = 0;
+            while (n + 1 < sizeof opt && (p[2 + n] == '-' || (p[2 + n] >= 'a' && p[2 + n] <= 'z')))
+                opt[n] = p[2 + n], n++;
+            opt[n] = '\0';
+            if (!n || !strcmp(opt, "help"))
+                continue;
+            int value = p[2 + n] == ' ' && p[3 + n] >= 'A' && p[3 + n] <= 'Z';
+            snprintf(args, sizeof args, "%s --%s%s --zz-bogus", cmds[i], opt, value ? "=1" : "");
+            int rc = qkperf(args, err, sizeof err, NULL);
+            cr_expect_eq(rc, 2, "'qkperf %s' exited %d: %s", args, rc, err);
+            /* refused for the bogus option, or for the value 1 (a bad format,
+             * band...), never as an unknown option itself */
+            cr_expect(!strstr(err, "unknown option") || strstr(err, "zz-bogus"),
+                      "'qkperf %s': %s", args, err);
+            checked++;
+        }
+        if (strcmp(cmds[i], "probe") && strcmp(cmds[i], "plot") && strcmp(cmds[i], "roofline"))
+            cr_expect_gt(checked, 0, "%s --help names no options", cmds[i]);
+        free(out);
+    }
+    char err[4096];
+    cr_expect_eq(qkperf("help nosuch", err, sizeof err, NULL), 2);
+    cr_expect(strstr(err, "nosuch") != NULL, "%s", err);
 }
