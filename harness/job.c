@@ -200,8 +200,14 @@ static int check_baseline(const qkperf_job *j, char *err, size_t len)
 
 static int finish(qkperf_job *j, const char *vtext, const char *stext, char *err, size_t len)
 {
-    if (!j->op)
-        return snprintf(err, len, "no op given: use -k dequantize or -k gemv"), -1;
+    if (!j->op) {
+        char known[512] = "";
+        for (size_t i = 0; i < qk_op_count(); i++) {
+            size_t used = strlen(known);
+            snprintf(known + used, sizeof known - used, "%s-k %s", i ? ", " : "", qk_op_at(i)->name);
+        }
+        return snprintf(err, len, "no op given: use %s", known), -1;
+    }
     if (qkperf_parse_variants(j->op, vtext ? vtext : "all", j->variants, QKPERF_MAX_LIST, &j->nv,
                               err, len))
         return -1;
