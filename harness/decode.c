@@ -60,13 +60,23 @@ static const struct { int mat, out, in; } steps[NMAT] = {
     {M_GATE, B_G, B_O}, {M_UP, B_U, B_O}, {M_DOWN, B_X, B_H},
 };
 
+/* The calls of a layer (unless --unfused, one per matrix): matrices
+ * [first, first + n), of one width, lie back to back in memory and so do
+ * their outputs, so the projections that share an input are one gemv:
+ * q|k|v from x (3840 rows), o, gate|up from o (13824 rows), down. Inference
+ * engines fuse them the same way; it saves the hand-offs and the
+ * quantization of x that separate calls would repeat. */
+static const struct { int first, n; } fused_calls[] = {{M_Q, 3}, {M_O, 1}, {M_GATE, 2}, {M_DOWN, 1}};
+enum { NFUSED = sizeof fused_calls / sizeof fused_calls[0] };
+
 typedef struct dmodel {
     unsigned layers;
     size_t rows[NMAT], cols[NMAT];
     size_t moff[NMAT], soff[NMAT];    /* bytes / floats into one layer */
     size_t layer_bytes, layer_scales; /* per layer */
     uint8_t *packed;
-    float *scales, *x0, *buf[NBUF];
+    float *scales, *x0, *buf[NBUF]; /* B_K, B_V inside B_Q's block, B_U inside B_G's */
+    int fused;                      /* calls as fused_calls, else one per matrix */
     double weight_bytes;              /* packed + scales, per token */
 } dmodel;
 
@@ -138,7 +148,8 @@ static void model_free(dmodel *m)
     free(m->scales);
     free(m->x0);
     for (int i = 0; i < NBUF; i++)
-        free(m->buf[i]);
+        if (i != B_K && i != B_V && i != B_U) /* parts of B_Q's and B_G's blocks */
+            free(m->buf[i]);
     memset(m, 0, sizeof *m);
 }
 
@@ -166,9 +177,17 @@ static int model_alloc(dmodel *m, unsigned layers, unsigned div, uint64_t seed, 
     m->scales = alloc_huge(ns * sizeof(float));
     m->x0 = alloc64(m->cols[M_Q] * sizeof(float));
     int ok = m->packed && m->scales && m->x0;
-    for (int i = 0; i < NMAT && ok; i++)
-        ok = (m->buf[steps[i].out] = alloc64(m->rows[steps[i].mat] * sizeof(float))) != NULL;
+    /* outputs of a fused call back to back: q|k|v, gate|up */
+    ok = ok && (m->buf[B_Q] = alloc64((m->rows[M_Q] + m->rows[M_K] + m->rows[M_V]) * sizeof(float)));
+    ok = ok && (m->buf[B_G] = alloc64((m->rows[M_GATE] + m->rows[M_UP]) * sizeof(float)));
+    ok = ok && (m->buf[B_O] = alloc64(m->rows[M_O] * sizeof(float)));
+    ok = ok && (m->buf[B_X] = alloc64(m->rows[M_DOWN] * sizeof(float)));
     ok = ok && (m->buf[B_H] = alloc64(m->cols[M_DOWN] * sizeof(float)));
+    if (ok) {
+        m->buf[B_K] = m->buf[B_Q] + m->rows[M_Q];
+        m->buf[B_V] = m->buf[B_K] + m->rows[M_K];
+        m->buf[B_U] = m->buf[B_G] + m->rows[M_GATE];
+    }
     if (!ok) {
         snprintf(err, len, "cannot allocate the decode model's %.1f MB of weights (%u layers): %s",
                  m->weight_bytes / 1e6, layers, strerror(ENOMEM));
@@ -318,24 +337,32 @@ static void read_rows(void *ctx, size_t r0, size_t r1)
                  qkperf_read_fold(j->scales + r0 * j->nb, (r1 - r0) * j->nb * sizeof(float));
 }
 
-static int run_step(const dvariant *d, dmodel *m, unsigned layer, int st, char *err, size_t len)
+/* One call: matrices [k, k + n) of a layer (steps order) as one gemv. */
+static int run_step(const dvariant *d, dmodel *m, unsigned layer, int k, int n, char *err,
+                    size_t len)
 {
-    int k = steps[st].mat;
-    size_t rb = qk256_row_bytes(m->cols[k]);
+    size_t rows = 0, cols = m->cols[k], rb = qk256_row_bytes(cols);
+    for (int i = k; i < k + n; i++)
+        rows += m->rows[i];
     const uint8_t *p = m->packed + layer * m->layer_bytes + m->moff[k];
     const float *s = m->scales + layer * m->layer_scales + m->soff[k];
-    float *y = m->buf[steps[st].out];
-    const float *x = m->buf[steps[st].in];
+    float *y = m->buf[steps[k].out];
+    const float *x = m->buf[steps[k].in];
     if (d->read) { /* the gemvs' hand-off threshold: rows x cols multiply-adds */
         read_job j = {p, s, rb, rb / QK256_BLOCK_BYTES};
-        qk256_parallel_rows(m->rows[k], m->rows[k] * m->cols[k], read_rows, &j);
+        qk256_parallel_rows(rows, rows * cols, read_rows, &j);
         return 0;
     }
-    int rc = d->i8 ? qk256_gemv_i8_variant(d->name, y, p, rb, s, x, m->rows[k], m->cols[k], NULL)
-                   : qk256_gemv_variant(d->name, y, p, rb, s, x, m->rows[k], m->cols[k], NULL);
-    if (rc != QK256_OK)
-        snprintf(err, len, "%s on layer %u %s (%zux%zu): %s", d->label, layer, bitnet[k].name,
-                 m->rows[k], m->cols[k], qk256_strerror(rc));
+    int rc = d->i8 ? qk256_gemv_i8_variant(d->name, y, p, rb, s, x, rows, cols, NULL)
+                   : qk256_gemv_variant(d->name, y, p, rb, s, x, rows, cols, NULL);
+    if (rc != QK256_OK) {
+        char names[32] = "";
+        for (int i = k; i < k + n; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i > k ? "|" : "",
+                     bitnet[i].name);
+        snprintf(err, len, "%s on layer %u %s (%zux%zu): %s", d->label, layer, names, rows, cols,
+                 qk256_strerror(rc));
+    }
     return rc;
 }
 
@@ -345,12 +372,14 @@ static int run_token(const dvariant *d, dmodel *m, double *ns, char *err, size_t
     if (!d->read) /* (so B_X keeps the last kernel's result for final_out) */
         memcpy(m->buf[B_X], m->x0, m->cols[M_Q] * sizeof(float));
     uint64_t t0 = qkperf_tsc_now();
+    int calls = m->fused ? NFUSED : NMAT;
     for (unsigned l = 0; l < m->layers; l++)
-        for (int st = 0; st < NMAT; st++) {
-            if (steps[st].mat == M_DOWN) /* the GLU: h = gate * up */
+        for (int c = 0; c < calls; c++) {
+            int k = m->fused ? fused_calls[c].first : c, n = m->fused ? fused_calls[c].n : 1;
+            if (k == M_DOWN) /* the GLU: h = gate * up */
                 for (size_t i = 0; i < m->cols[M_DOWN]; i++)
                     m->buf[B_H][i] = m->buf[B_G][i] * m->buf[B_U][i];
-            if (run_step(d, m, l, st, err, len))
+            if (run_step(d, m, l, k, n, err, len))
                 return -1;
         }
     *ns = qkperf_tsc_to_ns(qkperf_tsc_stop() - t0);
@@ -479,11 +508,12 @@ static void fill_config(const qkperf_decode_opts *o, const dmodel *m, const dvar
         json_array_append_new(names, json_string(dv[i].label));
     json_object_update_new(
         res->config,
-        json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:I,s:b,s:i,s:f}", "command", "decode", "op",
-                  "decode", "variants", names, "threads", qk256_get_threads(), "tokens",
+        json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:I,s:b,s:i,s:f,s:b,s:i}", "command", "decode",
+                  "op", "decode", "variants", names, "threads", qk256_get_threads(), "tokens",
                   (int)o->tokens, "warmup", (int)o->warmup, "layers", (int)o->layers, "seed",
                   (json_int_t)o->seed, "quick", o->quick, "shape_div", (int)o->shape_div,
-                  "weight_bytes_per_token", m->weight_bytes));
+                  "weight_bytes_per_token", m->weight_bytes, "fused", m->fused,
+                  "calls_per_layer", m->fused ? (int)NFUSED : (int)NMAT));
 }
 
 /*
@@ -555,6 +585,7 @@ static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t
     dmodel m;
     if (model_alloc(&m, o->layers, o->shape_div, o->seed, err, len))
         return 1;
+    m.fused = !o->unfused;
     fill_config(o, &m, dv, nv, res);
     if (o->layers < QKPERF_DECODE_LAYERS)
         qkperf_results_note(res, "decode ran %u of the model's %d layers%s: %.1f MB of its %.1f MB "
@@ -643,9 +674,14 @@ static void print_header(FILE *f, const qkperf_results *res)
     double wb = json_number_value(json_object_get(c, "weight_bytes_per_token"));
     long layers = (long)json_integer_value(json_object_get(c, "layers"));
     long long threads = (long long)json_integer_value(json_object_get(c, "threads"));
-    fprintf(f, "decode: BitNet b1.58 2B4T linear layers, %ld layer%s x 7 matmuls, %.1f MB of "
+    json_t *fused = json_object_get(c, "fused");
+    fprintf(f, "decode: BitNet b1.58 2B4T linear layers, %ld layer%s x 7 matmuls%s, %.1f MB of "
                "weights per token (packed + scales)\n",
-            layers, layers == 1 ? "" : "s", wb / 1e6);
+            layers, layers == 1 ? "" : "s",
+            json_is_true(fused)    ? " in 4 calls (q|k|v, o, gate|up, down)"
+            : json_is_false(fused) ? " in 7 calls (--unfused)"
+                                   : "",
+            wb / 1e6);
     fprintf(f, "        %lld thread%s, %lld tokens per variant after %lld warm-up\n", threads,
             threads == 1 ? "" : "s", (long long)json_integer_value(json_object_get(c, "tokens")),
             (long long)json_integer_value(json_object_get(c, "warmup")));
@@ -792,7 +828,7 @@ int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size
 
 /* ---- the command --------------------------------------------------------------------- */
 
-enum { OPT_TOKENS = 256, OPT_LAYERS, OPT_SEED, OPT_QUICK };
+enum { OPT_TOKENS = 256, OPT_LAYERS, OPT_SEED, OPT_QUICK, OPT_UNFUSED };
 
 static int parse_opt(int c, qkperf_decode_opts *o, const char **out, int *layers_set, char *err,
                      size_t len)
@@ -818,6 +854,7 @@ static int parse_opt(int c, qkperf_decode_opts *o, const char **out, int *layers
         return 0;
     case OPT_SEED: return qkperf_parse_u64(optarg, 0, UINT64_MAX, &o->seed, "seed", err, len);
     case OPT_QUICK: o->quick = 1; return 0;
+    case OPT_UNFUSED: o->unfused = 1; return 0;
     case 'o': *out = optarg; return 0;
     default: return snprintf(err, len, "unknown option"), -1;
     }
@@ -830,7 +867,8 @@ static int decode_parse(int argc, char **argv, qkperf_decode_opts *o, const char
         {"variant", required_argument, NULL, 'v'}, {"threads", required_argument, NULL, 't'},
         {"tokens", required_argument, NULL, OPT_TOKENS}, {"layers", required_argument, NULL, OPT_LAYERS},
         {"seed", required_argument, NULL, OPT_SEED},  {"output", required_argument, NULL, 'o'},
-        {"quick", no_argument, NULL, OPT_QUICK},      {NULL, 0, NULL, 0}};
+        {"quick", no_argument, NULL, OPT_QUICK},      {"unfused", no_argument, NULL, OPT_UNFUSED},
+        {NULL, 0, NULL, 0}};
     char err[1024];
     int c, layers_set = 0, tokens_set = 0;
     opterr = 0;

@@ -3,9 +3,12 @@
  * decoded token of BitNet b1.58 2B4T (30 layers of q, k, v, o, gate, up,
  * down), random weights packed in QK256 (about 554 MB with scales, so they
  * stream from memory), run with one gemv or gemv-i8 variant of libqk256 at
- * a chosen thread count. It answers the sprint's end-to-end question —
- * tokens per second — and sets it against the machine's measured memory
- * read bandwidth, since one token must read every weight once.
+ * a chosen thread count. The projections that share an input run as one
+ * call, as inference engines run them (q|k|v, o, gate|up, down: 4 calls
+ * per layer); --unfused makes one call per matrix (7). It answers the
+ * sprint's end-to-end question — tokens per second — and sets it against
+ * the machine's measured memory read bandwidth, since one token must read
+ * every weight once.
  *
  * Variants are named OP/NAME ("gemv/avx512-vbmi", "gemv-i8/avx512-vnni")
  * because both ops have a "scalar"; a bare NAME is accepted when only one
@@ -15,9 +18,10 @@
  * with decode's thread count, kept in config.memory_read_Bps and
  * config.memory_read_threads and named in a note), one sample per timed
  * token, source "tsc". Every run also times the pseudo-variant "weights
- * read": the same 210 calls on the same thread pool and row shares, each
- * loading its matrix's packed rows and scales once and computing nothing
- * (the ceiling of a kernel under this call structure), with the same four
+ * read": the same calls (120 per token, 210 unfused) on the same thread
+ * pool and row shares, each loading its matrices' packed rows and scales
+ * once and computing nothing (the ceiling of a kernel under this call
+ * structure), with the same four
  * metrics; each kernel then has "of weights read" too, token by token the
  * read pass's time over the kernel's in the same round. The memory reads
  * made between rounds are variant "memory read", metric "memory read B/s".
@@ -42,6 +46,8 @@ typedef struct qkperf_decode_opts {
     unsigned layers;      /* 1..30 */
     uint64_t seed;        /* weights and the first activation */
     int quick;            /* quick roofline measurement */
+    int unfused;          /* one call per matrix (7 per layer), not q|k|v and
+                             gate|up as one call each (4 per layer) */
     /* Test seams, 0/NULL in the benchmark. shape_div divides every matrix
      * dimension (2560, 640, 6912) so a test runs a tiny model; the size
      * label then ends in "-divN". final_out (hidden/shape_div floats)

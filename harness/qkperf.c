@@ -182,6 +182,8 @@ static const struct {
                "      --layers N          1..30 (default 30)\n"
                "      --seed N            weights seed (default 1)\n"
                "      --quick             4 layers, quick memory reads\n"
+               "      --unfused           one call per matrix (default: q|k|v and gate|up\n"
+               "                          as one call each, 4 calls per layer)\n"
                "  -o, --output FILE.json  write the results document\n"},
     {"review", "usage: qkperf review [options]\n"
                "The sprint review folder: results, plots and REPORT.md.\n\n"

@@ -5,7 +5,8 @@
  * a millisecond. A run gives positive tokens/s in all four series, the
  * weights read its own series and each kernel its share of it, and its
  * records read back from JSON; the float and int8 paths agree on the final
- * activation; bad variants and options are refused with the known names;
+ * activation, fused calls (q|k|v, gate|up) the same as one per matrix; bad
+ * variants and options are refused with the known names;
  * an allocation failure is an error, not a crash; the thread count is
  * restored; the plot renders.
  */
@@ -119,7 +120,7 @@ Test(decode, tiny_run_records_and_json, .timeout = 60)
     rmdir(path);
 }
 
-static void final_output(const char *variant, float *out)
+static void final_output_calls(const char *variant, float *out, int unfused)
 {
     qkperf_decode_opts o;
     qkperf_results r;
@@ -127,9 +128,17 @@ static void final_output(const char *variant, float *out)
     tiny(&o, variant);
     o.tokens = 1;
     o.final_out = out;
+    o.unfused = unfused;
     with_roofline(&r);
     cr_assert_eq(qkperf_decode_measure(&o, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(json_is_true(json_object_get(r.config, "fused")), !unfused);
+    cr_assert_eq(json_integer_value(json_object_get(r.config, "calls_per_layer")), unfused ? 7 : 4);
     qkperf_results_free(&r);
+}
+
+static void final_output(const char *variant, float *out)
+{
+    final_output_calls(variant, out, 0);
 }
 
 static double rel_l2(const float *a, const float *b, size_t n)
@@ -338,4 +347,18 @@ Test(decode, fraction_uses_the_bandwidth_of_its_thread_count, .timeout = 60)
     cr_assert_gt(reads->min, 0);
     free(text);
     qkperf_results_free(&r);
+}
+
+/* q|k|v and gate|up as one call each give what one call per matrix gives,
+ * bit for bit: each row is the same kernel's, x is quantized the same. */
+Test(decode, fused_calls_equal_one_call_per_matrix, .timeout = 60)
+{
+    char fv[64], iv[64];
+    const char *vs[] = {float_default(fv, sizeof fv), int8_default(iv, sizeof iv), "gemv/avx2-p1-p4-p2-p3"};
+    for (size_t v = 0; v < 3; v++) {
+        float fused[HIDDEN], unfused[HIDDEN];
+        final_output_calls(vs[v], fused, 0);
+        final_output_calls(vs[v], unfused, 1);
+        cr_expect_arr_eq(fused, unfused, sizeof fused, "%s: fused and unfused calls differ", vs[v]);
+    }
 }
