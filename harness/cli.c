@@ -160,13 +160,19 @@ const qk_op *qkperf_find_op(const char *name, char *err, size_t len)
     const qk_op *op = qk_find_op(name);
     if (op)
         return op;
-    char known[512] = "";
-    for (size_t i = 0; i < qk_op_count(); i++) {
-        size_t used = strlen(known);
-        snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", qk_op_at(i)->name);
-    }
+    char known[512];
+    qkperf_known_ops(known, sizeof known, "");
     snprintf(err, len, "unknown op '%s' (known: %s)", name ? name : "", known);
     return NULL;
+}
+
+void qkperf_known_ops(char *buf, size_t cap, const char *prefix)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < qk_op_count(); i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, cap - used, "%s%s%s", i ? ", " : "", prefix, qk_op_at(i)->name);
+    }
 }
 
 int qkperf_usage_error(const char *fmt, ...)
@@ -195,4 +201,14 @@ int qkperf_check_writable(const char *path, char *err, size_t len)
     }
     free(copy);
     return rc;
+}
+
+int qkperf_check_folder(const char *what, const char *path, char *err, size_t len)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return snprintf(err, len, "%s '%s': %s", what, path, strerror(errno)), -1;
+    if (!S_ISDIR(st.st_mode))
+        return snprintf(err, len, "%s '%s': not a folder", what, path), -1;
+    return 0;
 }

@@ -38,6 +38,10 @@ int qkperf_parse_double(const char *text, double lo, double hi, double *out,
 /* "unknown op 'x' (known: dequantize, gemv)" when NULL is returned. */
 const qk_op *qkperf_find_op(const char *name, char *err, size_t len);
 
+/* The registered ops' names into buf, comma-separated, each after prefix
+ * ("" or "-k "). */
+void qkperf_known_ops(char *buf, size_t cap, const char *prefix);
+
 /* Print "qkperf: " + the formatted message on one line to stderr; returns
  * 2, the exit status of a usage error. */
 int qkperf_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -45,5 +49,8 @@ int qkperf_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 /* 0 if `path` can be written (its folder exists and is writable, it is not
  * a folder), else -1 with one line in err. */
 int qkperf_check_writable(const char *path, char *err, size_t len);
+
+/* 0 if `path` is an existing folder, else -1 with "WHAT 'path': why" in err. */
+int qkperf_check_folder(const char *what, const char *path, char *err, size_t len);
 
 #endif

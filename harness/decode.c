@@ -206,20 +206,12 @@ static int model_alloc(dmodel *m, unsigned layers, unsigned div, uint64_t seed, 
 static const char *const dec_ops[] = {"gemv", "gemv-i8"};
 
 typedef struct dvariant {
-    char label[48];   /* "gemv-i8/avx512-vnni", or WEIGHTS_READ */
+    char label[48];   /* "gemv-i8/avx512-vnni", or QKPERF_DECODE_WEIGHTS_READ */
     const char *name; /* the library's name */
     int i8, runnable;
     int read;         /* the weights read: loads only, no arithmetic */
 } dvariant;
 
-/*
- * The weights read: every matrix's packed rows and scales read once, in
- * the same calls, on the same thread pool and row shares as a gemv, and
- * nothing computed. It is the ceiling of a kernel under this call
- * structure, measured next to it; a kernel's "of weights read" is its
- * tokens/s over the read pass's of the same round.
- */
-#define WEIGHTS_READ "weights read"
 
 static void known_variants(char *buf, size_t cap)
 {
@@ -313,7 +305,7 @@ static int resolve_variants(const char *text, dvariant *dv, size_t *n, char *err
     if (resolve_kernels(text, dv, n, err, len))
         return -1;
     if (*n < QKPERF_MAX_LIST) {
-        dvariant r = {.label = WEIGHTS_READ, .runnable = 1, .read = 1};
+        dvariant r = {.label = QKPERF_DECODE_WEIGHTS_READ, .runnable = 1, .read = 1};
         dv[(*n)++] = r;
     }
     return 0;
@@ -725,11 +717,12 @@ void qkperf_decode_print(FILE *f, const qkperf_results *res)
     }
     int read = 0;
     for (size_t k = 0; k < res->n; k++)
-        read |= !strcmp(res->rec[k].op, "decode") && !strcmp(res->rec[k].variant, WEIGHTS_READ);
+        read |= !strcmp(res->rec[k].op, "decode") &&
+                !strcmp(res->rec[k].variant, QKPERF_DECODE_WEIGHTS_READ);
     if (read)
         fprintf(f, "(%s: the same calls on the same threads, loading every weight and scale "
                    "once and computing nothing; \"of read\" is a kernel's tokens/s over it, "
-                   "round by round)\n", WEIGHTS_READ);
+                   "round by round)\n", QKPERF_DECODE_WEIGHTS_READ);
     size_t i;
     json_t *note;
     json_array_foreach(res->notes, i, note)
@@ -754,7 +747,8 @@ static int write_csv(const qkperf_results *r, const char *path, double *ymax, do
         double hi = t->samples[0];
         for (size_t k = 1; k < t->n; k++)
             hi = fmax(hi, t->samples[k]);
-        int kind = !strcmp(t->variant, WEIGHTS_READ) ? 2 : !strncmp(t->variant, "gemv-i8/", 8);
+        int kind = !strcmp(t->variant, QKPERF_DECODE_WEIGHTS_READ) ? 2
+                   : !strncmp(t->variant, "gemv-i8/", 8);
         fprintf(f, "%d,%s,%d,%.6g,%.6g,%.6g\n", n++, t->variant, kind, t->median, t->min, hi);
         *ymax = fmax(*ymax, hi);
         double w = stat_of(r, t, "weight B/s", 0) / t->median;

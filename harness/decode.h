@@ -37,6 +37,12 @@
 
 enum { QKPERF_DECODE_LAYERS = 30 }; /* BitNet b1.58 2B4T */
 
+/* The variant name of the weights read: every matrix's packed rows and
+ * scales read once, in the same calls, on the same thread pool and row
+ * shares as a gemv, and nothing computed; the ceiling of a kernel under
+ * this call structure, measured next to it. */
+#define QKPERF_DECODE_WEIGHTS_READ "weights read"
+
 typedef struct qkperf_decode_opts {
     const char *variants; /* "all", a comma list, or NULL: the plain
                              functions' choices for gemv and gemv-i8 */

@@ -118,19 +118,15 @@ static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stex
             return 0;
         }
         return list_opt(j, optarg, j->groups, "group", err, len);
-    case OPT_GDIR: {
-        struct stat st;
-        if (stat(optarg, &st) != 0)
-            return snprintf(err, len, "groups folder '%s': %s", optarg, strerror(errno)), -1;
-        if (!S_ISDIR(st.st_mode))
-            return snprintf(err, len, "groups folder '%s': not a folder", optarg), -1;
+    case OPT_GDIR:
+        if (qkperf_check_folder("groups folder", optarg, err, len))
+            return -1;
         while (j->group_dirs[nd])
             nd++;
         if (nd == QKPERF_MAX_LIST)
             return snprintf(err, len, "too many --groups-dir options"), -1;
         j->group_dirs[nd] = optarg;
         return 0;
-    }
     case 'n':
         if (qkperf_parse_u64(optarg, 1, 100000, &u, "sample count", err, len))
             return -1;
@@ -201,11 +197,8 @@ static int check_baseline(const qkperf_job *j, char *err, size_t len)
 static int finish(qkperf_job *j, const char *vtext, const char *stext, char *err, size_t len)
 {
     if (!j->op) {
-        char known[512] = "";
-        for (size_t i = 0; i < qk_op_count(); i++) {
-            size_t used = strlen(known);
-            snprintf(known + used, sizeof known - used, "%s-k %s", i ? ", " : "", qk_op_at(i)->name);
-        }
+        char known[512];
+        qkperf_known_ops(known, sizeof known, "-k ");
         return snprintf(err, len, "no op given: use %s", known), -1;
     }
     if (qkperf_parse_variants(j->op, vtext ? vtext : "all", j->variants, QKPERF_MAX_LIST, &j->nv,

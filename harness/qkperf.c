@@ -76,11 +76,9 @@ static int cmd_list(int argc, char **argv)
             return qkperf_usage_error("list: %s '%s'", c == ':' ? "missing value for option"
                                                                : "unknown option",
                                       argv[optind - 1]);
-        struct stat st;
-        if (stat(optarg, &st) != 0)
-            return qkperf_usage_error("list: groups folder '%s': %s", optarg, strerror(errno));
-        if (!S_ISDIR(st.st_mode))
-            return qkperf_usage_error("list: groups folder '%s': not a folder", optarg);
+        char err[4200];
+        if (qkperf_check_folder("groups folder", optarg, err, sizeof err))
+            return qkperf_usage_error("list: %s", err);
         if (nd == QKPERF_MAX_LIST)
             return qkperf_usage_error("list: too many --groups-dir options");
         dirs[nd++] = optarg;

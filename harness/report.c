@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "attrib.h"
+#include "decode.h"
 #include "review.h"
 #include "table.h"
 
@@ -372,7 +373,7 @@ static void decode_section(FILE *f, const qkperf_results *r)
                    "(%ld) made right after its round of tokens, and is the median of those pairs; "
                    "the %ld reads had a median of %.1f GB/s.",
                 threads, reads, mem / 1e9);
-    if (med(r, "decode", "weights read", size, "total", "tokens/s") > 0)
+    if (med(r, "decode", QKPERF_DECODE_WEIGHTS_READ, size, "total", "tokens/s") > 0)
         fprintf(f, "\nThe weights read makes the same calls on the same threads but only loads "
                    "every weight and scale once: the ceiling a kernel can reach with this call "
                    "structure, measured in the same rounds; a kernel's share of it is taken round "
