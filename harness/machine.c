@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buildinfo.h"
 #include "kernel.h"
 #include "machine.h"
 #include "perf.h"
@@ -31,9 +30,9 @@ json_t *qkperf_machine_json(const qkperf_probe_t *p)
 
 json_t *qkperf_build_json(void)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "version", PACKAGE_VERSION, "git", QKPERF_GIT,
-                     "compiler", QK_CC_VERSION, "cflags", QKPERF_CFLAGS, "isa_flags",
-                     QKPERF_ISA_CFLAGS);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "version", PACKAGE_VERSION, "git", qkperf_build_git,
+                     "compiler", QK_CC_VERSION, "cflags", qkperf_build_cflags, "isa_flags",
+                     qkperf_build_isa_cflags);
 }
 
 static const char *field(json_t *m, const char *a, const char *b)
