@@ -191,7 +191,8 @@ void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char
         if (!in_step(d, from, to, metric))
             continue;
         /* the phase that moved most among real changes; noise only if none is */
-        int real = d->verdict != QKPERF_NO_CHANGE, most_real = most && most->verdict != QKPERF_NO_CHANGE;
+        int real = d->verdict != QKPERF_NO_CHANGE,
+            most_real = most && most->verdict != QKPERF_NO_CHANGE;
         if (!most || real > most_real ||
             (real == most_real && fabs(log(d->change.ratio)) > fabs(log(most->change.ratio))))
             most = d;
@@ -219,9 +220,9 @@ void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char
             !strcmp(d->phase, most->phase))
             continue;
         size_t j = 0;
-        while (j < i && !(in_step(&ds->d[j], from, to, metric) &&
-                          ds->d[j].verdict == QKPERF_NO_CHANGE &&
-                          !strcmp(ds->d[j].phase, d->phase)))
+        while (j < i &&
+               !(in_step(&ds->d[j], from, to, metric) && ds->d[j].verdict == QKPERF_NO_CHANGE &&
+                 !strcmp(ds->d[j].phase, d->phase)))
             j++;
         if (j < i)
             continue;

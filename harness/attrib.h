@@ -16,12 +16,12 @@
 
 typedef struct qkperf_delta {
     char op[32], size[48], phase[24], metric[48], source[12], unit[16];
-    char variant[48];               /* the record's variant (compare) or `to` (steps) */
-    char from[48], to[48];          /* variants (ladder) or "baseline"/"new" labels */
-    double before, after;           /* medians */
-    qkperf_change change;           /* ratio after/before, CI, p, significant */
+    char variant[48];      /* the record's variant (compare) or `to` (steps) */
+    char from[48], to[48]; /* variants (ladder) or "baseline"/"new" labels */
+    double before, after;  /* medians */
+    qkperf_change change;  /* ratio after/before, CI, p, significant */
     qkperf_verdict verdict;
-    double band;                    /* the noise band used */
+    double band; /* the noise band used */
     int lower_is_better;
 } qkperf_delta;
 

@@ -53,8 +53,8 @@ static int mkdir_p(const char *dir, char *err, size_t len)
     }
 }
 
-int qkperf_baseline_save(const qkperf_results *r, const char *dir, const char *name,
-                         char *err, size_t len)
+int qkperf_baseline_save(const qkperf_results *r, const char *dir, const char *name, char *err,
+                         size_t len)
 {
     char path[4096];
     if (!qkperf_baseline_name_ok(name, err, len) || mkdir_p(dir, err, len))
@@ -173,8 +173,8 @@ static int lost_records(FILE *f, const qkperf_results *old, const qkperf_results
         const qkperf_record *x = &old->rec[i];
         if (!x->counted || !x->n || !selected(o, x->phase, x->metric))
             continue;
-        const qkperf_record *y = qkperf_results_find(new_, x->op, x->variant, x->size, x->phase,
-                                                     x->metric);
+        const qkperf_record *y =
+            qkperf_results_find(new_, x->op, x->variant, x->size, x->phase, x->metric);
         if (y && y->counted && y->n && !strcmp(y->source, x->source))
             continue;
         int measured = ran(new_, x);
@@ -187,8 +187,8 @@ static int lost_records(FILE *f, const qkperf_results *old, const qkperf_results
 }
 
 int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_results *new_,
-                         const qkperf_compare_opts *o, const char *old_name,
-                         const char *new_name, char *err, size_t len)
+                         const qkperf_compare_opts *o, const char *old_name, const char *new_name,
+                         char *err, size_t len)
 {
     qkperf_machine_mismatch(old->machine, new_->machine, old_name, new_name);
     qkperf_deltas ds = {0};
@@ -209,7 +209,8 @@ int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_result
     }
     qkperf_deltas_free(&ds);
     if (compared == 0) {
-        snprintf(err, len, "%s and %s have no counted record in common (different op, sizes or sources?)",
+        snprintf(err, len,
+                 "%s and %s have no counted record in common (different op, sizes or sources?)",
                  old_name, new_name);
         return -1;
     }

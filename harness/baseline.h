@@ -20,8 +20,8 @@ int qkperf_baseline_name_ok(const char *name, char *err, size_t len);
 
 /* Save atomically as DIR/NAME.json (folders created); an interrupted save
  * leaves the previous baseline of that name intact. 0 or -1 with err. */
-int qkperf_baseline_save(const qkperf_results *r, const char *dir, const char *name,
-                         char *err, size_t len);
+int qkperf_baseline_save(const qkperf_results *r, const char *dir, const char *name, char *err,
+                         size_t len);
 /* Load DIR/NAME.json; a missing name lists the names that exist. */
 int qkperf_baseline_load(qkperf_results *r, const char *dir, const char *name, char *err,
                          size_t len);
@@ -44,7 +44,7 @@ typedef struct qkperf_compare_opts {
  * documents have no record in common (err says so). Machine mismatches
  * are warned about on stderr, never silently compared. */
 int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_results *new_,
-                         const qkperf_compare_opts *o, const char *old_name,
-                         const char *new_name, char *err, size_t len);
+                         const qkperf_compare_opts *o, const char *old_name, const char *new_name,
+                         char *err, size_t len);
 
 #endif

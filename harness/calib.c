@@ -53,8 +53,15 @@ static void *ir_create(const size_t *dim, uint64_t seed)
     return n;
 }
 
-static double ir_elements(const size_t *dim) { return (double)dim[0]; }
-static double ir_bytes(const size_t *dim) { (void)dim; return 0; }
+static double ir_elements(const size_t *dim)
+{
+    return (double)dim[0];
+}
+static double ir_bytes(const size_t *dim)
+{
+    (void)dim;
+    return 0;
+}
 
 /* ---- calib-stride -------------------------------------------------------- */
 
@@ -111,27 +118,49 @@ static void stride_phase(void *p, unsigned phase)
     stride_run(p);
 }
 
-static double stride_elements(const size_t *dim) { return (double)qkperf_calib_stride_lines(dim[0]); }
-static double stride_bytes(const size_t *dim) { return QKPERF_CALIB_LINE * stride_elements(dim); }
+static double stride_elements(const size_t *dim)
+{
+    return (double)qkperf_calib_stride_lines(dim[0]);
+}
+static double stride_bytes(const size_t *dim)
+{
+    return QKPERF_CALIB_LINE * stride_elements(dim);
+}
 
 /* ---- registration -------------------------------------------------------- */
 
 static const char *const loop_phase[] = {"loop", NULL};
 
 static const qk_op calib_ops[] = {
-    {.name = "calib-ir", .summary = "calibration: 6 instructions per iteration, size = iterations",
-     .phases = loop_phase, .ndim = 1, .create = ir_create, .destroy = free,
-     .elements = ir_elements, .bytes = ir_bytes},
-    {.name = "calib-stride", .summary = "calibration: one load per 64-byte line, size = bytes",
-     .phases = loop_phase, .ndim = 1, .create = stride_create, .destroy = stride_destroy,
-     .elements = stride_elements, .bytes = stride_bytes},
+    {.name = "calib-ir",
+     .summary = "calibration: 6 instructions per iteration, size = iterations",
+     .phases = loop_phase,
+     .ndim = 1,
+     .create = ir_create,
+     .destroy = free,
+     .elements = ir_elements,
+     .bytes = ir_bytes},
+    {.name = "calib-stride",
+     .summary = "calibration: one load per 64-byte line, size = bytes",
+     .phases = loop_phase,
+     .ndim = 1,
+     .create = stride_create,
+     .destroy = stride_destroy,
+     .elements = stride_elements,
+     .bytes = stride_bytes},
 };
 
 static const qk_variant calib_variants[] = {
-    {.op = "calib-ir", .name = "asm", .summary = "4 x add, dec, jnz per iteration",
-     .fused = qkperf_calib_ir_run, .phase = qkperf_calib_ir_phase},
-    {.op = "calib-stride", .name = "c", .summary = "one volatile byte load per line",
-     .fused = stride_run, .phase = stride_phase},
+    {.op = "calib-ir",
+     .name = "asm",
+     .summary = "4 x add, dec, jnz per iteration",
+     .fused = qkperf_calib_ir_run,
+     .phase = qkperf_calib_ir_phase},
+    {.op = "calib-stride",
+     .name = "c",
+     .summary = "one volatile byte load per line",
+     .fused = stride_run,
+     .phase = stride_phase},
 };
 
 void qkperf_calib_register(void)

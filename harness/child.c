@@ -27,7 +27,8 @@ static int open_redirect(const char *path, int flags, char *err, size_t len)
     int fd = open(p, flags | O_CLOEXEC, 0666);
     if (fd < 0) {
         int e = errno;
-        snprintf(err, len, "cannot %s %s: %s", flags == O_RDONLY ? "read" : "write", p, strerror(e));
+        snprintf(err, len, "cannot %s %s: %s", flags == O_RDONLY ? "read" : "write", p,
+                 strerror(e));
         errno = e;
     }
     return fd;
@@ -69,7 +70,8 @@ static int start(const char *file, char *const argv[], const int fd[3], pid_t *p
     int rc = posix_spawn_file_actions_init(&fa);
     *late = 0;
     if (rc)
-        return snprintf(err, len, "cannot set up the output files of %s: %s", file, strerror(rc)), rc;
+        return snprintf(err, len, "cannot set up the output files of %s: %s", file, strerror(rc)),
+               rc;
     for (int i = 0; i < 3 && rc == 0; i++)
         rc = posix_spawn_file_actions_adddup2(&fa, fd[i], i);
     if (rc)
@@ -86,7 +88,7 @@ static int start(const char *file, char *const argv[], const int fd[3], pid_t *p
 }
 
 int qkperf_child_run(const char *file, char *const argv[], const char *out_path,
-                      const char *err_path, int *status, char *err, size_t len)
+                     const char *err_path, int *status, char *err, size_t len)
 {
     int fd[3], late;
     pid_t pid;

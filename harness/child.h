@@ -22,7 +22,7 @@ enum { QKPERF_CHILD_IO = -1, QKPERF_CHILD_EXEC = -2, QKPERF_CHILD_WAIT = -3 };
  * not there) or QKPERF_CHILD_WAIT (waitpid failed other than by EINTR:
  * "waiting for FILE: ..."; the child's outcome is unknown). */
 int qkperf_child_run(const char *file, char *const argv[], const char *out_path,
-                      const char *err_path, int *status, char *err, size_t len);
+                     const char *err_path, int *status, char *err, size_t len);
 
 /* 1 when status says the child could not execute its program (exit 126 or
  * 127, as a shell or an older posix_spawn reports it). */

@@ -14,8 +14,8 @@
 
 #include "cli.h"
 
-int qkperf_split_list(const char *text, char **storage, const char **items, size_t max,
-                      size_t *n, const char *what, char *err, size_t len)
+int qkperf_split_list(const char *text, char **storage, const char **items, size_t max, size_t *n,
+                      const char *what, char *err, size_t len)
 {
     *n = 0;
     *storage = strdup(text ? text : "");
@@ -70,16 +70,17 @@ int qkperf_parse_size(const qk_op *op, const char *text, size_t *dim, char *err,
     }
     unsigned long long total = dim[0];
     if (op->ndim == 2)
-        total = dim[1] > 0 && dim[0] > QKPERF_MAX_ELEMENTS / dim[1] ? QKPERF_MAX_ELEMENTS + 1
-                                                                     : (unsigned long long)dim[0] * dim[1];
+        total = dim[1] > 0 && dim[0] > QKPERF_MAX_ELEMENTS / dim[1]
+                    ? QKPERF_MAX_ELEMENTS + 1
+                    : (unsigned long long)dim[0] * dim[1];
     if (dim[0] == 0 || (op->ndim == 2 && dim[1] == 0)) {
         snprintf(err, len, "bad size '%s' for %s: every dimension must be at least 1", text,
                  op->name);
         return -1;
     }
     if (total > QKPERF_MAX_ELEMENTS) {
-        snprintf(err, len, "size '%s' for %s is too large: at most %llu elements", text,
-                 op->name, (unsigned long long)QKPERF_MAX_ELEMENTS);
+        snprintf(err, len, "size '%s' for %s is too large: at most %llu elements", text, op->name,
+                 (unsigned long long)QKPERF_MAX_ELEMENTS);
         return -1;
     }
     return 0;
@@ -94,15 +95,17 @@ static void known_variants(const qk_op *op, char *buf, size_t len)
     }
 }
 
-int qkperf_parse_variants(const qk_op *op, const char *text, const qk_variant **out,
-                          size_t max, size_t *n, char *err, size_t len)
+int qkperf_parse_variants(const qk_op *op, const char *text, const qk_variant **out, size_t max,
+                          size_t *n, char *err, size_t len)
 {
     *n = 0;
     if (strcmp(text, "all") == 0) {
         if (qk_variant_count(op->name) > max)
-            return snprintf(err, len, "%s has %zu variants, more than the %zu one run takes: "
-                                      "name them with -v", op->name, qk_variant_count(op->name),
-                            max), -1;
+            return snprintf(err, len,
+                            "%s has %zu variants, more than the %zu one run takes: "
+                            "name them with -v",
+                            op->name, qk_variant_count(op->name), max),
+                   -1;
         for (size_t i = 0; i < qk_variant_count(op->name); i++)
             out[(*n)++] = qk_variant_at(op->name, i);
         return 0;
@@ -116,7 +119,8 @@ int qkperf_parse_variants(const qk_op *op, const char *text, const qk_variant **
         if (!v) {
             char known[1024];
             known_variants(op, known, sizeof known);
-            snprintf(err, len, "unknown variant '%s' for %s (known: %s)", items[i], op->name, known);
+            snprintf(err, len, "unknown variant '%s' for %s (known: %s)", items[i], op->name,
+                     known);
             rc = -1;
         } else if (*n < max) {
             out[(*n)++] = v;
@@ -126,13 +130,14 @@ int qkperf_parse_variants(const qk_op *op, const char *text, const qk_variant **
     return rc;
 }
 
-int qkperf_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out,
-                     const char *what, char *err, size_t len)
+int qkperf_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out, const char *what,
+                     char *err, size_t len)
 {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
-    if (!*text || *end || errno || text[0] == '-' || isspace((unsigned char)text[0]) || v < lo || v > hi) {
+    if (!*text || *end || errno || text[0] == '-' || isspace((unsigned char)text[0]) || v < lo ||
+        v > hi) {
         snprintf(err, len, "bad %s '%s': expected an integer from %llu to %llu", what, text,
                  (unsigned long long)lo, (unsigned long long)hi);
         return -1;
@@ -141,8 +146,8 @@ int qkperf_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out,
     return 0;
 }
 
-int qkperf_parse_double(const char *text, double lo, double hi, double *out,
-                        const char *what, char *err, size_t len)
+int qkperf_parse_double(const char *text, double lo, double hi, double *out, const char *what,
+                        char *err, size_t len)
 {
     char *end;
     errno = 0;

@@ -18,22 +18,22 @@ enum { QKPERF_MAX_LIST = 64 };
 
 /* Split "a,b,c" into at most max items (pointers into a copy owned by
  * *storage, which the caller frees). Empty items are an error. */
-int qkperf_split_list(const char *text, char **storage, const char **items, size_t max,
-                      size_t *n, const char *what, char *err, size_t len);
+int qkperf_split_list(const char *text, char **storage, const char **items, size_t max, size_t *n,
+                      const char *what, char *err, size_t len);
 
 /* Parse one size for op: "N" (ndim 1) or "ROWSxCOLS" (ndim 2). */
 int qkperf_parse_size(const qk_op *op, const char *text, size_t *dim, char *err, size_t len);
 
 /* Resolve "all" or a comma list of variant names of op; unknown names give
  * "unknown variant 'x' for op (known: a, b, ...)". */
-int qkperf_parse_variants(const qk_op *op, const char *text, const qk_variant **out,
-                          size_t max, size_t *n, char *err, size_t len);
+int qkperf_parse_variants(const qk_op *op, const char *text, const qk_variant **out, size_t max,
+                          size_t *n, char *err, size_t len);
 
 /* Strict unsigned / double parsers: the whole string, within [lo, hi]. */
-int qkperf_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out,
-                     const char *what, char *err, size_t len);
-int qkperf_parse_double(const char *text, double lo, double hi, double *out,
-                        const char *what, char *err, size_t len);
+int qkperf_parse_u64(const char *text, uint64_t lo, uint64_t hi, uint64_t *out, const char *what,
+                     char *err, size_t len);
+int qkperf_parse_double(const char *text, double lo, double hi, double *out, const char *what,
+                        char *err, size_t len);
 
 /* "unknown op 'x' (known: dequantize, gemv)" when NULL is returned. */
 const qk_op *qkperf_find_op(const char *name, char *err, size_t len);

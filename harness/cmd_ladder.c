@@ -17,10 +17,21 @@
  * plot). Rows that are zero on both sides say nothing either. */
 static int shown(const qkperf_delta *d)
 {
-    static const char *const hidden[] = {"cycles-est", "task-clock", "page-faults",
-                                         "context-switches", "cpu-migrations", "throughput",
-                                         "bandwidth", "Ir", "Dr", "Dw", "D1mw", "DLmw",
-                                         "uops/iter", "IPC", "rthroughput"};
+    static const char *const hidden[] = {"cycles-est",
+                                         "task-clock",
+                                         "page-faults",
+                                         "context-switches",
+                                         "cpu-migrations",
+                                         "throughput",
+                                         "bandwidth",
+                                         "Ir",
+                                         "Dr",
+                                         "Dw",
+                                         "D1mw",
+                                         "DLmw",
+                                         "uops/iter",
+                                         "IPC",
+                                         "rthroughput"};
     for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
         if (!strcmp(d->metric, hidden[i]))
             return 0;
@@ -33,9 +44,9 @@ static void print_step(FILE *out, const qkperf_deltas *ds, const qk_variant *fro
     /* a variant skipped in between (this CPU cannot run it) makes the step
      * span several rungs: the last rung's summary alone would mislead */
     fprintf(out, "\nstep %s -> %s: %s%s\n", from->name, to->name,
-           adjacent ? "" : "(spans skipped variants) ", to->summary ? to->summary : "");
-    fprintf(out, "  %-8s %-16s %12s %12s %8s %18s  %s\n", "phase", "metric", "before", "after", "change",
-           "95% CI", "verdict");
+            adjacent ? "" : "(spans skipped variants) ", to->summary ? to->summary : "");
+    fprintf(out, "  %-8s %-16s %12s %12s %8s %18s  %s\n", "phase", "metric", "before", "after",
+            "change", "95% CI", "verdict");
     for (size_t i = 0; i < ds->n; i++) {
         const qkperf_delta *d = &ds->d[i];
         if (strcmp(d->from, from->name) || strcmp(d->to, to->name) || !shown(d))
@@ -48,8 +59,8 @@ static void print_step(FILE *out, const qkperf_deltas *ds, const qk_variant *fro
             snprintf(ci, sizeof ci, "[%+.1f, %+.1f]", (d->change.ci_lo - 1) * 100,
                      (d->change.ci_hi - 1) * 100);
         }
-        fprintf(out, "  %-8s %-16s %12s %12s %8s %18s  %s (%s, band %.1f%%)\n", d->phase, d->metric, b,
-               a, ch, ci, qkperf_verdict_name(d->verdict), d->source, d->band * 100);
+        fprintf(out, "  %-8s %-16s %12s %12s %8s %18s  %s (%s, band %.1f%%)\n", d->phase, d->metric,
+                b, a, ch, ci, qkperf_verdict_name(d->verdict), d->source, d->band * 100);
     }
     char line[512];
     qkperf_attrib_summary(ds, from->name, to->name, "time", line, sizeof line);
@@ -82,8 +93,8 @@ static int print_ladder(const qkperf_job *j, const qkperf_results *res, const ch
         return 1;
     }
     FILE *out = qkperf_job_text(j);
-    fprintf(out, "\nladder %s %s: %zu variants, %u samples each, seed %llu\n", j->op->name, size,
-            n, j->ro.samples, (unsigned long long)j->ro.seed);
+    fprintf(out, "\nladder %s %s: %zu variants, %u samples each, seed %llu\n", j->op->name, size, n,
+            j->ro.samples, (unsigned long long)j->ro.seed);
     for (size_t k = 0; k + 1 < n; k++)
         print_step(out, &ds, vs[k], vs[k + 1], adjacent(j, vs[k], vs[k + 1]));
     qkperf_deltas_free(&ds);

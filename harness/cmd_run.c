@@ -14,8 +14,7 @@ static void print_notes(FILE *f, const qkperf_results *res)
 {
     size_t i;
     json_t *note;
-    json_array_foreach(res->notes, i, note)
-        fprintf(f, "note: %s\n", json_string_value(note));
+    json_array_foreach(res->notes, i, note) fprintf(f, "note: %s\n", json_string_value(note));
 }
 
 int qkperf_cmd_run(int argc, char **argv)

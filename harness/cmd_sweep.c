@@ -23,9 +23,11 @@ static void print_totals(const qkperf_job *j, const qkperf_results *res)
 {
     FILE *out = qkperf_job_text(j);
     const char *op = j->op->name;
-    fprintf(out, "\nsweep %s: fused time per call (median), throughput, speedup vs scalar (same run)\n",
-           op);
-    fprintf(out, "  %-12s %-20s %12s %16s %9s\n", "size", "variant", "time", "throughput", "speedup");
+    fprintf(out,
+            "\nsweep %s: fused time per call (median), throughput, speedup vs scalar (same run)\n",
+            op);
+    fprintf(out, "  %-12s %-20s %12s %16s %9s\n", "size", "variant", "time", "throughput",
+            "speedup");
     for (size_t s = 0; s < j->ns; s++) {
         double ref = median_of(res, op, "scalar", j->sizes[s], "total", "time");
         for (size_t i = 0; i < j->nv; i++) {
@@ -91,17 +93,19 @@ static int print_order(const qkperf_job *j, const qkperf_results *res)
     if (checked == 0)
         fprintf(out, "\norder: no step has fused times on both sides\n");
     else if (slower.n == 0)
-        fprintf(out, "\norder: every variant is at least as fast as the one before it at every size "
-               "(%zu steps, fused time, band %.1f%%)\n",
-               checked, 100 * qkperf_band_for(&bands, "time"));
+        fprintf(out,
+                "\norder: every variant is at least as fast as the one before it at every size "
+                "(%zu steps, fused time, band %.1f%%)\n",
+                checked, 100 * qkperf_band_for(&bands, "time"));
     else {
-        fprintf(out, "\norder: %zu of %zu steps slower than the variant before them (fused time):\n",
-               slower.n, checked);
+        fprintf(out,
+                "\norder: %zu of %zu steps slower than the variant before them (fused time):\n",
+                slower.n, checked);
         for (size_t i = 0; i < slower.n; i++) {
             const qkperf_delta *d = &slower.d[i];
             fprintf(out, "  %-12s %s -> %s: %+.1f%% [%+.1f, %+.1f]\n", d->size, d->from, d->to,
-                   100 * (d->change.ratio - 1), 100 * (d->change.ci_lo - 1),
-                   100 * (d->change.ci_hi - 1));
+                    100 * (d->change.ratio - 1), 100 * (d->change.ci_lo - 1),
+                    100 * (d->change.ci_hi - 1));
         }
     }
     qkperf_deltas_free(&slower);

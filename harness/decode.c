@@ -49,13 +49,18 @@
 enum { M_Q, M_K, M_V, M_O, M_GATE, M_UP, M_DOWN, NMAT };
 enum { B_X, B_Q, B_K, B_V, B_O, B_G, B_U, B_H, NBUF };
 
-static const struct { const char *name; size_t rows, cols; } bitnet[NMAT] = {
-    {"q", 2560, 2560},    {"k", 640, 2560},  {"v", 640, 2560},    {"o", 2560, 2560},
+static const struct {
+    const char *name;
+    size_t rows, cols;
+} bitnet[NMAT] = {
+    {"q", 2560, 2560},    {"k", 640, 2560},   {"v", 640, 2560},     {"o", 2560, 2560},
     {"gate", 6912, 2560}, {"up", 6912, 2560}, {"down", 2560, 6912},
 };
 
 /* One layer in order: which matrix, into which buffer, from which. */
-static const struct { int mat, out, in; } steps[NMAT] = {
+static const struct {
+    int mat, out, in;
+} steps[NMAT] = {
     {M_Q, B_Q, B_X},    {M_K, B_K, B_X},  {M_V, B_V, B_X},    {M_O, B_O, B_Q},
     {M_GATE, B_G, B_O}, {M_UP, B_U, B_O}, {M_DOWN, B_X, B_H},
 };
@@ -66,7 +71,9 @@ static const struct { int mat, out, in; } steps[NMAT] = {
  * q|k|v from x (3840 rows), o, gate|up from o (13824 rows), down. Inference
  * engines fuse them the same way; it saves the hand-offs and the
  * quantization of x that separate calls would repeat. */
-static const struct { int first, n; } fused_calls[] = {{M_Q, 3}, {M_O, 1}, {M_GATE, 2}, {M_DOWN, 1}};
+static const struct {
+    int first, n;
+} fused_calls[] = {{M_Q, 3}, {M_O, 1}, {M_GATE, 2}, {M_DOWN, 1}};
 enum { NFUSED = sizeof fused_calls / sizeof fused_calls[0] };
 
 typedef struct dmodel {
@@ -77,7 +84,7 @@ typedef struct dmodel {
     uint8_t *packed;
     float *scales, *x0, *buf[NBUF]; /* B_K, B_V inside B_Q's block, B_U inside B_G's */
     int fused;                      /* calls as fused_calls, else one per matrix */
-    double weight_bytes;              /* packed + scales, per token */
+    double weight_bytes;            /* packed + scales, per token */
 } dmodel;
 
 static uint64_t splitmix(uint64_t *s)
@@ -178,7 +185,8 @@ static int model_alloc(dmodel *m, unsigned layers, unsigned div, uint64_t seed, 
     m->x0 = alloc64(m->cols[M_Q] * sizeof(float));
     int ok = m->packed && m->scales && m->x0;
     /* outputs of a fused call back to back: q|k|v, gate|up */
-    ok = ok && (m->buf[B_Q] = alloc64((m->rows[M_Q] + m->rows[M_K] + m->rows[M_V]) * sizeof(float)));
+    ok =
+        ok && (m->buf[B_Q] = alloc64((m->rows[M_Q] + m->rows[M_K] + m->rows[M_V]) * sizeof(float)));
     ok = ok && (m->buf[B_G] = alloc64((m->rows[M_GATE] + m->rows[M_UP]) * sizeof(float)));
     ok = ok && (m->buf[B_O] = alloc64(m->rows[M_O] * sizeof(float)));
     ok = ok && (m->buf[B_X] = alloc64(m->rows[M_DOWN] * sizeof(float)));
@@ -209,9 +217,8 @@ typedef struct dvariant {
     char label[48];   /* "gemv-i8/avx512-vnni", or QKPERF_DECODE_WEIGHTS_READ */
     const char *name; /* the library's name */
     int i8, runnable;
-    int read;         /* the weights read: loads only, no arithmetic */
+    int read; /* the weights read: loads only, no arithmetic */
 } dvariant;
-
 
 static void known_variants(char *buf, size_t cap)
 {
@@ -238,7 +245,8 @@ static int resolve_one(const char *item, dvariant *d, char *err, size_t len)
     for (size_t o = 0; o < 2; o++) {
         const char *name = item;
         if (slash) {
-            if (strlen(dec_ops[o]) != (size_t)(slash - item) || strncmp(item, dec_ops[o], (size_t)(slash - item)))
+            if (strlen(dec_ops[o]) != (size_t)(slash - item) ||
+                strncmp(item, dec_ops[o], (size_t)(slash - item)))
                 continue;
             name = slash + 1;
         }
@@ -252,11 +260,13 @@ static int resolve_one(const char *item, dvariant *d, char *err, size_t len)
     }
     if (found > 1)
         return snprintf(err, len, "variant '%s' is both %s/%s and %s/%s: name one of them", item,
-                        dec_ops[first], item, dec_ops[1 - first], item), -1;
+                        dec_ops[first], item, dec_ops[1 - first], item),
+               -1;
     if (found == 0) {
         char known[1024];
         known_variants(known, sizeof known);
-        return snprintf(err, len, "unknown variant '%s' for decode (known: %s, all)", item, known), -1;
+        return snprintf(err, len, "unknown variant '%s' for decode (known: %s, all)", item, known),
+               -1;
     }
     return 0;
 }
@@ -429,8 +439,9 @@ static int add_records(qkperf_results *res, const char *variant, const char *siz
              add_series(res, variant, size, "tokens/s", "tokens/s", tps, n, NULL) ||
              add_series(res, variant, size, "weight B/s", "B/s", bps, n, NULL) ||
              add_series(res, variant, size, "bandwidth fraction", "ratio", frac, n,
-                        have ? NULL : "no memory read bandwidth measured with decode's "
-                                      "thread count (see the notes)") ||
+                        have ? NULL
+                             : "no memory read bandwidth measured with decode's "
+                               "thread count (see the notes)") ||
              (read && add_series(res, variant, size, "of weights read", "ratio", ofr, n, NULL));
     free(v);
     return rc ? -1 : 0;
@@ -453,13 +464,16 @@ static int check_opts(const qkperf_decode_opts *o, char *err, size_t len)
     if (o->tokens < 1 || o->tokens > 100000)
         return snprintf(err, len, "token count %u out of range (1..100000)", o->tokens), -1;
     if (o->layers < 1 || o->layers > QKPERF_DECODE_LAYERS)
-        return snprintf(err, len, "layer count %u out of range (1..%d: the model has %d)", o->layers,
-                        QKPERF_DECODE_LAYERS, QKPERF_DECODE_LAYERS), -1;
+        return snprintf(err, len, "layer count %u out of range (1..%d: the model has %d)",
+                        o->layers, QKPERF_DECODE_LAYERS, QKPERF_DECODE_LAYERS),
+               -1;
     if (o->threads < 0 || o->threads > 256)
         return snprintf(err, len, "thread count %d out of range (1..256, or 0 for every CPU)",
-                        o->threads), -1;
+                        o->threads),
+               -1;
     if (o->shape_div < 1 || 640 % o->shape_div || 2560 % o->shape_div || 6912 % o->shape_div)
-        return snprintf(err, len, "shape divisor %u must divide 640, 2560 and 6912", o->shape_div), -1;
+        return snprintf(err, len, "shape divisor %u must divide 640, 2560 and 6912", o->shape_div),
+               -1;
     return 0;
 }
 
@@ -483,17 +497,18 @@ static double memory_bandwidth(const qkperf_decode_opts *o, int threads, qkperf_
     const char *how = "machine.roofline";
     if (bps <= 0 && qkperf_roofline_mem_threads(threads, o->quick, &bps, err, sizeof err))
         return qkperf_results_note(res, "memory read bandwidth with %d threads not measured: %s",
-                                   threads, err), 0;
+                                   threads, err),
+               0;
     if (!qkperf_roofline_mem_for(&rl, threads))
         how = "measured for decode: machine.roofline has no figure for this thread count";
-    json_object_update_new(res->config, json_pack("{s:f,s:i,s:s}", "memory_read_Bps", bps,
-                                                  "memory_read_threads", threads,
-                                                  "memory_read_from", how));
+    json_object_update_new(res->config,
+                           json_pack("{s:f,s:i,s:s}", "memory_read_Bps", bps, "memory_read_threads",
+                                     threads, "memory_read_from", how));
     return bps;
 }
 
-static void fill_config(const qkperf_decode_opts *o, const dmodel *m, const dvariant *dv,
-                        size_t nv, qkperf_results *res)
+static void fill_config(const qkperf_decode_opts *o, const dmodel *m, const dvariant *dv, size_t nv,
+                        qkperf_results *res)
 {
     json_t *names = json_array();
     for (size_t i = 0; i < nv; i++)
@@ -504,8 +519,8 @@ static void fill_config(const qkperf_decode_opts *o, const dmodel *m, const dvar
                   "op", "decode", "variants", names, "threads", qk256_get_threads(), "tokens",
                   (int)o->tokens, "warmup", (int)o->warmup, "layers", (int)o->layers, "seed",
                   (json_int_t)o->seed, "quick", o->quick, "shape_div", (int)o->shape_div,
-                  "weight_bytes_per_token", m->weight_bytes, "fused", m->fused,
-                  "calls_per_layer", m->fused ? (int)NFUSED : (int)NMAT));
+                  "weight_bytes_per_token", m->weight_bytes, "fused", m->fused, "calls_per_layer",
+                  m->fused ? (int)NFUSED : (int)NMAT));
 }
 
 /*
@@ -550,9 +565,11 @@ static int record_reads(qkperf_results *res, const char *size, const double *mem
         if (mem[i] > 0)
             v[k++] = mem[i];
     if (k < n)
-        qkperf_results_note(res, "%zu of %zu memory reads interleaved with the tokens failed (%s); "
-                                 "those tokens are set against the figure from before the run "
-                                 "(%s)", n - k, n, why, from ? from : "none was measured");
+        qkperf_results_note(res,
+                            "%zu of %zu memory reads interleaved with the tokens failed (%s); "
+                            "those tokens are set against the figure from before the run "
+                            "(%s)",
+                            n - k, n, why, from ? from : "none was measured");
     if (k == 0 || add_series(res, "memory read", size, "memory read B/s", "B/s", v, k, NULL)) {
         free(v);
         return k == 0 ? 0 : -1;
@@ -560,19 +577,20 @@ static int record_reads(qkperf_results *res, const char *size, const double *mem
     qkperf_summary sm;
     qkperf_summarize(v, k, &sm, NULL);
     double med = sm.median;
-    json_object_update_new(res->config, json_pack("{s:f,s:i,s:i}", "memory_read_Bps", med,
-                                                  "memory_read_threads", threads,
-                                                  "memory_reads_interleaved", (int)k));
-    qkperf_results_note(res, "bandwidth fraction: each token's weight B/s over the memory read "
-                             "with %d thread%s made right after its round (%zu reads: median "
-                             "%.1f GB/s, %.1f to %.1f)", threads, threads == 1 ? "" : "s", k,
-                        med / 1e9, sm.min / 1e9, sm.max / 1e9);
+    json_object_update_new(res->config,
+                           json_pack("{s:f,s:i,s:i}", "memory_read_Bps", med, "memory_read_threads",
+                                     threads, "memory_reads_interleaved", (int)k));
+    qkperf_results_note(res,
+                        "bandwidth fraction: each token's weight B/s over the memory read "
+                        "with %d thread%s made right after its round (%zu reads: median "
+                        "%.1f GB/s, %.1f to %.1f)",
+                        threads, threads == 1 ? "" : "s", k, med / 1e9, sm.min / 1e9, sm.max / 1e9);
     free(v);
     return 0;
 }
 
-static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t nv,
-                         double mem_Bps, qkperf_results *res, char *err, size_t len)
+static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t nv, double mem_Bps,
+                         qkperf_results *res, char *err, size_t len)
 {
     dmodel m;
     if (model_alloc(&m, o->layers, o->shape_div, o->seed, err, len))
@@ -580,9 +598,11 @@ static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t
     m.fused = !o->unfused;
     fill_config(o, &m, dv, nv, res);
     if (o->layers < QKPERF_DECODE_LAYERS)
-        qkperf_results_note(res, "decode ran %u of the model's %d layers%s: %.1f MB of its %.1f MB "
-                                 "of weights per token", o->layers, QKPERF_DECODE_LAYERS,
-                            o->quick ? " (--quick)" : "", m.weight_bytes / 1e6,
+        qkperf_results_note(res,
+                            "decode ran %u of the model's %d layers%s: %.1f MB of its %.1f MB "
+                            "of weights per token",
+                            o->layers, QKPERF_DECODE_LAYERS, o->quick ? " (--quick)" : "",
+                            m.weight_bytes / 1e6,
                             m.weight_bytes / o->layers * QKPERF_DECODE_LAYERS / 1e6);
     char size[48];
     snprintf(size, sizeof size, "bitnet-b1.58-2b4t-%uL", o->layers);
@@ -637,8 +657,7 @@ int qkperf_decode_measure(const qkperf_decode_opts *o, qkperf_results *res, char
 /* ---- the table --------------------------------------------------------------------- */
 
 /* The median (or with min, the smallest sample) of t's series `metric`. */
-static double stat_of(const qkperf_results *r, const qkperf_record *t, const char *metric,
-                      int min)
+static double stat_of(const qkperf_results *r, const qkperf_record *t, const char *metric, int min)
 {
     const qkperf_record *x = qkperf_results_find(r, "decode", t->variant, t->size, "total", metric);
     return x && x->counted ? (min ? x->min : x->median) : NAN;
@@ -667,8 +686,9 @@ static void print_header(FILE *f, const qkperf_results *res)
     long layers = (long)json_integer_value(json_object_get(c, "layers"));
     long long threads = (long long)json_integer_value(json_object_get(c, "threads"));
     json_t *fused = json_object_get(c, "fused");
-    fprintf(f, "decode: BitNet b1.58 2B4T linear layers, %ld layer%s x 7 matmuls%s, %.1f MB of "
-               "weights per token (packed + scales)\n",
+    fprintf(f,
+            "decode: BitNet b1.58 2B4T linear layers, %ld layer%s x 7 matmuls%s, %.1f MB of "
+            "weights per token (packed + scales)\n",
             layers, layers == 1 ? "" : "s",
             json_is_true(fused)    ? " in 4 calls (q|k|v, o, gate|up, down)"
             : json_is_false(fused) ? " in 7 calls (--unfused)"
@@ -683,12 +703,16 @@ static void print_header(FILE *f, const qkperf_results *res)
     qkperf_fmt_value(bw, sizeof bw, mem_Bps > 0 ? mem_Bps : NAN, "B/s");
     long reads = (long)json_integer_value(json_object_get(c, "memory_reads_interleaved"));
     if (reads > 0)
-        fprintf(f, "        memory read bandwidth %s with %d thread%s (median of %ld reads "
-                   "interleaved with the tokens; \"of mem BW\" sets each token against the read "
-                   "after it)", bw, bt, bt == 1 ? "" : "s", reads);
+        fprintf(f,
+                "        memory read bandwidth %s with %d thread%s (median of %ld reads "
+                "interleaved with the tokens; \"of mem BW\" sets each token against the read "
+                "after it)",
+                bw, bt, bt == 1 ? "" : "s", reads);
     else
-        fprintf(f, "        memory read bandwidth %s with %d thread%s (qkperf roofline; \"of mem "
-                   "BW\" is against it)", bw, bt, bt == 1 ? "" : "s");
+        fprintf(f,
+                "        memory read bandwidth %s with %d thread%s (qkperf roofline; \"of mem "
+                "BW\" is against it)",
+                bw, bt, bt == 1 ? "" : "s");
     if (mem_Bps > 0 && wb > 0)
         fprintf(f, ": at most %.1f tokens/s", mem_Bps / wb);
     fprintf(f, "\n\n");
@@ -712,21 +736,21 @@ void qkperf_decode_print(FILE *f, const qkperf_results *res)
         char ofr[32];
         snprintf(ofr, sizeof ofr, isfinite(rd) ? "%.1f %%" : "-", 100 * rd);
         fprintf(f, "%-24s %12.2f %12.2f %12s %14s %12s %9s\n", t->variant,
-                stat_of(res, t, "tokens/s", 0), stat_of(res, t, "tokens/s", 1), tm, bps, frac,
-                ofr);
+                stat_of(res, t, "tokens/s", 0), stat_of(res, t, "tokens/s", 1), tm, bps, frac, ofr);
     }
     int read = 0;
     for (size_t k = 0; k < res->n; k++)
         read |= !strcmp(res->rec[k].op, "decode") &&
                 !strcmp(res->rec[k].variant, QKPERF_DECODE_WEIGHTS_READ);
     if (read)
-        fprintf(f, "(%s: the same calls on the same threads, loading every weight and scale "
-                   "once and computing nothing; \"of read\" is a kernel's tokens/s over it, "
-                   "round by round)\n", QKPERF_DECODE_WEIGHTS_READ);
+        fprintf(f,
+                "(%s: the same calls on the same threads, loading every weight and scale "
+                "once and computing nothing; \"of read\" is a kernel's tokens/s over it, "
+                "round by round)\n",
+                QKPERF_DECODE_WEIGHTS_READ);
     size_t i;
     json_t *note;
-    json_array_foreach(res->notes, i, note)
-        fprintf(f, "note: %s\n", json_string_value(note));
+    json_array_foreach(res->notes, i, note) fprintf(f, "note: %s\n", json_string_value(note));
 }
 
 /* ---- the plot ---------------------------------------------------------------------- */
@@ -747,8 +771,9 @@ static int write_csv(const qkperf_results *r, const char *path, double *ymax, do
         double hi = t->samples[0];
         for (size_t k = 1; k < t->n; k++)
             hi = fmax(hi, t->samples[k]);
-        int kind = !strcmp(t->variant, QKPERF_DECODE_WEIGHTS_READ) ? 2
-                   : !strncmp(t->variant, "gemv-i8/", 8);
+        int kind = !strcmp(t->variant, QKPERF_DECODE_WEIGHTS_READ)
+                       ? 2
+                       : !strncmp(t->variant, "gemv-i8/", 8);
         fprintf(f, "%d,%s,%d,%.6g,%.6g,%.6g\n", n++, t->variant, kind, t->median, t->min, hi);
         *ymax = fmax(*ymax, hi);
         double w = stat_of(r, t, "weight B/s", 0) / t->median;
@@ -829,7 +854,9 @@ static int parse_opt(int c, qkperf_decode_opts *o, const char **out, int *layers
 {
     uint64_t u;
     switch (c) {
-    case 'v': o->variants = optarg; return 0;
+    case 'v':
+        o->variants = optarg;
+        return 0;
     case 't':
         if (qkperf_parse_u64(optarg, 0, 256, &u, "thread count (0 = every CPU)", err, len))
             return -1;
@@ -846,23 +873,33 @@ static int parse_opt(int c, qkperf_decode_opts *o, const char **out, int *layers
         o->layers = (unsigned)u;
         *layers_set = 1;
         return 0;
-    case OPT_SEED: return qkperf_parse_u64(optarg, 0, UINT64_MAX, &o->seed, "seed", err, len);
-    case OPT_QUICK: o->quick = 1; return 0;
-    case OPT_UNFUSED: o->unfused = 1; return 0;
-    case 'o': *out = optarg; return 0;
-    default: return snprintf(err, len, "unknown option"), -1;
+    case OPT_SEED:
+        return qkperf_parse_u64(optarg, 0, UINT64_MAX, &o->seed, "seed", err, len);
+    case OPT_QUICK:
+        o->quick = 1;
+        return 0;
+    case OPT_UNFUSED:
+        o->unfused = 1;
+        return 0;
+    case 'o':
+        *out = optarg;
+        return 0;
+    default:
+        return snprintf(err, len, "unknown option"), -1;
     }
 }
 
-
 static int decode_parse(int argc, char **argv, qkperf_decode_opts *o, const char **out)
 {
-    static const struct option opts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"threads", required_argument, NULL, 't'},
-        {"tokens", required_argument, NULL, OPT_TOKENS}, {"layers", required_argument, NULL, OPT_LAYERS},
-        {"seed", required_argument, NULL, OPT_SEED},  {"output", required_argument, NULL, 'o'},
-        {"quick", no_argument, NULL, OPT_QUICK},      {"unfused", no_argument, NULL, OPT_UNFUSED},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"tokens", required_argument, NULL, OPT_TOKENS},
+                                         {"layers", required_argument, NULL, OPT_LAYERS},
+                                         {"seed", required_argument, NULL, OPT_SEED},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"quick", no_argument, NULL, OPT_QUICK},
+                                         {"unfused", no_argument, NULL, OPT_UNFUSED},
+                                         {NULL, 0, NULL, 0}};
     char err[1024];
     int c, layers_set = 0, tokens_set = 0;
     opterr = 0;
@@ -871,7 +908,8 @@ static int decode_parse(int argc, char **argv, qkperf_decode_opts *o, const char
         if (c == '?' || c == ':')
             return fprintf(stderr, "qkperf decode: %s '%s' (see man qkperf)\n",
                            c == ':' ? "missing value for option" : "unknown option",
-                           argv[optind - 1]), 2;
+                           argv[optind - 1]),
+                   2;
         tokens_set |= c == OPT_TOKENS;
         if (parse_opt(c, o, out, &layers_set, err, sizeof err))
             return fprintf(stderr, "qkperf decode: %s\n", err), 2;

@@ -55,8 +55,8 @@
 #endif
 
 enum {
-    QKPERF_MAX_DIRS = 32,     /* directories in one search path */
-    QKPERF_MAX_DEPTH = 64,    /* formula nesting: bounds the recursion */
+    QKPERF_MAX_DIRS = 32,  /* directories in one search path */
+    QKPERF_MAX_DEPTH = 64, /* formula nesting: bounds the recursion */
     QKPERF_MAX_LINE = 4096
 };
 
@@ -88,14 +88,14 @@ static char *qkperf_strndup(const char *s, size_t n)
 /* ---- formulas ---------------------------------------------------------- */
 
 typedef struct qkperf_node {
-    char op;        /* 'n' number, 'v' event, 't' time, '~' negate, + - * / */
-    int ref;        /* event index for 'v' */
-    double num;     /* value for 'n' */
+    char op;    /* 'n' number, 'v' event, 't' time, '~' negate, + - * / */
+    int ref;    /* event index for 'v' */
+    double num; /* value for 'n' */
     int left, right;
 } qkperf_node;
 
 struct qkperf_formula {
-    qkperf_node *nodes;   /* nodes[root] is the whole expression */
+    qkperf_node *nodes; /* nodes[root] is the whole expression */
     int root;
 };
 
@@ -103,7 +103,7 @@ typedef struct qkperf_parser {
     const qkperf_group *g;
     const char *text;
     const char *p;
-    const char *what;     /* "metric 'IPC'" or NULL, for messages */
+    const char *what; /* "metric 'IPC'" or NULL, for messages */
     qkperf_node *nodes;
     int n;
     int depth;
@@ -145,11 +145,9 @@ static int qkperf_syntax_error(qkperf_parser *ps, const char *expected)
     char where[160];
 
     qkperf_where(ps, where, sizeof(where));
-    qkperf_set_msg(ps->msg, ps->msglen,
-                   "syntax error%s at column %d: expected %s, found %s%s%s",
-                   where, (int)(ps->p - ps->text) + 1, expected,
-                   *ps->p ? "'" : "end of formula", *ps->p ? ps->p : "",
-                   *ps->p ? "'" : "");
+    qkperf_set_msg(ps->msg, ps->msglen, "syntax error%s at column %d: expected %s, found %s%s%s",
+                   where, (int)(ps->p - ps->text) + 1, expected, *ps->p ? "'" : "end of formula",
+                   *ps->p ? ps->p : "", *ps->p ? "'" : "");
     return -1;
 }
 
@@ -188,8 +186,8 @@ static int qkperf_parse_ident(qkperf_parser *ps)
         char where[160], known[512];
         qkperf_where(ps, where, sizeof(where));
         qkperf_known_aliases(ps->g, known, sizeof(known));
-        qkperf_set_msg(ps->msg, ps->msglen, "unknown identifier '%.*s'%s (known: %s)",
-                       (int)len, start, where, known);
+        qkperf_set_msg(ps->msg, ps->msglen, "unknown identifier '%.*s'%s (known: %s)", (int)len,
+                       start, where, known);
     }
     return -1;
 }
@@ -291,8 +289,8 @@ static int qkperf_parse_expr(qkperf_parser *ps)
     if (++ps->depth > QKPERF_MAX_DEPTH) {
         char where[160];
         qkperf_where(ps, where, sizeof(where));
-        qkperf_set_msg(ps->msg, ps->msglen, "formula nested deeper than %d%s",
-                       QKPERF_MAX_DEPTH, where);
+        qkperf_set_msg(ps->msg, ps->msglen, "formula nested deeper than %d%s", QKPERF_MAX_DEPTH,
+                       where);
         return -1;
     }
     left = qkperf_parse_term(ps);
@@ -311,13 +309,12 @@ static int qkperf_parse_expr(qkperf_parser *ps)
     return left;
 }
 
-static qkperf_formula *qkperf_formula_compile(const qkperf_group *g,
-                                              const char *text, const char *what,
-                                              char *msg, size_t msglen)
+static qkperf_formula *qkperf_formula_compile(const qkperf_group *g, const char *text,
+                                              const char *what, char *msg, size_t msglen)
 {
     /* Every node consumes at least one character (an operator, or a
      * number/identifier), so strlen + 1 nodes always suffice. */
-    qkperf_parser ps = { g, text, text, what, NULL, 0, 0, msg, msglen };
+    qkperf_parser ps = {g, text, text, what, NULL, 0, 0, msg, msglen};
     qkperf_formula *f = malloc(sizeof(*f));
 
     ps.nodes = malloc((strlen(text) + 1) * sizeof(*ps.nodes));
@@ -341,14 +338,13 @@ fail:
     return NULL;
 }
 
-qkperf_formula *qkperf_formula_parse(const qkperf_group *g, const char *text,
-                                     char *msg, size_t msglen)
+qkperf_formula *qkperf_formula_parse(const qkperf_group *g, const char *text, char *msg,
+                                     size_t msglen)
 {
     return qkperf_formula_compile(g, text, NULL, msg, msglen);
 }
 
-int qkperf_formula_check(const qkperf_group *g, const char *text,
-                         char *msg, size_t msglen)
+int qkperf_formula_check(const qkperf_group *g, const char *text, char *msg, size_t msglen)
 {
     qkperf_formula *f = qkperf_formula_parse(g, text, msg, msglen);
 
@@ -356,31 +352,38 @@ int qkperf_formula_check(const qkperf_group *g, const char *text,
     return f != NULL ? 0 : -1;
 }
 
-static double qkperf_eval_node(const qkperf_node *nodes, int k,
-                               const double *values, double time)
+static double qkperf_eval_node(const qkperf_node *nodes, int k, const double *values, double time)
 {
     const qkperf_node *nd = &nodes[k];
     double l, r;
 
     switch (nd->op) {
-    case 'n': return nd->num;
-    case 'v': return values[nd->ref];
-    case 't': return time;
-    case '~': return -qkperf_eval_node(nodes, nd->left, values, time);
-    default: break;
+    case 'n':
+        return nd->num;
+    case 'v':
+        return values[nd->ref];
+    case 't':
+        return time;
+    case '~':
+        return -qkperf_eval_node(nodes, nd->left, values, time);
+    default:
+        break;
     }
     l = qkperf_eval_node(nodes, nd->left, values, time);
     r = qkperf_eval_node(nodes, nd->right, values, time);
     switch (nd->op) {
-    case '+': return l + r;
-    case '-': return l - r;
-    case '*': return l * r;
-    default: return r == 0.0 ? NAN : l / r;   /* '/': no inf in reports */
+    case '+':
+        return l + r;
+    case '-':
+        return l - r;
+    case '*':
+        return l * r;
+    default:
+        return r == 0.0 ? NAN : l / r; /* '/': no inf in reports */
     }
 }
 
-double qkperf_formula_eval(const qkperf_formula *f, const double *values,
-                           double time)
+double qkperf_formula_eval(const qkperf_formula *f, const double *values, double time)
 {
     return qkperf_eval_node(f->nodes, f->root, values, time);
 }
@@ -395,15 +398,14 @@ void qkperf_formula_free(qkperf_formula *f)
 
 /* ---- group files ------------------------------------------------------- */
 
-enum qkperf_section { QKPERF_SEC_HEAD, QKPERF_SEC_EVENTS, QKPERF_SEC_METRICS,
-                      QKPERF_SEC_LONG };
+enum qkperf_section { QKPERF_SEC_HEAD, QKPERF_SEC_EVENTS, QKPERF_SEC_METRICS, QKPERF_SEC_LONG };
 
 typedef struct qkperf_reader {
     qkperf_group *g;
     enum qkperf_section sec;
-    int seen_events;       /* EVENTSET line seen */
+    int seen_events; /* EVENTSET line seen */
     int line;
-    char *longbuf;         /* LONG text, grown line by line */
+    char *longbuf; /* LONG text, grown line by line */
     size_t longlen;
     char *msg;
     size_t msglen;
@@ -460,8 +462,10 @@ static int qkperf_add_event(qkperf_reader *rd, char *line)
     if (*name == '\0' || *qkperf_trim(rest) != '\0')
         return qkperf_file_error(rd, "expected '<alias> <libpfm event>' in EVENTSET");
     if (!qkperf_is_ident(alias) || strcmp(alias, "time") == 0)
-        return qkperf_file_error(rd, "bad event alias '%s' (an identifier "
-                                 "[A-Za-z_][A-Za-z0-9_]*, not 'time')", alias);
+        return qkperf_file_error(rd,
+                                 "bad event alias '%s' (an identifier "
+                                 "[A-Za-z_][A-Za-z0-9_]*, not 'time')",
+                                 alias);
     if (qkperf_group_event_index(g, alias) >= 0)
         return qkperf_file_error(rd, "duplicate event alias '%s'", alias);
     ev = realloc(g->events, (g->nevents + 1) * sizeof(*ev));
@@ -471,7 +475,7 @@ static int qkperf_add_event(qkperf_reader *rd, char *line)
     ev = &g->events[g->nevents];
     ev->alias = strdup(alias);
     ev->name = strdup(name);
-    g->nevents++;   /* counted even on failure, so that free releases it */
+    g->nevents++; /* counted even on failure, so that free releases it */
     if (ev->alias == NULL || ev->name == NULL)
         return qkperf_file_error(rd, "out of memory");
     return 0;
@@ -507,7 +511,7 @@ static int qkperf_add_metric(qkperf_reader *rd, char *line)
 
     if (text == NULL || *(text = qkperf_trim(text)) == '\0')
         return qkperf_file_error(rd, "expected '<name>  <formula>' in METRICS "
-                                 "(name and formula separated by a tab or two spaces)");
+                                     "(name and formula separated by a tab or two spaces)");
     line = qkperf_trim(line);
     if (qkperf_metric_index(g, line) >= 0)
         return qkperf_file_error(rd, "duplicate metric '%s'", line);
@@ -586,11 +590,15 @@ static int qkperf_read_line(qkperf_reader *rd, char *raw)
     if (kw != 0)
         return kw < 0 ? -1 : 0;
     switch (rd->sec) {
-    case QKPERF_SEC_EVENTS:  return qkperf_add_event(rd, line);
-    case QKPERF_SEC_METRICS: return qkperf_add_metric(rd, line);
+    case QKPERF_SEC_EVENTS:
+        return qkperf_add_event(rd, line);
+    case QKPERF_SEC_METRICS:
+        return qkperf_add_metric(rd, line);
     default:
-        return qkperf_file_error(rd, "expected SHORT, EVENTSET, METRICS or LONG, "
-                                 "found '%s'", line);
+        return qkperf_file_error(rd,
+                                 "expected SHORT, EVENTSET, METRICS or LONG, "
+                                 "found '%s'",
+                                 line);
     }
 }
 
@@ -603,7 +611,7 @@ static int qkperf_read_finish(qkperf_reader *rd)
         return qkperf_file_error(rd, "missing SHORT line");
     if (g->nevents == 0)
         return qkperf_file_error(rd, "no events (an EVENTSET section with "
-                                 "'<alias> <libpfm event>' lines is required)");
+                                     "'<alias> <libpfm event>' lines is required)");
     /* LONG without its leading and trailing blank lines. */
     g->long_desc = qkperf_strndup(rd->longbuf ? rd->longbuf : "", rd->longlen);
     if (g->long_desc == NULL)
@@ -616,15 +624,14 @@ static int qkperf_read_finish(qkperf_reader *rd)
 
 static int qkperf_read_file(qkperf_group *g, FILE *fp, char *msg, size_t msglen)
 {
-    qkperf_reader rd = { g, QKPERF_SEC_HEAD, 0, 0, NULL, 0, msg, msglen };
+    qkperf_reader rd = {g, QKPERF_SEC_HEAD, 0, 0, NULL, 0, msg, msglen};
     char buf[QKPERF_MAX_LINE];
     int ret = 0;
 
     while (ret == 0 && fgets(buf, sizeof(buf), fp) != NULL) {
         rd.line++;
         if (strchr(buf, '\n') == NULL && !feof(fp))
-            ret = qkperf_file_error(&rd, "line longer than %d characters",
-                                    QKPERF_MAX_LINE - 2);
+            ret = qkperf_file_error(&rd, "line longer than %d characters", QKPERF_MAX_LINE - 2);
         else
             ret = qkperf_read_line(&rd, buf);
     }
@@ -676,8 +683,8 @@ static qkperf_group *qkperf_group_parse(FILE *fp, const char *path, const char *
 {
     qkperf_group *g = calloc(1, sizeof(*g));
 
-    if (g == NULL || (g->path = strdup(path)) == NULL ||
-        (g->pmu = strdup(pmu)) == NULL || (g->name = strdup(name)) == NULL) {
+    if (g == NULL || (g->path = strdup(path)) == NULL || (g->pmu = strdup(pmu)) == NULL ||
+        (g->name = strdup(name)) == NULL) {
         qkperf_set_msg(msg, msglen, "%s: out of memory", path);
         qkperf_group_free(g);
         return NULL;
@@ -694,7 +701,7 @@ static qkperf_group *qkperf_group_parse(FILE *fp, const char *path, const char *
 typedef struct qkperf_search {
     const char *dir[QKPERF_MAX_DIRS];
     size_t n;
-    char *env;           /* copy of $QKPERF_GROUPS, split in place */
+    char *env; /* copy of $QKPERF_GROUPS, split in place */
 } qkperf_search;
 
 static void qkperf_search_add(qkperf_search *s, const char *dir)
@@ -756,7 +763,7 @@ static int qkperf_list_dir(const char *folder, char ***names, size_t *n)
     int ret = 0;
 
     if (d == NULL)
-        return 0;   /* a directory without this folder has no groups */
+        return 0; /* a directory without this folder has no groups */
     while (ret == 0 && (de = readdir(d)) != NULL) {
         char path[4096];
         struct stat st;
@@ -818,8 +825,7 @@ void qkperf_group_list_free(char **names)
 }
 
 /* "CYCLES, L1D" into buf, or "none" */
-static void qkperf_known_groups(const char *const *dirs, const char *pmu,
-                                char *buf, size_t len)
+static void qkperf_known_groups(const char *const *dirs, const char *pmu, char *buf, size_t len)
 {
     char **names = qkperf_group_list(dirs, pmu);
     size_t used = 0;
@@ -827,8 +833,7 @@ static void qkperf_known_groups(const char *const *dirs, const char *pmu,
 
     buf[0] = '\0';
     for (p = names; p != NULL && *p != NULL && used < len; p++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s",
-                                 p == names ? "" : ", ", *p);
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", p == names ? "" : ", ", *p);
     if (buf[0] == '\0')
         snprintf(buf, len, "none");
     qkperf_group_list_free(names);
@@ -864,9 +869,8 @@ static int qkperf_group_find(const qkperf_search *s, const char *pmu, const char
     return 0;
 }
 
-static void qkperf_unknown_group(const qkperf_search *s, const char *const *dirs,
-                                 const char *pmu, const char *name,
-                                 int fallback_perf, char *msg, size_t msglen)
+static void qkperf_unknown_group(const qkperf_search *s, const char *const *dirs, const char *pmu,
+                                 const char *name, int fallback_perf, char *msg, size_t msglen)
 {
     char known[512], perf[512] = "", searched[512] = "";
     size_t i, used = 0;
@@ -878,22 +882,25 @@ static void qkperf_unknown_group(const qkperf_search *s, const char *const *dirs
         snprintf(perf, sizeof(perf), "; in perf: %s", list);
     }
     for (i = 0; i < s->n && used < sizeof(searched); i++)
-        used += (size_t)snprintf(searched + used, sizeof(searched) - used, "%s%s",
-                                 i ? ", " : "", s->dir[i]);
-    qkperf_set_msg(msg, msglen, "unknown group '%s' for %s (known: %s%s; "
-                   "searched: %s)", name, pmu, known, perf, searched);
+        used += (size_t)snprintf(searched + used, sizeof(searched) - used, "%s%s", i ? ", " : "",
+                                 s->dir[i]);
+    qkperf_set_msg(msg, msglen,
+                   "unknown group '%s' for %s (known: %s%s; "
+                   "searched: %s)",
+                   name, pmu, known, perf, searched);
 }
 
-qkperf_group *qkperf_group_load(const char *const *dirs, const char *pmu,
-                                const char *name, int fallback_perf,
-                                char *msg, size_t msglen)
+qkperf_group *qkperf_group_load(const char *const *dirs, const char *pmu, const char *name,
+                                int fallback_perf, char *msg, size_t msglen)
 {
     qkperf_group *g = NULL;
     qkperf_search s;
 
     if (!qkperf_valid_name(pmu) || !qkperf_valid_name(name)) {
-        qkperf_set_msg(msg, msglen, "bad group name '%s/%s' (letters, digits, "
-                       "'_', '-', '.'; no '/')", pmu, name);
+        qkperf_set_msg(msg, msglen,
+                       "bad group name '%s/%s' (letters, digits, "
+                       "'_', '-', '.'; no '/')",
+                       pmu, name);
         return NULL;
     }
     if (qkperf_search_init(&s, dirs) != 0) {

@@ -17,23 +17,23 @@
 typedef struct qkperf_formula qkperf_formula;
 
 typedef struct qkperf_group_event {
-    char *alias;   /* identifier used in formulas: "cycles" */
-    char *name;    /* libpfm name: "amd64_fam19h_zen4::CYCLES_NOT_IN_HALT" */
+    char *alias; /* identifier used in formulas: "cycles" */
+    char *name;  /* libpfm name: "amd64_fam19h_zen4::CYCLES_NOT_IN_HALT" */
 } qkperf_group_event;
 
 typedef struct qkperf_group_metric {
-    char *name;               /* "miss ratio" (may contain spaces) */
-    char *text;               /* the formula as written: "misses / loads" */
+    char *name; /* "miss ratio" (may contain spaces) */
+    char *text; /* the formula as written: "misses / loads" */
     qkperf_formula *formula;
 } qkperf_group_metric;
 
 /* Read-only for callers; free with qkperf_group_free. */
 typedef struct qkperf_group {
-    char *name;        /* "L1D" */
-    char *pmu;         /* folder it was found in: "zen4", or "perf" after fallback */
-    char *path;        /* file it was read from, for messages */
-    char *short_desc;  /* the SHORT line */
-    char *long_desc;   /* the LONG text ("" if none) */
+    char *name;       /* "L1D" */
+    char *pmu;        /* folder it was found in: "zen4", or "perf" after fallback */
+    char *path;       /* file it was read from, for messages */
+    char *short_desc; /* the SHORT line */
+    char *long_desc;  /* the LONG text ("" if none) */
     qkperf_group_event *events;
     size_t nevents;
     qkperf_group_metric *metrics;
@@ -49,9 +49,8 @@ typedef struct qkperf_group {
  * Returns NULL with one line in msg ("path:line: what") on any error; an
  * unknown group's message lists the groups that do exist.
  */
-qkperf_group *qkperf_group_load(const char *const *dirs, const char *pmu,
-                                const char *name, int fallback_perf,
-                                char *msg, size_t msglen);
+qkperf_group *qkperf_group_load(const char *const *dirs, const char *pmu, const char *name,
+                                int fallback_perf, char *msg, size_t msglen);
 void qkperf_group_free(qkperf_group *g);
 
 /* Index of the event with this alias, or -1. */
@@ -71,18 +70,16 @@ void qkperf_group_list_free(char **names);
  * reason in msg on a syntax error or an identifier that is not an alias.
  * Used for the group's own metrics and for ad-hoc ones from the command line.
  */
-qkperf_formula *qkperf_formula_parse(const qkperf_group *g, const char *text,
-                                     char *msg, size_t msglen);
+qkperf_formula *qkperf_formula_parse(const qkperf_group *g, const char *text, char *msg,
+                                     size_t msglen);
 /* 0 if text parses against g, else -1 with the reason in msg. */
-int qkperf_formula_check(const qkperf_group *g, const char *text,
-                         char *msg, size_t msglen);
+int qkperf_formula_check(const qkperf_group *g, const char *text, char *msg, size_t msglen);
 /*
  * Evaluate with values[i] the count of event i of the group (NaN when not
  * available) and time in seconds. Division by zero and NaN operands give NaN:
  * the caller prints n/a.
  */
-double qkperf_formula_eval(const qkperf_formula *f, const double *values,
-                           double time);
+double qkperf_formula_eval(const qkperf_formula *f, const double *values, double time);
 void qkperf_formula_free(qkperf_formula *f);
 
 #endif

@@ -19,8 +19,22 @@
 #include "probe.h"
 #include "sim.h"
 
-enum { OPT_SEED = 256, OPT_CPU, OPT_WARMUP, OPT_NO_STAGED, OPT_NO_SW, OPT_FORMAT,
-       OPT_GDIR, OPT_BAND, OPT_BASELINE, OPT_SAVE, OPT_BDIR, OPT_SOURCE, OPT_MCPU, OPT_ROUNDS };
+enum {
+    OPT_SEED = 256,
+    OPT_CPU,
+    OPT_WARMUP,
+    OPT_NO_STAGED,
+    OPT_NO_SW,
+    OPT_FORMAT,
+    OPT_GDIR,
+    OPT_BAND,
+    OPT_BASELINE,
+    OPT_SAVE,
+    OPT_BDIR,
+    OPT_SOURCE,
+    OPT_MCPU,
+    OPT_ROUNDS
+};
 
 static const struct option job_opts[] = {
     {"op", required_argument, NULL, 'k'},
@@ -95,7 +109,8 @@ static int parse_sources(qkperf_job *j, const char *text, char *err, size_t len)
             j->use_static = 1;
         else if (strcmp(items[i], "tsc"))
             return snprintf(err, len, "unknown source '%s' (known: tsc, sw, hw, sim, static)",
-                            items[i]), -1;
+                            items[i]),
+                   -1;
     }
     j->ro.sw = sw;
     if (!hw)
@@ -103,15 +118,21 @@ static int parse_sources(qkperf_job *j, const char *text, char *err, size_t len)
     return 0;
 }
 
-static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stext,
-                     char *err, size_t len)
+static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stext, char *err,
+                     size_t len)
 {
     uint64_t u;
     size_t nd = 0;
     switch (c) {
-    case 'k': j->op = qkperf_find_op(optarg, err, len); return j->op ? 0 : -1;
-    case 'v': *vtext = optarg; return 0;
-    case 's': *stext = optarg; return 0;
+    case 'k':
+        j->op = qkperf_find_op(optarg, err, len);
+        return j->op ? 0 : -1;
+    case 'v':
+        *vtext = optarg;
+        return 0;
+    case 's':
+        *stext = optarg;
+        return 0;
     case 'g':
         if (!strcmp(optarg, "none")) {
             j->groups[0] = NULL;
@@ -132,38 +153,58 @@ static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stex
             return -1;
         j->ro.samples = (unsigned)u;
         return 0;
-    case OPT_SEED: return qkperf_parse_u64(optarg, 0, UINT64_MAX, &j->ro.seed, "seed", err, len);
+    case OPT_SEED:
+        return qkperf_parse_u64(optarg, 0, UINT64_MAX, &j->ro.seed, "seed", err, len);
     case OPT_CPU:
         if (qkperf_parse_u64(optarg, 0, CPU_SETSIZE - 1, &u, "CPU number", err, len))
             return -1;
         j->ro.cpu = (int)u;
         return 0;
-    case OPT_WARMUP: return qkperf_parse_double(optarg, 0, 60000, &j->ro.warmup_ms, "warm-up (ms)", err, len);
-    case OPT_NO_STAGED: j->ro.staged = 0; return 0;
-    case OPT_NO_SW: j->ro.sw = 0; return 0;
+    case OPT_WARMUP:
+        return qkperf_parse_double(optarg, 0, 60000, &j->ro.warmup_ms, "warm-up (ms)", err, len);
+    case OPT_NO_STAGED:
+        j->ro.staged = 0;
+        return 0;
+    case OPT_NO_SW:
+        j->ro.sw = 0;
+        return 0;
     case OPT_FORMAT:
         if (strcmp(optarg, "table") && strcmp(optarg, "json") && strcmp(optarg, "csv"))
             return snprintf(err, len, "bad format '%s': expected table, json or csv", optarg), -1;
         j->format = optarg;
         return 0;
-    case 'o': j->output = strcmp(optarg, "-") ? optarg : NULL; return 0; /* - : stdout */
-    case OPT_BAND: j->bands = optarg; return 0;
-    case OPT_BASELINE: j->baseline = optarg; return 0;
-    case OPT_SAVE: j->save_baseline = optarg; return 0;
+    case 'o':
+        j->output = strcmp(optarg, "-") ? optarg : NULL;
+        return 0; /* - : stdout */
+    case OPT_BAND:
+        j->bands = optarg;
+        return 0;
+    case OPT_BASELINE:
+        j->baseline = optarg;
+        return 0;
+    case OPT_SAVE:
+        j->save_baseline = optarg;
+        return 0;
     case OPT_BDIR:
         if (!*optarg)
             return snprintf(err, len, "--baseline-dir must not be empty"), -1;
         j->baseline_dir = optarg;
         return 0;
-    case 'q': j->quiet = 1; return 0;
-    case OPT_SOURCE: return parse_sources(j, optarg, err, len);
-    case OPT_MCPU: j->mcpu = optarg; return 0;
+    case 'q':
+        j->quiet = 1;
+        return 0;
+    case OPT_SOURCE:
+        return parse_sources(j, optarg, err, len);
+    case OPT_MCPU:
+        j->mcpu = optarg;
+        return 0;
     case OPT_ROUNDS:
         if (qkperf_parse_u64(optarg, 1, 1000, &u, "round count", err, len))
             return -1;
         j->rounds = (unsigned)u;
         return 0;
-    default: return snprintf(err, len, "unknown option '%s'", optarg ? optarg : "?"), -1;
+    default:
+        return snprintf(err, len, "unknown option '%s'", optarg ? optarg : "?"), -1;
     }
 }
 
@@ -277,7 +318,6 @@ void qkperf_job_free(qkperf_job *j)
     j->nstorage = 0;
 }
 
-
 static json_t *string_array(const char *const *items, size_t n)
 {
     json_t *a = json_array();
@@ -294,13 +334,13 @@ static void fill_config(const qkperf_job *j, qkperf_results *res)
         vn[i] = j->variants[i]->name;
     while (j->groups[ng])
         ng++;
-    json_object_update_new(res->config,
-                       json_pack("{s:s,s:s,s:o,s:o,s:i,s:I,s:i,s:b,s:b,s:o,s:f}", "command",
-                                 j->command, "op", j->op->name, "variants", string_array(vn, j->nv),
-                                 "sizes", string_array(j->sizes, j->ns), "samples",
-                                 (int)j->ro.samples, "seed", (json_int_t)j->ro.seed, "cpu", j->ro.cpu,
-                                 "staged", j->ro.staged, "sw", j->ro.sw, "groups",
-                                 string_array(j->groups, ng), "warmup_ms", j->ro.warmup_ms));
+    json_object_update_new(
+        res->config,
+        json_pack("{s:s,s:s,s:o,s:o,s:i,s:I,s:i,s:b,s:b,s:o,s:f}", "command", j->command, "op",
+                  j->op->name, "variants", string_array(vn, j->nv), "sizes",
+                  string_array(j->sizes, j->ns), "samples", (int)j->ro.samples, "seed",
+                  (json_int_t)j->ro.seed, "cpu", j->ro.cpu, "staged", j->ro.staged, "sw", j->ro.sw,
+                  "groups", string_array(j->groups, ng), "warmup_ms", j->ro.warmup_ms));
     json_object_set_new(res->config, "rounds", json_integer(j->rounds));
 }
 
@@ -338,8 +378,7 @@ static void measure_static(const qkperf_job *j, qkperf_results *res)
         json_object_set_new(res->config, "mcpu", json_string(j->mcpu ? j->mcpu : label));
     for (size_t s = 0; stat && s < j->ns; s++)
         for (size_t i = 0; i < j->nv; i++)
-            if (qkperf_mca_measure(j->op, j->variants[i], j->sizes[s], cpu, res, err,
-                                   sizeof err)) {
+            if (qkperf_mca_measure(j->op, j->variants[i], j->sizes[s], cpu, res, err, sizeof err)) {
                 fprintf(stderr, "qkperf: %s\n", err);
                 qkperf_results_note(res, "static %s %s: %s", j->op->name, j->variants[i]->name,
                                     err);
@@ -362,8 +401,8 @@ static void measure_models(const qkperf_job *j, qkperf_results *res)
         for (size_t i = 0; i < j->nv; i++) {
             const qk_variant *v = j->variants[i];
             if (qk_variant_runnable(v) &&
-                qkperf_sim_measure(j->op, v, j->dims[s], j->sizes[s], j->ro.seed, j->ro.staged,
-                                   res, err, sizeof err)) {
+                qkperf_sim_measure(j->op, v, j->dims[s], j->sizes[s], j->ro.seed, j->ro.staged, res,
+                                   err, sizeof err)) {
                 fprintf(stderr, "qkperf: %s\n", err);
                 qkperf_results_note(res, "sim %s %s: %s", j->op->name, v->name, err);
             }
@@ -470,8 +509,7 @@ int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res)
         qkperf_compare_opts o = {.seed = QKPERF_DEFAULT_SEED};
         qkperf_job_bands(j, &o.bands);
         fprintf(out, "\ncompared with baseline '%s':\n", j->baseline);
-        int n = qkperf_compare_print(out, &base, res, &o, j->baseline, "this run", err,
-                                     sizeof err);
+        int n = qkperf_compare_print(out, &base, res, &o, j->baseline, "this run", err, sizeof err);
         if (n == -1)
             fprintf(stderr, "qkperf: %s\n", err);
         rc = n < 0 ? 2 : n > 0;

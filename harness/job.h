@@ -23,17 +23,17 @@ typedef struct qkperf_job {
     qkperf_run_opts ro;
     const char *groups[QKPERF_MAX_LIST + 1];
     const char *group_dirs[QKPERF_MAX_LIST + 1];
-    const char *format;   /* table | json | csv */
-    const char *output;   /* -o FILE or NULL */
-    const char *command;  /* "run", "ladder", ... (for the config section) */
-    const char *bands;    /* --band override text, or NULL */
+    const char *format;  /* table | json | csv */
+    const char *output;  /* -o FILE or NULL */
+    const char *command; /* "run", "ladder", ... (for the config section) */
+    const char *bands;   /* --band override text, or NULL */
     const char *baseline, *save_baseline, *baseline_dir;
-    char *storage[8];     /* strdup'ed lists */
+    char *storage[8]; /* strdup'ed lists */
     size_t nstorage;
     int quiet;
-    unsigned rounds;          /* samples are taken in this many interleaved rounds */
-    int use_sim, use_static;  /* --source includes sim / static */
-    const char *mcpu;         /* --mcpu for the static source */
+    unsigned rounds;         /* samples are taken in this many interleaved rounds */
+    int use_sim, use_static; /* --source includes sim / static */
+    const char *mcpu;        /* --mcpu for the static source */
 } qkperf_job;
 
 /* Parse the shared options (argv[0] is the subcommand). Defaults: all
@@ -67,6 +67,5 @@ FILE *qkperf_job_text(const qkperf_job *j);
 /* The noise bands with the job's --band override applied (already checked
  * by qkperf_job_parse). */
 void qkperf_job_bands(const qkperf_job *j, qkperf_bands *b);
-
 
 #endif

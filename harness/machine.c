@@ -16,16 +16,14 @@
 json_t *qkperf_machine_json(const qkperf_probe_t *p)
 {
     const char *pmu_status = p->hw_why == QKPERF_WHY_OK ? "available" : "unavailable";
-    return json_pack("{s:s,s:i,s:i,s:s,s:s,s:i,s:{s:s,s:s,s:s,s:s?,s:s},s:f,s:f,s:b}",
-                     "cpu_model", p->cpu_model, "family", (int)p->family, "model", (int)p->model,
-                     "isa", qk_isa_names(qk_cpu_isa()), "kernel", p->kernel,
-                     "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN),
-                     "pmu", "status", pmu_status, "reason",
-                     p->hw_why == QKPERF_WHY_OK ? "" : p->hw_reason,
-                     "why", qkperf_why_text(p->hw_why), "libpfm_pmu", p->pfm_pmu,
-                     "groups", p->pfm_groups ? p->pfm_groups : "perf",
-                     "tsc_mhz", p->tsc_mhz, "core_per_tsc", p->core_per_tsc,
-                     "tsc_invariant", p->tsc_invariant);
+    return json_pack("{s:s,s:i,s:i,s:s,s:s,s:i,s:{s:s,s:s,s:s,s:s?,s:s},s:f,s:f,s:b}", "cpu_model",
+                     p->cpu_model, "family", (int)p->family, "model", (int)p->model, "isa",
+                     qk_isa_names(qk_cpu_isa()), "kernel", p->kernel, "cpus",
+                     (int)sysconf(_SC_NPROCESSORS_ONLN), "pmu", "status", pmu_status, "reason",
+                     p->hw_why == QKPERF_WHY_OK ? "" : p->hw_reason, "why",
+                     qkperf_why_text(p->hw_why), "libpfm_pmu", p->pfm_pmu, "groups",
+                     p->pfm_groups ? p->pfm_groups : "perf", "tsc_mhz", p->tsc_mhz, "core_per_tsc",
+                     p->core_per_tsc, "tsc_invariant", p->tsc_invariant);
 }
 
 json_t *qkperf_build_json(void)
@@ -51,9 +49,8 @@ int qkperf_machine_mismatch(json_t *a, json_t *b, const char *what_a, const char
     for (size_t i = 0; i < 2; i++) {
         const char *x = field(a, keys[i][0], keys[i][1]), *y = field(b, keys[i][0], keys[i][1]);
         if (strcmp(x, y) != 0) {
-            fprintf(stderr, "qkperf: warning: %s%s%s differs: '%s' in %s, '%s' in %s\n",
-                    keys[i][0], keys[i][1] ? " " : "", keys[i][1] ? keys[i][1] : "", x, what_a,
-                    y, what_b);
+            fprintf(stderr, "qkperf: warning: %s%s%s differs: '%s' in %s, '%s' in %s\n", keys[i][0],
+                    keys[i][1] ? " " : "", keys[i][1] ? keys[i][1] : "", x, what_a, y, what_b);
             n++;
         }
     }

@@ -74,11 +74,12 @@ static const char *mca_dir(void)
  * region names carry the op ("gemv:scalar/fma"); *qualify says so. */
 static const char *asm_name(const qk_op *op, const qk_variant *v, int *qualify)
 {
-    static const struct { const char *op, *prefix, *file; int qualify; } map[] = {
-        {NULL, "scalar", "scalar.s", 1},
-        {"dequantize", "avx2-", "dequant_avx2.s", 0},
-        {"gemv", "avx2-", "gemv_avx2.s", 0},
-        {"dequantize", "avx512-", "dequant_avx512.s", 0},
+    static const struct {
+        const char *op, *prefix, *file;
+        int qualify;
+    } map[] = {
+        {NULL, "scalar", "scalar.s", 1},         {"dequantize", "avx2-", "dequant_avx2.s", 0},
+        {"gemv", "avx2-", "gemv_avx2.s", 0},     {"dequantize", "avx512-", "dequant_avx512.s", 0},
         {"gemv", "avx512-", "gemv_avx512.s", 0},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -97,8 +98,9 @@ int qkperf_mca_available(char *why, size_t len)
         return snprintf(why, len, "llvm-mca not found (apt-get install llvm)"), 0;
     snprintf(path, sizeof path, "%s/dequant_avx2.s", mca_dir());
     if (access(path, R_OK) != 0)
-        return snprintf(why, len, "no kernel asm: %s: %s (run make, or set QKPERF_MCA_DIR)",
-                        path, strerror(errno)), 0;
+        return snprintf(why, len, "no kernel asm: %s: %s (run make, or set QKPERF_MCA_DIR)", path,
+                        strerror(errno)),
+               0;
     return 1;
 }
 
@@ -149,9 +151,9 @@ const char *qkperf_mca_default_cpu(char *label, size_t len)
 
 /* One marked region of the asm: its code lines (labels and instructions). */
 typedef struct {
-    char name[96];     /* "avx2-p1/unpack" */
-    double elements;   /* @N, 0 if absent */
-    unsigned loop;     /* #k, 1 if absent */
+    char name[96];   /* "avx2-p1/unpack" */
+    double elements; /* @N, 0 if absent */
+    unsigned loop;   /* #k, 1 if absent */
     char **line;
     size_t n, cap;
     int done, broken;
@@ -235,7 +237,8 @@ static const char *skip_space(const char *s)
 static int marker(const char *s, const char *prefix, const char **name)
 {
     int kind = !strncmp(s, BEGIN_TAG, strlen(BEGIN_TAG)) ? 1
-               : !strncmp(s, END_TAG, strlen(END_TAG)) ? -1 : 0;
+               : !strncmp(s, END_TAG, strlen(END_TAG))   ? -1
+                                                         : 0;
     if (!kind)
         return 0;
     *name = skip_space(s + strlen(kind > 0 ? BEGIN_TAG : END_TAG));
@@ -277,7 +280,8 @@ static int read_regions(const char *path, const char *prefix, asm_regions *rs, c
     FILE *f = fopen(path, "r");
     if (!f)
         return snprintf(err, len, "cannot read %s: %s (run make, or set QKPERF_MCA_DIR)", path,
-                        strerror(errno)), -1;
+                        strerror(errno)),
+               -1;
     char *buf = NULL;
     size_t cap = 0;
     asm_region *open = NULL;
@@ -384,8 +388,8 @@ static int file_has(const char *path, const char *needle)
 }
 
 /* llvm-mca --json -mcpu=mcpu asm > json 2> log; 0 or -1 with err. */
-static int run_tool(const char *asm_path, const char *mcpu, const char *json,
-                    const char *log, char *err, size_t len)
+static int run_tool(const char *asm_path, const char *mcpu, const char *json, const char *log,
+                    char *err, size_t len)
 {
     char tool[512], cpu_opt[96];
     if (find_tool(tool, sizeof tool))
@@ -401,12 +405,15 @@ static int run_tool(const char *asm_path, const char *mcpu, const char *json,
     if (file_has(log, "is not a recognized processor"))
         return snprintf(err, len,
                         "llvm-mca does not know CPU '%s' (it would fall back to a generic "
-                        "model); use one of: %s", mcpu, known_cpus), -1;
+                        "model); use one of: %s",
+                        mcpu, known_cpus),
+               -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status)) {
         char line[256];
         qkperf_first_line(log, line, sizeof line, NULL);
         return snprintf(err, len, "llvm-mca failed on %s: %s", asm_path,
-                        *line ? line : "no message"), -1;
+                        *line ? line : "no message"),
+               -1;
     }
     return 0;
 }
@@ -439,14 +446,16 @@ static double num(json_t *obj, const char *key)
  * InstructionIndex is one past the last instruction. */
 static void parse_pressure(json_t *region, json_t *names, qkperf_mca_region *r)
 {
-    json_t *info = json_object_get(json_object_get(region, "ResourcePressureView"),
-                                   "ResourcePressureInfo");
+    json_t *info =
+        json_object_get(json_object_get(region, "ResourcePressureView"), "ResourcePressureInfo");
     size_t ninsn = json_array_size(json_object_get(region, "Instructions")), i;
     json_t *e;
-    json_array_foreach(info, i, e) {
+    json_array_foreach(info, i, e)
+    {
         double idx = num(e, "InstructionIndex"), use = num(e, "ResourceUsage");
         json_t *name = json_array_get(names, (size_t)num(e, "ResourceIndex"));
-        if (idx != (double)ninsn || !json_is_string(name) || !(use > 0) || r->nres == QKPERF_MCA_MAX_RES)
+        if (idx != (double)ninsn || !json_is_string(name) || !(use > 0) ||
+            r->nres == QKPERF_MCA_MAX_RES)
             continue;
         clean_name(r->res[r->nres].name, sizeof r->res[r->nres].name, name);
         r->res[r->nres++].pressure = use;
@@ -468,8 +477,7 @@ static void parse_region(json_t *region, json_t *names, qkperf_mca_region *r)
     parse_pressure(region, names, r);
 }
 
-static int parse_json(const char *path, qkperf_mca_region **out, size_t *n, char *err,
-                      size_t len)
+static int parse_json(const char *path, qkperf_mca_region **out, size_t *n, char *err, size_t len)
 {
     json_error_t je;
     json_t *doc = json_load_file(path, JSON_ALLOW_NUL, &je);
@@ -514,8 +522,8 @@ static void drop_tmp(const mca_tmp *t)
     rmdir(t->dir);
 }
 
-int qkperf_mca_analyze(const char *asm_path, const char *mcpu, qkperf_mca_region **out,
-                       size_t *n, char *err, size_t len)
+int qkperf_mca_analyze(const char *asm_path, const char *mcpu, qkperf_mca_region **out, size_t *n,
+                       char *err, size_t len)
 {
     mca_tmp t;
     *out = NULL;
@@ -582,8 +590,7 @@ static int add_ports(qkperf_results *res, const qkperf_record *tmpl, const qkper
     return add_value(res, tmpl, metric, "uops/iter", r->res[top].pressure);
 }
 
-static int add_figures(qkperf_results *res, const qkperf_record *tmpl,
-                       const qkperf_mca_region *r)
+static int add_figures(qkperf_results *res, const qkperf_record *tmpl, const qkperf_mca_region *r)
 {
     char why[160];
     snprintf(why, sizeof why, "the marker of %s gives no elements per iteration (@N)", r->name);
@@ -609,16 +616,17 @@ static void why_missing(const asm_regions *rs, const char *name, const char *fil
     if (!r)
         snprintf(why, len, "no llvm-mca region for %s in %s", name, file);
     else if (r->broken || !r->done)
-        snprintf(why, len, "llvm-mca region %s is broken in %s: the compiler moved its "
-                 "END marker before its BEGIN", name, file);
+        snprintf(why, len,
+                 "llvm-mca region %s is broken in %s: the compiler moved its "
+                 "END marker before its BEGIN",
+                 name, file);
     else if (pick_lines(r, &from, &to))
         snprintf(why, len, "llvm-mca region %s in %s has no inner loop #%u", name, file, r->loop);
     else
         snprintf(why, len, "llvm-mca gave no figures for %s", name);
 }
 
-static const qkperf_mca_region *find_figures(const qkperf_mca_region *f, size_t n,
-                                             const char *name)
+static const qkperf_mca_region *find_figures(const qkperf_mca_region *f, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(f[i].name, name))
@@ -636,8 +644,8 @@ static int add_phases(const qk_op *op, const char *prefix, const qkperf_record *
         snprintf(tmpl.phase, sizeof tmpl.phase, "%s", op->phases[p]);
         snprintf(name, sizeof name, "%s%s", prefix, op->phases[p]);
         const qkperf_mca_region *r = find_figures(f, nf, name);
-        if (r ? add_figures(res, &tmpl, r) : (why_missing(rs, name, file, why, sizeof why),
-                                              add_missing(res, &tmpl, why)))
+        if (r ? add_figures(res, &tmpl, r)
+              : (why_missing(rs, name, file, why, sizeof why), add_missing(res, &tmpl, why)))
             return -1;
     }
     return 0;
@@ -676,8 +684,8 @@ static int model_regions(const char *path, const char *mcpu, const asm_regions *
     return rc;
 }
 
-int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size,
-                       const char *mcpu, qkperf_results *res, char *err, size_t len)
+int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size, const char *mcpu,
+                       qkperf_results *res, char *err, size_t len)
 {
     qkperf_record base = {.n = 1, .batch = 1, .counted = 1, .mux_ratio = 1.0};
     snprintf(base.op, sizeof base.op, "%s", op->name);
@@ -687,9 +695,11 @@ int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size,
     int qualify = 0;
     if ((v->isa & (QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI)) &&
         !strncmp(mcpu, "znver", 5))
-        return snprintf(err, len, "%s %s: llvm-mca 14's Zen models have no AVX-512; "
+        return snprintf(err, len,
+                        "%s %s: llvm-mca 14's Zen models have no AVX-512; "
                         "model it with --mcpu sapphirerapids or skylake-avx512",
-                        op->name, v->name), -1;
+                        op->name, v->name),
+               -1;
     const char *file = asm_name(op, v, &qualify);
     char path[1024], prefix[128];
     snprintf(prefix, sizeof prefix, "%s%s%s/", qualify ? op->name : "", qualify ? ":" : "",

@@ -30,14 +30,14 @@ enum { QKPERF_MCA_MAX_RES = 48 };
 
 /* One region as llvm-mca modelled it; figures per pass of the region. */
 typedef struct qkperf_mca_region {
-    char name[96];        /* "avx2-p1/unpack" (the @/# suffix removed) */
-    double elements;      /* from the marker; 0 when it gives none */
-    double rthroughput;   /* block reverse throughput, cycles per pass */
+    char name[96];      /* "avx2-p1/unpack" (the @/# suffix removed) */
+    double elements;    /* from the marker; 0 when it gives none */
+    double rthroughput; /* block reverse throughput, cycles per pass */
     double uops, ipc;
     size_t nres;
     struct {
-        char name[32];    /* control bytes of LLVM 14 turned into digits */
-        double pressure;  /* uops per pass on this resource */
+        char name[32];   /* control bytes of LLVM 14 turned into digits */
+        double pressure; /* uops per pass on this resource */
     } res[QKPERF_MCA_MAX_RES];
 } qkperf_mca_region;
 
@@ -53,14 +53,14 @@ const char *qkperf_mca_default_cpu(char *label, size_t len);
 /* Run llvm-mca --json -mcpu=mcpu on an assembly file (markers already
  * chosen) and parse every region into *out (malloc'ed, *n of them).
  * 0, or -1 with one line in err (llvm-mca missing, unknown CPU, bad asm). */
-int qkperf_mca_analyze(const char *asm_path, const char *mcpu, qkperf_mca_region **out,
-                       size_t *n, char *err, size_t len);
+int qkperf_mca_analyze(const char *asm_path, const char *mcpu, qkperf_mca_region **out, size_t *n,
+                       char *err, size_t len);
 
 /* The static figures of every phase of v: uops/iter, rthroughput,
  * cycles/elem, IPC, "port <resource>" and "bottleneck <resource>" records
  * (source "static"); a phase without a usable region gets one counted=0
  * record saying why. 0, or -1 with one line in err. */
-int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size,
-                       const char *mcpu, qkperf_results *res, char *err, size_t len);
+int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size, const char *mcpu,
+                       qkperf_results *res, char *err, size_t len);
 
 #endif

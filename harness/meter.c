@@ -24,13 +24,15 @@ void qkperf_meter_open_tsc(qkperf_meter *m)
     add_metric(m, "time", "ns");
     add_metric(m, "cycles-est", "cycles");
     m->available = 1;
-    qkperf_tsc_mhz();       /* calibrate now, not inside a region */
+    qkperf_tsc_mhz(); /* calibrate now, not inside a region */
     qkperf_core_per_tsc();
 }
 
 static const char *const sw_events[] = {
-    "perf::PERF_COUNT_SW_TASK_CLOCK", "perf::PERF_COUNT_SW_PAGE_FAULTS",
-    "perf::PERF_COUNT_SW_CONTEXT_SWITCHES", "perf::PERF_COUNT_SW_CPU_MIGRATIONS",
+    "perf::PERF_COUNT_SW_TASK_CLOCK",
+    "perf::PERF_COUNT_SW_PAGE_FAULTS",
+    "perf::PERF_COUNT_SW_CONTEXT_SWITCHES",
+    "perf::PERF_COUNT_SW_CPU_MIGRATIONS",
 };
 static const char *const sw_names[] = {"task-clock", "page-faults", "context-switches",
                                        "cpu-migrations"};

@@ -17,16 +17,16 @@
 enum { QKPERF_METER_MAX = 16 };
 
 typedef struct qkperf_meter {
-    char source[8];                         /* "tsc", "sw", "hw" */
-    char label[64];                         /* hw: the group ("CYCLES" or "CYCLES[2/2]") */
+    char source[8]; /* "tsc", "sw", "hw" */
+    char label[64]; /* hw: the group ("CYCLES" or "CYCLES[2/2]") */
     size_t n;
-    char name[QKPERF_METER_MAX][48];        /* metric names */
+    char name[QKPERF_METER_MAX][48]; /* metric names */
     char unit[QKPERF_METER_MAX][16];
-    int available;                          /* 0: every metric is n/a (why) */
+    int available; /* 0: every metric is n/a (why) */
     char why[256];
     qkperf_pgroup *group;
     uint64_t t0;
-    double empty[QKPERF_METER_MAX];         /* cost of an empty region, subtracted */
+    double empty[QKPERF_METER_MAX];          /* cost of an empty region, subtracted */
     qkperf_why metric_why[QKPERF_METER_MAX]; /* last stop: why a metric was not counted */
 } qkperf_meter;
 

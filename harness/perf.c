@@ -39,15 +39,15 @@
 
 struct qkperf_pgroup {
     size_t n;
-    int *fds;                               /* fds[0] is the leader */
-    uint64_t *ids;                          /* PERF_EVENT_IOC_ID of each fd */
-    struct perf_event_mmap_page **pages;    /* NULL unless rdpmc is used */
-    qkperf_page_value *at_start;            /* rdpmc path: values at start */
-    unsigned char *kernel_only;             /* 1: opened user-only, reads n/a */
+    int *fds;                            /* fds[0] is the leader */
+    uint64_t *ids;                       /* PERF_EVENT_IOC_ID of each fd */
+    struct perf_event_mmap_page **pages; /* NULL unless rdpmc is used */
+    qkperf_page_value *at_start;         /* rdpmc path: values at start */
+    unsigned char *kernel_only;          /* 1: opened user-only, reads n/a */
     size_t page_size;
     int rdpmc;
-    int start_live;       /* rdpmc path: every value at start was live */
-    int sw_user_only;     /* kernel counting was refused: open sw user-only */
+    int start_live;   /* rdpmc path: every value at start was live */
+    int sw_user_only; /* kernel counting was refused: open sw user-only */
     /* read(2) path: time_enabled/time_running are cumulative across
      * regions (RESET clears only counts), so each region takes the
      * difference from the totals seen at the previous stop. The group is
@@ -61,10 +61,10 @@ static const struct {
     int errnum;
     qkperf_why why;
 } qkperf_errno_kinds[] = {
-    {ENOENT, QKPERF_WHY_NO_PMU},      {ENODEV, QKPERF_WHY_NO_PMU},
-    {EOPNOTSUPP, QKPERF_WHY_NO_PMU},  {EACCES, QKPERF_WHY_NOT_PERMITTED},
+    {ENOENT, QKPERF_WHY_NO_PMU},       {ENODEV, QKPERF_WHY_NO_PMU},
+    {EOPNOTSUPP, QKPERF_WHY_NO_PMU},   {EACCES, QKPERF_WHY_NOT_PERMITTED},
     {EPERM, QKPERF_WHY_NOT_PERMITTED}, {EINVAL, QKPERF_WHY_BAD_ENCODING},
-    {EMFILE, QKPERF_WHY_TOO_MANY},    {ENOSPC, QKPERF_WHY_TOO_MANY},
+    {EMFILE, QKPERF_WHY_TOO_MANY},     {ENOSPC, QKPERF_WHY_TOO_MANY},
     {E2BIG, QKPERF_WHY_TOO_MANY},
 };
 
@@ -105,12 +105,10 @@ static const struct {
     int errnum;
     const char *name;
 } qkperf_errno_names[] = {
-    {ENOENT, "ENOENT"}, {ENODEV, "ENODEV"},   {EOPNOTSUPP, "EOPNOTSUPP"},
-    {EACCES, "EACCES"}, {EPERM, "EPERM"},     {EINVAL, "EINVAL"},
-    {EMFILE, "EMFILE"}, {ENOSPC, "ENOSPC"},   {E2BIG, "E2BIG"},
-    {EBUSY, "EBUSY"},   {ENOMEM, "ENOMEM"},   {EFAULT, "EFAULT"},
-    {ESRCH, "ESRCH"},   {EOVERFLOW, "EOVERFLOW"}, {ENFILE, "ENFILE"},
-    {EIO, "EIO"},
+    {ENOENT, "ENOENT"}, {ENODEV, "ENODEV"},       {EOPNOTSUPP, "EOPNOTSUPP"}, {EACCES, "EACCES"},
+    {EPERM, "EPERM"},   {EINVAL, "EINVAL"},       {EMFILE, "EMFILE"},         {ENOSPC, "ENOSPC"},
+    {E2BIG, "E2BIG"},   {EBUSY, "EBUSY"},         {ENOMEM, "ENOMEM"},         {EFAULT, "EFAULT"},
+    {ESRCH, "ESRCH"},   {EOVERFLOW, "EOVERFLOW"}, {ENFILE, "ENFILE"},         {EIO, "EIO"},
 };
 
 static const char *qkperf_errno_name(int errnum)
@@ -138,9 +136,8 @@ static void qkperf_err_open(qkperf_err *err, const char *event, int errnum)
 {
     err->why = qkperf_why_from_errno(errnum);
     err->errnum = errnum;
-    int len = snprintf(err->msg, sizeof err->msg, "%s: %s (%s from perf_event_open: %s",
-                       event, qkperf_why_text(err->why), qkperf_errno_name(errnum),
-                       strerror(errnum));
+    int len = snprintf(err->msg, sizeof err->msg, "%s: %s (%s from perf_event_open: %s", event,
+                       qkperf_why_text(err->why), qkperf_errno_name(errnum), strerror(errnum));
     if (len < 0 || (size_t)len >= sizeof err->msg)
         return;
     if (err->why == QKPERF_WHY_NOT_PERMITTED) {
@@ -151,7 +148,8 @@ static void qkperf_err_open(qkperf_err *err, const char *event, int errnum)
         else
             snprintf(err->msg + len, sizeof err->msg - len,
                      "; perf_event_paranoid = %d; user-space counting needs <= 2 "
-                     "or CAP_PERFMON)", p);
+                     "or CAP_PERFMON)",
+                     p);
     } else {
         snprintf(err->msg + len, sizeof err->msg - len, ")");
     }
@@ -189,8 +187,8 @@ static qkperf_why qkperf_why_from_pfm(int rc)
 
 qkperf_count qkperf_scale(uint64_t raw, uint64_t enabled, uint64_t running)
 {
-    qkperf_count c = {.raw = raw, .enabled = enabled, .running = running,
-                      .why = QKPERF_WHY_NOT_COUNTED};
+    qkperf_count c = {
+        .raw = raw, .enabled = enabled, .running = running, .why = QKPERF_WHY_NOT_COUNTED};
     if (running == 0)
         return c; /* counted = 0, value = 0, ratio = 0: never shown as a count */
     c.counted = 1;
@@ -325,8 +323,8 @@ static int qkperf_is_kernel_mode_sw(const struct perf_event_attr *attr)
 /* perf_event_open; a software event the kernel refuses to count in kernel
  * mode (EACCES/EPERM: perf_event_paranoid >= 2 without CAP_PERFMON) is
  * opened again user-only, and so are the group's later software events. */
-static long qkperf_open_attr(qkperf_pgroup *g, size_t i, struct perf_event_attr *attr,
-                             int cpu, int group_fd)
+static long qkperf_open_attr(qkperf_pgroup *g, size_t i, struct perf_event_attr *attr, int cpu,
+                             int group_fd)
 {
     if (attr->type == PERF_TYPE_SOFTWARE && g->sw_user_only)
         attr->exclude_kernel = 1;
@@ -343,8 +341,7 @@ static long qkperf_open_attr(qkperf_pgroup *g, size_t i, struct perf_event_attr 
     return fd;
 }
 
-static int qkperf_open_one(qkperf_pgroup *g, size_t i, const char *name, int cpu,
-                           qkperf_err *err)
+static int qkperf_open_one(qkperf_pgroup *g, size_t i, const char *name, int cpu, qkperf_err *err)
 {
     struct perf_event_attr attr;
     if (qkperf_encode(name, i == 0, &attr, err) != 0)
@@ -393,8 +390,7 @@ static void qkperf_try_rdpmc(qkperf_pgroup *g)
     }
 }
 
-qkperf_pgroup *qkperf_pgroup_open(const char *const *events, size_t n, int cpu,
-                                qkperf_err *err)
+qkperf_pgroup *qkperf_pgroup_open(const char *const *events, size_t n, int cpu, qkperf_err *err)
 {
     *err = (qkperf_err){0};
     if (events == NULL || n == 0) {
@@ -589,8 +585,7 @@ static int qkperf_stop_read(qkperf_pgroup *g, qkperf_count *out)
 {
     size_t words = 3 + 2 * g->n;
     uint64_t stackbuf[3 + 2 * 16];
-    uint64_t *buf = words <= sizeof stackbuf / sizeof stackbuf[0] ? stackbuf
-                                                                 : malloc(words * 8);
+    uint64_t *buf = words <= sizeof stackbuf / sizeof stackbuf[0] ? stackbuf : malloc(words * 8);
     if (buf == NULL)
         return -ENOMEM;
     int rc = 0;

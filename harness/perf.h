@@ -38,9 +38,9 @@ typedef enum qkperf_why {
 
 typedef struct qkperf_err {
     qkperf_why why;
-    int errnum;      /* errno from perf_event_open, 0 if none */
-    char msg[256];   /* one line: what failed and why, e.g.
-                        "amd64_fam19h_zen4::RETIRED_INSTRUCTIONS: no PMU (ENOENT) ..." */
+    int errnum;    /* errno from perf_event_open, 0 if none */
+    char msg[256]; /* one line: what failed and why, e.g.
+                      "amd64_fam19h_zen4::RETIRED_INSTRUCTIONS: no PMU (ENOENT) ..." */
 } qkperf_err;
 
 /* The kind for an errno from perf_event_open (the test seam for errors). */
@@ -49,15 +49,15 @@ qkperf_why qkperf_why_from_errno(int errnum);
 const char *qkperf_why_text(qkperf_why why);
 
 typedef struct qkperf_count {
-    double value;       /* scaled: raw * enabled / running */
+    double value; /* scaled: raw * enabled / running */
     uint64_t raw;
-    uint64_t enabled;   /* ns */
-    uint64_t running;   /* ns */
-    double ratio;       /* running / enabled (1.0 when never multiplexed) */
-    int counted;        /* 0: value meaningless, never show it as a count */
-    qkperf_why why;     /* QKPERF_WHY_OK when counted; otherwise why not:
-                           QKPERF_WHY_NOT_COUNTED (time_running == 0) or
-                           QKPERF_WHY_KERNEL_ONLY; show qkperf_why_text(why) */
+    uint64_t enabled; /* ns */
+    uint64_t running; /* ns */
+    double ratio;     /* running / enabled (1.0 when never multiplexed) */
+    int counted;      /* 0: value meaningless, never show it as a count */
+    qkperf_why why;   /* QKPERF_WHY_OK when counted; otherwise why not:
+                         QKPERF_WHY_NOT_COUNTED (time_running == 0) or
+                         QKPERF_WHY_KERNEL_ONLY; show qkperf_why_text(why) */
 } qkperf_count;
 
 /* Scale one raw count; counted = 0 when running == 0. Pure, for tests. */
@@ -67,10 +67,9 @@ typedef struct qkperf_pgroup qkperf_pgroup;
 
 /* Open events (names as libpfm knows them, or perf::...), cpu -1 for any.
  * On failure returns NULL and fills err (naming the first failing event). */
-qkperf_pgroup *qkperf_pgroup_open(const char *const *events, size_t n, int cpu,
-                                qkperf_err *err);
+qkperf_pgroup *qkperf_pgroup_open(const char *const *events, size_t n, int cpu, qkperf_err *err);
 size_t qkperf_pgroup_size(const qkperf_pgroup *g);
-int qkperf_pgroup_start(qkperf_pgroup *g);                 /* 0 or -errno */
+int qkperf_pgroup_start(qkperf_pgroup *g);                   /* 0 or -errno */
 int qkperf_pgroup_stop(qkperf_pgroup *g, qkperf_count *out); /* n values; 0 or -errno */
 int qkperf_pgroup_uses_rdpmc(const qkperf_pgroup *g);
 void qkperf_pgroup_close(qkperf_pgroup *g);
@@ -81,23 +80,23 @@ void qkperf_pgroup_close(qkperf_pgroup *g);
  * values taken in that same pass. perf.c fills it from the live page; tests
  * fill it by hand. */
 typedef struct qkperf_page_fields {
-    uint32_t index;             /* hardware counter + 1; 0: not on a counter */
-    int64_t offset;             /* add to the sign-extended counter */
-    uint64_t time_enabled, time_running;  /* ns, as of the kernel's last update */
-    uint64_t time_offset;       /* cap_user_time: ns = time_offset + cyc * mult >> shift */
+    uint32_t index;                      /* hardware counter + 1; 0: not on a counter */
+    int64_t offset;                      /* add to the sign-extended counter */
+    uint64_t time_enabled, time_running; /* ns, as of the kernel's last update */
+    uint64_t time_offset;                /* cap_user_time: ns = time_offset + cyc * mult >> shift */
     uint32_t time_mult;
     uint16_t time_shift;
-    uint16_t pmc_width;         /* counter bits (48 on x86) */
-    uint64_t time_cycles, time_mask;      /* cap_user_time_short: clock narrower than 64 bits */
+    uint16_t pmc_width;              /* counter bits (48 on x86) */
+    uint64_t time_cycles, time_mask; /* cap_user_time_short: clock narrower than 64 bits */
     unsigned cap_user_rdpmc : 1, cap_user_time : 1, cap_user_time_short : 1;
-    uint64_t pmc;               /* rdpmc(index - 1); read only if cap_user_rdpmc && index */
-    uint64_t tsc;               /* rdtsc; read only if cap_user_time */
+    uint64_t pmc; /* rdpmc(index - 1); read only if cap_user_rdpmc && index */
+    uint64_t tsc; /* rdtsc; read only if cap_user_time */
 } qkperf_page_fields;
 
 /* An event's totals at one instant, as the kernel's read(2) would give them. */
 typedef struct qkperf_page_value {
-    uint64_t count;             /* offset + sign-extended pmc (wraps mod 2^64) */
-    uint64_t enabled, running;  /* ns, extrapolated from the tsc when cap_user_time */
+    uint64_t count;            /* offset + sign-extended pmc (wraps mod 2^64) */
+    uint64_t enabled, running; /* ns, extrapolated from the tsc when cap_user_time */
 } qkperf_page_value;
 
 /* The arithmetic of <linux/perf_event.h>: count = offset + pmc sign-extended
@@ -115,8 +114,8 @@ qkperf_count qkperf_page_region(const qkperf_page_value *start, const qkperf_pag
 int qkperf_perf_paranoid(void);
 
 /* Test seam: replace the perf_event_open syscall (NULL restores it). */
-typedef long (*qkperf_open_fn)(struct perf_event_attr *, int pid, int cpu,
-                               int group_fd, unsigned long flags);
+typedef long (*qkperf_open_fn)(struct perf_event_attr *, int pid, int cpu, int group_fd,
+                               unsigned long flags);
 void qkperf_set_open_fn(qkperf_open_fn fn);
 /* Test seam: replace ioctl(2) on the group's fds (PERF_EVENT_IOC_ID, RESET,
  * ENABLE, DISABLE; arg is the ioctl's argument, a pointer for IOC_ID), so

@@ -66,8 +66,7 @@ int qkperf_pfm_init(char *msg, size_t msglen)
      * other vendors' tables must set it before the first call. */
     ret = pfm_initialize();
     if (ret != PFM_SUCCESS) {
-        qkperf_pfm_msg(msg, msglen, "libpfm4: pfm_initialize failed: %s",
-                       pfm_strerror(ret));
+        qkperf_pfm_msg(msg, msglen, "libpfm4: pfm_initialize failed: %s", pfm_strerror(ret));
         return -1;
     }
     qkperf_pfm_ready = 1;
@@ -75,16 +74,16 @@ int qkperf_pfm_init(char *msg, size_t msglen)
 }
 
 /* libpfm's description of the PMU called name (present or not), or -1. */
-static int qkperf_pfm_pmu_by_name(const char *name, size_t len,
-                                  pfm_pmu_info_t *info)
+static int qkperf_pfm_pmu_by_name(const char *name, size_t len, pfm_pmu_info_t *info)
 {
     pfm_pmu_t p;
 
-    pfm_for_all_pmus(p) {
+    pfm_for_all_pmus(p)
+    {
         memset(info, 0, sizeof(*info));
         info->size = sizeof(*info);
         if (pfm_get_pmu_info(p, info) != PFM_SUCCESS)
-            continue;   /* PMU id not compiled into this libpfm */
+            continue; /* PMU id not compiled into this libpfm */
         if (strlen(info->name) == len && strncmp(info->name, name, len) == 0)
             return 0;
     }
@@ -105,8 +104,8 @@ static int qkperf_pfm_not_found(const char *name, char *msg, size_t msglen)
     size_t len = qkperf_pfm_prefix_len(name);
     pfm_pmu_info_t info;
 
-    if (len > 0 && qkperf_pfm_pmu_by_name(name, len, &info) == 0 &&
-        !info.is_present && getenv("LIBPFM_ENCODE_INACTIVE") == NULL) {
+    if (len > 0 && qkperf_pfm_pmu_by_name(name, len, &info) == 0 && !info.is_present &&
+        getenv("LIBPFM_ENCODE_INACTIVE") == NULL) {
         /* The Zen 4 note: libpfm 4.13 matches Zen 4 by exact model, so
          * a real Zen 4 host can land here too. */
         qkperf_pfm_msg(msg, msglen,
@@ -114,7 +113,8 @@ static int qkperf_pfm_not_found(const char *name, char *msg, size_t msglen)
                        "(set LIBPFM_ENCODE_INACTIVE=1 to encode it anyway%s)",
                        name, info.name,
                        strstr(info.name, "zen4") ? "; libpfm 4.13 knows Zen 4 "
-                       "only as family 0x19 model 0x11" : "");
+                                                   "only as family 0x19 model 0x11"
+                                                 : "");
         return QKPERF_PFM_INACTIVE;
     }
     qkperf_pfm_msg(msg, msglen, "%s: unknown event (libpfm4: %s)", name,
@@ -133,18 +133,18 @@ static int qkperf_pfm_error(const char *name, int ret, char *msg, size_t msglen)
     case PFM_ERR_ATTR_SET:
     case PFM_ERR_UMASK:
     case PFM_ERR_FEATCOMB:
-        qkperf_pfm_msg(msg, msglen, "%s: bad unit mask or modifier "
-                       "(libpfm4: %s)", name, pfm_strerror(ret));
+        qkperf_pfm_msg(msg, msglen,
+                       "%s: bad unit mask or modifier "
+                       "(libpfm4: %s)",
+                       name, pfm_strerror(ret));
         return QKPERF_PFM_BADATTR;
     default:
-        qkperf_pfm_msg(msg, msglen, "%s: cannot encode (libpfm4: %s)", name,
-                       pfm_strerror(ret));
+        qkperf_pfm_msg(msg, msglen, "%s: cannot encode (libpfm4: %s)", name, pfm_strerror(ret));
         return QKPERF_PFM_UNKNOWN;
     }
 }
 
-int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr,
-                      char *msg, size_t msglen)
+int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr, char *msg, size_t msglen)
 {
     pfm_perf_encode_arg_t arg;
     int ret;
@@ -174,7 +174,8 @@ static int qkperf_pfm_host_info(pfm_pmu_info_t *info)
 
     if (qkperf_pfm_init(NULL, 0) != 0)
         return -1;
-    pfm_for_all_pmus(p) {
+    pfm_for_all_pmus(p)
+    {
         memset(info, 0, sizeof(*info));
         info->size = sizeof(*info);
         if (pfm_get_pmu_info(p, info) != PFM_SUCCESS || !info->is_present)
@@ -201,12 +202,12 @@ static const struct {
     const char *pmu;
     const char *dir;
 } qkperf_pfm_dirs[] = {
-    { "icl", "icl" },
-    { "icx", "icl" },
-    { "skl", "skl" },
-    { "skx", "skl" },
-    { "amd64_fam19h_zen3", "zen3" },
-    { "amd64_fam19h_zen4", "zen4" },
+    {"icl", "icl"},
+    {"icx", "icl"},
+    {"skl", "skl"},
+    {"skx", "skl"},
+    {"amd64_fam19h_zen3", "zen3"},
+    {"amd64_fam19h_zen4", "zen4"},
 };
 
 const char *qkperf_pfm_groups_dir(void)
@@ -253,22 +254,22 @@ static const struct {
     __u32 type;
     __u64 config;
 } qkperf_pfm_generic[] = {
-    { "perf::PERF_COUNT_HW_CPU_CYCLES", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES },
-    { "perf::PERF_COUNT_HW_INSTRUCTIONS", PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS },
-    { "perf::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND", PERF_TYPE_HARDWARE,
-      PERF_COUNT_HW_STALLED_CYCLES_FRONTEND },
-    { "perf::PERF_COUNT_HW_STALLED_CYCLES_BACKEND", PERF_TYPE_HARDWARE,
-      PERF_COUNT_HW_STALLED_CYCLES_BACKEND },
-    { "perf::PERF_COUNT_HW_CACHE_L1D:READ:ACCESS", PERF_TYPE_HW_CACHE,
-      PERF_COUNT_HW_CACHE_L1D | (PERF_COUNT_HW_CACHE_OP_READ << 8) |
-      (PERF_COUNT_HW_CACHE_RESULT_ACCESS << 16) },
-    { "perf::PERF_COUNT_HW_CACHE_L1D:READ:MISS", PERF_TYPE_HW_CACHE,
-      PERF_COUNT_HW_CACHE_L1D | (PERF_COUNT_HW_CACHE_OP_READ << 8) |
-      (PERF_COUNT_HW_CACHE_RESULT_MISS << 16) },
-    { "perf::PERF_COUNT_SW_TASK_CLOCK", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK },
-    { "perf::PERF_COUNT_SW_PAGE_FAULTS", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS },
-    { "perf::PERF_COUNT_SW_CONTEXT_SWITCHES", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES },
-    { "perf::PERF_COUNT_SW_CPU_MIGRATIONS", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_MIGRATIONS },
+    {"perf::PERF_COUNT_HW_CPU_CYCLES", PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES},
+    {"perf::PERF_COUNT_HW_INSTRUCTIONS", PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS},
+    {"perf::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND", PERF_TYPE_HARDWARE,
+     PERF_COUNT_HW_STALLED_CYCLES_FRONTEND},
+    {"perf::PERF_COUNT_HW_STALLED_CYCLES_BACKEND", PERF_TYPE_HARDWARE,
+     PERF_COUNT_HW_STALLED_CYCLES_BACKEND},
+    {"perf::PERF_COUNT_HW_CACHE_L1D:READ:ACCESS", PERF_TYPE_HW_CACHE,
+     PERF_COUNT_HW_CACHE_L1D | (PERF_COUNT_HW_CACHE_OP_READ << 8) |
+         (PERF_COUNT_HW_CACHE_RESULT_ACCESS << 16)},
+    {"perf::PERF_COUNT_HW_CACHE_L1D:READ:MISS", PERF_TYPE_HW_CACHE,
+     PERF_COUNT_HW_CACHE_L1D | (PERF_COUNT_HW_CACHE_OP_READ << 8) |
+         (PERF_COUNT_HW_CACHE_RESULT_MISS << 16)},
+    {"perf::PERF_COUNT_SW_TASK_CLOCK", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK},
+    {"perf::PERF_COUNT_SW_PAGE_FAULTS", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS},
+    {"perf::PERF_COUNT_SW_CONTEXT_SWITCHES", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES},
+    {"perf::PERF_COUNT_SW_CPU_MIGRATIONS", PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_MIGRATIONS},
 };
 
 int qkperf_pfm_init(char *msg, size_t msglen)
@@ -278,8 +279,7 @@ int qkperf_pfm_init(char *msg, size_t msglen)
     return 0;
 }
 
-int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr,
-                      char *msg, size_t msglen)
+int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr, char *msg, size_t msglen)
 {
     size_t i;
 
@@ -293,9 +293,11 @@ int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr,
         qkperf_pfm_user_only(attr);
         return QKPERF_PFM_OK;
     }
-    qkperf_pfm_msg(msg, msglen, "%s: qkperf was built without libpfm4 "
+    qkperf_pfm_msg(msg, msglen,
+                   "%s: qkperf was built without libpfm4 "
                    "(only the generic perf:: names are known; "
-                   "install libpfm4-dev and reconfigure)", name);
+                   "install libpfm4-dev and reconfigure)",
+                   name);
     return QKPERF_PFM_NOLIB;
 }
 

@@ -12,10 +12,10 @@
 
 enum {
     QKPERF_PFM_OK = 0,
-    QKPERF_PFM_UNKNOWN = -1,   /* no such event or unit mask */
-    QKPERF_PFM_INACTIVE = -2,  /* the event's PMU table is not active in libpfm */
-    QKPERF_PFM_BADATTR = -3,   /* encodable name, bad modifiers/attributes */
-    QKPERF_PFM_NOLIB = -4      /* built without libpfm and not a perf:: name */
+    QKPERF_PFM_UNKNOWN = -1,  /* no such event or unit mask */
+    QKPERF_PFM_INACTIVE = -2, /* the event's PMU table is not active in libpfm */
+    QKPERF_PFM_BADATTR = -3,  /* encodable name, bad modifiers/attributes */
+    QKPERF_PFM_NOLIB = -4     /* built without libpfm and not a perf:: name */
 };
 
 /* Idempotent; 0, or -1 with a message in msg. */
@@ -26,8 +26,7 @@ int qkperf_pfm_init(char *msg, size_t msglen);
  * (exclude_kernel, exclude_hv); the caller sets the rest and may widen the
  * privilege level (perf.c does for software events).
  * Returns QKPERF_PFM_OK or a negative code, with a one-line reason in msg. */
-int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr,
-                      char *msg, size_t msglen);
+int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr, char *msg, size_t msglen);
 
 /* libpfm's host PMU model ("amd64_fam19h_zen4"), or NULL if none is active. */
 const char *qkperf_pfm_host_pmu(void);

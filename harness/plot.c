@@ -166,8 +166,10 @@ static int close_data(qkperf_plot_ctx *c, FILE *f, const char *path)
 /* Time values are printed in the unit that keeps them readable. */
 static double time_scale(double max_ns, const char **unit)
 {
-    static const struct { double limit, div; const char *unit; } u[] = {
-        {1e4, 1, "ns"}, {1e7, 1e3, "µs"}, {1e10, 1e6, "ms"}, {INFINITY, 1e9, "s"}};
+    static const struct {
+        double limit, div;
+        const char *unit;
+    } u[] = {{1e4, 1, "ns"}, {1e7, 1e3, "µs"}, {1e10, 1e6, "ms"}, {INFINITY, 1e9, "s"}};
     size_t i = 0;
     while (max_ns >= u[i].limit)
         i++;
@@ -220,12 +222,18 @@ int qkperf_plot_scripts_dir(const char *script, char *buf, size_t cap, char *err
             return 0;
         }
         if (i == 0)
-            return snprintf(err, len, "QKPERF_PLOTS_DIR=%s has no %s: point it at qkperf's "
-                                      "plots folder", cand[0], script), -1;
+            return snprintf(err, len,
+                            "QKPERF_PLOTS_DIR=%s has no %s: point it at qkperf's "
+                            "plots folder",
+                            cand[0], script),
+                   -1;
     }
-    return snprintf(err, len, "gnuplot script %s not found (looked in %s and %s): set "
-                              "QKPERF_PLOTS_DIR", script, cand[1] ? cand[1] : "(no source tree)",
-                    cand[2] ? cand[2] : "(no install path)"), -1;
+    return snprintf(err, len,
+                    "gnuplot script %s not found (looked in %s and %s): set "
+                    "QKPERF_PLOTS_DIR",
+                    script, cand[1] ? cand[1] : "(no source tree)",
+                    cand[2] ? cand[2] : "(no install path)"),
+           -1;
 }
 
 static int find_scripts(qkperf_plot_ctx *c)
@@ -238,10 +246,11 @@ static int find_scripts(qkperf_plot_ctx *c)
 
 /* ---- running gnuplot ------------------------------------------------------------ */
 
-int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars,
-                       const char *log, char *err, size_t len)
+int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars, const char *log,
+                       char *err, size_t len)
 {
-    char e_opt[] = "-e", name[] = "gnuplot", *argv[] = {name, e_opt, (char *)vars, (char *)script, NULL};
+    char e_opt[] = "-e", name[] = "gnuplot",
+         *argv[] = {name, e_opt, (char *)vars, (char *)script, NULL};
     char why[PATH_MAX + 200], line[300];
     int status, rc = qkperf_child_run(gnuplot, argv, NULL, log, &status, why, sizeof why);
     if (rc == QKPERF_CHILD_EXEC)
@@ -250,7 +259,8 @@ int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars
         return snprintf(err, len, "gnuplot: %s", why), -1;
     if (qkperf_child_exec_failed(status))
         return snprintf(err, len, "cannot execute gnuplot (%s): exit %d (see %s)", gnuplot,
-                        WEXITSTATUS(status), log), -1;
+                        WEXITSTATUS(status), log),
+               -1;
     struct stat st;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         if (stat(log, &st) == 0 && st.st_size == 0)
@@ -260,9 +270,11 @@ int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars
     qkperf_first_line(log, line, sizeof line, NULL);
     if (WIFSIGNALED(status))
         return snprintf(err, len, "gnuplot killed by signal %d on %s: %s (see %s)",
-                        WTERMSIG(status), script, *line ? line : "no message", log), -1;
+                        WTERMSIG(status), script, *line ? line : "no message", log),
+               -1;
     return snprintf(err, len, "gnuplot failed on %s: %s (see %s)", script,
-                    *line ? line : "no message", log), -1;
+                    *line ? line : "no message", log),
+           -1;
 }
 
 static int run_gnuplot(qkperf_plot_ctx *c, const char *script, const char *vars, const char *log)
@@ -358,7 +370,8 @@ static int plot_breakdown(qkperf_plot_ctx *c, const char *op, const char *size)
     qkperf_names vs = {.n = 0}, ph = distinct(r, op, FIELD_PHASE, 1);
     for (size_t i = 0; i < r->n; i++)
         if (!strcmp(r->rec[i].op, op) && !strcmp(r->rec[i].size, size) &&
-            strcmp(r->rec[i].phase, "total") && counted(r, op, r->rec[i].variant, size, r->rec[i].phase, "time"))
+            strcmp(r->rec[i].phase, "total") &&
+            counted(r, op, r->rec[i].variant, size, r->rec[i].phase, "time"))
             names_add(&vs, r->rec[i].variant);
     char name[200], safe[120], path[PATH_MAX];
     file_safe(safe, sizeof safe, size);
@@ -375,10 +388,13 @@ static int plot_breakdown(qkperf_plot_ctx *c, const char *op, const char *size)
         return -1;
     char phases[512] = "", extra[700], title[200], cap[300];
     for (size_t p = 0; p < ph.n; p++)
-        snprintf(phases + strlen(phases), sizeof phases - strlen(phases), "%s%s", p ? " " : "", ph.v[p]);
+        snprintf(phases + strlen(phases), sizeof phases - strlen(phases), "%s%s", p ? " " : "",
+                 ph.v[p]);
     snprintf(extra, sizeof extra, "phases='%s'; unit='%s'", phases, unit);
     snprintf(title, sizeof title, "%s %s: time per call by phase (staged) and fused", op, size);
-    snprintf(cap, sizeof cap, "%s at %s: staged phases stacked per variant, fused kernel beside (median ± MAD)", op, size);
+    snprintf(cap, sizeof cap,
+             "%s at %s: staged phases stacked per variant, fused kernel beside (median ± MAD)", op,
+             size);
     return render(c, "breakdown", name, path, title, extra, cap);
 }
 
@@ -467,8 +483,12 @@ static int plot_ladder(qkperf_plot_ctx *c, const char *op, const char *size)
     char extra[PATH_MAX * 2 + 64], qs[PATH_MAX * 2], title[200], cap[300];
     gq(qs, sizeof qs, spath);
     snprintf(extra, sizeof extra, "steps='%s'", qs);
-    snprintf(title, sizeof title, "%s %s: change of median time per phase, each ladder step", op, size);
-    snprintf(cap, sizeof cap, "%s at %s: %% change of each phase's median time per step, 95%% bootstrap CI; colour = verdict", op, size);
+    snprintf(title, sizeof title, "%s %s: change of median time per phase, each ladder step", op,
+             size);
+    snprintf(cap, sizeof cap,
+             "%s at %s: %% change of each phase's median time per step, 95%% bootstrap CI; colour "
+             "= verdict",
+             op, size);
     return render(c, "ladder", name, path, title, extra, cap);
 }
 
@@ -489,7 +509,8 @@ static qkperf_names sizes_by_elements(const qkperf_results *r, const char *op)
 
 /* One block per variant (in names order) of elements, GB/s, MAD, size. */
 static int throughput_blocks(FILE *f, const qkperf_results *r, const char *op,
-                             const qkperf_names *vs, const qkperf_names *ss, char *names, size_t cap)
+                             const qkperf_names *vs, const qkperf_names *ss, char *names,
+                             size_t cap)
 {
     int rows = 0;
     fprintf(f, "# elements,GBps,GBps_mad,size (one block per variant)\n");
@@ -515,7 +536,8 @@ static void roofline_vars(const qkperf_results *r, char *buf, size_t cap, int *h
 {
     qkperf_roofline rl = {0};
     char err[200];
-    *have = qkperf_roofline_from_json(json_object_get(r->machine, "roofline"), &rl, err, sizeof err) == 0;
+    *have = qkperf_roofline_from_json(json_object_get(r->machine, "roofline"), &rl, err,
+                                      sizeof err) == 0;
     snprintf(buf, cap, "l1=%.4g; l2=%.4g; l3=%.4g; mem=%.4g", rl.l1_store_Bps / 1e9,
              rl.l2_read_Bps / 1e9, rl.l3_read_Bps / 1e9, rl.mem_read_Bps / 1e9);
 }
@@ -537,9 +559,12 @@ static int plot_throughput(qkperf_plot_ctx *c, const char *op)
     int have;
     roofline_vars(c->r, roof, sizeof roof, &have);
     snprintf(extra, sizeof extra, "names='%s'; %s", names, roof);
-    snprintf(title, sizeof title, "%s: bandwidth of the fused kernel vs size (weights, scales, inputs and outputs)", op);
-    snprintf(cap, sizeof cap, "%s: GB/s moved (packed weights, scales, inputs, outputs) per variant vs elements%s",
-             op, have ? ", with this machine's measured limits" : " (no roofline in this document)");
+    snprintf(title, sizeof title,
+             "%s: bandwidth of the fused kernel vs size (weights, scales, inputs and outputs)", op);
+    snprintf(cap, sizeof cap,
+             "%s: GB/s moved (packed weights, scales, inputs, outputs) per variant vs elements%s",
+             op,
+             have ? ", with this machine's measured limits" : " (no roofline in this document)");
     return render(c, "throughput", name, path, title, extra, cap);
 }
 
@@ -550,8 +575,8 @@ static int speedup_at(const qkperf_record *base, const qkperf_record *x, double 
 {
     qkperf_change ch;
     qkperf_change_opts o = {.seed = QKPERF_DEFAULT_SEED, .resamples = 2000};
-    if (qkperf_change_compute(base->samples, base->n, x->samples, x->n, &o, &ch) || !ch.ratio_defined ||
-        ch.ratio <= 0 || ch.ci_lo <= 0)
+    if (qkperf_change_compute(base->samples, base->n, x->samples, x->n, &o, &ch) ||
+        !ch.ratio_defined || ch.ratio <= 0 || ch.ci_lo <= 0)
         return -1;
     *s = 1 / ch.ratio;
     *lo = 1 / ch.ci_hi;
@@ -587,7 +612,8 @@ static int speedup_blocks(FILE *f, const qkperf_results *r, const char *op, cons
  * at 16384 (drawn as short segments around each point). */
 static int write_targets(qkperf_plot_ctx *c, const char *name, char *path)
 {
-    static const double t[][3] = {{256, 1024, 3}, {4096 / 1.3, 4096 * 1.3, 2.5}, {16384 / 1.3, 16384 * 1.3, 2}};
+    static const double t[][3] = {
+        {256, 1024, 3}, {4096 / 1.3, 4096 * 1.3, 2.5}, {16384 / 1.3, 16384 * 1.3, 2}};
     FILE *f = open_data(c, name, path, PATH_MAX);
     if (!f)
         return -1;
@@ -609,7 +635,8 @@ static int plot_speedup(qkperf_plot_ctx *c, const char *op)
     if (close_data(c, f, path))
         return -1;
     if (!rows)
-        return skip(c, "%s: needs total times of scalar and another variant at the same size", name);
+        return skip(c, "%s: needs total times of scalar and another variant at the same size",
+                    name);
     int one_d = ss.n && !strchr(ss.v[0], 'x');
     char tname[120];
     snprintf(tname, sizeof tname, "%s-targets", name);
@@ -642,11 +669,16 @@ typedef struct qkperf_pick {
 } qkperf_pick;
 
 static const qkperf_pick counter_picks[] = {
-    {"sim", {"Ir/elem", "Ir"}},           {"static", {"cycles/elem", "cycles"}},
-    {"hw", {"instructions", NULL}},       {"sim", {"D1 miss ratio", "D1mr"}},
-    {"static", {"uops/iter", "IPC"}},     {"hw", {"cycles", NULL}},
-    {"sim", {"Dr", NULL}},                {"hw", {"L1D misses", NULL}},
-    {"sim", {"Dw", NULL}},                {"hw", {"IPC", NULL}},
+    {"sim", {"Ir/elem", "Ir"}},
+    {"static", {"cycles/elem", "cycles"}},
+    {"hw", {"instructions", NULL}},
+    {"sim", {"D1 miss ratio", "D1mr"}},
+    {"static", {"uops/iter", "IPC"}},
+    {"hw", {"cycles", NULL}},
+    {"sim", {"Dr", NULL}},
+    {"hw", {"L1D misses", NULL}},
+    {"sim", {"Dw", NULL}},
+    {"hw", {"IPC", NULL}},
 };
 
 static const char *const counter_sources[] = {"sim", "static", "hw"};
@@ -850,17 +882,21 @@ static int plot_counters(qkperf_plot_ctx *c, const char *op, const char *size)
         panel_label(labels + strlen(labels), sizeof labels - strlen(labels), &ch.p[k], k);
     }
     for (size_t p = 0; p < ph.n; p++)
-        snprintf(phases + strlen(phases), sizeof phases - strlen(phases), "%s%s", p ? " " : "", ph.v[p]);
-    if (*ch.left && skip(c, "%s: no room for %s (at most %d panels)", name, ch.left,
-                         QKPERF_COUNTER_PANELS))
+        snprintf(phases + strlen(phases), sizeof phases - strlen(phases), "%s%s", p ? " " : "",
+                 ph.v[p]);
+    if (*ch.left &&
+        skip(c, "%s: no room for %s (at most %d panels)", name, ch.left, QKPERF_COUNTER_PANELS))
         return -1;
     char prefix[PATH_MAX * 2], qp[PATH_MAX * 2], extra[PATH_MAX * 2 + 2200], title[200], cap[700];
     snprintf(prefix, sizeof prefix, "%s/data/%s", c->dir, name);
     gq(qp, sizeof qp, prefix);
     snprintf(extra, sizeof extra, "prefix='%s'; panels=\"%s\"; phases='%s'", qp, labels, phases);
     snprintf(title, sizeof title, "%s %s: per-phase counters by source", op, size);
-    snprintf(cap, sizeof cap, "%s at %s: per-phase counters (sim = callgrind, static = llvm-mca model, hw = PMU), labelled by source%s%s",
-             op, size, *ch.zero ? "; zero for every variant and phase, so not drawn: " : "", ch.zero);
+    snprintf(cap, sizeof cap,
+             "%s at %s: per-phase counters (sim = callgrind, static = llvm-mca model, hw = PMU), "
+             "labelled by source%s%s",
+             op, size, *ch.zero ? "; zero for every variant and phase, so not drawn: " : "",
+             ch.zero);
     return render(c, "counters", name, first, title, extra, cap);
 }
 
@@ -870,8 +906,7 @@ static int plot_counters(qkperf_plot_ctx *c, const char *op, const char *size)
  * branch units; address generation, loads and stores; anything else (e.g.
  * Intel's numbered ports) last. Names are LLVM's scheduling-model resources
  * with '.N' for the units of a multi-unit resource (Zn3FPP45.0, Zn3LSU.1). */
-static const char *const resource_families[] = {"FP / vector", "integer", "load / store",
-                                                "other"};
+static const char *const resource_families[] = {"FP / vector", "integer", "load / store", "other"};
 
 static int resource_family(const char *res)
 {
@@ -917,7 +952,8 @@ typedef struct qkperf_ports {
     double vmax;
 } qkperf_ports;
 
-static void ports_collect(const qkperf_results *r, const char *op, const char *size, qkperf_ports *p)
+static void ports_collect(const qkperf_results *r, const char *op, const char *size,
+                          qkperf_ports *p)
 {
     qkperf_names all_ph = distinct(r, op, FIELD_PHASE, 1), has_ph = {.n = 0};
     memset(p, 0, sizeof *p);
@@ -949,12 +985,15 @@ static int ports_rows(FILE *f, const qkperf_results *r, const char *op, const ch
                       const qkperf_ports *p)
 {
     int rows = 0;
-    fprintf(f, "# variant,phase,resource (indices into the lists given to ports.gp),uops_per_iter,bottleneck\n");
+    fprintf(f, "# variant,phase,resource (indices into the lists given to "
+               "ports.gp),uops_per_iter,bottleneck\n");
     for (size_t v = 0; v < p->vs.n; v++)
         for (size_t k = 0; k < p->ph.n; k++)
             for (size_t j = 0; j < p->res.n; j++) {
-                const qkperf_record *x = port_record(r, op, size, p->vs.v[v], p->ph.v[k], "port ", p->res.v[j]);
-                const qkperf_record *b = port_record(r, op, size, p->vs.v[v], p->ph.v[k], "bottleneck ", p->res.v[j]);
+                const qkperf_record *x =
+                    port_record(r, op, size, p->vs.v[v], p->ph.v[k], "port ", p->res.v[j]);
+                const qkperf_record *b =
+                    port_record(r, op, size, p->vs.v[v], p->ph.v[k], "bottleneck ", p->res.v[j]);
                 if (!x && !b)
                     continue;
                 fprintf(f, "%zu,%zu,%zu,%.6g,%d\n", v, k, j, (x ? x : b)->median, b != NULL);
@@ -1002,14 +1041,17 @@ static int plot_ports(qkperf_plot_ctx *c, const char *op, const char *size)
     const char *mcpu = json_string_value(json_object_get(c->r->config, "mcpu"));
     char model[200], extra[4500], title[400], cap[500];
     snprintf(model, sizeof model, "%s", mcpu && *mcpu ? mcpu : "CPU model not recorded");
-    snprintf(extra, sizeof extra,
-             "variants='%s'; phases='%s'; resources='%s'; families=\"%s\"; famstart='%s'; vmax=%.6g",
-             vs, ph, res, fams, starts, p.vmax);
-    snprintf(title, sizeof title, "%s %s: port pressure per phase, llvm-mca -mcpu=%s", op, size, model);
-    snprintf(cap, sizeof cap,
-             "%s at %s: uops per loop iteration on each llvm-mca resource (static model, -mcpu=%s), "
-             "per phase and variant; the bottleneck resource of each phase outlined",
-             op, size, model);
+    snprintf(
+        extra, sizeof extra,
+        "variants='%s'; phases='%s'; resources='%s'; families=\"%s\"; famstart='%s'; vmax=%.6g", vs,
+        ph, res, fams, starts, p.vmax);
+    snprintf(title, sizeof title, "%s %s: port pressure per phase, llvm-mca -mcpu=%s", op, size,
+             model);
+    snprintf(
+        cap, sizeof cap,
+        "%s at %s: uops per loop iteration on each llvm-mca resource (static model, -mcpu=%s), "
+        "per phase and variant; the bottleneck resource of each phase outlined",
+        op, size, model);
     return render(c, "ports", name, path, title, extra, cap);
 }
 
@@ -1064,10 +1106,12 @@ int qkperf_plot_all(const qkperf_results *r, const char *dir, qkperf_plots *out,
     if (!ops.n && skip(&c, "all plots: the document has no counted records"))
         return -1;
     if (ops.n && !counters &&
-        skip(&c, "counters: no counted records from the sim, static or hw sources in this document"))
+        skip(&c,
+             "counters: no counted records from the sim, static or hw sources in this document"))
         return -1;
     if (ops.n && !ports &&
-        skip(&c, "ports: no port pressure records from the static source (llvm-mca) in this document"))
+        skip(&c,
+             "ports: no port pressure records from the static source (llvm-mca) in this document"))
         return -1;
     return 0;
 }
@@ -1144,7 +1188,10 @@ int qkperf_cmd_plot(int argc, char **argv)
     if (rc)
         return rc;
     if (!force && dir_in_use(dir))
-        return fprintf(stderr, "qkperf plot: %s exists and is not empty (use --force to write into it)\n", dir), 2;
+        return fprintf(stderr,
+                       "qkperf plot: %s exists and is not empty (use --force to write into it)\n",
+                       dir),
+               2;
     char err[1024];
     qkperf_results r; /* read_json initializes it, also on failure */
     if (qkperf_results_read_json(&r, in, err, sizeof err)) {

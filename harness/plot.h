@@ -64,7 +64,8 @@ size_t qkperf_counter_panels(const qkperf_results *r, const char *op, const char
                              char (*names)[64], size_t max);
 
 /* The message for a missing gnuplot (also used by review). */
-#define QKPERF_NO_GNUPLOT "gnuplot not found: install the gnuplot-nox package (apt-get install gnuplot-nox)"
+#define QKPERF_NO_GNUPLOT \
+    "gnuplot not found: install the gnuplot-nox package (apt-get install gnuplot-nox)"
 
 /* gnuplot: $QKPERF_GNUPLOT, else the first on PATH; NULL if there is none. */
 const char *qkperf_gnuplot_path(char *buf, size_t cap);
@@ -75,8 +76,8 @@ int qkperf_plot_scripts_dir(const char *script, char *buf, size_t cap, char *err
  * into log, removed when empty). 0, or -1 with one line in err: gnuplot's
  * first error line, or "cannot execute gnuplot (PATH): ..." when the
  * program cannot be executed (exit 126 or 127 included). */
-int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars,
-                       const char *log, char *err, size_t len);
+int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars, const char *log,
+                       char *err, size_t len);
 
 /* `qkperf plot RESULTS.json -o DIR [--force]`. */
 int qkperf_cmd_plot(int argc, char **argv);

@@ -46,7 +46,10 @@ static const char *const qkperf_sw_events[4] = {
 };
 
 static const char *const qkperf_sw_short[4] = {
-    "task-clock", "page-faults", "context-switches", "cpu-migrations",
+    "task-clock",
+    "page-faults",
+    "context-switches",
+    "cpu-migrations",
 };
 
 /* ---- trying a group ----------------------------------------------------- */
@@ -61,8 +64,8 @@ static void qkperf_busy(void)
 
 typedef struct qkperf_try {
     qkperf_err err;
-    int rdpmc;           /* the group opened and would be read with rdpmc */
-    qkperf_why why[4];   /* per event: OK or QKPERF_WHY_KERNEL_ONLY */
+    int rdpmc;         /* the group opened and would be read with rdpmc */
+    qkperf_why why[4]; /* per event: OK or QKPERF_WHY_KERNEL_ONLY */
 } qkperf_try;
 
 /* Open, count a busy loop, check every event counted (or is kernel-only
@@ -92,8 +95,8 @@ static qkperf_why qkperf_try_group(const char *const *names, size_t n, qkperf_tr
         if (!counts[i].counted && counts[i].why != QKPERF_WHY_KERNEL_ONLY) {
             t->err.why = QKPERF_WHY_NOT_COUNTED;
             t->err.errnum = 0;
-            snprintf(t->err.msg, sizeof t->err.msg, "%s: opened but %s over a busy loop",
-                     names[i], qkperf_why_text(QKPERF_WHY_NOT_COUNTED));
+            snprintf(t->err.msg, sizeof t->err.msg, "%s: opened but %s over a busy loop", names[i],
+                     qkperf_why_text(QKPERF_WHY_NOT_COUNTED));
             return t->err.why;
         }
     }
@@ -152,12 +155,10 @@ static void qkperf_probe_hw(qkperf_probe_t *p)
     if (qkperf_try_group(qkperf_hw_generic, 2, &tg) == QKPERF_WHY_OK) {
         qkperf_hw_accept(p, qkperf_hw_generic, &tg);
         if (have_native)
-            snprintf(p->hw_reason, sizeof p->hw_reason, "native names unusable: %s",
-                     tn.err.msg);
+            snprintf(p->hw_reason, sizeof p->hw_reason, "native names unusable: %s", tn.err.msg);
         return;
     }
-    int native_kernel = have_native && (tn.err.errnum != 0 ||
-                                        tn.err.why == QKPERF_WHY_NOT_COUNTED);
+    int native_kernel = have_native && (tn.err.errnum != 0 || tn.err.why == QKPERF_WHY_NOT_COUNTED);
     qkperf_hw_reject(p, native_kernel ? &tn.err : &tg.err);
 }
 
@@ -212,8 +213,8 @@ static void qkperf_probe_cpu(qkperf_probe_t *p)
     if (__get_cpuid(1, &a, &b, &c, &d)) {
         unsigned base_family = (a >> 8) & 0xf, base_model = (a >> 4) & 0xf;
         p->family = base_family + (base_family == 0xf ? (a >> 20) & 0xff : 0);
-        p->model = base_model |
-                   (base_family == 0x6 || base_family == 0xf ? ((a >> 16) & 0xf) << 4 : 0);
+        p->model =
+            base_model | (base_family == 0x6 || base_family == 0xf ? ((a >> 16) & 0xf) << 4 : 0);
     }
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f == NULL)
@@ -409,8 +410,8 @@ static void qkperf_print_paranoid(const qkperf_probe_t *p, FILE *out)
         fprintf(out, "%d\n", p->paranoid);
 }
 
-static void qkperf_print_tool(FILE *out, const char *label, const char *name,
-                              const qkperf_tool *t, const char *what, const char *pkg)
+static void qkperf_print_tool(FILE *out, const char *label, const char *name, const qkperf_tool *t,
+                              const char *what, const char *pkg)
 {
     QKPERF_ROW(out, label);
     if (t->path[0] == '\0') {
@@ -443,8 +444,7 @@ void qkperf_probe_print(const qkperf_probe_t *p, FILE *out)
     qkperf_print_paranoid(p, out);
     QKPERF_ROW(out, "tsc");
     fprintf(out, "%.1f MHz %s; core/tsc ~%.2f (estimate, dependent-add chain)\n", p->tsc_mhz,
-            p->tsc_invariant ? "invariant" : "NOT invariant (ticks are not time)",
-            p->core_per_tsc);
+            p->tsc_invariant ? "invariant" : "NOT invariant (ticks are not time)", p->core_per_tsc);
     qkperf_print_tool(out, "sim", "valgrind", &p->valgrind, "callgrind", "valgrind");
     qkperf_print_tool(out, "static", "llvm-mca", &p->llvm_mca, "model", "llvm-14");
     qkperf_print_tool(out, "plots", "gnuplot", &p->gnuplot, "png/svg", "gnuplot-nox");

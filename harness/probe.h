@@ -17,25 +17,25 @@
 #include <stdio.h>
 
 typedef struct qkperf_tool {
-    char path[256];    /* where it was found on PATH; "" when not found */
-    char version[64];  /* "3.19.0"; "" when it could not be read */
+    char path[256];   /* where it was found on PATH; "" when not found */
+    char version[64]; /* "3.19.0"; "" when it could not be read */
 } qkperf_tool;
 
 typedef struct qkperf_probe_t {
-    char cpu_model[128];        /* /proc/cpuinfo "model name" or "unknown" */
-    unsigned family, model;     /* CPUID leaf 1, extended fields folded in */
-    char kernel[128];           /* uname release */
+    char cpu_model[128];    /* /proc/cpuinfo "model name" or "unknown" */
+    unsigned family, model; /* CPUID leaf 1, extended fields folded in */
+    char kernel[128];       /* uname release */
 
-    const char *pfm_pmu;        /* libpfm's host PMU model, NULL if none active */
-    const char *pfm_groups;     /* folder of harness/groups for this host */
-    char pfm_reason[192];       /* why pfm_pmu is NULL */
+    const char *pfm_pmu;    /* libpfm's host PMU model, NULL if none active */
+    const char *pfm_groups; /* folder of harness/groups for this host */
+    char pfm_reason[192];   /* why pfm_pmu is NULL */
 
-    qkperf_why hw_why;          /* cycles + instructions group */
-    int hw_errnum;              /* errno of the failed open, 0 if none */
-    char hw_reason[320];        /* failure: what failed and why; success: a
-                                   note when only the generic names work */
-    char hw_events[2][96];      /* cycles, instructions names that counted */
-    int hw_counters;            /* general counters per libpfm, -1 unknown */
+    qkperf_why hw_why;     /* cycles + instructions group */
+    int hw_errnum;         /* errno of the failed open, 0 if none */
+    char hw_reason[320];   /* failure: what failed and why; success: a
+                              note when only the generic names work */
+    char hw_events[2][96]; /* cycles, instructions names that counted */
+    int hw_counters;       /* general counters per libpfm, -1 unknown */
 
     qkperf_why sw_why;          /* task-clock, page-faults, context-switches,
                                    cpu-migrations group */
@@ -43,13 +43,13 @@ typedef struct qkperf_probe_t {
                                    QKPERF_WHY_KERNEL_ONLY (reads n/a) */
     char sw_reason[256];        /* failure; or, when some event is n/a, why */
 
-    int rdpmc;                  /* 1 if the hw group is read with rdpmc */
-    char rdpmc_reason[160];     /* why not */
-    int paranoid;               /* perf_event_paranoid, INT_MIN if unreadable */
+    int rdpmc;              /* 1 if the hw group is read with rdpmc */
+    char rdpmc_reason[160]; /* why not */
+    int paranoid;           /* perf_event_paranoid, INT_MIN if unreadable */
 
     int tsc_invariant;
     double tsc_mhz;
-    double core_per_tsc;        /* an estimate: see tsc.h */
+    double core_per_tsc; /* an estimate: see tsc.h */
 
     qkperf_tool valgrind, llvm_mca, gnuplot;
 } qkperf_probe_t;

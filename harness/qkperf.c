@@ -32,7 +32,6 @@
 #include "config.h"
 #endif
 
-
 /* ---- probe --------------------------------------------------------------- */
 
 static int cmd_probe(int argc, char **argv)
@@ -73,8 +72,8 @@ static int cmd_list(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         if (c != 'G')
-            return qkperf_usage_error("list: %s '%s'", c == ':' ? "missing value for option"
-                                                               : "unknown option",
+            return qkperf_usage_error("list: %s '%s'",
+                                      c == ':' ? "missing value for option" : "unknown option",
                                       argv[optind - 1]);
         char err[4200];
         if (qkperf_check_folder("groups folder", optarg, err, sizeof err))
@@ -121,25 +120,25 @@ static void default_groups_path(void)
 
 /* ---- help ---------------------------------------------------------------- */
 
-#define JOB_OPTIONS                                                                       \
-    "  -k, --op OP             dequantize, gemv or gemv-i8\n"                               \
-    "  -v, --variant LIST      variants, comma-separated, or all (default)\n"              \
-    "  -s, --size LIST         N for dequantize, ROWSxCOLS for gemv; comma-separated\n"    \
-    "  -g, --groups LIST       hardware event groups (default CYCLES; none: no hw)\n"      \
-    "      --groups-dir DIR    the user's own groups, searched first (repeatable)\n"       \
-    "      --source LIST       among tsc, sw, hw, sim, static (default tsc,sw,hw)\n"       \
-    "      --mcpu CPU          llvm-mca CPU model for the static source\n"                 \
-    "  -n, --samples N         samples per region (default 11)\n"                          \
-    "      --rounds N          take them in N interleaved rounds\n"                        \
-    "      --seed N            input seed (default 1)\n"                                   \
-    "      --cpu N             pin to CPU N\n"                                             \
-    "      --warmup MS         warm-up per region (default 20)\n"                          \
-    "      --no-staged         the fused kernel only\n"                                    \
-    "      --no-sw             no software events\n"                                       \
-    "      --format FMT        table, json or csv\n"                                       \
-    "  -o, --output FILE       write the document atomically (- : standard output)\n"      \
-    "      --band KIND=F,...   noise bands: instructions, cycles, time, other\n"           \
-    "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                    \
+#define JOB_OPTIONS                                                                     \
+    "  -k, --op OP             dequantize, gemv or gemv-i8\n"                           \
+    "  -v, --variant LIST      variants, comma-separated, or all (default)\n"           \
+    "  -s, --size LIST         N for dequantize, ROWSxCOLS for gemv; comma-separated\n" \
+    "  -g, --groups LIST       hardware event groups (default CYCLES; none: no hw)\n"   \
+    "      --groups-dir DIR    the user's own groups, searched first (repeatable)\n"    \
+    "      --source LIST       among tsc, sw, hw, sim, static (default tsc,sw,hw)\n"    \
+    "      --mcpu CPU          llvm-mca CPU model for the static source\n"              \
+    "  -n, --samples N         samples per region (default 11)\n"                       \
+    "      --rounds N          take them in N interleaved rounds\n"                     \
+    "      --seed N            input seed (default 1)\n"                                \
+    "      --cpu N             pin to CPU N\n"                                          \
+    "      --warmup MS         warm-up per region (default 20)\n"                       \
+    "      --no-staged         the fused kernel only\n"                                 \
+    "      --no-sw             no software events\n"                                    \
+    "      --format FMT        table, json or csv\n"                                    \
+    "  -o, --output FILE       write the document atomically (- : standard output)\n"   \
+    "      --band KIND=F,...   noise bands: instructions, cycles, time, other\n"        \
+    "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                 \
     "  -q, --quiet             no progress line\n"
 
 static const struct {
@@ -221,7 +220,11 @@ int main(int argc, char **argv)
     qkperf_calib_register();
     if (argc > 1 && !strcmp(argv[1], "__sim-child")) /* inside valgrind; not in --help */
         return qkperf_cmd_sim_child(argc - 1, argv + 1);
-    static const struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+        const char *help;
+    } cmds[] = {
         {"probe", cmd_probe, "what can be counted on this machine, and why not"},
         {"list", cmd_list, "ops, variants, phases, event groups"},
         {"run", qkperf_cmd_run, "per-phase table of variants at sizes"},
@@ -230,7 +233,8 @@ int main(int argc, char **argv)
         {"compare", qkperf_cmd_compare, "compare two results documents (exit 1 on regression)"},
         {"plot", qkperf_cmd_plot, "PNG and SVG plots from a results document"},
         {"roofline", qkperf_cmd_roofline, "this machine's bandwidth limits (L1, L2, L3, memory)"},
-        {"decode", qkperf_cmd_decode, "tokens/s of BitNet b1.58 2B4T's linear layers vs memory bandwidth"},
+        {"decode", qkperf_cmd_decode,
+         "tokens/s of BitNet b1.58 2B4T's linear layers vs memory bandwidth"},
         {"review", qkperf_cmd_review, "the sprint review folder: results, plots, REPORT.md"},
     };
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||

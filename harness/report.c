@@ -91,8 +91,9 @@ static void headline(FILE *f, const qkperf_results *r, const char *op, const cha
     qkperf_fmt_value(a, sizeof a, bt, "ns");
     qkperf_fmt_value(b, sizeof b, ref, "ns");
     qkperf_fmt_value(th, sizeof th, med(r, op, best, size, "total", "throughput"), "elem/s");
-    fprintf(f, "- **%s %s is %.1f× scalar at %s %s** (%s per call against %s; %s; medians, "
-               "tsc, measured side by side in this run).\n",
+    fprintf(f,
+            "- **%s %s is %.1f× scalar at %s %s** (%s per call against %s; %s; medians, "
+            "tsc, measured side by side in this run).\n",
             op, best, ref / bt, size, what, a, b, th);
 }
 
@@ -110,8 +111,10 @@ static void machine(FILE *f, const qkperf_results *r)
             strcmp(mstr(r, "pmu", "status"), "available") ? mstr(r, "pmu", "reason") : "");
     fprintf(f, "| TSC | %.1f MHz; core cycles per tick ≈ %.2f (estimate: dependent-add chain) |\n",
             mnum(r, "tsc_mhz", NULL), mnum(r, "core_per_tsc", NULL));
-    static const char *const rl[][2] = {{"l1_store_Bps", "L1 store"}, {"l2_read_Bps", "L2 read"},
-                                        {"l3_read_Bps", "L3 read"}, {"mem_read_Bps", "memory read"}};
+    static const char *const rl[][2] = {{"l1_store_Bps", "L1 store"},
+                                        {"l2_read_Bps", "L2 read"},
+                                        {"l3_read_Bps", "L3 read"},
+                                        {"mem_read_Bps", "memory read"}};
     for (size_t i = 0; i < 4; i++) {
         double v = mnum(r, "roofline", rl[i][0]);
         if (isfinite(v))
@@ -144,7 +147,8 @@ static const char *first_reason(const qkperf_results *r, const char *src)
 static void sources(FILE *f, const qkperf_results *r)
 {
     static const char *const src[][2] = {
-        {"tsc", "rdtsc time per call; core cycles estimated (calibrated TSC rate × core/TSC ratio)"},
+        {"tsc",
+         "rdtsc time per call; core cycles estimated (calibrated TSC rate × core/TSC ratio)"},
         {"sw", "perf_event software events: task-clock, page faults, context switches, migrations"},
         {"hw", "perf_event hardware counters encoded by libpfm4 (event groups)"},
         {"sim", "valgrind callgrind: exact instruction counts, simulated D1/LL misses"},
@@ -154,8 +158,8 @@ static void sources(FILE *f, const qkperf_results *r)
     fprintf(f, "| source | what | here |\n|---|---|---|\n");
     for (size_t i = 0; i < 5; i++) {
         int yes = has_source(r, src[i][0], 1);
-        fprintf(f, "| `%s` | %s | %s%s |\n", src[i][0], src[i][1], yes ? "used" : "n/a: ",
-                yes ? "" : first_reason(r, src[i][0]));
+        fprintf(f, "| `%s` | %s | %s%s |\n", src[i][0], src[i][1],
+                yes ? "used" : "n/a: ", yes ? "" : first_reason(r, src[i][0]));
     }
     fprintf(f, "\n");
 }
@@ -188,10 +192,9 @@ static void sentence(FILE *f, const qkperf_deltas *ds, const char *from, const c
             size_t s = strlen(still);
             snprintf(still + s, sizeof still - s, "%s%s", s ? ", " : "", d->phase);
         } else if (is_time) {
-            snprintf(moved + u, sizeof moved - u, "%s%s %+.0f%% [%+.0f, %+.0f] (%s)",
-                     u ? "; " : "", d->phase, (d->change.ratio - 1) * 100,
-                     (d->change.ci_lo - 1) * 100, (d->change.ci_hi - 1) * 100,
-                     qkperf_verdict_name(d->verdict));
+            snprintf(moved + u, sizeof moved - u, "%s%s %+.0f%% [%+.0f, %+.0f] (%s)", u ? "; " : "",
+                     d->phase, (d->change.ratio - 1) * 100, (d->change.ci_lo - 1) * 100,
+                     (d->change.ci_hi - 1) * 100, qkperf_verdict_name(d->verdict));
         } else {
             snprintf(moved + u, sizeof moved - u, "%s%s %s %.3g → %.3g (%s)", u ? "; " : "",
                      d->phase, d->metric, d->before, d->after, d->source);
@@ -215,9 +218,11 @@ static void attribution(FILE *f, const qkperf_results *r, const char *op, const 
     fprintf(f, "### %s at %s\n\n", op, size);
     for (size_t k = 0; k + 1 < n; k++)
         sentence(f, &ds, vs[k], vs[k + 1], qk_find_variant(op, vs[k + 1])->summary);
-    fprintf(f, "\nIntervals are 95%% bootstrap intervals of the ratio of medians; a verdict is "
-               "given only when the change is significant and the whole interval lies outside "
-               "the metric's noise band (time: %.0f%%).\n\n", bands.band[QKPERF_KIND_TIME] * 100);
+    fprintf(f,
+            "\nIntervals are 95%% bootstrap intervals of the ratio of medians; a verdict is "
+            "given only when the change is significant and the whole interval lies outside "
+            "the metric's noise band (time: %.0f%%).\n\n",
+            bands.band[QKPERF_KIND_TIME] * 100);
     qkperf_deltas_free(&ds);
 }
 
@@ -235,17 +240,22 @@ static void order_check(FILE *f, const qkperf_results *r, const char *op)
     qkperf_deltas slower = {0};
     size_t checked;
     if (qkperf_attrib_order(r, op, sizes, ns, vs, nv, &bands, QKPERF_DEFAULT_SEED, &checked,
-                            &slower) == 0 && checked > 0) {
+                            &slower) == 0 &&
+        checked > 0) {
         if (slower.n == 0)
-            fprintf(f, "- **%s**: every variant is at least as fast as the one before it at "
-                       "every size measured (%zu steps × sizes, fused time).\n", op, checked);
+            fprintf(f,
+                    "- **%s**: every variant is at least as fast as the one before it at "
+                    "every size measured (%zu steps × sizes, fused time).\n",
+                    op, checked);
         else {
-            fprintf(f, "- **%s**: %zu of %zu steps × sizes are slower than the variant before "
-                       "them:", op, slower.n, checked);
+            fprintf(f,
+                    "- **%s**: %zu of %zu steps × sizes are slower than the variant before "
+                    "them:",
+                    op, slower.n, checked);
             for (size_t i = 0; i < slower.n; i++) {
                 const qkperf_delta *d = &slower.d[i];
-                fprintf(f, "%s %s → %s at %s %+.0f%% [%+.0f, %+.0f]", i ? ";" : "", d->from,
-                        d->to, d->size, (d->change.ratio - 1) * 100, (d->change.ci_lo - 1) * 100,
+                fprintf(f, "%s %s → %s at %s %+.0f%% [%+.0f, %+.0f]", i ? ";" : "", d->from, d->to,
+                        d->size, (d->change.ratio - 1) * 100, (d->change.ci_lo - 1) * 100,
                         (d->change.ci_hi - 1) * 100);
             }
             fprintf(f, ".\n");
@@ -257,16 +267,18 @@ static void order_check(FILE *f, const qkperf_results *r, const char *op)
 /* The sprint planned with guessed shares; the staged phases measure them. */
 static void guesses(FILE *f, const qkperf_results *r, const char *op, const char *size)
 {
-    static const char *const guess[][2] = {{"unpack", "40%"}, {"lut", "30%"}, {"fma", "15%"},
-                                           {"memory", "10%"}};
+    static const char *const guess[][2] = {
+        {"unpack", "40%"}, {"lut", "30%"}, {"fma", "15%"}, {"memory", "10%"}};
     const qk_op *o = qk_find_op(op);
     double sum = 0;
     for (unsigned p = 0; p < qk_phase_count(o); p++)
         sum += fmax(0, med(r, op, "avx2-mvp", size, o->phases[p], "time"));
     if (!(sum > 0))
         return;
-    fprintf(f, "| phase | sprint's guess | measured share of staged time, %s avx2-mvp at %s |\n"
-               "|---|---|---|\n", op, size);
+    fprintf(f,
+            "| phase | sprint's guess | measured share of staged time, %s avx2-mvp at %s |\n"
+            "|---|---|---|\n",
+            op, size);
     for (unsigned p = 0; p < qk_phase_count(o); p++) {
         const char *g = "—";
         for (size_t k = 0; k < 4; k++)
@@ -346,13 +358,15 @@ static void decode_section(FILE *f, const qkperf_results *r)
             size = r->rec[i].size;
     if (!size)
         return;
-    fprintf(f, "## End to end: decoding one token of BitNet b1.58 2B4T\n\n"
-               "The linear layers of one token (%s: q, k, v, o, gate, up, down per layer), "
-               "random QK256 weights streamed from memory, activation quantization included "
-               "for the int8 variants, all cores.\n\n"
-               "| variant | tokens/s | weight bytes/s | share of measured memory read bandwidth "
-               "| share of the weights read |\n"
-               "|---|---|---|---|---|\n", size);
+    fprintf(f,
+            "## End to end: decoding one token of BitNet b1.58 2B4T\n\n"
+            "The linear layers of one token (%s: q, k, v, o, gate, up, down per layer), "
+            "random QK256 weights streamed from memory, activation quantization included "
+            "for the int8 variants, all cores.\n\n"
+            "| variant | tokens/s | weight bytes/s | share of measured memory read bandwidth "
+            "| share of the weights read |\n"
+            "|---|---|---|---|---|\n",
+            size);
     for (size_t i = 0; i < r->n; i++) {
         const qkperf_record *x = &r->rec[i];
         if (strcmp(x->op, "decode") || strcmp(x->metric, "tokens/s") || !x->counted)
@@ -369,9 +383,10 @@ static void decode_section(FILE *f, const qkperf_results *r)
     long reads = (long)json_integer_value(json_object_get(r->config, "memory_reads_interleaved"));
     long threads = (long)json_integer_value(json_object_get(r->config, "memory_read_threads"));
     if (reads > 0 && mem > 0)
-        fprintf(f, "\nThe share sets each token against a memory read with the same thread count "
-                   "(%ld) made right after its round of tokens, and is the median of those pairs; "
-                   "the %ld reads had a median of %.1f GB/s.",
+        fprintf(f,
+                "\nThe share sets each token against a memory read with the same thread count "
+                "(%ld) made right after its round of tokens, and is the median of those pairs; "
+                "the %ld reads had a median of %.1f GB/s.",
                 threads, reads, mem / 1e9);
     if (med(r, "decode", QKPERF_DECODE_WEIGHTS_READ, size, "total", "tokens/s") > 0)
         fprintf(f, "\nThe weights read makes the same calls on the same threads but only loads "
@@ -400,14 +415,15 @@ static void limits(FILE *f, const qkperf_results *r, const char *const *skipped)
 {
     fprintf(f, "## What could not be measured here and why\n\n");
     if (strcmp(mstr(r, "pmu", "status"), "available"))
-        fprintf(f, "- Hardware counters (cycles, instructions, L1D misses, uops by port, "
-                   "top-down): %s. Figures of the `hw` source read n/a; cycles come from the "
-                   "TSC (an estimate), instructions and misses from callgrind (a simulation), "
-                   "port pressure from llvm-mca (a model).\n", mstr(r, "pmu", "reason"));
+        fprintf(f,
+                "- Hardware counters (cycles, instructions, L1D misses, uops by port, "
+                "top-down): %s. Figures of the `hw` source read n/a; cycles come from the "
+                "TSC (an estimate), instructions and misses from callgrind (a simulation), "
+                "port pressure from llvm-mca (a model).\n",
+                mstr(r, "pmu", "reason"));
     size_t i;
     json_t *note;
-    json_array_foreach(r->notes, i, note)
-        fprintf(f, "- %s\n", json_string_value(note));
+    json_array_foreach(r->notes, i, note) fprintf(f, "- %s\n", json_string_value(note));
     for (size_t k = 0; skipped && skipped[k]; k++)
         fprintf(f, "- plot %s\n", skipped[k]);
     fprintf(f, "\n");
@@ -417,7 +433,8 @@ static void limits(FILE *f, const qkperf_results *r, const char *const *skipped)
 static const char *ladder_size(const qkperf_results *r, const char *op, const char **sizes,
                                size_t n)
 {
-    const char *s = json_string_value(json_object_get(json_object_get(r->config, "ladder_sizes"), op));
+    const char *s =
+        json_string_value(json_object_get(json_object_get(r->config, "ladder_sizes"), op));
     for (size_t i = 0; s && i < n; i++)
         if (!strcmp(sizes[i], s))
             return sizes[i];
@@ -430,10 +447,12 @@ int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *fi
     time_t now = time(NULL);
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    fprintf(f, "# QK256 sprint review\n\nMade by `qkperf review` on %s. Every figure below is "
-               "a median over samples measured in this one run; the raw samples are in "
-               "[results.json](results.json) and [results.csv](results.csv), and what could "
-               "be counted here is in [probe.txt](probe.txt).\n\n## Headline\n\n", when);
+    fprintf(f,
+            "# QK256 sprint review\n\nMade by `qkperf review` on %s. Every figure below is "
+            "a median over samples measured in this one run; the raw samples are in "
+            "[results.json](results.json) and [results.csv](results.csv), and what could "
+            "be counted here is in [probe.txt](probe.txt).\n\n## Headline\n\n",
+            when);
     headline(f, r, "gemv", "2560x6912", "(BitNet b1.58 2B down projection shape)");
     headline(f, r, "dequantize", "1024", "elements (the sprint's benchmark size)");
     headline(f, r, "gemv-i8", "2560x6912", "(int8 activations, same shape)");

@@ -134,8 +134,8 @@ void qkperf_results_note(qkperf_results *r, const char *fmt, ...)
 }
 
 const qkperf_record *qkperf_results_find(const qkperf_results *r, const char *op,
-                                         const char *variant, const char *size,
-                                         const char *phase, const char *metric)
+                                         const char *variant, const char *size, const char *phase,
+                                         const char *metric)
 {
     for (size_t i = 0; i < r->n; i++) {
         const qkperf_record *x = &r->rec[i];
@@ -192,8 +192,7 @@ static void drop_stale_tmp(const char *path)
     free(b);
 }
 
-int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err,
-                        size_t errlen)
+int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
@@ -246,12 +245,11 @@ static json_t *record_json(const qkperf_record *x)
         json_array_append_new(s, num(x->samples[i]));
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:b,s:s?,s:o,s:{s:I,s:I}}",
                      "op", x->op, "variant", x->variant, "size", x->size, "phase", x->phase,
-                     "metric", x->metric, "source", x->source, "unit", x->unit,
-                     "batch", (json_int_t)x->batch, "samples", s, "median", num(x->median),
-                     "mad", num(x->mad), "min", num(x->min), "counted", x->counted,
-                     "reason", x->counted ? NULL : x->why, "multiplex", num(x->mux_ratio),
-                     "outliers", "low", (json_int_t)x->outliers_low, "high",
-                     (json_int_t)x->outliers_high);
+                     "metric", x->metric, "source", x->source, "unit", x->unit, "batch",
+                     (json_int_t)x->batch, "samples", s, "median", num(x->median), "mad",
+                     num(x->mad), "min", num(x->min), "counted", x->counted, "reason",
+                     x->counted ? NULL : x->why, "multiplex", num(x->mux_ratio), "outliers", "low",
+                     (json_int_t)x->outliers_low, "high", (json_int_t)x->outliers_high);
 }
 
 static json_t *results_json(const qkperf_results *r)
@@ -264,9 +262,8 @@ static json_t *results_json(const qkperf_results *r)
             return NULL;
         }
     }
-    return json_pack("{s:s,s:O,s:O,s:O,s:o,s:O}", "schema", QKPERF_SCHEMA, "machine",
-                     r->machine, "build", r->build, "config", r->config, "records", recs,
-                     "notes", r->notes);
+    return json_pack("{s:s,s:O,s:O,s:O,s:o,s:O}", "schema", QKPERF_SCHEMA, "machine", r->machine,
+                     "build", r->build, "config", r->config, "records", recs, "notes", r->notes);
 }
 
 char *qkperf_results_json_text(const qkperf_results *r)
@@ -327,7 +324,9 @@ char *qkperf_results_csv_text(const qkperf_results *r)
     FILE *f = open_memstream(&buf, &size);
     if (!f)
         return NULL;
-    fputs("op,variant,size,phase,metric,source,unit,batch,n,median,mad,min,counted,reason,samples\n", f);
+    fputs(
+        "op,variant,size,phase,metric,source,unit,batch,n,median,mad,min,counted,reason,samples\n",
+        f);
     for (size_t i = 0; i < r->n; i++) {
         const qkperf_record *x = &r->rec[i];
         const char *cols[] = {x->op, x->variant, x->size, x->phase, x->metric, x->source, x->unit};
@@ -383,10 +382,11 @@ static double get_num(json_t *obj, const char *key)
 static int record_from_json(json_t *o, qkperf_record *x, double *buf, size_t cap)
 {
     memset(x, 0, sizeof *x);
-    static const char *const keys[] = {"op", "variant", "size", "phase", "metric", "source", "unit"};
+    static const char *const keys[] = {"op",     "variant", "size", "phase",
+                                       "metric", "source",  "unit"};
     char *dst[] = {x->op, x->variant, x->size, x->phase, x->metric, x->source, x->unit};
-    size_t caps[] = {sizeof x->op, sizeof x->variant, sizeof x->size, sizeof x->phase,
-                     sizeof x->metric, sizeof x->source, sizeof x->unit};
+    size_t caps[] = {sizeof x->op,     sizeof x->variant, sizeof x->size, sizeof x->phase,
+                     sizeof x->metric, sizeof x->source,  sizeof x->unit};
     for (size_t k = 0; k < 7; k++)
         if (copy_str(dst[k], caps[k], o, keys[k]))
             return -1;
@@ -432,7 +432,8 @@ int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, siz
     json_t *recs = json_object_get(doc, "records");
     int rc = 0;
     if (!schema || strcmp(schema, QKPERF_SCHEMA) != 0)
-        rc = fail(err, len, path, "not a qkperf results document (schema is not " QKPERF_SCHEMA ")");
+        rc =
+            fail(err, len, path, "not a qkperf results document (schema is not " QKPERF_SCHEMA ")");
     else if (!json_is_array(recs) || !json_is_object(json_object_get(doc, "machine")))
         rc = fail(err, len, path, "malformed results document (no records array or machine)");
     double *buf = malloc(100000 * sizeof(double));

@@ -14,13 +14,13 @@
 /* One series: a metric of one region (phase or "total") of one variant. */
 typedef struct qkperf_record {
     char op[32], variant[48], size[48], phase[24], metric[48], source[12], unit[16];
-    double *samples;     /* per call (already divided by batch) */
+    double *samples; /* per call (already divided by batch) */
     size_t n;
     double median, mad, min;
     unsigned long batch; /* kernel calls per sample */
     int counted;         /* 0: n/a, see why */
     char why[200];
-    double mux_ratio;    /* running/enabled (hw, sw); 1 otherwise */
+    double mux_ratio;                   /* running/enabled (hw, sw); 1 otherwise */
     size_t outliers_low, outliers_high; /* Tukey, mild or worse */
 } qkperf_record;
 
@@ -39,8 +39,8 @@ int qkperf_results_add(qkperf_results *r, const qkperf_record *rec);
 void qkperf_results_note(qkperf_results *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const qkperf_record *qkperf_results_find(const qkperf_results *r, const char *op,
-                                         const char *variant, const char *size,
-                                         const char *phase, const char *metric);
+                                         const char *variant, const char *size, const char *phase,
+                                         const char *metric);
 
 /* The document as text (malloc'ed, NUL-terminated), NULL when out of memory. */
 char *qkperf_results_json_text(const qkperf_results *r);

@@ -78,11 +78,10 @@ static int write_probe(const review_cfg *c, qkperf_probe_t *p)
 }
 
 /* Measure one op over its sizes through the same path as `qkperf sweep`. */
-static int measure_op(const review_cfg *c, const char *op, const char *sizes,
-                      qkperf_results *res)
+static int measure_op(const review_cfg *c, const char *op, const char *sizes, qkperf_results *res)
 {
-    char *argv[] = {"review", "-k", (char *)op, "-s", (char *)sizes, "-n", (char *)c->samples,
-                    "-q", NULL};
+    char *argv[] = {"review",           "-k", (char *)op, "-s", (char *)sizes, "-n",
+                    (char *)c->samples, "-q", NULL};
     qkperf_job j;
     int rc = qkperf_job_parse(&j, 8, argv, "review");
     if (rc == 0) {
@@ -158,9 +157,10 @@ static void add_decode_plot(const review_cfg *c, qkperf_results *res, qkperf_plo
     static const char *const files[] = {"decode.png", "decode.svg"};
     for (size_t i = 0; i < 2; i++) {
         size_t nc = pl->nfiles;
-        add_entry(&pl->captions, &nc, "decode: tokens/s of the linear layers per gemv variant "
-                                      "and of the weights read (loads only), with the "
-                                      "memory-bandwidth ceiling");
+        add_entry(&pl->captions, &nc,
+                  "decode: tokens/s of the linear layers per gemv variant "
+                  "and of the weights read (loads only), with the "
+                  "memory-bandwidth ceiling");
         add_entry(&pl->files, &pl->nfiles, files[i]);
     }
 }
@@ -172,8 +172,8 @@ static int parse_sources(const char *text, review_cfg *c)
     char *storage, err[512];
     const char *items[QKPERF_MAX_LIST];
     size_t n;
-    int rc = qkperf_split_list(text, &storage, items, QKPERF_MAX_LIST, &n, "source", err,
-                               sizeof err);
+    int rc =
+        qkperf_split_list(text, &storage, items, QKPERF_MAX_LIST, &n, "source", err, sizeof err);
     c->sim = c->stat = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (!strcmp(items[i], "sim"))
@@ -195,10 +195,14 @@ static int parse_sources(const char *text, review_cfg *c)
 static int parse(int argc, char **argv, review_cfg *c)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
-        {"quick", no_argument, NULL, 'Q'},        {"no-sim", no_argument, NULL, 'S'},
-        {"no-static", no_argument, NULL, 'M'},    {"samples", required_argument, NULL, 'n'},
-        {"no-decode", no_argument, NULL, 'D'},    {"source", required_argument, NULL, 'X'},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {"quick", no_argument, NULL, 'Q'},
+        {"no-sim", no_argument, NULL, 'S'},
+        {"no-static", no_argument, NULL, 'M'},
+        {"samples", required_argument, NULL, 'n'},
+        {"no-decode", no_argument, NULL, 'D'},
+        {"source", required_argument, NULL, 'X'},
         {NULL, 0, NULL, 0},
     };
     memset(c, 0, sizeof *c);
@@ -210,17 +214,32 @@ static int parse(int argc, char **argv, review_cfg *c)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "o:n:", opts, NULL)) != -1) {
         switch (ch) {
-        case 'o': c->dir = optarg; break;
-        case 'f': c->force = 1; break;
-        case 'Q': c->quick = 1; c->samples = "5"; break;
-        case 'S': c->sim = 0; break;
-        case 'M': c->stat = 0; break;
-        case 'D': c->decode = 0; break;
+        case 'o':
+            c->dir = optarg;
+            break;
+        case 'f':
+            c->force = 1;
+            break;
+        case 'Q':
+            c->quick = 1;
+            c->samples = "5";
+            break;
+        case 'S':
+            c->sim = 0;
+            break;
+        case 'M':
+            c->stat = 0;
+            break;
+        case 'D':
+            c->decode = 0;
+            break;
         case 'X':
             if (parse_sources(optarg, c))
                 return 2;
             break;
-        case 'n': c->samples = optarg; break;
+        case 'n':
+            c->samples = optarg;
+            break;
         default:
             return qkperf_usage_error("review: unknown option '%s'", argv[optind - 1]);
         }
@@ -251,8 +270,8 @@ static int write_report(const review_cfg *c, const qkperf_results *res, const qk
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return 1;
-    qkperf_review_report(f, res, (const char *const *)pl->files,
-                         (const char *const *)pl->captions, (const char *const *)pl->skipped);
+    qkperf_review_report(f, res, (const char *const *)pl->files, (const char *const *)pl->captions,
+                         (const char *const *)pl->skipped);
     fclose(f);
     snprintf(path, sizeof path, "%s/REPORT.md", c->dir);
     int rc = qkperf_write_atomic(path, buf, len, err, sizeof err);

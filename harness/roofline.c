@@ -51,7 +51,8 @@ static _Thread_local volatile uint64_t qkperf_roofline_sink;
  * means anything. Their accesses stay inside buffers sized by the caller. */
 #define QKPERF_BW_KERNEL __attribute__((no_sanitize("address", "undefined")))
 
-QKPERF_BW_KERNEL __attribute__((target("avx2"))) static void store_avx2(void *buf, size_t bytes, size_t passes)
+QKPERF_BW_KERNEL __attribute__((target("avx2"))) static void store_avx2(void *buf, size_t bytes,
+                                                                        size_t passes)
 {
     __m256i v = _mm256_set1_epi64x(0x5a5a5a5a01020304LL);
     for (size_t p = 0; p < passes; p++) {
@@ -68,7 +69,8 @@ QKPERF_BW_KERNEL __attribute__((target("avx2"))) static void store_avx2(void *bu
 
 #define QKPERF_XOR_LOAD(acc, q) acc = _mm256_xor_si256(acc, _mm256_load_si256((const __m256i *)(q)))
 
-QKPERF_BW_KERNEL __attribute__((target("avx2"))) static void read_avx2(void *buf, size_t bytes, size_t passes)
+QKPERF_BW_KERNEL __attribute__((target("avx2"))) static void read_avx2(void *buf, size_t bytes,
+                                                                       size_t passes)
 {
     /* Eight independent xor chains (1-cycle latency) over 256 bytes per
      * iteration keep the loads, not the arithmetic or the loop, the limit. */
@@ -225,8 +227,14 @@ static qkperf_caches cache_sizes(void)
     return c;
 }
 
-static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
-static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static size_t max_size(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
 
 /* Buffers: half of L1D (at most 16 KiB) and half of L2 stay resident; the
  * L3 buffer is half of L3, at most 16 MiB (a slice may be all one core
@@ -370,7 +378,8 @@ static int run_parts(mem_part *part, int n, mem_gate *g, char *err, size_t len)
     for (int i = 0; i < started; i++)
         pthread_join(tid[i], NULL);
     if (rc)
-        snprintf(err, len, "cannot start memory-read thread %d of %d: %s", started + 1, n, strerror(rc));
+        snprintf(err, len, "cannot start memory-read thread %d of %d: %s", started + 1, n,
+                 strerror(rc));
     return rc ? -1 : 0;
 }
 
@@ -387,7 +396,8 @@ int qkperf_roofline_mem_threads(int threads, int quick, double *Bps, char *err, 
     *Bps = 0;
     if (threads < 1 || threads > MAX_THREADS)
         return snprintf(err, len, "memory-read thread count %d out of range (1..%d)", threads,
-                        MAX_THREADS), -1;
+                        MAX_THREADS),
+               -1;
     size_t total;
     mem_buffer_size(quick, &total);
     size_t slice = total / (size_t)threads / 256 * 256; /* whole iterations of either kernel */
@@ -396,19 +406,25 @@ int qkperf_roofline_mem_threads(int threads, int quick, double *Bps, char *err, 
     if (!buf || !part) {
         free(buf);
         free(part);
-        return snprintf(err, len, "cannot allocate %zu MiB for the memory read buffer", total / MiB), -1;
+        return snprintf(err, len, "cannot allocate %zu MiB for the memory read buffer",
+                        total / MiB),
+               -1;
     }
     mem_gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .open = PTHREAD_COND_INITIALIZER};
     int rc = pthread_barrier_init(&g.rep, NULL, (unsigned)threads);
     if (rc) {
         free(buf);
         free(part);
-        return snprintf(err, len, "cannot set up a barrier for %d threads: %s", threads, strerror(rc)), -1;
+        return snprintf(err, len, "cannot set up a barrier for %d threads: %s", threads,
+                        strerror(rc)),
+               -1;
     }
     int avx2 = __builtin_cpu_supports("avx2");
     for (int i = 0; i < threads; i++)
-        part[i] = (mem_part){.gate = &g, .k = avx2 ? read_avx2 : read_words,
-                             .buf = buf + (size_t)i * slice, .bytes = slice,
+        part[i] = (mem_part){.gate = &g,
+                             .k = avx2 ? read_avx2 : read_words,
+                             .buf = buf + (size_t)i * slice,
+                             .bytes = slice,
                              .passes = max_size(1, REP_BYTES / (slice * (size_t)threads)),
                              .reps = quick ? 3 : 7};
     rc = run_parts(part, threads, &g, err, len);
@@ -446,8 +462,15 @@ int qkperf_roofline_measure(qkperf_roofline *out, int quick)
     snprintf(out->method, sizeof out->method,
              "one thread, and memory read also with %d threads (own slices, timed to the slowest); "
              "best of %u (memory: %u), %s, non-zero data, huge pages advised, CLOCK_MONOTONIC_RAW",
-             nt, reps, mem_reps, avx2 ? "AVX2 32-byte loads/stores" : "portable 8-byte loads/stores");
-    const struct { size_t bytes; qkperf_bw_kernel k; unsigned reps; double *dst; const char *name; } lv[] = {
+             nt, reps, mem_reps,
+             avx2 ? "AVX2 32-byte loads/stores" : "portable 8-byte loads/stores");
+    const struct {
+        size_t bytes;
+        qkperf_bw_kernel k;
+        unsigned reps;
+        double *dst;
+        const char *name;
+    } lv[] = {
         {out->l1_bytes, st, reps, &out->l1_store_Bps, "L1 store"},
         {out->l2_bytes, rd, reps, &out->l2_read_Bps, "L2 read"},
         {out->l3_bytes, rd, reps, &out->l3_read_Bps, "L3 read"},
@@ -470,11 +493,11 @@ int qkperf_roofline_measure(qkperf_roofline *out, int quick)
 
 json_t *qkperf_roofline_json(const qkperf_roofline *rl)
 {
-    json_t *o = json_pack("{s:f,s:f,s:f,s:f,s:s,s:I,s:I,s:I,s:I}", "l1_store_Bps", rl->l1_store_Bps,
-                     "l2_read_Bps", rl->l2_read_Bps, "l3_read_Bps", rl->l3_read_Bps,
-                     "mem_read_Bps", rl->mem_read_Bps, "method", rl->method, "l1_bytes",
-                     (json_int_t)rl->l1_bytes, "l2_bytes", (json_int_t)rl->l2_bytes, "l3_bytes",
-                     (json_int_t)rl->l3_bytes, "mem_bytes", (json_int_t)rl->mem_bytes);
+    json_t *o = json_pack(
+        "{s:f,s:f,s:f,s:f,s:s,s:I,s:I,s:I,s:I}", "l1_store_Bps", rl->l1_store_Bps, "l2_read_Bps",
+        rl->l2_read_Bps, "l3_read_Bps", rl->l3_read_Bps, "mem_read_Bps", rl->mem_read_Bps, "method",
+        rl->method, "l1_bytes", (json_int_t)rl->l1_bytes, "l2_bytes", (json_int_t)rl->l2_bytes,
+        "l3_bytes", (json_int_t)rl->l3_bytes, "mem_bytes", (json_int_t)rl->mem_bytes);
     if (o && rl->mem_threads > 0 &&
         (json_object_set_new(o, "mem_read_all_Bps", json_real(rl->mem_read_all_Bps)) ||
          json_object_set_new(o, "mem_threads", json_integer(rl->mem_threads)))) {
@@ -491,11 +514,16 @@ static int all_threads_from_json(const json_t *o, qkperf_roofline *out, char *er
     if (!bw && !nt)
         return 0;
     if (!json_is_number(bw) || json_number_value(bw) <= 0)
-        return snprintf(err, len, "roofline: 'mem_read_all_Bps' missing or not a positive number "
-                                  "(it goes with 'mem_threads')"), -1;
+        return snprintf(err, len,
+                        "roofline: 'mem_read_all_Bps' missing or not a positive number "
+                        "(it goes with 'mem_threads')"),
+               -1;
     if (!json_is_integer(nt) || json_integer_value(nt) < 1 || json_integer_value(nt) > MAX_THREADS)
-        return snprintf(err, len, "roofline: 'mem_threads' missing or not a count from 1 to %d "
-                                  "(it goes with 'mem_read_all_Bps')", MAX_THREADS), -1;
+        return snprintf(err, len,
+                        "roofline: 'mem_threads' missing or not a count from 1 to %d "
+                        "(it goes with 'mem_read_all_Bps')",
+                        MAX_THREADS),
+               -1;
     out->mem_read_all_Bps = json_number_value(bw);
     out->mem_threads = (int)json_integer_value(nt);
     return 0;
@@ -503,7 +531,8 @@ static int all_threads_from_json(const json_t *o, qkperf_roofline *out, char *er
 
 int qkperf_roofline_from_json(const json_t *o, qkperf_roofline *out, char *err, size_t len)
 {
-    static const char *const keys[] = {"l1_store_Bps", "l2_read_Bps", "l3_read_Bps", "mem_read_Bps"};
+    static const char *const keys[] = {"l1_store_Bps", "l2_read_Bps", "l3_read_Bps",
+                                       "mem_read_Bps"};
     static const char *const sizes[] = {"l1_bytes", "l2_bytes", "l3_bytes", "mem_bytes"};
     double *dst[] = {&out->l1_store_Bps, &out->l2_read_Bps, &out->l3_read_Bps, &out->mem_read_Bps};
     size_t *sdst[] = {&out->l1_bytes, &out->l2_bytes, &out->l3_bytes, &out->mem_bytes};
@@ -513,7 +542,8 @@ int qkperf_roofline_from_json(const json_t *o, qkperf_roofline *out, char *err, 
     for (size_t i = 0; i < 4; i++) {
         json_t *v = json_object_get(o, keys[i]);
         if (!json_is_number(v) || json_number_value(v) <= 0)
-            return snprintf(err, len, "roofline: '%s' missing or not a positive number", keys[i]), -1;
+            return snprintf(err, len, "roofline: '%s' missing or not a positive number", keys[i]),
+                   -1;
         *dst[i] = json_number_value(v);
         json_int_t b = json_integer_value(json_object_get(o, sizes[i]));
         *sdst[i] = b > 0 ? (size_t)b : 0;
@@ -540,7 +570,12 @@ static void print_table(FILE *f, const qkperf_roofline *rl)
     /* Core cycles come from the TSC and the measured core/TSC ratio: an
      * estimate, and only meaningful with an invariant TSC. */
     double core_hz = qkperf_tsc_invariant() ? qkperf_tsc_mhz() * 1e6 * qkperf_core_per_tsc() : 0;
-    const struct { const char *name; int threads; double Bps; size_t bytes; } lv[] = {
+    const struct {
+        const char *name;
+        int threads;
+        double Bps;
+        size_t bytes;
+    } lv[] = {
         {"L1 store", 1, rl->l1_store_Bps, rl->l1_bytes},
         {"L2 read", 1, rl->l2_read_Bps, rl->l2_bytes},
         {"L3 read", 1, rl->l3_read_Bps, rl->l3_bytes},
@@ -614,7 +649,8 @@ int qkperf_cmd_roofline(int argc, char **argv)
         else if (c == 'Q')
             quick = 1;
         else
-            return usage(c == ':' ? "missing value for option" : "unknown option", argv[optind - 1]);
+            return usage(c == ':' ? "missing value for option" : "unknown option",
+                         argv[optind - 1]);
     }
     if (optind < argc)
         return usage("unexpected argument", argv[optind]);

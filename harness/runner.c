@@ -31,10 +31,10 @@ void qkperf_run_opts_default(qkperf_run_opts *o)
 }
 
 typedef struct pass {
-    qkperf_meter outer;   /* sw, or one part of a hw group */
+    qkperf_meter outer; /* sw, or one part of a hw group */
     int has_outer;
-    size_t group;         /* hw: index into plan.groups */
-    size_t first_event;   /* hw: group event index of outer metric 0 */
+    size_t group;       /* hw: index into plan.groups */
+    size_t first_event; /* hw: group event index of outer metric 0 */
 } pass;
 
 typedef struct plan {
@@ -43,13 +43,13 @@ typedef struct plan {
     size_t npasses;
     qkperf_group *groups[MAX_GROUPS];
     size_t ngroups;
-    double overhead_ns;   /* start/stop cost of the heaviest pass */
+    double overhead_ns; /* start/stop cost of the heaviest pass */
 } plan;
 
 typedef struct region {
     const qk_variant *v;
     void *ws;
-    int phase;            /* -1: the fused kernel */
+    int phase; /* -1: the fused kernel */
 } region;
 
 static void region_run(const region *r, unsigned long batch)
@@ -64,8 +64,7 @@ static void region_run(const region *r, unsigned long batch)
 
 /* ---- groups -------------------------------------------------------------- */
 
-static qkperf_group *load_group(const qkperf_run_opts *o, const char *name, char *err,
-                                size_t len)
+static qkperf_group *load_group(const qkperf_run_opts *o, const char *name, char *err, size_t len)
 {
     return qkperf_group_load(o->group_dirs, qkperf_pfm_groups_dir(), name, 1, err, len);
 }
@@ -130,8 +129,11 @@ int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errle
         if (rc)
             return -1;
         if (passes > MAX_PASSES)
-            return snprintf(err, errlen, "the event groups need %zu counting passes (at most %d): "
-                            "ask for fewer groups", passes, MAX_PASSES), -1;
+            return snprintf(err, errlen,
+                            "the event groups need %zu counting passes (at most %d): "
+                            "ask for fewer groups",
+                            passes, MAX_PASSES),
+                   -1;
     }
     return 0;
 }
@@ -264,13 +266,13 @@ typedef struct sampled {
     double *v;
     int counted[2 + QKPERF_METER_MAX];
     double ratio[2 + QKPERF_METER_MAX];
-    double raw_sum[2 + QKPERF_METER_MAX]; /* per sample totals, for notes */
-    char why[160];                        /* reading the outer meter failed */
+    double raw_sum[2 + QKPERF_METER_MAX];  /* per sample totals, for notes */
+    char why[160];                         /* reading the outer meter failed */
     qkperf_why mwhy[2 + QKPERF_METER_MAX]; /* why a metric was not counted */
 } sampled;
 
-static void sample_pass(plan *pl, pass *p, const region *r, unsigned long batch,
-                        unsigned ns, sampled *out)
+static void sample_pass(plan *pl, pass *p, const region *r, unsigned long batch, unsigned ns,
+                        sampled *out)
 {
     size_t nm = 2 + (p->has_outer ? p->outer.n : 0);
     for (size_t m = 0; m < nm; m++) {
@@ -319,8 +321,8 @@ static const char *not_counted_why(qkperf_why w)
 
 /* ---- records ------------------------------------------------------------- */
 
-static void base_record(qkperf_record *x, const qk_op *op, const qk_variant *v,
-                        const char *size, const char *phase)
+static void base_record(qkperf_record *x, const qk_op *op, const qk_variant *v, const char *size,
+                        const char *phase)
 {
     memset(x, 0, sizeof *x);
     snprintf(x->op, sizeof x->op, "%s", op->name);
@@ -331,8 +333,7 @@ static void base_record(qkperf_record *x, const qk_op *op, const qk_variant *v,
 }
 
 static int emit(qkperf_results *res, qkperf_record *x, const char *metric, const char *source,
-                 const char *unit, const double *samples, size_t n, int counted,
-                 const char *why)
+                const char *unit, const double *samples, size_t n, int counted, const char *why)
 {
     snprintf(x->metric, sizeof x->metric, "%s", metric);
     snprintf(x->source, sizeof x->source, "%s", source);
@@ -352,8 +353,8 @@ static int emit(qkperf_results *res, qkperf_record *x, const char *metric, const
     return qkperf_results_add(res, x);
 }
 
-static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p,
-                      const sampled *sm, unsigned ns, int with_tsc)
+static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p, const sampled *sm,
+                      unsigned ns, int with_tsc)
 {
     if (with_tsc)
         for (size_t m = 0; m < 2; m++)
@@ -365,8 +366,8 @@ static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p,
                           : sm->why[0]        ? sm->why
                                               : not_counted_why(sm->mwhy[2 + k]);
         x->mux_ratio = sm->ratio[2 + k];
-        emit(res, x, p->outer.name[k], p->outer.source, p->outer.unit[k],
-             sm->v + (2 + k) * ns, ns, p->outer.available && sm->counted[2 + k], why);
+        emit(res, x, p->outer.name[k], p->outer.source, p->outer.unit[k], sm->v + (2 + k) * ns, ns,
+             p->outer.available && sm->counted[2 + k], why);
         x->mux_ratio = 1.0;
     }
 }
@@ -374,8 +375,8 @@ static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p,
 /* Derived metrics of hw group gi, per sample, from the passes of that group. */
 /* Derived metrics of hw group gi, per sample, from the passes of that
  * group; n/a unless every event of every part counted. */
-static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t gi,
-                        sampled *sms, unsigned ns)
+static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t gi, sampled *sms,
+                        unsigned ns)
 {
     const qkperf_group *g = pl->groups[gi];
     double vals[MAX_GROUP_EVENTS];
@@ -470,9 +471,8 @@ static int check_output(const qk_op *op, const qk_variant *v, const size_t *dim,
     return rc;
 }
 
-static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op,
-                          const qk_variant *v, const size_t *dim, const char *size,
-                          const region *r, qkperf_results *res)
+static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op, const qk_variant *v,
+                          const size_t *dim, const char *size, const region *r, qkperf_results *res)
 {
     const char *phase = r->phase < 0 ? "total" : op->phases[r->phase];
     double target = fmax(o->min_sample_us * 1e3, 100.0 * pl->overhead_ns);
@@ -516,8 +516,8 @@ static void progress(const qkperf_run_opts *o, const qk_variant *v, const char *
 }
 
 int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *v,
-                   const size_t *dim, const char *size, qkperf_results *res,
-                   char *err, size_t errlen)
+                   const size_t *dim, const char *size, qkperf_results *res, char *err,
+                   size_t errlen)
 {
     if (check_output(op, v, dim, o->seed, err, errlen))
         return -1;

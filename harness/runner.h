@@ -19,16 +19,16 @@
 #include "results.h"
 
 typedef struct qkperf_run_opts {
-    unsigned samples;          /* >= 1; default 11 */
-    double warmup_ms;          /* default 20 */
-    double min_sample_us;      /* floor of a sample; default 50 */
-    uint64_t seed;             /* inputs */
-    int cpu;                   /* -1: not pinned */
-    int staged;                /* also measure each phase alone */
-    int sw;                    /* use the software-event group */
-    const char *const *groups; /* hw group names, NULL-terminated, or NULL */
+    unsigned samples;              /* >= 1; default 11 */
+    double warmup_ms;              /* default 20 */
+    double min_sample_us;          /* floor of a sample; default 50 */
+    uint64_t seed;                 /* inputs */
+    int cpu;                       /* -1: not pinned */
+    int staged;                    /* also measure each phase alone */
+    int sw;                        /* use the software-event group */
+    const char *const *groups;     /* hw group names, NULL-terminated, or NULL */
     const char *const *group_dirs; /* user --groups directories, or NULL */
-    int progress;              /* print a progress line on stderr */
+    int progress;                  /* print a progress line on stderr */
 } qkperf_run_opts;
 
 void qkperf_run_opts_default(qkperf_run_opts *o);
@@ -41,7 +41,7 @@ int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errle
  * checked against the op's first variant (the reference). Appends records
  * to res; 0, or -1 with one line in err. */
 int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *v,
-                   const size_t *dim, const char *size, qkperf_results *res,
-                   char *err, size_t errlen);
+                   const size_t *dim, const char *size, qkperf_results *res, char *err,
+                   size_t errlen);
 
 #endif

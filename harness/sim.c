@@ -114,7 +114,10 @@ static unsigned long sim_read_num(const char *dir, const char *file)
     return v;
 }
 
-static int sim_pow2(unsigned long x) { return x && !(x & (x - 1)); }
+static int sim_pow2(unsigned long x)
+{
+    return x && !(x & (x - 1));
+}
 
 /* "size,ways,line" of one sysfs cache folder into out; NULL if valgrind
  * would accept it, else why not (it wants a power-of-two number of sets
@@ -163,9 +166,11 @@ void qkperf_sim_cache_geometry(const char *root, char *d1, char *ll, size_t len,
     for (int i = 0; i < 16; i++) {
         char dir[PATH_MAX], type[32];
         sim_cache c = {0};
-        snprintf(dir, sizeof dir, "%s/index%d", root ? root : "/sys/devices/system/cpu/cpu0/cache", i);
+        snprintf(dir, sizeof dir, "%s/index%d", root ? root : "/sys/devices/system/cpu/cpu0/cache",
+                 i);
         c.level = sim_read_num(dir, "level");
-        if (!c.level || sim_read_line(dir, "type", type, sizeof type) || !strcmp(type, "Instruction"))
+        if (!c.level || sim_read_line(dir, "type", type, sizeof type) ||
+            !strcmp(type, "Instruction"))
             continue;
         c.refused = sim_geometry(dir, c.geom, sizeof c.geom);
         if (c.level == 1 && !strcmp(type, "Data"))
@@ -203,8 +208,8 @@ static int sim_self(char *path, size_t len, char *err, size_t errlen)
 static const char *sim_strip_pid(const char *line)
 {
     char mark[3] = {line[0], line[0], '\0'};
-    const char *end = (line[0] == '=' || line[0] == '-') && line[1] == line[0]
-                          ? strstr(line + 2, mark) : NULL;
+    const char *end =
+        (line[0] == '=' || line[0] == '-') && line[1] == line[0] ? strstr(line + 2, mark) : NULL;
     return end ? end + 2 + (end[2] == ' ') : line;
 }
 
@@ -231,10 +236,25 @@ static void sim_build_argv(sim_args *a, const char *dir, const qk_op *op, const 
     snprintf(a->ll, sizeof a->ll, "--LL=%s", ll);
     snprintf(a->out, sizeof a->out, "--callgrind-out-file=%s/" SIM_DUMP_BASE, dir);
     snprintf(a->seed, sizeof a->seed, "%llu", (unsigned long long)seed);
-    char *const fixed[] = {"valgrind", "-q", "--tool=callgrind", "--cache-sim=yes", a->d1, a->ll,
-                           "--instr-atstart=no", "--collect-atstart=no", a->out, a->self,
-                           "__sim-child", "--op", (char *)op->name, "--variant", (char *)v->name,
-                           "--size", (char *)size, "--seed", a->seed};
+    char *const fixed[] = {"valgrind",
+                           "-q",
+                           "--tool=callgrind",
+                           "--cache-sim=yes",
+                           a->d1,
+                           a->ll,
+                           "--instr-atstart=no",
+                           "--collect-atstart=no",
+                           a->out,
+                           a->self,
+                           "__sim-child",
+                           "--op",
+                           (char *)op->name,
+                           "--variant",
+                           (char *)v->name,
+                           "--size",
+                           (char *)size,
+                           "--seed",
+                           a->seed};
     size_t n = sizeof fixed / sizeof fixed[0];
     memcpy(a->argv, fixed, sizeof fixed);
     if (!staged)
@@ -274,7 +294,8 @@ static void sim_parse_costs(const char *events, const char *values, double *ev)
     snprintf(names, sizeof names, "%s", events);
     char *save = NULL, *end;
     const char *p = values;
-    for (char *name = strtok_r(names, " \t\n", &save); name; name = strtok_r(NULL, " \t\n", &save)) {
+    for (char *name = strtok_r(names, " \t\n", &save); name;
+         name = strtok_r(NULL, " \t\n", &save)) {
         double x = strtod(p, &end);
         if (end == p)
             x = 0;
@@ -336,8 +357,10 @@ static int sim_read_dumps(const char *dir, sim_region *r, size_t *n, char *err, 
         if (rc == 0 && *n == SIM_MAX_REGIONS)
             rc = sim_fail(err, len, "sim: more callgrind dumps than regions in", dir);
         else if (rc == 0 && sim_parse_dump(path, &r[(*n)++]))
-            rc = sim_fail(err, len, "sim: not a callgrind dump of a region (no trigger or "
-                          "cost line):", path);
+            rc = sim_fail(err, len,
+                          "sim: not a callgrind dump of a region (no trigger or "
+                          "cost line):",
+                          path);
         free(names[i]);
     }
     free(names);
@@ -388,11 +411,14 @@ static int sim_emit_region(qkperf_results *res, const qk_op *op, const qk_varian
     char why[SIM_NEV][200];
     int rc = 0;
     for (size_t k = 0; k < SIM_NEV; k++) {
-        char *w = qkperf_sim_net(r->ev[k], empty->ev[k], &ev[k], why[k], sizeof why[k]) ? why[k] : NULL;
+        char *w =
+            qkperf_sim_net(r->ev[k], empty->ev[k], &ev[k], why[k], sizeof why[k]) ? why[k] : NULL;
         rc |= sim_emit(res, op, v, size, r->name, sim_events[k], "count", ev[k], w);
     }
     double elems = op->elements(dim), acc = ev[1] + ev[2];
-    const char *ir_why = isnan(ev[0]) ? why[0] : elems > 0 ? NULL : "the op processes no elements at this size";
+    const char *ir_why = isnan(ev[0]) ? why[0]
+                         : elems > 0  ? NULL
+                                      : "the op processes no elements at this size";
     const char *d1_why = NULL;
     for (size_t k = 1; k <= 4 && !d1_why; k++)
         d1_why = isnan(ev[k]) ? why[k] : NULL;
@@ -408,8 +434,10 @@ int qkperf_sim_net(double region, double empty, double *net, char *why, size_t l
     *net = region - empty;
     if (*net >= 0)
         return 0;
-    snprintf(why, len, "n/a: the region counted less than the empty call (%.0f < %.0f), so the "
-                       "call's cost cannot be subtracted", region, empty);
+    snprintf(why, len,
+             "n/a: the region counted less than the empty call (%.0f < %.0f), so the "
+             "call's cost cannot be subtracted",
+             region, empty);
     *net = NAN;
     return -1;
 }
@@ -451,9 +479,11 @@ static int sim_emit_all(qkperf_results *res, const qk_op *op, const qk_variant *
         const sim_region *x = sim_find(r, n, names[i]);
         const sim_region *e = strcmp(names[i], "total") ? ep : et;
         if (!x || !e)
-            return snprintf(err, len, "sim: %s __sim-child wrote no callgrind dump for region "
-                            "'%s' (is it a qkperf that knows __sim-child?)", self,
-                            x ? (e == ep ? SIM_EMPTY_PHASE : SIM_EMPTY_TOTAL) : names[i]), -1;
+            return snprintf(err, len,
+                            "sim: %s __sim-child wrote no callgrind dump for region "
+                            "'%s' (is it a qkperf that knows __sim-child?)",
+                            self, x ? (e == ep ? SIM_EMPTY_PHASE : SIM_EMPTY_TOTAL) : names[i]),
+                   -1;
         if (sim_emit_region(res, op, v, dim, size, x, e))
             return snprintf(err, len, "sim: out of memory adding records"), -1;
     }
@@ -486,9 +516,7 @@ static void sim_note_geometry(qkperf_results *res, const sim_args *a)
     json_t *x;
     snprintf(note, sizeof note, "sim: valgrind callgrind --cache-sim=yes %s %s%s%s%s", a->d1, a->ll,
              *a->fallback ? " (" : " (the host's, from sysfs", a->fallback, ")");
-    json_array_foreach(res->notes, i, x)
-        if (!strcmp(json_string_value(x), note))
-            return;
+    json_array_foreach(res->notes, i, x) if (!strcmp(json_string_value(x), note)) return;
     qkperf_results_note(res, "%s", note);
 }
 
@@ -497,13 +525,13 @@ static int sim_needs_avx512(const qk_variant *v)
     return (v->isa & (QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI)) != 0;
 }
 
-int qkperf_sim_measure(const qk_op *op, const qk_variant *v, const size_t *dim,
-                       const char *size, uint64_t seed, int staged, qkperf_results *res,
-                       char *err, size_t len)
+int qkperf_sim_measure(const qk_op *op, const qk_variant *v, const size_t *dim, const char *size,
+                       uint64_t seed, int staged, qkperf_results *res, char *err, size_t len)
 {
     if (sim_needs_avx512(v))
         return sim_emit_skipped(res, op, v, size, staged)
-                   ? (snprintf(err, len, "sim: out of memory adding records"), -1) : 0;
+                   ? (snprintf(err, len, "sim: out of memory adding records"), -1)
+                   : 0;
     sim_args a;
     if (sim_self(a.self, sizeof a.self, err, len))
         return -1;
@@ -528,8 +556,15 @@ int qkperf_sim_measure(const qk_op *op, const qk_variant *v, const size_t *dim,
 
 /* ---- the child side (runs under callgrind) ------------------------------- */
 
-static void sim_empty_fused(void *ws) { (void)ws; }
-static void sim_empty_phase(void *ws, unsigned phase) { (void)ws; (void)phase; }
+static void sim_empty_fused(void *ws)
+{
+    (void)ws;
+}
+static void sim_empty_phase(void *ws, unsigned phase)
+{
+    (void)ws;
+    (void)phase;
+}
 
 /* Warm-up call with collection off, then exactly one call collected and
  * dumped as `name`. The function pointer goes through a volatile so the
@@ -616,8 +651,8 @@ static int sim_child_check(const qk_op *op, const qk_variant *v, const char *nam
         fprintf(stderr, "qkperf __sim-child: must run under valgrind --tool=callgrind "
                         "(qkperf run --source sim starts it)\n");
     else if (!v)
-        fprintf(stderr, "qkperf __sim-child: unknown variant '%s' for %s in %s\n", name,
-                op->name, "this program (registered only in the parent?)");
+        fprintf(stderr, "qkperf __sim-child: unknown variant '%s' for %s in %s\n", name, op->name,
+                "this program (registered only in the parent?)");
     else if (!qk_variant_runnable(v)) {
         char need[96]; /* qk_isa_names returns one static buffer */
         sim_copy(need, sizeof need, qk_isa_names(v->isa));
@@ -643,8 +678,8 @@ int qkperf_cmd_sim_child(int argc, char **argv)
         return 1;
     void *ws = o.op->create(dim, o.seed);
     if (!ws) {
-        fprintf(stderr, "qkperf __sim-child: cannot allocate %s workspace for %s: %s\n",
-                o.op->name, o.size, strerror(errno));
+        fprintf(stderr, "qkperf __sim-child: cannot allocate %s workspace for %s: %s\n", o.op->name,
+                o.size, strerror(errno));
         return 1;
     }
     sim_child_regions(o.op, v, ws, o.staged);

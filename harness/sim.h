@@ -28,9 +28,8 @@ int qkperf_sim_available(char *why, size_t len);
  * records with counted = 0 and the reason. The child
  * is QKPERF_BIN when set (tests), else this program. 0, or -1 with one
  * line in err. */
-int qkperf_sim_measure(const qk_op *op, const qk_variant *v, const size_t *dim,
-                       const char *size, uint64_t seed, int staged, qkperf_results *res,
-                       char *err, size_t len);
+int qkperf_sim_measure(const qk_op *op, const qk_variant *v, const size_t *dim, const char *size,
+                       uint64_t seed, int staged, qkperf_results *res, char *err, size_t len);
 
 /* region - empty into *net: 0; or -1 when that is below zero (the region
  * counted less than the empty call, so its cost cannot be separated), with

@@ -35,7 +35,9 @@
 
 /* ---- PRNG: xoshiro256** seeded by splitmix64 ---- */
 
-typedef struct rng { uint64_t s[4]; } rng;
+typedef struct rng {
+    uint64_t s[4];
+} rng;
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -105,15 +107,22 @@ static double select_kth(double *a, size_t n, size_t k)
         double pivot = a[kk];
         ptrdiff_t i = lo, j = hi;
         do {
-            while (a[i] < pivot) i++;
-            while (pivot < a[j]) j--;
+            while (a[i] < pivot)
+                i++;
+            while (pivot < a[j])
+                j--;
             if (i <= j) {
-                double t = a[i]; a[i] = a[j]; a[j] = t;
-                i++; j--;
+                double t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                j--;
             }
         } while (i <= j);
-        if (j < kk) lo = i;
-        if (kk < i) hi = j;
+        if (j < kk)
+            lo = i;
+        if (kk < i)
+            hi = j;
     }
     return a[kk];
 }
@@ -129,7 +138,8 @@ static double median_inplace(double *a, size_t n)
      * their maximum. */
     double lower = a[0];
     for (size_t i = 1; i < k; i++)
-        if (a[i] > lower) lower = a[i];
+        if (a[i] > lower)
+            lower = a[i];
     return (lower + upper) / 2;
 }
 
@@ -146,25 +156,37 @@ static bool all_finite(const double *x, size_t n)
 static qkperf_outlier tukey_class(double v, double q1, double q3)
 {
     double iqr = q3 - q1;
-    if (v < q1 - 3.0 * iqr) return QKPERF_OUTLIER_LOW_SEVERE;
-    if (v < q1 - 1.5 * iqr) return QKPERF_OUTLIER_LOW_MILD;
-    if (v > q3 + 3.0 * iqr) return QKPERF_OUTLIER_HIGH_SEVERE;
-    if (v > q3 + 1.5 * iqr) return QKPERF_OUTLIER_HIGH_MILD;
+    if (v < q1 - 3.0 * iqr)
+        return QKPERF_OUTLIER_LOW_SEVERE;
+    if (v < q1 - 1.5 * iqr)
+        return QKPERF_OUTLIER_LOW_MILD;
+    if (v > q3 + 3.0 * iqr)
+        return QKPERF_OUTLIER_HIGH_SEVERE;
+    if (v > q3 + 1.5 * iqr)
+        return QKPERF_OUTLIER_HIGH_MILD;
     return QKPERF_OUTLIER_NONE;
 }
 
-static void count_outliers(const double *x, size_t n, qkperf_summary *s,
-                           qkperf_outlier *cls)
+static void count_outliers(const double *x, size_t n, qkperf_summary *s, qkperf_outlier *cls)
 {
     s->low_severe = s->low_mild = s->high_mild = s->high_severe = 0;
     for (size_t i = 0; i < n; i++) {
         qkperf_outlier c = tukey_class(x[i], s->q1, s->q3);
         switch (c) {
-        case QKPERF_OUTLIER_LOW_SEVERE:  s->low_severe++;  break;
-        case QKPERF_OUTLIER_LOW_MILD:    s->low_mild++;    break;
-        case QKPERF_OUTLIER_HIGH_MILD:   s->high_mild++;   break;
-        case QKPERF_OUTLIER_HIGH_SEVERE: s->high_severe++; break;
-        case QKPERF_OUTLIER_NONE:                          break;
+        case QKPERF_OUTLIER_LOW_SEVERE:
+            s->low_severe++;
+            break;
+        case QKPERF_OUTLIER_LOW_MILD:
+            s->low_mild++;
+            break;
+        case QKPERF_OUTLIER_HIGH_MILD:
+            s->high_mild++;
+            break;
+        case QKPERF_OUTLIER_HIGH_SEVERE:
+            s->high_severe++;
+            break;
+        case QKPERF_OUTLIER_NONE:
+            break;
         }
         if (cls)
             cls[i] = c;
@@ -179,8 +201,7 @@ static double mad_of_sorted(double *sorted, size_t n, double median)
     return median_inplace(sorted, n);
 }
 
-int qkperf_summarize(const double *x, size_t n, qkperf_summary *out,
-                     qkperf_outlier *cls)
+int qkperf_summarize(const double *x, size_t n, qkperf_summary *out, qkperf_outlier *cls)
 {
     if (!x || !out || n == 0 || !all_finite(x, n))
         return -EINVAL;
@@ -194,7 +215,10 @@ int qkperf_summarize(const double *x, size_t n, qkperf_summary *out,
     for (size_t i = 0; i < n; i++)
         sum += buf[i];
     *out = (qkperf_summary){
-        .n = n, .min = buf[0], .max = buf[n - 1], .mean = sum / (double)n,
+        .n = n,
+        .min = buf[0],
+        .max = buf[n - 1],
+        .mean = sum / (double)n,
         .q1 = quantile_sorted(buf, n, 0.25),
         .median = quantile_sorted(buf, n, 0.5),
         .q3 = quantile_sorted(buf, n, 0.75),
@@ -216,16 +240,17 @@ typedef struct boot_params {
 
 static int resolve_opts(const qkperf_change_opts *o, boot_params *p)
 {
-    *p = (boot_params){ QKPERF_DEFAULT_SEED, DEFAULT_RESAMPLES,
-                        DEFAULT_CONFIDENCE, DEFAULT_ALPHA };
+    *p = (boot_params){QKPERF_DEFAULT_SEED, DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, DEFAULT_ALPHA};
     if (!o)
         return 0;
     p->seed = o->seed;
-    if (o->resamples) p->resamples = o->resamples;
-    if (o->confidence != 0) p->confidence = o->confidence;
-    if (o->alpha != 0) p->alpha = o->alpha;
-    bool ok = p->confidence > 0 && p->confidence < 1 &&
-              p->alpha > 0 && p->alpha < 1;
+    if (o->resamples)
+        p->resamples = o->resamples;
+    if (o->confidence != 0)
+        p->confidence = o->confidence;
+    if (o->alpha != 0)
+        p->alpha = o->alpha;
+    bool ok = p->confidence > 0 && p->confidence < 1 && p->alpha > 0 && p->alpha < 1;
     return ok ? 0 : -EINVAL;
 }
 
@@ -250,13 +275,12 @@ typedef struct boot_tally {
     bool ratio_ok;
 } boot_tally;
 
-static void bootstrap(const double *before, size_t nb, const double *after,
-                      size_t na, const boot_params *p, double *buf,
-                      double *ratios, boot_tally *t)
+static void bootstrap(const double *before, size_t nb, const double *after, size_t na,
+                      const boot_params *p, double *buf, double *ratios, boot_tally *t)
 {
     rng r;
     rng_seed(&r, p->seed);
-    *t = (boot_tally){ 0, 0, true };
+    *t = (boot_tally){0, 0, true};
     for (unsigned i = 0; i < p->resamples; i++) {
         double mb = resampled_median(before, nb, buf, &r);
         double ma = resampled_median(after, na, buf, &r);
@@ -277,8 +301,7 @@ static double p_value_of(const boot_tally *t, unsigned resamples)
     return p < 1 ? p : 1;
 }
 
-static void set_ratio(qkperf_change *c, const boot_tally *t, double *ratios,
-                      unsigned resamples)
+static void set_ratio(qkperf_change *c, const boot_tally *t, double *ratios, unsigned resamples)
 {
     c->ratio_defined = c->median_before > 0 && t->ratio_ok;
     if (!c->ratio_defined) {
@@ -292,14 +315,12 @@ static void set_ratio(qkperf_change *c, const boot_tally *t, double *ratios,
     c->ci_hi = quantile_sorted(ratios, resamples, 1 - tail);
 }
 
-int qkperf_change_compute(const double *before, size_t nb,
-                          const double *after, size_t na,
+int qkperf_change_compute(const double *before, size_t nb, const double *after, size_t na,
                           const qkperf_change_opts *opts, qkperf_change *out)
 {
     boot_params p;
-    if (!before || !after || !out || nb == 0 || na == 0 ||
-        !all_finite(before, nb) || !all_finite(after, na) ||
-        resolve_opts(opts, &p) != 0)
+    if (!before || !after || !out || nb == 0 || na == 0 || !all_finite(before, nb) ||
+        !all_finite(after, na) || resolve_opts(opts, &p) != 0)
         return -EINVAL;
     double *buf = malloc((nb > na ? nb : na) * sizeof *buf);
     double *ratios = malloc(p.resamples * sizeof *ratios);
@@ -308,7 +329,7 @@ int qkperf_change_compute(const double *before, size_t nb,
         free(ratios);
         return -ENOMEM;
     }
-    *out = (qkperf_change){ .nb = nb, .na = na, .confidence = p.confidence };
+    *out = (qkperf_change){.nb = nb, .na = na, .confidence = p.confidence};
     out->median_before = point_median(before, nb, buf);
     out->median_after = point_median(after, na, buf);
 
@@ -325,8 +346,7 @@ int qkperf_change_compute(const double *before, size_t nb,
 
 /* ---- verdict ---- */
 
-qkperf_verdict qkperf_verdict_of(const qkperf_change *c, double band,
-                                 bool lower_is_better)
+qkperf_verdict qkperf_verdict_of(const qkperf_change *c, double band, bool lower_is_better)
 {
     if (!c->significant || !c->ratio_defined)
         return QKPERF_NO_CHANGE;
@@ -373,19 +393,19 @@ static const struct {
     bool prefix;
     qkperf_metric_kind kind;
 } metric_table[] = {
-    { "instructions", true, QKPERF_KIND_INSTRUCTIONS },
-    { "Ir", false, QKPERF_KIND_INSTRUCTIONS },              /* callgrind */
-    { "Ir/elem", false, QKPERF_KIND_INSTRUCTIONS },         /* callgrind, per element */
-    { "INST_RETIRED", true, QKPERF_KIND_INSTRUCTIONS },     /* Intel */
-    { "RETIRED_INSTRUCTIONS", true, QKPERF_KIND_INSTRUCTIONS }, /* AMD */
-    { "cycles", true, QKPERF_KIND_CYCLES },                 /* cycles-est */
-    { "cpu-cycles", true, QKPERF_KIND_CYCLES },
-    { "ref-cycles", true, QKPERF_KIND_CYCLES },
-    { "CPU_CLK_UNHALTED", true, QKPERF_KIND_CYCLES },
-    { "time", false, QKPERF_KIND_TIME },                    /* ns */
-    { "task-clock", true, QKPERF_KIND_TIME },
-    { "cpu-clock", true, QKPERF_KIND_TIME },
-    { "tsc-ticks", false, QKPERF_KIND_TIME },
+    {"instructions", true, QKPERF_KIND_INSTRUCTIONS},
+    {"Ir", false, QKPERF_KIND_INSTRUCTIONS},                  /* callgrind */
+    {"Ir/elem", false, QKPERF_KIND_INSTRUCTIONS},             /* callgrind, per element */
+    {"INST_RETIRED", true, QKPERF_KIND_INSTRUCTIONS},         /* Intel */
+    {"RETIRED_INSTRUCTIONS", true, QKPERF_KIND_INSTRUCTIONS}, /* AMD */
+    {"cycles", true, QKPERF_KIND_CYCLES},                     /* cycles-est */
+    {"cpu-cycles", true, QKPERF_KIND_CYCLES},
+    {"ref-cycles", true, QKPERF_KIND_CYCLES},
+    {"CPU_CLK_UNHALTED", true, QKPERF_KIND_CYCLES},
+    {"time", false, QKPERF_KIND_TIME}, /* ns */
+    {"task-clock", true, QKPERF_KIND_TIME},
+    {"cpu-clock", true, QKPERF_KIND_TIME},
+    {"tsc-ticks", false, QKPERF_KIND_TIME},
 };
 
 const char *qkperf_metric_kind_name(qkperf_metric_kind k)
@@ -397,9 +417,8 @@ qkperf_metric_kind qkperf_metric_kind_of(const char *metric)
 {
     for (size_t i = 0; i < sizeof metric_table / sizeof metric_table[0]; i++) {
         const char *name = metric_table[i].name;
-        bool hit = metric_table[i].prefix
-                       ? strncmp(metric, name, strlen(name)) == 0
-                       : strcmp(metric, name) == 0;
+        bool hit = metric_table[i].prefix ? strncmp(metric, name, strlen(name)) == 0
+                                          : strcmp(metric, name) == 0;
         if (hit)
             return metric_table[i].kind;
     }
@@ -425,12 +444,11 @@ static int kind_by_name(const char *name, size_t len)
 }
 
 /* Parse one "KIND=FRACTION" item [item, end) into bands. */
-static int parse_band_item(qkperf_bands *b, const char *item, size_t len,
-                           char *err, size_t errlen)
+static int parse_band_item(qkperf_bands *b, const char *item, size_t len, char *err, size_t errlen)
 {
     const char *eq = memchr(item, '=', len);
     int kind = eq ? kind_by_name(item, (size_t)(eq - item)) : -1;
-    const char *why = !eq ? "missing '='"
+    const char *why = !eq        ? "missing '='"
                       : kind < 0 ? "unknown kind (known: instructions, "
                                    "cycles, time, other)"
                                  : NULL;
@@ -445,16 +463,14 @@ static int parse_band_item(qkperf_bands *b, const char *item, size_t len,
             why = "value must be a fraction, 0 <= value < 1";
     }
     if (why) {
-        snprintf(err, errlen, "bad noise band '%.*s': %s", (int)len,
-                 item, why);
+        snprintf(err, errlen, "bad noise band '%.*s': %s", (int)len, item, why);
         return -EINVAL;
     }
     b->band[kind] = v;
     return 0;
 }
 
-int qkperf_bands_parse(qkperf_bands *b, const char *spec, char *err,
-                       size_t errlen)
+int qkperf_bands_parse(qkperf_bands *b, const char *spec, char *err, size_t errlen)
 {
     if (!spec) {
         snprintf(err, errlen, "no noise band override given");
@@ -469,7 +485,7 @@ int qkperf_bands_parse(qkperf_bands *b, const char *spec, char *err,
         /* A copy ends the item with a NUL, so strtod cannot run past it. */
         if (len >= sizeof one) {
             snprintf(err, errlen, "bad noise band '%.40s...': too long",
-                     item);  /* at most 40 of the item's >= 128 characters */
+                     item); /* at most 40 of the item's >= 128 characters */
             return -EINVAL;
         }
         memcpy(one, item, len);

@@ -49,16 +49,15 @@ typedef struct qkperf_summary {
  * class of each sample, cls[i] for x[i]. When IQR = 0 (mostly ties) every
  * sample that differs from the quartiles is a severe outlier: the fences
  * are taken literally. */
-int qkperf_summarize(const double *x, size_t n, qkperf_summary *out,
-                     qkperf_outlier *cls);
+int qkperf_summarize(const double *x, size_t n, qkperf_summary *out, qkperf_outlier *cls);
 
 /* Options of qkperf_change_compute; NULL or a 0 field means the default. */
 typedef struct qkperf_change_opts {
-    uint64_t seed;        /* bootstrap PRNG seed (used as given, 0 included;
-                             NULL opts means QKPERF_DEFAULT_SEED) */
-    unsigned resamples;   /* 0 -> 10000 */
-    double confidence;    /* 0 -> 0.95; else in (0, 1) */
-    double alpha;         /* 0 -> 0.05; else in (0, 1) */
+    uint64_t seed;      /* bootstrap PRNG seed (used as given, 0 included;
+                           NULL opts means QKPERF_DEFAULT_SEED) */
+    unsigned resamples; /* 0 -> 10000 */
+    double confidence;  /* 0 -> 0.95; else in (0, 1) */
+    double alpha;       /* 0 -> 0.05; else in (0, 1) */
 } qkperf_change_opts;
 
 #define QKPERF_DEFAULT_SEED 0x71b7e5f00d5eedULL
@@ -85,8 +84,7 @@ typedef struct qkperf_change {
     bool significant;
 } qkperf_change;
 
-int qkperf_change_compute(const double *before, size_t nb,
-                          const double *after, size_t na,
+int qkperf_change_compute(const double *before, size_t nb, const double *after, size_t na,
                           const qkperf_change_opts *opts, qkperf_change *out);
 
 typedef enum qkperf_verdict {
@@ -98,8 +96,7 @@ typedef enum qkperf_verdict {
 /* IMPROVED or REGRESSED only when the change is significant, the ratio is
  * defined, and the whole interval lies strictly outside [1-band, 1+band]
  * on one side; the side and lower_is_better decide which. */
-qkperf_verdict qkperf_verdict_of(const qkperf_change *c, double band,
-                                 bool lower_is_better);
+qkperf_verdict qkperf_verdict_of(const qkperf_change *c, double band, bool lower_is_better);
 /* "improved", "regressed", "no change". */
 const char *qkperf_verdict_name(qkperf_verdict v);
 
@@ -126,8 +123,7 @@ void qkperf_bands_default(qkperf_bands *b);
 /* Apply an override "KIND=FRACTION[,KIND=FRACTION...]" (kinds as named by
  * qkperf_metric_kind_name, 0 <= FRACTION < 1) on top of *b. On error *b is
  * unchanged, err receives one line naming the bad item, -EINVAL returned. */
-int qkperf_bands_parse(qkperf_bands *b, const char *spec, char *err,
-                       size_t errlen);
+int qkperf_bands_parse(qkperf_bands *b, const char *spec, char *err, size_t errlen);
 /* The band for a metric name. */
 double qkperf_band_for(const qkperf_bands *b, const char *metric);
 

@@ -67,8 +67,8 @@ static void print_record(FILE *f, const qkperf_record *x, const char *phase_col)
         snprintf(spread, sizeof spread, "±%.2f%%", 100.0 * x->mad / fabs(x->median));
     else
         snprintf(spread, sizeof spread, "±%.3g", x->mad);
-    fprintf(f, "  %-8s %-20s %12s %9s %12s %4zu  %s", phase_col, x->metric, med, spread, mn,
-            x->n, source_label(x));
+    fprintf(f, "  %-8s %-20s %12s %9s %12s %4zu  %s", phase_col, x->metric, med, spread, mn, x->n,
+            source_label(x));
     if (x->mux_ratio < 0.999)
         fprintf(f, " (counted %.1f%% of the time, scaled)", 100.0 * x->mux_ratio);
     if (x->outliers_low + x->outliers_high)
@@ -107,15 +107,14 @@ static void print_phase(FILE *f, const qkperf_results *r, const char *op, const 
         fprintf(f, "  %-8s %-20s %s\n", col, "n/a [1]", na);
 }
 
-static void print_reasons(FILE *f, const qkperf_results *r, const char *op,
-                          const char *variant, const char *size)
+static void print_reasons(FILE *f, const qkperf_results *r, const char *op, const char *variant,
+                          const char *size)
 {
     const char *seen[16];
     size_t nseen = 0;
     for (size_t i = 0; i < r->n && nseen < 16; i++) {
         const qkperf_record *x = &r->rec[i];
-        if (strcmp(x->op, op) || strcmp(x->variant, variant) || strcmp(x->size, size) ||
-            x->counted)
+        if (strcmp(x->op, op) || strcmp(x->variant, variant) || strcmp(x->size, size) || x->counted)
             continue;
         size_t k = 0;
         while (k < nseen && strcmp(seen[k], x->why))
@@ -127,13 +126,14 @@ static void print_reasons(FILE *f, const qkperf_results *r, const char *op,
     }
 }
 
-static void print_overlap(FILE *f, const qkperf_results *r, const qk_op *op,
-                          const char *variant, const char *size, const char *metric)
+static void print_overlap(FILE *f, const qkperf_results *r, const qk_op *op, const char *variant,
+                          const char *size, const char *metric)
 {
     const qkperf_record *tot = qkperf_results_find(r, op->name, variant, size, "total", metric);
     double sum = 0;
     for (unsigned p = 0; p < qk_phase_count(op); p++) {
-        const qkperf_record *x = qkperf_results_find(r, op->name, variant, size, op->phases[p], metric);
+        const qkperf_record *x =
+            qkperf_results_find(r, op->name, variant, size, op->phases[p], metric);
         if (!x || !x->counted || !tot || !tot->counted)
             return;
         sum += x->median;
@@ -142,33 +142,34 @@ static void print_overlap(FILE *f, const qkperf_results *r, const qk_op *op,
     qkperf_fmt_value(s, sizeof s, sum, tot->unit);
     qkperf_fmt_value(fu, sizeof fu, tot->median, tot->unit);
     qkperf_fmt_value(ov, sizeof ov, sum - tot->median, tot->unit);
-    fprintf(f, "  %-8s %-20s sum(staged) %s - fused %s = %s (%.0f%% of staged hidden)\n",
-            "overlap", metric, s, fu, ov, sum > 0 ? 100.0 * (sum - tot->median) / sum : 0.0);
+    fprintf(f, "  %-8s %-20s sum(staged) %s - fused %s = %s (%.0f%% of staged hidden)\n", "overlap",
+            metric, s, fu, ov, sum > 0 ? 100.0 * (sum - tot->median) / sum : 0.0);
 }
 
-void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op,
-                          const char *variant, const char *size)
+void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op, const char *variant,
+                          const char *size)
 {
     const qkperf_record *t = qkperf_results_find(r, op->name, variant, size, "total", "time");
     fprintf(f, "\n%s %s  size %s", op->name, variant, size);
     if (t)
         fprintf(f, "  (batch %lu calls per sample, %zu samples)", t->batch, t->n);
     fputc('\n', f);
-    fprintf(f, "  %-8s %-20s %12s %9s %12s %4s  %s\n", "phase", "metric", "median", "MAD",
-            "min", "n", "source");
+    fprintf(f, "  %-8s %-20s %12s %9s %12s %4s  %s\n", "phase", "metric", "median", "MAD", "min",
+            "n", "source");
     for (unsigned p = 0; p < qk_phase_count(op); p++)
         print_phase(f, r, op->name, variant, size, op->phases[p]);
     print_phase(f, r, op->name, variant, size, "total");
     print_overlap(f, r, op, variant, size, "time");
     print_overlap(f, r, op, variant, size, "instructions");
-    const qkperf_record *th = qkperf_results_find(r, op->name, variant, size, "total", "throughput");
+    const qkperf_record *th =
+        qkperf_results_find(r, op->name, variant, size, "total", "throughput");
     const qkperf_record *bw = qkperf_results_find(r, op->name, variant, size, "total", "bandwidth");
     if (th && bw) {
         char a[32], b[32];
         qkperf_fmt_value(a, sizeof a, th->median, th->unit);
         qkperf_fmt_value(b, sizeof b, bw->median, bw->unit);
-        fprintf(f, "  %-8s %s, %s of packed weights, scales, inputs and outputs (tsc)\n",
-                "rate", a, b);
+        fprintf(f, "  %-8s %s, %s of packed weights, scales, inputs and outputs (tsc)\n", "rate", a,
+                b);
     }
     print_reasons(f, r, op->name, variant, size);
 }

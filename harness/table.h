@@ -15,7 +15,7 @@
 void qkperf_fmt_value(char *buf, size_t len, double v, const char *unit);
 
 /* Per-phase table of one variant at one size, then overlap and throughput. */
-void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op,
-                          const char *variant, const char *size);
+void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op, const char *variant,
+                          const char *size);
 
 #endif

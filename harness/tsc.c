@@ -13,9 +13,9 @@
 #include <pthread.h>
 #include <time.h>
 
-#define QKPERF_CAL_NS 30000000ull  /* TSC calibration interval: 30 ms */
-#define QKPERF_CAL_PAIRS 5         /* tries to pair a TSC read with a clock read */
-#define QKPERF_CHAIN_ADDS 16       /* dependent adds per loop iteration */
+#define QKPERF_CAL_NS 30000000ull     /* TSC calibration interval: 30 ms */
+#define QKPERF_CAL_PAIRS 5            /* tries to pair a TSC read with a clock read */
+#define QKPERF_CHAIN_ADDS 16          /* dependent adds per loop iteration */
 #define QKPERF_CHAIN_ITERS (1u << 17) /* 2M adds: ~0.6 ms at 3.5 GHz */
 #define QKPERF_CHAIN_RUNS 9
 

@@ -20,12 +20,19 @@ size_t qk256_row_bytes(size_t cols)
 const char *qk256_strerror(int code)
 {
     switch (code) {
-    case QK256_OK: return "success";
-    case QK256_E_INVAL: return "invalid argument (NULL pointer, row stride too small, or size overflow)";
-    case QK256_E_UNKNOWN: return "unknown variant";
-    case QK256_E_UNSUPPORTED: return "variant needs an instruction set this CPU lacks, or (gemv-i8) a table of integers in [-64, 64]";
-    case QK256_E_NOMEM: return "out of memory";
-    default: return "unknown qk256 error code";
+    case QK256_OK:
+        return "success";
+    case QK256_E_INVAL:
+        return "invalid argument (NULL pointer, row stride too small, or size overflow)";
+    case QK256_E_UNKNOWN:
+        return "unknown variant";
+    case QK256_E_UNSUPPORTED:
+        return "variant needs an instruction set this CPU lacks, or (gemv-i8) a table of integers "
+               "in [-64, 64]";
+    case QK256_E_NOMEM:
+        return "out of memory";
+    default:
+        return "unknown qk256 error code";
     }
 }
 
@@ -58,8 +65,8 @@ static size_t work_of(size_t rows, size_t cols)
     return __builtin_mul_overflow(rows, cols, &w) ? SIZE_MAX : w;
 }
 
-static int gemv_args_ok(const float *y, const uint8_t *packed, size_t row_stride,
-                        const float *x, size_t rows, size_t cols)
+static int gemv_args_ok(const float *y, const uint8_t *packed, size_t row_stride, const float *x,
+                        size_t rows, size_t cols)
 {
     size_t rb = qk256_row_bytes(cols), span, nsc;
     if (!y || !packed || !x || row_stride < rb)
@@ -98,17 +105,23 @@ static void gemv_slice(void *ctx, size_t r0, size_t r1)
         j->fn_i8(j->y + r0, p, j->row_stride, sc, j->xq, r1 - r0, j->cols, j->t);
 }
 
-static int gemv_checked(qk256_gemv_fn fn, float *y, const uint8_t *packed,
-                        size_t row_stride, const float *scales, const float *x,
-                        size_t rows, size_t cols, const float lut[4])
+static int gemv_checked(qk256_gemv_fn fn, float *y, const uint8_t *packed, size_t row_stride,
+                        const float *scales, const float *x, size_t rows, size_t cols,
+                        const float lut[4])
 {
     if (rows == 0 || cols == 0)
         return QK256_OK;
     if (!gemv_args_ok(y, packed, row_stride, x, rows, cols))
         return QK256_E_INVAL;
-    gemv_job j = {.fn = fn, .y = y, .packed = packed, .row_stride = row_stride,
-                  .nb = qk256_row_bytes(cols) / QK256_BLOCK_BYTES, .cols = cols,
-                  .scales = scales, .x = x, .lut = lut ? lut : qk256_default_lut};
+    gemv_job j = {.fn = fn,
+                  .y = y,
+                  .packed = packed,
+                  .row_stride = row_stride,
+                  .nb = qk256_row_bytes(cols) / QK256_BLOCK_BYTES,
+                  .cols = cols,
+                  .scales = scales,
+                  .x = x,
+                  .lut = lut ? lut : qk256_default_lut};
     qk256_parallel_rows(rows, work_of(rows, cols), gemv_slice, &j);
     return QK256_OK;
 }
@@ -118,8 +131,8 @@ enum { I8_STACK_BLOCKS = 32 };
 /* gemv-i8: check, quantize x once (in the layout of the variant's kernel),
  * then split the rows like gemv. */
 static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *packed,
-                           size_t row_stride, const float *scales, const float *x,
-                           size_t rows, size_t cols, const float lut[4])
+                           size_t row_stride, const float *scales, const float *x, size_t rows,
+                           size_t cols, const float lut[4])
 {
     qk256_i8_lut t;
     if (rows == 0 || cols == 0)
@@ -142,8 +155,15 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
         return QK256_E_NOMEM;
     }
     qk256_xq xq = {q, sum, b->fn.i8.quantize(q, sum, x, cols, b->fn.i8.chunk)};
-    gemv_job j = {.fn_i8 = b->fn.i8.kernel, .t = &t, .xq = &xq, .y = y, .packed = packed,
-                  .row_stride = row_stride, .nb = nb, .cols = cols, .scales = scales};
+    gemv_job j = {.fn_i8 = b->fn.i8.kernel,
+                  .t = &t,
+                  .xq = &xq,
+                  .y = y,
+                  .packed = packed,
+                  .row_stride = row_stride,
+                  .nb = nb,
+                  .cols = cols,
+                  .scales = scales};
     qk256_parallel_rows(rows, work_of(rows, cols), gemv_slice, &j);
     if (heap) {
         free(q);
@@ -160,18 +180,18 @@ int qk256_dequantize_variant(const char *variant, float *out, const uint8_t *pac
     return rc ? rc : dequantize_checked(b->fn.dq, out, packed, scales, n, lut);
 }
 
-int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed,
-                       size_t row_stride, const float *scales, const float *x,
-                       size_t rows, size_t cols, const float lut[4])
+int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed, size_t row_stride,
+                       const float *scales, const float *x, size_t rows, size_t cols,
+                       const float lut[4])
 {
     const qk256_builtin *b = NULL;
     int rc = lookup("gemv", variant, &b);
     return rc ? rc : gemv_checked(b->fn.gv, y, packed, row_stride, scales, x, rows, cols, lut);
 }
 
-int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed,
-                          size_t row_stride, const float *scales, const float *x,
-                          size_t rows, size_t cols, const float lut[4])
+int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed, size_t row_stride,
+                          const float *scales, const float *x, size_t rows, size_t cols,
+                          const float lut[4])
 {
     const qk256_builtin *b = NULL;
     int rc = lookup("gemv-i8", variant, &b);
@@ -181,22 +201,21 @@ int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed,
 int qk256_gemv_i8(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
                   const float *x, size_t rows, size_t cols, const float lut[4])
 {
-    return gemv_i8_checked(qk256_builtin_best("gemv-i8"), y, packed, row_stride, scales, x,
-                           rows, cols, lut);
+    return gemv_i8_checked(qk256_builtin_best("gemv-i8"), y, packed, row_stride, scales, x, rows,
+                           cols, lut);
 }
 
-int qk256_dequantize(float *out, const uint8_t *packed, const float *scales,
-                     size_t n, const float lut[4])
+int qk256_dequantize(float *out, const uint8_t *packed, const float *scales, size_t n,
+                     const float lut[4])
 {
-    return dequantize_checked(qk256_builtin_best("dequantize")->fn.dq, out, packed,
-                              scales, n, lut);
+    return dequantize_checked(qk256_builtin_best("dequantize")->fn.dq, out, packed, scales, n, lut);
 }
 
 int qk256_gemv(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
                const float *x, size_t rows, size_t cols, const float lut[4])
 {
-    return gemv_checked(qk256_builtin_best("gemv")->fn.gv, y, packed, row_stride,
-                        scales, x, rows, cols, lut);
+    return gemv_checked(qk256_builtin_best("gemv")->fn.gv, y, packed, row_stride, scales, x, rows,
+                        cols, lut);
 }
 
 const char *qk256_default_variant(const char *op)

@@ -15,9 +15,12 @@
  * path for comparison or to test the unsupported-ISA errors. */
 static unsigned disabled_by_env(void)
 {
-    static const struct { const char *name; unsigned bits; } names[] = {
-        {"avx2", QK_ISA_AVX2 | QK_ISA_FMA | QK_ISA_AVX512 | QK_ISA_AVX512VBMI |
-                     QK_ISA_AVX512VNNI | QK_ISA_AVXVNNI},
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } names[] = {
+        {"avx2", QK_ISA_AVX2 | QK_ISA_FMA | QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI |
+                     QK_ISA_AVXVNNI},
         {"fma", QK_ISA_FMA},
         {"avx512", QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI},
         {"avx512vnni", QK_ISA_AVX512VNNI},
@@ -59,9 +62,15 @@ unsigned qk_cpu_isa(void)
 
 const char *qk_isa_names(unsigned isa)
 {
-    static const struct { unsigned bit; const char *name; } names[] = {
-        {QK_ISA_AVX2, "avx2"}, {QK_ISA_FMA, "fma"}, {QK_ISA_AVX512, "avx512"},
-        {QK_ISA_AVX512VBMI, "avx512vbmi"}, {QK_ISA_AVX512VNNI, "avx512vnni"},
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {
+        {QK_ISA_AVX2, "avx2"},
+        {QK_ISA_FMA, "fma"},
+        {QK_ISA_AVX512, "avx512"},
+        {QK_ISA_AVX512VBMI, "avx512vbmi"},
+        {QK_ISA_AVX512VNNI, "avx512vnni"},
         {QK_ISA_AVXVNNI, "avxvnni"},
     };
     static _Thread_local char buf[96];

@@ -46,8 +46,7 @@ QK_INLINE void unpack_32(uint8_t *codes, const uint8_t *blk)
 
 /* mvp and p1, lut then scale: 256 codes from a buffer, looked up one at a
  * time, multiplied and stored 8 at a time. */
-QK_INLINE void lut_scale_buffer(float *out, const uint8_t *codes, const float lut[4],
-                                __m256 s)
+QK_INLINE void lut_scale_buffer(float *out, const uint8_t *codes, const float lut[4], __m256 s)
 {
     for (size_t i = 0; i < QK256_BLOCK; i += 8)
         qk_scale8(out + i, qk_lut8_scalar(lut, codes + i), s);
@@ -64,8 +63,7 @@ QK_INLINE void lut_scale_regs(float *out, qk_codes128 c, __m256 tab, __m256 s)
 }
 
 /* The last, partial block: m < 256 elements, nothing written past them. */
-static void dq_partial(float *out, const uint8_t *blk, const float lut[4], float s,
-                       size_t m)
+static void dq_partial(float *out, const uint8_t *blk, const float lut[4], float s, size_t m)
 {
     float vals[QK256_BLOCK];
     for (size_t i = 0; i < m; i++)
@@ -84,32 +82,30 @@ static void dq_tail(float *out, const uint8_t *packed, const float *scales, size
 
 /* ---- fused kernels ----------------------------------------------------- */
 
-void qk256_dq_avx2_mvp(float *out, const uint8_t *packed, const float *scales,
-                       size_t n, const float lut[4])
+void qk256_dq_avx2_mvp(float *out, const uint8_t *packed, const float *scales, size_t n,
+                       const float lut[4])
 {
     uint8_t codes[QK256_BLOCK];
     for (size_t b = 0; b < n / QK256_BLOCK; b++) {
         qk_unpack_scalar(codes, packed + b * QK256_BLOCK_BYTES);
-        lut_scale_buffer(out + b * QK256_BLOCK, codes, lut,
-                         _mm256_set1_ps(qk_scale_of(scales, b)));
+        lut_scale_buffer(out + b * QK256_BLOCK, codes, lut, _mm256_set1_ps(qk_scale_of(scales, b)));
     }
     dq_tail(out, packed, scales, n, lut);
 }
 
-void qk256_dq_avx2_p1(float *out, const uint8_t *packed, const float *scales,
-                      size_t n, const float lut[4])
+void qk256_dq_avx2_p1(float *out, const uint8_t *packed, const float *scales, size_t n,
+                      const float lut[4])
 {
     uint8_t codes[QK256_BLOCK];
     for (size_t b = 0; b < n / QK256_BLOCK; b++) {
         unpack_split(codes, packed + b * QK256_BLOCK_BYTES);
-        lut_scale_buffer(out + b * QK256_BLOCK, codes, lut,
-                         _mm256_set1_ps(qk_scale_of(scales, b)));
+        lut_scale_buffer(out + b * QK256_BLOCK, codes, lut, _mm256_set1_ps(qk_scale_of(scales, b)));
     }
     dq_tail(out, packed, scales, n, lut);
 }
 
-void qk256_dq_avx2_p1_p4(float *out, const uint8_t *packed, const float *scales,
-                         size_t n, const float lut[4])
+void qk256_dq_avx2_p1_p4(float *out, const uint8_t *packed, const float *scales, size_t n,
+                         const float lut[4])
 {
     __m256 tab = qk_table(lut);
     for (size_t b = 0; b < n / QK256_BLOCK; b++) {
@@ -122,8 +118,8 @@ void qk256_dq_avx2_p1_p4(float *out, const uint8_t *packed, const float *scales,
     dq_tail(out, packed, scales, n, lut);
 }
 
-void qk256_dq_avx2_p1_p4_p3(float *out, const uint8_t *packed, const float *scales,
-                            size_t n, const float lut[4])
+void qk256_dq_avx2_p1_p4_p3(float *out, const uint8_t *packed, const float *scales, size_t n,
+                            const float lut[4])
 {
     size_t nb = (n + QK256_BLOCK - 1) / QK256_BLOCK;
     __m256 tab = qk_table(lut);
@@ -222,28 +218,30 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
  *   p1+ unpack               straight-line, the whole block: 256 */
 
 /* The memory phase also folds what `load` returns into ws->sink. */
-#define DQ_MEMORY_STAGE(fn, mca, load)                                         \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        __m256i fold = _mm256_setzero_si256();                                 \
-        for (size_t b = 0; b < w->nb; b++) {                                   \
-            QK_MCA_BEGIN(mca);                                                 \
-            fold = _mm256_xor_si256(fold, load(w, b));                         \
-            QK_MCA_END(mca);                                                   \
-        }                                                                      \
-        w->sink = qk_fold_u64(fold);                                           \
+#define DQ_MEMORY_STAGE(fn, mca, load)                 \
+    static void fn(qk256_ws *w)                        \
+    {                                                  \
+        __m256i fold = _mm256_setzero_si256();         \
+        for (size_t b = 0; b < w->nb; b++) {           \
+            QK_MCA_BEGIN(mca);                         \
+            fold = _mm256_xor_si256(fold, load(w, b)); \
+            QK_MCA_END(mca);                           \
+        }                                              \
+        w->sink = qk_fold_u64(fold);                   \
     }
 
 /* The staged entry of variant `id`: its four phases in QK_DQ_* order. */
-#define DQ_PHASES(id, memory, unpack, lut, scale)                              \
-    void qk256_dq_##id##_phase(void *ws, unsigned phase)                       \
-    {                                                                          \
-        static void (*const run[QK_DQ_NPHASES])(qk256_ws *) = {               \
-            [QK_DQ_MEMORY] = memory, [QK_DQ_UNPACK] = unpack,                  \
-            [QK_DQ_LUT] = lut, [QK_DQ_SCALE] = scale,                          \
-        };                                                                     \
-        if (phase < QK_DQ_NPHASES)                                             \
-            run[phase](ws);                                                    \
+#define DQ_PHASES(id, memory, unpack, lut, scale)               \
+    void qk256_dq_##id##_phase(void *ws, unsigned phase)        \
+    {                                                           \
+        static void (*const run[QK_DQ_NPHASES])(qk256_ws *) = { \
+            [QK_DQ_MEMORY] = memory,                            \
+            [QK_DQ_UNPACK] = unpack,                            \
+            [QK_DQ_LUT] = lut,                                  \
+            [QK_DQ_SCALE] = scale,                              \
+        };                                                      \
+        if (phase < QK_DQ_NPHASES)                              \
+            run[phase](ws);                                     \
     }
 
 DQ_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory@4#3", mem_bytes)

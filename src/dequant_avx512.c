@@ -42,8 +42,8 @@ QK_INLINE void block_vbmi(float *out, const uint8_t *blk, __m512 tab, __m512i ct
     }
 }
 
-void qk256_dq_avx512_vbmi(float *out, const uint8_t *packed, const float *scales,
-                          size_t n, const float lut[4])
+void qk256_dq_avx512_vbmi(float *out, const uint8_t *packed, const float *scales, size_t n,
+                          const float lut[4])
 {
     size_t nb = (n + QK256_BLOCK - 1) / QK256_BLOCK, full = n / QK256_BLOCK;
     const __m512i ctrl = qk5_ctrl();
@@ -127,7 +127,6 @@ static void vbmi_memory(qk256_ws *w)
     w->sink = qk_fold_u64(fold);
 }
 
-
 QK_DQ_STAGE(vbmi_unpack, "avx512-vbmi/unpack", unpack_step)
 QK_DQ_STAGE(vbmi_lut, "avx512-vbmi/lut", lut_step)
 QK_DQ_STAGE(vbmi_scale, "avx512-vbmi/scale", scale_step)
@@ -135,8 +134,10 @@ QK_DQ_STAGE(vbmi_scale, "avx512-vbmi/scale", scale_step)
 void qk256_dq_avx512_vbmi_phase(void *ws, unsigned phase)
 {
     static void (*const run[QK_DQ_NPHASES])(qk256_ws *) = {
-        [QK_DQ_MEMORY] = vbmi_memory, [QK_DQ_UNPACK] = vbmi_unpack,
-        [QK_DQ_LUT] = vbmi_lut, [QK_DQ_SCALE] = vbmi_scale,
+        [QK_DQ_MEMORY] = vbmi_memory,
+        [QK_DQ_UNPACK] = vbmi_unpack,
+        [QK_DQ_LUT] = vbmi_lut,
+        [QK_DQ_SCALE] = vbmi_scale,
     };
     if (phase < QK_DQ_NPHASES)
         run[phase](ws);

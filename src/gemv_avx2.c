@@ -52,8 +52,7 @@ QK_INLINE void unpack_split(uint8_t *codes, const uint8_t *blk)
 
 /* mvp and p1, lut then fma: 256 buffered codes looked up one at a time in
  * the block-scaled table, 8 weights per FMA into the row's one chain. */
-QK_INLINE __m256 fma_buffer(__m256 acc, const uint8_t *codes, const float tab[4],
-                            const float *x)
+QK_INLINE __m256 fma_buffer(__m256 acc, const uint8_t *codes, const float tab[4], const float *x)
 {
     for (size_t j = 0; j < QK256_BLOCK; j += 8)
         acc = qk_fma8(acc, qk_lut8_scalar(tab, codes + j), x + j);
@@ -72,8 +71,8 @@ QK_INLINE __m256 fma_regs(__m256 acc, qk_codes128 c, __m256 tab, const float *x)
 }
 
 /* One full block of one row, per variant: acc += weights(blk, s) * x. */
-typedef __m256 (*row_block_fn)(__m256 acc, const uint8_t *blk, const float lut[4],
-                               float s, const float *x);
+typedef __m256 (*row_block_fn)(__m256 acc, const uint8_t *blk, const float lut[4], float s,
+                               const float *x);
 
 QK_INLINE __m256 block_mvp(__m256 acc, const uint8_t *blk, const float lut[4], float s,
                            const float *x)
@@ -104,8 +103,8 @@ QK_INLINE __m256 block_p1_p4(__m256 acc, const uint8_t *blk, const float lut[4],
 }
 
 /* The last, partial block of a row: m < 256 columns, x read only below m. */
-static __m256 partial_block(__m256 acc, float *tail, const uint8_t *blk,
-                            const float lut[4], float s, const float *x, size_t m)
+static __m256 partial_block(__m256 acc, float *tail, const uint8_t *blk, const float lut[4],
+                            float s, const float *x, size_t m)
 {
     float tab[4], wgt[QK256_BLOCK];
     qk_table_scaled_scalar(tab, lut, s);
@@ -123,42 +122,37 @@ QK_INLINE float row_dot(const uint8_t *row, const float *rs, const float *x, siz
     __m256 acc = _mm256_setzero_ps();
     float tail = 0.0f;
     for (size_t b = 0; b < full; b++)
-        acc = block(acc, row + b * QK256_BLOCK_BYTES, lut, qk_scale_of(rs, b),
-                    x + b * QK256_BLOCK);
+        acc = block(acc, row + b * QK256_BLOCK_BYTES, lut, qk_scale_of(rs, b), x + b * QK256_BLOCK);
     if (cols % QK256_BLOCK)
-        acc = partial_block(acc, &tail, row + full * QK256_BLOCK_BYTES, lut,
-                            qk_scale_of(rs, full), x + full * QK256_BLOCK,
-                            cols % QK256_BLOCK);
+        acc = partial_block(acc, &tail, row + full * QK256_BLOCK_BYTES, lut, qk_scale_of(rs, full),
+                            x + full * QK256_BLOCK, cols % QK256_BLOCK);
     return qk_hsum8(qk_add_tail(acc, tail));
 }
 
-QK_INLINE void gemv_rows(float *y, const uint8_t *packed, size_t row_stride,
-                         const float *scales, const float *x, size_t rows, size_t cols,
-                         const float lut[4], row_block_fn block)
+QK_INLINE void gemv_rows(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                         const float *x, size_t rows, size_t cols, const float lut[4],
+                         row_block_fn block)
 {
     size_t nb = blocks_of(cols);
     for (size_t r = 0; r < rows; r++)
-        y[r] = row_dot(packed + r * row_stride, scales ? scales + r * nb : NULL, x, cols,
-                       lut, block);
+        y[r] =
+            row_dot(packed + r * row_stride, scales ? scales + r * nb : NULL, x, cols, lut, block);
 }
 
-void qk256_gv_avx2_mvp(float *y, const uint8_t *packed, size_t row_stride,
-                       const float *scales, const float *x, size_t rows, size_t cols,
-                       const float lut[4])
+void qk256_gv_avx2_mvp(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                       const float *x, size_t rows, size_t cols, const float lut[4])
 {
     gemv_rows(y, packed, row_stride, scales, x, rows, cols, lut, block_mvp);
 }
 
-void qk256_gv_avx2_p1(float *y, const uint8_t *packed, size_t row_stride,
-                      const float *scales, const float *x, size_t rows, size_t cols,
-                      const float lut[4])
+void qk256_gv_avx2_p1(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                      const float *x, size_t rows, size_t cols, const float lut[4])
 {
     gemv_rows(y, packed, row_stride, scales, x, rows, cols, lut, block_p1);
 }
 
-void qk256_gv_avx2_p1_p4(float *y, const uint8_t *packed, size_t row_stride,
-                         const float *scales, const float *x, size_t rows, size_t cols,
-                         const float lut[4])
+void qk256_gv_avx2_p1_p4(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                         const float *x, size_t rows, size_t cols, const float lut[4])
 {
     gemv_rows(y, packed, row_stride, scales, x, rows, cols, lut, block_p1_p4);
 }
@@ -177,12 +171,11 @@ QK_INLINE size_t group_rows(size_t idx[8], size_t r0, size_t rows)
 
 /* One full block of 8 rows, per variant: acc[r] += weights * x. pf is the
  * cursor on the next group, which only p3 prefetches. */
-typedef void (*tiles_fn)(__m256 acc[8], const __m256 tab[8], const uint8_t *const row[8],
-                         size_t b, qk_pf_tile *pf, const float *x);
+typedef void (*tiles_fn)(__m256 acc[8], const __m256 tab[8], const uint8_t *const row[8], size_t b,
+                         qk_pf_tile *pf, const float *x);
 
-QK_INLINE void tiles_gather(__m256 acc[8], const __m256 tab[8],
-                            const uint8_t *const row[8], size_t b, qk_pf_tile *pf,
-                            const float *x)
+QK_INLINE void tiles_gather(__m256 acc[8], const __m256 tab[8], const uint8_t *const row[8],
+                            size_t b, qk_pf_tile *pf, const float *x)
 {
     (void)pf;
     for (size_t t = 0; t < 16; t++)
@@ -199,14 +192,13 @@ QK_INLINE void tiles_load8(__m256 acc[8], const __m256 tab[8], const uint8_t *co
         qk_tiles_load8(tile, row, b * QK256_BLOCK_BYTES + 32 * h);
 #pragma GCC unroll 8
         for (unsigned t = 0; t < 8; t++)
-            qk_fma_tile(acc, tab, qk_unpack32(tile[t]),
-                        x + b * QK256_BLOCK + 128 * h + 16 * t);
+            qk_fma_tile(acc, tab, qk_unpack32(tile[t]), x + b * QK256_BLOCK + 128 * h + 16 * t);
     }
 }
 
-QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride,
-                          const float *scales, const float *x, size_t r0, size_t rows,
-                          size_t cols, const float lut[4], tiles_fn tiles)
+QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                          const float *x, size_t r0, size_t rows, size_t cols, const float lut[4],
+                          tiles_fn tiles)
 {
     size_t nb = blocks_of(cols), full = cols / QK256_BLOCK, idx[8];
     size_t nr = group_rows(idx, r0, rows);
@@ -229,9 +221,9 @@ QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride,
     }
     for (size_t r = 0; r < nr; r++) {
         if (cols % QK256_BLOCK)
-            acc[r] = partial_block(acc[r], &tail[r], row[r] + full * QK256_BLOCK_BYTES, lut,
-                                   qk_scale_of(rs[r], full), x + full * QK256_BLOCK,
-                                   cols % QK256_BLOCK);
+            acc[r] =
+                partial_block(acc[r], &tail[r], row[r] + full * QK256_BLOCK_BYTES, lut,
+                              qk_scale_of(rs[r], full), x + full * QK256_BLOCK, cols % QK256_BLOCK);
         y[r0 + r] = qk_hsum8(qk_add_tail(acc[r], tail[r]));
     }
 }
@@ -241,9 +233,9 @@ QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride,
  * 1.3x). So the rows past the last whole group go around p2, one at a time
  * through p1-p4's blocks, which sum in the same order: the results are the
  * same, bit for bit. `qkperf sweep -k gemv -s 1x2560,4x2560` shows it. */
-QK_INLINE void gemv_groups(float *y, const uint8_t *packed, size_t row_stride,
-                           const float *scales, const float *x, size_t rows, size_t cols,
-                           const float lut[4], tiles_fn tiles)
+QK_INLINE void gemv_groups(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                           const float *x, size_t rows, size_t cols, const float lut[4],
+                           tiles_fn tiles)
 {
     size_t whole = rows / 8 * 8, nb = blocks_of(cols);
     for (size_t r0 = 0; r0 < whole; r0 += 8)
@@ -253,16 +245,15 @@ QK_INLINE void gemv_groups(float *y, const uint8_t *packed, size_t row_stride,
                        block_p1_p4);
 }
 
-void qk256_gv_avx2_p1_p4_p2(float *y, const uint8_t *packed, size_t row_stride,
-                            const float *scales, const float *x, size_t rows,
-                            size_t cols, const float lut[4])
+void qk256_gv_avx2_p1_p4_p2(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                            const float *x, size_t rows, size_t cols, const float lut[4])
 {
     gemv_groups(y, packed, row_stride, scales, x, rows, cols, lut, tiles_gather);
 }
 
 void qk256_gv_avx2_p1_p4_p2_p3(float *y, const uint8_t *packed, size_t row_stride,
-                               const float *scales, const float *x, size_t rows,
-                               size_t cols, const float lut[4])
+                               const float *scales, const float *x, size_t rows, size_t cols,
+                               const float lut[4])
 {
     gemv_groups(y, packed, row_stride, scales, x, rows, cols, lut, tiles_load8);
 }
@@ -332,8 +323,8 @@ QK_INLINE void hsum_step(qk256_ws *w, size_t r)
  * and the prefetches (p3). */
 QK_INLINE __m256i mem8_scale_x(const qk256_ws *w, const size_t idx[8], size_t b)
 {
-    __m256i f = qk_fold_floats(_mm256_setzero_si256(), w->x + b * QK256_BLOCK,
-                               block_len(w->cols, b));
+    __m256i f =
+        qk_fold_floats(_mm256_setzero_si256(), w->x + b * QK256_BLOCK, block_len(w->cols, b));
     for (unsigned r = 0; r < 8; r++)
         f = _mm256_xor_si256(f, _mm256_castps_si256(_mm256_set1_ps(w->scales[idx[r] * w->nb + b])));
     return f;
@@ -363,11 +354,11 @@ QK_INLINE __m256i mem8_32(qk256_ws *w, const size_t idx[8], size_t b)
 
 /* p2 unpack: tiles -> each row's 16 codes back in row order. Aliased rows
  * store the same codes to the same place as the row they alias. */
-QK_INLINE void store_tile(qk256_ws *w, const size_t idx[8], size_t b, size_t col,
-                          qk_codes128 c)
+QK_INLINE void store_tile(qk256_ws *w, const size_t idx[8], size_t b, size_t col, qk_codes128 c)
 {
     for (unsigned r = 0; r < 8; r++)
-        _mm_storeu_si128((__m128i *)(w->codes + qk256_ws_elem(w, idx[r], b) + col), qk_tile_row(c, r));
+        _mm_storeu_si128((__m128i *)(w->codes + qk256_ws_elem(w, idx[r], b) + col),
+                         qk_tile_row(c, r));
 }
 
 QK_INLINE void unpack8_gather(qk256_ws *w, const size_t idx[8], size_t b)
@@ -433,107 +424,107 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
  *   lut p4+, fma mvp..p4     8;  fma p2, p3: a 16-column step of 8 rows, 128
  *   hsum                     straight-line per row: no element count */
 
-#define GV_MEMORY_STAGE(fn, mca, load)                                         \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        __m256i fold = _mm256_setzero_si256();                                 \
-        for (size_t r = 0; r < w->rows; r++)                                   \
-            for (size_t b = 0; b < w->nb; b++) {                               \
-                QK_MCA_BEGIN(mca);                                             \
-                fold = _mm256_xor_si256(fold, load(w, r, b));                  \
-                QK_MCA_END(mca);                                               \
-            }                                                                  \
-        w->sink = qk_fold_u64(fold);                                           \
+#define GV_MEMORY_STAGE(fn, mca, load)                        \
+    static void fn(qk256_ws *w)                               \
+    {                                                         \
+        __m256i fold = _mm256_setzero_si256();                \
+        for (size_t r = 0; r < w->rows; r++)                  \
+            for (size_t b = 0; b < w->nb; b++) {              \
+                QK_MCA_BEGIN(mca);                            \
+                fold = _mm256_xor_si256(fold, load(w, r, b)); \
+                QK_MCA_END(mca);                              \
+            }                                                 \
+        w->sink = qk_fold_u64(fold);                          \
     }
 
-#define GV_FMA_STAGE(fn, mca)                                                  \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        for (size_t r = 0; r < w->rows; r++) {                                 \
-            __m256 acc = _mm256_setzero_ps();                                  \
-            float tail = 0.0f;                                                 \
-            for (size_t b = 0; b < w->nb; b++) {                               \
-                QK_MCA_BEGIN(mca);                                             \
-                acc = fma_step(w, r, b, acc, &tail);                           \
-                QK_MCA_END(mca);                                               \
-            }                                                                  \
+#define GV_FMA_STAGE(fn, mca)                                                       \
+    static void fn(qk256_ws *w)                                                     \
+    {                                                                               \
+        for (size_t r = 0; r < w->rows; r++) {                                      \
+            __m256 acc = _mm256_setzero_ps();                                       \
+            float tail = 0.0f;                                                      \
+            for (size_t b = 0; b < w->nb; b++) {                                    \
+                QK_MCA_BEGIN(mca);                                                  \
+                acc = fma_step(w, r, b, acc, &tail);                                \
+                QK_MCA_END(mca);                                                    \
+            }                                                                       \
             _mm256_storeu_ps(w->acc + r * QK_GV_ACC_LANES, qk_add_tail(acc, tail)); \
-        }                                                                      \
+        }                                                                           \
     }
 
-#define GV_HSUM_STAGE(fn, mca)                                                 \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        for (size_t r = 0; r < w->rows; r++) {                                 \
-            QK_MCA_BEGIN(mca);                                                 \
-            hsum_step(w, r);                                                   \
-            QK_MCA_END(mca);                                                   \
-        }                                                                      \
+#define GV_HSUM_STAGE(fn, mca)                 \
+    static void fn(qk256_ws *w)                \
+    {                                          \
+        for (size_t r = 0; r < w->rows; r++) { \
+            QK_MCA_BEGIN(mca);                 \
+            hsum_step(w, r);                   \
+            QK_MCA_END(mca);                   \
+        }                                      \
     }
 
-#define GV_STAGE8(fn, mca, step)                                               \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        size_t idx[8];                                                         \
-        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {                           \
-            group_rows(idx, r0, w->rows);                                      \
-            for (size_t b = 0; b < w->nb; b++) {                               \
-                QK_MCA_BEGIN(mca);                                             \
-                step(w, idx, b);                                               \
-                QK_MCA_END(mca);                                               \
-            }                                                                  \
-        }                                                                      \
+#define GV_STAGE8(fn, mca, step)                     \
+    static void fn(qk256_ws *w)                      \
+    {                                                \
+        size_t idx[8];                               \
+        for (size_t r0 = 0; r0 < w->rows; r0 += 8) { \
+            group_rows(idx, r0, w->rows);            \
+            for (size_t b = 0; b < w->nb; b++) {     \
+                QK_MCA_BEGIN(mca);                   \
+                step(w, idx, b);                     \
+                QK_MCA_END(mca);                     \
+            }                                        \
+        }                                            \
     }
 
-#define GV_MEMORY_STAGE8(fn, mca, load)                                        \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        __m256i fold = _mm256_setzero_si256();                                 \
-        size_t idx[8];                                                         \
-        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {                           \
-            group_rows(idx, r0, w->rows);                                      \
-            for (size_t b = 0; b < w->nb; b++) {                               \
-                QK_MCA_BEGIN(mca);                                             \
-                fold = _mm256_xor_si256(fold, load(w, idx, b));                \
-                QK_MCA_END(mca);                                               \
-            }                                                                  \
-        }                                                                      \
-        w->sink = qk_fold_u64(fold);                                           \
+#define GV_MEMORY_STAGE8(fn, mca, load)                         \
+    static void fn(qk256_ws *w)                                 \
+    {                                                           \
+        __m256i fold = _mm256_setzero_si256();                  \
+        size_t idx[8];                                          \
+        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {            \
+            group_rows(idx, r0, w->rows);                       \
+            for (size_t b = 0; b < w->nb; b++) {                \
+                QK_MCA_BEGIN(mca);                              \
+                fold = _mm256_xor_si256(fold, load(w, idx, b)); \
+                QK_MCA_END(mca);                                \
+            }                                                   \
+        }                                                       \
+        w->sink = qk_fold_u64(fold);                            \
     }
 
-#define GV_FMA_STAGE8(fn, mca)                                                 \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        size_t idx[8];                                                         \
-        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {                           \
-            size_t nr = group_rows(idx, r0, w->rows);                          \
-            __m256 acc[8];                                                     \
-            float tail[8];                                                     \
-            for (unsigned r = 0; r < 8; r++) {                                 \
-                acc[r] = _mm256_setzero_ps();                                  \
-                tail[r] = 0.0f;                                                \
-            }                                                                  \
-            for (size_t b = 0; b < w->nb; b++) {                               \
-                QK_MCA_BEGIN(mca);                                             \
-                fma8_step(w, idx, b, acc, tail);                               \
-                QK_MCA_END(mca);                                               \
-            }                                                                  \
-            for (size_t r = 0; r < nr; r++)                                    \
-                _mm256_storeu_ps(w->acc + (r0 + r) * QK_GV_ACC_LANES,          \
-                                 qk_add_tail(acc[r], tail[r]));                \
-        }                                                                      \
+#define GV_FMA_STAGE8(fn, mca)                                        \
+    static void fn(qk256_ws *w)                                       \
+    {                                                                 \
+        size_t idx[8];                                                \
+        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {                  \
+            size_t nr = group_rows(idx, r0, w->rows);                 \
+            __m256 acc[8];                                            \
+            float tail[8];                                            \
+            for (unsigned r = 0; r < 8; r++) {                        \
+                acc[r] = _mm256_setzero_ps();                         \
+                tail[r] = 0.0f;                                       \
+            }                                                         \
+            for (size_t b = 0; b < w->nb; b++) {                      \
+                QK_MCA_BEGIN(mca);                                    \
+                fma8_step(w, idx, b, acc, tail);                      \
+                QK_MCA_END(mca);                                      \
+            }                                                         \
+            for (size_t r = 0; r < nr; r++)                           \
+                _mm256_storeu_ps(w->acc + (r0 + r) * QK_GV_ACC_LANES, \
+                                 qk_add_tail(acc[r], tail[r]));       \
+        }                                                             \
     }
 
 /* The staged entry of variant `id`: its five phases in QK_GV_* order. */
-#define GV_PHASES(id, memory, unpack, lut, fma, hsum)                          \
-    void qk256_gv_##id##_phase(void *ws, unsigned phase)                       \
-    {                                                                          \
-        static void (*const run[QK_GV_NPHASES])(qk256_ws *) = {               \
-            [QK_GV_MEMORY] = memory, [QK_GV_UNPACK] = unpack,                  \
-            [QK_GV_LUT] = lut, [QK_GV_FMA] = fma, [QK_GV_HSUM] = hsum,         \
-        };                                                                     \
-        if (phase < QK_GV_NPHASES)                                             \
-            run[phase](ws);                                                    \
+#define GV_PHASES(id, memory, unpack, lut, fma, hsum)                            \
+    void qk256_gv_##id##_phase(void *ws, unsigned phase)                         \
+    {                                                                            \
+        static void (*const run[QK_GV_NPHASES])(qk256_ws *) = {                  \
+            [QK_GV_MEMORY] = memory, [QK_GV_UNPACK] = unpack, [QK_GV_LUT] = lut, \
+            [QK_GV_FMA] = fma,       [QK_GV_HSUM] = hsum,                        \
+        };                                                                       \
+        if (phase < QK_GV_NPHASES)                                               \
+            run[phase](ws);                                                      \
     }
 
 GV_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory@4", mem_bytes)

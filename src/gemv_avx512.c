@@ -51,9 +51,9 @@ QK_INLINE void tile_block(__m512 (*acc)[2], const __m512 *tab, const uint8_t *co
 }
 
 /* Rows r0 .. r0+R-1 of `rows`, all blocks, into y. */
-QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
-                         const float *scales, const float *x, size_t r0, size_t cols,
-                         const float lut[4], unsigned R, size_t rows)
+QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                         const float *x, size_t r0, size_t cols, const float lut[4], unsigned R,
+                         size_t rows)
 {
     size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, full = cols / QK256_BLOCK;
     /* the next tile, prefetched in memory order while this one runs */
@@ -88,9 +88,8 @@ QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
         y[r0 + r] = qk_hsum8(qk5_fold8(acc[r][0], acc[r][1]));
 }
 
-void qk256_gv_avx512_vbmi(float *y, const uint8_t *packed, size_t row_stride,
-                          const float *scales, const float *x, size_t rows, size_t cols,
-                          const float lut[4])
+void qk256_gv_avx512_vbmi(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                          const float *x, size_t rows, size_t cols, const float lut[4])
 {
     size_t r0 = 0;
     for (; r0 + TILE_ROWS <= rows; r0 += TILE_ROWS)
@@ -109,13 +108,13 @@ QK_INLINE __m256i mem_step(qk256_ws *w, size_t r0, unsigned R, size_t b)
     __m512i f = _mm512_setzero_si512();
     for (unsigned g = 0; g < 16; g++)
         f = _mm512_xor_si512(f, _mm512_castps_si512(qk5_load16(w->x + b * QK256_BLOCK + 16 * g,
-                                                                qk5_mask(m, 16 * g))));
+                                                               qk5_mask(m, 16 * g))));
     long long fold = 0;
     for (unsigned r = 0; r < R; r++) {
         const uint8_t *blk = qk256_ws_block(w, r0 + r, b);
         qk_prefetch_block(qk256_ws_block(w, r0 + r, 0), b, w->nb);
-        f = _mm512_xor_si512(f, _mm512_castps_si512(
-                                    _mm512_set1_ps(w->scales[(r0 + r) * w->nb + b])));
+        f = _mm512_xor_si512(f,
+                             _mm512_castps_si512(_mm512_set1_ps(w->scales[(r0 + r) * w->nb + b])));
         for (unsigned q = 0; q < 8; q++) {
             long long v;
             __builtin_memcpy(&v, blk + 8 * q, sizeof v);
@@ -214,7 +213,6 @@ static void vbmi_fma(qk256_ws *w)
         fma_rows(w, r0, 1);
 }
 
-
 QK_GV_STAGE(vbmi_unpack, "avx512-vbmi/unpack", unpack_step)
 QK_GV_STAGE(vbmi_lut, "avx512-vbmi/lut", lut_step)
 
@@ -230,8 +228,8 @@ static void vbmi_hsum(qk256_ws *w)
 void qk256_gv_avx512_vbmi_phase(void *ws, unsigned phase)
 {
     static void (*const run[QK_GV_NPHASES])(qk256_ws *) = {
-        [QK_GV_MEMORY] = vbmi_memory, [QK_GV_UNPACK] = vbmi_unpack,
-        [QK_GV_LUT] = vbmi_lut, [QK_GV_FMA] = vbmi_fma, [QK_GV_HSUM] = vbmi_hsum,
+        [QK_GV_MEMORY] = vbmi_memory, [QK_GV_UNPACK] = vbmi_unpack, [QK_GV_LUT] = vbmi_lut,
+        [QK_GV_FMA] = vbmi_fma,       [QK_GV_HSUM] = vbmi_hsum,
     };
     if (phase < QK_GV_NPHASES)
         run[phase](ws);

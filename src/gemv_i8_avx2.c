@@ -150,9 +150,8 @@ float qk256_quantize_x_avx2(int8_t *q, int32_t *sum, const float *x, size_t cols
 
 /* ---- the fused kernel -------------------------------------------------- */
 
-QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
-                         const float *scales, const qk256_xq *x, size_t r0, size_t nb,
-                         const qk256_i8_lut *t, unsigned R)
+QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                         const qk256_xq *x, size_t r0, size_t nb, const qk256_i8_lut *t, unsigned R)
 {
     const __m256i tab = table_i8(t);
     const uint8_t *row[TILE_ROWS];
@@ -190,9 +189,8 @@ QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride,
         y[r0 + r] = qk_i8_row_result(acc[r], x->scale);
 }
 
-void qk256_i8_avx2_maddubs(float *y, const uint8_t *packed, size_t row_stride,
-                           const float *scales, const qk256_xq *x, size_t rows, size_t cols,
-                           const qk256_i8_lut *t)
+void qk256_i8_avx2_maddubs(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                           const qk256_xq *x, size_t rows, size_t cols, const qk256_i8_lut *t)
 {
     size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, r0 = 0;
     for (; r0 + TILE_ROWS <= rows; r0 += TILE_ROWS)
@@ -218,9 +216,11 @@ static void maddubs_memory(qk256_ws *w)
             const uint8_t *blk = qk256_ws_block(w, r, b);
             qk_prefetch_block(qk256_ws_block(w, r, 0), b, w->nb);
             fold = _mm256_xor_si256(fold, _mm256_xor_si256(qk_load32(blk), qk_load32(blk + 32)));
-            fold = _mm256_xor_si256(fold, _mm256_castps_si256(_mm256_set1_ps(w->scales[r * w->nb + b])));
+            fold = _mm256_xor_si256(fold,
+                                    _mm256_castps_si256(_mm256_set1_ps(w->scales[r * w->nb + b])));
             for (unsigned i = 0; i < QK256_BLOCK; i += 32)
-                fold = _mm256_xor_si256(fold, qk_load32((const uint8_t *)w->xq + b * QK256_BLOCK + i));
+                fold =
+                    _mm256_xor_si256(fold, qk_load32((const uint8_t *)w->xq + b * QK256_BLOCK + i));
             QK_MCA_END("avx2-maddubs/memory");
         }
     w->sink = qk_fold_u64(fold);
@@ -300,8 +300,8 @@ void qk256_i8_avx2_maddubs_phase(void *ws, unsigned phase)
 {
     static void (*const run[QK_I8_NPHASES])(qk256_ws *) = {
         [QK_I8_QUANTIZE] = maddubs_quantize, [QK_I8_MEMORY] = maddubs_memory,
-        [QK_I8_UNPACK] = maddubs_unpack, [QK_I8_LUT] = maddubs_lut,
-        [QK_I8_DOT] = maddubs_dot, [QK_I8_HSUM] = maddubs_hsum,
+        [QK_I8_UNPACK] = maddubs_unpack,     [QK_I8_LUT] = maddubs_lut,
+        [QK_I8_DOT] = maddubs_dot,           [QK_I8_HSUM] = maddubs_hsum,
     };
     if (phase < QK_I8_NPHASES)
         run[phase](ws);

@@ -76,8 +76,7 @@ QK_INLINE __m512i block_start(const qk256_i8_lut *t, int32_t qsum)
 }
 
 /* A block of one row: the exact integer sum in 16 lanes. */
-QK_INLINE __m512i block_dot(__m512i start, __m512i v, __m512i tlo, __m512i thi,
-                            const __m512i q[4])
+QK_INLINE __m512i block_dot(__m512i start, __m512i v, __m512i tlo, __m512i thi, const __m512i q[4])
 {
     __m512i u = unpack_hi(v);
     __m512i s = dot64(start, lut64(tlo, v), q[0]);
@@ -229,15 +228,14 @@ QK_INLINE float gemv_row(const uint8_t *row, const float *rs, const qk256_xq *x,
     return qk_i8_row_result(fold4(acc), x->scale);
 }
 
-void qk256_i8_avx512_vnni(float *y, const uint8_t *packed, size_t row_stride,
-                          const float *scales, const qk256_xq *x, size_t rows, size_t cols,
-                          const qk256_i8_lut *t)
+void qk256_i8_avx512_vnni(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                          const qk256_xq *x, size_t rows, size_t cols, const qk256_i8_lut *t)
 {
     size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
     const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
     for (size_t r = 0; r < rows; r++)
-        y[r] = gemv_row(packed + r * row_stride, scales ? scales + r * nb : NULL, x, nb, tlo,
-                        thi, t);
+        y[r] =
+            gemv_row(packed + r * row_stride, scales ? scales + r * nb : NULL, x, nb, tlo, thi, t);
 }
 
 /* ---- staged phases ----------------------------------------------------- */
@@ -255,14 +253,14 @@ static void vnni_memory(qk256_ws *w)
             QK_MCA_BEGIN("avx512-vnni/memory");
             qk_prefetch_block(qk256_ws_block(w, r, 0), b, w->nb);
             fold = _mm512_xor_si512(fold, _mm512_loadu_si512(qk256_ws_block(w, r, b)));
-            fold = _mm512_xor_si512(fold, _mm512_castps_si512(
-                                              _mm512_set1_ps(w->scales[r * w->nb + b])));
+            fold = _mm512_xor_si512(fold,
+                                    _mm512_castps_si512(_mm512_set1_ps(w->scales[r * w->nb + b])));
             for (unsigned i = 0; i < QK256_BLOCK; i += 64)
                 fold = _mm512_xor_si512(fold, _mm512_loadu_si512(w->xq + b * QK256_BLOCK + i));
             QK_MCA_END("avx512-vnni/memory");
         }
-    w->sink = qk_fold_u64(_mm256_xor_si256(_mm512_castsi512_si256(fold),
-                                           _mm512_extracti64x4_epi64(fold, 1)));
+    w->sink = qk_fold_u64(
+        _mm256_xor_si256(_mm512_castsi512_si256(fold), _mm512_extracti64x4_epi64(fold, 1)));
 }
 
 /* unpack: per block the four index vectors the lookups read, v v u u
@@ -346,8 +344,8 @@ void qk256_i8_avx512_vnni_phase(void *ws, unsigned phase)
 {
     static void (*const run[QK_I8_NPHASES])(qk256_ws *) = {
         [QK_I8_QUANTIZE] = vnni_quantize, [QK_I8_MEMORY] = vnni_memory,
-        [QK_I8_UNPACK] = vnni_unpack, [QK_I8_LUT] = vnni_lut,
-        [QK_I8_DOT] = vnni_dot, [QK_I8_HSUM] = vnni_hsum,
+        [QK_I8_UNPACK] = vnni_unpack,     [QK_I8_LUT] = vnni_lut,
+        [QK_I8_DOT] = vnni_dot,           [QK_I8_HSUM] = vnni_hsum,
     };
     if (phase < QK_I8_NPHASES)
         run[phase](ws);

@@ -37,9 +37,8 @@ static inline float block_scale(const float *scales, size_t b)
 
 /* ---- the kernel -------------------------------------------------------- */
 
-void qk256_i8_scalar(float *y, const uint8_t *packed, size_t row_stride,
-                     const float *scales, const qk256_xq *x, size_t rows, size_t cols,
-                     const qk256_i8_lut *t)
+void qk256_i8_scalar(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                     const qk256_xq *x, size_t rows, size_t cols, const qk256_i8_lut *t)
 {
     size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
     for (size_t r = 0; r < rows; r++) {
@@ -123,9 +122,8 @@ static void i8_hsum(qk256_ws *w)
 void qk256_i8_scalar_phase(void *ws, unsigned phase)
 {
     static void (*const run[QK_I8_NPHASES])(qk256_ws *) = {
-        [QK_I8_QUANTIZE] = i8_quantize, [QK_I8_MEMORY] = i8_memory,
-        [QK_I8_UNPACK] = i8_unpack, [QK_I8_LUT] = i8_lut, [QK_I8_DOT] = i8_dot,
-        [QK_I8_HSUM] = i8_hsum,
+        [QK_I8_QUANTIZE] = i8_quantize, [QK_I8_MEMORY] = i8_memory, [QK_I8_UNPACK] = i8_unpack,
+        [QK_I8_LUT] = i8_lut,           [QK_I8_DOT] = i8_dot,       [QK_I8_HSUM] = i8_hsum,
     };
     if (phase < QK_I8_NPHASES)
         run[phase](ws);

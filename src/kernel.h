@@ -24,7 +24,7 @@ extern "C" {
 enum {
     QK_ISA_AVX2 = 1u << 0,
     QK_ISA_FMA = 1u << 1,
-    QK_ISA_AVX512 = 1u << 2,     /* F + BW + VL + DQ */
+    QK_ISA_AVX512 = 1u << 2, /* F + BW + VL + DQ */
     QK_ISA_AVX512VBMI = 1u << 3,
     QK_ISA_AVX512VNNI = 1u << 4,
     QK_ISA_AVXVNNI = 1u << 5
@@ -33,10 +33,10 @@ enum {
 enum { QK_MAX_PHASES = 8, QK_MAX_DIMS = 2 };
 
 typedef struct qk_op {
-    const char *name;           /* "gemv" */
-    const char *summary;        /* one line */
-    const char *const *phases;  /* NULL-terminated, at most QK_MAX_PHASES */
-    unsigned ndim;              /* 1: size is "N"; 2: size is "ROWSxCOLS" */
+    const char *name;          /* "gemv" */
+    const char *summary;       /* one line */
+    const char *const *phases; /* NULL-terminated, at most QK_MAX_PHASES */
+    unsigned ndim;             /* 1: size is "N"; 2: size is "ROWSxCOLS" */
     /* Allocate a workspace for dim[0..ndim-1]: inputs filled from a generator
      * seeded with `seed` (non-zero data), outputs and staged intermediates
      * allocated. Returns NULL and sets errno on failure. */
@@ -51,10 +51,10 @@ typedef struct qk_op {
 } qk_op;
 
 typedef struct qk_variant {
-    const char *op;       /* name of a registered op */
-    const char *name;     /* "avx2-p1-p4" */
-    const char *summary;  /* what this variant (ladder step) changes */
-    unsigned isa;         /* QK_ISA_* bits required */
+    const char *op;      /* name of a registered op */
+    const char *name;    /* "avx2-p1-p4" */
+    const char *summary; /* what this variant (ladder step) changes */
+    unsigned isa;        /* QK_ISA_* bits required */
     void (*fused)(void *ws);
     void (*phase)(void *ws, unsigned phase); /* run one phase alone, staged */
 } qk_variant;

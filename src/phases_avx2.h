@@ -84,8 +84,7 @@ QK_INLINE __m256i qk_load32(const uint8_t *p)
 QK_INLINE void qk_prefetch_block(const uint8_t *blocks, size_t b, size_t nb)
 {
     if (b + QK256_PREFETCH_BLOCKS < nb)
-        _mm_prefetch((const char *)blocks +
-                         (b + QK256_PREFETCH_BLOCKS) * QK256_BLOCK_BYTES,
+        _mm_prefetch((const char *)blocks + (b + QK256_PREFETCH_BLOCKS) * QK256_BLOCK_BYTES,
                      _MM_HINT_T0);
 }
 
@@ -135,16 +134,15 @@ enum { QK_PF_AHEAD_BYTES = 8192 };
 
 /* The cursor of a kernel tile of R rows starting at r0, of `rows`: on the
  * tile QK_PF_AHEAD_BYTES or more ahead. */
-QK_INLINE qk_pf_tile qk_pf_next_tile(const uint8_t *packed, size_t row_stride,
-                                     const float *scales, size_t nb, size_t r0, unsigned R,
-                                     size_t rows)
+QK_INLINE qk_pf_tile qk_pf_next_tile(const uint8_t *packed, size_t row_stride, const float *scales,
+                                     size_t nb, size_t r0, unsigned R, size_t rows)
 {
     size_t tile = (size_t)R * row_stride;
     size_t ahead = tile >= QK_PF_AHEAD_BYTES ? 1 : (QK_PF_AHEAD_BYTES + tile - 1) / tile;
     size_t first = r0 + ahead * R; /* no overflow: rows * row_stride bytes exist */
     size_t left = rows > first ? rows - first : 0;
     size_t next = left < R ? left : R;
-    qk_pf_tile c = {next ? packed + first * row_stride : NULL, 0, next, nb, row_stride,
+    qk_pf_tile c = {next ? packed + first * row_stride : NULL,   0,        next, nb, row_stride,
                     next && scales ? scales + first * nb : NULL, next * nb};
     return c;
 }
@@ -189,8 +187,8 @@ QK_INLINE void qk_unpack_scalar(uint8_t *codes, const uint8_t *blk)
 {
     for (size_t i = 0; i < QK256_BLOCK_BYTES; i++) {
         uint32_t byte = blk[i];
-        uint32_t w = (byte & 3u) | (byte >> 2 & 3u) << 8 | (byte >> 4 & 3u) << 16 |
-                     (byte >> 6) << 24;
+        uint32_t w =
+            (byte & 3u) | (byte >> 2 & 3u) << 8 | (byte >> 4 & 3u) << 16 | (byte >> 6) << 24;
         memcpy(codes + 4 * i, &w, sizeof w);
     }
 }
@@ -219,8 +217,10 @@ QK_INLINE qk_codes128 qk_unpack32(__m256i v)
     __m256i e2 = _mm256_unpacklo_epi16(hi01, hi23); /* bytes 8-11 | 24-27 */
     __m256i e3 = _mm256_unpackhi_epi16(hi01, hi23); /* bytes 12-15| 28-31 */
     qk_codes128 c = {{
-        _mm256_permute2x128_si256(e0, e1, 0x20), _mm256_permute2x128_si256(e2, e3, 0x20),
-        _mm256_permute2x128_si256(e0, e1, 0x31), _mm256_permute2x128_si256(e2, e3, 0x31),
+        _mm256_permute2x128_si256(e0, e1, 0x20),
+        _mm256_permute2x128_si256(e2, e3, 0x20),
+        _mm256_permute2x128_si256(e0, e1, 0x31),
+        _mm256_permute2x128_si256(e2, e3, 0x31),
     }};
     return c;
 }
@@ -247,8 +247,8 @@ QK_INLINE __m128i qk_codes8(__m256i c32, unsigned k)
  * stall made the MVP 0.5-0.7x scalar, where the sprint measured 1.2x.) */
 QK_INLINE __m256 qk_lut8_scalar(const float tab[4], const uint8_t *codes)
 {
-    return _mm256_setr_ps(tab[codes[0]], tab[codes[1]], tab[codes[2]], tab[codes[3]],
-                          tab[codes[4]], tab[codes[5]], tab[codes[6]], tab[codes[7]]);
+    return _mm256_setr_ps(tab[codes[0]], tab[codes[1]], tab[codes[2]], tab[codes[3]], tab[codes[4]],
+                          tab[codes[5]], tab[codes[6]], tab[codes[7]]);
 }
 
 /* mvp, p1 (gemv): the table with the block scale folded in. */
@@ -309,8 +309,7 @@ QK_INLINE __m256 qk_fma8(__m256 acc, __m256 w, const float *x)
 
 /* acc += w[j..j+8) * x[j..j+8) for whole groups of 8 of [0, m), in order;
  * the rest is added to *tail one at a time. */
-QK_INLINE __m256 qk_fma_span(__m256 acc, float *tail, const float *w, const float *x,
-                             size_t m)
+QK_INLINE __m256 qk_fma_span(__m256 acc, float *tail, const float *w, const float *x, size_t m)
 {
     size_t j = 0;
     for (; j + 8 <= m; j += 8)
@@ -391,8 +390,7 @@ QK_INLINE void qk_tiles_load8(__m256i tile[8], const uint8_t *const row[8], size
 /* The 16 codes of row r (constant) of an unpacked tile. */
 QK_INLINE __m128i qk_tile_row(qk_codes128 c, unsigned r)
 {
-    return r & 1 ? _mm256_extracti128_si256(c.q[r >> 1], 1)
-                 : _mm256_castsi256_si128(c.q[r >> 1]);
+    return r & 1 ? _mm256_extracti128_si256(c.q[r >> 1], 1) : _mm256_castsi256_si128(c.q[r >> 1]);
 }
 
 /* p2: one row's 16 weights against the two vectors of x every row shares. */
@@ -402,8 +400,7 @@ QK_INLINE __m256 qk_fma_row16(__m256 acc, __m256 w0, __m256 w1, __m256 x0, __m25
 }
 
 /* p2: a whole tile, 16 independent FMAs (two per row) instead of one chain. */
-QK_INLINE void qk_fma_tile(__m256 acc[8], const __m256 tab[8], qk_codes128 c,
-                           const float *x)
+QK_INLINE void qk_fma_tile(__m256 acc[8], const __m256 tab[8], qk_codes128 c, const float *x)
 {
     __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
 #pragma GCC unroll 8

@@ -43,11 +43,9 @@ QK_INLINE __mmask16 qk5_mask(size_t m, size_t at)
  */
 QK_INLINE __m512i qk5_ctrl(void)
 {
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                           14, 15);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __m512i lo = _mm512_slli_epi32(lane, 1);
-    return _mm512_or_si512(lo, _mm512_slli_epi32(_mm512_add_epi32(lo, _mm512_set1_epi32(32)),
-                                                 16));
+    return _mm512_or_si512(lo, _mm512_slli_epi32(_mm512_add_epi32(lo, _mm512_set1_epi32(32)), 16));
 }
 
 /* Codes 32q .. 32q+15 of a block as table indices, one per dword lane: the

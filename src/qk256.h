@@ -56,21 +56,20 @@ size_t qk256_row_bytes(size_t cols);
 
 /* out[i] = lut[code(i)] * scales[i / 256] for i < n.
  * scales: ceil(n/256) floats, or NULL for all 1. lut: NULL for {-2,-1,1,2}. */
-int qk256_dequantize(float *out, const uint8_t *packed, const float *scales,
-                     size_t n, const float lut[4]);
+int qk256_dequantize(float *out, const uint8_t *packed, const float *scales, size_t n,
+                     const float lut[4]);
 
 /* y[r] = sum_j lut[code(r,j)] * scales[r*nb + j/256] * x[j], r < rows, j < cols,
  * nb = ceil(cols/256). Row r starts at packed + r*row_stride (bytes, at least
  * qk256_row_bytes(cols)). rows == 0 or cols == 0 leaves y untouched. */
-int qk256_gemv(float *y, const uint8_t *packed, size_t row_stride,
-               const float *scales, const float *x,
-               size_t rows, size_t cols, const float lut[4]);
+int qk256_gemv(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+               const float *x, size_t rows, size_t cols, const float lut[4]);
 
 int qk256_dequantize_variant(const char *variant, float *out, const uint8_t *packed,
                              const float *scales, size_t n, const float lut[4]);
-int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed,
-                       size_t row_stride, const float *scales, const float *x,
-                       size_t rows, size_t cols, const float lut[4]);
+int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed, size_t row_stride,
+                       const float *scales, const float *x, size_t rows, size_t cols,
+                       const float lut[4]);
 
 /*
  * gemv with int8 activations: x is quantized per call, then multiplied in
@@ -94,12 +93,11 @@ int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed,
  * caller's stack up to 8192 columns (about 8.3 KB), else allocated
  * (QK256_E_NOMEM if that fails). Other arguments as for qk256_gemv.
  */
-int qk256_gemv_i8(float *y, const uint8_t *packed, size_t row_stride,
-                  const float *scales, const float *x, size_t rows, size_t cols,
-                  const float lut[4]);
-int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed,
-                          size_t row_stride, const float *scales, const float *x,
-                          size_t rows, size_t cols, const float lut[4]);
+int qk256_gemv_i8(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                  const float *x, size_t rows, size_t cols, const float lut[4]);
+int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed, size_t row_stride,
+                          const float *scales, const float *x, size_t rows, size_t cols,
+                          const float lut[4]);
 
 /* Threads the gemv functions use: 1 to 256, or 0 for every online CPU.
  * QK256_OK, or QK256_E_INVAL (the count is then unchanged). Waits for a

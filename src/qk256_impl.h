@@ -24,16 +24,23 @@
 /* Phase indices; the names are in registry.c in the same order. */
 enum { QK_DQ_MEMORY, QK_DQ_UNPACK, QK_DQ_LUT, QK_DQ_SCALE, QK_DQ_NPHASES };
 enum { QK_GV_MEMORY, QK_GV_UNPACK, QK_GV_LUT, QK_GV_FMA, QK_GV_HSUM, QK_GV_NPHASES };
-enum { QK_I8_QUANTIZE, QK_I8_MEMORY, QK_I8_UNPACK, QK_I8_LUT, QK_I8_DOT, QK_I8_HSUM,
-       QK_I8_NPHASES };
+enum {
+    QK_I8_QUANTIZE,
+    QK_I8_MEMORY,
+    QK_I8_UNPACK,
+    QK_I8_LUT,
+    QK_I8_DOT,
+    QK_I8_HSUM,
+    QK_I8_NPHASES
+};
 
 enum { QK_GV_ACC_LANES = 8 }; /* floats of fma-phase accumulator per row */
 
-typedef void (*qk256_dequant_fn)(float *out, const uint8_t *packed,
-                                 const float *scales, size_t n, const float lut[4]);
+typedef void (*qk256_dequant_fn)(float *out, const uint8_t *packed, const float *scales, size_t n,
+                                 const float lut[4]);
 typedef void (*qk256_gemv_fn)(float *y, const uint8_t *packed, size_t row_stride,
-                              const float *scales, const float *x, size_t rows,
-                              size_t cols, const float lut[4]);
+                              const float *scales, const float *x, size_t rows, size_t cols,
+                              const float lut[4]);
 
 /*
  * gemv-i8 (int8 activations). x is quantized once per call to
@@ -47,8 +54,8 @@ typedef void (*qk256_gemv_fn)(float *y, const uint8_t *packed, size_t row_stride
  * the block sums of q computed with the quantization.
  */
 typedef struct qk256_i8_lut {
-    int8_t v[4];   /* the table as integers */
-    uint8_t w[4];  /* v[k] + bias, 0..128 */
+    int8_t v[4];  /* the table as integers */
+    uint8_t w[4]; /* v[k] + bias, 0..128 */
     int32_t bias;
 } qk256_i8_lut;
 
@@ -59,8 +66,8 @@ int qk256_i8_lut_from(qk256_i8_lut *t, const float lut[4]);
  * run whole blocks), in the variant's order: within each chunk of `chunk`
  * elements, element 4i+k of the chunk sits at byte (chunk/4)*k + i, which
  * is where the kernel's shift-and-mask unpack of chunk/4 packed bytes puts
- * code 4i+k (chunk: a power of two from 4, plain element order, to 256). sum[b] = sum of block b's q.
- * Returns sx (0 when x is all zero). x must be finite. */
+ * code 4i+k (chunk: a power of two from 4, plain element order, to 256). sum[b] = sum of block b's
+ * q. Returns sx (0 when x is all zero). x must be finite. */
 float qk256_quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk);
 typedef float (*qk256_quantize_fn)(int8_t *q, int32_t *sum, const float *x, size_t cols,
                                    size_t chunk);
@@ -71,8 +78,7 @@ void qk256_quantize_blocks(int8_t *q, int32_t *sum, const float *x, size_t cols,
                            float inv, size_t b0);
 /* The same integers and layout, vectorized with AVX-512 for chunk 256 (what
  * avx512-vnni reads; other chunks go to qk256_quantize_x). */
-float qk256_quantize_x_avx512(int8_t *q, int32_t *sum, const float *x, size_t cols,
-                              size_t chunk);
+float qk256_quantize_x_avx512(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk);
 /* The same with AVX2 for chunk 128 (what avx2-maddubs reads). */
 float qk256_quantize_x_avx2(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk);
 
@@ -83,8 +89,8 @@ typedef struct qk256_xq {
 } qk256_xq;
 
 typedef void (*qk256_gemv_i8_fn)(float *y, const uint8_t *packed, size_t row_stride,
-                                 const float *scales, const qk256_xq *x, size_t rows,
-                                 size_t cols, const qk256_i8_lut *t);
+                                 const float *scales, const qk256_xq *x, size_t rows, size_t cols,
+                                 const qk256_i8_lut *t);
 
 /*
  * Workspace of one op instance (dequantize: rows = 1, cols = n).
@@ -110,19 +116,19 @@ typedef void (*qk256_gemv_i8_fn)(float *y, const uint8_t *packed, size_t row_str
  * floats. Variants past avx2 may keep vals in their own lane order.
  */
 typedef struct qk256_ws {
-    size_t rows, cols, nb;  /* nb = blocks per row */
-    size_t row_stride;      /* bytes between packed rows */
-    uint8_t *packed;        /* rows * row_stride */
-    float *scales;          /* rows * nb */
-    float *x;               /* cols (gemv) */
+    size_t rows, cols, nb; /* nb = blocks per row */
+    size_t row_stride;     /* bytes between packed rows */
+    uint8_t *packed;       /* rows * row_stride */
+    float *scales;         /* rows * nb */
+    float *x;              /* cols (gemv) */
     float lut[4];
-    float *out;             /* dequantize: cols; gemv: y, rows */
+    float *out; /* dequantize: cols; gemv: y, rows */
     uint8_t *codes;
     float *vals;
     float *acc;
-    int8_t *xq;             /* gemv-i8: nb*256 */
-    int32_t *xsum;          /* gemv-i8: nb */
-    uint8_t *wq;            /* gemv-i8: like codes */
+    int8_t *xq;    /* gemv-i8: nb*256 */
+    int32_t *xsum; /* gemv-i8: nb */
+    uint8_t *wq;   /* gemv-i8: like codes */
     float sx;
     qk256_i8_lut lut_i8;
     volatile uint64_t sink; /* memory phases fold what they load into here */
@@ -147,24 +153,24 @@ static inline size_t qk256_ws_elem(const qk256_ws *w, size_t r, size_t b)
 /* A staged phase as a loop over blocks (dequantize) or rows and blocks
  * (gemv) of a per-block step; the llvm-mca region (kernel.h) brackets one
  * step, named "<variant>/<phase>[@elements][#loop]". */
-#define QK_DQ_STAGE(fn, mca, step)                                             \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        for (size_t b = 0; b < w->nb; b++) {                                   \
-            QK_MCA_BEGIN(mca);                                                 \
-            step(w, b);                                                        \
-            QK_MCA_END(mca);                                                   \
-        }                                                                      \
+#define QK_DQ_STAGE(fn, mca, step)           \
+    static void fn(qk256_ws *w)              \
+    {                                        \
+        for (size_t b = 0; b < w->nb; b++) { \
+            QK_MCA_BEGIN(mca);               \
+            step(w, b);                      \
+            QK_MCA_END(mca);                 \
+        }                                    \
     }
-#define QK_GV_STAGE(fn, mca, step)                                             \
-    static void fn(qk256_ws *w)                                                \
-    {                                                                          \
-        for (size_t r = 0; r < w->rows; r++)                                   \
-            for (size_t b = 0; b < w->nb; b++) {                               \
-                QK_MCA_BEGIN(mca);                                             \
-                step(w, r, b);                                                 \
-                QK_MCA_END(mca);                                               \
-            }                                                                  \
+#define QK_GV_STAGE(fn, mca, step)               \
+    static void fn(qk256_ws *w)                  \
+    {                                            \
+        for (size_t r = 0; r < w->rows; r++)     \
+            for (size_t b = 0; b < w->nb; b++) { \
+                QK_MCA_BEGIN(mca);               \
+                step(w, r, b);                   \
+                QK_MCA_END(mca);                 \
+            }                                    \
     }
 
 static inline unsigned qk256_code(const uint8_t *row, size_t j)
@@ -172,18 +178,17 @@ static inline unsigned qk256_code(const uint8_t *row, size_t j)
     return (row[j >> 2] >> ((j & 3) * 2)) & 3u;
 }
 
-#define QK256_DECLARE_DQ(id)                                                   \
-    void qk256_dq_##id(float *, const uint8_t *, const float *, size_t,         \
-                       const float[4]);                                         \
+#define QK256_DECLARE_DQ(id)                                                             \
+    void qk256_dq_##id(float *, const uint8_t *, const float *, size_t, const float[4]); \
     void qk256_dq_##id##_phase(void *ws, unsigned phase)
-#define QK256_DECLARE_GV(id)                                                   \
-    void qk256_gv_##id(float *, const uint8_t *, size_t, const float *,        \
-                       const float *, size_t, size_t, const float[4]);         \
+#define QK256_DECLARE_GV(id)                                                                   \
+    void qk256_gv_##id(float *, const uint8_t *, size_t, const float *, const float *, size_t, \
+                       size_t, const float[4]);                                                \
     void qk256_gv_##id##_phase(void *ws, unsigned phase)
 
-#define QK256_DECLARE_I8(id)                                                   \
-    void qk256_i8_##id(float *, const uint8_t *, size_t, const float *,        \
-                       const qk256_xq *, size_t, size_t, const qk256_i8_lut *); \
+#define QK256_DECLARE_I8(id)                                                                      \
+    void qk256_i8_##id(float *, const uint8_t *, size_t, const float *, const qk256_xq *, size_t, \
+                       size_t, const qk256_i8_lut *);                                             \
     void qk256_i8_##id##_phase(void *ws, unsigned phase)
 
 QK256_DECLARE_DQ(scalar);

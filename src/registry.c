@@ -13,26 +13,26 @@
 #include "registry.h"
 #include "workload.h"
 
-#define DQ_FUSED(id)                                                           \
-    static void dq_fused_##id(void *p)                                         \
-    {                                                                          \
-        qk256_ws *w = p;                                                       \
-        qk256_dq_##id(w->out, w->packed, w->scales, w->cols, w->lut);          \
+#define DQ_FUSED(id)                                                  \
+    static void dq_fused_##id(void *p)                                \
+    {                                                                 \
+        qk256_ws *w = p;                                              \
+        qk256_dq_##id(w->out, w->packed, w->scales, w->cols, w->lut); \
     }
-#define GV_FUSED(id)                                                           \
-    static void gv_fused_##id(void *p)                                         \
-    {                                                                          \
-        qk256_ws *w = p;                                                       \
-        qk256_gv_##id(w->out, w->packed, w->row_stride, w->scales, w->x,       \
-                      w->rows, w->cols, w->lut);                               \
+#define GV_FUSED(id)                                                                       \
+    static void gv_fused_##id(void *p)                                                     \
+    {                                                                                      \
+        qk256_ws *w = p;                                                                   \
+        qk256_gv_##id(w->out, w->packed, w->row_stride, w->scales, w->x, w->rows, w->cols, \
+                      w->lut);                                                             \
     }
-#define I8_FUSED(id, chunk, quant)                                             \
-    static void i8_fused_##id(void *p)                                         \
-    {                                                                          \
-        qk256_ws *w = p;                                                       \
-        qk256_xq xq = {w->xq, w->xsum, quant(w->xq, w->xsum, w->x, w->cols, chunk)}; \
-        qk256_i8_##id(w->out, w->packed, w->row_stride, w->scales, &xq,        \
-                      w->rows, w->cols, &w->lut_i8);                           \
+#define I8_FUSED(id, chunk, quant)                                                        \
+    static void i8_fused_##id(void *p)                                                    \
+    {                                                                                     \
+        qk256_ws *w = p;                                                                  \
+        qk256_xq xq = {w->xq, w->xsum, quant(w->xq, w->xsum, w->x, w->cols, chunk)};      \
+        qk256_i8_##id(w->out, w->packed, w->row_stride, w->scales, &xq, w->rows, w->cols, \
+                      &w->lut_i8);                                                        \
     }
 #define AVX2 (QK_ISA_AVX2 | QK_ISA_FMA)
 #define AVX512_VBMI (AVX2 | QK_ISA_AVX512 | QK_ISA_AVX512VBMI)
@@ -55,15 +55,27 @@ I8_FUSED(scalar, 4, qk256_quantize_x)
 I8_FUSED(avx2_maddubs, 128, qk256_quantize_x_avx2)
 I8_FUSED(avx512_vnni, 256, qk256_quantize_x_avx512)
 
-#define DQ_ENTRY(id, nm, isa_, text)                                           \
-    {{"dequantize", nm, text, isa_, dq_fused_##id, qk256_dq_##id##_phase},     \
-     {.dq = qk256_dq_##id}}
-#define I8_ENTRY(id, nm, isa_, chunk, quant, text)                             \
-    {{"gemv-i8", nm, text, isa_, i8_fused_##id, qk256_i8_##id##_phase},        \
-     {.i8 = {qk256_i8_##id, chunk, quant}}}
-#define GV_ENTRY(id, nm, isa_, text)                                           \
-    {{"gemv", nm, text, isa_, gv_fused_##id, qk256_gv_##id##_phase},           \
-     {.gv = qk256_gv_##id}}
+#define DQ_ENTRY(id, nm, isa_, text)                                          \
+    {                                                                         \
+        {"dequantize", nm, text, isa_, dq_fused_##id, qk256_dq_##id##_phase}, \
+        {                                                                     \
+            .dq = qk256_dq_##id                                               \
+        }                                                                     \
+    }
+#define I8_ENTRY(id, nm, isa_, chunk, quant, text)                         \
+    {                                                                      \
+        {"gemv-i8", nm, text, isa_, i8_fused_##id, qk256_i8_##id##_phase}, \
+        {                                                                  \
+            .i8 = { qk256_i8_##id, chunk, quant }                          \
+        }                                                                  \
+    }
+#define GV_ENTRY(id, nm, isa_, text)                                    \
+    {                                                                   \
+        {"gemv", nm, text, isa_, gv_fused_##id, qk256_gv_##id##_phase}, \
+        {                                                               \
+            .gv = qk256_gv_##id                                         \
+        }                                                               \
+    }
 
 static const qk256_builtin dq_builtins[] = {
     DQ_ENTRY(scalar, "scalar", 0, "reference: one element at a time, not vectorized"),
@@ -76,7 +88,8 @@ static const qk256_builtin dq_builtins[] = {
     DQ_ENTRY(avx2_p1_p4_p3, "avx2-p1-p4-p3", AVX2,
              "p3: 32-byte loads and software prefetch of the blocks ahead"),
     DQ_ENTRY(avx512_vbmi, "avx512-vbmi", AVX512_VBMI,
-             "zmm: vpmultishiftqb unpack from 8-byte broadcasts, vpermps on the scaled table, 64-byte stores"),
+             "zmm: vpmultishiftqb unpack from 8-byte broadcasts, vpermps on the scaled table, "
+             "64-byte stores"),
 };
 
 static const qk256_builtin gv_builtins[] = {
@@ -91,8 +104,9 @@ static const qk256_builtin gv_builtins[] = {
              "rows past the last 8 run p1-p4 (p2 does not pay there)"),
     GV_ENTRY(avx2_p1_p4_p2_p3, "avx2-p1-p4-p2-p3", AVX2,
              "p3: 32-byte loads of 8 rows, transposed, and prefetch of the next 8-row tile"),
-    GV_ENTRY(avx512_vbmi, "avx512-vbmi", AVX512_VBMI,
-             "zmm: vpmultishiftqb unpack, vpermps lookup, 8 rows x 32 cols with 2 FMA chains per row"),
+    GV_ENTRY(
+        avx512_vbmi, "avx512-vbmi", AVX512_VBMI,
+        "zmm: vpmultishiftqb unpack, vpermps lookup, 8 rows x 32 cols with 2 FMA chains per row"),
 };
 
 /* The chunk of each entry is the quantized-x layout its kernel reads; the
@@ -100,11 +114,13 @@ static const qk256_builtin gv_builtins[] = {
 static const qk256_builtin i8_builtins[] = {
     I8_ENTRY(scalar, "scalar", 0, 4, qk256_quantize_x,
              "reference: x quantized to int8, exact integer block sums, one element at a time"),
-    I8_ENTRY(avx2_maddubs, "avx2-maddubs", AVX2, 128, qk256_quantize_x_avx2,
-             "shift+mask unpack against x in unpack order, vpshufb table, vpmaddubsw/vpmaddwd, 4 rows; "
-             "vector quantize"),
+    I8_ENTRY(
+        avx2_maddubs, "avx2-maddubs", AVX2, 128, qk256_quantize_x_avx2,
+        "shift+mask unpack against x in unpack order, vpshufb table, vpmaddubsw/vpmaddwd, 4 rows; "
+        "vector quantize"),
     I8_ENTRY(avx512_vnni, "avx512-vnni", AVX512_VNNI, 256, qk256_quantize_x_avx512,
-             "zmm: one shift, vpermb on 6-bit tables (no masks), vpdpbusd chain per block; rows one at a time in memory order (8-row tiles staged); vector quantize"),
+             "zmm: one shift, vpermb on 6-bit tables (no masks), vpdpbusd chain per block; rows "
+             "one at a time in memory order (8-row tiles staged); vector quantize"),
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -170,8 +186,7 @@ static size_t n_user_ops;
 static const qk_variant *user_variants[128];
 static size_t n_user_variants;
 
-static const qk_op *const builtin_ops[] = {&qk256_op_dequantize, &qk256_op_gemv,
-                                           &qk256_op_gemv_i8};
+static const qk_op *const builtin_ops[] = {&qk256_op_dequantize, &qk256_op_gemv, &qk256_op_gemv_i8};
 
 size_t qk_op_count(void)
 {
@@ -212,10 +227,9 @@ int qk_phase_index(const qk_op *op, const char *phase)
 
 int qk_register_op(const qk_op *op)
 {
-    if (!op || !op->name || !op->create || !op->destroy || !op->elements ||
-        !op->bytes || op->ndim < 1 || op->ndim > QK_MAX_DIMS ||
-        qk_phase_count(op) > QK_MAX_PHASES || qk_find_op(op->name) ||
-        n_user_ops == NELEM(user_ops))
+    if (!op || !op->name || !op->create || !op->destroy || !op->elements || !op->bytes ||
+        op->ndim < 1 || op->ndim > QK_MAX_DIMS || qk_phase_count(op) > QK_MAX_PHASES ||
+        qk_find_op(op->name) || n_user_ops == NELEM(user_ops))
         return -1;
     user_ops[n_user_ops++] = op;
     return 0;
@@ -223,8 +237,8 @@ int qk_register_op(const qk_op *op)
 
 int qk_register_variant(const qk_variant *v)
 {
-    if (!v || !v->name || !v->fused || !qk_find_op(v->op) ||
-        qk_find_variant(v->op, v->name) || n_user_variants == NELEM(user_variants))
+    if (!v || !v->name || !v->fused || !qk_find_op(v->op) || qk_find_variant(v->op, v->name) ||
+        n_user_variants == NELEM(user_variants))
         return -1;
     user_variants[n_user_variants++] = v;
     return 0;

@@ -14,10 +14,10 @@ typedef struct qk256_builtin {
         qk256_gemv_fn gv;
         struct {
             qk256_gemv_i8_fn kernel;
-            size_t chunk; /* qk256_quantize_x layout the kernel reads */
+            size_t chunk;               /* qk256_quantize_x layout the kernel reads */
             qk256_quantize_fn quantize; /* x -> that layout */
         } i8;
-    } fn;         /* the kernel with its plain signature */
+    } fn; /* the kernel with its plain signature */
 } qk256_builtin;
 
 const qk256_builtin *qk256_builtin_find(const char *op, const char *name);

@@ -7,7 +7,9 @@
 
 #include <stdint.h>
 
-typedef struct qk_rng { uint64_t s; } qk_rng;
+typedef struct qk_rng {
+    uint64_t s;
+} qk_rng;
 
 static inline uint64_t qk_rng_next(qk_rng *r)
 {

@@ -36,8 +36,8 @@ static inline float block_scale(const float *scales, size_t b)
 
 /* ---- dequantize -------------------------------------------------------- */
 
-void qk256_dq_scalar(float *out, const uint8_t *packed, const float *scales,
-                     size_t n, const float lut[4])
+void qk256_dq_scalar(float *out, const uint8_t *packed, const float *scales, size_t n,
+                     const float lut[4])
 {
     for (size_t i = 0; i < n; i++)
         out[i] = lut_value(lut, qk256_code(packed, i)) * block_scale(scales, i / QK256_BLOCK);
@@ -87,8 +87,10 @@ static void dq_scale(qk256_ws *w)
 void qk256_dq_scalar_phase(void *ws, unsigned phase)
 {
     static void (*const run[QK_DQ_NPHASES])(qk256_ws *) = {
-        [QK_DQ_MEMORY] = dq_memory, [QK_DQ_UNPACK] = dq_unpack,
-        [QK_DQ_LUT] = dq_lut, [QK_DQ_SCALE] = dq_scale,
+        [QK_DQ_MEMORY] = dq_memory,
+        [QK_DQ_UNPACK] = dq_unpack,
+        [QK_DQ_LUT] = dq_lut,
+        [QK_DQ_SCALE] = dq_scale,
     };
     if (phase < QK_DQ_NPHASES)
         run[phase](ws);
@@ -96,9 +98,8 @@ void qk256_dq_scalar_phase(void *ws, unsigned phase)
 
 /* ---- gemv -------------------------------------------------------------- */
 
-void qk256_gv_scalar(float *y, const uint8_t *packed, size_t row_stride,
-                     const float *scales, const float *x, size_t rows,
-                     size_t cols, const float lut[4])
+void qk256_gv_scalar(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
+                     const float *x, size_t rows, size_t cols, const float lut[4])
 {
     size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
     for (size_t r = 0; r < rows; r++) {
@@ -150,8 +151,8 @@ static void gv_lut(qk256_ws *w)
     for (size_t r = 0; r < w->rows; r++)
         for (size_t j = 0; j < w->cols; j++) {
             QK_MCA_BEGIN("gemv:scalar/lut@1");
-            w->vals[r * pad + j] = lut_value(w->lut, w->codes[r * pad + j]) *
-                                   w->scales[r * w->nb + j / QK256_BLOCK];
+            w->vals[r * pad + j] =
+                lut_value(w->lut, w->codes[r * pad + j]) * w->scales[r * w->nb + j / QK256_BLOCK];
             QK_MCA_END("gemv:scalar/lut@1");
         }
 }
@@ -189,8 +190,8 @@ static void gv_hsum(qk256_ws *w)
 void qk256_gv_scalar_phase(void *ws, unsigned phase)
 {
     static void (*const run[QK_GV_NPHASES])(qk256_ws *) = {
-        [QK_GV_MEMORY] = gv_memory, [QK_GV_UNPACK] = gv_unpack,
-        [QK_GV_LUT] = gv_lut, [QK_GV_FMA] = gv_fma, [QK_GV_HSUM] = gv_hsum,
+        [QK_GV_MEMORY] = gv_memory, [QK_GV_UNPACK] = gv_unpack, [QK_GV_LUT] = gv_lut,
+        [QK_GV_FMA] = gv_fma,       [QK_GV_HSUM] = gv_hsum,
     };
     if (phase < QK_GV_NPHASES)
         run[phase](ws);

@@ -63,7 +63,7 @@ static int threads_wanted = 1; /* qk256_set_threads / QK256_THREADS */
 static int workers;            /* started; worker i runs slice i (1-based) */
 static int sleepers;           /* workers asleep on job_ready */
 static _Atomic unsigned long generation;
-static _Atomic int pending;    /* workers still running the current job */
+static _Atomic int pending; /* workers still running the current job */
 static struct {
     qk256_rows_job fn;
     void *ctx;

@@ -77,8 +77,8 @@ qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed)
         w->wq = alloc_bytes(padded);
         qk256_i8_lut_from(&w->lut_i8, w->lut); /* the default table qualifies */
     }
-    if (!w->packed || !w->scales || (with_x && !w->x) || !w->out || !w->codes ||
-        !w->vals || !w->acc || (with_i8 && (!w->xq || !w->xsum || !w->wq))) {
+    if (!w->packed || !w->scales || (with_x && !w->x) || !w->out || !w->codes || !w->vals ||
+        !w->acc || (with_i8 && (!w->xq || !w->xsum || !w->wq))) {
         qk256_ws_free(w);
         errno = ENOMEM;
         return NULL;
@@ -162,23 +162,30 @@ static double gv_compare(const void *a, const void *b)
 
 static const char *const dq_phases[] = {"memory", "unpack", "lut", "scale", NULL};
 static const char *const gv_phases[] = {"memory", "unpack", "lut", "fma", "hsum", NULL};
-static const char *const i8_phases[] = {"quantize", "memory", "unpack", "lut", "dot", "hsum",
-                                        NULL};
+static const char *const i8_phases[] = {"quantize", "memory", "unpack", "lut", "dot", "hsum", NULL};
 
 const qk_op qk256_op_dequantize = {
     .name = "dequantize",
     .summary = "QK256 codes -> floats: out[i] = lut[code(i)] * scale[i/256]",
-    .phases = dq_phases, .ndim = 1,
-    .create = dq_create, .destroy = ws_destroy,
-    .elements = dq_elements, .bytes = dq_bytes, .compare = dq_compare,
+    .phases = dq_phases,
+    .ndim = 1,
+    .create = dq_create,
+    .destroy = ws_destroy,
+    .elements = dq_elements,
+    .bytes = dq_bytes,
+    .compare = dq_compare,
 };
 
 const qk_op qk256_op_gemv = {
     .name = "gemv",
     .summary = "QK256 matrix x float vector: y[r] = sum_j w(r,j) * x[j]",
-    .phases = gv_phases, .ndim = 2,
-    .create = gv_create, .destroy = ws_destroy,
-    .elements = gv_elements, .bytes = gv_bytes, .compare = gv_compare,
+    .phases = gv_phases,
+    .ndim = 2,
+    .create = gv_create,
+    .destroy = ws_destroy,
+    .elements = gv_elements,
+    .bytes = gv_bytes,
+    .compare = gv_compare,
 };
 
 /* The int8-activation gemv: same matrix and x as gemv (same seed, same
@@ -186,8 +193,13 @@ const qk_op qk256_op_gemv = {
  * scalar reference (they differ from float gemv by the quantization). */
 const qk_op qk256_op_gemv_i8 = {
     .name = "gemv-i8",
-    .summary = "QK256 matrix x int8-quantized vector: y[r] = sx * sum_b s(r,b) * sum_j lut(r,j) q[j]",
-    .phases = i8_phases, .ndim = 2,
-    .create = i8_create, .destroy = ws_destroy,
-    .elements = gv_elements, .bytes = gv_bytes, .compare = gv_compare,
+    .summary =
+        "QK256 matrix x int8-quantized vector: y[r] = sx * sum_b s(r,b) * sum_j lut(r,j) q[j]",
+    .phases = i8_phases,
+    .ndim = 2,
+    .create = i8_create,
+    .destroy = ws_destroy,
+    .elements = gv_elements,
+    .bytes = gv_bytes,
+    .compare = gv_compare,
 };

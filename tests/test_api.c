@@ -55,7 +55,8 @@ Test(api, unknown_variant)
 {
     cr_expect_eq(qk256_dequantize_variant("avx3", out, packed, NULL, 256, NULL), QK256_E_UNKNOWN);
     cr_expect_eq(qk256_gemv_variant("", out, packed, 128, NULL, x, 1, 512, NULL), QK256_E_UNKNOWN);
-    cr_expect_eq(qk256_gemv_variant(NULL, out, packed, 128, NULL, x, 1, 512, NULL), QK256_E_UNKNOWN);
+    cr_expect_eq(qk256_gemv_variant(NULL, out, packed, 128, NULL, x, 1, 512, NULL),
+                 QK256_E_UNKNOWN);
     cr_expect_null(qk256_variant_names("conv"));
     cr_expect_null(qk256_variant_names(NULL));
     cr_expect_eq(qk256_variant_supported("gemv", "avx3"), QK256_E_UNKNOWN);
@@ -63,8 +64,7 @@ Test(api, unknown_variant)
 
 Test(api, strerror_names_every_code)
 {
-    int codes[] = {QK256_OK, QK256_E_INVAL, QK256_E_UNKNOWN, QK256_E_UNSUPPORTED,
-                   QK256_E_NOMEM};
+    int codes[] = {QK256_OK, QK256_E_INVAL, QK256_E_UNKNOWN, QK256_E_UNSUPPORTED, QK256_E_NOMEM};
     for (size_t i = 0; i < 5; i++)
         for (size_t k = i + 1; k < 5; k++)
             cr_expect_str_neq(qk256_strerror(codes[i]), qk256_strerror(codes[k]));
@@ -134,7 +134,8 @@ Test(api, plain_functions_match_scalar)
     cr_assert_eq(qk256_dequantize_variant("scalar", want, packed, scales, 1024, NULL), QK256_OK);
     cr_assert_eq(qk256_dequantize(got, packed, scales, 1024, NULL), QK256_OK);
     cr_expect_arr_eq(got, want, sizeof want);
-    cr_assert_eq(qk256_gemv_variant("scalar", want, packed, 128, scales, x, 4, 512, NULL), QK256_OK);
+    cr_assert_eq(qk256_gemv_variant("scalar", want, packed, 128, scales, x, 4, 512, NULL),
+                 QK256_OK);
     cr_assert_eq(qk256_gemv(got, packed, 128, scales, x, 4, 512, NULL), QK256_OK);
     for (int r = 0; r < 4; r++)
         cr_expect_float_eq(got[r], want[r], 1e-4f * (1.0f + __builtin_fabsf(want[r])));

@@ -172,7 +172,8 @@ Test(baseline, bad_documents_exit_2_and_touch_nothing)
         char *before = slurp(path);
         cr_expect_eq(sh("compare %s %s", good, path, err), 2, "case %zu", i);
         char *nl = strchr(err, '\n');
-        cr_expect(nl && nl[1] == '\0' && strstr(err, path), "case %zu: one line naming the file: %s", i, err);
+        cr_expect(nl && nl[1] == '\0' && strstr(err, path),
+                  "case %zu: one line naming the file: %s", i, err);
         char *after = slurp(path);
         cr_expect_str_eq(after, before);
         free(before);
@@ -249,8 +250,9 @@ Test(baseline, json_on_stdout_stays_parseable_with_baselines, .timeout = 60)
     cr_assert_not_null(bin);
     char cmd[2048], out[512];
     snprintf(out, sizeof out, "%s/stdout.json", dir);
-    snprintf(cmd, sizeof cmd, "%s run -k dequantize -v scalar -s 256 -n 3 -g none --format json "
-                              "--baseline-dir %s --save-baseline s1 > %s 2>/dev/null",
+    snprintf(cmd, sizeof cmd,
+             "%s run -k dequantize -v scalar -s 256 -n 3 -g none --format json "
+             "--baseline-dir %s --save-baseline s1 > %s 2>/dev/null",
              bin, dir, out);
     cr_assert_eq(system(cmd), 0);
     qkperf_results r;

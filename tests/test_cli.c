@@ -72,7 +72,8 @@ Test(cli, unknown_names)
     expect_error("run -k gemv --frob", "unknown option '--frob'");
     expect_error("list --frob", "unknown option '--frob'");
     expect_error("list --groups-dir /nonexistent-qkperf", "groups folder '/nonexistent-qkperf'");
-    expect_error("run -k gemv --groups-dir /nonexistent-qkperf", "groups folder '/nonexistent-qkperf'");
+    expect_error("run -k gemv --groups-dir /nonexistent-qkperf",
+                 "groups folder '/nonexistent-qkperf'");
     expect_error("run -k gemv --groups-dir /etc/hostname", "not a folder");
     expect_error("compare --band x a b", "bad noise band 'x'");
     expect_error("help frobnicate", "unknown command 'frobnicate'");
@@ -105,10 +106,13 @@ Test(cli, group_syntax_error_names_line)
     cr_assert_eq(system(mk), 0);
     snprintf(path, sizeof path, "%s/BROKEN", gdir);
     FILE *f = fopen(path, "w");
-    fputs("SHORT broken on purpose\nEVENTSET\ncycles perf::PERF_COUNT_HW_CPU_CYCLES\nMETRICS\nIPC cycles / (\n", f);
+    fputs("SHORT broken on purpose\nEVENTSET\ncycles perf::PERF_COUNT_HW_CPU_CYCLES\nMETRICS\nIPC "
+          "cycles / (\n",
+          f);
     fclose(f);
     char args[800];
-    snprintf(args, sizeof args, "run -k dequantize -v scalar -s 256 -g BROKEN --groups-dir %s/groups", dir);
+    snprintf(args, sizeof args,
+             "run -k dequantize -v scalar -s 256 -g BROKEN --groups-dir %s/groups", dir);
     expect_error(args, "BROKEN:5");
 }
 
@@ -122,14 +126,16 @@ Test(cli, unknown_event_in_group)
     FILE *f = fopen(path, "w");
     fputs("SHORT unknown event\nEVENTSET\nfoo perf::NO_SUCH_EVENT_AT_ALL\n", f);
     fclose(f);
-    snprintf(args, sizeof args, "run -k dequantize -v scalar -s 256 -g BADEV --groups-dir %s/groups", dir);
+    snprintf(args, sizeof args,
+             "run -k dequantize -v scalar -s 256 -g BADEV --groups-dir %s/groups", dir);
     expect_error(args, "NO_SUCH_EVENT_AT_ALL");
 }
 
 Test(cli, json_holds_what_the_table_showed, .timeout = 120)
 {
     char args[600], err[4096], *out = NULL;
-    snprintf(args, sizeof args, "run -k dequantize -v scalar,avx2-p1 -s 512 -n 5 -o %s/r.json", dir);
+    snprintf(args, sizeof args, "run -k dequantize -v scalar,avx2-p1 -s 512 -n 5 -o %s/r.json",
+             dir);
     int rc = qkperf(args, err, sizeof err, &out);
     cr_assert_eq(rc, 0, "run failed: %s", err);
     char path[400], msg[512];
@@ -138,11 +144,13 @@ Test(cli, json_holds_what_the_table_showed, .timeout = 120)
     cr_assert_eq(qkperf_results_read_json(&r, path, msg, sizeof msg), 0, "%s", msg);
     const char *variants[] = {"scalar", "avx2-p1"};
     for (int i = 0; i < 2; i++) {
-        const qkperf_record *t = qkperf_results_find(&r, "dequantize", variants[i], "512", "total", "time");
+        const qkperf_record *t =
+            qkperf_results_find(&r, "dequantize", variants[i], "512", "total", "time");
         cr_assert_not_null(t, "no total time for %s", variants[i]);
         char shown[64];
         qkperf_fmt_value(shown, sizeof shown, t->median, t->unit);
-        cr_expect(strstr(out, shown) != NULL, "table lacks %s's median %s:\n%s", variants[i], shown, out);
+        cr_expect(strstr(out, shown) != NULL, "table lacks %s's median %s:\n%s", variants[i], shown,
+                  out);
         cr_expect_eq(t->n, 5);
     }
     cr_expect_not_null(strstr(out, "overlap"), "the table shows overlap");
@@ -162,7 +170,8 @@ Test(cli, documents_on_stdout_stay_parseable, .timeout = 120)
             char args[300], err[8192], *out = NULL;
             snprintf(args, sizeof args,
                      "%s -k dequantize -v scalar,avx2-p1-p4 -s 256 -n 3 -g none --no-staged "
-                     "--format json%s", cmds[c], dash ? " -o -" : "");
+                     "--format json%s",
+                     cmds[c], dash ? " -o -" : "");
             int rc = qkperf(args, err, sizeof err, &out);
             cr_assert_eq(rc, 0, "'qkperf %s' failed: %s", args, err);
             json_error_t je;
@@ -174,8 +183,9 @@ Test(cli, documents_on_stdout_stay_parseable, .timeout = 120)
             free(out);
         }
     char err[8192], *out = NULL;
-    int rc = qkperf("sweep -k dequantize -v avx2-p1-p4 -s 256 -n 3 -g none --no-staged --format csv",
-                    err, sizeof err, &out);
+    int rc =
+        qkperf("sweep -k dequantize -v avx2-p1-p4 -s 256 -n 3 -g none --no-staged --format csv",
+               err, sizeof err, &out);
     cr_assert_eq(rc, 0, "%s", err);
     cr_expect_eq(strncmp(out, "op,variant,size,phase,metric", 28), 0, "csv on stdout: %.200s", out);
     cr_expect_not_null(strstr(err, "sweep dequantize:"), "the table goes to stderr: %s", err);
@@ -230,8 +240,8 @@ Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
     rc = qkperf("sweep -k dequantize -v avx2-p1-p4,scalar -s 256,512 -n 5 -g none --no-staged", err,
                 sizeof err, &out);
     cr_assert_eq(rc, 0, "sweep failed: %s", err);
-    cr_expect_not_null(strstr(out, "order: 2 of 2 steps slower than the variant before them"),
-                       "%s", out);
+    cr_expect_not_null(strstr(out, "order: 2 of 2 steps slower than the variant before them"), "%s",
+                       out);
     cr_expect_not_null(strstr(out, "avx2-p1-p4 -> scalar: +"), "%s", out);
     free(out);
     expect_error("ladder -k gemv -v scalar", "ladder needs at least two variants");
@@ -246,7 +256,7 @@ Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
  * option or for the value, never because the option is unknown. */
 Test(cli, every_command_has_help_that_matches_its_options, .timeout = 60)
 {
-    static const char *const cmds[] = {"probe", "list",     "run",    "ladder", "sweep",
+    static const char *const cmds[] = {"probe",   "list", "run",      "ladder", "sweep",
                                        "compare", "plot", "roofline", "decode", "review"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char err[4096], args[512], want[64], *out = NULL;
@@ -274,8 +284,8 @@ Test(cli, every_command_has_help_that_matches_its_options, .timeout = 60)
             cr_expect_eq(rc, 2, "'qkperf %s' exited %d: %s", args, rc, err);
             /* refused for the bogus option, or for the value 1 (a bad format,
              * band...), never as an unknown option itself */
-            cr_expect(!strstr(err, "unknown option") || strstr(err, "zz-bogus"),
-                      "'qkperf %s': %s", args, err);
+            cr_expect(!strstr(err, "unknown option") || strstr(err, "zz-bogus"), "'qkperf %s': %s",
+                      args, err);
             checked++;
         }
         if (strcmp(cmds[i], "probe") && strcmp(cmds[i], "plot") && strcmp(cmds[i], "roofline"))

@@ -72,8 +72,8 @@ Test(decode, tiny_run_records_and_json, .timeout = 60)
     const char *vs[] = {float_default(fv, sizeof fv), int8_default(iv, sizeof iv)};
     for (size_t v = 0; v < 2; v++)
         for (size_t m = 0; m < 4; m++) {
-            const qkperf_record *x =
-                qkperf_results_find(&r, "decode", vs[v], "bitnet-b1.58-2b4t-1L-div8", "total", metrics[m]);
+            const qkperf_record *x = qkperf_results_find(
+                &r, "decode", vs[v], "bitnet-b1.58-2b4t-1L-div8", "total", metrics[m]);
             cr_assert(x, "no %s record for %s", metrics[m], vs[v]);
             cr_assert(x->counted, "%s %s: %s", vs[v], metrics[m], x->why);
             cr_assert_eq(x->n, 3);
@@ -83,8 +83,8 @@ Test(decode, tiny_run_records_and_json, .timeout = 60)
     /* the weights read: the same four series; each kernel: its share of it,
      * token by token the read pass's time over the kernel's */
     for (size_t m = 0; m < 4; m++) {
-        const qkperf_record *x = qkperf_results_find(&r, "decode", "weights read",
-                                                     "bitnet-b1.58-2b4t-1L-div8", "total", metrics[m]);
+        const qkperf_record *x = qkperf_results_find(
+            &r, "decode", "weights read", "bitnet-b1.58-2b4t-1L-div8", "total", metrics[m]);
         cr_assert(x && x->counted && x->n == 3 && x->median > 0, "weights read: %s", metrics[m]);
     }
     cr_assert_null(qkperf_results_find(&r, "decode", "weights read", "bitnet-b1.58-2b4t-1L-div8",
@@ -92,10 +92,10 @@ Test(decode, tiny_run_records_and_json, .timeout = 60)
     const qkperf_record *rt = qkperf_results_find(&r, "decode", "weights read",
                                                   "bitnet-b1.58-2b4t-1L-div8", "total", "time");
     for (size_t v = 0; v < 2; v++) {
-        const qkperf_record *t = qkperf_results_find(&r, "decode", vs[v], "bitnet-b1.58-2b4t-1L-div8",
-                                                     "total", "time");
-        const qkperf_record *of = qkperf_results_find(&r, "decode", vs[v], "bitnet-b1.58-2b4t-1L-div8",
-                                                      "total", "of weights read");
+        const qkperf_record *t =
+            qkperf_results_find(&r, "decode", vs[v], "bitnet-b1.58-2b4t-1L-div8", "total", "time");
+        const qkperf_record *of = qkperf_results_find(
+            &r, "decode", vs[v], "bitnet-b1.58-2b4t-1L-div8", "total", "of weights read");
         cr_assert(of && of->counted && of->n == 3, "%s: no share of the weights read", vs[v]);
         for (size_t k = 0; k < 3; k++)
             cr_expect_float_eq(of->samples[k], rt->samples[k] / t->samples[k], 1e-12,
@@ -108,8 +108,10 @@ Test(decode, tiny_run_records_and_json, .timeout = 60)
     qkperf_results back;
     cr_assert_eq(qkperf_results_read_json(&back, file, err, sizeof err), 0, "%s", err);
     cr_assert_eq(back.n, r.n);
-    const qkperf_record *a = qkperf_results_find(&r, "decode", vs[1], "bitnet-b1.58-2b4t-1L-div8", "total", "tokens/s");
-    const qkperf_record *b = qkperf_results_find(&back, "decode", vs[1], "bitnet-b1.58-2b4t-1L-div8", "total", "tokens/s");
+    const qkperf_record *a =
+        qkperf_results_find(&r, "decode", vs[1], "bitnet-b1.58-2b4t-1L-div8", "total", "tokens/s");
+    const qkperf_record *b = qkperf_results_find(&back, "decode", vs[1],
+                                                 "bitnet-b1.58-2b4t-1L-div8", "total", "tokens/s");
     cr_assert(b);
     cr_assert_float_eq(b->median, a->median, 1e-9 * a->median);
     cr_assert_eq(json_integer_value(json_object_get(back.config, "layers")), 1);
@@ -333,7 +335,8 @@ Test(decode, fraction_uses_the_bandwidth_of_its_thread_count, .timeout = 60)
     fclose(f);
     cr_assert(strstr(text, "with 2 threads (median of"), "%s", text);
     cr_assert(strstr(text, "note: bandwidth fraction: each token's weight B/s over the memory "
-                           "read with 2 threads made right after its round"), "%s", text);
+                           "read with 2 threads made right after its round"),
+              "%s", text);
     /* one read per timed token, kept as a series, its median in config */
     cr_assert_eq(json_integer_value(json_object_get(r.config, "memory_reads_interleaved")),
                  (json_int_t)o.tokens);
@@ -354,7 +357,8 @@ Test(decode, fraction_uses_the_bandwidth_of_its_thread_count, .timeout = 60)
 Test(decode, fused_calls_equal_one_call_per_matrix, .timeout = 60)
 {
     char fv[64], iv[64];
-    const char *vs[] = {float_default(fv, sizeof fv), int8_default(iv, sizeof iv), "gemv/avx2-p1-p4-p2-p3"};
+    const char *vs[] = {float_default(fv, sizeof fv), int8_default(iv, sizeof iv),
+                        "gemv/avx2-p1-p4-p2-p3"};
     for (size_t v = 0; v < 3; v++) {
         float fused[HIDDEN], unfused[HIDDEN];
         final_output_calls(vs[v], fused, 0);

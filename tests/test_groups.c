@@ -9,7 +9,7 @@
  * every vendor's table encodes on any host, also one without a PMU.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* nftw, to remove the temp directories */
+#define _GNU_SOURCE /* nftw, to remove the temp directories */
 #endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -38,16 +38,16 @@
 #define TREE "harness/groups"
 #endif
 
-static const char *const folders[] = { "icl", "skl", "zen3", "zen4", "perf" };
-static const char *const required[] = { "CYCLES", "L1D", "PORTS", "TOPDOWN" };
-static const char *const tree[] = { TREE, NULL };
+static const char *const folders[] = {"icl", "skl", "zen3", "zen4", "perf"};
+static const char *const required[] = {"CYCLES", "L1D", "PORTS", "TOPDOWN"};
+static const char *const tree[] = {TREE, NULL};
 
-static char tmpdir[64];   /* per test (one process each), "" if unused */
+static char tmpdir[64]; /* per test (one process each), "" if unused */
 
 static void setup(void)
 {
     setenv("LIBPFM_ENCODE_INACTIVE", "1", 1);
-    unsetenv("QKPERF_GROUPS");   /* the shipped tree only, whatever the caller has */
+    unsetenv("QKPERF_GROUPS"); /* the shipped tree only, whatever the caller has */
 }
 
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -72,8 +72,7 @@ static void make_tmpdir(void)
 }
 
 /* Write text to <base>/<pmu>/<name>, creating the folder. */
-static void write_group(const char *base, const char *pmu, const char *name,
-                        const char *text)
+static void write_group(const char *base, const char *pmu, const char *name, const char *text)
 {
     char path[256];
     FILE *fp;
@@ -89,7 +88,7 @@ static void write_group(const char *base, const char *pmu, const char *name,
 
 static qkperf_group *load_tmp(const char *pmu, const char *name, char *msg, size_t len)
 {
-    const char *dirs[] = { tmpdir, NULL };
+    const char *dirs[] = {tmpdir, NULL};
 
     return qkperf_group_load(dirs, pmu, name, 0, msg, len);
 }
@@ -125,8 +124,7 @@ Test(groups, every_folder_has_the_required_groups)
             int found = 0;
             for (char **p = names; *p; p++)
                 found |= strcmp(*p, required[r]) == 0;
-            cr_expect(found, "%s/%s/%s is missing", TREE,
-                      folders[f], required[r]);
+            cr_expect(found, "%s/%s/%s is missing", TREE, folders[f], required[r]);
         }
         qkperf_group_list_free(names);
     }
@@ -144,8 +142,7 @@ static void check_group(const char *pmu, const char *name)
     for (size_t i = 0; i < g->nevents; i++) {
         struct perf_event_attr attr;
         int ret = qkperf_pfm_encode(g->events[i].name, &attr, msg, sizeof(msg));
-        cr_expect_eq(ret, QKPERF_PFM_OK, "%s: event %s: %s", g->path,
-                     g->events[i].alias, msg);
+        cr_expect_eq(ret, QKPERF_PFM_OK, "%s: event %s: %s", g->path, g->events[i].alias, msg);
     }
     for (size_t i = 0; i < g->nmetrics; i++)
         cr_expect_eq(qkperf_formula_check(g, g->metrics[i].text, msg, sizeof(msg)), 0,
@@ -173,14 +170,14 @@ Test(groups, every_event_encodes_and_every_metric_checks)
 
 /* ---- formulas ------------------------------------------------------------ */
 
-static qkperf_group_event ab_events[] = { { "a", "x::A" }, { "b", "x::B" } };
-static qkperf_group ab = { .name = "AB", .events = ab_events, .nevents = 2 };
+static qkperf_group_event ab_events[] = {{"a", "x::A"}, {"b", "x::B"}};
+static qkperf_group ab = {.name = "AB", .events = ab_events, .nevents = 2};
 
 static double eval(const char *text, double a, double b, double time)
 {
     char msg[512] = "";
     qkperf_formula *f = qkperf_formula_parse(&ab, text, msg, sizeof(msg));
-    double values[2] = { a, b }, r;
+    double values[2] = {a, b}, r;
 
     cr_assert_not_null(f, "'%s': %s", text, msg);
     r = qkperf_formula_eval(f, values, time);
@@ -192,7 +189,7 @@ Test(groups, formula_known_answers)
 {
     cr_expect_float_eq(eval("a + b * 2", 1, 3, 0), 7.0, 1e-12);
     cr_expect_float_eq(eval("(a + b) * 2", 1, 3, 0), 8.0, 1e-12);
-    cr_expect_float_eq(eval("a - b - 1", 10, 3, 0), 6.0, 1e-12);   /* left assoc */
+    cr_expect_float_eq(eval("a - b - 1", 10, 3, 0), 6.0, 1e-12); /* left assoc */
     cr_expect_float_eq(eval("a / b / 2", 12, 3, 0), 2.0, 1e-12);
     cr_expect_float_eq(eval("-a + b", 1, 3, 0), 2.0, 1e-12);
     cr_expect_float_eq(eval("-(a + b)", 1, 3, 0), -4.0, 1e-12);
@@ -217,10 +214,9 @@ static void expect_parse_error(const char *text, const char *needle)
 {
     char msg[512] = "";
 
-    cr_expect_eq(qkperf_formula_check(&ab, text, msg, sizeof(msg)), -1,
-                 "'%s' should not parse", text);
-    cr_expect_not_null(strstr(msg, needle), "'%s': message '%s' lacks '%s'",
-                       text, msg, needle);
+    cr_expect_eq(qkperf_formula_check(&ab, text, msg, sizeof(msg)), -1, "'%s' should not parse",
+                 text);
+    cr_expect_not_null(strstr(msg, needle), "'%s': message '%s' lacks '%s'", text, msg, needle);
 }
 
 Test(groups, formula_errors)
@@ -242,25 +238,24 @@ Test(groups, formula_errors)
 
 /* ---- group files --------------------------------------------------------- */
 
-static const char good[] =
-    "# a comment\n"
-    "SHORT  Test group\n"
-    "\n"
-    "EVENTSET\n"
-    "loads   x::LOADS   # trailing comment\n"
-    "misses\tx::MISSES:U\n"
-    "METRICS\n"
-    "miss ratio    misses / loads\n"
-    "misses/s\tmisses / time\n"
-    "LONG\n"
-    "\n"
-    "Free text # not a comment\n"
-    "EVENTSET is text here.\n";
+static const char good[] = "# a comment\n"
+                           "SHORT  Test group\n"
+                           "\n"
+                           "EVENTSET\n"
+                           "loads   x::LOADS   # trailing comment\n"
+                           "misses\tx::MISSES:U\n"
+                           "METRICS\n"
+                           "miss ratio    misses / loads\n"
+                           "misses/s\tmisses / time\n"
+                           "LONG\n"
+                           "\n"
+                           "Free text # not a comment\n"
+                           "EVENTSET is text here.\n";
 
 Test(groups, parses_a_group_file)
 {
     qkperf_group *g;
-    double values[2] = { 200, 50 };
+    double values[2] = {200, 50};
 
     make_tmpdir();
     write_group(tmpdir, "zen4", "T", good);
@@ -289,8 +284,7 @@ static void expect_file_error(const char *text, const char *needle)
     write_group(tmpdir, "zen4", "BAD", text);
     cr_expect_null(load_tmp("zen4", "BAD", msg, sizeof(msg)), "accepted:\n%s", text);
     snprintf(where, sizeof(where), "%s/zen4/BAD:", tmpdir);
-    cr_expect_eq(strncmp(msg, where, strlen(where)), 0, "'%s' should start with '%s'",
-                 msg, where);
+    cr_expect_eq(strncmp(msg, where, strlen(where)), 0, "'%s' should start with '%s'", msg, where);
     cr_expect_not_null(strstr(msg, needle), "'%s' lacks '%s'", msg, needle);
     cr_expect_null(strchr(msg, '\n'), "message must be one line: '%s'", msg);
 }
@@ -307,8 +301,10 @@ Test(groups, file_errors_name_file_and_line)
     expect_file_error("SHORT x\nEVENTSET\na x::A\na x::B\n", ":4: duplicate event alias 'a'");
     expect_file_error("SHORT x\nloads x::A\n", ":2: expected SHORT, EVENTSET, METRICS or LONG");
     expect_file_error("SHORT x\nMETRICS\n", ":2: METRICS must follow");
-    expect_file_error("SHORT x\nEVENTSET\na x::A\nMETRICS\nr a\n", ":5: expected '<name>  <formula>'");
-    expect_file_error("SHORT x\nEVENTSET\na x::A\nMETRICS\nr  a\nr  a\n", ":6: duplicate metric 'r'");
+    expect_file_error("SHORT x\nEVENTSET\na x::A\nMETRICS\nr a\n",
+                      ":5: expected '<name>  <formula>'");
+    expect_file_error("SHORT x\nEVENTSET\na x::A\nMETRICS\nr  a\nr  a\n",
+                      ":6: duplicate metric 'r'");
     expect_file_error("EVENTSET\na x::A\n", ":2: missing SHORT");
     expect_file_error("SHORT\nEVENTSET\na x::A\n", ":1: SHORT needs");
     expect_file_error("SHORT x\nSHORT y\n", ":2: second SHORT");
@@ -324,8 +320,10 @@ Test(groups, unknown_identifier_names_metric_file_and_line)
                 "SHORT x\nEVENTSET\nloads x::A\nmisses x::B\n\nMETRICS\n"
                 "miss ratio    misses / loads2\n");
     cr_assert_null(load_tmp("zen4", "L1D", msg, sizeof(msg)));
-    snprintf(want, sizeof(want), "%s/zen4/L1D:7: unknown identifier 'loads2' in "
-             "metric 'miss ratio' (known: loads, misses, time)", tmpdir);
+    snprintf(want, sizeof(want),
+             "%s/zen4/L1D:7: unknown identifier 'loads2' in "
+             "metric 'miss ratio' (known: loads, misses, time)",
+             tmpdir);
     cr_expect_str_eq(msg, want);
 }
 
@@ -341,8 +339,8 @@ Test(groups, unknown_group_lists_known_ones)
     cr_expect_not_null(strstr(msg, "unknown group 'NOPE' for zen4"), "%s", msg);
     cr_expect_not_null(strstr(msg, "known: CYCLES, L1D"), "%s", msg);
     cr_assert_null(qkperf_group_load(tree, "zen4", "NOPE", 1, msg, sizeof(msg)));
-    cr_expect_not_null(strstr(msg, "known: CYCLES, L1D, PORTS, TOPDOWN; in perf: CYCLES"),
-                       "%s", msg);
+    cr_expect_not_null(strstr(msg, "known: CYCLES, L1D, PORTS, TOPDOWN; in perf: CYCLES"), "%s",
+                       msg);
     cr_expect_null(load_tmp("zen4", "../perf/SW", msg, sizeof(msg)));
     cr_expect_not_null(strstr(msg, "bad group name"), "%s", msg);
 }
@@ -350,7 +348,7 @@ Test(groups, unknown_group_lists_known_ones)
 Test(groups, falls_back_to_perf_only_when_asked)
 {
     char msg[1024] = "";
-    const char *dirs[] = { NULL, NULL };
+    const char *dirs[] = {NULL, NULL};
     qkperf_group *g;
 
     make_tmpdir();
@@ -381,7 +379,7 @@ static const char *short_of(const char *const *dirs, const char *pmu, const char
 Test(groups, user_dir_then_env_then_default)
 {
     char user[80], env[80], path[1200];
-    const char *dirs[] = { user, NULL };
+    const char *dirs[] = {user, NULL};
 
     make_tmpdir();
     snprintf(user, sizeof(user), "%s/user", tmpdir);
@@ -402,7 +400,7 @@ Test(groups, user_dir_then_env_then_default)
 
     char **names = qkperf_group_list(dirs, "zen4");
     cr_assert_not_null(names);
-    cr_expect_str_eq(names[0], "CYCLES");   /* listed once, sorted */
+    cr_expect_str_eq(names[0], "CYCLES"); /* listed once, sorted */
     cr_expect_str_eq(names[1], "L1D");
     cr_expect_str_eq(names[2], "PORTS");
     qkperf_group_list_free(names);

@@ -74,17 +74,15 @@ static float quantize(const problem *p, int *q)
     return amax / 127.0f;
 }
 
-#define EACH_I8(v)                                                             \
+#define EACH_I8(v) \
     for (const char *const *v##_p = qkt_runnable("gemv-i8"), *v; (v = *v##_p); v##_p++)
 
-static void expect_exact(const char *v, size_t rows, size_t cols, uint64_t seed,
-                         const float *lut)
+static void expect_exact(const char *v, size_t rows, size_t cols, uint64_t seed, const float *lut)
 {
     problem p = make(rows, cols, seed, lut);
     int *q = malloc(cols * sizeof *q);
     float sx = quantize(&p, q);
-    cr_assert_eq(qk256_gemv_i8_variant(v, p.y, p.packed, p.stride, p.scales, p.x, rows, cols,
-                                       lut),
+    cr_assert_eq(qk256_gemv_i8_variant(v, p.y, p.packed, p.stride, p.scales, p.x, rows, cols, lut),
                  QK256_OK);
     for (size_t r = 0; r < rows; r++) {
         double want = 0.0;
@@ -100,11 +98,12 @@ static void expect_exact(const char *v, size_t rows, size_t cols, uint64_t seed,
 
 Test(int8, every_variant_matches_the_formula_exactly)
 {
-    static const size_t shapes[][2] = {{1, 1}, {3, 255}, {5, 256}, {9, 300}, {17, 1000},
-                                       {33, 2560}, {4, 6912}, {3, 8449}};
+    static const size_t shapes[][2] = {{1, 1},     {3, 255},   {5, 256},  {9, 300},
+                                       {17, 1000}, {33, 2560}, {4, 6912}, {3, 8449}};
     const float *luts[] = {NULL, ternary, wide};
     /* 8449 columns: q on the heap, past the API's stack buffer */
-    EACH_I8(v) for (size_t s = 0; s < 8; s++) for (size_t l = 0; l < 3; l++)
+    EACH_I8(v)
+    for (size_t s = 0; s < 8; s++) for (size_t l = 0; l < 3; l++)
         expect_exact(v, shapes[s][0], shapes[s][1], 100 + s, luts[l]);
 }
 
@@ -112,7 +111,8 @@ Test(int8, every_variant_matches_the_formula_exactly)
 Test(int8, quantization_error_within_the_documented_bound)
 {
     const float *luts[] = {NULL, ternary, wide};
-    EACH_I8(v) for (size_t l = 0; l < 3; l++) for (uint64_t seed = 1; seed <= 20; seed++) {
+    EACH_I8(v) for (size_t l = 0; l < 3; l++) for (uint64_t seed = 1; seed <= 20; seed++)
+    {
         problem p = make(12, 1 + seed * 97, seed, luts[l]);
         int *q = malloc(p.cols * sizeof *q);
         float sx = quantize(&p, q), *yf = malloc(p.rows * sizeof *yf);
@@ -130,8 +130,8 @@ Test(int8, quantization_error_within_the_documented_bound)
             double bound = 0.5 * sx * wsum * (1.0 + 1e-5) + 1e-4 * fmax(1.0, fabs(yf[r]));
             double err = fabs((double)p.y[r] - yf[r]);
             worst = fmax(worst, err / bound);
-            cr_expect(err <= bound, "%s cols %zu row %zu: |%g - %g| = %g > bound %g", v, p.cols,
-                      r, p.y[r], yf[r], err, bound);
+            cr_expect(err <= bound, "%s cols %zu row %zu: |%g - %g| = %g > bound %g", v, p.cols, r,
+                      p.y[r], yf[r], err, bound);
         }
         /* the bound is not vacuous: random rounding errors use a fair part of it */
         cr_expect(worst > 1e-3, "%s: largest error only %g of the bound", v, worst);
@@ -143,14 +143,16 @@ Test(int8, quantization_error_within_the_documented_bound)
 
 Test(int8, non_integer_tables_are_unsupported)
 {
-    static const float bad[][4] = {{-1.5f, -1, 1, 2}, {-65, 0, 1, 2}, {0, 0, 0, 64.5f},
-                                   {-2, -1, 1, NAN}, {-2, -1, 1, INFINITY}};
+    static const float bad[][4] = {{-1.5f, -1, 1, 2},
+                                   {-65, 0, 1, 2},
+                                   {0, 0, 0, 64.5f},
+                                   {-2, -1, 1, NAN},
+                                   {-2, -1, 1, INFINITY}};
     problem p = make(2, 300, 7, NULL);
     for (size_t i = 0; i < 5; i++) {
         EACH_I8(v)
-            cr_expect_eq(qk256_gemv_i8_variant(v, p.y, p.packed, p.stride, NULL, p.x, 2, 300,
-                                               bad[i]),
-                         QK256_E_UNSUPPORTED, "%s accepted table %zu", v, i);
+        cr_expect_eq(qk256_gemv_i8_variant(v, p.y, p.packed, p.stride, NULL, p.x, 2, 300, bad[i]),
+                     QK256_E_UNSUPPORTED, "%s accepted table %zu", v, i);
         cr_expect_eq(qk256_gemv_i8(p.y, p.packed, p.stride, NULL, p.x, 2, 300, bad[i]),
                      QK256_E_UNSUPPORTED);
     }
@@ -186,10 +188,10 @@ Test(int8, zero_x_gives_zero)
 {
     problem p = make(6, 700, 3, NULL);
     memset(p.x, 0, p.cols * sizeof(float));
-    EACH_I8(v) {
+    EACH_I8(v)
+    {
         memset(p.y, 0xff, p.rows * sizeof(float));
-        cr_assert_eq(qk256_gemv_i8_variant(v, p.y, p.packed, p.stride, p.scales, p.x, 6, 700,
-                                           NULL),
+        cr_assert_eq(qk256_gemv_i8_variant(v, p.y, p.packed, p.stride, p.scales, p.x, 6, 700, NULL),
                      QK256_OK);
         for (size_t r = 0; r < 6; r++)
             cr_expect(p.y[r] == 0.0f, "%s row %zu: %g", v, r, p.y[r]);
@@ -208,9 +210,9 @@ Test(int8, plain_function_runs_the_default_variant)
     while (runnable[n])
         n++;
     cr_expect_str_eq(best, runnable[n - 1]);
-    cr_assert_eq(qk256_gemv_i8_variant(best, want, p.packed, p.stride, p.scales, p.x, p.rows,
-                                       p.cols, NULL),
-                 QK256_OK);
+    cr_assert_eq(
+        qk256_gemv_i8_variant(best, want, p.packed, p.stride, p.scales, p.x, p.rows, p.cols, NULL),
+        QK256_OK);
     cr_assert_eq(qk256_gemv_i8(p.y, p.packed, p.stride, p.scales, p.x, p.rows, p.cols, NULL),
                  QK256_OK);
     cr_expect_arr_eq(p.y, want, p.rows * sizeof(float));
@@ -226,9 +228,9 @@ Test(int8, dispatch_falls_back_without_vnni)
     if (qk256_variant_supported("gemv-i8", "avx2-maddubs") == 1)
         cr_expect_str_eq(qk256_default_variant("gemv-i8"), "avx2-maddubs");
     problem p = make(2, 256, 1, NULL);
-    cr_expect_eq(qk256_gemv_i8_variant("avx512-vnni", p.y, p.packed, p.stride, NULL, p.x, 2, 256,
-                                       NULL),
-                 QK256_E_UNSUPPORTED);
+    cr_expect_eq(
+        qk256_gemv_i8_variant("avx512-vnni", p.y, p.packed, p.stride, NULL, p.x, 2, 256, NULL),
+        QK256_E_UNSUPPORTED);
     cr_expect_eq(qk256_gemv_i8(p.y, p.packed, p.stride, NULL, p.x, 2, 256, NULL), QK256_OK);
     drop(&p);
 }

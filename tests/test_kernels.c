@@ -20,10 +20,10 @@ static void expect_dq(const char *v, const qkt_case *c)
 {
     qkt_result r = qkt_check_dequantize(v, c);
     cr_expect_eq(r.rc, QK256_OK, "dequantize %s n=%zu: rc %d", v, c->cols, r.rc);
-    cr_expect_eq(r.mismatches, 0,
-                 "dequantize %s n=%zu seed=%llu: %zu outputs differ from scalar, first at %zu: %g vs %g",
-                 v, c->cols, (unsigned long long)c->seed, r.mismatches, r.first_bad,
-                 r.got, r.want);
+    cr_expect_eq(
+        r.mismatches, 0,
+        "dequantize %s n=%zu seed=%llu: %zu outputs differ from scalar, first at %zu: %g vs %g", v,
+        c->cols, (unsigned long long)c->seed, r.mismatches, r.first_bad, r.got, r.want);
 }
 
 static void expect_gv(const char *op, const char *v, const qkt_case *c)
@@ -32,16 +32,16 @@ static void expect_gv(const char *op, const char *v, const qkt_case *c)
     cr_expect_eq(r.rc, QK256_OK, "%s %s %zux%zu: rc %d", op, v, c->rows, c->cols, r.rc);
     cr_expect_eq(r.mismatches, 0,
                  "%s %s %zux%zu seed=%llu: %zu rows off by more than 1e-4, first row %zu: %g vs %g",
-                 op, v, c->rows, c->cols, (unsigned long long)c->seed, r.mismatches,
-                 r.first_bad, r.got, r.want);
+                 op, v, c->rows, c->cols, (unsigned long long)c->seed, r.mismatches, r.first_bad,
+                 r.got, r.want);
 }
 
 #define EACH(op, v) for (const char *const *v##_p = qkt_runnable(op), *v; (v = *v##_p); v##_p++)
 
 /* Every runnable variant v of every gemv op `op`. */
 static const char *const gemv_ops[] = QKT_GEMV_OPS;
-#define EACH_GV(op, v)                                                         \
-    for (size_t op##_i = 0; op##_i < QKT_N_GEMV_OPS; op##_i++)                 \
+#define EACH_GV(op, v)                                                                \
+    for (size_t op##_i = 0; op##_i < QKT_N_GEMV_OPS; op##_i++)                        \
         for (const char *op = gemv_ops[op##_i], *const *v##_p = qkt_runnable(op), *v; \
              (v = *v##_p); v##_p++)
 
@@ -49,10 +49,11 @@ static const size_t sprint_sizes[] = {256, 512, 1024, 4096, 300, 513};
 
 Test(sprint, ladder_is_complete)
 {
-    static const char *const dq[] = {"scalar", "avx2-mvp", "avx2-p1", "avx2-p1-p4",
+    static const char *const dq[] = {"scalar",        "avx2-mvp",    "avx2-p1", "avx2-p1-p4",
                                      "avx2-p1-p4-p3", "avx512-vbmi", NULL};
-    static const char *const gv[] = {"scalar", "avx2-mvp", "avx2-p1", "avx2-p1-p4",
-                                     "avx2-p1-p4-p2", "avx2-p1-p4-p2-p3", "avx512-vbmi", NULL};
+    static const char *const gv[] = {
+        "scalar",        "avx2-mvp",         "avx2-p1",     "avx2-p1-p4",
+        "avx2-p1-p4-p2", "avx2-p1-p4-p2-p3", "avx512-vbmi", NULL};
     static const char *const i8[] = {"scalar", "avx2-maddubs", "avx512-vnni", NULL};
     const char *const *want[] = {dq, gv, i8};
     const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
@@ -68,7 +69,8 @@ Test(sprint, ladder_is_complete)
 
 Test(sprint, dequantize_sizes)
 {
-    EACH("dequantize", v) for (size_t i = 0; i < 6; i++) {
+    EACH("dequantize", v) for (size_t i = 0; i < 6; i++)
+    {
         qkt_case c = qkt_case_default(1, sprint_sizes[i], 7);
         expect_dq(v, &c);
     }
@@ -76,7 +78,8 @@ Test(sprint, dequantize_sizes)
 
 Test(sprint, gemv_sizes)
 {
-    EACH_GV(op, v) for (size_t i = 0; i < 6; i++) {
+    EACH_GV(op, v) for (size_t i = 0; i < 6; i++)
+    {
         qkt_case c = qkt_case_default(19, sprint_sizes[i], 7);
         expect_gv(op, v, &c);
     }
@@ -86,11 +89,13 @@ Test(sprint, seeds_at_1024)
 {
     static const uint64_t seeds[] = {1, 42, 1337, 9999, 12345, 54321, 99999};
     for (size_t i = 0; i < 7; i++) {
-        EACH("dequantize", v) {
+        EACH("dequantize", v)
+        {
             qkt_case c = qkt_case_default(1, 1024, seeds[i]);
             expect_dq(v, &c);
         }
-        EACH_GV(op, v) {
+        EACH_GV(op, v)
+        {
             qkt_case c = qkt_case_default(16, 1024, seeds[i]);
             expect_gv(op, v, &c);
         }
@@ -100,12 +105,14 @@ Test(sprint, seeds_at_1024)
 Test(sprint, uniform_codes)
 {
     for (int code = 0; code < 4; code++) {
-        EACH("dequantize", v) {
+        EACH("dequantize", v)
+        {
             qkt_case c = qkt_case_default(1, 1024, 3);
             c.code = code;
             expect_dq(v, &c);
         }
-        EACH_GV(op, v) {
+        EACH_GV(op, v)
+        {
             qkt_case c = qkt_case_default(9, 1024, 3);
             c.code = code;
             c.no_scales = 1;
@@ -115,8 +122,8 @@ Test(sprint, uniform_codes)
             double want = (double)qk256_default_lut[code] * r.sum_x;
             double slack = strcmp(op, "gemv") == 0 ? 0.01 * fabs(want) + 1e-6
                                                    : 2.0 * 1024 / 254.0 + 0.01 * fabs(want);
-            cr_expect(fabs(r.first_y - want) <= slack, "%s %s code %d: y = %g, lut[c] * sum(x) = %g",
-                      op, v, code, r.first_y, want);
+            cr_expect(fabs(r.first_y - want) <= slack,
+                      "%s %s code %d: y = %g, lut[c] * sum(x) = %g", op, v, code, r.first_y, want);
         }
     }
 }
@@ -124,14 +131,16 @@ Test(sprint, uniform_codes)
 Test(sprint, zero_input_gives_zero)
 {
     static const float zeros[4] = {0, 0, 0, 0};
-    EACH_GV(op, v) {
+    EACH_GV(op, v)
+    {
         qkt_case c = qkt_case_default(8, 1024, 5);
         c.zero_x = 1;
         qkt_result r = qkt_check_gemv_op(op, v, &c);
         cr_expect(r.rc == QK256_OK && r.first_y == 0.0f && r.mismatches == 0,
                   "%s %s with x = 0: y[0] = %g", op, v, r.first_y);
     }
-    EACH("dequantize", v) {
+    EACH("dequantize", v)
+    {
         float out[300];
         uint8_t packed[128];
         memset(packed, 0xe4, sizeof packed);
@@ -144,7 +153,8 @@ Test(sprint, zero_input_gives_zero)
 
 Test(sprint, eight_rows_with_wide_stride)
 {
-    EACH_GV(op, v) {
+    EACH_GV(op, v)
+    {
         qkt_case c = qkt_case_default(8, 512, 11);
         c.stride = qk256_row_bytes(512) + 96;
         expect_gv(op, v, &c);
@@ -154,14 +164,16 @@ Test(sprint, eight_rows_with_wide_stride)
 Test(kernels, ternary_table_and_null_scales)
 {
     static const float ternary[4] = {-1.0f, 0.0f, 1.0f, 0.0f};
-    EACH("dequantize", v) {
+    EACH("dequantize", v)
+    {
         qkt_case c = qkt_case_default(1, 1000, 21);
         c.lut = ternary;
         expect_dq(v, &c);
         c.no_scales = 1;
         expect_dq(v, &c);
     }
-    EACH_GV(op, v) {
+    EACH_GV(op, v)
+    {
         qkt_case c = qkt_case_default(13, 1000, 21);
         c.lut = ternary;
         expect_gv(op, v, &c);
@@ -173,12 +185,14 @@ Test(kernels, ternary_table_and_null_scales)
 Test(kernels, unaligned_pointers)
 {
     for (size_t off = 1; off < 64; off += 5) {
-        EACH("dequantize", v) {
+        EACH("dequantize", v)
+        {
             qkt_case c = qkt_case_default(1, 777, off);
             c.misalign = off;
             expect_dq(v, &c);
         }
-        EACH_GV(op, v) {
+        EACH_GV(op, v)
+        {
             qkt_case c = qkt_case_default(11, 777, off);
             c.misalign = off;
             expect_gv(op, v, &c);
@@ -189,14 +203,16 @@ Test(kernels, unaligned_pointers)
 Test(kernels, every_small_size)
 {
     for (size_t n = 1; n <= 530; n++) {
-        EACH("dequantize", v) {
+        EACH("dequantize", v)
+        {
             qkt_case c = qkt_case_default(1, n, n);
             expect_dq(v, &c);
         }
     }
     for (size_t rows = 1; rows <= 17; rows++)
         for (size_t cols = 1; cols <= 530; cols += 37) {
-            EACH_GV(op, v) {
+            EACH_GV(op, v)
+            {
                 qkt_case c = qkt_case_default(rows, cols, rows * 1000 + cols);
                 expect_gv(op, v, &c);
             }
@@ -224,14 +240,16 @@ Test(kernels, rows_past_the_last_tile_match_p1_p4_exactly)
         x[i] = qk_rng_nonzero(&rng);
     static const char *const tiled[] = {"avx2-p1-p4-p2", "avx2-p1-p4-p2-p3"};
     for (size_t rows = 1; rows <= MAXR; rows++) {
-        cr_assert_eq(qk256_gemv_variant("avx2-p1-p4", want, packed, stride, scales, x, rows, COLS,
-                                        NULL), QK256_OK);
+        cr_assert_eq(
+            qk256_gemv_variant("avx2-p1-p4", want, packed, stride, scales, x, rows, COLS, NULL),
+            QK256_OK);
         for (size_t k = 0; k < 2; k++) {
-            cr_assert_eq(qk256_gemv_variant(tiled[k], got, packed, stride, scales, x, rows, COLS,
-                                            NULL), QK256_OK);
+            cr_assert_eq(
+                qk256_gemv_variant(tiled[k], got, packed, stride, scales, x, rows, COLS, NULL),
+                QK256_OK);
             for (size_t r = 0; r < rows; r++)
-                cr_expect(got[r] == want[r], "%s, %zu rows: row %zu is %.9g, p1-p4 %.9g",
-                          tiled[k], rows, r, got[r], want[r]);
+                cr_expect(got[r] == want[r], "%s, %zu rows: row %zu is %.9g, p1-p4 %.9g", tiled[k],
+                          rows, r, got[r], want[r]);
         }
     }
     free(packed);
@@ -264,10 +282,10 @@ Test(staged, unpack_exact_on_many_seeds)
                 size_t pad = w->nb * QK256_BLOCK, bad = 0;
                 for (size_t r = 0; r < w->rows; r++)
                     for (size_t j = 0; j < w->cols; j++)
-                        bad += w->codes[r * pad + j] !=
-                               qk256_code(w->packed + r * w->row_stride, j);
-                cr_expect_eq(bad, 0, "%s %s unpack seed %llu: %zu codes wrong", ops[o],
-                             v->name, (unsigned long long)seed, bad);
+                        bad +=
+                            w->codes[r * pad + j] != qk256_code(w->packed + r * w->row_stride, j);
+                cr_expect_eq(bad, 0, "%s %s unpack seed %llu: %zu codes wrong", ops[o], v->name,
+                             (unsigned long long)seed, bad);
                 op->destroy(w);
             }
         }
@@ -346,8 +364,10 @@ static void expect_same_quantization(const char *variant, qk256_quantize_fn fn, 
                 st = st * 6364136223846793005ull + 1442695040888963407ull;
                 float u = (float)(st >> 40) / (float)(1 << 24) - 0.5f;
                 /* kind 1: ties (amax 127 makes x * inv = x, halves included) */
-                x[j] = kind == 0 ? 3.0f * u : kind == 1 ? (float)(int)(254.0f * u) * 0.5f
-                     : kind == 2 ? 1e-30f * u : 0.0f;
+                x[j] = kind == 0   ? 3.0f * u
+                       : kind == 1 ? (float)(int)(254.0f * u) * 0.5f
+                       : kind == 2 ? 1e-30f * u
+                                   : 0.0f;
             }
             if (kind == 1)
                 x[0] = 127.0f;

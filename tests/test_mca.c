@@ -149,8 +149,8 @@ Test(mca, resource_names_have_no_control_bytes, .init = make_dir, .fini = drop_d
     free(r);
 }
 
-static const qkperf_record *find(const qkperf_results *res, const char *variant,
-                                 const char *phase, const char *metric)
+static const qkperf_record *find(const qkperf_results *res, const char *variant, const char *phase,
+                                 const char *metric)
 {
     return qkperf_results_find(res, "dequantize", variant, "1024", phase, metric);
 }
@@ -171,8 +171,9 @@ Test(mca, broken_region_is_reported_not_fatal, .init = make_dir, .fini = drop_di
     cr_assert_not_null(op);
     qkperf_results res;
     qkperf_results_init(&res);
-    cr_assert_eq(qkperf_mca_measure(op, qk_find_variant("dequantize", "avx2-mvp"), "1024",
-                                    "znver3", &res, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qkperf_mca_measure(op, qk_find_variant("dequantize", "avx2-mvp"), "1024", "znver3",
+                                    &res, err, sizeof err),
+                 0, "%s", err);
     const qkperf_record *u = find(&res, "avx2-mvp", "unpack", "rthroughput");
     const qkperf_record *l = find(&res, "avx2-mvp", "lut", "rthroughput");
     const qkperf_record *m = find(&res, "avx2-mvp", "memory", "rthroughput");
@@ -205,8 +206,8 @@ static void measure_op(const char *opname, qkperf_results *res)
         int rc = qkperf_mca_measure(op, v, "1024", "znver3", res, err, sizeof err);
         if (v->isa & (QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI)) {
             /* znver3 has no AVX-512: refused by name, never a generic model */
-            cr_expect(rc == -1 && strstr(err, "no AVX-512"), "%s %s: rc %d, %s", opname,
-                      v->name, rc, err);
+            cr_expect(rc == -1 && strstr(err, "no AVX-512"), "%s %s: rc %d, %s", opname, v->name,
+                      rc, err);
             continue;
         }
         cr_assert_eq(rc, 0, "%s %s: %s", opname, v->name, err);
@@ -224,11 +225,11 @@ static void check_every_phase(const char *opname)
         if (strncmp(v->name, "avx2-", 5))
             continue;
         for (unsigned p = 0; p < qk_phase_count(op); p++) {
-            const qkperf_record *r = qkperf_results_find(&res, opname, v->name, "1024",
-                                                         op->phases[p], "rthroughput");
+            const qkperf_record *r =
+                qkperf_results_find(&res, opname, v->name, "1024", op->phases[p], "rthroughput");
             cr_assert_not_null(r, "%s %s %s", opname, v->name, op->phases[p]);
-            cr_expect(r->counted && r->median > 0, "%s %s %s: %s", opname, v->name,
-                      op->phases[p], r->why);
+            cr_expect(r->counted && r->median > 0, "%s %s %s: %s", opname, v->name, op->phases[p],
+                      r->why);
         }
     }
     qkperf_results_free(&res);

@@ -280,8 +280,13 @@ Test(perf_scale, running_past_enabled_is_clamped)
 static qkperf_page_fields live_page(void)
 {
     return (qkperf_page_fields){
-        .index = 3, .pmc_width = 48, .cap_user_rdpmc = 1, .cap_user_time = 1,
-        .time_mult = 1, .time_shift = 0, .time_mask = ~UINT64_C(0),
+        .index = 3,
+        .pmc_width = 48,
+        .cap_user_rdpmc = 1,
+        .cap_user_time = 1,
+        .time_mult = 1,
+        .time_shift = 0,
+        .time_mask = ~UINT64_C(0),
     };
 }
 
@@ -370,8 +375,8 @@ Test(perf_page, cap_user_time_extrapolates_enabled_and_running)
     f.time_offset = (uint64_t)-INT64_C(123456789); /* the kernel stores it negative */
     f.time_enabled = 4000000;
     f.time_running = 3000000;
-    static const uint64_t tscs[] = {0, 1, 2596000000, UINT64_C(1) << 40,
-                                    (UINT64_C(1) << 62) + 12345, ~UINT64_C(0)};
+    static const uint64_t tscs[] = {
+        0, 1, 2596000000, UINT64_C(1) << 40, (UINT64_C(1) << 62) + 12345, ~UINT64_C(0)};
     for (size_t i = 0; i < sizeof tscs / sizeof tscs[0]; i++) {
         f.tsc = tscs[i];
         cr_assert_eq(qkperf_page_eval(&f, &v), 1);
@@ -443,16 +448,11 @@ static const struct {
     qkperf_why why;
     const char *name;
 } errno_cases[] = {
-    {ENOENT, QKPERF_WHY_NO_PMU, "ENOENT"},
-    {ENODEV, QKPERF_WHY_NO_PMU, "ENODEV"},
-    {EOPNOTSUPP, QKPERF_WHY_NO_PMU, "EOPNOTSUPP"},
-    {EACCES, QKPERF_WHY_NOT_PERMITTED, "EACCES"},
-    {EPERM, QKPERF_WHY_NOT_PERMITTED, "EPERM"},
-    {EINVAL, QKPERF_WHY_BAD_ENCODING, "EINVAL"},
-    {EMFILE, QKPERF_WHY_TOO_MANY, "EMFILE"},
-    {ENOSPC, QKPERF_WHY_TOO_MANY, "ENOSPC"},
-    {E2BIG, QKPERF_WHY_TOO_MANY, "E2BIG"},
-    {EBUSY, QKPERF_WHY_OTHER, "EBUSY"},
+    {ENOENT, QKPERF_WHY_NO_PMU, "ENOENT"},         {ENODEV, QKPERF_WHY_NO_PMU, "ENODEV"},
+    {EOPNOTSUPP, QKPERF_WHY_NO_PMU, "EOPNOTSUPP"}, {EACCES, QKPERF_WHY_NOT_PERMITTED, "EACCES"},
+    {EPERM, QKPERF_WHY_NOT_PERMITTED, "EPERM"},    {EINVAL, QKPERF_WHY_BAD_ENCODING, "EINVAL"},
+    {EMFILE, QKPERF_WHY_TOO_MANY, "EMFILE"},       {ENOSPC, QKPERF_WHY_TOO_MANY, "ENOSPC"},
+    {E2BIG, QKPERF_WHY_TOO_MANY, "E2BIG"},         {EBUSY, QKPERF_WHY_OTHER, "EBUSY"},
 };
 #define N_ERRNO_CASES (sizeof errno_cases / sizeof errno_cases[0])
 
@@ -460,8 +460,8 @@ Test(perf_errors, errno_kinds)
 {
     cr_expect_eq(qkperf_why_from_errno(0), QKPERF_WHY_OK);
     for (size_t i = 0; i < N_ERRNO_CASES; i++)
-        cr_expect_eq(qkperf_why_from_errno(errno_cases[i].errnum), errno_cases[i].why,
-                     "%s", errno_cases[i].name);
+        cr_expect_eq(qkperf_why_from_errno(errno_cases[i].errnum), errno_cases[i].why, "%s",
+                     errno_cases[i].name);
 }
 
 Test(perf_errors, every_kind_has_its_own_text)
@@ -595,7 +595,7 @@ Test(perf_hw, cycles_and_instructions_count_a_loop)
     if (p.hw_why != QKPERF_WHY_OK) {
         if (require_hw())
             cr_assert_fail("QKPERF_REQUIRE_HW=1 but hardware counters are unavailable: %s",
-                     p.hw_reason);
+                           p.hw_reason);
         cr_skip_test("hardware counters unavailable: %s", p.hw_reason);
     }
     const char *ev[2] = {p.hw_events[0], p.hw_events[1]};

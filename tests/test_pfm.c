@@ -44,8 +44,8 @@ Test(inactive, software_event)
     struct perf_event_attr attr;
     char msg[256] = "";
 
-    cr_assert_eq(qkperf_pfm_encode("perf::PERF_COUNT_SW_TASK_CLOCK", &attr, msg,
-                                   sizeof(msg)), QKPERF_PFM_OK, "%s", msg);
+    cr_assert_eq(qkperf_pfm_encode("perf::PERF_COUNT_SW_TASK_CLOCK", &attr, msg, sizeof(msg)),
+                 QKPERF_PFM_OK, "%s", msg);
     cr_expect_eq(attr.type, PERF_TYPE_SOFTWARE);
     cr_expect_eq(attr.config, PERF_COUNT_SW_TASK_CLOCK);
     cr_expect_eq(attr.size, sizeof(attr));
@@ -57,8 +57,9 @@ Test(inactive, generic_cache_event)
     struct perf_event_attr attr;
     char msg[256] = "";
 
-    cr_assert_eq(qkperf_pfm_encode("perf::PERF_COUNT_HW_CACHE_L1D:READ:MISS", &attr,
-                                   msg, sizeof(msg)), QKPERF_PFM_OK, "%s", msg);
+    cr_assert_eq(
+        qkperf_pfm_encode("perf::PERF_COUNT_HW_CACHE_L1D:READ:MISS", &attr, msg, sizeof(msg)),
+        QKPERF_PFM_OK, "%s", msg);
     cr_expect_eq(attr.type, PERF_TYPE_HW_CACHE);
     cr_expect_eq(attr.config, 0x10000);
 }
@@ -69,8 +70,9 @@ Test(inactive, zen4_event_is_raw)
     struct perf_event_attr attr;
     char msg[256] = "";
 
-    cr_assert_eq(qkperf_pfm_encode("amd64_fam19h_zen4::RETIRED_INSTRUCTIONS", &attr,
-                                   msg, sizeof(msg)), QKPERF_PFM_OK, "%s", msg);
+    cr_assert_eq(
+        qkperf_pfm_encode("amd64_fam19h_zen4::RETIRED_INSTRUCTIONS", &attr, msg, sizeof(msg)),
+        QKPERF_PFM_OK, "%s", msg);
     cr_expect_eq(attr.type, PERF_TYPE_RAW);
     cr_expect_eq(attr.config & 0xff, 0xc0, "RETIRED_INSTRUCTIONS is PMCx0C0");
     cr_expect_eq(qkperf_pfm_num_counters("amd64_fam19h_zen4::RETIRED_INSTRUCTIONS"), 6);
@@ -83,8 +85,7 @@ Test(inactive, unknown_event)
 {
     struct perf_event_attr attr;
     char msg[256] = "";
-    int ret = qkperf_pfm_encode("amd64_fam19h_zen4::NO_SUCH_EVENT", &attr, msg,
-                                sizeof(msg));
+    int ret = qkperf_pfm_encode("amd64_fam19h_zen4::NO_SUCH_EVENT", &attr, msg, sizeof(msg));
 
 #ifdef HAVE_LIBPFM
     cr_expect_eq(ret, QKPERF_PFM_UNKNOWN);
@@ -101,8 +102,9 @@ Test(inactive, bad_unit_mask)
     char msg[256] = "";
 
     /* The bare name needs a unit mask (events.md). */
-    cr_expect_eq(qkperf_pfm_encode("amd64_fam19h_zen4::ANY_DATA_CACHE_FILLS_FROM_SYSTEM",
-                                   &attr, msg, sizeof(msg)), QKPERF_PFM_BADATTR, "%s", msg);
+    cr_expect_eq(qkperf_pfm_encode("amd64_fam19h_zen4::ANY_DATA_CACHE_FILLS_FROM_SYSTEM", &attr,
+                                   msg, sizeof(msg)),
+                 QKPERF_PFM_BADATTR, "%s", msg);
     cr_expect_eq(qkperf_pfm_encode("icl::TOPDOWN:NO_SUCH_UMASK", &attr, msg, sizeof(msg)),
                  QKPERF_PFM_BADATTR, "%s", msg);
 #else
@@ -112,7 +114,7 @@ Test(inactive, bad_unit_mask)
 
 Test(inactive, host_groups_dir)
 {
-    static const char *const known[] = { "icl", "skl", "zen3", "zen4", "perf" };
+    static const char *const known[] = {"icl", "skl", "zen3", "zen4", "perf"};
     const char *dir = qkperf_pfm_groups_dir();
     int found = 0;
 
@@ -142,8 +144,7 @@ Test(active, inactive_table_is_reported)
     char msg[512] = "";
     const char *name = foreign_event();
 
-    cr_expect_eq(qkperf_pfm_encode(name, &attr, msg, sizeof(msg)), QKPERF_PFM_INACTIVE,
-                 "%s", msg);
+    cr_expect_eq(qkperf_pfm_encode(name, &attr, msg, sizeof(msg)), QKPERF_PFM_INACTIVE, "%s", msg);
     cr_expect_not_null(strstr(msg, name), "%s", msg);
     cr_expect_not_null(strstr(msg, "LIBPFM_ENCODE_INACTIVE=1"), "%s", msg);
 #else

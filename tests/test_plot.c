@@ -104,10 +104,12 @@ static void check_png_pixels(const char *path)
 
 static void check_svg(const char *path)
 {
-    xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlDocPtr doc =
+        xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     cr_assert(doc, "%s does not parse as XML", path);
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    cr_assert(root && !strcmp((const char *)root->name, "svg"), "%s: root element is not <svg>", path);
+    cr_assert(root && !strcmp((const char *)root->name, "svg"), "%s: root element is not <svg>",
+              path);
     xmlFreeDoc(doc);
 }
 
@@ -126,11 +128,11 @@ Test(plot, every_plot_renders_as_real_png_and_svg, .init = setup, .fini = teardo
     char err[1024] = "";
     load_fixture(&r);
     cr_assert_eq(qkperf_plot_all(&r, outdir, &p, err, sizeof err), 0, "%s", err);
-    static const char *const kinds[] = {"breakdown-dequantize-1024.", "ladder-dequantize-1024.",
-                                        "throughput-dequantize.", "speedup-dequantize.",
-                                        "counters-dequantize-1024.", "breakdown-gemv-512x2048.",
-                                        "ladder-gemv-512x2048.", "throughput-gemv.", "speedup-gemv.",
-                                        "ports-dequantize-1024."};
+    static const char *const kinds[] = {
+        "breakdown-dequantize-1024.", "ladder-dequantize-1024.",   "throughput-dequantize.",
+        "speedup-dequantize.",        "counters-dequantize-1024.", "breakdown-gemv-512x2048.",
+        "ladder-gemv-512x2048.",      "throughput-gemv.",          "speedup-gemv.",
+        "ports-dequantize-1024."};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         cr_assert(has_prefix(&p, kinds[k]), "no %s* among the %zu files made", kinds[k], p.nfiles);
     for (size_t i = 0; i < p.nfiles; i++) {
@@ -195,10 +197,11 @@ Test(plot, counters_choose_panels_by_priority_and_skip_all_zero_metrics, .init =
     char names[8][64];
     size_t n = qkperf_counter_panels(&r, "dequantize", "1024", names, 8);
     cr_assert_eq(n, 6u, "%zu panels", n);
-    static const char *const want[] = {"sim Ir",          "sim D1mr",        "static cycles/elem",
+    static const char *const want[] = {"sim Ir",           "sim D1mr",        "static cycles/elem",
                                        "static uops/iter", "hw instructions", "hw L1D misses"};
     for (size_t k = 0; k < 6; k++)
-        cr_assert_str_eq(names[k], want[k], "panel %zu is %s, expected %s", k + 1, names[k], want[k]);
+        cr_assert_str_eq(names[k], want[k], "panel %zu is %s, expected %s", k + 1, names[k],
+                         want[k]);
     cr_assert_not(has_panel(names, n, "sim D1mw"), "an all-zero metric got a panel");
     cr_assert_eq(qkperf_counter_panels(&r, "gemv", "512x2048", names, 8), 0u);
 
@@ -217,7 +220,8 @@ Test(plot, counters_choose_panels_by_priority_and_skip_all_zero_metrics, .init =
     cr_assert_eq(qkperf_plot_all(&r, outdir, &p, err, sizeof err), 0, "%s", err);
     const char *cap = caption_of(&p, "counters-dequantize-1024.png");
     cr_assert(cap, "no counters-dequantize-1024.png");
-    cr_assert(strstr(cap, "not drawn: sim D1mr, D1mw"), "caption does not name the zero metrics: %s", cap);
+    cr_assert(strstr(cap, "not drawn: sim D1mr, D1mw"),
+              "caption does not name the zero metrics: %s", cap);
     for (size_t i = 0; i < p.nskipped; i++)
         cr_assert_null(strstr(p.skipped[i], "more counter metrics"), "%s", p.skipped[i]);
     qkperf_plots_free(&p);
@@ -250,14 +254,16 @@ Test(plot, ports_plot_from_static_records, .init = setup, .fini = teardown, .tim
         double val;
         if (line[0] == '#')
             continue;
-        cr_assert_eq(sscanf(line, "%u,%u,%u,%lf,%u", &v, &ph, &res, &val, &b), 5, "bad row %s", line);
+        cr_assert_eq(sscanf(line, "%u,%u,%u,%lf,%u", &v, &ph, &res, &val, &b), 5, "bad row %s",
+                     line);
         cr_assert(v < 3 && ph < 4 && val > 0, "bad row %s", line);
         rows++;
         bottlenecks += b;
     }
     fclose(f);
     cr_assert_gt(rows, 100u, "%zu rows", rows);
-    cr_assert_eq(bottlenecks, 3u * 4u, "%zu bottleneck cells for 3 variants x 4 phases", bottlenecks);
+    cr_assert_eq(bottlenecks, 3u * 4u, "%zu bottleneck cells for 3 variants x 4 phases",
+                 bottlenecks);
     qkperf_plots_free(&p);
 
     for (size_t i = 0; i < r.n; i++)
@@ -283,7 +289,8 @@ Test(plot, missing_gnuplot_names_the_package, .init = setup, .fini = teardown)
     load_fixture(&r);
     setenv("QKPERF_GNUPLOT", "/nonexistent", 1);
     cr_assert_eq(qkperf_plot_all(&r, outdir, &p, err, sizeof err), -1);
-    cr_assert_str_eq(err, "gnuplot not found: install the gnuplot-nox package (apt-get install gnuplot-nox)");
+    cr_assert_str_eq(
+        err, "gnuplot not found: install the gnuplot-nox package (apt-get install gnuplot-nox)");
     cr_assert_null(strchr(err, '\n'));
     cr_assert_eq(p.nfiles, 0u);
     qkperf_plots_free(&p);

@@ -95,8 +95,8 @@ Test(probe, hw_verdict_matches_a_direct_open)
 
 Test(probe, report_has_one_aligned_line_per_source)
 {
-    static const char *const labels[] = {"cpu", "kernel", "libpfm", "hw", "sw", "rdpmc",
-                                          "paranoid", "tsc", "sim", "static", "plots"};
+    static const char *const labels[] = {"cpu",      "kernel", "libpfm", "hw",     "sw",   "rdpmc",
+                                         "paranoid", "tsc",    "sim",    "static", "plots"};
     qkperf_probe_t p;
     qkperf_probe(&p);
     char *text = print_to_string(&p);
@@ -193,8 +193,10 @@ Test(probe, kernel_mode_refused_lists_sw_events_na, .fini = seam_restore)
     cr_expect_eq(p.sw_event_why[3], QKPERF_WHY_KERNEL_ONLY);
     char *text = print_to_string(&p);
     char want[320];
-    snprintf(want, sizeof want, "\nsw         available: task-clock page-faults; n/a: "
-             "context-switches cpu-migrations (%s)\n", qkperf_why_text(QKPERF_WHY_KERNEL_ONLY));
+    snprintf(want, sizeof want,
+             "\nsw         available: task-clock page-faults; n/a: "
+             "context-switches cpu-migrations (%s)\n",
+             qkperf_why_text(QKPERF_WHY_KERNEL_ONLY));
     cr_expect_not_null(strstr(text, want), "%s", text);
     free(text);
 }
@@ -284,8 +286,7 @@ Test(probe_tools, finds_the_first_name_on_path_and_its_version, .init = tooldir_
     cr_expect_str_eq(t.version, "3.19.0");
 }
 
-Test(probe_tools, missing_tool_says_how_to_install, .init = tooldir_setup,
-     .fini = tooldir_teardown)
+Test(probe_tools, missing_tool_says_how_to_install, .init = tooldir_setup, .fini = tooldir_teardown)
 {
     static const char *const names[] = {"valgrind", NULL};
     qkperf_probe_t p;
@@ -296,7 +297,8 @@ Test(probe_tools, missing_tool_says_how_to_install, .init = tooldir_setup,
     cr_expect_str_eq(p.gnuplot.path, "");
     char *text = print_to_string(&p);
     cr_expect_not_null(strstr(text, "\nsim        unavailable: valgrind not found on PATH "
-                                    "(apt-get install valgrind)\n"), "%s", text);
+                                    "(apt-get install valgrind)\n"),
+                       "%s", text);
     cr_expect_not_null(strstr(text, "\nplots      unavailable: gnuplot not found"), "%s", text);
     free(text);
 }

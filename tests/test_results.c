@@ -25,9 +25,18 @@ static void fill(qkperf_results *r)
     qkperf_results_init(r);
     json_object_set_new(r->machine, "cpu_model", json_string("test cpu"));
     double s[] = {10, 12, 11, 13, 11, 50};
-    qkperf_record x = {.op = "gemv", .variant = "avx2-p1", .size = "64x256", .phase = "unpack",
-                       .metric = "time", .source = "tsc", .unit = "ns", .samples = s, .n = 6,
-                       .batch = 7, .counted = 1, .mux_ratio = 1.0};
+    qkperf_record x = {.op = "gemv",
+                       .variant = "avx2-p1",
+                       .size = "64x256",
+                       .phase = "unpack",
+                       .metric = "time",
+                       .source = "tsc",
+                       .unit = "ns",
+                       .samples = s,
+                       .n = 6,
+                       .batch = 7,
+                       .counted = 1,
+                       .mux_ratio = 1.0};
     cr_assert_eq(qkperf_results_add(r, &x), 0);
     qkperf_record na = x;
     strcpy(na.metric, "cycles");
@@ -95,16 +104,20 @@ Test(results, csv_rows_and_quoting, .init = make_dir)
 
 Test(results, bad_documents_fail_with_one_line, .init = make_dir)
 {
-    const char *bad[] = {"", "{\"schema\": \"qkperf-results/1\", \"records\": ", "not json at all",
-                         "{\"schema\": \"other/2\", \"machine\": {}, \"records\": []}",
-                         "{\"schema\": \"qkperf-results/1\", \"machine\": {}, \"records\": [{\"op\": 3}]}",
-                         "[1, 2, 3]"};
+    const char *bad[] = {
+        "",
+        "{\"schema\": \"qkperf-results/1\", \"records\": ",
+        "not json at all",
+        "{\"schema\": \"other/2\", \"machine\": {}, \"records\": []}",
+        "{\"schema\": \"qkperf-results/1\", \"machine\": {}, \"records\": [{\"op\": 3}]}",
+        "[1, 2, 3]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char path[256], err[512] = "";
         snprintf(path, sizeof path, "%s/bad%zu.json", dir, i);
         write_file(path, bad[i]);
         qkperf_results r;
-        cr_expect_eq(qkperf_results_read_json(&r, path, err, sizeof err), -1, "case %zu accepted", i);
+        cr_expect_eq(qkperf_results_read_json(&r, path, err, sizeof err), -1, "case %zu accepted",
+                     i);
         cr_expect(strstr(err, path) != NULL && strchr(err, '\n') == NULL,
                   "case %zu: message must name the file on one line: %s", i, err);
     }

@@ -42,8 +42,8 @@ Test(roofline, threaded_memory_read_is_positive, .timeout = 60)
 
 Test(roofline, json_round_trip)
 {
-    qkperf_roofline a = {1.1e11, 9.5e10, 6e10, 3.2e10, 16384, 524288, 16777216, 167772160,
-                         "test"}, b;
+    qkperf_roofline a = {1.1e11, 9.5e10, 6e10, 3.2e10, 16384, 524288, 16777216, 167772160, "test"},
+                    b;
     char err[256];
     json_t *o = qkperf_roofline_json(&a);
     cr_assert(o);
@@ -65,8 +65,9 @@ Test(roofline, json_round_trip)
 
 Test(roofline, json_round_trip_with_threaded_memory_read)
 {
-    qkperf_roofline a = {1.1e11, 9.5e10, 6e10, 3.2e10, 16384, 524288, 16777216, 167772160,
-                         "test", 4.5e10, 8}, b;
+    qkperf_roofline a = {1.1e11,   9.5e10,    6e10,   3.2e10, 16384, 524288,
+                         16777216, 167772160, "test", 4.5e10, 8},
+                    b;
     char err[256];
     json_t *o = qkperf_roofline_json(&a);
     cr_assert(o);
@@ -88,8 +89,8 @@ Test(roofline, bad_object_names_the_field)
 {
     qkperf_roofline rl;
     char err[256];
-    json_t *o = json_pack("{s:f,s:f,s:f}", "l1_store_Bps", 1e11, "l2_read_Bps", 9e10,
-                          "l3_read_Bps", 6e10);
+    json_t *o =
+        json_pack("{s:f,s:f,s:f}", "l1_store_Bps", 1e11, "l2_read_Bps", 9e10, "l3_read_Bps", 6e10);
     cr_assert_eq(qkperf_roofline_from_json(o, &rl, err, sizeof err), -1);
     cr_assert(strstr(err, "mem_read_Bps"), "%s", err);
     json_decref(o);

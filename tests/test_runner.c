@@ -53,8 +53,14 @@ static void saxpy_destroy(void *p)
     free(w);
 }
 
-static double saxpy_elements(const size_t *dim) { return (double)dim[0]; }
-static double saxpy_bytes(const size_t *dim) { return 8.0 * (double)dim[0]; }
+static double saxpy_elements(const size_t *dim)
+{
+    return (double)dim[0];
+}
+static double saxpy_bytes(const size_t *dim)
+{
+    return 8.0 * (double)dim[0];
+}
 
 static double saxpy_compare(const void *a, const void *b)
 {
@@ -93,12 +99,19 @@ static void wrong_fused(void *p)
 
 static const char *const saxpy_phases[] = {"scale", "add", NULL};
 static const qk_op saxpy_op = {
-    .name = "saxpy-test", .summary = "y = 3x + 1", .phases = saxpy_phases, .ndim = 1,
-    .create = saxpy_create, .destroy = saxpy_destroy, .elements = saxpy_elements,
-    .bytes = saxpy_bytes, .compare = saxpy_compare,
+    .name = "saxpy-test",
+    .summary = "y = 3x + 1",
+    .phases = saxpy_phases,
+    .ndim = 1,
+    .create = saxpy_create,
+    .destroy = saxpy_destroy,
+    .elements = saxpy_elements,
+    .bytes = saxpy_bytes,
+    .compare = saxpy_compare,
 };
 static const qk_variant saxpy_ref = {"saxpy-test", "ref", "reference", 0, ref_fused, ref_phase};
-static const qk_variant saxpy_bad = {"saxpy-test", "wrong", "wrong answer", 0, wrong_fused, ref_phase};
+static const qk_variant saxpy_bad = {"saxpy-test", "wrong",  "wrong answer", 0,
+                                     wrong_fused,  ref_phase};
 
 static void setup(void)
 {
@@ -129,21 +142,25 @@ Test(runner, profiles_a_non_qk256_kernel)
     qkperf_results_init(&res);
     char err[512] = "";
     size_t dim[2] = {4096, 0};
-    int rc = qkperf_measure(&o, qk_find_op("saxpy-test"), qk_find_variant("saxpy-test", "ref"),
-                            dim, "4096", &res, err, sizeof err);
+    int rc = qkperf_measure(&o, qk_find_op("saxpy-test"), qk_find_variant("saxpy-test", "ref"), dim,
+                            "4096", &res, err, sizeof err);
     cr_assert_eq(rc, 0, "measure failed: %s", err);
     const char *regions[] = {"scale", "add", "total"};
     for (int i = 0; i < 3; i++) {
-        const qkperf_record *t = qkperf_results_find(&res, "saxpy-test", "ref", "4096", regions[i], "time");
+        const qkperf_record *t =
+            qkperf_results_find(&res, "saxpy-test", "ref", "4096", regions[i], "time");
         cr_assert_not_null(t, "no time record for %s", regions[i]);
-        cr_expect(t->counted && t->n == 5 && t->median > 0, "%s: time median %g", regions[i], t->median);
+        cr_expect(t->counted && t->n == 5 && t->median > 0, "%s: time median %g", regions[i],
+                  t->median);
         cr_expect(t->batch >= 1);
-        const qkperf_record *tc = qkperf_results_find(&res, "saxpy-test", "ref", "4096", regions[i], "task-clock");
+        const qkperf_record *tc =
+            qkperf_results_find(&res, "saxpy-test", "ref", "4096", regions[i], "task-clock");
         cr_assert_not_null(tc);
         cr_expect(tc->counted && tc->median > 0, "%s: task-clock (sw) %g", regions[i], tc->median);
         cr_expect_str_eq(tc->source, "sw");
     }
-    const qkperf_record *th = qkperf_results_find(&res, "saxpy-test", "ref", "4096", "total", "throughput");
+    const qkperf_record *th =
+        qkperf_results_find(&res, "saxpy-test", "ref", "4096", "total", "throughput");
     cr_assert_not_null(th);
     cr_expect(th->median > 1e6, "throughput %g elem/s", th->median);
     qkperf_results_free(&res);
@@ -162,7 +179,8 @@ Test(runner, hw_metrics_are_na_with_reason_or_counted)
     char err[512] = "";
     size_t dim[2] = {1024, 0};
     cr_assert_eq(qkperf_measure(&o, qk_find_op("saxpy-test"), qk_find_variant("saxpy-test", "ref"),
-                                dim, "1024", &res, err, sizeof err), 0, "%s", err);
+                                dim, "1024", &res, err, sizeof err),
+                 0, "%s", err);
     size_t hw = 0;
     for (size_t i = 0; i < res.n; i++) {
         const qkperf_record *x = &res.rec[i];
@@ -317,7 +335,8 @@ static void measure_cycles_group(qkperf_results *res)
     char err[512] = "";
     size_t dim[2] = {4096, 0};
     cr_assert_eq(qkperf_measure(&o, qk_find_op("saxpy-test"), qk_find_variant("saxpy-test", "ref"),
-                                dim, "4096", res, err, sizeof err), 0, "%s", err);
+                                dim, "4096", res, err, sizeof err),
+                 0, "%s", err);
 }
 
 Test(runner, hw_group_on_a_fake_pmu_gives_the_crafted_ratios, .fini = fake_pmu_remove)
@@ -343,8 +362,8 @@ Test(runner, hw_group_on_a_fake_pmu_gives_the_crafted_ratios, .fini = fake_pmu_r
                       "%s %s: %.17g, crafted %.17g", phases[ph], derived[i].metric, x->median,
                       derived[i].want);
         }
-        const qkperf_record *cyc = qkperf_results_find(&res, "saxpy-test", "ref", "4096",
-                                                       phases[ph], "cycles");
+        const qkperf_record *cyc =
+            qkperf_results_find(&res, "saxpy-test", "ref", "4096", phases[ph], "cycles");
         cr_assert_not_null(cyc);
         cr_expect(cyc->counted && cyc->median > 0 && cyc->mux_ratio == 1.0,
                   "%s cycles: %g (mux %g)", phases[ph], cyc->median, cyc->mux_ratio);
@@ -370,8 +389,8 @@ Test(runner, hw_group_never_running_is_na_with_reason, .fini = fake_pmu_remove)
                            x->metric, x->why);
     }
     cr_expect_geq(hw, 3 * 4, "cycles, instructions, IPC, CPI per phase: %zu", hw);
-    const qkperf_record *tc = qkperf_results_find(&res, "saxpy-test", "ref", "4096", "total",
-                                                  "task-clock");
+    const qkperf_record *tc =
+        qkperf_results_find(&res, "saxpy-test", "ref", "4096", "total", "task-clock");
     cr_assert_not_null(tc);
     cr_expect(tc->counted, "the sw source is real and unaffected");
     qkperf_results_free(&res);

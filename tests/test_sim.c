@@ -22,13 +22,23 @@
 #include "sim.h"
 
 /* Registered in this process only: the child does not know it. */
-static void parent_only(void *ws) { (void)ws; }
-static void parent_only_phase(void *ws, unsigned phase) { (void)ws; (void)phase; }
-static const qk_variant fake_avx512 = {.op = "calib-ir", .name = "fake-avx512",
+static void parent_only(void *ws)
+{
+    (void)ws;
+}
+static void parent_only_phase(void *ws, unsigned phase)
+{
+    (void)ws;
+    (void)phase;
+}
+static const qk_variant fake_avx512 = {.op = "calib-ir",
+                                       .name = "fake-avx512",
                                        .summary = "needs AVX-512; never run",
-                                       .isa = QK_ISA_AVX512, .fused = parent_only,
+                                       .isa = QK_ISA_AVX512,
+                                       .fused = parent_only,
                                        .phase = parent_only_phase};
-static const qk_variant unknown_to_child = {.op = "calib-ir", .name = "parent-only",
+static const qk_variant unknown_to_child = {.op = "calib-ir",
+                                            .name = "parent-only",
                                             .summary = "registered in the test only",
                                             .fused = parent_only};
 
@@ -42,7 +52,10 @@ static void setup(void)
     qkperf_results_init(&res);
 }
 
-static void teardown(void) { qkperf_results_free(&res); }
+static void teardown(void)
+{
+    qkperf_results_free(&res);
+}
 
 TestSuite(sim, .init = setup, .fini = teardown);
 
@@ -142,8 +155,8 @@ Test(sim, two_runs_give_identical_figures)
                      res.rec[i].n);
         cr_expect(res.rec[i].samples[0] == res.rec[i].samples[1] ||
                       (isnan(res.rec[i].samples[0]) && isnan(res.rec[i].samples[1])),
-                  "%s %s: %g then %g", res.rec[i].phase, res.rec[i].metric,
-                  res.rec[i].samples[0], res.rec[i].samples[1]);
+                  "%s %s: %g then %g", res.rec[i].phase, res.rec[i].metric, res.rec[i].samples[0],
+                  res.rec[i].samples[1]);
     }
 }
 
@@ -205,8 +218,11 @@ static void fake_cache(const char *root, int i, const char *level, const char *t
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/index%d", root, i);
     cr_assert_eq(mkdir(dir, 0777), 0);
-    const char *files[][2] = {{"level", level}, {"type", type}, {"size", size},
-                              {"ways_of_associativity", ways}, {"coherency_line_size", "64"}};
+    const char *files[][2] = {{"level", level},
+                              {"type", type},
+                              {"size", size},
+                              {"ways_of_associativity", ways},
+                              {"coherency_line_size", "64"}};
     for (size_t k = 0; k < 5; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[k][0]);
         FILE *f = fopen(path, "w");
@@ -227,8 +243,9 @@ Test(sim, refused_sysfs_geometry_is_named_as_a_fallback)
     cr_expect_str_eq(d1, "49152,12,64");
     cr_expect_str_eq(ll, "33554432,16,64");
     cr_expect(strstr(fb, "fallback geometry --LL=33554432,16,64") &&
-              strstr(fb, "sysfs gave L3 100663296,16,64") && strstr(fb, "not a power of two") &&
-              !strstr(fb, "--D1"), "fallback: %s", fb);
+                  strstr(fb, "sysfs gave L3 100663296,16,64") && strstr(fb, "not a power of two") &&
+                  !strstr(fb, "--D1"),
+              "fallback: %s", fb);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     cr_assert_eq(system(cmd), 0);

@@ -41,10 +41,10 @@ static void fill_normal(double *x, size_t n, double mean, double rel_sd)
         x[i] = mean * (1 + rel_sd * gen_normal());
 }
 
-static qkperf_change change_of(const double *b, size_t nb, const double *a,
-                               size_t na, uint64_t seed)
+static qkperf_change change_of(const double *b, size_t nb, const double *a, size_t na,
+                               uint64_t seed)
 {
-    qkperf_change_opts o = { .seed = seed };
+    qkperf_change_opts o = {.seed = seed};
     qkperf_change c;
     cr_assert_eq(qkperf_change_compute(b, nb, a, na, &o, &c), 0);
     return c;
@@ -54,13 +54,13 @@ static qkperf_change change_of(const double *b, size_t nb, const double *a,
 
 Test(summary, odd_n_known_answers)
 {
-    const double x[] = { 5, 1, 4, 2, 3 };
-    const double copy[] = { 5, 1, 4, 2, 3 };
+    const double x[] = {5, 1, 4, 2, 3};
+    const double copy[] = {5, 1, 4, 2, 3};
     qkperf_summary s;
     cr_assert_eq(qkperf_summarize(x, 5, &s, NULL), 0);
     cr_assert_eq(s.n, 5);
     cr_assert_float_eq(s.median, 3, 1e-12);
-    cr_assert_float_eq(s.mad, 1, 1e-12);       /* |dev| = 2,2,1,1,0 */
+    cr_assert_float_eq(s.mad, 1, 1e-12); /* |dev| = 2,2,1,1,0 */
     cr_assert_float_eq(s.mad_scaled, 1.4826, 1e-12);
     cr_assert_float_eq(s.min, 1, 1e-12);
     cr_assert_float_eq(s.max, 5, 1e-12);
@@ -72,19 +72,19 @@ Test(summary, odd_n_known_answers)
 
 Test(summary, even_n_known_answers)
 {
-    const double x[] = { 10, 1, 7, 3 };
+    const double x[] = {10, 1, 7, 3};
     qkperf_summary s;
     cr_assert_eq(qkperf_summarize(x, 4, &s, NULL), 0);
-    cr_assert_float_eq(s.median, 5, 1e-12);     /* (3 + 7) / 2 */
-    cr_assert_float_eq(s.mad, 3, 1e-12);        /* |dev| = 5,4,2,2 -> 3 */
+    cr_assert_float_eq(s.median, 5, 1e-12); /* (3 + 7) / 2 */
+    cr_assert_float_eq(s.mad, 3, 1e-12);    /* |dev| = 5,4,2,2 -> 3 */
     cr_assert_float_eq(s.min, 1, 1e-12);
-    cr_assert_float_eq(s.q1, 2.5, 1e-12);       /* type 7: 1 + 0.75 * 2 */
-    cr_assert_float_eq(s.q3, 7.75, 1e-12);      /* 7 + 0.25 * 3 */
+    cr_assert_float_eq(s.q1, 2.5, 1e-12);  /* type 7: 1 + 0.75 * 2 */
+    cr_assert_float_eq(s.q3, 7.75, 1e-12); /* 7 + 0.25 * 3 */
 }
 
 Test(summary, tukey_planted_outliers)
 {
-    const double x[] = { 14, 13, 100, 15, 16, 12, 26, 17, 18, 11, -1 };
+    const double x[] = {14, 13, 100, 15, 16, 12, 26, 17, 18, 11, -1};
     /* sorted: -1 11 12 13 14 15 16 17 18 26 100; q1 = 12.5, q3 = 17.5,
      * IQR = 5: mild beyond [5, 25], severe beyond [-2.5, 32.5]. */
     qkperf_outlier cls[11];
@@ -92,9 +92,9 @@ Test(summary, tukey_planted_outliers)
     cr_assert_eq(qkperf_summarize(x, 11, &s, cls), 0);
     cr_assert_float_eq(s.q1, 12.5, 1e-12);
     cr_assert_float_eq(s.q3, 17.5, 1e-12);
-    cr_assert_eq(cls[2], QKPERF_OUTLIER_HIGH_SEVERE);  /* 100 */
-    cr_assert_eq(cls[6], QKPERF_OUTLIER_HIGH_MILD);    /* 26 */
-    cr_assert_eq(cls[10], QKPERF_OUTLIER_LOW_MILD);    /* -1 */
+    cr_assert_eq(cls[2], QKPERF_OUTLIER_HIGH_SEVERE); /* 100 */
+    cr_assert_eq(cls[6], QKPERF_OUTLIER_HIGH_MILD);   /* 26 */
+    cr_assert_eq(cls[10], QKPERF_OUTLIER_LOW_MILD);   /* -1 */
     cr_assert_eq(cls[0], QKPERF_OUTLIER_NONE);
     cr_assert_eq(s.high_severe, 1);
     cr_assert_eq(s.high_mild, 1);
@@ -105,7 +105,7 @@ Test(summary, tukey_planted_outliers)
 
 Test(summary, ties_and_single_sample)
 {
-    const double t[] = { 7, 7, 7, 7 };
+    const double t[] = {7, 7, 7, 7};
     qkperf_outlier cls[4];
     qkperf_summary s;
     cr_assert_eq(qkperf_summarize(t, 4, &s, cls), 0);
@@ -113,7 +113,7 @@ Test(summary, ties_and_single_sample)
     cr_assert_eq(s.mad, 0);
     cr_assert_eq(s.low_mild + s.low_severe + s.high_mild + s.high_severe, 0);
 
-    const double one[] = { 42 };
+    const double one[] = {42};
     cr_assert_eq(qkperf_summarize(one, 1, &s, cls), 0);
     cr_assert_float_eq(s.median, 42, 1e-12);
     cr_assert_float_eq(s.q1, 42, 1e-12);
@@ -123,7 +123,7 @@ Test(summary, ties_and_single_sample)
 
 Test(summary, bad_input)
 {
-    const double x[] = { 1, NAN, 3 };
+    const double x[] = {1, NAN, 3};
     qkperf_summary s;
     cr_assert_eq(qkperf_summarize(x, 0, &s, NULL), -EINVAL);
     cr_assert_eq(qkperf_summarize(x, 3, &s, NULL), -EINVAL);
@@ -140,8 +140,7 @@ Test(change, same_distribution_is_no_change)
     fill_normal(a, N, 1000, 0.01);
     qkperf_change c = change_of(b, N, a, N, 7);
     cr_assert(c.ratio_defined);
-    cr_assert(c.ci_lo <= 1 && 1 <= c.ci_hi, "CI [%g, %g] misses 1",
-              c.ci_lo, c.ci_hi);
+    cr_assert(c.ci_lo <= 1 && 1 <= c.ci_hi, "CI [%g, %g] misses 1", c.ci_lo, c.ci_hi);
     cr_assert_not(c.significant, "p = %g", c.p_value);
     cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
 }
@@ -156,7 +155,7 @@ Test(change, false_positive_rate_near_alpha)
     for (int rep = 0; rep < 100; rep++) {
         fill_normal(b, N, 1000, 0.01);
         fill_normal(a, N, 1000, 0.01);
-        qkperf_change_opts o = { .seed = (uint64_t)rep, .resamples = 2000 };
+        qkperf_change_opts o = {.seed = (uint64_t)rep, .resamples = 2000};
         qkperf_change c;
         cr_assert_eq(qkperf_change_compute(b, N, a, N, &o, &c), 0);
         fired += c.significant;
@@ -175,7 +174,7 @@ Test(change, ten_percent_shift_is_regression)
     for (int rep = 0; rep < 100; rep++) {
         fill_normal(b, N, 1000, 0.01);
         fill_normal(a, N, 1100, 0.01);
-        qkperf_change_opts o = { .seed = (uint64_t)rep, .resamples = 2000 };
+        qkperf_change_opts o = {.seed = (uint64_t)rep, .resamples = 2000};
         qkperf_change c;
         cr_assert_eq(qkperf_change_compute(b, N, a, N, &o, &c), 0);
         cr_assert(c.significant, "draw %d: p = %g", rep, c.p_value);
@@ -206,8 +205,7 @@ Test(change, small_shift_inside_band_is_no_change)
     fill_normal(b, N, 1000, 0.001);
     fill_normal(a, N, 1005, 0.001);
     qkperf_change c = change_of(b, N, a, N, 7);
-    cr_assert(c.significant, "p = %g: the test setup needs a real shift",
-              c.p_value);
+    cr_assert(c.significant, "p = %g: the test setup needs a real shift", c.p_value);
     cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
     /* with an instructions-sized band the same change is called */
     cr_assert_eq(qkperf_verdict_of(&c, 0.001, true), QKPERF_REGRESSED);
@@ -236,7 +234,7 @@ Test(change, constant_sets)
 
 Test(change, single_samples)
 {
-    const double b[] = { 1000 }, a[] = { 2000 };
+    const double b[] = {1000}, a[] = {2000};
     qkperf_change c = change_of(b, 1, a, 1, 7);
     cr_assert(c.ratio_defined);
     cr_assert_eq(c.ratio, 2);
@@ -256,16 +254,15 @@ Test(change, single_samples)
 
 Test(change, zero_median_is_flagged)
 {
-    const double b[] = { 0, 0, 0, 1, 0 }, a[] = { 5, 6, 5, 5, 7 };
+    const double b[] = {0, 0, 0, 1, 0}, a[] = {5, 6, 5, 5, 7};
     qkperf_change c = change_of(b, 5, a, 5, 7);
     cr_assert_not(c.ratio_defined);
     cr_assert(isnan(c.ratio) && isnan(c.ci_lo) && isnan(c.ci_hi));
-    cr_assert(c.significant, "the difference is still testable, p = %g",
-              c.p_value);
+    cr_assert(c.significant, "the difference is still testable, p = %g", c.p_value);
     cr_assert_eq(qkperf_verdict_of(&c, 0.05, true), QKPERF_NO_CHANGE);
 
     /* before median positive but some resamples have median 0 */
-    const double z[] = { 0, 0, 1, 1, 1 };
+    const double z[] = {0, 0, 1, 1, 1};
     qkperf_change d = change_of(z, 5, a, 5, 7);
     cr_assert_not(d.ratio_defined);
 }
@@ -283,10 +280,8 @@ Test(change, same_seed_is_bit_identical)
     cr_assert_eq(memcmp(&c1.p_value, &c2.p_value, sizeof c1.p_value), 0);
 
     qkperf_change c3 = change_of(b, N, a, N, 100);
-    cr_assert(c1.ci_lo <= 1.10 && 1.10 <= c1.ci_hi, "CI [%g, %g] misses 1.10",
-              c1.ci_lo, c1.ci_hi);
-    cr_assert(c3.ci_lo <= 1.10 && 1.10 <= c3.ci_hi, "CI [%g, %g] misses 1.10",
-              c3.ci_lo, c3.ci_hi);
+    cr_assert(c1.ci_lo <= 1.10 && 1.10 <= c1.ci_hi, "CI [%g, %g] misses 1.10", c1.ci_lo, c1.ci_hi);
+    cr_assert(c3.ci_lo <= 1.10 && 1.10 <= c3.ci_hi, "CI [%g, %g] misses 1.10", c3.ci_lo, c3.ci_hi);
 }
 
 Test(change, default_options_and_bad_options)
@@ -298,9 +293,9 @@ Test(change, default_options_and_bad_options)
     qkperf_change c;
     cr_assert_eq(qkperf_change_compute(b, N, a, N, NULL, &c), 0);
     cr_assert_float_eq(c.confidence, 0.95, 1e-12);
-    qkperf_change_opts bad = { .confidence = 1.5 };
+    qkperf_change_opts bad = {.confidence = 1.5};
     cr_assert_eq(qkperf_change_compute(b, N, a, N, &bad, &c), -EINVAL);
-    bad = (qkperf_change_opts){ .alpha = -0.1 };
+    bad = (qkperf_change_opts){.alpha = -0.1};
     cr_assert_eq(qkperf_change_compute(b, N, a, N, &bad, &c), -EINVAL);
     cr_assert_eq(qkperf_change_compute(b, 0, a, N, NULL, &c), -EINVAL);
     b[3] = INFINITY;
@@ -310,13 +305,13 @@ Test(change, default_options_and_bad_options)
 /* The verdict reads the whole interval, not the point ratio. */
 Test(verdict, interval_must_clear_the_band)
 {
-    qkperf_change c = { .significant = true, .ratio_defined = true,
-                        .ratio = 1.03, .ci_lo = 1.015, .ci_hi = 1.045 };
+    qkperf_change c = {
+        .significant = true, .ratio_defined = true, .ratio = 1.03, .ci_lo = 1.015, .ci_hi = 1.045};
     cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
     c.ci_lo = 1.025;
     cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_REGRESSED);
-    c = (qkperf_change){ .significant = true, .ratio_defined = true,
-                         .ratio = 0.97, .ci_lo = 0.955, .ci_hi = 0.985 };
+    c = (qkperf_change){
+        .significant = true, .ratio_defined = true, .ratio = 0.97, .ci_lo = 0.955, .ci_hi = 0.985};
     cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
     c.ci_hi = 0.975;
     cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_IMPROVED);
@@ -335,22 +330,19 @@ Test(verdict, names)
 
 Test(bands, metric_kinds_and_defaults)
 {
-    static const struct { const char *name; qkperf_metric_kind kind; } t[] = {
-        { "time", QKPERF_KIND_TIME },
-        { "task-clock", QKPERF_KIND_TIME },
-        { "tsc-ticks", QKPERF_KIND_TIME },
-        { "cycles", QKPERF_KIND_CYCLES },
-        { "cycles-est", QKPERF_KIND_CYCLES },
-        { "instructions", QKPERF_KIND_INSTRUCTIONS },
-        { "Ir", QKPERF_KIND_INSTRUCTIONS },
-        { "L1D misses", QKPERF_KIND_OTHER },
-        { "D1mr", QKPERF_KIND_OTHER },
-        { "timestamp", QKPERF_KIND_OTHER },
-        { "Irx", QKPERF_KIND_OTHER },
+    static const struct {
+        const char *name;
+        qkperf_metric_kind kind;
+    } t[] = {
+        {"time", QKPERF_KIND_TIME},         {"task-clock", QKPERF_KIND_TIME},
+        {"tsc-ticks", QKPERF_KIND_TIME},    {"cycles", QKPERF_KIND_CYCLES},
+        {"cycles-est", QKPERF_KIND_CYCLES}, {"instructions", QKPERF_KIND_INSTRUCTIONS},
+        {"Ir", QKPERF_KIND_INSTRUCTIONS},   {"L1D misses", QKPERF_KIND_OTHER},
+        {"D1mr", QKPERF_KIND_OTHER},        {"timestamp", QKPERF_KIND_OTHER},
+        {"Irx", QKPERF_KIND_OTHER},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        cr_assert_eq(qkperf_metric_kind_of(t[i].name), t[i].kind,
-                     "%s", t[i].name);
+        cr_assert_eq(qkperf_metric_kind_of(t[i].name), t[i].kind, "%s", t[i].name);
     qkperf_bands b;
     qkperf_bands_default(&b);
     cr_assert_float_eq(qkperf_band_for(&b, "instructions"), 0.001, 1e-15);
@@ -365,8 +357,8 @@ Test(bands, parse_good)
     qkperf_bands b;
     char err[200] = "";
     qkperf_bands_default(&b);
-    cr_assert_eq(qkperf_bands_parse(&b, "instructions=0.002,time=0.03", err,
-                                    sizeof err), 0, "%s", err);
+    cr_assert_eq(qkperf_bands_parse(&b, "instructions=0.002,time=0.03", err, sizeof err), 0, "%s",
+                 err);
     cr_assert_float_eq(b.band[QKPERF_KIND_INSTRUCTIONS], 0.002, 1e-15);
     cr_assert_float_eq(b.band[QKPERF_KIND_TIME], 0.03, 1e-15);
     cr_assert_float_eq(b.band[QKPERF_KIND_CYCLES], 0.02, 1e-15);
@@ -376,27 +368,28 @@ Test(bands, parse_good)
 
 Test(bands, parse_bad)
 {
-    static const struct { const char *spec, *names; } t[] = {
-        { "time=abc", "'time=abc'" },
-        { "=0.1", "'=0.1'" },
-        { "cycles=-1", "'cycles=-1'" },
-        { "cycles=1", "'cycles=1'" },
-        { "time=0.03,bogus=0.1", "'bogus=0.1'" },
-        { "time=0.03,", "''" },
-        { "time", "'time'" },
-        { "time=0.1x", "'time=0.1x'" },
-        { "time=nan", "'time=nan'" },
-        { "", "''" },
+    static const struct {
+        const char *spec, *names;
+    } t[] = {
+        {"time=abc", "'time=abc'"},
+        {"=0.1", "'=0.1'"},
+        {"cycles=-1", "'cycles=-1'"},
+        {"cycles=1", "'cycles=1'"},
+        {"time=0.03,bogus=0.1", "'bogus=0.1'"},
+        {"time=0.03,", "''"},
+        {"time", "'time'"},
+        {"time=0.1x", "'time=0.1x'"},
+        {"time=nan", "'time=nan'"},
+        {"", "''"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         qkperf_bands b, before;
         char err[200] = "";
         qkperf_bands_default(&b);
         before = b;
-        cr_assert_eq(qkperf_bands_parse(&b, t[i].spec, err, sizeof err),
-                     -EINVAL, "accepted '%s'", t[i].spec);
-        cr_assert(strstr(err, t[i].names), "error '%s' does not name %s",
-                  err, t[i].names);
+        cr_assert_eq(qkperf_bands_parse(&b, t[i].spec, err, sizeof err), -EINVAL, "accepted '%s'",
+                     t[i].spec);
+        cr_assert(strstr(err, t[i].names), "error '%s' does not name %s", err, t[i].names);
         cr_assert_eq(strchr(err, '\n'), NULL);
         cr_assert_arr_eq(&b, &before, sizeof b, "bands changed on error");
     }
@@ -429,9 +422,9 @@ Test(attrib, summary_names_the_biggest_real_change_and_each_other_phase_once)
     qkperf_deltas ds = {slots, 0, 8};
     add(&ds, "unpack", "tsc", 1.01, QKPERF_NO_CHANGE);
     add(&ds, "lut", "tsc", 0.29, QKPERF_IMPROVED);
-    add(&ds, "unpack", "sw", 0.99, QKPERF_NO_CHANGE);  /* same phase, other source */
-    add(&ds, "scale", "tsc", 1.30, QKPERF_NO_CHANGE);  /* bigger, but noise */
-    add(&ds, "total", "tsc", 0.10, QKPERF_IMPROVED);   /* never the named phase */
+    add(&ds, "unpack", "sw", 0.99, QKPERF_NO_CHANGE); /* same phase, other source */
+    add(&ds, "scale", "tsc", 1.30, QKPERF_NO_CHANGE); /* bigger, but noise */
+    add(&ds, "total", "tsc", 0.10, QKPERF_IMPROVED);  /* never the named phase */
     char line[256];
     qkperf_attrib_summary(&ds, "a", "b", "time", line, sizeof line);
     cr_assert_str_eq(line, "a -> b: lut -71% [-72, -70] time (improved); unpack, scale unchanged");

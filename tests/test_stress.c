@@ -40,13 +40,13 @@ Test(stress, ten_thousand_random_cases, .timeout = 240)
         qkt_case c = random_case(&rng, gemv, i8);
         const char *const *vs = qkt_runnable(op);
         for (size_t k = 1; vs[k]; k++) {
-            qkt_result r = gemv ? qkt_check_gemv_op(op, vs[k], &c)
-                                : qkt_check_dequantize(vs[k], &c);
+            qkt_result r =
+                gemv ? qkt_check_gemv_op(op, vs[k], &c) : qkt_check_dequantize(vs[k], &c);
             if (r.rc != QK256_OK || r.mismatches) {
                 if (failures++ < 10)
                     cr_log_error("%s %s %zux%zu seed %llu stride %zu off %zu: rc %d, %zu bad, "
-                                 "first %zu: %g vs %g", op, vs[k],
-                                 c.rows, c.cols, (unsigned long long)c.seed, c.stride,
+                                 "first %zu: %g vs %g",
+                                 op, vs[k], c.rows, c.cols, (unsigned long long)c.seed, c.stride,
                                  c.misalign, r.rc, r.mismatches, r.first_bad, r.got, r.want);
             }
         }

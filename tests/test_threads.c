@@ -53,10 +53,9 @@ static void drop(problem *p)
 static int run(const char *op, const char *v, const problem *p, float *y)
 {
     if (strcmp(op, "gemv-i8") == 0)
-        return qk256_gemv_i8_variant(v, y, p->packed, p->stride, p->scales, p->x, p->rows,
-                                     p->cols, NULL);
-    return qk256_gemv_variant(v, y, p->packed, p->stride, p->scales, p->x, p->rows, p->cols,
-                              NULL);
+        return qk256_gemv_i8_variant(v, y, p->packed, p->stride, p->scales, p->x, p->rows, p->cols,
+                                     NULL);
+    return qk256_gemv_variant(v, y, p->packed, p->stride, p->scales, p->x, p->rows, p->cols, NULL);
 }
 
 static int task_count(void)
@@ -117,8 +116,8 @@ Test(threads, every_variant_equals_one_thread, .timeout = 120)
                     memset(got, 0xff, p.rows * sizeof(float));
                     cr_assert_eq(run(ops[o], *v, &p, got), QK256_OK);
                     cr_expect_arr_eq(got, want, p.rows * sizeof(float),
-                                     "%s %s %zux%zu with %d threads differs from 1 thread",
-                                     ops[o], *v, p.rows, p.cols, counts[c]);
+                                     "%s %s %zux%zu with %d threads differs from 1 thread", ops[o],
+                                     *v, p.rows, p.cols, counts[c]);
                 }
             }
         free(want);
@@ -195,11 +194,10 @@ Test(threads, concurrent_callers, .timeout = 120)
     float *want[2];
     for (int k = 0; k < 2; k++) {
         want[k] = malloc(p.rows * sizeof(float));
-        cr_assert_eq(k ? qk256_gemv_i8(want[k], p.packed, p.stride, p.scales, p.x, p.rows,
-                                       p.cols, NULL)
-                       : qk256_gemv(want[k], p.packed, p.stride, p.scales, p.x, p.rows, p.cols,
-                                    NULL),
-                     QK256_OK);
+        cr_assert_eq(
+            k ? qk256_gemv_i8(want[k], p.packed, p.stride, p.scales, p.x, p.rows, p.cols, NULL)
+              : qk256_gemv(want[k], p.packed, p.stride, p.scales, p.x, p.rows, p.cols, NULL),
+            QK256_OK);
     }
     cr_assert_eq(qk256_set_threads(2), QK256_OK);
     pthread_t t[4];
@@ -280,8 +278,8 @@ Test(threads, parallel_rows_runs_every_row_once_in_whole_groups, .timeout = 60)
                 l.rows = rows[i];
                 l.slow_from = MAX_ROWS;
                 qk256_parallel_rows(l.rows, (size_t)1 << 30, log_rows, &l);
-                cr_assert_eq(l.bad_bounds, 0, "%d threads, %zu rows: a call not on whole groups",
-                             t, l.rows);
+                cr_assert_eq(l.bad_bounds, 0, "%d threads, %zu rows: a call not on whole groups", t,
+                             l.rows);
                 for (size_t r = 0; r < l.rows; r++)
                     cr_assert_eq(l.runs[r], 1, "%d threads, %zu rows: row %zu ran %d times", t,
                                  l.rows, r, l.runs[r]);

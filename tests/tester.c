@@ -66,13 +66,11 @@ static void release(inputs *in)
         free(in->mem[i]);
 }
 
-static void compare(qkt_result *res, const float *got, const float *want, size_t n,
-                    double tol)
+static void compare(qkt_result *res, const float *got, const float *want, size_t n, double tol)
 {
     for (size_t i = 0; i < n; i++) {
         double err = fabs((double)got[i] - (double)want[i]) / fmax(1.0, fabs((double)want[i]));
-        int bad = tol == 0.0 ? memcmp(&got[i], &want[i], sizeof(float)) != 0
-                             : !(err <= tol);
+        int bad = tol == 0.0 ? memcmp(&got[i], &want[i], sizeof(float)) != 0 : !(err <= tol);
         if (isnan(err) || err > res->max_err)
             res->max_err = isnan(err) ? INFINITY : err;
         if (bad && res->mismatches++ == 0) {
@@ -124,8 +122,7 @@ qkt_result qkt_check_gemv_op(const char *op, const char *variant, const qkt_case
         float *want = alloc_off(&mo[0], c->rows * sizeof(float), 0);
         float *got = alloc_off(&mo[1], c->rows * sizeof(float), fo);
         const float *sc = c->no_scales ? NULL : in.scales;
-        int rc_ref = run("scalar", want, in.packed, in.stride, sc, in.x, c->rows, c->cols,
-                         c->lut);
+        int rc_ref = run("scalar", want, in.packed, in.stride, sc, in.x, c->rows, c->cols, c->lut);
         memset(got, 0xff, c->rows * sizeof(float));
         res.rc = run(variant, got, in.packed, in.stride, sc, in.x, c->rows, c->cols, c->lut);
         for (size_t j = 0; j < c->cols; j++)

@@ -12,24 +12,24 @@
 #include <stdint.h>
 
 typedef struct qkt_case {
-    size_t rows, cols;  /* dequantize: rows = 1, cols = n */
-    size_t stride;      /* packed row stride in bytes; 0 = qk256_row_bytes(cols) */
+    size_t rows, cols; /* dequantize: rows = 1, cols = n */
+    size_t stride;     /* packed row stride in bytes; 0 = qk256_row_bytes(cols) */
     uint64_t seed;
-    const float *lut;   /* NULL: the default table */
-    int no_scales;      /* pass scales = NULL (all 1) */
-    int code;           /* -1: random codes; 0..3: every code is this value */
-    int zero_x;         /* gemv: x is all zero */
-    size_t misalign;    /* bytes added to packed; floats get misalign & ~3 */
+    const float *lut; /* NULL: the default table */
+    int no_scales;    /* pass scales = NULL (all 1) */
+    int code;         /* -1: random codes; 0..3: every code is this value */
+    int zero_x;       /* gemv: x is all zero */
+    size_t misalign;  /* bytes added to packed; floats get misalign & ~3 */
 } qkt_case;
 
 typedef struct qkt_result {
-    int rc;             /* return code of the variant under test */
-    size_t mismatches;  /* outputs outside tolerance (dequantize: not bit-exact) */
+    int rc;            /* return code of the variant under test */
+    size_t mismatches; /* outputs outside tolerance (dequantize: not bit-exact) */
     size_t first_bad;
-    float got, want;    /* at first_bad */
-    double max_err;     /* largest |got - want| / max(1, |want|) */
-    double sum_x;       /* gemv: sum of x in double, for known-answer checks */
-    float first_y;      /* gemv: y[0] of the variant */
+    float got, want; /* at first_bad */
+    double max_err;  /* largest |got - want| / max(1, |want|) */
+    double sum_x;    /* gemv: sum of x in double, for known-answer checks */
+    float first_y;   /* gemv: y[0] of the variant */
 } qkt_result;
 
 /* A default case: one row, random codes and scales, default table. */
@@ -40,7 +40,10 @@ qkt_result qkt_check_gemv(const char *variant, const qkt_case *c);
 /* op: "gemv" or "gemv-i8" (which needs an integer table in c->lut). */
 qkt_result qkt_check_gemv_op(const char *op, const char *variant, const qkt_case *c);
 
-#define QKT_GEMV_OPS {"gemv", "gemv-i8"}
+#define QKT_GEMV_OPS      \
+    {                     \
+        "gemv", "gemv-i8" \
+    }
 enum { QKT_N_GEMV_OPS = 2 };
 
 /* gemv tolerance: 1e-4 absolute or relative, whichever is larger. */
