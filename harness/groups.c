@@ -92,6 +92,7 @@ typedef struct qkperf_node {
     int ref;    /* event index for 'v' */
     double num; /* value for 'n' */
     int left, right;
+    int height; /* 1 for a leaf: bounds the evaluation's recursion */
 } qkperf_node;
 
 struct qkperf_formula {
@@ -119,15 +120,29 @@ static void qkperf_skip_space(qkperf_parser *ps)
         ps->p++;
 }
 
+static int qkperf_node_height(const qkperf_parser *ps, int k)
+{
+    return k < 0 ? 0 : ps->nodes[k].height;
+}
+
+/* Refuse nesting past QKPERF_MAX_DEPTH, in the parser's recursion ('(' and
+ * unary '-') and in the tree (long chains of operators), so that a hostile
+ * formula can exhaust neither the parser's stack nor the evaluation's. */
+static int qkperf_too_deep(qkperf_parser *ps, int depth);
+
 static int qkperf_new_node(qkperf_parser *ps, char op, int left, int right)
 {
     qkperf_node *nd = &ps->nodes[ps->n];
+    int hl = qkperf_node_height(ps, left), hr = qkperf_node_height(ps, right);
 
+    if (qkperf_too_deep(ps, 1 + (hl > hr ? hl : hr)))
+        return -1;
     nd->op = op;
     nd->ref = -1;
     nd->num = 0.0;
     nd->left = left;
     nd->right = right;
+    nd->height = 1 + (hl > hr ? hl : hr);
     return ps->n++;
 }
 
@@ -161,6 +176,18 @@ static void qkperf_known_aliases(const qkperf_group *g, char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, "%s, ", g->events[i].alias);
     if (used < len)
         snprintf(buf + used, len - used, "time");
+}
+
+static int qkperf_too_deep(qkperf_parser *ps, int depth)
+{
+    char where[160];
+
+    if (depth <= QKPERF_MAX_DEPTH)
+        return 0;
+    qkperf_where(ps, where, sizeof(where));
+    qkperf_set_msg(ps->msg, ps->msglen, "formula nested deeper than %d levels%s", QKPERF_MAX_DEPTH,
+                   where);
+    return 1;
 }
 
 static int qkperf_parse_ident(qkperf_parser *ps)
@@ -257,7 +284,10 @@ static int qkperf_parse_unary(qkperf_parser *ps)
     if (*ps->p != '-')
         return qkperf_parse_primary(ps);
     ps->p++;
+    if (qkperf_too_deep(ps, ++ps->depth))
+        return -1;
     k = qkperf_parse_unary(ps);
+    ps->depth--;
     return k < 0 ? -1 : qkperf_new_node(ps, '~', k, -1);
 }
 
@@ -286,13 +316,8 @@ static int qkperf_parse_expr(qkperf_parser *ps)
 {
     int left;
 
-    if (++ps->depth > QKPERF_MAX_DEPTH) {
-        char where[160];
-        qkperf_where(ps, where, sizeof(where));
-        qkperf_set_msg(ps->msg, ps->msglen, "formula nested deeper than %d%s", QKPERF_MAX_DEPTH,
-                       where);
+    if (qkperf_too_deep(ps, ++ps->depth))
         return -1;
-    }
     left = qkperf_parse_term(ps);
     while (left >= 0) {
         char op;

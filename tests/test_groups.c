@@ -236,6 +236,30 @@ Test(groups, formula_errors)
     expect_parse_error(deep, "nested deeper");
 }
 
+/* A hostile formula must give one line, not exhaust the stack: a long
+ * chain of unary minus recursed once per '-' (it crashed with 100000), and
+ * a long operator chain built a tree as deep as it is long. */
+Test(groups, deep_formulas_refused_in_one_line)
+{
+    size_t n = 100000;
+    char *text = malloc(n + 2);
+    cr_assert_not_null(text);
+    memset(text, '-', n);
+    strcpy(text + n, "a");
+    expect_parse_error(text, "nested deeper than 64 levels");
+    for (size_t i = 0; i + 1 < n; i += 2)
+        memcpy(text + i, "a+", 2);
+    text[n - 2] = 'a';
+    text[n - 1] = 0;
+    expect_parse_error(text, "nested deeper than 64 levels");
+    free(text);
+
+    char msg[512] = "";
+    cr_expect_eq(
+        qkperf_formula_check(&ab, "------a + b*b*b*b*b*b*b*b*b*b*b*b*b*b*b*b", msg, sizeof(msg)), 0,
+        "a formula within the limit parses: %s", msg);
+}
+
 /* ---- group files --------------------------------------------------------- */
 
 static const char good[] = "# a comment\n"
