@@ -353,26 +353,24 @@ static int emit(qkperf_results *res, qkperf_record *x, const char *metric, const
     return qkperf_results_add(res, x);
 }
 
-static void emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p, const sampled *sm,
-                      unsigned ns, int with_tsc)
+static int emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p, const sampled *sm,
+                     unsigned ns, int with_tsc)
 {
-    if (with_tsc)
-        for (size_t m = 0; m < 2; m++)
-            emit(res, x, pl->tsc.name[m], "tsc", pl->tsc.unit[m], sm->v + m * ns, ns, 1, "");
-    if (!p->has_outer)
-        return;
-    for (size_t k = 0; k < p->outer.n; k++) {
+    int rc = 0;
+    for (size_t m = 0; with_tsc && rc == 0 && m < 2; m++)
+        rc = emit(res, x, pl->tsc.name[m], "tsc", pl->tsc.unit[m], sm->v + m * ns, ns, 1, "");
+    for (size_t k = 0; p->has_outer && rc == 0 && k < p->outer.n; k++) {
         const char *why = !p->outer.available ? p->outer.why
                           : sm->why[0]        ? sm->why
                                               : not_counted_why(sm->mwhy[2 + k]);
         x->mux_ratio = sm->ratio[2 + k];
-        emit(res, x, p->outer.name[k], p->outer.source, p->outer.unit[k], sm->v + (2 + k) * ns, ns,
-             p->outer.available && sm->counted[2 + k], why);
+        rc = emit(res, x, p->outer.name[k], p->outer.source, p->outer.unit[k], sm->v + (2 + k) * ns,
+                  ns, p->outer.available && sm->counted[2 + k], why);
         x->mux_ratio = 1.0;
     }
+    return rc;
 }
 
-/* Derived metrics of hw group gi, per sample, from the passes of that group. */
 /* Derived metrics of hw group gi, per sample, from the passes of that
  * group; n/a unless every event of every part counted. */
 static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t gi, sampled *sms,
@@ -417,17 +415,22 @@ static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t 
     return rc;
 }
 
-static void emit_throughput(qkperf_results *res, qkperf_record *x, const qk_op *op,
-                            const size_t *dim, const double *time_ns, unsigned ns)
+/* Throughput and bandwidth of every sample of the fused kernel. 0 or -1. */
+static int emit_throughput(qkperf_results *res, qkperf_record *x, const qk_op *op,
+                           const size_t *dim, const double *time_ns, unsigned ns)
 {
-    double el[1024], by[1024];
-    unsigned n = ns < 1024 ? ns : 1024;
-    for (unsigned s = 0; s < n; s++) {
+    double *el = malloc(2 * (size_t)ns * sizeof *el), *by = el + ns;
+    if (!el)
+        return -1;
+    for (unsigned s = 0; s < ns; s++) {
         el[s] = op->elements(dim) / (time_ns[s] * 1e-9);
         by[s] = op->bytes(dim) / (time_ns[s] * 1e-9);
     }
-    emit(res, x, "throughput", "tsc", "elem/s", el, n, 1, "");
-    emit(res, x, "bandwidth", "tsc", "B/s", by, n, 1, "");
+    int rc = emit(res, x, "throughput", "tsc", "elem/s", el, ns, 1, "");
+    if (rc == 0)
+        rc = emit(res, x, "bandwidth", "tsc", "B/s", by, ns, 1, "");
+    free(el);
+    return rc;
 }
 
 static void note_disturbances(qkperf_results *res, const pass *p, const sampled *sm,
@@ -494,7 +497,7 @@ static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op, c
     base_record(&x, op, v, size, phase);
     x.batch = batch;
     for (size_t pi = 0; rc == 0 && pi < pl->npasses; pi++) {
-        emit_pass(res, &x, pl, &pl->passes[pi], &sms[pi], ns, pi == 0);
+        rc = emit_pass(res, &x, pl, &pl->passes[pi], &sms[pi], ns, pi == 0);
         char what[160];
         snprintf(what, sizeof what, "%s %s %s %s", op->name, v->name, size, phase);
         note_disturbances(res, &pl->passes[pi], &sms[pi], what);
@@ -502,7 +505,7 @@ static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op, c
     for (size_t gi = 0; rc == 0 && gi < pl->ngroups; gi++)
         rc = emit_derived(res, &x, pl, gi, sms, ns);
     if (rc == 0 && r->phase < 0)
-        emit_throughput(res, &x, op, dim, sms[0].v, ns);
+        rc = emit_throughput(res, &x, op, dim, sms[0].v, ns);
     for (size_t pi = 0; pi < pl->npasses; pi++)
         free(sms[pi].v);
     return rc;

@@ -166,6 +166,34 @@ Test(runner, profiles_a_non_qk256_kernel)
     qkperf_results_free(&res);
 }
 
+/* -n accepts up to 100000 samples: every record keeps all of them (the
+ * throughput records were cut at 1024). */
+Test(runner, every_sample_is_kept_past_1024)
+{
+    qkperf_run_opts o;
+    qkperf_run_opts_default(&o);
+    o.samples = 1500;
+    o.warmup_ms = 0;
+    o.min_sample_us = 1;
+    o.staged = 0;
+    o.sw = 0;
+    qkperf_results res;
+    qkperf_results_init(&res);
+    char err[512] = "";
+    size_t dim[2] = {256, 0};
+    cr_assert_eq(qkperf_measure(&o, qk_find_op("saxpy-test"), qk_find_variant("saxpy-test", "ref"),
+                                dim, "256", &res, err, sizeof err),
+                 0, "measure failed: %s", err);
+    const char *metrics[] = {"time", "throughput", "bandwidth"};
+    for (int i = 0; i < 3; i++) {
+        const qkperf_record *t =
+            qkperf_results_find(&res, "saxpy-test", "ref", "256", "total", metrics[i]);
+        cr_assert_not_null(t, "no %s record", metrics[i]);
+        cr_expect_eq(t->n, 1500, "%s keeps %zu of 1500 samples", metrics[i], t->n);
+    }
+    qkperf_results_free(&res);
+}
+
 Test(runner, hw_metrics_are_na_with_reason_or_counted)
 {
     qkperf_run_opts o;
