@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -194,6 +195,16 @@ int qkperf_usage_error(const char *fmt, ...)
 int qkperf_check_writable(const char *path, char *err, size_t len)
 {
     struct stat st;
+    if (!*path)
+        return snprintf(err, len, "empty output path: name a file"), -1;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!*base)
+        return snprintf(err, len, "cannot write %s: it names a folder, not a file", path), -1;
+    if (strlen(path) >= PATH_MAX || strlen(base) > NAME_MAX)
+        return snprintf(err, len, "cannot write %.60s...: %s (at most %d bytes, a name %d)", path,
+                        strerror(ENAMETOOLONG), PATH_MAX - 1, NAME_MAX),
+               -1;
     char *copy = strdup(path);
     const char *dir = copy ? dirname(copy) : ".";
     int rc = 0;

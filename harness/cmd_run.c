@@ -3,7 +3,6 @@
  * size, and the results document as JSON or CSV.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -26,36 +25,14 @@ int qkperf_cmd_run(int argc, char **argv)
     qkperf_results res;
     qkperf_results_init(&res);
     rc = qkperf_job_measure(&j, &res);
+    /* With the document alone on stdout, run prints no tables. */
     int doc_to_stdout = !j.output && strcmp(j.format, "table") != 0;
-    if (rc == 0 && doc_to_stdout)
-        rc = qkperf_job_write(&j, &res);
-    else if (rc == 0) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *t = open_memstream(&buf, &len);
-        for (size_t s = 0; t && s < j.ns; s++)
-            for (size_t i = 0; i < j.nv; i++)
-                if (qk_variant_runnable(j.variants[i]))
-                    qkperf_print_variant(t, &res, j.op, j.variants[i]->name, j.sizes[s]);
-        if (t) {
-            print_notes(t, &res);
-            fclose(t);
-        }
-        char err[512];
-        if (j.output && !strcmp(j.format, "table")) {
-            if (qkperf_write_atomic(j.output, buf, len, err, sizeof err)) {
-                fprintf(stderr, "qkperf: %s\n", err);
-                rc = 1;
-            }
-        } else {
-            fwrite(buf, 1, len, stdout);
-            rc = qkperf_job_write(&j, &res);
-        }
-        free(buf);
-    }
-    if (rc == 0)
-        rc = qkperf_job_baselines(&j, &res);
-    qkperf_results_free(&res);
-    qkperf_job_free(&j);
-    return rc;
+    FILE *t = qkperf_job_text(&j);
+    for (size_t s = 0; rc == 0 && !doc_to_stdout && s < j.ns; s++)
+        for (size_t i = 0; i < j.nv; i++)
+            if (qk_variant_runnable(j.variants[i]))
+                qkperf_print_variant(t, &res, j.op, j.variants[i]->name, j.sizes[s]);
+    if (rc == 0 && !doc_to_stdout)
+        print_notes(t, &res);
+    return qkperf_job_finish(&j, &res, rc);
 }

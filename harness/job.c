@@ -68,22 +68,32 @@ static const char *default_size(const qk_op *op)
     return op->ndim == 1 ? "1024" : "256x256";
 }
 
+/* Strings the job's lists point into live until qkperf_job_free. */
+static char *own(qkperf_job *j, char *s)
+{
+    char **grown = s ? realloc(j->storage, (j->nstorage + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(s);
+        return NULL;
+    }
+    j->storage = grown;
+    return j->storage[j->nstorage++] = s;
+}
+
 static char *keep(qkperf_job *j, const char *s)
 {
-    if (j->nstorage == sizeof j->storage / sizeof j->storage[0])
-        return NULL;
-    return j->storage[j->nstorage++] = strdup(s);
+    return own(j, strdup(s));
 }
 
 static int list_opt(qkperf_job *j, const char *text, const char **items, const char *what,
                     char *err, size_t len)
 {
-    char *storage;
+    char *storage = NULL;
     size_t n;
     int rc = qkperf_split_list(text, &storage, items, QKPERF_MAX_LIST, &n, what, err, len);
-    if (j->nstorage < sizeof j->storage / sizeof j->storage[0])
-        j->storage[j->nstorage++] = storage;
-    else
+    if (rc == 0 && !own(j, storage))
+        rc = (snprintf(err, len, "out of memory"), -1);
+    else if (rc)
         free(storage);
     items[rc ? 0 : n] = NULL;
     return rc;
@@ -259,8 +269,15 @@ static int finish(qkperf_job *j, const char *vtext, const char *stext, char *err
         j->rounds = j->nv * j->ns > 1 ? 3 : 1;
     if (j->rounds > j->ro.samples)
         j->rounds = j->ro.samples;
+    if (j->mcpu && !j->use_static)
+        return snprintf(err, len, "--mcpu %s needs --source static", j->mcpu), -1;
+    if (j->mcpu && qkperf_mca_check_cpu(j->mcpu, err, len))
+        return -1;
     if (j->output && qkperf_check_writable(j->output, err, len))
         return -1;
+    if (j->output && !strcmp(j->format, "table") &&
+        !(j->text = open_memstream(&j->text_buf, &j->text_len)))
+        return snprintf(err, len, "out of memory"), -1;
     qkperf_bands b;
     qkperf_bands_default(&b);
     if (j->bands && qkperf_bands_parse(&b, j->bands, err, len))
@@ -313,8 +330,15 @@ int qkperf_job_parse(qkperf_job *j, int argc, char **argv, const char *command)
 
 void qkperf_job_free(qkperf_job *j)
 {
+    if (j->text)
+        fclose(j->text);
+    j->text = NULL;
+    free(j->text_buf);
+    j->text_buf = NULL;
     for (size_t i = 0; i < j->nstorage; i++)
         free(j->storage[i]);
+    free(j->storage);
+    j->storage = NULL;
     j->nstorage = 0;
 }
 
@@ -478,12 +502,36 @@ void qkperf_job_bands(const qkperf_job *j, qkperf_bands *b)
         qkperf_bands_parse(b, j->bands, err, sizeof err);
 }
 
+/* -o FILE with the table format: the tables were printed into a memory
+ * stream (qkperf_job_text), written to FILE atomically here. 0 or 1. */
+static int write_text(qkperf_job *j)
+{
+    char err[512];
+    if (fclose(j->text) != 0 || !j->text_buf) {
+        j->text = NULL;
+        fprintf(stderr, "qkperf: out of memory writing %s\n", j->output);
+        return 1;
+    }
+    j->text = NULL;
+    if (qkperf_write_atomic(j->output, j->text_buf, j->text_len, err, sizeof err)) {
+        fprintf(stderr, "qkperf: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int qkperf_job_finish(qkperf_job *j, qkperf_results *res, int rc)
 {
-    if (rc == 0)
-        rc = qkperf_job_write(j, res);
-    if (rc == 0)
+    if (rc == 0 && j->text) { /* the baselines' lines belong in the file too */
         rc = qkperf_job_baselines(j, res);
+        int wrc = write_text(j);
+        rc = rc ? rc : wrc;
+    } else {
+        if (rc == 0)
+            rc = qkperf_job_write(j, res);
+        if (rc == 0)
+            rc = qkperf_job_baselines(j, res);
+    }
     qkperf_results_free(res);
     qkperf_job_free(j);
     return rc;
@@ -491,6 +539,8 @@ int qkperf_job_finish(qkperf_job *j, qkperf_results *res, int rc)
 
 FILE *qkperf_job_text(const qkperf_job *j)
 {
+    if (j->text)
+        return j->text;
     return !j->output && strcmp(j->format, "table") ? stderr : stdout;
 }
 

@@ -28,12 +28,15 @@ typedef struct qkperf_job {
     const char *command; /* "run", "ladder", ... (for the config section) */
     const char *bands;   /* --band override text, or NULL */
     const char *baseline, *save_baseline, *baseline_dir;
-    char *storage[8]; /* strdup'ed lists */
+    char **storage; /* strdup'ed lists, freed by qkperf_job_free */
     size_t nstorage;
     int quiet;
     unsigned rounds;         /* samples are taken in this many interleaved rounds */
     int use_sim, use_static; /* --source includes sim / static */
     const char *mcpu;        /* --mcpu for the static source */
+    FILE *text;              /* -o FILE with --format table: the tables, in memory */
+    char *text_buf;
+    size_t text_len;
 } qkperf_job;
 
 /* Parse the shared options (argv[0] is the subcommand). Defaults: all
@@ -61,7 +64,8 @@ int qkperf_job_finish(qkperf_job *j, qkperf_results *res, int rc);
 
 /* Where the human-readable tables go: stdout, or stderr when the results
  * document itself goes to stdout (no -o, --format json or csv), so that
- * the document stays parseable. */
+ * the document stays parseable; with -o FILE and the table format, a
+ * memory stream that qkperf_job_finish writes to FILE atomically. */
 FILE *qkperf_job_text(const qkperf_job *j);
 
 /* The noise bands with the job's --band override applied (already checked

@@ -522,6 +522,21 @@ static void drop_tmp(const mca_tmp *t)
     rmdir(t->dir);
 }
 
+int qkperf_mca_check_cpu(const char *mcpu, char *err, size_t len)
+{
+    mca_tmp t;
+    if (make_tmp(&t, err, len))
+        return -1;
+    FILE *f = fopen(t.asm_path, "w");
+    int rc = !f || fputs("\tnop\n", f) == EOF;
+    if (f)
+        rc |= fclose(f) != 0;
+    rc = rc ? (snprintf(err, len, "cannot write %s", t.asm_path), -1)
+            : run_tool(t.asm_path, mcpu, t.json, t.log, err, len);
+    drop_tmp(&t);
+    return rc;
+}
+
 int qkperf_mca_analyze(const char *asm_path, const char *mcpu, qkperf_mca_region **out, size_t *n,
                        char *err, size_t len)
 {

@@ -50,6 +50,10 @@ int qkperf_mca_available(char *why, size_t len);
  * in label when llvm-mca 14 has no model close to this CPU. */
 const char *qkperf_mca_default_cpu(char *label, size_t len);
 
+/* 0 if llvm-mca runs and models CPU mcpu (not as a generic fallback), else
+ * -1 with one line in err: what --mcpu is checked with before a run. */
+int qkperf_mca_check_cpu(const char *mcpu, char *err, size_t len);
+
 /* Run llvm-mca --json -mcpu=mcpu on an assembly file (markers already
  * chosen) and parse every region into *out (malloc'ed, *n of them).
  * 0, or -1 with one line in err (llvm-mca missing, unknown CPU, bad asm). */

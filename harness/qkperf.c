@@ -237,12 +237,14 @@ int main(int argc, char **argv)
          "tokens/s of BitNet b1.58 2B4T's linear layers vs memory bandwidth"},
         {"review", qkperf_cmd_review, "the sprint review folder: results, plots, REPORT.md"},
     };
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+    if (argc < 2 || !*argv[1])
+        return qkperf_usage_error("no command given (try: qkperf --help)");
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         (!strcmp(argv[1], "help") && argc == 2)) {
         printf("usage: qkperf COMMAND [OPTIONS]   (qkperf COMMAND --help, man qkperf)\n\n");
         for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
             printf("  %-10s %s\n", cmds[i].name, cmds[i].help);
-        return argc < 2 ? 2 : 0;
+        return 0;
     }
     if (!strcmp(argv[1], "help"))
         return command_usage(argv[2]);

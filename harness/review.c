@@ -215,6 +215,8 @@ static int parse(int argc, char **argv, review_cfg *c)
     while ((ch = getopt_long(argc, argv, "o:n:", opts, NULL)) != -1) {
         switch (ch) {
         case 'o':
+            if (!*optarg)
+                return qkperf_usage_error("review: empty output folder: name one");
             c->dir = optarg;
             break;
         case 'f':
@@ -237,9 +239,14 @@ static int parse(int argc, char **argv, review_cfg *c)
             if (parse_sources(optarg, c))
                 return 2;
             break;
-        case 'n':
+        case 'n': {
+            char err[256];
+            uint64_t n;
+            if (qkperf_parse_u64(optarg, 1, 100000, &n, "sample count", err, sizeof err))
+                return qkperf_usage_error("review: %s", err);
             c->samples = optarg;
             break;
+        }
         default:
             return qkperf_usage_error("review: unknown option '%s'", argv[optind - 1]);
         }

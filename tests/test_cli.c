@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "cli.h"
+#include "job.h"
 #include "kernel.h"
 #include "results.h"
 #include "table.h"
@@ -23,11 +24,15 @@ static int qkperf(const char *args, char *err, size_t errlen, char **out)
 {
     const char *bin = getenv("QKPERF_BIN");
     cr_assert_not_null(bin, "QKPERF_BIN is not set (run through make check)");
-    char cmd[4096], epath[300], opath[300];
+    char epath[300], opath[300];
     snprintf(epath, sizeof epath, "%s/stderr", dir);
     snprintf(opath, sizeof opath, "%s/stdout", dir);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", bin, args, opath, epath);
+    size_t need = strlen(bin) + strlen(args) + 2 * sizeof epath + 16;
+    char *cmd = malloc(need);
+    cr_assert_not_null(cmd);
+    snprintf(cmd, need, "%s %s >%s 2>%s", bin, args, opath, epath);
     int st = system(cmd);
+    free(cmd);
     FILE *f = fopen(epath, "r");
     size_t n = f ? fread(err, 1, errlen - 1, f) : 0;
     err[n] = '\0';
@@ -95,6 +100,74 @@ Test(cli, unwritable_output)
 {
     expect_error("run -k dequantize -v scalar -s 256 -o /nonexistent/dir/out.json",
                  "cannot write /nonexistent/dir/out.json");
+}
+
+/* Found by probing bad command lines: each of these exited 0 (having
+ * written nothing, or having measured anyway). */
+Test(cli, bad_outputs_and_options_are_refused_before_measuring)
+{
+    static char longname[300], longpath[100010];
+    memset(longname, 'a', 299);
+    memset(longpath, 'a', 100000);
+    const char *cmds[] = {"ladder", "sweep", "run"};
+    for (int i = 0; i < 3; i++) {
+        char args[100200];
+        const char *base = "-k dequantize -v scalar,avx2-mvp -s 256 -g none -n 3 -q";
+        snprintf(args, sizeof args, "%s %s -o ''", cmds[i], base);
+        expect_error(args, "empty output path");
+        snprintf(args, sizeof args, "%s %s -o %s", cmds[i], base, longpath);
+        expect_error(args, "File name too long");
+        snprintf(args, sizeof args, "%s %s -o /tmp/%s.json", cmds[i], base, longname);
+        expect_error(args, "File name too long");
+        snprintf(args, sizeof args, "%s %s -o %s/", cmds[i], base, dir);
+        expect_error(args, "names a folder");
+    }
+    expect_error("run -k dequantize -v scalar -s 256 --source static --mcpu bogus",
+                 "llvm-mca does not know CPU 'bogus'");
+    expect_error("run -k dequantize -v scalar -s 256 --mcpu znver3", "needs --source static");
+    expect_error("review -n 0", "bad sample count '0'");
+    expect_error("review -n abc", "bad sample count 'abc'");
+    expect_error("", "no command");
+}
+
+/* ladder and sweep with -o FILE and the table format write their tables
+ * there (they wrote nothing and exited 0). */
+Test(cli, tables_go_to_the_output_file, .timeout = 120)
+{
+    const char *cmds[] = {"ladder", "sweep", "run"};
+    const char *heads[] = {"ladder dequantize 256", "sweep dequantize", "dequantize scalar"};
+    for (int i = 0; i < 3; i++) {
+        char args[1024], path[400], err[4096], *out = NULL;
+        snprintf(path, sizeof path, "%s/%s.txt", dir, cmds[i]);
+        snprintf(args, sizeof args,
+                 "%s -k dequantize -v scalar,avx2-mvp -s 256 -g none -n 3 -q -o %s", cmds[i], path);
+        cr_assert_eq(qkperf(args, err, sizeof err, &out), 0, "qkperf %s: %s", args, err);
+        cr_expect_str_empty(out, "%s printed its tables on stdout too", cmds[i]);
+        free(out);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s wrote no %s", cmds[i], path);
+        char text[8192] = "";
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = 0;
+        fclose(f);
+        cr_expect(strstr(text, heads[i]) != NULL, "%s: '%s' not in %s", cmds[i], heads[i], text);
+    }
+}
+
+/* Seven -g options fill what used to be a fixed 8-slot store, so the size
+ * list's copy was freed while the sizes still pointed into it. */
+Test(cli, many_list_options_keep_their_items)
+{
+    char *argv[] = {"run",    "-k", "dequantize", "-g", "CYCLES",  "-g", "CYCLES", "-g",
+                    "CYCLES", "-g", "CYCLES",     "-g", "CYCLES",  "-g", "CYCLES", "-g",
+                    "CYCLES", "-v", "scalar",     "-s", "256,512", NULL};
+    qkperf_job j;
+    cr_assert_eq(qkperf_job_parse(&j, 21, argv, "run"), 0);
+    cr_assert_eq(j.ns, 2);
+    cr_expect_str_eq(j.sizes[0], "256");
+    cr_expect_str_eq(j.sizes[1], "512");
+    cr_expect_eq(j.dims[1][0], 512);
+    qkperf_job_free(&j);
 }
 
 Test(cli, group_syntax_error_names_line)
