@@ -38,6 +38,7 @@
 #endif
 
 #include "groups.h"
+#include "pfm.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -780,8 +781,9 @@ static int qkperf_list_has(char **names, size_t n, const char *name)
     return 0;
 }
 
-/* Add the group files of one folder to names; -1 when out of memory. */
-static int qkperf_list_dir(const char *folder, char ***names, size_t *n)
+/* Add the group files (or, with want_dirs, the subfolders) of one folder
+ * to names; -1 when out of memory. */
+static int qkperf_list_entries(const char *folder, int want_dirs, char ***names, size_t *n)
 {
     DIR *d = opendir(folder);
     struct dirent *de;
@@ -797,7 +799,7 @@ static int qkperf_list_dir(const char *folder, char ***names, size_t *n)
         if (!qkperf_valid_name(de->d_name) || qkperf_list_has(*names, *n, de->d_name))
             continue;
         if (snprintf(path, sizeof(path), "%s/%s", folder, de->d_name) >= (int)sizeof(path) ||
-            stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            stat(path, &st) != 0 || !(want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)))
             continue;
         grown = realloc(*names, (*n + 2) * sizeof(**names));
         if (grown == NULL || (grown[*n] = strdup(de->d_name)) == NULL)
@@ -829,7 +831,7 @@ char **qkperf_group_list(const char *const *dirs, const char *pmu)
     for (i = 0; ret == 0 && i < s.n; i++) {
         char folder[4096];
         if (snprintf(folder, sizeof(folder), "%s/%s", s.dir[i], pmu) < (int)sizeof(folder))
-            ret = qkperf_list_dir(folder, &names, &n);
+            ret = qkperf_list_entries(folder, 0, &names, &n);
     }
     free(s.env);
     if (ret != 0) {
@@ -937,4 +939,81 @@ qkperf_group *qkperf_group_load(const char *const *dirs, const char *pmu, const 
         qkperf_unknown_group(&s, dirs, pmu, name, fallback_perf, msg, msglen);
     free(s.env);
     return g;
+}
+
+/* ---- PMU folders ------------------------------------------------------- */
+
+char **qkperf_group_folders(const char *const *dirs)
+{
+    qkperf_search s;
+    char **names = calloc(1, sizeof(*names));
+    size_t i, n = 0;
+    int ret = 0;
+
+    if (names == NULL)
+        return NULL;
+    if (qkperf_search_init(&s, dirs) != 0) {
+        free(names);
+        return NULL;
+    }
+    for (i = 0; ret == 0 && i < s.n; i++)
+        ret = qkperf_list_entries(s.dir[i], 1, &names, &n);
+    free(s.env);
+    if (ret != 0) {
+        qkperf_group_list_free(names);
+        return NULL;
+    }
+    qsort(names, n, sizeof(*names), qkperf_name_cmp);
+    return names;
+}
+
+/* 1 if the folder's .pmu file (in the first search directory that has the
+ * folder) lists libpfm PMU `pmu` as a whole word on a line. */
+static int qkperf_folder_serves(const qkperf_search *s, const char *folder, const char *pmu)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        char path[4096], line[256];
+        if (snprintf(path, sizeof(path), "%s/%s/" QKPERF_GROUP_PMU_FILE, s->dir[i], folder) >=
+            (int)sizeof(path))
+            continue;
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL)
+            continue;
+        int hit = 0;
+        while (!hit && fgets(line, sizeof(line), fp)) {
+            char *hash = strchr(line, '#'), *tok, *save = NULL;
+            if (hash)
+                *hash = '\0';
+            for (tok = strtok_r(line, " \t\r\n", &save); tok && !hit;
+                 tok = strtok_r(NULL, " \t\r\n", &save))
+                hit = strcmp(tok, pmu) == 0;
+        }
+        fclose(fp);
+        return hit;
+    }
+    return 0;
+}
+
+void qkperf_group_folder_for(const char *const *dirs, const char *pmu, char *out, size_t len)
+{
+    qkperf_search s;
+    char **folders = pmu ? qkperf_group_folders(dirs) : NULL;
+
+    snprintf(out, len, "perf");
+    if (folders != NULL && qkperf_search_init(&s, dirs) == 0) {
+        for (char **f = folders; *f != NULL; f++)
+            if (strcmp(*f, "perf") != 0 && qkperf_folder_serves(&s, *f, pmu)) {
+                snprintf(out, len, "%s", *f);
+                break;
+            }
+        free(s.env);
+    }
+    qkperf_group_list_free(folders);
+}
+
+const char *qkperf_group_host_folder(const char *const *dirs)
+{
+    static char folder[256];
+    qkperf_group_folder_for(dirs, qkperf_pfm_host_pmu(), folder, sizeof(folder));
+    return folder;
 }

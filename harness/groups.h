@@ -65,6 +65,27 @@ char **qkperf_group_list(const char *const *dirs, const char *pmu);
 void qkperf_group_list_free(char **names);
 
 /*
+ * PMU folders. A folder of the search path is a PMU's set of groups; its
+ * file QKPERF_GROUP_PMU_FILE lists the libpfm4 PMU names whose events its
+ * groups use (words, '#' comments), so adding a PMU is dropping a folder.
+ * "perf" (generic perf:: events) serves every other PMU.
+ */
+#define QKPERF_GROUP_PMU_FILE ".pmu"
+
+/* The folder names over the search path (sorted, without duplicates),
+ * NULL-terminated; NULL only when out of memory. Free with
+ * qkperf_group_list_free. */
+char **qkperf_group_folders(const char *const *dirs);
+
+/* The folder that serves libpfm PMU `pmu` (NULL: none known) into out:
+ * the first, in name order, whose .pmu lists it, else "perf". */
+void qkperf_group_folder_for(const char *const *dirs, const char *pmu, char *out, size_t len);
+
+/* The folder for libpfm's host PMU (qkperf_pfm_host_pmu), in static
+ * storage valid until the next call. */
+const char *qkperf_group_host_folder(const char *const *dirs);
+
+/*
  * Parse a formula against the events of g: + - * /, unary minus,
  * parentheses, decimal numbers, event aliases and `time`. NULL with the
  * reason in msg on a syntax error or an identifier that is not an alias.

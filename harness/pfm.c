@@ -197,30 +197,6 @@ const char *qkperf_pfm_host_pmu(void)
     return qkperf_pfm_host_info(&info) == 0 ? info.name : NULL;
 }
 
-/* libpfm PMU model → folder of harness/groups. */
-static const struct {
-    const char *pmu;
-    const char *dir;
-} qkperf_pfm_dirs[] = {
-    {"icl", "icl"},
-    {"icx", "icl"},
-    {"skl", "skl"},
-    {"skx", "skl"},
-    {"amd64_fam19h_zen3", "zen3"},
-    {"amd64_fam19h_zen4", "zen4"},
-};
-
-const char *qkperf_pfm_groups_dir(void)
-{
-    const char *host = qkperf_pfm_host_pmu();
-    size_t i;
-
-    for (i = 0; host != NULL && i < sizeof(qkperf_pfm_dirs) / sizeof(qkperf_pfm_dirs[0]); i++)
-        if (strcmp(host, qkperf_pfm_dirs[i].pmu) == 0)
-            return qkperf_pfm_dirs[i].dir;
-    return "perf";
-}
-
 /*
  * num_cntrs only: the general-purpose counters. Intel's fixed counters are
  * extra capacity the kernel uses on its own for cycles (0x3c), instructions
@@ -304,11 +280,6 @@ int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr, char *msg,
 const char *qkperf_pfm_host_pmu(void)
 {
     return NULL;
-}
-
-const char *qkperf_pfm_groups_dir(void)
-{
-    return "perf";
 }
 
 int qkperf_pfm_num_counters(const char *name)

@@ -30,9 +30,6 @@ int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr, char *msg,
 
 /* libpfm's host PMU model ("amd64_fam19h_zen4"), or NULL if none is active. */
 const char *qkperf_pfm_host_pmu(void);
-/* Folder of harness/groups for the host: "zen4", "zen3", "icl", "skl" or
- * "perf" (generic fallback). */
-const char *qkperf_pfm_groups_dir(void);
 /* General-purpose counters of the PMU an event name belongs to ("pmu::..."),
  * or of the host PMU when name is NULL; -1 if unknown. */
 int qkperf_pfm_num_counters(const char *name);

@@ -8,6 +8,7 @@
  * it is listed as n/a with that reason.
  */
 #include "probe.h"
+#include "groups.h"
 
 #include "pfm.h"
 #include "tsc.h"
@@ -20,18 +21,6 @@
 #include <unistd.h>
 
 #define QKPERF_RDPMC_SYSFS "/sys/bus/event_source/devices/cpu/rdpmc"
-
-/* Cycles and instructions in each host PMU's own names, by groups folder
- * (names from shared/reference/events.md). */
-static const struct {
-    const char *groups;
-    const char *cycles, *instructions;
-} qkperf_hw_native[] = {
-    {"zen4", "CYCLES_NOT_IN_HALT", "RETIRED_INSTRUCTIONS"},
-    {"zen3", "CYCLES_NOT_IN_HALT", "RETIRED_INSTRUCTIONS"},
-    {"icl", "CPU_CLK_UNHALTED:THREAD_P", "INST_RETIRED:ANY_P"},
-    {"skl", "CPU_CLK_UNHALTED:THREAD_P", "INST_RETIRED:ANY_P"},
-};
 
 static const char *const qkperf_hw_generic[2] = {
     "perf::PERF_COUNT_HW_CPU_CYCLES",
@@ -121,20 +110,23 @@ static void qkperf_hw_reject(qkperf_probe_t *p, const qkperf_err *err)
     snprintf(p->hw_reason, sizeof p->hw_reason, "%s", err->msg);
 }
 
-/* The native names of the host PMU (if libpfm has a table and we know its
- * cycle/instruction names), else NULL. */
+/* The host PMU's own names for cycles and instructions: the events aliased
+ * `cycles` and `instructions` in its folder's CYCLES group (so a new PMU
+ * folder brings its own), else 0. */
 static int qkperf_hw_native_names(const qkperf_probe_t *p, char buf[2][96])
 {
-    if (p->pfm_pmu == NULL || p->pfm_groups == NULL)
+    static const char *const alias[2] = {"cycles", "instructions"};
+    char msg[256];
+    if (p->pfm_pmu == NULL || p->pfm_groups == NULL || strcmp(p->pfm_groups, "perf") == 0)
         return 0;
-    for (size_t i = 0; i < sizeof qkperf_hw_native / sizeof qkperf_hw_native[0]; i++) {
-        if (strcmp(qkperf_hw_native[i].groups, p->pfm_groups) != 0)
-            continue;
-        snprintf(buf[0], 96, "%s::%s", p->pfm_pmu, qkperf_hw_native[i].cycles);
-        snprintf(buf[1], 96, "%s::%s", p->pfm_pmu, qkperf_hw_native[i].instructions);
-        return 1;
+    qkperf_group *g = qkperf_group_load(NULL, p->pfm_groups, "CYCLES", 0, msg, sizeof msg);
+    int ok = g != NULL;
+    for (int k = 0; ok && k < 2; k++) {
+        int e = qkperf_group_event_index(g, alias[k]);
+        ok = e >= 0 && snprintf(buf[k], 96, "%s", g->events[e].name) < 96;
     }
-    return 0;
+    qkperf_group_free(g);
+    return ok;
 }
 
 /* Native names first, then the kernel's generic events. When both fail the
@@ -246,7 +238,8 @@ static void qkperf_probe_pfm(qkperf_probe_t *p)
     if (qkperf_pfm_init(p->pfm_reason, sizeof p->pfm_reason) != 0)
         return;
     p->pfm_pmu = qkperf_pfm_host_pmu();
-    p->pfm_groups = qkperf_pfm_groups_dir();
+    snprintf(p->pfm_groups_buf, sizeof p->pfm_groups_buf, "%s", qkperf_group_host_folder(NULL));
+    p->pfm_groups = p->pfm_groups_buf;
     p->hw_counters = qkperf_pfm_num_counters(NULL);
     if (p->pfm_pmu == NULL)
         snprintf(p->pfm_reason, sizeof p->pfm_reason, "%s",

@@ -28,7 +28,8 @@ typedef struct qkperf_probe_t {
 
     const char *pfm_pmu;    /* libpfm's host PMU model, NULL if none active */
     const char *pfm_groups; /* folder of harness/groups for this host */
-    char pfm_reason[192];   /* why pfm_pmu is NULL */
+    char pfm_groups_buf[64];
+    char pfm_reason[192]; /* why pfm_pmu is NULL */
 
     qkperf_why hw_why;     /* cycles + instructions group */
     int hw_errnum;         /* errno of the failed open, 0 if none */

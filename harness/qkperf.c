@@ -98,10 +98,11 @@ static int cmd_list(int argc, char **argv)
                    v->isa ? qk_isa_names(v->isa) : "-", v->summary ? v->summary : "");
         }
     }
-    printf("\nevent groups (host folder: %s)\n", qkperf_pfm_groups_dir());
-    static const char *const pmus[] = {"zen4", "zen3", "icl", "skl", "perf"};
-    for (size_t i = 0; i < 5; i++)
-        list_groups(pmus[i], dirs);
+    printf("\nevent groups (host folder: %s)\n", qkperf_group_host_folder(dirs));
+    char **folders = qkperf_group_folders(dirs);
+    for (size_t i = 0; folders && folders[i]; i++)
+        list_groups(folders[i], dirs);
+    qkperf_group_list_free(folders);
     printf("\nsources: tsc (time, estimated cycles), sw (software events), hw (groups above),\n"
            "         sim (valgrind callgrind), static (llvm-mca port model)\n");
     return 0;

@@ -66,7 +66,8 @@ static void region_run(const region *r, unsigned long batch)
 
 static qkperf_group *load_group(const qkperf_run_opts *o, const char *name, char *err, size_t len)
 {
-    return qkperf_group_load(o->group_dirs, qkperf_pfm_groups_dir(), name, 1, err, len);
+    return qkperf_group_load(o->group_dirs, qkperf_group_host_folder(o->group_dirs), name, 1, err,
+                             len);
 }
 
 /* An event libpfm does not know at all is a mistake in the group file; an

@@ -38,7 +38,7 @@
 #define TREE "harness/groups"
 #endif
 
-static const char *const folders[] = {"icl", "skl", "zen3", "zen4", "perf"};
+static const char *const shipped[] = {"icl", "skl", "zen3", "zen4", "perf"};
 static const char *const required[] = {"CYCLES", "L1D", "PORTS", "TOPDOWN"};
 static const char *const tree[] = {TREE, NULL};
 
@@ -115,9 +115,25 @@ static int folder_encodable(const char *pmu)
 
 /* ---- the shipped group files ---------------------------------------------- */
 
+/* The folders of the tree, as qkperf discovers them (a new folder is
+ * checked like the shipped ones); the shipped ones must be among them. */
+static char **tree_folders(void)
+{
+    char **folders = qkperf_group_folders(tree);
+    cr_assert_not_null(folders);
+    for (size_t i = 0; i < sizeof(shipped) / sizeof(shipped[0]); i++) {
+        int found = 0;
+        for (char **f = folders; *f; f++)
+            found |= strcmp(*f, shipped[i]) == 0;
+        cr_expect(found, "folder %s not discovered in %s", shipped[i], TREE);
+    }
+    return folders;
+}
+
 Test(groups, every_folder_has_the_required_groups)
 {
-    for (size_t f = 0; f < sizeof(folders) / sizeof(folders[0]); f++) {
+    char **folders = tree_folders();
+    for (size_t f = 0; folders[f]; f++) {
         char **names = qkperf_group_list(tree, folders[f]);
         cr_assert_not_null(names);
         for (size_t r = 0; r < sizeof(required) / sizeof(required[0]); r++) {
@@ -128,6 +144,7 @@ Test(groups, every_folder_has_the_required_groups)
         }
         qkperf_group_list_free(names);
     }
+    qkperf_group_list_free(folders);
 }
 
 /* Load, encode every event, re-check every metric text. */
@@ -154,7 +171,8 @@ Test(groups, every_event_encodes_and_every_metric_checks)
 {
     size_t checked = 0, least = 0;
 
-    for (size_t f = 0; f < sizeof(folders) / sizeof(folders[0]); f++) {
+    char **folders = tree_folders();
+    for (size_t f = 0; folders[f]; f++) {
         char **names;
         if (!folder_encodable(folders[f]))
             continue;
@@ -166,6 +184,66 @@ Test(groups, every_event_encodes_and_every_metric_checks)
         qkperf_group_list_free(names);
     }
     cr_expect_geq(checked, least, "only %zu group files under %s", checked, TREE);
+    qkperf_group_list_free(folders);
+}
+
+/* Each folder serves the PMU its events name: the prefix of every event of
+ * every group (other than perf::) is the PMU qkperf chooses that folder for. */
+Test(groups, every_folder_is_chosen_for_the_pmu_its_events_name)
+{
+    char **folders = tree_folders();
+    for (size_t f = 0; folders[f]; f++) {
+        char **names = qkperf_group_list(tree, folders[f]);
+        for (char **p = names; p && *p; p++) {
+            char msg[1024] = "", pmu[64], chosen[64];
+            qkperf_group *g = qkperf_group_load(tree, folders[f], *p, 0, msg, sizeof(msg));
+            cr_assert_not_null(g, "%s", msg);
+            for (size_t i = 0; i < g->nevents; i++) {
+                const char *sep = strstr(g->events[i].name, "::");
+                cr_assert_not_null(sep, "%s: event %s has no PMU prefix", g->path,
+                                   g->events[i].name);
+                snprintf(pmu, sizeof(pmu), "%.*s", (int)(sep - g->events[i].name),
+                         g->events[i].name);
+                if (strcmp(pmu, "perf") == 0)
+                    continue;
+                qkperf_group_folder_for(tree, pmu, chosen, sizeof(chosen));
+                cr_expect_str_eq(chosen, folders[f], "%s: events of %s, but %s is chosen for it",
+                                 g->path, pmu, chosen);
+            }
+            qkperf_group_free(g);
+        }
+        qkperf_group_list_free(names);
+    }
+    qkperf_group_list_free(folders);
+}
+
+/* Adding a PMU is dropping a folder: one in a user directory is listed
+ * and chosen for the PMU its .pmu names; an unknown PMU gets perf. */
+Test(groups, a_dropped_folder_is_discovered)
+{
+    make_tmpdir();
+    write_group(tmpdir, "mypmu", "CYCLES",
+                "SHORT mine\nEVENTSET\nc perf::PERF_COUNT_HW_CPU_CYCLES\n");
+    write_group(tmpdir, "mypmu", ".pmu", "# mine\nother_pmu   fake_pmu_x # and a comment\n");
+    const char *dirs[] = {tmpdir, TREE, NULL};
+    char **folders = qkperf_group_folders(dirs);
+    int found = 0;
+    for (char **f = folders; f && *f; f++)
+        found |= strcmp(*f, "mypmu") == 0;
+    cr_expect(found, "mypmu not discovered");
+    qkperf_group_list_free(folders);
+    char chosen[64];
+    qkperf_group_folder_for(dirs, "fake_pmu_x", chosen, sizeof(chosen));
+    cr_expect_str_eq(chosen, "mypmu");
+    qkperf_group_folder_for(dirs, "amd64_fam19h_zen4", chosen, sizeof(chosen));
+    cr_expect_str_eq(chosen, "zen4");
+    qkperf_group_folder_for(dirs, "fake_pmu", chosen, sizeof(chosen));
+    cr_expect_str_eq(chosen, "perf", "a prefix of a listed name is not a match");
+    qkperf_group_folder_for(dirs, NULL, chosen, sizeof(chosen));
+    cr_expect_str_eq(chosen, "perf");
+    char **names = qkperf_group_list(dirs, "mypmu");
+    cr_expect(names && names[0] && !strcmp(names[0], "CYCLES") && !names[1], ".pmu is not a group");
+    qkperf_group_list_free(names);
 }
 
 /* ---- formulas ------------------------------------------------------------ */

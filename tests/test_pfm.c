@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groups.h"
 #include "pfm.h"
 
 static void inactive_on(void)
@@ -115,7 +116,7 @@ Test(inactive, bad_unit_mask)
 Test(inactive, host_groups_dir)
 {
     static const char *const known[] = {"icl", "skl", "zen3", "zen4", "perf"};
-    const char *dir = qkperf_pfm_groups_dir();
+    const char *dir = qkperf_group_host_folder(NULL);
     int found = 0;
 
     cr_assert_not_null(dir);
