@@ -12,9 +12,9 @@
 #define QKPERF_GROUPS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
-/* A parsed formula; identifiers are already resolved to event indices. */
-typedef struct qkperf_formula qkperf_formula;
+#include "formula.h"
 
 typedef struct qkperf_group_event {
     char *alias; /* identifier used in formulas: "cycles" */
@@ -51,6 +51,10 @@ typedef struct qkperf_group {
  */
 qkperf_group *qkperf_group_load(const char *const *dirs, const char *pmu, const char *name,
                                 int fallback_perf, char *msg, size_t msglen);
+/* Parse an open group file (path, folder pmu and group name for the group
+ * and its messages); NULL with one line "path:line: what" in msg. */
+qkperf_group *qkperf_group_read(FILE *fp, const char *path, const char *pmu, const char *name,
+                                char *msg, size_t msglen);
 void qkperf_group_free(qkperf_group *g);
 
 /* Index of the event with this alias, or -1. */
@@ -95,12 +99,5 @@ qkperf_formula *qkperf_formula_parse(const qkperf_group *g, const char *text, ch
                                      size_t msglen);
 /* 0 if text parses against g, else -1 with the reason in msg. */
 int qkperf_formula_check(const qkperf_group *g, const char *text, char *msg, size_t msglen);
-/*
- * Evaluate with values[i] the count of event i of the group (NaN when not
- * available) and time in seconds. Division by zero and NaN operands give NaN:
- * the caller prints n/a.
- */
-double qkperf_formula_eval(const qkperf_formula *f, const double *values, double time);
-void qkperf_formula_free(qkperf_formula *f);
 
 #endif
