@@ -254,12 +254,36 @@ static int resolve_opts(const qkperf_change_opts *o, boot_params *p)
     return ok ? 0 : -EINVAL;
 }
 
-/* Median of one resample (with replacement) of x[0..n), built in buf. */
-static double resampled_median(const double *x, size_t n, double *buf, rng *r)
+/* A sample set for the bootstrap: n samples, contiguous runs of len[k]
+ * samples each (nruns = 1: one run, the plain bootstrap). */
+typedef struct sample_set {
+    const double *x;
+    size_t n;
+    const size_t *len; /* NULL when nruns == 1 */
+    size_t *off;       /* offsets of the runs, computed */
+    size_t nruns;
+} sample_set;
+
+/* Median of one resample of s, built in buf (room for s->n samples): with
+ * one run, n samples drawn with replacement; with several, the two-stage
+ * bootstrap of a hierarchical design (Kalibera & Jones): nruns runs drawn
+ * with replacement, then as many samples as each drawn run has, drawn
+ * with replacement from it, so run-to-run variance is in the resamples. */
+static double resampled_median(const sample_set *s, double *buf, rng *r)
 {
-    for (size_t i = 0; i < n; i++)
-        buf[i] = x[rng_below(r, n)];
-    return median_inplace(buf, n);
+    if (s->nruns <= 1) {
+        for (size_t i = 0; i < s->n; i++)
+            buf[i] = s->x[rng_below(r, s->n)];
+        return median_inplace(buf, s->n);
+    }
+    size_t m = 0;
+    for (size_t k = 0; k < s->nruns; k++) {
+        size_t run = rng_below(r, s->nruns);
+        const double *x = s->x + s->off[run];
+        for (size_t i = 0; i < s->len[run]; i++)
+            buf[m++] = x[rng_below(r, s->len[run])];
+    }
+    return median_inplace(buf, m);
 }
 
 static double point_median(const double *x, size_t n, double *buf)
@@ -275,15 +299,15 @@ typedef struct boot_tally {
     bool ratio_ok;
 } boot_tally;
 
-static void bootstrap(const double *before, size_t nb, const double *after, size_t na,
-                      const boot_params *p, double *buf, double *ratios, boot_tally *t)
+static void bootstrap(const sample_set *before, const sample_set *after, const boot_params *p,
+                      double *buf, double *ratios, boot_tally *t)
 {
     rng r;
     rng_seed(&r, p->seed);
     *t = (boot_tally){0, 0, true};
     for (unsigned i = 0; i < p->resamples; i++) {
-        double mb = resampled_median(before, nb, buf, &r);
-        double ma = resampled_median(after, na, buf, &r);
+        double mb = resampled_median(before, buf, &r);
+        double ma = resampled_median(after, buf, &r);
         t->diff_le0 += ma - mb <= 0;
         t->diff_ge0 += ma - mb >= 0;
         if (mb <= 0)
@@ -315,33 +339,149 @@ static void set_ratio(qkperf_change *c, const boot_tally *t, double *ratios, uns
     c->ci_hi = quantile_sorted(ratios, resamples, 1 - tail);
 }
 
-int qkperf_change_compute(const double *before, size_t nb, const double *after, size_t na,
-                          const qkperf_change_opts *opts, qkperf_change *out)
+/* A drawn run holds at most max_len samples; longest run of a set. */
+static size_t longest_run(const sample_set *s)
+{
+    size_t m = s->nruns <= 1 ? s->n : 0;
+    for (size_t k = 0; s->nruns > 1 && k < s->nruns; k++)
+        m = s->len[k] > m ? s->len[k] : m;
+    return m;
+}
+
+/* Check a run layout against n and compute its offsets; -EINVAL when the
+ * lengths do not add up to n or a run is empty. */
+static int set_runs(sample_set *s, const size_t *len, size_t nruns)
+{
+    s->len = nruns > 1 ? len : NULL;
+    s->nruns = nruns > 1 ? nruns : 1;
+    s->off = NULL;
+    if (nruns <= 1)
+        return 0;
+    if (!len || !(s->off = malloc(nruns * sizeof *s->off)))
+        return len ? -ENOMEM : -EINVAL;
+    size_t total = 0;
+    for (size_t k = 0; k < nruns; k++) {
+        if (len[k] == 0)
+            return -EINVAL;
+        s->off[k] = total;
+        total += len[k];
+    }
+    return total == s->n ? 0 : -EINVAL;
+}
+
+static int change_of(sample_set *b, sample_set *a, const qkperf_change_opts *opts,
+                     qkperf_change *out)
 {
     boot_params p;
-    if (!before || !after || !out || nb == 0 || na == 0 || !all_finite(before, nb) ||
-        !all_finite(after, na) || resolve_opts(opts, &p) != 0)
+    if (!b->x || !a->x || !out || b->n == 0 || a->n == 0 || !all_finite(b->x, b->n) ||
+        !all_finite(a->x, a->n) || resolve_opts(opts, &p) != 0)
         return -EINVAL;
-    double *buf = malloc((nb > na ? nb : na) * sizeof *buf);
+    size_t room = b->n > a->n ? b->n : a->n;
+    size_t runs_room = longest_run(b) * b->nruns > longest_run(a) * a->nruns
+                           ? longest_run(b) * b->nruns
+                           : longest_run(a) * a->nruns;
+    room = room > runs_room ? room : runs_room;
+    double *buf = malloc(room * sizeof *buf);
     double *ratios = malloc(p.resamples * sizeof *ratios);
     if (!buf || !ratios) {
         free(buf);
         free(ratios);
         return -ENOMEM;
     }
-    *out = (qkperf_change){.nb = nb, .na = na, .confidence = p.confidence};
-    out->median_before = point_median(before, nb, buf);
-    out->median_after = point_median(after, na, buf);
+    *out = (qkperf_change){.nb = b->n, .na = a->n, .confidence = p.confidence};
+    out->runs_before = b->nruns;
+    out->runs_after = a->nruns;
+    out->median_before = point_median(b->x, b->n, buf);
+    out->median_after = point_median(a->x, a->n, buf);
 
     boot_tally t;
-    bootstrap(before, nb, after, na, &p, buf, ratios, &t);
+    bootstrap(b, a, &p, buf, ratios, &t);
     set_ratio(out, &t, ratios, p.resamples);
-    bool noise_known = nb >= 2 && na >= 2;
+    bool noise_known = b->n >= 2 && a->n >= 2;
     out->p_value = noise_known ? p_value_of(&t, p.resamples) : 1.0;
     out->significant = out->p_value < p.alpha;
     free(buf);
     free(ratios);
     return 0;
+}
+
+int qkperf_change_compute(const double *before, size_t nb, const double *after, size_t na,
+                          const qkperf_change_opts *opts, qkperf_change *out)
+{
+    sample_set b = {before, nb, NULL, NULL, 1}, a = {after, na, NULL, NULL, 1};
+    return change_of(&b, &a, opts, out);
+}
+
+int qkperf_change_runs(const double *before, size_t nb, const size_t *brun, size_t nbr,
+                       const double *after, size_t na, const size_t *arun, size_t nar,
+                       const qkperf_change_opts *opts, qkperf_change *out)
+{
+    sample_set b = {before, nb, NULL, NULL, 1}, a = {after, na, NULL, NULL, 1};
+    int rc = set_runs(&b, brun, nbr);
+    if (rc == 0)
+        rc = set_runs(&a, arun, nar);
+    if (rc == 0)
+        rc = change_of(&b, &a, opts, out);
+    free(b.off);
+    free(a.off);
+    return rc;
+}
+
+/* ---- multiplicity ---- */
+
+static const double *sort_key;
+
+static int cmp_by_p(const void *x, const void *y)
+{
+    double a = sort_key[*(const size_t *)x], b = sort_key[*(const size_t *)y];
+    return a < b ? -1 : a > b;
+}
+
+int qkperf_adjust_p(const double *p, size_t n, qkperf_adjust method, double *adj)
+{
+    if ((n && (!p || !adj)) || (method != QKPERF_ADJUST_HOLM && method != QKPERF_ADJUST_BH &&
+                                method != QKPERF_ADJUST_NONE))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!(p[i] >= 0 && p[i] <= 1))
+            return -EINVAL;
+    size_t *ord = malloc((n ? n : 1) * sizeof *ord);
+    if (!ord)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        ord[i] = i;
+    sort_key = p;
+    qsort(ord, n, sizeof *ord, cmp_by_p);
+    if (method == QKPERF_ADJUST_HOLM) { /* step-down: running max of (n - i) p_(i) */
+        double run = 0;
+        for (size_t i = 0; i < n; i++) {
+            double v = fmin(1.0, (double)(n - i) * p[ord[i]]);
+            run = fmax(run, v);
+            adj[ord[i]] = run;
+        }
+    } else if (method == QKPERF_ADJUST_BH) { /* step-up: running min of n/i p_(i) */
+        double run = 1;
+        for (size_t i = n; i-- > 0;) {
+            double v = fmin(1.0, (double)n / (double)(i + 1) * p[ord[i]]);
+            run = fmin(run, v);
+            adj[ord[i]] = run;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            adj[i] = p[i];
+    }
+    free(ord);
+    return 0;
+}
+
+const char *qkperf_adjust_name(qkperf_adjust method)
+{
+    static const char *const names[] = {
+        [QKPERF_ADJUST_NONE] = "none",
+        [QKPERF_ADJUST_HOLM] = "holm",
+        [QKPERF_ADJUST_BH] = "bh",
+    };
+    return (unsigned)method < sizeof names / sizeof names[0] ? names[method] : "?";
 }
 
 /* ---- verdict ---- */

@@ -82,10 +82,39 @@ typedef struct qkperf_change {
      * significant. */
     double p_value;
     bool significant;
+    /* Independent runs (processes) on each side: 1 when the samples come
+     * from one run, so the interval holds within-run noise only. */
+    size_t runs_before, runs_after;
 } qkperf_change;
 
 int qkperf_change_compute(const double *before, size_t nb, const double *after, size_t na,
                           const qkperf_change_opts *opts, qkperf_change *out);
+
+/* The same change from samples taken in several runs (processes): the
+ * samples of each side are contiguous per run, brun[k] of them in run k
+ * (nbr runs; nbr <= 1 means one run and brun may be NULL). The interval
+ * and p-value come from a two-stage bootstrap (runs with replacement, then
+ * samples within each drawn run), so run-to-run variance — a process's
+ * code and data layout, the clock, the neighbours — widens them as it
+ * should (Kalibera & Jones 2013). -EINVAL when the run lengths do not add
+ * up to the sample counts or a run is empty. */
+int qkperf_change_runs(const double *before, size_t nb, const size_t *brun, size_t nbr,
+                       const double *after, size_t na, const size_t *arun, size_t nar,
+                       const qkperf_change_opts *opts, qkperf_change *out);
+
+/* Multiple-comparison control over the records of one comparison. */
+typedef enum qkperf_adjust {
+    QKPERF_ADJUST_NONE = 0,
+    QKPERF_ADJUST_HOLM, /* family-wise error rate (Holm 1979, step-down) */
+    QKPERF_ADJUST_BH    /* false discovery rate (Benjamini & Hochberg 1995) */
+} qkperf_adjust;
+
+/* Adjusted p-values adj[i] of p[0..n) (each in [0, 1]): a record is
+ * significant at level alpha over the whole family when adj[i] < alpha.
+ * 0, -EINVAL (a p outside [0, 1], an unknown method) or -ENOMEM. */
+int qkperf_adjust_p(const double *p, size_t n, qkperf_adjust method, double *adj);
+/* "none", "holm", "bh". */
+const char *qkperf_adjust_name(qkperf_adjust method);
 
 typedef enum qkperf_verdict {
     QKPERF_NO_CHANGE = 0,

@@ -303,6 +303,92 @@ Test(change, default_options_and_bad_options)
 }
 
 /* The verdict reads the whole interval, not the point ratio. */
+/* ---- runs (processes) ---- */
+
+/* Five runs of 20 samples, each run at its own level (the run-to-run
+ * spread of +-2%), with tiny noise inside a run. */
+static void runs_at(double *x, const double *level, double shift)
+{
+    for (size_t k = 0; k < 5; k++)
+        for (size_t i = 0; i < 20; i++)
+            x[20 * k + i] = (level[k] + shift) * (1 + 1e-4 * (double)((i * 7) % 5));
+}
+
+Test(runs, run_to_run_variance_widens_the_interval)
+{
+    static const double lv[5] = {100, 102, 98, 101, 99};
+    static const size_t len[5] = {20, 20, 20, 20, 20};
+    double b[100], a[100];
+    runs_at(b, lv, 0);
+    runs_at(a, lv, 0.5); /* +0.5%: inside the run-to-run spread */
+    qkperf_change flat, runs;
+    cr_assert_eq(qkperf_change_compute(b, 100, a, 100, NULL, &flat), 0);
+    cr_assert_eq(qkperf_change_runs(b, 100, len, 5, a, 100, len, 5, NULL, &runs), 0);
+    cr_expect(flat.significant, "within-run samples alone call +0.5%% real (p %g)", flat.p_value);
+    cr_expect(!runs.significant, "between runs it is noise (p %g, CI %g..%g)", runs.p_value,
+              runs.ci_lo, runs.ci_hi);
+    cr_expect(runs.ci_hi - runs.ci_lo > 2 * (flat.ci_hi - flat.ci_lo), "CI %g..%g vs %g..%g",
+              runs.ci_lo, runs.ci_hi, flat.ci_lo, flat.ci_hi);
+    cr_expect_eq(runs.runs_before, 5);
+    cr_expect_eq(flat.runs_after, 1);
+    cr_expect_float_eq(runs.ratio, flat.ratio, 1e-12, "the point estimate is the same");
+}
+
+Test(runs, a_real_change_beyond_the_spread_is_found)
+{
+    static const double lv[5] = {100, 102, 98, 101, 99};
+    static const size_t len[5] = {20, 20, 20, 20, 20};
+    double b[100], a[100];
+    runs_at(b, lv, 0);
+    runs_at(a, lv, 15); /* +15% */
+    qkperf_change c;
+    cr_assert_eq(qkperf_change_runs(b, 100, len, 5, a, 100, len, 5, NULL, &c), 0);
+    cr_expect(c.significant && c.ci_lo > 1.08, "CI %g..%g p %g", c.ci_lo, c.ci_hi, c.p_value);
+    cr_expect_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_REGRESSED);
+}
+
+Test(runs, layouts_that_do_not_add_up_are_refused)
+{
+    double x[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    size_t bad[2] = {4, 5}, empty[2] = {10, 0}, good[2] = {5, 5};
+    qkperf_change c;
+    cr_expect_eq(qkperf_change_runs(x, 10, bad, 2, x, 10, good, 2, NULL, &c), -EINVAL);
+    cr_expect_eq(qkperf_change_runs(x, 10, empty, 2, x, 10, good, 2, NULL, &c), -EINVAL);
+    cr_expect_eq(qkperf_change_runs(x, 10, NULL, 2, x, 10, good, 2, NULL, &c), -EINVAL);
+    cr_expect_eq(qkperf_change_runs(x, 10, NULL, 1, x, 10, good, 2, NULL, &c), 0,
+                 "one run needs no layout");
+}
+
+/* ---- multiplicity ---- */
+
+/* Known answers: R's p.adjust(c(.01, .04, .03, .005), "holm" / "BH"). */
+Test(adjust, holm_and_bh_known_answers)
+{
+    const double p[4] = {0.01, 0.04, 0.03, 0.005};
+    const double holm[4] = {0.03, 0.06, 0.06, 0.02}, bh[4] = {0.02, 0.04, 0.04, 0.02};
+    double adj[4];
+    cr_assert_eq(qkperf_adjust_p(p, 4, QKPERF_ADJUST_HOLM, adj), 0);
+    for (int i = 0; i < 4; i++)
+        cr_expect_float_eq(adj[i], holm[i], 1e-12, "holm[%d] %g", i, adj[i]);
+    cr_assert_eq(qkperf_adjust_p(p, 4, QKPERF_ADJUST_BH, adj), 0);
+    for (int i = 0; i < 4; i++)
+        cr_expect_float_eq(adj[i], bh[i], 1e-12, "bh[%d] %g", i, adj[i]);
+    const double big[3] = {0.5, 0.9, 0.7};
+    cr_assert_eq(qkperf_adjust_p(big, 3, QKPERF_ADJUST_HOLM, adj), 0);
+    cr_expect_float_eq(adj[1], 1.0, 1e-12, "capped at 1");
+    cr_expect_str_eq(qkperf_adjust_name(QKPERF_ADJUST_HOLM), "holm");
+    cr_expect_str_eq(qkperf_adjust_name(QKPERF_ADJUST_BH), "bh");
+}
+
+Test(adjust, bad_input)
+{
+    const double p[2] = {0.5, 1.5};
+    double adj[2];
+    cr_expect_eq(qkperf_adjust_p(p, 2, QKPERF_ADJUST_HOLM, adj), -EINVAL);
+    cr_expect_eq(qkperf_adjust_p(p, 1, (qkperf_adjust)9, adj), -EINVAL);
+    cr_expect_eq(qkperf_adjust_p(NULL, 0, QKPERF_ADJUST_BH, NULL), 0, "an empty family");
+}
+
 Test(verdict, interval_must_clear_the_band)
 {
     qkperf_change c = {
