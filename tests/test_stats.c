@@ -305,25 +305,25 @@ Test(change, default_options_and_bad_options)
 /* The verdict reads the whole interval, not the point ratio. */
 /* ---- runs (processes) ---- */
 
-/* Five runs of 20 samples, each run at its own level (the run-to-run
+/* Five runs of 200 samples, each run at its own level (the run-to-run
  * spread of +-2%), with tiny noise inside a run. */
 static void runs_at(double *x, const double *level, double shift)
 {
     for (size_t k = 0; k < 5; k++)
-        for (size_t i = 0; i < 20; i++)
-            x[20 * k + i] = (level[k] + shift) * (1 + 1e-4 * (double)((i * 7) % 5));
+        for (size_t i = 0; i < 200; i++)
+            x[200 * k + i] = (level[k] + shift) * (1 + 1e-4 * (double)((i * 7) % 5));
 }
 
 Test(runs, run_to_run_variance_widens_the_interval)
 {
     static const double lv[5] = {100, 102, 98, 101, 99};
-    static const size_t len[5] = {20, 20, 20, 20, 20};
-    double b[100], a[100];
+    static const size_t len[5] = {200, 200, 200, 200, 200};
+    static double b[1000], a[1000];
     runs_at(b, lv, 0);
     runs_at(a, lv, 0.5); /* +0.5%: inside the run-to-run spread */
     qkperf_change flat, runs;
-    cr_assert_eq(qkperf_change_compute(b, 100, a, 100, NULL, &flat), 0);
-    cr_assert_eq(qkperf_change_runs(b, 100, len, 5, a, 100, len, 5, NULL, &runs), 0);
+    cr_assert_eq(qkperf_change_compute(b, 1000, a, 1000, NULL, &flat), 0);
+    cr_assert_eq(qkperf_change_runs(b, 1000, len, 5, a, 1000, len, 5, NULL, &runs), 0);
     cr_expect(flat.significant, "within-run samples alone call +0.5%% real (p %g)", flat.p_value);
     cr_expect(!runs.significant, "between runs it is noise (p %g, CI %g..%g)", runs.p_value,
               runs.ci_lo, runs.ci_hi);
@@ -337,12 +337,12 @@ Test(runs, run_to_run_variance_widens_the_interval)
 Test(runs, a_real_change_beyond_the_spread_is_found)
 {
     static const double lv[5] = {100, 102, 98, 101, 99};
-    static const size_t len[5] = {20, 20, 20, 20, 20};
-    double b[100], a[100];
+    static const size_t len[5] = {200, 200, 200, 200, 200};
+    static double b[1000], a[1000];
     runs_at(b, lv, 0);
     runs_at(a, lv, 15); /* +15% */
     qkperf_change c;
-    cr_assert_eq(qkperf_change_runs(b, 100, len, 5, a, 100, len, 5, NULL, &c), 0);
+    cr_assert_eq(qkperf_change_runs(b, 1000, len, 5, a, 1000, len, 5, NULL, &c), 0);
     cr_expect(c.significant && c.ci_lo > 1.08, "CI %g..%g p %g", c.ci_lo, c.ci_hi, c.p_value);
     cr_expect_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_REGRESSED);
 }
