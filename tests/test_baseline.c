@@ -2,7 +2,9 @@
  * test_baseline.c — baselines and the regression gate: save/load, bad
  * baselines refused with one line and exit 2 while the saved file stays
  * untouched, a killed save leaves the old baseline intact, and compare's
- * exit codes (0 nothing regressed, 1 regressed, 2 bad input).
+ * exit codes (0 nothing regressed, 1 regressed, 2 bad input); a document
+ * whose numbers are strings or out of range is refused naming the record
+ * and field.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -131,6 +133,45 @@ Test(baseline, killed_save_leaves_old_baseline_intact)
     qkperf_results_free(&back);
     qkperf_results_free(&old);
     qkperf_results_free(&new_);
+}
+
+/* A document whose numbers are strings or out of range is refused by
+ * compare with exit 2 and one line naming the file, record and field. */
+Test(baseline, compare_refuses_bad_fields_with_one_line)
+{
+    static const char *const edits[][3] = {
+        {"batch", "\"7\"", "field 'batch' is a string"},
+        {"counted", "\"true\"", "field 'counted' is a string"},
+        {"multiplex", "7.5", "field 'multiplex' is 7.5, out of range"},
+        {"batch", "-1", "field 'batch' is out of range"},
+        {"median", "\"100\"", "field 'median' is a string"},
+    };
+    qkperf_results a;
+    char err[1024], good[512];
+    doc(&a, "dequantize", "scalar", 100);
+    snprintf(good, sizeof good, "%s/good.json", dir);
+    cr_assert_eq(qkperf_results_write_json(&a, good, err, sizeof err), 0);
+    char *text = slurp(good);
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char key[64], path[512], *out = calloc(1, strlen(text) + 64);
+        snprintf(key, sizeof key, "\"%s\": ", edits[i][0]);
+        char *at = strstr(text, key);
+        cr_assert_not_null(at, "no %s in the document", key);
+        char *end = at + strlen(key) + strcspn(at + strlen(key), ",\n");
+        sprintf(out, "%.*s%s%s", (int)(at - text + strlen(key)), text, edits[i][1], end);
+        snprintf(path, sizeof path, "%s/edit%zu.json", dir, i);
+        FILE *f = fopen(path, "w");
+        fputs(out, f);
+        fclose(f);
+        free(out);
+        cr_expect_eq(sh("compare %s %s", good, path, err), 2, "case %zu accepted", i);
+        char *nl = strchr(err, '\n');
+        cr_expect(nl && nl[1] == '\0' && strstr(err, path) && strstr(err, "record 0") &&
+                      strstr(err, edits[i][2]),
+                  "case %zu: one line naming file, record and field: %s", i, err);
+    }
+    free(text);
+    qkperf_results_free(&a);
 }
 
 Test(baseline, compare_exit_codes)
