@@ -32,6 +32,7 @@
 #define QKPERF_PLOT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "results.h"
 
@@ -79,7 +80,20 @@ int qkperf_plot_scripts_dir(const char *script, char *buf, size_t cap, char *err
 int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars, const char *log,
                        char *err, size_t len);
 
-/* `qkperf plot RESULTS.json -o DIR [--force]`. */
+/* The readable table of a decode document (`qkperf decode`): one row per
+ * variant, then the notes. */
+void qkperf_decode_print(FILE *f, const qkperf_results *res);
+
+/* dir/data/decode.csv, dir/decode.png and dir/decode.svg (plots/decode.gp):
+ * tokens/s per variant as bars, the memory-bandwidth ceiling as a line.
+ * 0, or -1 with one line in err (no decode records, gnuplot or script
+ * missing, folder not writable, gnuplot failed: see dir/data/decode.log). */
+int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size_t len);
+
+/* `qkperf plot RESULTS.json -o DIR [--force]`: the plots are made in a
+ * temporary folder beside DIR and renamed into place when all of them are
+ * done, so a failure (a full disk) leaves no DIR, or the old one as it was;
+ * an existing DIR that is not empty is replaced only with --force. */
 int qkperf_cmd_plot(int argc, char **argv);
 
 #endif
