@@ -9,7 +9,9 @@
  *                       one per op and size that has staged phases
  *   ladder-OP-SIZE      % change of each phase's median time per ladder step
  *                       (consecutive variants in document order), coloured
- *                       by verdict; one per op and size with >= 2 variants
+ *                       by verdict with the document's bands and seed
+ *                       (qkperf_attrib_document, as `qkperf ladder` prints
+ *                       them); one per op and size with >= 2 variants
  *   throughput-OP       bytes/s vs elements, one line per variant, with the
  *                       machine.roofline limits when the document has them
  *   speedup-OP          speedup vs scalar by size (bootstrap intervals), with
@@ -23,7 +25,10 @@
  *                       pipes, integer, load/store) and phase, the bottleneck
  *                       resource of each phase outlined, config.mcpu in the
  *                       title; one per op and size with "port R" records
+ *   decode              a decode document's tokens/s (qkperf_decode_plot)
  * A plot the data cannot support is listed in `skipped` with the reason.
+ * Names from the document reach gnuplot as quoted data only (see
+ * plot_driver.h): a document cannot make gnuplot run anything.
  *
  * Scripts are looked up in $QKPERF_PLOTS_DIR, then the source tree, then the
  * installed data folder; gnuplot in $QKPERF_GNUPLOT, then PATH.

@@ -541,8 +541,16 @@ Test(plot, full_disk_leaves_no_folder_and_the_old_one_intact, .init = setup, .fi
     cr_expect_neq(access(png, F_OK), 0, "a failed plot wrote into the old folder");
     cr_expect_eq(others("plots", ""), 0u, "a failed plot left its temporary folder behind");
 
-    /* with room, --force replaces it */
+    /* with room, --force replaces it; a killed run's folder goes too */
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    cr_assert_eq(waitpid(gone, NULL, 0), gone);
+    char stale[8300];
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", out, (long)gone);
+    cr_assert_eq(mkdir(stale, 0755), 0);
     cr_expect_eq(cmd_plot(out, 1), 0);
+    cr_expect_neq(access(stale, F_OK), 0, "a killed run's %s is still there", stale);
     cr_expect_eq(access(png, F_OK), 0, "--force did not write the plots");
     cr_expect_neq(access(keep, F_OK), 0, "--force kept the old folder's file");
     cr_expect_eq(others("plots", ""), 0u, "the old folder was left beside the new one");
