@@ -170,6 +170,48 @@ int qkperf_attrib_compare(const qkperf_results *old, const qkperf_results *new_,
     return 0;
 }
 
+int qkperf_attrib_settings(const qkperf_results *r, qkperf_bands *bands, uint64_t *seed)
+{
+    json_t *b = json_object_get(r->config, "bands"),
+           *s = json_object_get(r->config, "bootstrap_seed");
+    qkperf_bands_default(bands);
+    *seed = QKPERF_DEFAULT_SEED;
+    if (!json_is_object(b) || !json_is_integer(s))
+        return 0;
+    for (int k = 0; k < QKPERF_KIND_COUNT; k++) {
+        json_t *v = json_object_get(b, qkperf_metric_kind_name((qkperf_metric_kind)k));
+        if (json_is_number(v))
+            bands->band[k] = json_number_value(v);
+    }
+    *seed = (uint64_t)json_integer_value(s);
+    return 1;
+}
+
+int qkperf_attrib_document(const qkperf_results *r, const char *op, const char *size,
+                           qkperf_attrib_doc *out)
+{
+    memset(out, 0, sizeof *out);
+    out->recorded = qkperf_attrib_settings(r, &out->bands, &out->seed);
+    for (size_t i = 0; i < r->n && out->nv < QKPERF_ATTRIB_MAX; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (strcmp(x->op, op) || strcmp(x->size, size) || strcmp(x->phase, "total") ||
+            strcmp(x->metric, "time") || !x->counted || !x->n)
+            continue;
+        size_t k = 0;
+        while (k < out->nv && strcmp(out->variants[k], x->variant))
+            k++;
+        if (k == out->nv)
+            out->variants[out->nv++] = x->variant;
+    }
+    return qkperf_attrib_steps(r, op, size, out->variants, out->nv, &out->bands, out->seed,
+                               &out->ds);
+}
+
+void qkperf_attrib_doc_free(qkperf_attrib_doc *a)
+{
+    qkperf_deltas_free(&a->ds);
+}
+
 static void pct(char *buf, size_t len, double ratio)
 {
     snprintf(buf, len, "%+.0f", (ratio - 1.0) * 100.0);

@@ -56,6 +56,34 @@ int qkperf_attrib_order(const qkperf_results *r, const char *op, const char *con
 int qkperf_attrib_compare(const qkperf_results *old, const qkperf_results *new_,
                           const qkperf_bands *bands, uint64_t seed, qkperf_deltas *out);
 
+/* The noise bands and bootstrap seed of a document's verdicts: config.bands
+ * and config.bootstrap_seed as the measuring command recorded them
+ * (returns 1), or for a document from before they were recorded the
+ * defaults, qkperf_bands_default and QKPERF_DEFAULT_SEED (returns 0: say
+ * so where the verdicts are shown). */
+int qkperf_attrib_settings(const qkperf_results *r, qkperf_bands *bands, uint64_t *seed);
+
+#define QKPERF_ATTRIB_MAX 64 /* variants of one op in a document */
+
+/* A document's attribution of op at one size. */
+typedef struct qkperf_attrib_doc {
+    const char *variants[QKPERF_ATTRIB_MAX]; /* point into the records */
+    size_t nv;
+    qkperf_bands bands;
+    uint64_t seed;
+    int recorded; /* bands and seed from the document (1) or the defaults (0) */
+    qkperf_deltas ds;
+} qkperf_attrib_doc;
+
+/* The steps between the variants of op that have a counted fused time at
+ * size, in document order (the order the measuring command ran them in),
+ * with the document's bands and seed (qkperf_attrib_settings). ladder, plot
+ * and the review report all take their verdicts from here, so they agree.
+ * 0, or -1 out of memory; free *out with qkperf_attrib_doc_free either way. */
+int qkperf_attrib_document(const qkperf_results *r, const char *op, const char *size,
+                           qkperf_attrib_doc *out);
+void qkperf_attrib_doc_free(qkperf_attrib_doc *a);
+
 /* One line per step naming the phase that moved most on `metric`, e.g.
  * "avx2-p1 -> avx2-p1-p4: lut -71% [-73, -69] time (improved); unpack unchanged",
  * or, when no phase moved beyond its noise band, "a -> b: no phase changed

@@ -1,13 +1,19 @@
 /*
- * baseline.c — saving, loading and comparing results documents.
+ * baseline.c — saving, loading and comparing results documents. A save is
+ * atomic (results.c); what killed saves leave behind is cleaned up by the
+ * next save into the same folder.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "attrib.h"
 #include "baseline.h"
@@ -53,6 +59,64 @@ static int mkdir_p(const char *dir, char *err, size_t len)
     }
 }
 
+static double seconds(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* When this process started, in wall-clock seconds like a file's mtime:
+ * now, less its age (the boot-clock start time in /proc/self/stat, field
+ * 22, in clock ticks). 0 when it cannot be told. */
+static double process_start(void)
+{
+    char line[1024];
+    unsigned long long ticks = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    const char *after = f && fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+    if (f)
+        fclose(f);
+    /* after the command name (which may hold spaces) comes field 3 */
+    const char *p = after ? after + 1 : NULL;
+    for (int field = 3; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    if (!p || sscanf(p, " %llu", &ticks) != 1)
+        return 0;
+    double age = seconds(CLOCK_BOOTTIME) - (double)ticks / (double)sysconf(_SC_CLK_TCK);
+    return seconds(CLOCK_REALTIME) - age;
+}
+
+/* Temporary files of saves killed in this folder, of any baseline name
+ * ("NAME.json.tmp.PID"): removed when their process is gone and they are
+ * older than this process (a writer in another PID namespace looks gone;
+ * a live one is writing now, so its file is newer). The save of the same
+ * name removes its own leftovers whatever their age (results.c). */
+static void drop_stale_temps(const char *dir)
+{
+    double start = process_start();
+    DIR *d = start > 0 ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *t = strstr(e->d_name, ".json.tmp.");
+        char *end, path[4096];
+        struct stat st;
+        if (!t)
+            continue;
+        errno = 0;
+        long pid = strtol(t + 10, &end, 10);
+        if (*end || errno || pid <= 0 || pid == (long)getpid() ||
+            !(kill((pid_t)pid, 0) != 0 && errno == ESRCH) ||
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+            lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if ((double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec * 1e-9 < start)
+            unlink(path);
+    }
+    if (d)
+        closedir(d);
+}
+
 int qkperf_baseline_save(const qkperf_results *r, const char *dir, const char *name, char *err,
                          size_t len)
 {
@@ -60,7 +124,10 @@ int qkperf_baseline_save(const qkperf_results *r, const char *dir, const char *n
     if (!qkperf_baseline_name_ok(name, err, len) || mkdir_p(dir, err, len))
         return -1;
     snprintf(path, sizeof path, "%s/%s.json", dir, name);
-    return qkperf_results_write_json(r, path, err, len);
+    if (qkperf_results_write_json(r, path, err, len))
+        return -1;
+    drop_stale_temps(dir);
+    return 0;
 }
 
 static void known_names(const char *dir, char *buf, size_t len)

@@ -75,29 +75,39 @@ static int adjacent(const qkperf_job *j, const qk_variant *a, const qk_variant *
     return 0;
 }
 
+static const qk_variant *job_variant(const qkperf_job *j, const char *name)
+{
+    for (size_t i = 0; i < j->nv; i++)
+        if (!strcmp(j->variants[i]->name, name))
+            return j->variants[i];
+    return NULL;
+}
+
+/* The steps from the document's own attribution (the variants with a fused
+ * time, in the order run, the bands and seed recorded in config), as plot
+ * and review compute it. */
 static int print_ladder(const qkperf_job *j, const qkperf_results *res, const char *size)
 {
-    const char *names[QKPERF_MAX_LIST];
-    const qk_variant *vs[QKPERF_MAX_LIST];
-    size_t n = 0;
-    for (size_t i = 0; i < j->nv; i++)
-        if (qkperf_results_find(res, j->op->name, j->variants[i]->name, size, "total", "time")) {
-            vs[n] = j->variants[i];
-            names[n++] = j->variants[i]->name;
-        }
-    qkperf_bands bands;
-    qkperf_job_bands(j, &bands);
-    qkperf_deltas ds = {0};
-    if (qkperf_attrib_steps(res, j->op->name, size, names, n, &bands, j->ro.seed, &ds)) {
+    qkperf_attrib_doc a;
+    const qk_variant *vs[QKPERF_ATTRIB_MAX];
+    if (qkperf_attrib_document(res, j->op->name, size, &a)) {
+        qkperf_attrib_doc_free(&a);
         fprintf(stderr, "qkperf: out of memory in attribution\n");
         return 1;
     }
+    for (size_t k = 0; k < a.nv; k++)
+        if (!(vs[k] = job_variant(j, a.variants[k]))) {
+            fprintf(stderr, "qkperf: the results hold variant %s, which this ladder did not run\n",
+                    a.variants[k]);
+            qkperf_attrib_doc_free(&a);
+            return 1;
+        }
     FILE *out = qkperf_job_text(j);
-    fprintf(out, "\nladder %s %s: %zu variants, %u samples each, seed %llu\n", j->op->name, size, n,
-            j->ro.samples, (unsigned long long)j->ro.seed);
-    for (size_t k = 0; k + 1 < n; k++)
-        print_step(out, &ds, vs[k], vs[k + 1], adjacent(j, vs[k], vs[k + 1]));
-    qkperf_deltas_free(&ds);
+    fprintf(out, "\nladder %s %s: %zu variants, %u samples each, seed %llu\n", j->op->name, size,
+            a.nv, j->ro.samples, (unsigned long long)a.seed);
+    for (size_t k = 0; k + 1 < a.nv; k++)
+        print_step(out, &a.ds, vs[k], vs[k + 1], adjacent(j, vs[k], vs[k + 1]));
+    qkperf_attrib_doc_free(&a);
     return 0;
 }
 

@@ -75,14 +75,8 @@ void qkperf_decode_opts_default(qkperf_decode_opts *o);
  * ones); 1 when memory cannot be allocated or a kernel fails (err says which). */
 int qkperf_decode_measure(const qkperf_decode_opts *o, qkperf_results *res, char *err, size_t len);
 
-/* The readable table of a decode document: one row per variant. */
-void qkperf_decode_print(FILE *f, const qkperf_results *res);
-
-/* dir/data/decode.csv, dir/decode.png and dir/decode.svg (plots/decode.gp):
- * tokens/s per variant as bars, the memory-bandwidth ceiling as a line.
- * 0, or -1 with one line in err (no decode records, gnuplot or script
- * missing, folder not writable, gnuplot failed: see dir/data/decode.log). */
-int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size_t len);
+/* The table and plot of a decode document are the plot module's:
+ * qkperf_decode_print and qkperf_decode_plot in plot.h. */
 
 /* `qkperf decode [-v VARIANT[,..]|all] [-t THREADS] [--tokens N] [--layers N]
  *  [--seed N] [-o FILE.json] [--quick]`. */

@@ -366,6 +366,15 @@ static void fill_config(const qkperf_job *j, qkperf_results *res)
                   (json_int_t)j->ro.seed, "cpu", j->ro.cpu, "staged", j->ro.staged, "sw", j->ro.sw,
                   "groups", string_array(j->groups, ng), "warmup_ms", j->ro.warmup_ms));
     json_object_set_new(res->config, "rounds", json_integer(j->rounds));
+    /* The verdicts' settings, so plot and review judge as this run did. */
+    qkperf_bands b;
+    qkperf_job_bands(j, &b);
+    json_t *bands = json_object();
+    for (int k = 0; k < QKPERF_KIND_COUNT; k++)
+        json_object_set_new(bands, qkperf_metric_kind_name((qkperf_metric_kind)k),
+                            json_real(b.band[k]));
+    json_object_set_new(res->config, "bands", bands);
+    json_object_set_new(res->config, "bootstrap_seed", json_integer((json_int_t)j->ro.seed));
 }
 
 static int pin(int cpu)

@@ -9,7 +9,9 @@
  *                       one per op and size that has staged phases
  *   ladder-OP-SIZE      % change of each phase's median time per ladder step
  *                       (consecutive variants in document order), coloured
- *                       by verdict; one per op and size with >= 2 variants
+ *                       by verdict with the document's bands and seed
+ *                       (qkperf_attrib_document, as `qkperf ladder` prints
+ *                       them); one per op and size with >= 2 variants
  *   throughput-OP       bytes/s vs elements, one line per variant, with the
  *                       machine.roofline limits when the document has them
  *   speedup-OP          speedup vs scalar by size (bootstrap intervals), with
@@ -23,7 +25,10 @@
  *                       pipes, integer, load/store) and phase, the bottleneck
  *                       resource of each phase outlined, config.mcpu in the
  *                       title; one per op and size with "port R" records
+ *   decode              a decode document's tokens/s (qkperf_decode_plot)
  * A plot the data cannot support is listed in `skipped` with the reason.
+ * Names from the document reach gnuplot as quoted data only (see
+ * plot_driver.h): a document cannot make gnuplot run anything.
  *
  * Scripts are looked up in $QKPERF_PLOTS_DIR, then the source tree, then the
  * installed data folder; gnuplot in $QKPERF_GNUPLOT, then PATH.
@@ -32,6 +37,7 @@
 #define QKPERF_PLOT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "results.h"
 
@@ -79,7 +85,20 @@ int qkperf_plot_scripts_dir(const char *script, char *buf, size_t cap, char *err
 int qkperf_gnuplot_run(const char *gnuplot, const char *script, const char *vars, const char *log,
                        char *err, size_t len);
 
-/* `qkperf plot RESULTS.json -o DIR [--force]`. */
+/* The readable table of a decode document (`qkperf decode`): one row per
+ * variant, then the notes. */
+void qkperf_decode_print(FILE *f, const qkperf_results *res);
+
+/* dir/data/decode.csv, dir/decode.png and dir/decode.svg (plots/decode.gp):
+ * tokens/s per variant as bars, the memory-bandwidth ceiling as a line.
+ * 0, or -1 with one line in err (no decode records, gnuplot or script
+ * missing, folder not writable, gnuplot failed: see dir/data/decode.log). */
+int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size_t len);
+
+/* `qkperf plot RESULTS.json -o DIR [--force]`: the plots are made in a
+ * temporary folder beside DIR and renamed into place when all of them are
+ * done, so a failure (a full disk) leaves no DIR, or the old one as it was;
+ * an existing DIR that is not empty is replaced only with --force. */
 int qkperf_cmd_plot(int argc, char **argv);
 
 #endif

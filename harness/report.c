@@ -206,24 +206,25 @@ static void sentence(FILE *f, const qkperf_deltas *ds, const char *from, const c
 
 static void attribution(FILE *f, const qkperf_results *r, const char *op, const char *size)
 {
-    const char *vs[32];
-    size_t n = variants_at(r, op, size, vs, 32);
-    if (n < 2)
+    qkperf_attrib_doc a;
+    if (qkperf_attrib_document(r, op, size, &a) || a.nv < 2) {
+        qkperf_attrib_doc_free(&a);
         return;
-    qkperf_bands bands;
-    qkperf_bands_default(&bands);
-    qkperf_deltas ds = {0};
-    if (qkperf_attrib_steps(r, op, size, vs, n, &bands, QKPERF_DEFAULT_SEED, &ds))
-        return;
+    }
     fprintf(f, "### %s at %s\n\n", op, size);
-    for (size_t k = 0; k + 1 < n; k++)
-        sentence(f, &ds, vs[k], vs[k + 1], qk_find_variant(op, vs[k + 1])->summary);
+    for (size_t k = 0; k + 1 < a.nv; k++) {
+        const qk_variant *v = qk_find_variant(op, a.variants[k + 1]);
+        sentence(f, &a.ds, a.variants[k], a.variants[k + 1], v ? v->summary : NULL);
+    }
     fprintf(f,
             "\nIntervals are 95%% bootstrap intervals of the ratio of medians; a verdict is "
             "given only when the change is significant and the whole interval lies outside "
-            "the metric's noise band (time: %.0f%%).\n\n",
-            bands.band[QKPERF_KIND_TIME] * 100);
-    qkperf_deltas_free(&ds);
+            "the metric's noise band (time: %.3g%%%s).\n\n",
+            a.bands.band[QKPERF_KIND_TIME] * 100,
+            a.recorded ? ""
+                       : "; this document records no bands, so the default bands and bootstrap "
+                         "seed are used");
+    qkperf_attrib_doc_free(&a);
 }
 
 /* Is each variant at least as fast as the one before it, at every size?
@@ -236,11 +237,11 @@ static void order_check(FILE *f, const qkperf_results *r, const char *op)
     if (nv < 2)
         return;
     qkperf_bands bands;
-    qkperf_bands_default(&bands);
+    uint64_t seed;
+    qkperf_attrib_settings(r, &bands, &seed); /* as the steps above */
     qkperf_deltas slower = {0};
     size_t checked;
-    if (qkperf_attrib_order(r, op, sizes, ns, vs, nv, &bands, QKPERF_DEFAULT_SEED, &checked,
-                            &slower) == 0 &&
+    if (qkperf_attrib_order(r, op, sizes, ns, vs, nv, &bands, seed, &checked, &slower) == 0 &&
         checked > 0) {
         if (slower.n == 0)
             fprintf(f,

@@ -364,55 +364,281 @@ int qkperf_results_write_csv(const qkperf_results *r, const char *path, char *er
 
 /* ---- reading back -------------------------------------------------------- */
 
-static int copy_str(char *dst, size_t cap, json_t *obj, const char *key)
+/*
+ * A document may come from anyone (a CI artifact, a colleague's baseline),
+ * so it is checked field by field before anything uses it, and the first
+ * problem is reported on one line naming the file, the record and the
+ * field: "FILE: record 3 (gemv avx2-p1 64x256 unpack time): field 'batch'
+ * is a string, expected an integer >= 1". Names and every string that
+ * reaches a table, plot or report must be printable: a control character
+ * (a byte below 0x20, or 0x7f) is refused.
+ */
+
+static const char *json_kind(const json_t *v)
 {
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (!s || strlen(s) >= cap)
+    static const char *const kinds[] = {
+        [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
+        [JSON_INTEGER] = "a number", [JSON_REAL] = "a number",  [JSON_TRUE] = "true",
+        [JSON_FALSE] = "false",      [JSON_NULL] = "null"};
+    return v ? kinds[json_typeof(v)] : "missing";
+}
+
+/* 0 when s is printable, else -1 with why naming `what`. */
+static int printable(const char *s, const char *what, char *why, size_t wlen)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return snprintf(why, wlen,
+                            "%s holds a control character (byte 0x%02x at offset %zu); names "
+                            "and labels must be printable text",
+                            what, *p, (size_t)(p - (const unsigned char *)s)),
+                   -1;
+    return 0;
+}
+
+/* Every string inside v (config, machine), named by its path. */
+static int printable_tree(json_t *v, const char *at, char *why, size_t wlen)
+{
+    char sub[256];
+    if (json_is_string(v))
+        return printable(json_string_value(v), at, why, wlen);
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            snprintf(sub, sizeof sub, "%s[%zu]", at, i);
+            if (printable_tree(x, sub, why, wlen))
+                return -1;
+        }
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            snprintf(sub, sizeof sub, "%s.%.100s", at, k);
+            if (printable(k, sub, why, wlen) || printable_tree(x, sub, why, wlen))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* A name field: a printable string shorter than cap, empty only if allowed. */
+static int get_name(json_t *o, const char *key, char *dst, size_t cap, int may_be_empty, char *why,
+                    size_t wlen)
+{
+    json_t *v = json_object_get(o, key);
+    const char *s = json_string_value(v);
+    char what[64];
+    snprintf(what, sizeof what, "field '%s'", key);
+    if (!s)
+        return snprintf(why, wlen, "%s is %s, expected a string", what, json_kind(v)), -1;
+    if (!*s && !may_be_empty)
+        return snprintf(why, wlen, "%s is empty", what), -1;
+    if (strlen(s) >= cap)
+        return snprintf(why, wlen, "%s is %zu bytes long, at most %zu fit", what, strlen(s),
+                        cap - 1),
+               -1;
+    if (printable(s, what, why, wlen))
         return -1;
     strcpy(dst, s);
     return 0;
 }
 
-static double get_num(json_t *obj, const char *key)
+/* An integer >= lo; absent gives *out = dflt when dflt >= 0. */
+static int get_int(json_t *o, const char *key, json_int_t lo, json_int_t dflt, json_int_t *out,
+                   char *why, size_t wlen)
 {
-    json_t *v = json_object_get(obj, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
+    json_t *v = json_object_get(o, key);
+    if (!v && dflt >= 0)
+        return *out = dflt, 0;
+    if (!json_is_integer(v) || json_integer_value(v) < lo)
+        return snprintf(why, wlen, "field '%s' is %s%s, expected an integer >= %lld", key,
+                        json_is_integer(v) ? "" : json_kind(v),
+                        json_is_integer(v) ? "out of range" : "", (long long)lo),
+               -1;
+    *out = json_integer_value(v);
+    return 0;
 }
 
-static int record_from_json(json_t *o, qkperf_record *x, double *buf, size_t cap)
+/* A number in [lo, hi] or null (NaN) or absent (NaN). */
+static int get_real(json_t *o, const char *key, double lo, double hi, double *out, char *why,
+                    size_t wlen)
 {
-    memset(x, 0, sizeof *x);
+    json_t *v = json_object_get(o, key);
+    *out = NAN;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_number(v))
+        return snprintf(why, wlen, "field '%s' is %s, expected a number", key, json_kind(v)), -1;
+    *out = json_number_value(v);
+    if (*out < lo || *out > hi)
+        return snprintf(why, wlen, "field '%s' is %g, out of range [%g, %g]", key, *out, lo, hi),
+               -1;
+    return 0;
+}
+
+static int get_names(json_t *o, qkperf_record *x, char *why, size_t wlen)
+{
     static const char *const keys[] = {"op",     "variant", "size", "phase",
                                        "metric", "source",  "unit"};
     char *dst[] = {x->op, x->variant, x->size, x->phase, x->metric, x->source, x->unit};
     size_t caps[] = {sizeof x->op,     sizeof x->variant, sizeof x->size, sizeof x->phase,
                      sizeof x->metric, sizeof x->source,  sizeof x->unit};
     for (size_t k = 0; k < 7; k++)
-        if (copy_str(dst[k], caps[k], o, keys[k]))
+        if (get_name(o, keys[k], dst[k], caps[k], k == 6, why, wlen))
             return -1;
+    return 0;
+}
+
+static int get_samples(json_t *o, qkperf_record *x, double *buf, size_t cap, char *why, size_t wlen)
+{
     json_t *s = json_object_get(o, "samples");
-    if (!json_is_array(s) || json_array_size(s) > cap)
-        return -1;
+    if (!json_is_array(s))
+        return snprintf(why, wlen, "field 'samples' is %s, expected an array of numbers",
+                        json_kind(s)),
+               -1;
+    if (json_array_size(s) > cap)
+        return snprintf(why, wlen, "field 'samples' has %zu entries, at most %zu are read",
+                        json_array_size(s), cap),
+               -1;
     x->n = json_array_size(s);
     for (size_t k = 0; k < x->n; k++) {
         json_t *v = json_array_get(s, k);
         if (!json_is_number(v))
-            return -1;
+            return snprintf(why, wlen, "samples[%zu] is %s, expected a number", k, json_kind(v)),
+                   -1;
         buf[k] = json_number_value(v);
     }
     x->samples = buf;
-    x->counted = json_is_true(json_object_get(o, "counted"));
-    x->batch = (unsigned long)json_integer_value(json_object_get(o, "batch"));
-    x->mux_ratio = get_num(o, "multiplex");
-    const char *why = json_string_value(json_object_get(o, "reason"));
-    snprintf(x->why, sizeof x->why, "%s", why ? why : "");
     return 0;
+}
+
+/* median, mad and min are recomputed from the samples; a document that
+ * has them must still have numbers there. */
+static int get_stats(json_t *o, qkperf_record *x, char *why, size_t wlen)
+{
+    static const char *const keys[] = {"median", "mad", "min"};
+    double unused;
+    for (size_t k = 0; k < 3; k++)
+        if (get_real(o, keys[k], -INFINITY, INFINITY, &unused, why, wlen))
+            return -1;
+    json_t *c = json_object_get(o, "counted"), *out = json_object_get(o, "outliers");
+    if (!json_is_boolean(c))
+        return snprintf(why, wlen, "field 'counted' is %s, expected true or false", json_kind(c)),
+               -1;
+    x->counted = json_is_true(c);
+    json_int_t v;
+    if (out && !json_is_object(out))
+        return snprintf(why, wlen, "field 'outliers' is %s, expected an object", json_kind(out)),
+               -1;
+    if (out &&
+        (get_int(out, "low", 0, 0, &v, why, wlen) || get_int(out, "high", 0, 0, &v, why, wlen)))
+        return -1;
+    return 0;
+}
+
+static int record_from_json(json_t *o, qkperf_record *x, double *buf, size_t cap, char *why,
+                            size_t wlen)
+{
+    memset(x, 0, sizeof *x);
+    if (!json_is_object(o))
+        return snprintf(why, wlen, "is %s, expected an object", json_kind(o)), -1;
+    json_int_t batch;
+    json_t *reason = json_object_get(o, "reason");
+    if (get_names(o, x, why, wlen) || get_samples(o, x, buf, cap, why, wlen) ||
+        get_stats(o, x, why, wlen) ||
+        get_int(o, "batch", x->counted ? 1 : 0, -1, &batch, why, wlen) ||
+        get_real(o, "multiplex", 0, 1, &x->mux_ratio, why, wlen))
+        return -1;
+    if (reason && !json_is_null(reason) && !json_is_string(reason))
+        return snprintf(why, wlen, "field 'reason' is %s, expected a string", json_kind(reason)),
+               -1;
+    const char *r = json_string_value(reason);
+    if (r && printable(r, "field 'reason'", why, wlen))
+        return -1;
+    snprintf(x->why, sizeof x->why, "%s", r ? r : "");
+    x->batch = (unsigned long)batch;
+    return 0;
+}
+
+/* config.bands (the noise bands the verdicts used) and
+ * config.bootstrap_seed, when present, as qkperf writes them. */
+static int check_bands(json_t *config, char *why, size_t wlen)
+{
+    json_t *b = json_object_get(config, "bands"), *s = json_object_get(config, "bootstrap_seed");
+    if (s && !json_is_integer(s))
+        return snprintf(why, wlen, "config.bootstrap_seed is %s, expected an integer",
+                        json_kind(s)),
+               -1;
+    if (!b)
+        return 0;
+    if (!json_is_object(b))
+        return snprintf(why, wlen, "config.bands is %s, expected an object", json_kind(b)), -1;
+    for (int k = 0; k < QKPERF_KIND_COUNT; k++) {
+        const char *name = qkperf_metric_kind_name((qkperf_metric_kind)k);
+        json_t *v = json_object_get(b, name);
+        if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) >= 1)
+            return snprintf(why, wlen, "config.bands.%s is %s, expected a fraction in [0, 1)", name,
+                            json_is_number(v) ? "out of range" : json_kind(v)),
+                   -1;
+    }
+    return 0;
+}
+
+/* The sections around the records. */
+static int check_sections(json_t *doc, char *why, size_t wlen)
+{
+    static const char *const objects[] = {"build", "config"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *v = json_object_get(doc, objects[k]);
+        if (v && !json_is_object(v))
+            return snprintf(why, wlen, "%s is %s, expected an object", objects[k], json_kind(v)),
+                   -1;
+    }
+    return printable_tree(json_object_get(doc, "config"), "config", why, wlen) ||
+                   printable_tree(json_object_get(doc, "machine"), "machine", why, wlen) ||
+                   check_bands(json_object_get(doc, "config"), why, wlen)
+               ? -1
+               : 0;
 }
 
 static int fail(char *err, size_t len, const char *path, const char *what)
 {
     snprintf(err, len, "%s: %s", path, what);
     return -1;
+}
+
+/* "record 3 (gemv avx2-p1 64x256 unpack time): WHY", the names once known. */
+static int record_fail(char *err, size_t len, const char *path, size_t i, const qkperf_record *x,
+                       const char *why)
+{
+    if (*x->metric && *x->source)
+        snprintf(err, len, "%s: record %zu (%s %s %s %s %s): %s", path, i, x->op, x->variant,
+                 x->size, x->phase, x->metric, why);
+    else
+        snprintf(err, len, "%s: record %zu: %s", path, i, why);
+    return -1;
+}
+
+static int read_records(qkperf_results *r, json_t *recs, const char *path, char *err, size_t len)
+{
+    double *buf = malloc(100000 * sizeof(double));
+    if (!buf)
+        return fail(err, len, path, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < json_array_size(recs); i++) {
+        qkperf_record x;
+        char why[400];
+        if (record_from_json(json_array_get(recs, i), &x, buf, 100000, why, sizeof why))
+            rc = record_fail(err, len, path, i, &x, why);
+        else if (qkperf_results_add(r, &x))
+            rc = fail(err, len, path, "out of memory");
+    }
+    free(buf);
+    return rc;
 }
 
 int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, size_t len)
@@ -430,24 +656,17 @@ int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, siz
     }
     const char *schema = json_string_value(json_object_get(doc, "schema"));
     json_t *recs = json_object_get(doc, "records");
+    char why[400];
     int rc = 0;
     if (!schema || strcmp(schema, QKPERF_SCHEMA) != 0)
         rc =
             fail(err, len, path, "not a qkperf results document (schema is not " QKPERF_SCHEMA ")");
     else if (!json_is_array(recs) || !json_is_object(json_object_get(doc, "machine")))
         rc = fail(err, len, path, "malformed results document (no records array or machine)");
-    double *buf = malloc(100000 * sizeof(double));
-    for (size_t i = 0; rc == 0 && buf && i < json_array_size(recs); i++) {
-        qkperf_record x;
-        if (record_from_json(json_array_get(recs, i), &x, buf, 100000) ||
-            qkperf_results_add(r, &x)) {
-            snprintf(err, len, "%s: record %zu is malformed", path, i);
-            rc = -1;
-        }
-    }
-    if (!buf)
-        rc = fail(err, len, path, "out of memory");
-    free(buf);
+    else if (check_sections(doc, why, sizeof why))
+        rc = fail(err, len, path, why);
+    else
+        rc = read_records(r, recs, path, err, len);
     if (rc == 0) {
         json_object_update(r->machine, json_object_get(doc, "machine"));
         json_t *b = json_object_get(doc, "build"), *c = json_object_get(doc, "config");

@@ -50,8 +50,11 @@ char *qkperf_results_csv_text(const qkperf_results *r);
  * a one-line message in err. */
 int qkperf_results_write_json(const qkperf_results *r, const char *path, char *err, size_t len);
 int qkperf_results_write_csv(const qkperf_results *r, const char *path, char *err, size_t len);
-/* Read a results document; -1 with a one-line message naming the file and
- * what is wrong (not JSON, wrong schema, missing field...). */
+/* Read a results document, checked field by field: -1 with a one-line
+ * message naming the file, and the record and field when one is wrong
+ * (not JSON, wrong schema, a string where a number belongs, a number out
+ * of range, a name or config string holding a control character, a bad
+ * config.bands...). */
 int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, size_t len);
 
 /* Test seam: called with the temporary file written and synced, before the

@@ -3,10 +3,12 @@
 # marker beside the bar, and ±MAD error bars. The gap between the stack and
 # the marker is the overlap the out-of-order core hides.
 #
-# Inputs (gnuplot -e): data, out, fmt ('png'|'svg'), title,
-#   phases (space-separated phase names, in column order), unit (time unit).
+# Inputs (gnuplot -e): data, out, fmt ('png'|'svg'), title, unit (time
+#   unit); lists as indexed variables (NAME_n, then NAME_1 .. NAME_n):
+#   phases (in column order), variants (in row order).
 # data (written by qkperf plot): '#' header, then per variant:
 #   x,variant,{PHASE_lo,PHASE_hi,PHASE_mad}...,fused,fused_mad
+#   (x is the variant's index; labels come from the lists, not the file)
 
 if (fmt eq 'svg') {
     set terminal svg size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
@@ -24,7 +26,10 @@ pcol(p) = p eq 'memory' ? '#4C72B0' : p eq 'unpack' ? '#DD8452' : p eq 'lut' ? '
 # Value labels: whole numbers from 100 up, three digits below.
 num(v) = v >= 100 ? sprintf('%.0f', v) : sprintf('%.3g', v)
 
-nph = words(phases)
+phase(j) = value(sprintf('phases_%d', j))
+vname(i) = value(sprintf('variants_%d', i + 1))
+
+nph = phases_n
 fc = 3 * nph + 3          # column of the fused total
 stats data using 1 nooutput
 nv = STATS_records
@@ -44,7 +49,7 @@ set border 3
 set offsets 0, 0, graph 0.08, 0
 
 plot for [j=1:nph] data using 1:((column(3*j) + column(3*j+1)) / 2):(0.3):((column(3*j+1) - column(3*j)) / 2) \
-         with boxxyerror lc rgb pcol(word(phases, j)) title word(phases, j), \
+         with boxxyerror lc rgb pcol(phase(j)) title phase(j), \
      for [j=1:nph] data using ($1 + 0.18):(column(3*j+1)):(column(3*j+2)) \
          with yerrorbars lc rgb '#333333' lw 1.5 pt 7 ps 0.4 notitle, \
      data using 1:(column(fc - 2)):(num(column(fc - 2))) \
@@ -53,5 +58,5 @@ plot for [j=1:nph] data using 1:((column(3*j) + column(3*j+1)) / 2):(0.3):((colu
          with yerrorbars lc rgb 'black' pt 9 ps 2.2 lw 2 title 'fused kernel (total)', \
      data using ($1 + 0.42):(column(fc) + column(fc + 1)):(num(column(fc))) \
          with labels offset 0, 1.1 font ',13' tc rgb '#000000' notitle, \
-     data using 1:(NaN):xtic(2) notitle, \
+     data using 1:(NaN):xtic(vname(int($1))) notitle, \
      keyentry with yerrorbars lc rgb '#333333' lw 1.5 pt 7 ps 0.4 title 'error bars: ±MAD'

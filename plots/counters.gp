@@ -4,9 +4,11 @@
 # instructions and simulated misses), static (llvm-mca, a model), hw (PMU).
 #
 # Inputs (gnuplot -e): data (first panel's file), out, fmt ('png'|'svg'),
-#   title, prefix (panel k reads PREFIX-k.csv), panels (quoted panel
-#   titles, one word each), phases (space-separated, in column order).
-# panel data: '#' header, then x,variant,VALUE_PER_PHASE... (NaN = none)
+#   title, prefix (panel k reads PREFIX-k.csv); lists as indexed variables
+#   (NAME_n, then NAME_1 .. NAME_n): panels (panel titles), phases (in
+#   column order), variants (in row order).
+# panel data: '#' header, then x,variant,VALUE_PER_PHASE... (NaN = none;
+#   x is the variant's index; labels come from the lists)
 
 if (fmt eq 'svg') {
     set terminal svg size 1600,900 font 'DejaVu Sans,15' background rgb 'white'
@@ -20,8 +22,11 @@ set datafile separator comma
 pcol(p) = p eq 'memory' ? '#4C72B0' : p eq 'unpack' ? '#DD8452' : p eq 'lut' ? '#55A868' : \
           p eq 'scale' ? '#C44E52' : p eq 'fma' ? '#8172B3' : p eq 'hsum' ? '#937860' : '#7F7F7F'
 
-np = words(panels)
-nph = words(phases)
+phase(j) = value(sprintf('phases_%d', j))
+vname(i) = value(sprintf('variants_%d', i + 1))
+
+np = panels_n
+nph = phases_n
 cols = np <= 1 ? 1 : (np <= 4 ? 2 : 3)
 rows = int(ceil(np * 1.0 / cols))
 bw = 0.8 / nph
@@ -38,10 +43,10 @@ set key top right font ',13' samplen 1.5
 set multiplot layout rows, cols title title font ',20' margins 0.07, 0.98, 0.12, 0.88 spacing 0.07, 0.14
 do for [k=1:np] {
     f = sprintf('%s-%d.csv', prefix, k)
-    set title word(panels, k) font ',16'
+    set title value(sprintf('panels_%d', k)) font ',16'
     if (k > 1) { unset key }
     plot for [j=1:nph] f using ($1 + (j - (nph + 1) / 2.0) * bw):(column(j + 2)) \
-             with boxes lc rgb pcol(word(phases, j)) title word(phases, j), \
-         f using 1:(NaN):xtic(2) notitle
+             with boxes lc rgb pcol(phase(j)) title phase(j), \
+         f using 1:(NaN):xtic(vname(int($1))) notitle
 }
 unset multiplot

@@ -5,10 +5,11 @@
 # bottleneck resource of each phase is outlined. Resources are grouped by
 # family (FP/vector pipes, integer ALU/branch, load/store), one band each.
 #
-# Inputs (gnuplot -e): data, out, fmt ('png'|'svg'), title,
-#   variants, phases, resources (space-separated, in index order),
-#   families (quoted family names, one word each), famstart (index of each
-#   family's first resource), vmax (largest value, for the colour scale).
+# Inputs (gnuplot -e): data, out, fmt ('png'|'svg'), title, vmax (largest
+#   value, for the colour scale), and lists as indexed variables (NAME_n,
+#   then NAME_1 .. NAME_n): variants, phases, resources (in index order),
+#   families (family names), famstart (famstart_1..: index of each
+#   family's first resource).
 # data: '#' header, then variant,phase,resource (0-based indices),
 #   uops_per_iter,bottleneck (1 = the phase's bottleneck resource)
 
@@ -21,10 +22,12 @@ set output out
 set encoding utf8
 set datafile separator comma
 
-nv = words(variants)
-nph = words(phases)
-nr = words(resources)
-nf = words(families)
+item(list, i) = value(sprintf('%s_%d', list, i))
+
+nv = variants_n
+nph = phases_n
+nr = resources_n
+nf = families_n
 
 # Panel geometry (screen fractions): resource names and family labels on
 # the left, the colour scale on the right.
@@ -51,16 +54,16 @@ num(v) = v >= 9.95 ? sprintf('%.0f', v) : v >= 0.995 ? sprintf('%.1f', v) : spri
 set xrange [-0.5 : nph - 0.5]
 set yrange [nr - 0.5 : -0.5]
 set xtics () nomirror scale 0 rotate by 35 right font ',13'
-do for [j=1:nph] { set xtics add (word(phases, j) j - 1) }
+do for [j=1:nph] { set xtics add (item('phases', j) j - 1) }
 set ytics () nomirror scale 0 font ',12'
-do for [i=1:nr] { set ytics add (word(resources, i) i - 1) }
+do for [i=1:nr] { set ytics add (item('resources', i) i - 1) }
 set border 15 lw 1 lc rgb '#555555'
 set style fill solid 1.0 noborder
 unset key
 
 # Family bands: a line between families, the family's name beside its rows.
 do for [f=2:nf] {
-    s = word(famstart, f) - 0.5
+    s = item('famstart', f) - 0.5
     set arrow f from graph 0, first s to graph 1, first s nohead lw 2.5 lc rgb '#333333' front
 }
 
@@ -73,12 +76,12 @@ do for [k=1:nv] {
     set rmargin at screen L + k * pw - gap
     set tmargin at screen T
     set bmargin at screen B
-    set title word(variants, k) font ',15'
+    set title item('variants', k) font ',15'
     if (k == 1) {
         do for [f=1:nf] {
-            a = word(famstart, f) + 0
-            b = (f < nf ? word(famstart, f + 1) + 0 : nr) - 1
-            set label 100 + f word(families, f) at screen 0.018, screen (sy(a - 0.5) + sy(b + 0.5)) / 2 \
+            a = item('famstart', f)
+            b = (f < nf ? item('famstart', f + 1) : nr) - 1
+            set label 100 + f item('families', f) at screen 0.018, screen (sy(a - 0.5) + sy(b + 0.5)) / 2 \
                 center rotate by 90 font ',14'
         }
     } else {

@@ -4,9 +4,10 @@
 # segments where they apply.
 #
 # Inputs (gnuplot -e): data, out, fmt ('png'|'svg'), title,
-#   names (variant names, one per data block), targets (file, or '' for none).
+#   targets (file, or '' for none), and lists as indexed variables (NAME_n,
+#   then NAME_1 .. NAME_n): names (variants, one per data block), sizes.
 # data: '#' header, then one block per variant (two blank lines between):
-#   elements,speedup,ci_lo,ci_hi,size
+#   elements,speedup,ci_lo,ci_hi,size,size_index (labels from the lists)
 # targets: '#' header, then from_elements,to_elements,target_speedup
 
 if (fmt eq 'svg') {
@@ -28,6 +29,9 @@ set linetype 6 lc rgb '#937860' lw 3 pt 7 ps 1.6
 set linetype 7 lc rgb '#DA8BC3' lw 3 pt 5 ps 1.6
 set linetype cycle 7
 
+vname(i) = value(sprintf('names_%d', i))
+sname(i) = value(sprintf('sizes_%d', i + 1))
+
 set title title font ',20'
 set xlabel 'size (elements, log scale)'
 set ylabel 'speedup over scalar [×]   (higher is better)'
@@ -43,7 +47,7 @@ set ytics nomirror
 has_t = strlen(targets) > 0
 tf = has_t ? targets : data   # never opened when has_t is 0
 
-plot for [i=0:words(names)-1] data index i using 1:2:3:4:xtic(5) with yerrorlines lt i+1 title word(names, i+1), \
+plot for [i=0:names_n-1] data index i using 1:2:3:4:xtic(sname(int($6))) with yerrorlines lt i+1 title vname(i+1), \
      1 with lines dt 3 lw 2 lc rgb '#7F7F7F' title 'scalar (1×)', \
      for [k=1:has_t] tf using 1:3:($2 - $1):(0) with vectors nohead lw 6 lc rgb '#D62728' title 'sprint target', \
      for [k=1:has_t] tf using (sqrt($1 * $2)):3:(sprintf('%.1f×', $3)) with labels offset 0, 0.9 tc rgb '#D62728' font ',14' notitle

@@ -4,9 +4,11 @@
 # by that level; far below every limit, by the core.
 #
 # Inputs (gnuplot -e): data, out, fmt ('png'|'svg'), title,
-#   names (variant names, one per data block), l1, l2, l3, mem (GB/s; 0 = unknown).
+#   l1, l2, l3, mem (GB/s; 0 = unknown), and lists as indexed variables
+#   (NAME_n, then NAME_1 .. NAME_n): names (variants, one per data block),
+#   sizes.
 # data: '#' header, then one block per variant (two blank lines between):
-#   elements,GBps,GBps_mad,size
+#   elements,GBps,GBps_mad,size,size_index (labels from the lists)
 
 if (fmt eq 'svg') {
     set terminal svg size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
@@ -26,6 +28,9 @@ set linetype 6 lc rgb '#8172B3' lw 3 pt 15 ps 1.6
 set linetype 7 lc rgb '#937860' lw 3 pt 7 ps 1.6
 set linetype 8 lc rgb '#DA8BC3' lw 3 pt 5 ps 1.6
 set linetype cycle 8
+
+vname(i) = value(sprintf('names_%d', i))
+sname(i) = value(sprintf('sizes_%d', i + 1))
 
 set title title font ',20'
 set xlabel 'size (elements, log scale)'
@@ -47,7 +52,7 @@ if (l3 > 0) { set arrow 3 from graph 0, first l3 to graph 1, first l3 nohead dt 
 if (mem > 0) { set arrow 4 from graph 0, first mem to graph 1, first mem nohead dt 5 lw 2 lc rgb '#444444' back }
 if (l1 > 0) { set yrange [* : l1 * 1.8] }
 
-plot for [i=0:words(names)-1] data index i using 1:2:3:xtic(4) with yerrorlines lt i+1 title word(names, i+1), \
+plot for [i=0:names_n-1] data index i using 1:2:3:xtic(sname(int($5))) with yerrorlines lt i+1 title vname(i+1), \
      for [k=1:(l1 > 0)] keyentry with lines dt 2 lw 2 lc rgb '#444444' title lim('L1 store', l1), \
      for [k=1:(l2 > 0)] keyentry with lines dt 3 lw 2 lc rgb '#444444' title lim('L2 read', l2), \
      for [k=1:(l3 > 0)] keyentry with lines dt 4 lw 2 lc rgb '#444444' title lim('L3 read', l3), \

@@ -2,15 +2,19 @@
  * test_baseline.c — baselines and the regression gate: save/load, bad
  * baselines refused with one line and exit 2 while the saved file stays
  * untouched, a killed save leaves the old baseline intact, and compare's
- * exit codes (0 nothing regressed, 1 regressed, 2 bad input).
+ * exit codes (0 nothing regressed, 1 regressed, 2 bad input); a document
+ * whose numbers are strings or out of range is refused naming the record
+ * and field; killed saves of any name are cleaned up by a later save.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "baseline.h"
@@ -131,6 +135,94 @@ Test(baseline, killed_save_leaves_old_baseline_intact)
     qkperf_results_free(&back);
     qkperf_results_free(&old);
     qkperf_results_free(&new_);
+}
+
+static void touch_file(const char *path, time_t mtime)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs("{\"schema\": \"qkperf-res", f);
+    fclose(f);
+    if (mtime) {
+        struct timespec t[2] = {{mtime, 0}, {mtime, 0}};
+        cr_assert_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+    }
+}
+
+/* A killed save of another name leaves "other.json.tmp.PID": the next
+ * save into the folder, by a process started after it, removes it; a file
+ * of a live process, or one newer than the saving process, stays. */
+Test(baseline, killed_saves_of_other_names_are_cleaned_up)
+{
+    qkperf_results r;
+    char err[1024], other[600], live[600], fresh[600];
+    doc(&r, "gemv", "scalar", 100);
+    pid_t killed = fork();
+    if (killed == 0) {
+        qkperf_write_hook = kill_self;
+        qkperf_baseline_save(&r, dir, "other", err, sizeof err);
+        _exit(0);
+    }
+    int st;
+    waitpid(killed, &st, 0);
+    cr_assert(WIFSIGNALED(st), "the save was not killed mid-way");
+    snprintf(other, sizeof other, "%s/other.json.tmp.%ld", dir, (long)killed);
+    cr_assert_eq(access(other, F_OK), 0, "no leftover of the killed save at %s", other);
+    snprintf(live, sizeof live, "%s/live.json.tmp.%ld", dir, (long)getpid());
+    touch_file(live, time(NULL) - 3600); /* old, but its writer (this test) is alive */
+    usleep(100000);                      /* the saver below starts after the leftover */
+    pid_t saver = fork();
+    if (saver == 0) {
+        snprintf(fresh, sizeof fresh, "%s/fresh.json.tmp.%ld", dir, (long)killed);
+        touch_file(fresh, 0); /* a gone writer's, but newer than this process */
+        _exit(qkperf_baseline_save(&r, dir, "keep", err, sizeof err) ? 1 : 0);
+    }
+    waitpid(saver, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the save failed");
+    snprintf(fresh, sizeof fresh, "%s/fresh.json.tmp.%ld", dir, (long)killed);
+    cr_expect_neq(access(other, F_OK), 0, "the killed save's %s is still there", other);
+    cr_expect_eq(access(live, F_OK), 0, "a live writer's file was removed");
+    cr_expect_eq(access(fresh, F_OK), 0, "a file newer than the saving process was removed");
+    qkperf_results_free(&r);
+}
+
+/* A document whose numbers are strings or out of range is refused by
+ * compare with exit 2 and one line naming the file, record and field. */
+Test(baseline, compare_refuses_bad_fields_with_one_line)
+{
+    static const char *const edits[][3] = {
+        {"batch", "\"7\"", "field 'batch' is a string"},
+        {"counted", "\"true\"", "field 'counted' is a string"},
+        {"multiplex", "7.5", "field 'multiplex' is 7.5, out of range"},
+        {"batch", "-1", "field 'batch' is out of range"},
+        {"median", "\"100\"", "field 'median' is a string"},
+    };
+    qkperf_results a;
+    char err[1024], good[512];
+    doc(&a, "dequantize", "scalar", 100);
+    snprintf(good, sizeof good, "%s/good.json", dir);
+    cr_assert_eq(qkperf_results_write_json(&a, good, err, sizeof err), 0);
+    char *text = slurp(good);
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char key[64], path[512], *out = calloc(1, strlen(text) + 64);
+        snprintf(key, sizeof key, "\"%s\": ", edits[i][0]);
+        char *at = strstr(text, key);
+        cr_assert_not_null(at, "no %s in the document", key);
+        char *end = at + strlen(key) + strcspn(at + strlen(key), ",\n");
+        sprintf(out, "%.*s%s%s", (int)(at - text + strlen(key)), text, edits[i][1], end);
+        snprintf(path, sizeof path, "%s/edit%zu.json", dir, i);
+        FILE *f = fopen(path, "w");
+        fputs(out, f);
+        fclose(f);
+        free(out);
+        cr_expect_eq(sh("compare %s %s", good, path, err), 2, "case %zu accepted", i);
+        char *nl = strchr(err, '\n');
+        cr_expect(nl && nl[1] == '\0' && strstr(err, path) && strstr(err, "record 0") &&
+                      strstr(err, edits[i][2]),
+                  "case %zu: one line naming file, record and field: %s", i, err);
+    }
+    free(text);
+    qkperf_results_free(&a);
 }
 
 Test(baseline, compare_exit_codes)

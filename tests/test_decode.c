@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "plot.h" /* the decode table and plot */
 #include "qk256.h"
 #include "roofline.h"
 
@@ -299,8 +300,21 @@ Test(decode, plot_renders_png_and_svg, .timeout = 60)
         cr_assert_gt(st.st_size, 100, "%s is %lld bytes", p, (long long)st.st_size);
         unlink(p);
     }
+    /* the variant names go to gnuplot as text: a hostile one runs nothing */
+    for (size_t i = 0; i < r.n; i++)
+        if (!strcmp(r.rec[i].variant, QKPERF_DECODE_WEIGHTS_READ))
+            snprintf(r.rec[i].variant, sizeof r.rec[i].variant, "';system('touch P');x='");
+    cr_assert_eq(chdir(dir), 0);
+    cr_assert_eq(qkperf_decode_plot(&r, dir, err, sizeof err), 0, "%s", err);
+    cr_expect_neq(access("P", F_OK), 0, "a variant name ran `touch P`");
     char data[4200];
     snprintf(data, sizeof data, "%s/data", dir);
+    cr_assert_eq(chdir("/"), 0);
+    for (size_t i = 0; i < 3; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
     rmdir(data);
     rmdir(dir);
     qkperf_results empty;

@@ -8,18 +8,26 @@
  * one-line message naming the package; a non-empty output folder is
  * refused without --force; the counters plot draws its panels by priority
  * and none for a metric that is zero everywhere; the port-pressure plot
- * names the llvm-mca CPU model and marks each phase's bottleneck.
+ * names the llvm-mca CPU model and marks each phase's bottleneck; names
+ * from a document (quotes of both kinds, backslashes, backticks, system(),
+ * @macros, spaces) are drawn as text and never run, a name with a control
+ * character is refused before anything is written; a plot that cannot be
+ * finished (a full disk) leaves no folder behind, nor changes an old one.
  *
  * Needs QKPERF_SRCDIR (the source tree: fixture and plots/) in the
  * environment, as `make check` sets it.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <libxml/parser.h>
 #include <png.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "plot.h"
@@ -357,4 +365,193 @@ Test(plot, bad_json_is_a_usage_error, .init = setup, .fini = teardown)
     cr_assert_eq(qkperf_cmd_plot(4, argv), 2);
     char *missing[] = {"plot", "/nonexistent/results.json", "-o", dir, NULL};
     cr_assert_eq(qkperf_cmd_plot(4, missing), 2);
+}
+
+/* ---- documents never execute anything ------------------------------------------------ */
+
+/* Names that would run `touch P` if they reached gnuplot's command line
+ * as code (P in the working folder): single and double quotes, a leading
+ * quote, backslashes, backticks, system(), @macros, spaces. */
+static const char *const hostile_variants[] = {
+    "';system('touch P');x='",
+    "\"; system(\"touch P\"); x=\"",
+    "`touch P` back\\slash\\'",
+    "@x system('touch P') a b",
+};
+static const char *const hostile_phases[][2] = {
+    {"unpack", "';system('touch P');'"},
+    {"lut", "`touch P`"},
+    {"memory", "\\\";system(\"touch P\")"},
+    {"scale", "'@x'"},
+};
+
+static void rename_all(qkperf_results *r, size_t field, const char *from, const char *to)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        char *f[] = {r->rec[i].variant, r->rec[i].phase, r->rec[i].size, r->rec[i].metric};
+        size_t cap[] = {sizeof r->rec[i].variant, sizeof r->rec[i].phase, sizeof r->rec[i].size,
+                        sizeof r->rec[i].metric};
+        if (!strcmp(f[field], from))
+            snprintf(f[field], cap[field], "%s", to);
+    }
+}
+
+/* The fixture with one hostile variant name (the issue's), or with
+ * hostile variant, phase, size, resource and mcpu names. */
+static void hostile_document(const char *path, int all)
+{
+    qkperf_results r;
+    char err[1024];
+    load_fixture(&r);
+    static const char *const keep[] = {"avx2-mvp", "avx2-p1", "avx2-p1-p4", "avx2-p1-p4-p3"};
+    for (size_t k = 0; k < (all ? 4u : 1u); k++)
+        rename_all(&r, 0, keep[k], hostile_variants[k]);
+    for (size_t k = 0; all && k < 4; k++)
+        rename_all(&r, 1, hostile_phases[k][0], hostile_phases[k][1]);
+    if (all)
+        rename_all(&r, 2, "256", "256 ';system('touch P');'");
+    for (size_t i = 0; all && i < r.n; i++)
+        if (!strncmp(r.rec[i].metric, "port ", 5) || !strncmp(r.rec[i].metric, "bottleneck ", 11))
+            snprintf(strchr(r.rec[i].metric, ' ') + 1, 30, "`touch P`'");
+    if (all)
+        json_object_set_new(r.config, "mcpu", json_string("znver3';system('touch P');'"));
+    cr_assert_eq(qkperf_results_write_json(&r, path, err, sizeof err), 0, "%s", err);
+    qkperf_results_free(&r);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot open %s", path);
+    static char buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return strstr(buf, needle) != NULL;
+}
+
+Test(plot, names_from_a_document_are_text_never_commands, .init = setup, .fini = teardown,
+     .timeout = 180)
+{
+    char doc[8192], out[8192], path[8300];
+    cr_assert_eq(chdir(outdir), 0); /* where `touch P` would land */
+    for (int all = 0; all < 2; all++) {
+        snprintf(doc, sizeof doc, "%s/hostile%d.json", outdir, all);
+        snprintf(out, sizeof out, "%s/out%d", outdir, all);
+        hostile_document(doc, all);
+        char *argv[] = {"plot", doc, "-o", out, NULL};
+        int rc = qkperf_cmd_plot(4, argv);
+        cr_expect_neq(access("P", F_OK), 0, "a name from %s ran `touch P`", doc);
+        cr_assert_eq(rc, 0, "qkperf plot failed on the hostile names of %s", doc);
+    }
+    static const char *const made[] = {
+        "breakdown-dequantize-1024.svg", "ladder-dequantize-1024.svg",
+        "throughput-dequantize.svg",     "speedup-dequantize.svg",
+        "counters-dequantize-1024.svg",  "ports-dequantize-1024.svg"};
+    for (size_t k = 0; k < sizeof made / sizeof made[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s", out, made[k]);
+        check_svg(path);
+    }
+    /* drawn as the text they are */
+    snprintf(path, sizeof path, "%s/breakdown-dequantize-1024.svg", out);
+    cr_expect(file_has(path, "system('touch P');x='"), "the variant name is not drawn as text");
+    cr_expect(file_has(path, "`touch P`"), "the phase name is not drawn as text");
+    snprintf(path, sizeof path, "%s/ports-dequantize-1024.svg", out);
+    cr_expect(file_has(path, "znver3';system('touch P');'"), "the mcpu is not drawn as text");
+}
+
+/* A name with a control character is refused by the reader: exit 2, one
+ * line naming the file and field, nothing written. */
+Test(plot, control_characters_in_names_are_refused, .init = setup, .fini = teardown)
+{
+    static const char *const bad[] = {"avx2\nsystem('touch P')", "a\rb", "tab\there", "del\x7f"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        qkperf_results r;
+        char doc[8192], out[8192], err[1024];
+        load_fixture(&r);
+        snprintf(r.rec[3].variant, sizeof r.rec[3].variant, "%s", bad[k]);
+        snprintf(doc, sizeof doc, "%s/bad%zu.json", outdir, k);
+        snprintf(out, sizeof out, "%s/out%zu", outdir, k);
+        cr_assert_eq(qkperf_results_write_json(&r, doc, err, sizeof err), 0, "%s", err);
+        qkperf_results_free(&r);
+        char *argv[] = {"plot", doc, "-o", out, NULL};
+        cr_expect_eq(qkperf_cmd_plot(4, argv), 2, "case %zu accepted", k);
+        cr_expect_neq(access(out, F_OK), 0, "case %zu: %s was written", k, out);
+        cr_expect_eq(qkperf_results_read_json(&r, doc, err, sizeof err), -1);
+        cr_expect(strstr(err, doc) && strstr(err, "record 3") && strstr(err, "'variant'") &&
+                      strstr(err, "control character") && !strchr(err, '\n'),
+                  "case %zu: %s", k, err);
+    }
+}
+
+/* ---- nothing half-written ----------------------------------------------------------- */
+
+/* `qkperf plot` in a child whose files may not grow past 20 kB (a full
+ * disk, as far as the plots are concerned): its exit status. */
+static int plot_with_small_disk(const char *out, int force)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct rlimit rl = {20000, 20000};
+        signal(SIGXFSZ, SIG_IGN); /* writes fail with EFBIG instead */
+        setrlimit(RLIMIT_FSIZE, &rl);
+        fclose(stdout); /* the file list is not the point */
+        _exit(cmd_plot(out, force));
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st), "qkperf plot did not exit (signal %d)", WTERMSIG(st));
+    return WEXITSTATUS(st);
+}
+
+/* Entries of outdir other than the ones named. */
+static size_t others(const char *a, const char *b)
+{
+    DIR *d = opendir(outdir);
+    cr_assert(d);
+    struct dirent *e;
+    size_t n = 0;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, a) &&
+             strcmp(e->d_name, b);
+    closedir(d);
+    return n;
+}
+
+Test(plot, full_disk_leaves_no_folder_and_the_old_one_intact, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    char out[8192], keep[8300], png[8300];
+    snprintf(out, sizeof out, "%s/plots", outdir);
+    cr_expect_eq(plot_with_small_disk(out, 0), 1);
+    cr_expect_neq(access(out, F_OK), 0, "a failed plot left %s behind", out);
+    cr_expect_eq(others("", ""), 0u, "a failed plot left its temporary folder behind");
+
+    /* an old folder, --force: replaced only by a finished set of plots */
+    cr_assert_eq(mkdir(out, 0755), 0);
+    snprintf(keep, sizeof keep, "%s/notes.txt", out);
+    FILE *f = fopen(keep, "w");
+    cr_assert(f);
+    fputs("someone's work\n", f);
+    fclose(f);
+    cr_expect_eq(plot_with_small_disk(out, 1), 1);
+    cr_expect_eq(access(keep, F_OK), 0, "the old folder lost its file");
+    snprintf(png, sizeof png, "%s/speedup-dequantize.png", out);
+    cr_expect_neq(access(png, F_OK), 0, "a failed plot wrote into the old folder");
+    cr_expect_eq(others("plots", ""), 0u, "a failed plot left its temporary folder behind");
+
+    /* with room, --force replaces it; a killed run's folder goes too */
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    cr_assert_eq(waitpid(gone, NULL, 0), gone);
+    char stale[8300];
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", out, (long)gone);
+    cr_assert_eq(mkdir(stale, 0755), 0);
+    cr_expect_eq(cmd_plot(out, 1), 0);
+    cr_expect_neq(access(stale, F_OK), 0, "a killed run's %s is still there", stale);
+    cr_expect_eq(access(png, F_OK), 0, "--force did not write the plots");
+    cr_expect_neq(access(keep, F_OK), 0, "--force kept the old folder's file");
+    cr_expect_eq(others("plots", ""), 0u, "the old folder was left beside the new one");
 }

@@ -1,7 +1,9 @@
 /*
  * test_results.c — the results document: JSON written with jansson parses
  * back to the same records, CSV has one row per record, bad documents give
- * one-line errors, and writes are atomic.
+ * one-line errors naming the record and field that is wrong (strings for
+ * numbers, numbers out of range, control characters in names, bad bands),
+ * and writes are atomic.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -124,6 +126,101 @@ Test(results, bad_documents_fail_with_one_line, .init = make_dir)
     char err[512];
     qkperf_results r;
     cr_expect_eq(qkperf_results_read_json(&r, "/nonexistent/x.json", err, sizeof err), -1);
+}
+
+/* A field of record 0 (or of the document) replaced through jansson. */
+static void write_edited(const char *good, const char *path, const char *at, const char *key,
+                         json_t *value)
+{
+    json_error_t je;
+    json_t *doc = json_load_file(good, 0, &je);
+    cr_assert_not_null(doc);
+    json_t *obj =
+        !strcmp(at, "record") ? json_array_get(json_object_get(doc, "records"), 0)
+        : !strcmp(at, "outliers")
+            ? json_object_get(json_array_get(json_object_get(doc, "records"), 0), "outliers")
+            : json_object_get(doc, at);
+    cr_assert_not_null(obj, "no %s", at);
+    if (!strcmp(key, "samples[2]"))
+        json_array_set_new(json_object_get(obj, "samples"), 2, value);
+    else
+        json_object_set_new(obj, key, value);
+    cr_assert_eq(json_dump_file(doc, path, 0), 0);
+    json_decref(doc);
+}
+
+/* Each bad field: refused with one line naming the file, the record and
+ * the field (a string where a number belongs, a number out of range, a
+ * name with a control character, a bad config.bands...). */
+Test(results, bad_fields_are_named_with_record_and_field, .init = make_dir)
+{
+    struct {
+        const char *at, *key;
+        json_t *value;
+        const char *expect[3];
+    } cases[] = {
+        {"record",
+         "batch",
+         json_string("7"),
+         {"record 0 (gemv avx2-p1 64x256", "'batch'", "a string"}},
+        {"record", "batch", json_integer(-3), {"record 0", "'batch'", "out of range"}},
+        {"record", "samples[2]", json_string("11"), {"record 0", "samples[2]", "a string"}},
+        {"record", "counted", json_string("true"), {"record 0", "'counted'", "true or false"}},
+        {"record", "multiplex", json_real(5), {"record 0", "'multiplex'", "out of range"}},
+        {"record", "median", json_string("11.5"), {"record 0", "'median'", "a string"}},
+        {"outliers", "low", json_integer(-1), {"record 0", "'low'", "out of range"}},
+        {"record", "variant", json_string("a\nb"), {"record 0:", "'variant'", "control character"}},
+        {"record", "phase", json_string("x\x1b[31m"), {"record 0:", "'phase'", "byte 0x1b"}},
+        {"record", "op", json_string(""), {"record 0:", "'op'", "empty"}},
+        {"record", "reason", json_integer(3), {"record 0", "'reason'", "a number"}},
+        {"config", "mcpu", json_string("zen\t4"), {"config.mcpu", "control character", ""}},
+        {"config",
+         "bands",
+         json_pack("{s:f,s:f,s:f,s:f}", "instructions", 0.001, "cycles", 0.02, "time", 2.0, "other",
+                   0.05),
+         {"config.bands.time", "[0, 1)", ""}},
+        {"config", "bands", json_string("time=0.5"), {"config.bands", "an object", ""}},
+        {"config", "bootstrap_seed", json_string("1"), {"config.bootstrap_seed", "integer", ""}},
+        {"machine", "cpu_model", json_string("cpu\r"), {"machine.cpu_model", "control", ""}},
+    };
+    qkperf_results r;
+    char good[256], err[512];
+    fill(&r);
+    snprintf(good, sizeof good, "%s/good.json", dir);
+    cr_assert_eq(qkperf_results_write_json(&r, good, err, sizeof err), 0, "%s", err);
+    qkperf_results_free(&r);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/case%zu.json", dir, i);
+        write_edited(good, path, cases[i].at, cases[i].key, cases[i].value);
+        err[0] = 0;
+        cr_expect_eq(qkperf_results_read_json(&r, path, err, sizeof err), -1, "case %zu accepted",
+                     i);
+        cr_expect(strstr(err, path) && !strchr(err, '\n'), "case %zu: %s", i, err);
+        for (size_t k = 0; k < 3; k++)
+            cr_expect(strstr(err, cases[i].expect[k]), "case %zu: no '%s' in: %s", i,
+                      cases[i].expect[k], err);
+    }
+}
+
+/* config.bands and config.bootstrap_seed as qkperf writes them read back. */
+Test(results, recorded_bands_read_back, .init = make_dir)
+{
+    qkperf_results r, back;
+    char path[256], err[512];
+    fill(&r);
+    json_object_set_new(r.config, "bands",
+                        json_pack("{s:f,s:f,s:f,s:f}", "instructions", 0.001, "cycles", 0.02,
+                                  "time", 0.5, "other", 0.05));
+    json_object_set_new(r.config, "bootstrap_seed", json_integer(7));
+    snprintf(path, sizeof path, "%s/bands.json", dir);
+    cr_assert_eq(qkperf_results_write_json(&r, path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qkperf_results_read_json(&back, path, err, sizeof err), 0, "%s", err);
+    cr_expect_float_eq(
+        json_number_value(json_object_get(json_object_get(back.config, "bands"), "time")), 0.5,
+        1e-12);
+    qkperf_results_free(&r);
+    qkperf_results_free(&back);
 }
 
 Test(results, atomic_write_replaces_or_keeps, .init = make_dir)

@@ -135,3 +135,191 @@ Test(review, existing_folder_is_not_clobbered)
     cr_expect(exists(out, "mine.txt"));
     cr_expect(!exists(out, "results.json"), "nothing was written into it");
 }
+
+/* ---- one attribution: ladder, plot and report give the same verdicts ---- */
+
+enum { MAX_STEPS = 8, MAX_PHASES = 8 };
+
+typedef struct verdicts {
+    char phase[MAX_PHASES][24];
+    size_t nph;
+    int v[MAX_STEPS][MAX_PHASES]; /* -1 none, 0 no change, 1 improved, 2 regressed */
+} verdicts;
+
+static void verdicts_init(verdicts *t)
+{
+    memset(t, 0, sizeof *t);
+    memset(t->v, 0xff, sizeof t->v);
+}
+
+static int *slot(verdicts *t, size_t step, const char *phase)
+{
+    size_t p = 0;
+    while (p < t->nph && strcmp(t->phase[p], phase))
+        p++;
+    if (p == t->nph) {
+        cr_assert_lt(t->nph, MAX_PHASES);
+        snprintf(t->phase[t->nph++], sizeof t->phase[0], "%s", phase);
+    }
+    cr_assert_lt(step, MAX_STEPS);
+    return &t->v[step][p];
+}
+
+static int verdict_code(const char *text)
+{
+    return !strncmp(text, "improved", 8) ? 1 : !strncmp(text, "regressed", 9) ? 2 : 0;
+}
+
+/* `qkperf ladder`'s step tables: each "step" heading, then rows
+ * "  PHASE  time  before after change [CI]  VERDICT (tsc, band B%)". */
+static void ladder_verdicts(const char *text, verdicts *t)
+{
+    long step = -1;
+    for (const char *l = text; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        char phase[24], metric[48];
+        if (!strncmp(l, "step ", 5))
+            step++;
+        else if (step >= 0 && sscanf(l, " %23s %47s", phase, metric) == 2 &&
+                 !strcmp(metric, "time")) {
+            const char *end = strstr(l, " (tsc, band");
+            cr_assert_not_null(end, "ladder row without its source: %.100s", l);
+            const char *w = end;
+            while (w > l && w[-1] != ' ')
+                w--;
+            *slot(t, (size_t)step, phase) = !strncmp(w, "change", 6) ? 0 : verdict_code(w);
+        }
+    }
+}
+
+/* The plot's data file: x,step,phase,pct,ci_lo,ci_hi,verdict,phase_index. */
+static void plot_verdicts(const char *path, verdicts *t)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        unsigned step;
+        char phase[24];
+        double pct, lo, hi;
+        int v;
+        if (line[0] == '#')
+            continue;
+        cr_assert_eq(
+            sscanf(line, "%*[^,],%u,%23[^,],%lf,%lf,%lf,%d", &step, phase, &pct, &lo, &hi, &v), 6,
+            "bad row %s", line);
+        *slot(t, step, phase) = v;
+    }
+    fclose(f);
+}
+
+/* The report's sentences: "- **a → b** (...): fused time -59% [...], VERDICT.
+ * Staged phases: PHASE -72% [...] (VERDICT); ...; within noise: PHASE, PHASE." */
+static void report_verdicts(const char *report, verdicts *t)
+{
+    const char *sec = strstr(report, "### dequantize at 1024");
+    cr_assert_not_null(sec, "no attribution section in the report");
+    size_t step = 0;
+    for (const char *l = strstr(sec, "\n- **"); l && !strncmp(l, "\n- **", 5);
+         l = strchr(l + 1, '\n'), step++) {
+        const char *eol = strchr(l + 1, '\n'), *fused = strstr(l, "fused time ");
+        cr_assert(fused && fused < eol, "no fused time in %.80s", l + 1);
+        const char *v = strstr(fused, "], ");
+        *slot(t, step, "total") = verdict_code(v + 3);
+        const char *staged = strstr(l, "Staged phases: ") + 15,
+                   *noise = strstr(l, "within noise: ");
+        for (const char *p = staged; p < eol && p != noise;) {
+            char phase[24];
+            cr_assert_eq(sscanf(p, "%23s", phase), 1);
+            const char *paren = strstr(p, "] (");
+            cr_assert(paren && paren < eol, "%.80s", p);
+            *slot(t, step, phase) = verdict_code(paren + 3);
+            p = strstr(paren, "; ");
+            p = p && p < eol ? p + 2 : eol;
+        }
+        for (const char *p = noise && noise < eol ? noise + 14 : eol; p < eol;) {
+            char phase[24];
+            size_t n = strcspn(p, ",.");
+            snprintf(phase, sizeof phase, "%.*s", (int)n, p);
+            *slot(t, step, phase) = 0;
+            p += n + (p[n] == ',' ? 2 : 1);
+            if (p[-1] == '.')
+                break;
+        }
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* A ladder with a noise band far from the default: what it prints, what
+ * the plot draws from its document and what the report says of it must be
+ * the same verdicts (before, plot and report judged with the default bands
+ * and another bootstrap seed). */
+Test(review, ladder_plot_and_report_verdicts_agree, .timeout = 120)
+{
+    const char *src = getenv("QKPERF_SRCDIR");
+    if (src) {
+        char scripts[4096];
+        snprintf(scripts, sizeof scripts, "%s/plots", src);
+        setenv("QKPERF_PLOTS_DIR", scripts, 1);
+    }
+    const char *bin = getenv("QKPERF_BIN");
+    cr_assert_not_null(bin);
+    char doc[600], text[600], cmd[4096], err[1024], out[600];
+    snprintf(doc, sizeof doc, "%s/ladder.json", dir);
+    snprintf(text, sizeof text, "%s/ladder.txt", dir);
+    snprintf(cmd, sizeof cmd,
+             "%s ladder -k dequantize -s 1024 -v scalar,avx2-mvp,avx2-p1 -g none --source tsc "
+             "-n 7 -q --band time=0.5 -o %s >%s",
+             bin, doc, text);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    qkperf_results r;
+    cr_assert_eq(qkperf_results_read_json(&r, doc, err, sizeof err), 0, "%s", err);
+    json_t *bands = json_object_get(r.config, "bands");
+    cr_assert_float_eq(json_number_value(json_object_get(bands, "time")), 0.5, 1e-12,
+                       "config.bands does not record --band");
+    qkperf_plots pl;
+    snprintf(out, sizeof out, "%s/plots", dir);
+    if (qkperf_plot_all(&r, out, &pl, err, sizeof err))
+        cr_skip_test("plots cannot be made here: %s", err);
+    char *buf = NULL, csv[700];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    qkperf_review_report(f, &r, NULL, NULL, NULL);
+    fclose(f);
+
+    verdicts lad, plot, rep;
+    verdicts_init(&lad);
+    verdicts_init(&plot);
+    verdicts_init(&rep);
+    char *ltext = slurp(text);
+    ladder_verdicts(ltext, &lad);
+    snprintf(csv, sizeof csv, "%s/data/ladder-dequantize-1024.csv", out);
+    plot_verdicts(csv, &plot);
+    report_verdicts(buf, &rep);
+    size_t compared = 0;
+    for (size_t s = 0; s < 2; s++)
+        for (size_t p = 0; p < plot.nph; p++) {
+            int pv = *slot(&plot, s, plot.phase[p]);
+            if (pv < 0)
+                continue;
+            int lv = *slot(&lad, s, plot.phase[p]), rv = *slot(&rep, s, plot.phase[p]);
+            cr_expect_eq(lv, pv, "step %zu %s: ladder says %d, plot %d", s, plot.phase[p], lv, pv);
+            cr_expect_eq(rv, pv, "step %zu %s: report says %d, plot %d", s, plot.phase[p], rv, pv);
+            compared++;
+        }
+    cr_expect_geq(compared, 8u, "only %zu verdicts compared", compared);
+    cr_expect_null(strstr(buf, "records no bands"), "the report used default bands");
+    free(ltext);
+    free(buf);
+    qkperf_plots_free(&pl);
+    qkperf_results_free(&r);
+}
