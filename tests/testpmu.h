@@ -162,6 +162,8 @@ int tp_event_alloc(void);
 void tp_event_free(int e);
 /* The context of (pid, cpu) as perf_event_open resolved them; -1 when full. */
 int tp_ctx_get(pid_t tid, int cpu);
+/* Give ctx back if no event is left in it (after a failed open). */
+void tp_ctx_put(int ctx);
 /* Advance ctx's time to now (TSC), rotating and counting. */
 void tp_ctx_advance(int ctx, uint64_t now);
 /* Add e to its group (or make it a leader) and reschedule. */

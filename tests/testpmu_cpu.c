@@ -173,7 +173,7 @@ int tp_cpu_init(char *msg, size_t len)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = tp_segv;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART; /* not SA_ONSTACK: the handler needs a few KB */
     sigemptyset(&sa.sa_mask);
     if (tp_real_sigaction(SIGSEGV, &sa, &tp_app_segv) != 0) {
         snprintf(msg, len, "cannot install the SIGSEGV handler: %s", strerror(errno));

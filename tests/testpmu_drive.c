@@ -15,8 +15,10 @@
  * --spin TICKS (default 20000000), --kernel (exclude_kernel=0), --reset
  * (read, RESET, read again), --cpu N, --hog N (qkperf: first open and
  * enable N cycle events as groups of their own, so that qkperf's group
- * has to share the counters). Exit status 0 unless the command line is
- * wrong; failed opens are output, not errors.
+ * has to share the counters), --format F (group: this read_format, and
+ * every fd's record printed as words), --close-leader (group: then read
+ * the second event, now a group of its own). Exit status 0 unless the
+ * command line is wrong; failed opens are output, not errors.
  */
 #include "perf.h"
 #include "pfm.h"
@@ -35,7 +37,8 @@
 
 typedef struct opts {
     uint64_t spin;
-    int kernel, reset, cpu, hog;
+    int kernel, reset, cpu, hog, close_leader;
+    long format; /* -1: qkperf's */
     const char *ev[MAX_EV];
     int n;
 } opts;
@@ -99,8 +102,9 @@ static int open_event(const opts *o, const char *ev, int leader, int group_fd)
     struct perf_event_attr a;
     if (encode(ev, &a) != 0)
         return -1;
-    a.read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
-                    PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
+    a.read_format = o->format >= 0 ? (uint64_t)o->format
+                                   : PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
+                                         PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
     a.disabled = leader;
     if (o->kernel)
         a.exclude_kernel = 0;
@@ -166,6 +170,44 @@ static void print_read(int fd)
                (unsigned long long)buf[4 + 2 * k]);
 }
 
+/* "words i n w..." for one fd's record in whatever read_format; and
+ * "short i ERR" for a read one word too short. */
+static void print_words(int i, int fd)
+{
+    uint64_t buf[4 + 3 * MAX_EV];
+    ssize_t got = read(fd, buf, sizeof buf);
+    if (got < 0) {
+        printf("words %d err %s\n", i, errname(errno));
+        return;
+    }
+    printf("words %d %zd", i, got / 8);
+    for (ssize_t k = 0; k < got / 8; k++)
+        printf(" %llu", (unsigned long long)buf[k]);
+    printf("\n");
+    got = got > 8 ? read(fd, buf, (size_t)got - 8) : 0;
+    printf("short %d %s\n", i, got < 0 ? errname(errno) : "ok");
+}
+
+/* The ticks spun with the events enabled, and the ticks from before the
+ * enable to after the disable: the events' times lie between the two. */
+static void print_spin(uint64_t inner, uint64_t outer)
+{
+    printf("spin %llu outer %llu\n", (unsigned long long)inner, (unsigned long long)outer);
+}
+
+/* After the group's run: the records in o->format, or the member after
+ * its leader is gone. */
+static void after_group(const opts *o, int *fd)
+{
+    for (int i = 0; o->format >= 0 && i < o->n; i++)
+        print_words(i, fd[i]);
+    if (o->close_leader && o->n > 1) {
+        close(fd[0]);
+        fd[0] = -1;
+        print_read(fd[1]);
+    }
+}
+
 static int cmd_group(const opts *o)
 {
     int fd[MAX_EV];
@@ -173,6 +215,7 @@ static int cmd_group(const opts *o)
     if (open_all(o, 1, fd, id) != o->n || o->n == 0)
         return 0;
     ioctl(fd[0], PERF_EVENT_IOC_RESET, PERF_IOC_FLAG_GROUP);
+    uint64_t outer0 = __rdtsc();
     ioctl(fd[0], PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP);
     for (int i = 0; i < o->n; i++)
         print_page(i, fd[i]);
@@ -180,14 +223,17 @@ static int cmd_group(const opts *o)
     spin(o->spin);
     uint64_t t1 = __rdtsc();
     ioctl(fd[0], PERF_EVENT_IOC_DISABLE, PERF_IOC_FLAG_GROUP);
-    printf("spin %llu\n", (unsigned long long)(t1 - t0));
-    print_read(fd[0]);
+    print_spin(t1 - t0, __rdtsc() - outer0);
+    if (o->format < 0)
+        print_read(fd[0]);
     if (o->reset) {
         ioctl(fd[0], PERF_EVENT_IOC_RESET, PERF_IOC_FLAG_GROUP);
         print_read(fd[0]);
     }
+    after_group(o, fd);
     for (int i = o->n - 1; i >= 0; i--)
-        close(fd[i]);
+        if (fd[i] >= 0)
+            close(fd[i]);
     return 0;
 }
 
@@ -198,6 +244,7 @@ static int cmd_mux(const opts *o)
     uint64_t id[MAX_EV] = {0};
     if (open_all(o, 0, fd, id) != o->n)
         return 0;
+    uint64_t outer0 = __rdtsc();
     for (int i = 0; i < o->n; i++)
         ioctl(fd[i], PERF_EVENT_IOC_ENABLE, 0);
     for (int i = 0; i < o->n; i++)
@@ -207,7 +254,7 @@ static int cmd_mux(const opts *o)
     uint64_t t1 = __rdtsc();
     for (int i = 0; i < o->n; i++)
         ioctl(fd[i], PERF_EVENT_IOC_DISABLE, 0);
-    printf("spin %llu\n", (unsigned long long)(t1 - t0));
+    print_spin(t1 - t0, __rdtsc() - outer0);
     for (int i = 0; i < o->n; i++) {
         printf("group %d\n", i);
         print_read(fd[i]);
@@ -245,7 +292,7 @@ static int cmd_qkperf(const opts *o)
         spin(o->spin);
         rc = rc ? rc : qkperf_pgroup_stop(g, c);
         uint64_t t1 = __rdtsc();
-        printf("spin %llu\n", (unsigned long long)(t1 - t0));
+        print_spin(o->spin, t1 - t0);
         if (rc != 0)
             printf("stop err %s\n", errname(-rc));
         for (int i = 0; rc == 0 && i < o->n; i++)
@@ -276,18 +323,23 @@ static int cmd_ident(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: testpmu_drive ident | {group|mux|qkperf} [--spin TICKS] [--kernel] "
-                    "[--reset] [--cpu N] [--hog N] EVENT...\n");
+                    "[--reset] [--cpu N] [--hog N] [--format F] [--close-leader] "
+                    "EVENT...\n");
     return 2;
 }
 
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){.spin = 20000000, .cpu = -1};
+    *o = (opts){.spin = 20000000, .cpu = -1, .format = -1};
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--spin") == 0 && i + 1 < argc)
             o->spin = strtoull(argv[++i], NULL, 0);
         else if (strcmp(argv[i], "--cpu") == 0 && i + 1 < argc)
             o->cpu = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+            o->format = strtol(argv[++i], NULL, 0);
+        else if (strcmp(argv[i], "--close-leader") == 0)
+            o->close_leader = 1;
         else if (strcmp(argv[i], "--hog") == 0 && i + 1 < argc)
             o->hog = atoi(argv[++i]);
         else if (strcmp(argv[i], "--kernel") == 0)

@@ -218,11 +218,49 @@ static int tp_sw_file(const struct perf_event_attr *a, pid_t pid, int cpu, unsig
 
 /* ---- perf_event_open ------------------------------------------------------------------- */
 
+/* The event itself, once every check has passed: the fd or -errno. */
+static long tp_new_event(const struct perf_event_attr *a, const tp_hwevent *hw, pid_t pid, int cpu,
+                         int ctx, int gl, unsigned long flags)
+{
+    int rc, is_hw = tp_is_hw(a->type);
+    if (gl >= 0 && (rc = tp_check_group(gl, ctx, cpu, a)))
+        return rc;
+    int e = tp_event_alloc();
+    if (e < 0)
+        return -ENOMEM;
+    tp_event *ev = &tp_events[e];
+    ev->kind = is_hw ? TP_HW : TP_SW;
+    if (is_hw)
+        ev->hw = *hw;
+    ev->ctx = ctx;
+    ev->cpu = cpu;
+    ev->leader = gl >= 0 ? gl : e;
+    if (is_hw && gl >= 0 && !tp_sched_group_fits(gl, e)) {
+        tp_event_free(e);
+        return -EINVAL; /* x86 validate_group: cannot go on even alone */
+    }
+    int fd =
+        is_hw ? tp_hw_file(flags & PERF_FLAG_FD_CLOEXEC, ev) : tp_sw_file(a, pid, cpu, flags, ev);
+    if (fd < 0) {
+        tp_event_free(e);
+        return fd;
+    }
+    ev->fd = fd;
+    ev->id = tp_next_id++;
+    ev->read_format = a->read_format;
+    ev->enabled = !a->disabled;
+    ev->pinned = a->pinned;
+    tp_ctx_advance(ctx, tp_tsc());
+    tp_fd_set(fd, e);
+    tp_sched_add(e);
+    return fd;
+}
+
 static long tp_open_locked(struct perf_event_attr *uattr, pid_t pid, int cpu, int group_fd,
                            unsigned long flags)
 {
     struct perf_event_attr a;
-    tp_hwevent hw;
+    tp_hwevent hw = {.raw = 0};
     pid_t tid;
     int gl = group_fd >= 0 ? tp_fd_event(group_fd) : -1, rc;
     if ((rc = tp_copy_attr(uattr, &a)) || (rc = tp_check_reserved(&a)))
@@ -241,35 +279,8 @@ static long tp_open_locked(struct perf_event_attr *uattr, pid_t pid, int cpu, in
     int ctx = tp_ctx_get(pid == -1 ? -1 : tid, cpu);
     if (ctx < 0)
         return -ENOMEM;
-    if (gl >= 0 && (rc = tp_check_group(gl, ctx, cpu, &a)))
-        return rc;
-    int e = tp_event_alloc();
-    if (e < 0)
-        return -ENOMEM;
-    tp_event *ev = &tp_events[e];
-    ev->kind = is_hw ? TP_HW : TP_SW;
-    ev->hw = hw;
-    ev->ctx = ctx;
-    ev->cpu = cpu;
-    ev->leader = gl >= 0 ? gl : e;
-    if (is_hw && gl >= 0 && !tp_sched_group_fits(gl, e)) {
-        tp_event_free(e);
-        return -EINVAL; /* x86 validate_group: cannot go on even alone */
-    }
-    int fd =
-        is_hw ? tp_hw_file(flags & PERF_FLAG_FD_CLOEXEC, ev) : tp_sw_file(&a, pid, cpu, flags, ev);
-    if (fd < 0) {
-        tp_event_free(e);
-        return fd;
-    }
-    ev->fd = fd;
-    ev->id = tp_next_id++;
-    ev->read_format = a.read_format;
-    ev->enabled = !a.disabled;
-    ev->pinned = a.pinned;
-    tp_ctx_advance(ctx, tp_tsc());
-    tp_fd_set(fd, e);
-    tp_sched_add(e);
+    long fd = tp_new_event(&a, &hw, pid, cpu, ctx, gl, flags);
+    tp_ctx_put(ctx);
     return fd;
 }
 

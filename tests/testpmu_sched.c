@@ -77,6 +77,12 @@ int tp_ctx_get(pid_t tid, int cpu)
     return free_slot;
 }
 
+void tp_ctx_put(int c)
+{
+    if (tp_ctxs[c].nevs == 0)
+        tp_ctxs[c].used = 0;
+}
+
 static void tp_list_remove(int *list, int *n, int v)
 {
     for (int i = 0; i < *n; i++)
@@ -167,9 +173,12 @@ static void tp_ctx_pages(tp_ctx *x)
 
 /* ---- counter assignment -------------------------------------------------------- */
 
+/* How many places an event has (a merged event: pairs), as the kernel
+ * orders its search. */
 static int tp_weight(const tp_event *e)
 {
-    return __builtin_popcountll(e->hw.place.mask);
+    int n = __builtin_popcountll(e->hw.place.mask);
+    return e->hw.place.pair ? n / 2 : n;
 }
 
 /* Can p go on counter c (and c + 1, for a merged event)? Sets the
