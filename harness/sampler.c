@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define QKPERF_SAMPLER_PERIOD 100000u /* ns: 10 kHz */
@@ -182,6 +183,10 @@ static int qkperf_attr_init(qkperf_sampler *s, const qkperf_sample_config *cfg)
     a->exclude_kernel = 1;
     a->exclude_hv = 1;
     a->sample_id_all = 1;
+    /* Sample times on CLOCK_MONOTONIC, so a caller can keep the samples
+     * that fall inside regions it timed with clock_gettime. */
+    a->use_clockid = 1;
+    a->clockid = CLOCK_MONOTONIC;
     a->watermark = 1;
     s->pages = cfg->pages ? cfg->pages : QKPERF_SAMPLER_PAGES;
     s->pagesz = (size_t)sysconf(_SC_PAGESIZE);

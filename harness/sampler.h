@@ -61,7 +61,7 @@ typedef struct qkperf_sample_config {
 typedef struct qkperf_sample {
     uint64_t ip;
     uint32_t pid, tid;
-    uint64_t time; /* perf clock, ns */
+    uint64_t time; /* CLOCK_MONOTONIC, ns (as clock_gettime gives it) */
 } qkperf_sample;
 
 /* One mapping record (PERF_RECORD_MMAP2, or MMAP on old kernels). */

@@ -185,6 +185,49 @@ Test(sampler, only_the_enabled_region_is_sampled)
     qkperf_sampler_close(s);
 }
 
+typedef struct time_window {
+    uint64_t lo, hi;
+    size_t in, out;
+} time_window;
+
+static void on_sample_time(void *ctx, const qkperf_sample *s)
+{
+    time_window *w = ctx;
+    if (s->time >= w->lo && s->time <= w->hi)
+        w->in++;
+    else
+        w->out++;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sample times are CLOCK_MONOTONIC: the samples of a region timed with
+ * clock_gettime lie inside it, so a runner may enable once and keep the
+ * samples of each kernel call by time. */
+Test(sampler, sample_times_are_clock_monotonic)
+{
+    qkperf_sample_config cfg = clock_config();
+    qkperf_err e = {0};
+    qkperf_sampler *s = qkperf_sampler_open_self(&cfg, &e);
+    cr_assert_not_null(s, "%s", e.msg);
+    time_window w = {0};
+    qkperf_sampler_sink sink = {.sample = on_sample_time, .ctx = &w};
+    w.lo = monotonic_ns();
+    cr_assert_eq(qkperf_sampler_enable(s), 0);
+    inline_work_run(1, N_INNER, 0, 0.1);
+    cr_assert_eq(qkperf_sampler_disable(s), 0);
+    w.hi = monotonic_ns();
+    qkperf_sampler_drain(s, &sink);
+    cr_expect_gt(w.in, 500);
+    cr_expect_eq(w.out, 0, "%zu of %zu samples outside the timed region", w.out, w.in + w.out);
+    qkperf_sampler_close(s);
+}
+
 /* ---- an exec'd child --------------------------------------------------------- */
 
 static const char *inline_work_bin(void)
