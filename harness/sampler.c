@@ -699,7 +699,7 @@ void qkperf_sampler_describe(const qkperf_sampler *s, char *buf, size_t len)
     if (s->exec)
         snprintf(who, sizeof who, "pid %d and its descendants", (int)s->pid);
     else
-        snprintf(who, sizeof who, "%zu threads", s->ntids);
+        snprintf(who, sizeof who, "%zu thread%s", s->ntids, s->ntids == 1 ? "" : "s");
     snprintf(buf, len,
              "%s every %llu %s, precise_ip %d, %s x %zu CPUs (%zu events), %zu ring buffers of "
              "%zu pages",
