@@ -74,6 +74,7 @@ static int add_delta(qkperf_deltas *ds, const qkperf_record *a, const qkperf_rec
     snprintf(d->op, sizeof d->op, "%s", b->op);
     snprintf(d->size, sizeof d->size, "%s", b->size);
     snprintf(d->phase, sizeof d->phase, "%s", b->phase);
+    snprintf(d->view, sizeof d->view, "%s", b->view);
     snprintf(d->metric, sizeof d->metric, "%s", b->metric);
     snprintf(d->source, sizeof d->source, "%s", b->source);
     snprintf(d->unit, sizeof d->unit, "%s", b->unit);
@@ -102,7 +103,7 @@ static const qkperf_record *match(const qkperf_results *r, const qkperf_record *
         const qkperf_record *y = &r->rec[i];
         if (!strcmp(y->op, x->op) && !strcmp(y->variant, variant) && !strcmp(y->size, x->size) &&
             !strcmp(y->phase, x->phase) && !strcmp(y->metric, x->metric) &&
-            !strcmp(y->source, x->source))
+            !strcmp(y->source, x->source) && !strcmp(y->view, x->view))
             return y;
     }
     return NULL;

@@ -16,6 +16,7 @@
 
 typedef struct qkperf_delta {
     char op[32], size[48], phase[24], metric[48], source[12], unit[16];
+    char view[12];         /* the records' view: staged, fused or in-context */
     char variant[48];      /* the record's variant (compare) or `to` (steps) */
     char from[48], to[48]; /* variants (ladder) or "baseline"/"new" labels */
     double before, after;  /* medians */

@@ -169,7 +169,7 @@ static const qkperf_record *reference_of(const qkperf_results *r, const qkperf_r
         const qkperf_record *y = &r->rec[i];
         if (!strcmp(y->variant, ref) && !strcmp(y->op, x->op) && !strcmp(y->size, x->size) &&
             !strcmp(y->phase, x->phase) && !strcmp(y->metric, x->metric) &&
-            !strcmp(y->source, x->source))
+            !strcmp(y->source, x->source) && !strcmp(y->view, x->view))
             return y;
     }
     return NULL;
@@ -240,8 +240,8 @@ static int lost_records(FILE *f, const qkperf_results *old, const qkperf_results
         const qkperf_record *x = &old->rec[i];
         if (!x->counted || !x->n || !selected(o, x->phase, x->metric))
             continue;
-        const qkperf_record *y =
-            qkperf_results_find(new_, x->op, x->variant, x->size, x->phase, x->metric);
+        const qkperf_record *y = qkperf_results_find_view(new_, x->view, x->op, x->variant, x->size,
+                                                          x->phase, x->metric);
         if (y && y->counted && y->n && !strcmp(y->source, x->source))
             continue;
         int measured = ran(new_, x);

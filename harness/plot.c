@@ -43,7 +43,8 @@ qkperf_names qkperf_plot_distinct(const qkperf_results *r, const char *op, int f
     qkperf_names s = {.n = 0};
     for (size_t i = 0; i < r->n; i++) {
         const qkperf_record *x = &r->rec[i];
-        if (!x->counted || (op && strcmp(x->op, op)) || (staged_only && !strcmp(x->phase, "total")))
+        if (!x->counted || (op && strcmp(x->op, op)) ||
+            (staged_only && strcmp(x->view, QKPERF_VIEW_STAGED)))
             continue;
         const char *f[] = {x->op, x->variant, x->size, x->phase};
         qkperf_names_add(&s, f[field]);

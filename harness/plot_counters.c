@@ -60,7 +60,7 @@ static int metric_state(const qkperf_results *r, const char *op, const char *siz
     for (size_t i = 0; i < r->n; i++) {
         const qkperf_record *x = &r->rec[i];
         if (!x->counted || !x->n || strcmp(x->source, source) || strcmp(x->metric, metric) ||
-            strcmp(x->op, op) || strcmp(x->size, size) || !strcmp(x->phase, "total"))
+            strcmp(x->op, op) || strcmp(x->size, size) || strcmp(x->view, QKPERF_VIEW_STAGED))
             continue;
         if (st == METRIC_ABSENT && unit)
             *unit = x->unit;
@@ -201,7 +201,8 @@ static int panel_file(qkperf_plot_ctx *c, const char *name, const char *op, cons
                 const qkperf_record *y = &c->r->rec[i];
                 if (y->counted && y->n && !strcmp(y->op, op) && !strcmp(y->size, size) &&
                     !strcmp(y->variant, vs->v[v]) && !strcmp(y->phase, ph->v[p]) &&
-                    !strcmp(y->source, pn->source) && !strcmp(y->metric, pn->metric))
+                    !strcmp(y->source, pn->source) && !strcmp(y->metric, pn->metric) &&
+                    !strcmp(y->view, QKPERF_VIEW_STAGED))
                     x = y;
             }
             fprintf(f, x ? ",%.6g" : ",NaN", x ? x->median / div : 0);

@@ -57,13 +57,24 @@ static void summarize(qkperf_record *rec)
     rec->outliers_high = s.high_mild + s.high_severe;
 }
 
+const char *qkperf_default_view(const char *phase)
+{
+    return strcmp(phase, "total") ? QKPERF_VIEW_STAGED : QKPERF_VIEW_FUSED;
+}
+
+int qkperf_view_known(const char *view)
+{
+    return !strcmp(view, QKPERF_VIEW_STAGED) || !strcmp(view, QKPERF_VIEW_FUSED) ||
+           !strcmp(view, QKPERF_VIEW_IN_CONTEXT);
+}
+
 static qkperf_record *same_series(qkperf_results *r, const qkperf_record *x)
 {
     for (size_t i = 0; i < r->n; i++) {
         qkperf_record *y = &r->rec[i];
         if (!strcmp(x->op, y->op) && !strcmp(x->variant, y->variant) && !strcmp(x->size, y->size) &&
             !strcmp(x->phase, y->phase) && !strcmp(x->metric, y->metric) &&
-            !strcmp(x->source, y->source))
+            !strcmp(x->source, y->source) && !strcmp(x->view, y->view))
             return y;
     }
     return NULL;
@@ -96,8 +107,11 @@ static int merge(qkperf_record *dst, const qkperf_record *rec)
     return 0;
 }
 
-int qkperf_results_add(qkperf_results *r, const qkperf_record *rec)
+int qkperf_results_add(qkperf_results *r, const qkperf_record *in)
 {
+    qkperf_record viewed = *in, *rec = &viewed;
+    if (!rec->view[0])
+        snprintf(rec->view, sizeof rec->view, "%s", qkperf_default_view(rec->phase));
     qkperf_record *prev = same_series(r, rec);
     if (prev)
         return merge(prev, rec);
@@ -133,17 +147,25 @@ void qkperf_results_note(qkperf_results *r, const char *fmt, ...)
     json_array_append_new(r->notes, json_string(buf));
 }
 
-const qkperf_record *qkperf_results_find(const qkperf_results *r, const char *op,
-                                         const char *variant, const char *size, const char *phase,
-                                         const char *metric)
+const qkperf_record *qkperf_results_find_view(const qkperf_results *r, const char *view,
+                                              const char *op, const char *variant, const char *size,
+                                              const char *phase, const char *metric)
 {
     for (size_t i = 0; i < r->n; i++) {
         const qkperf_record *x = &r->rec[i];
         if (!strcmp(x->op, op) && !strcmp(x->variant, variant) && !strcmp(x->size, size) &&
-            !strcmp(x->phase, phase) && !strcmp(x->metric, metric))
+            !strcmp(x->phase, phase) && !strcmp(x->metric, metric) && !strcmp(x->view, view))
             return x;
     }
     return NULL;
+}
+
+const qkperf_record *qkperf_results_find(const qkperf_results *r, const char *op,
+                                         const char *variant, const char *size, const char *phase,
+                                         const char *metric)
+{
+    return qkperf_results_find_view(r, qkperf_default_view(phase), op, variant, size, phase,
+                                    metric);
 }
 
 /* ---- atomic writes ------------------------------------------------------ */
@@ -243,13 +265,13 @@ static json_t *record_json(const qkperf_record *x)
     json_t *s = json_array();
     for (size_t i = 0; i < x->n; i++)
         json_array_append_new(s, num(x->samples[i]));
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:b,s:s?,s:o,s:{s:I,s:I}}",
-                     "op", x->op, "variant", x->variant, "size", x->size, "phase", x->phase,
-                     "metric", x->metric, "source", x->source, "unit", x->unit, "batch",
-                     (json_int_t)x->batch, "samples", s, "median", num(x->median), "mad",
-                     num(x->mad), "min", num(x->min), "counted", x->counted, "reason",
-                     x->counted ? NULL : x->why, "multiplex", num(x->mux_ratio), "outliers", "low",
-                     (json_int_t)x->outliers_low, "high", (json_int_t)x->outliers_high);
+    return json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:b,s:s?,s:o,s:{s:I,s:I}}", "op",
+        x->op, "variant", x->variant, "size", x->size, "phase", x->phase, "view", x->view, "metric",
+        x->metric, "source", x->source, "unit", x->unit, "batch", (json_int_t)x->batch, "samples",
+        s, "median", num(x->median), "mad", num(x->mad), "min", num(x->min), "counted", x->counted,
+        "reason", x->counted ? NULL : x->why, "multiplex", num(x->mux_ratio), "outliers", "low",
+        (json_int_t)x->outliers_low, "high", (json_int_t)x->outliers_high);
 }
 
 static json_t *results_json(const qkperf_results *r)
@@ -324,13 +346,14 @@ char *qkperf_results_csv_text(const qkperf_results *r)
     FILE *f = open_memstream(&buf, &size);
     if (!f)
         return NULL;
-    fputs(
-        "op,variant,size,phase,metric,source,unit,batch,n,median,mad,min,counted,reason,samples\n",
-        f);
+    fputs("op,variant,size,phase,view,metric,source,unit,batch,n,median,mad,min,counted,reason,"
+          "samples\n",
+          f);
     for (size_t i = 0; i < r->n; i++) {
         const qkperf_record *x = &r->rec[i];
-        const char *cols[] = {x->op, x->variant, x->size, x->phase, x->metric, x->source, x->unit};
-        for (size_t c = 0; c < 7; c++) {
+        const char *cols[] = {x->op,   x->variant, x->size,   x->phase,
+                              x->view, x->metric,  x->source, x->unit};
+        for (size_t c = 0; c < 8; c++) {
             if (c)
                 fputc(',', f);
             csv_field(f, cols[c]);
@@ -490,6 +513,17 @@ static int get_names(json_t *o, qkperf_record *x, char *why, size_t wlen)
     for (size_t k = 0; k < 7; k++)
         if (get_name(o, keys[k], dst[k], caps[k], k == 6, why, wlen))
             return -1;
+    json_t *view = json_object_get(o, "view"); /* absent before views were recorded */
+    if (!view) {
+        snprintf(x->view, sizeof x->view, "%s", qkperf_default_view(x->phase));
+        return 0;
+    }
+    if (get_name(o, "view", x->view, sizeof x->view, 0, why, wlen))
+        return -1;
+    if (!qkperf_view_known(x->view))
+        return snprintf(why, wlen, "field 'view' is '%s', expected staged, fused or in-context",
+                        x->view),
+               -1;
     return 0;
 }
 

@@ -11,9 +11,23 @@
 
 #define QKPERF_SCHEMA "qkperf-results/1"
 
-/* One series: a metric of one region (phase or "total") of one variant. */
+/* The view of a record: a phase run alone over the whole input (staged),
+ * the whole kernel (fused, phase "total"), or a phase inside the fused
+ * kernel, its share of the kernel's own time or counts (in-context). */
+#define QKPERF_VIEW_STAGED "staged"
+#define QKPERF_VIEW_FUSED "fused"
+#define QKPERF_VIEW_IN_CONTEXT "in-context"
+
+/* The view a record without one has: fused for "total", else staged. */
+const char *qkperf_default_view(const char *phase);
+/* 1 for one of the three view names. */
+int qkperf_view_known(const char *view);
+
+/* One series: a metric of one region (phase or "total") of one variant,
+ * in one view. */
 typedef struct qkperf_record {
     char op[32], variant[48], size[48], phase[24], metric[48], source[12], unit[16];
+    char view[12];   /* QKPERF_VIEW_*; "" when added: the default view */
     double *samples; /* per call (already divided by batch) */
     size_t n;
     double median, mad, min;
@@ -38,9 +52,15 @@ void qkperf_results_free(qkperf_results *r);
 int qkperf_results_add(qkperf_results *r, const qkperf_record *rec);
 void qkperf_results_note(qkperf_results *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The staged or fused record (by qkperf_default_view of phase) of a
+ * series, any source; NULL if none. */
 const qkperf_record *qkperf_results_find(const qkperf_results *r, const char *op,
                                          const char *variant, const char *size, const char *phase,
                                          const char *metric);
+/* The same in an explicit view ("in-context" for a phase's share). */
+const qkperf_record *qkperf_results_find_view(const qkperf_results *r, const char *view,
+                                              const char *op, const char *variant, const char *size,
+                                              const char *phase, const char *metric);
 
 /* The document as text (malloc'ed, NUL-terminated), NULL when out of memory. */
 char *qkperf_results_json_text(const qkperf_results *r);

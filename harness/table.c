@@ -81,7 +81,7 @@ static int same_region(const qkperf_record *x, const char *op, const char *varia
                        const char *size, const char *phase)
 {
     return !strcmp(x->op, op) && !strcmp(x->variant, variant) && !strcmp(x->size, size) &&
-           !strcmp(x->phase, phase);
+           !strcmp(x->phase, phase) && !strcmp(x->view, qkperf_default_view(phase));
 }
 
 /* Counted metrics one per row; metrics that could not be counted on one

@@ -260,7 +260,8 @@ Test(cli, documents_on_stdout_stay_parseable, .timeout = 120)
         qkperf("sweep -k dequantize -v avx2-p1-p4 -s 256 -n 3 -g none --no-staged --format csv",
                err, sizeof err, &out);
     cr_assert_eq(rc, 0, "%s", err);
-    cr_expect_eq(strncmp(out, "op,variant,size,phase,metric", 28), 0, "csv on stdout: %.200s", out);
+    cr_expect_eq(strncmp(out, "op,variant,size,phase,view,metric", 33), 0, "csv on stdout: %.200s",
+                 out);
     cr_expect_not_null(strstr(err, "sweep dequantize:"), "the table goes to stderr: %s", err);
     free(out);
 }

@@ -88,6 +88,67 @@ Test(results, json_round_trip, .init = make_dir)
     qkperf_results_free(&back);
 }
 
+/* Every record says its view; a phase's in-context share and the same
+ * phase run alone are two series, found apart; a document from before
+ * views were recorded reads as staged/fused; an unknown view is refused. */
+Test(results, views_are_kept_apart_and_read_back, .init = make_dir)
+{
+    qkperf_results r, back;
+    fill(&r);
+    double s[] = {3, 4, 5};
+    qkperf_record ic = {.op = "gemv",
+                        .variant = "avx2-p1",
+                        .size = "64x256",
+                        .phase = "unpack",
+                        .metric = "time",
+                        .source = "tsc",
+                        .unit = "ns",
+                        .view = QKPERF_VIEW_IN_CONTEXT,
+                        .samples = s,
+                        .n = 3,
+                        .batch = 1,
+                        .counted = 1,
+                        .mux_ratio = 1.0};
+    cr_assert_eq(qkperf_results_add(&r, &ic), 0);
+    cr_assert_eq(r.n, 3, "an in-context series does not join the staged one");
+    cr_expect_str_eq(r.rec[0].view, "staged", "the default view of a phase");
+    const qkperf_record *st =
+        qkperf_results_find(&r, "gemv", "avx2-p1", "64x256", "unpack", "time");
+    const qkperf_record *in =
+        qkperf_results_find_view(&r, "in-context", "gemv", "avx2-p1", "64x256", "unpack", "time");
+    cr_assert(st && in && st != in);
+    cr_expect_float_eq(in->median, 4, 1e-12);
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/v.json", dir);
+    cr_assert_eq(qkperf_results_write_json(&r, path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qkperf_results_read_json(&back, path, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(back.rec[2].view, "in-context");
+    char *csv = qkperf_results_csv_text(&r);
+    cr_expect_not_null(strstr(csv, "gemv,avx2-p1,64x256,unpack,in-context,time,tsc"), "%s", csv);
+    free(csv);
+    qkperf_results_free(&back);
+
+    char old[256], bad[256];
+    snprintf(old, sizeof old, "%s/old.json", dir);
+    snprintf(bad, sizeof bad, "%s/badview.json", dir);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    cr_assert_not_null(doc);
+    json_t *recs = json_object_get(doc, "records");
+    json_array_remove(recs, 2);
+    json_object_del(json_array_get(recs, 0), "view");
+    cr_assert_eq(json_dump_file(doc, old, 0), 0);
+    json_object_set_new(json_array_get(recs, 0), "view", json_string("inside"));
+    cr_assert_eq(json_dump_file(doc, bad, 0), 0);
+    json_decref(doc);
+    cr_assert_eq(qkperf_results_read_json(&back, old, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(back.rec[0].view, "staged");
+    qkperf_results_free(&back);
+    cr_expect_eq(qkperf_results_read_json(&back, bad, err, sizeof err), -1);
+    cr_expect(strstr(err, "field 'view' is 'inside'") != NULL, "%s", err);
+    qkperf_results_free(&r);
+}
+
 Test(results, csv_rows_and_quoting, .init = make_dir)
 {
     qkperf_results r;
