@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "attrib.h"
-#include "kernel.h"
+#include "registry.h"
 #include "plot.h"
 #include "roofline.h"
 #include "child.h"

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 
 #include "cli.h"
-#include "kernel.h"
+#include "registry.h"
 #include "results.h"
 #include "table.h"
 
