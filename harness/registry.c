@@ -145,11 +145,6 @@ const char *qk_phase_note(const qk_variant *v, unsigned p)
 
 /* ---- checking a module --------------------------------------------------- */
 
-enum {
-    KNOWN_ISA = QK_ISA_AVX2 | QK_ISA_FMA | QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI |
-                QK_ISA_AVXVNNI
-};
-
 static size_t count_of(const void *const *list)
 {
     size_t n = 0;
@@ -200,12 +195,17 @@ static int check_op(const qk_module *m, size_t i, char *err, size_t len)
             return snprintf(err, len, "module '%s': op '%s': phase %u is empty or repeated",
                             m->name, name, p),
                    -1;
-    if (op->reference &&
-        !has_variant(m, count_of((const void *const *)m->variants), op->name, op->reference))
-        return snprintf(err, len, "module '%s': op '%s': reference variant '%s' is not registered",
-                        m->name, name, op->reference),
-               -1;
     return 0;
+}
+
+/* After the variants are checked: an op's reference is one of them. */
+static int check_reference(const qk_module *m, const qk_op *op, size_t nv, char *err, size_t len)
+{
+    if (!op->reference || has_variant(m, nv, op->name, op->reference))
+        return 0;
+    return snprintf(err, len, "module '%s': op '%s': reference variant '%s' is not registered",
+                    m->name, op->name, op->reference),
+           -1;
 }
 
 static int check_variant(const qk_module *m, size_t nops, size_t i, char *err, size_t len)
@@ -227,9 +227,9 @@ static int check_variant(const qk_module *m, size_t nops, size_t i, char *err, s
         return snprintf(err, len, "module '%s': %s variant '%s' is already registered", m->name,
                         v->op, name),
                -1;
-    if (v->isa & ~(unsigned)KNOWN_ISA)
+    if (v->isa & ~(unsigned)QK_ISA_ALL)
         return snprintf(err, len, "module '%s': variant '%s' needs unknown ISA bits 0x%x", m->name,
-                        name, v->isa & ~(unsigned)KNOWN_ISA),
+                        name, v->isa & ~(unsigned)QK_ISA_ALL),
                -1;
     return 0;
 }
@@ -253,6 +253,9 @@ static int check_module(const qk_module *m, char *err, size_t len)
             return -1;
     for (size_t i = 0; i < nv; i++)
         if (check_variant(m, nops, i, err, len))
+            return -1;
+    for (size_t i = 0; i < nops; i++)
+        if (check_reference(m, m->ops[i], nv, err, len))
             return -1;
     return 0;
 }
