@@ -22,7 +22,8 @@
 
 /* Check m and register all of it, or nothing: 0, or -1 with one line in
  * err naming the module and what is wrong (wrong abi, a name taken, a
- * missing field, a variant of an unknown op, ...). */
+ * missing field, a variant of an unknown op, ...). The registry keeps the
+ * pointers: m and all it points to must stay valid from then on. */
 int qk_register_module(const qk_module *m, char *err, size_t len);
 
 size_t qk_op_count(void);
