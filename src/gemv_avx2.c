@@ -585,7 +585,7 @@ QK_GV_PHASES(avx2_p1_p4_p2,
              QK_PHASE(p2_memory, NULL, "qk_tile_gather", "qk_load4", "qk_load32_split"),
              QK_PHASE(p2_unpack, NULL, "qk_unpack32", "qk_tile_row", "qk256_code"),
              QK_PHASE(p2_lut, NULL, PERM_LUT_BLOCKS),
-             QK_PHASE(p2_fma, NULL, "qk_fma_row16", FMA_BLOCKS),
+             QK_PHASE(p2_fma, NULL, "qk_fma_tile", "qk_fma_row16", FMA_BLOCKS),
              QK_PHASE(p2_hsum, NULL, HSUM_BLOCKS));
 
 GV_MEMORY_STAGE8(p3_memory, "gemv/avx2-p1-p4-p2-p3/memory@8", mem8_32)
@@ -598,5 +598,5 @@ QK_GV_PHASES(avx2_p1_p4_p2_p3,
                       "qk_prefetch_tile", "qk_load32_split"),
              QK_PHASE(p3_unpack, NULL, "qk_unpack32", "qk_tile_row", "qk256_code"),
              QK_PHASE(p3_lut, NULL, PERM_LUT_BLOCKS),
-             QK_PHASE(p3_fma, NULL, "qk_fma_row16", FMA_BLOCKS),
+             QK_PHASE(p3_fma, NULL, "qk_fma_tile", "qk_fma_row16", FMA_BLOCKS),
              QK_PHASE(p3_hsum, NULL, HSUM_BLOCKS));
