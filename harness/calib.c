@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "calib.h"
-#include "kernel.h"
+#include "registry.h"
 
 #if !defined(__x86_64__)
 #error "calib.c: the calibration loop is x86-64 assembly"
@@ -18,18 +18,14 @@
 
 /* ---- calib-ir ------------------------------------------------------------ */
 
-/* void qkperf_calib_ir_run(void *ws) and void qkperf_calib_ir_phase(void *ws,
- * unsigned phase): two names for one function, so the fused and the staged
- * entry points are the same instructions. ws points at a uint64_t N >= 1.
- * Executes 1 + 6N + 1 instructions; an empty function executes 1 (ret). */
+/* void qkperf_calib_ir_run(void *ws): ws points at a uint64_t N >= 1.
+ * Executes 1 + 6N + 1 instructions; an empty function executes 1 (ret).
+ * The fused kernel and the staged "loop" phase are this one function. */
 __asm__(".text\n"
         ".p2align 4\n"
         ".globl qkperf_calib_ir_run\n"
         ".type qkperf_calib_ir_run, @function\n"
-        ".globl qkperf_calib_ir_phase\n"
-        ".type qkperf_calib_ir_phase, @function\n"
         "qkperf_calib_ir_run:\n"
-        "qkperf_calib_ir_phase:\n"
         "    movq (%rdi), %rcx\n"
         "1:  addq $1, %rax\n"
         "    addq $1, %rdx\n"
@@ -38,11 +34,9 @@ __asm__(".text\n"
         "    decq %rcx\n"
         "    jnz 1b\n"
         "    ret\n"
-        ".size qkperf_calib_ir_run, . - qkperf_calib_ir_run\n"
-        ".size qkperf_calib_ir_phase, . - qkperf_calib_ir_phase\n");
+        ".size qkperf_calib_ir_run, . - qkperf_calib_ir_run\n");
 
 void qkperf_calib_ir_run(void *ws);
-void qkperf_calib_ir_phase(void *ws, unsigned phase);
 
 static void *ir_create(const size_t *dim, uint64_t seed)
 {
@@ -112,12 +106,6 @@ static void stride_run(void *p)
     w->sink = sum;
 }
 
-static void stride_phase(void *p, unsigned phase)
-{
-    (void)phase;
-    stride_run(p);
-}
-
 static double stride_elements(const size_t *dim)
 {
     return (double)qkperf_calib_stride_lines(dim[0]);
@@ -127,48 +115,66 @@ static double stride_bytes(const size_t *dim)
     return QKPERF_CALIB_LINE * stride_elements(dim);
 }
 
-/* ---- registration -------------------------------------------------------- */
+/* ---- the module ---------------------------------------------------------- */
 
 static const char *const loop_phase[] = {"loop", NULL};
 
-static const qk_op calib_ops[] = {
-    {.name = "calib-ir",
-     .summary = "calibration: 6 instructions per iteration, size = iterations",
-     .phases = loop_phase,
-     .ndim = 1,
-     .create = ir_create,
-     .destroy = free,
-     .elements = ir_elements,
-     .bytes = ir_bytes},
-    {.name = "calib-stride",
-     .summary = "calibration: one load per 64-byte line, size = bytes",
-     .phases = loop_phase,
-     .ndim = 1,
-     .create = stride_create,
-     .destroy = stride_destroy,
-     .elements = stride_elements,
-     .bytes = stride_bytes},
+static const qk_op calib_ir = {
+    .name = "calib-ir",
+    .summary = "calibration: 6 instructions per iteration, size = iterations",
+    .phases = loop_phase,
+    .ndim = 1,
+    .create = ir_create,
+    .destroy = free,
+    .elements = ir_elements,
+    .bytes = ir_bytes,
+    .default_size = "1024",
 };
 
-static const qk_variant calib_variants[] = {
-    {.op = "calib-ir",
-     .name = "asm",
-     .summary = "4 x add, dec, jnz per iteration",
-     .fused = qkperf_calib_ir_run,
-     .phase = qkperf_calib_ir_phase},
-    {.op = "calib-stride",
-     .name = "c",
-     .summary = "one volatile byte load per line",
-     .fused = stride_run,
-     .phase = stride_phase},
+static const qk_op calib_stride = {
+    .name = "calib-stride",
+    .summary = "calibration: one load per 64-byte line, size = bytes",
+    .phases = loop_phase,
+    .ndim = 1,
+    .create = stride_create,
+    .destroy = stride_destroy,
+    .elements = stride_elements,
+    .bytes = stride_bytes,
+    .default_size = "1024",
+};
+
+/* The staged phase is the fused kernel itself: the known answers hold for
+ * either view. */
+static const qk_phase ir_phases[] = {
+    {qkperf_calib_ir_run, (const char *const[]){"qkperf_calib_ir_run", NULL}, NULL}};
+static const qk_phase stride_phases[] = {
+    {stride_run, (const char *const[]){"stride_run", NULL}, NULL}};
+
+static const qk_variant calib_asm = {.op = "calib-ir",
+                                     .name = "asm",
+                                     .summary = "4 x add, dec, jnz per iteration",
+                                     .fused = qkperf_calib_ir_run,
+                                     .phases = ir_phases};
+static const qk_variant calib_c = {.op = "calib-stride",
+                                   .name = "c",
+                                   .summary = "one volatile byte load per line",
+                                   .fused = stride_run,
+                                   .phases = stride_phases};
+
+static const qk_op *const calib_ops[] = {&calib_ir, &calib_stride, NULL};
+static const qk_variant *const calib_variants[] = {&calib_asm, &calib_c, NULL};
+
+const qk_module qkperf_calib_module = {
+    .abi = QK_KERNEL_ABI,
+    .name = "calib",
+    .ops = calib_ops,
+    .variants = calib_variants,
 };
 
 void qkperf_calib_register(void)
 {
-    /* A second call finds the names taken; that is the only way these
-     * registrations can fail, so the results need no checking. */
-    for (size_t i = 0; i < sizeof calib_ops / sizeof calib_ops[0]; i++)
-        (void)qk_register_op(&calib_ops[i]);
-    for (size_t i = 0; i < sizeof calib_variants / sizeof calib_variants[0]; i++)
-        (void)qk_register_variant(&calib_variants[i]);
+    /* A second call finds the names taken; that is the only way this
+     * registration can fail, so the result needs no checking. */
+    char err[256];
+    (void)qk_register_module(&qkperf_calib_module, err, sizeof err);
 }

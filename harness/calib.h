@@ -1,6 +1,6 @@
 /*
- * calib.h — calibration ops with known answers, registered through the
- * kernel interface like any user's kernel, so that a counter source can be
+ * calib.h — calibration ops with known answers, a kernel-interface module
+ * registered like any user's kernel, so that a counter source can be
  * checked against figures known in advance:
  *
  *   calib-ir      size N: a loop of exactly QKPERF_CALIB_IR_PER_ITER
@@ -24,7 +24,10 @@ enum {
     QKPERF_CALIB_LINE = 64
 };
 
-/* Register both ops and their variants; safe to call more than once. */
+/* The module of both ops and their variants. */
+extern const struct qk_module qkperf_calib_module;
+
+/* Register qkperf_calib_module; safe to call more than once. */
 void qkperf_calib_register(void);
 
 /* Distinct lines the stride walk touches for a buffer of `bytes`. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel.h"
+#include "registry.h"
 
 enum { QKPERF_MAX_LIST = 64 };
 

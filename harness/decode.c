@@ -39,7 +39,7 @@
 #include "machine.h"
 #include "probe.h"
 #include "qk256.h"
-#include "qk256_impl.h" /* qk256_parallel_rows: the weights read shares rows out like a gemv */
+#include "qkperf/kernel.h" /* qk_module: the weights read shares rows out like a gemv */
 #include "roofline.h"
 #include "stats.h"
 #include "table.h"
@@ -353,7 +353,7 @@ static int run_step(const dvariant *d, dmodel *m, unsigned layer, int k, int n, 
     const float *x = m->buf[steps[k].in];
     if (d->read) { /* the gemvs' hand-off threshold: rows x cols multiply-adds */
         read_job j = {p, s, rb, rb / QK256_BLOCK_BYTES};
-        qk256_parallel_rows(rows, rows * cols, read_rows, &j);
+        qk256_kernel_module()->parallel_rows(rows, rows * cols, read_rows, &j);
         return 0;
     }
     int rc = d->i8 ? qk256_gemv_i8_variant(d->name, y, p, rb, s, x, rows, cols, NULL)

@@ -63,8 +63,8 @@ static const struct option job_opts[] = {
 
 static const char *default_size(const qk_op *op)
 {
-    if (!strcmp(op->name, "gemv"))
-        return "2560x2560";
+    if (op->default_size)
+        return op->default_size;
     return op->ndim == 1 ? "1024" : "256x256";
 }
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kernel.h"
+#include <qkperf/kernel.h>
 #include "machine.h"
 #include "perf.h"
 

@@ -10,6 +10,7 @@
  * region be narrowed to its inner loop.
  */
 #include <cpuid.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -69,37 +70,28 @@ static const char *mca_dir(void)
 #endif
 }
 
-/* Which asm file holds a variant's regions: scalar.c for the reference,
- * one file per op for the AVX2 ladder. Where one file holds both ops, the
- * region names carry the op ("gemv:scalar/fma"); *qualify says so. */
-static const char *asm_name(const qk_op *op, const qk_variant *v, int *qualify)
+static int is_asm(const struct dirent *d)
 {
-    static const struct {
-        const char *op, *prefix, *file;
-        int qualify;
-    } map[] = {
-        {NULL, "scalar", "scalar.s", 1},         {"dequantize", "avx2-", "dequant_avx2.s", 0},
-        {"gemv", "avx2-", "gemv_avx2.s", 0},     {"dequantize", "avx512-", "dequant_avx512.s", 0},
-        {"gemv", "avx512-", "gemv_avx512.s", 0},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if ((!map[i].op || !strcmp(map[i].op, op->name)) &&
-            !strncmp(v->name, map[i].prefix, strlen(map[i].prefix))) {
-            *qualify = map[i].qualify;
-            return map[i].file;
-        }
-    return NULL;
+    size_t n = strlen(d->d_name);
+    return n > 2 && !strcmp(d->d_name + n - 2, ".s");
 }
+
+static int file_has(const char *path, const char *needle);
 
 int qkperf_mca_available(char *why, size_t len)
 {
-    char tool[512], path[1024];
+    char tool[512];
     if (find_tool(tool, sizeof tool))
         return snprintf(why, len, "llvm-mca not found (apt-get install llvm)"), 0;
-    snprintf(path, sizeof path, "%s/dequant_avx2.s", mca_dir());
-    if (access(path, R_OK) != 0)
-        return snprintf(why, len, "no kernel asm: %s: %s (run make, or set QKPERF_MCA_DIR)", path,
-                        strerror(errno)),
+    struct dirent **list;
+    int n = scandir(mca_dir(), &list, is_asm, alphasort), e = errno;
+    for (int i = 0; i < n; i++)
+        free(list[i]);
+    if (n >= 0)
+        free(list);
+    if (n <= 0)
+        return snprintf(why, len, "no kernel asm in %s: %s (run make, or set QKPERF_MCA_DIR)",
+                        mca_dir(), n < 0 ? strerror(e) : "no .s files"),
                0;
     return 1;
 }
@@ -301,6 +293,34 @@ static int read_regions(const char *path, const char *prefix, asm_regions *rs, c
     fclose(f);
     if (rc)
         snprintf(err, len, "out of memory reading %s", path);
+    return rc;
+}
+
+/* The regions named "<prefix>..." of every asm file of the folder that has
+ * any, in the files' name order (a name's first copy wins); *first: the
+ * first such file, "" when none has one. 0, or -1 with err. */
+static int read_folder(const char *prefix, asm_regions *rs, char *first, size_t flen, char *err,
+                       size_t len)
+{
+    struct dirent **list;
+    char needle[160], path[1024];
+    int n = scandir(mca_dir(), &list, is_asm, alphasort), rc = 0;
+    *first = '\0';
+    if (n < 0)
+        return snprintf(err, len, "cannot read %s: %s (run make, or set QKPERF_MCA_DIR)", mca_dir(),
+                        strerror(errno)),
+               -1;
+    snprintf(needle, sizeof needle, BEGIN_TAG "%s", prefix);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", mca_dir(), list[i]->d_name);
+        if (rc == 0 && file_has(path, needle)) {
+            if (!*first)
+                snprintf(first, flen, "%s", path);
+            rc = read_regions(path, prefix, rs, err, len);
+        }
+        free(list[i]);
+    }
+    free(list);
     return rc;
 }
 
@@ -655,12 +675,24 @@ static int add_phases(const qk_op *op, const char *prefix, const qkperf_record *
 {
     for (unsigned p = 0; p < qk_phase_count(op); p++) {
         qkperf_record tmpl = *base;
-        char name[96], why[200];
+        char name[96], why[1400];
         snprintf(tmpl.phase, sizeof tmpl.phase, "%s", op->phases[p]);
         snprintf(name, sizeof name, "%s%s", prefix, op->phases[p]);
         const qkperf_mca_region *r = find_figures(f, nf, name);
         if (r ? add_figures(res, &tmpl, r)
               : (why_missing(rs, name, file, why, sizeof why), add_missing(res, &tmpl, why)))
+            return -1;
+    }
+    return 0;
+}
+
+/* A variant without llvm-mca regions (qk_variant.mca NULL): every phase n/a. */
+static int add_unmarked(const qk_op *op, const qkperf_record *base, qkperf_results *res)
+{
+    for (unsigned p = 0; p < qk_phase_count(op); p++) {
+        qkperf_record tmpl = *base;
+        snprintf(tmpl.phase, sizeof tmpl.phase, "%s", op->phases[p]);
+        if (add_missing(res, &tmpl, "the variant names no llvm-mca regions"))
             return -1;
     }
     return 0;
@@ -707,7 +739,6 @@ int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size, c
     snprintf(base.variant, sizeof base.variant, "%s", v->name);
     snprintf(base.size, sizeof base.size, "%s", size);
     snprintf(base.source, sizeof base.source, "static");
-    int qualify = 0;
     if ((v->isa & (QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI)) &&
         !strncmp(mcpu, "znver", 5))
         return snprintf(err, len,
@@ -715,22 +746,21 @@ int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size, c
                         "model it with --mcpu sapphirerapids or skylake-avx512",
                         op->name, v->name),
                -1;
-    const char *file = asm_name(op, v, &qualify);
-    char path[1024], prefix[128];
-    snprintf(prefix, sizeof prefix, "%s%s%s/", qualify ? op->name : "", qualify ? ":" : "",
-             v->name);
-    if (!file) {
-        asm_regions none = {0};
-        return add_phases(op, prefix, &base, &none, NULL, 0, "the kernels' asm", res);
-    }
-    snprintf(path, sizeof path, "%s/%s", mca_dir(), file);
+    if (!v->mca)
+        return add_unmarked(op, &base, res);
+    char path[1024], prefix[128], where[1100];
+    snprintf(prefix, sizeof prefix, "%s/", v->mca);
     asm_regions rs = {0};
     qkperf_mca_region *f = NULL;
     size_t nf = 0;
-    int rc = read_regions(path, prefix, &rs, err, len);
-    if (rc == 0)
+    int rc = read_folder(prefix, &rs, path, sizeof path, err, len);
+    if (*path)
+        snprintf(where, sizeof where, "%s", strrchr(path, '/') + 1);
+    else
+        snprintf(where, sizeof where, "%s/*.s", mca_dir());
+    if (rc == 0 && *path)
         rc = model_regions(path, mcpu, &rs, &f, &nf, err, len);
-    if (rc == 0 && add_phases(op, prefix, &base, &rs, f, nf, file, res)) {
+    if (rc == 0 && add_phases(op, prefix, &base, &rs, f, nf, where, res)) {
         snprintf(err, len, "out of memory adding static records");
         rc = -1;
     }

@@ -4,16 +4,18 @@
  *
  * `make` builds that assembly with the kernels' own per-file flags plus
  * -DQK_MCA_MARKERS, so every phase's loop is bracketed by
- * "# LLVM-MCA-BEGIN <variant>/<phase>@<elements>[#<loop>]" markers (see
- * kernel.h); the measured binary has no markers. Figures are a model of the
- * code, not a measurement: one sample, labelled source "static".
+ * "# LLVM-MCA-BEGIN <mca>/<phase>@<elements>[#<loop>]" markers, <mca> being
+ * the variant's region prefix (qk_variant.mca: "<op>/<variant>" for
+ * libqk256; see <qkperf/kernel.h>); the measured binary has no markers.
+ * A variant's regions are read from the first asm file of the folder (by
+ * name) that holds any of them. Figures are a model of the code, not a
+ * measurement: one sample, labelled source "static".
  *
- * Marker names: "<op>:" comes first only where one asm file holds both ops
- * (scalar.c). <elements> is the number of elements one pass of the
- * modelled code handles. llvm-mca sees straight-line code only, so when the
- * code between the markers holds inner loops, the modelled pass is the
- * <loop>-th innermost of them (default 1: the first), e.g. the per-byte
- * loop of a scalar unpack, not the whole block around it.
+ * <elements> is the number of elements one pass of the modelled code
+ * handles. llvm-mca sees straight-line code only, so when the code between
+ * the markers holds inner loops, the modelled pass is the <loop>-th
+ * innermost of them (default 1: the first), e.g. the per-byte loop of a
+ * scalar unpack, not the whole block around it.
  *
  * The asm folder: env QKPERF_MCA_DIR, else the build tree's mca/ (when it
  * exists), else the installed $(pkgdatadir)/mca.
@@ -23,14 +25,14 @@
 
 #include <stddef.h>
 
-#include "kernel.h"
+#include "registry.h"
 #include "results.h"
 
 enum { QKPERF_MCA_MAX_RES = 48 };
 
 /* One region as llvm-mca modelled it; figures per pass of the region. */
 typedef struct qkperf_mca_region {
-    char name[96];      /* "avx2-p1/unpack" (the @/# suffix removed) */
+    char name[96];      /* "gemv/avx2-p1/unpack" (the @/# suffix removed) */
     double elements;    /* from the marker; 0 when it gives none */
     double rthroughput; /* block reverse throughput, cycles per pass */
     double uops, ipc;

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "child.h"
-#include "kernel.h"
+#include "registry.h"
 #include "plot_driver.h"
 
 /* ---- small helpers ------------------------------------------------------------ */

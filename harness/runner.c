@@ -59,7 +59,7 @@ static void region_run(const region *r, unsigned long batch)
             r->v->fused(r->ws);
     else
         for (unsigned long i = 0; i < batch; i++)
-            r->v->phase(r->ws, (unsigned)r->phase);
+            r->v->phases[r->phase].staged(r->ws);
 }
 
 /* ---- groups -------------------------------------------------------------- */
@@ -450,7 +450,7 @@ static void note_disturbances(qkperf_results *res, const pass *p, const sampled 
 static int check_output(const qk_op *op, const qk_variant *v, const size_t *dim, uint64_t seed,
                         char *err, size_t len)
 {
-    const qk_variant *ref = qk_variant_at(op->name, 0);
+    const qk_variant *ref = qk_reference_variant(op);
     if (!op->compare || !ref || ref == v)
         return 0;
     void *a = op->create(dim, seed), *b = op->create(dim, seed);
@@ -512,6 +512,24 @@ static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op, c
     return rc;
 }
 
+void qkperf_note_staged(qkperf_results *res, const qk_variant *v)
+{
+    const qk_op *op = qk_find_op(v->op);
+    for (unsigned p = 0; p < qk_phase_count(op); p++) {
+        const char *why = qk_phase_note(v, p);
+        char note[512];
+        size_t i;
+        json_t *x;
+        if (!why)
+            continue;
+        snprintf(note, sizeof note, "%s %s: staged %s is not the fused kernel's code: %s", v->op,
+                 v->name, op->phases[p], why);
+        json_array_foreach(res->notes, i, x) if (!strcmp(json_string_value(x), note)) break;
+        if (i == json_array_size(res->notes))
+            qkperf_results_note(res, "%s", note);
+    }
+}
+
 static void progress(const qkperf_run_opts *o, const qk_variant *v, const char *size,
                      const char *phase)
 {
@@ -537,11 +555,16 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
         plan_close(&pl);
         return -1;
     }
-    unsigned np = o->staged && v->phase ? qk_phase_count(op) : 0;
+    unsigned np = o->staged && v->phases ? qk_phase_count(op) : 0;
     for (unsigned p = 0; p < np; p++) /* intermediates valid before timing any phase */
-        v->phase(ws, p);
+        if (qk_phase_staged(v, p))
+            qk_phase_staged(v, p)(ws);
+    if (np)
+        qkperf_note_staged(res, v);
     int rc = 0;
     for (int p = 0; rc == 0 && p <= (int)np; p++) {
+        if (p < (int)np && !qk_phase_staged(v, (unsigned)p))
+            continue;
         region r = {v, ws, p < (int)np ? p : -1};
         progress(o, v, size, p < (int)np ? op->phases[p] : "total");
         if (measure_region(o, &pl, op, v, dim, size, &r, res)) {

@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#include "kernel.h"
+#include "registry.h"
 #include "results.h"
 
 typedef struct qkperf_run_opts {
@@ -38,10 +38,14 @@ void qkperf_run_opts_default(qkperf_run_opts *o);
 int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errlen);
 
 /* Measure one variant at one size. The variant's fused output is first
- * checked against the op's first variant (the reference). Appends records
- * to res; 0, or -1 with one line in err. */
+ * checked against the op's reference variant (qk_reference_variant).
+ * Appends records to res; 0, or -1 with one line in err. */
 int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *v,
                    const size_t *dim, const char *size, qkperf_results *res, char *err,
                    size_t errlen);
+
+/* A note in res, once, for each staged phase of v whose code is not the
+ * fused kernel's (qk_phase.note). */
+void qkperf_note_staged(qkperf_results *res, const qk_variant *v);
 
 #endif

@@ -30,6 +30,7 @@
 #include <valgrind/callgrind.h>
 
 #include "cli.h"
+#include "runner.h"
 #include "sim.h"
 #include "child.h"
 
@@ -446,8 +447,9 @@ int qkperf_sim_net(double region, double empty, double *net, char *why, size_t l
 static size_t sim_regions(const qk_op *op, const qk_variant *v, int staged, const char **names)
 {
     size_t n = 0;
-    for (unsigned p = 0; staged && v->phase && p < qk_phase_count(op); p++)
-        names[n++] = op->phases[p];
+    for (unsigned p = 0; staged && p < qk_phase_count(op); p++)
+        if (qk_phase_staged(v, p))
+            names[n++] = op->phases[p];
     names[n++] = "total";
     return n;
 }
@@ -550,6 +552,8 @@ int qkperf_sim_measure(const qk_op *op, const qk_variant *v, const size_t *dim, 
         rc = sim_emit_all(res, op, v, dim, size, staged, r, n, a.self, err, len);
     if (rc == 0)
         sim_note_geometry(res, &a);
+    if (rc == 0 && staged)
+        qkperf_note_staged(res, v);
     sim_remove_dir(dir);
     return rc;
 }
@@ -560,12 +564,6 @@ static void sim_empty_fused(void *ws)
 {
     (void)ws;
 }
-static void sim_empty_phase(void *ws, unsigned phase)
-{
-    (void)ws;
-    (void)phase;
-}
-
 /* Warm-up call with collection off, then exactly one call collected and
  * dumped as `name`. The function pointer goes through a volatile so the
  * compiler cannot specialize this for one callee: the empty and the real
@@ -581,28 +579,19 @@ __attribute__((noinline)) static void sim_collect_fused(void (*fn)(void *), void
     CALLGRIND_DUMP_STATS_AT(name);
 }
 
-__attribute__((noinline)) static void sim_collect_phase(void (*fn)(void *, unsigned), void *ws,
-                                                        unsigned phase, const char *name)
-{
-    void (*volatile call)(void *, unsigned) = fn;
-    call(ws, phase);
-    CALLGRIND_TOGGLE_COLLECT;
-    call(ws, phase);
-    CALLGRIND_TOGGLE_COLLECT;
-    CALLGRIND_DUMP_STATS_AT(name);
-}
-
 static void sim_child_regions(const qk_op *op, const qk_variant *v, void *ws, int staged)
 {
     CALLGRIND_START_INSTRUMENTATION;
-    unsigned np = staged && v->phase ? qk_phase_count(op) : 0;
-    if (np)
-        sim_collect_phase(sim_empty_phase, ws, 0, SIM_EMPTY_PHASE);
+    unsigned np = staged && v->phases ? qk_phase_count(op) : 0;
+    if (np) /* a staged phase is called like the fused kernel */
+        sim_collect_fused(sim_empty_fused, ws, SIM_EMPTY_PHASE);
     sim_collect_fused(sim_empty_fused, ws, SIM_EMPTY_TOTAL);
     for (unsigned p = 0; p < np; p++) /* intermediates valid before any phase is counted */
-        v->phase(ws, p);
+        if (qk_phase_staged(v, p))
+            qk_phase_staged(v, p)(ws);
     for (unsigned p = 0; p < np; p++)
-        sim_collect_phase(v->phase, ws, p, op->phases[p]);
+        if (qk_phase_staged(v, p))
+            sim_collect_fused(qk_phase_staged(v, p), ws, op->phases[p]);
     sim_collect_fused(v->fused, ws, "total");
     CALLGRIND_STOP_INSTRUMENTATION;
 }

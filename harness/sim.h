@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel.h"
+#include "registry.h"
 #include "results.h"
 
 /* 1 if valgrind can be run, else 0 with a one-line reason in why. */

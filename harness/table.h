@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#include "kernel.h"
+#include "registry.h"
 #include "results.h"
 
 /* "123.4 µs", "1.23 G", "0.512" — value with its unit scaled for reading. */

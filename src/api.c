@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qk256_impl.h"
-#include "registry.h"
+#include "module.h"
 
 const float qk256_default_lut[4] = {-2.0f, -1.0f, 1.0f, 2.0f};
 
@@ -41,7 +40,7 @@ static int lookup(const char *op, const char *variant, const qk256_builtin **out
     const qk256_builtin *b = qk256_builtin_find(op, variant);
     if (!b)
         return QK256_E_UNKNOWN;
-    if (!qk_variant_runnable(&b->v))
+    if (!qk256_builtin_runnable(b))
         return QK256_E_UNSUPPORTED;
     *out = b;
     return QK256_OK;
@@ -154,7 +153,7 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
         free(sum);
         return QK256_E_NOMEM;
     }
-    qk256_xq xq = {q, sum, b->fn.i8.quantize(q, sum, x, cols, b->fn.i8.chunk)};
+    qk256_xq xq = {q, sum, b->fn.i8.layout->quantize(q, sum, x, cols, b->fn.i8.layout->chunk)};
     gemv_job j = {.fn_i8 = b->fn.i8.kernel,
                   .t = &t,
                   .xq = &xq,
@@ -227,5 +226,5 @@ const char *qk256_default_variant(const char *op)
 int qk256_variant_supported(const char *op, const char *variant)
 {
     const qk256_builtin *b = qk256_builtin_find(op, variant);
-    return b ? qk_variant_runnable(&b->v) : QK256_E_UNKNOWN;
+    return b ? qk256_builtin_runnable(b) : QK256_E_UNKNOWN;
 }

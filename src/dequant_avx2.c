@@ -20,6 +20,7 @@
  * by dq_partial: lookups one at a time, then the shared tail-safe scale.
  */
 #include "phases_avx2.h"
+#include "phases_scalar.h"
 
 /* Elements of block b of an n-element row (256 except maybe the last). */
 static inline size_t block_len(size_t n, size_t b)
@@ -67,7 +68,7 @@ static void dq_partial(float *out, const uint8_t *blk, const float lut[4], float
 {
     float vals[QK256_BLOCK];
     for (size_t i = 0; i < m; i++)
-        vals[i] = lut[qk256_code(blk, i)];
+        vals[i] = qks_lut(lut, qk256_code(blk, i));
     qk_scale_span(out, vals, s, m);
 }
 
@@ -206,7 +207,7 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
 }
 
 /* A staged phase: `step` over every block, the loop body an llvm-mca
- * region named `mca` ("<variant>/<phase>@<elements>[#<loop>]", see
+ * region named `mca` ("<op>/<variant>/<phase>@<elements>[#<loop>]", see
  * harness/mca.h). llvm-mca models straight-line code only, so where the
  * step holds loops the region is narrowed to one inner loop, and <elements>
  * counts what one pass of that loop handles (gcc -O2 output):
@@ -219,8 +220,9 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
 
 /* The memory phase also folds what `load` returns into ws->sink. */
 #define DQ_MEMORY_STAGE(fn, mca, load)                 \
-    static void fn(qk256_ws *w)                        \
+    static void fn(void *ws)                           \
     {                                                  \
+        qk256_ws *w = ws;                              \
         __m256i fold = _mm256_setzero_si256();         \
         for (size_t b = 0; b < w->nb; b++) {           \
             QK_MCA_BEGIN(mca);                         \
@@ -230,40 +232,39 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
         w->sink = qk_fold_u64(fold);                   \
     }
 
-/* The staged entry of variant `id`: its four phases in QK_DQ_* order. */
-#define DQ_PHASES(id, memory, unpack, lut, scale)               \
-    void qk256_dq_##id##_phase(void *ws, unsigned phase)        \
-    {                                                           \
-        static void (*const run[QK_DQ_NPHASES])(qk256_ws *) = { \
-            [QK_DQ_MEMORY] = memory,                            \
-            [QK_DQ_UNPACK] = unpack,                            \
-            [QK_DQ_LUT] = lut,                                  \
-            [QK_DQ_SCALE] = scale,                              \
-        };                                                      \
-        if (phase < QK_DQ_NPHASES)                              \
-            run[phase](ws);                                     \
-    }
+/* The blocks each phase's fused code is made of (qk_phase.blocks). */
+#define SCALE_BLOCKS "qk_scale8", "qk_scale_span", "qk_scale_of"
+#define SCALAR_LUT_BLOCKS "qk_lut8_scalar", "qks_lut"
+#define PERM_LUT_BLOCKS "qk_table", "qk_codes8", "qk_lut8_perm", "qks_lut"
 
-DQ_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory@4#3", mem_bytes)
-QK_DQ_STAGE(mvp_unpack, "avx2-mvp/unpack@4", unpack_step_scalar)
-QK_DQ_STAGE(mvp_lut, "avx2-mvp/lut@8", lut_step_scalar)
-QK_DQ_STAGE(mvp_scale, "avx2-mvp/scale@8", scale_step)
-DQ_PHASES(avx2_mvp, mvp_memory, mvp_unpack, mvp_lut, mvp_scale)
+DQ_MEMORY_STAGE(mvp_memory, "dequantize/avx2-mvp/memory@4#3", mem_bytes)
+QK_DQ_STAGE(mvp_unpack, "dequantize/avx2-mvp/unpack@4", unpack_step_scalar)
+QK_DQ_STAGE(mvp_lut, "dequantize/avx2-mvp/lut@8", lut_step_scalar)
+QK_DQ_STAGE(mvp_scale, "dequantize/avx2-mvp/scale@8", scale_step)
+QK_DQ_PHASES(avx2_mvp, QK_PHASE(mvp_memory, NULL, NULL),
+             QK_PHASE(mvp_unpack, NULL, "qk_unpack_scalar", "qk256_code"),
+             QK_PHASE(mvp_lut, NULL, SCALAR_LUT_BLOCKS), QK_PHASE(mvp_scale, NULL, SCALE_BLOCKS));
 
-DQ_MEMORY_STAGE(p1_memory, "avx2-p1/memory@8", mem_split)
-QK_DQ_STAGE(p1_unpack, "avx2-p1/unpack@256", unpack_step_split)
-QK_DQ_STAGE(p1_lut, "avx2-p1/lut@8", lut_step_scalar)
-QK_DQ_STAGE(p1_scale, "avx2-p1/scale@8", scale_step)
-DQ_PHASES(avx2_p1, p1_memory, p1_unpack, p1_lut, p1_scale)
+DQ_MEMORY_STAGE(p1_memory, "dequantize/avx2-p1/memory@8", mem_split)
+QK_DQ_STAGE(p1_unpack, "dequantize/avx2-p1/unpack@256", unpack_step_split)
+QK_DQ_STAGE(p1_lut, "dequantize/avx2-p1/lut@8", lut_step_scalar)
+QK_DQ_STAGE(p1_scale, "dequantize/avx2-p1/scale@8", scale_step)
+QK_DQ_PHASES(avx2_p1, QK_PHASE(p1_memory, NULL, "qk_load32_split"),
+             QK_PHASE(p1_unpack, NULL, "qk_unpack32", "qk_store_codes", "qk256_code"),
+             QK_PHASE(p1_lut, NULL, SCALAR_LUT_BLOCKS), QK_PHASE(p1_scale, NULL, SCALE_BLOCKS));
 
-DQ_MEMORY_STAGE(p4_memory, "avx2-p1-p4/memory@8", mem_split)
-QK_DQ_STAGE(p4_unpack, "avx2-p1-p4/unpack@256", unpack_step_split)
-QK_DQ_STAGE(p4_lut, "avx2-p1-p4/lut@8", lut_step_perm)
-QK_DQ_STAGE(p4_scale, "avx2-p1-p4/scale@8", scale_step)
-DQ_PHASES(avx2_p1_p4, p4_memory, p4_unpack, p4_lut, p4_scale)
+DQ_MEMORY_STAGE(p4_memory, "dequantize/avx2-p1-p4/memory@8", mem_split)
+QK_DQ_STAGE(p4_unpack, "dequantize/avx2-p1-p4/unpack@256", unpack_step_split)
+QK_DQ_STAGE(p4_lut, "dequantize/avx2-p1-p4/lut@8", lut_step_perm)
+QK_DQ_STAGE(p4_scale, "dequantize/avx2-p1-p4/scale@8", scale_step)
+QK_DQ_PHASES(avx2_p1_p4, QK_PHASE(p4_memory, NULL, "qk_load32_split"),
+             QK_PHASE(p4_unpack, NULL, "qk_unpack32", "qk256_code"),
+             QK_PHASE(p4_lut, NULL, PERM_LUT_BLOCKS), QK_PHASE(p4_scale, NULL, SCALE_BLOCKS));
 
-DQ_MEMORY_STAGE(p3_memory, "avx2-p1-p4-p3/memory@8", mem_32)
-QK_DQ_STAGE(p3_unpack, "avx2-p1-p4-p3/unpack@256", unpack_step_32)
-QK_DQ_STAGE(p3_lut, "avx2-p1-p4-p3/lut@8", lut_step_perm)
-QK_DQ_STAGE(p3_scale, "avx2-p1-p4-p3/scale@8", scale_step)
-DQ_PHASES(avx2_p1_p4_p3, p3_memory, p3_unpack, p3_lut, p3_scale)
+DQ_MEMORY_STAGE(p3_memory, "dequantize/avx2-p1-p4-p3/memory@8", mem_32)
+QK_DQ_STAGE(p3_unpack, "dequantize/avx2-p1-p4-p3/unpack@256", unpack_step_32)
+QK_DQ_STAGE(p3_lut, "dequantize/avx2-p1-p4-p3/lut@8", lut_step_perm)
+QK_DQ_STAGE(p3_scale, "dequantize/avx2-p1-p4-p3/scale@8", scale_step)
+QK_DQ_PHASES(avx2_p1_p4_p3, QK_PHASE(p3_memory, NULL, "qk_load32", "qk_prefetch_block"),
+             QK_PHASE(p3_unpack, NULL, "qk_unpack32", "qk256_code"),
+             QK_PHASE(p3_lut, NULL, PERM_LUT_BLOCKS), QK_PHASE(p3_scale, NULL, SCALE_BLOCKS));

@@ -15,7 +15,8 @@
  *
  * The staged phases run the same blocks over the workspace buffers: unpack
  * narrows the index vectors to the codes buffer, lut looks codes up in the
- * unscaled table, scale multiplies and stores.
+ * unscaled table, scale multiplies and stores (not the kernel's order of
+ * work: its phases[] says so).
  */
 #include "phases_avx512.h"
 
@@ -116,29 +117,32 @@ QK_INLINE void scale_step(qk256_ws *w, size_t b)
     }
 }
 
-static void vbmi_memory(qk256_ws *w)
+static void vbmi_memory(void *ws)
 {
+    qk256_ws *w = ws;
     __m256i fold = _mm256_setzero_si256();
     for (size_t b = 0; b < w->nb; b++) {
-        QK_MCA_BEGIN("avx512-vbmi/memory");
+        QK_MCA_BEGIN("dequantize/avx512-vbmi/memory");
         fold = _mm256_xor_si256(fold, mem_step(w, b));
-        QK_MCA_END("avx512-vbmi/memory");
+        QK_MCA_END("dequantize/avx512-vbmi/memory");
     }
     w->sink = qk_fold_u64(fold);
 }
 
-QK_DQ_STAGE(vbmi_unpack, "avx512-vbmi/unpack", unpack_step)
-QK_DQ_STAGE(vbmi_lut, "avx512-vbmi/lut", lut_step)
-QK_DQ_STAGE(vbmi_scale, "avx512-vbmi/scale", scale_step)
+QK_DQ_STAGE(vbmi_unpack, "dequantize/avx512-vbmi/unpack", unpack_step)
+QK_DQ_STAGE(vbmi_lut, "dequantize/avx512-vbmi/lut", lut_step)
+QK_DQ_STAGE(vbmi_scale, "dequantize/avx512-vbmi/scale", scale_step)
 
-void qk256_dq_avx512_vbmi_phase(void *ws, unsigned phase)
-{
-    static void (*const run[QK_DQ_NPHASES])(qk256_ws *) = {
-        [QK_DQ_MEMORY] = vbmi_memory,
-        [QK_DQ_UNPACK] = vbmi_unpack,
-        [QK_DQ_LUT] = vbmi_lut,
-        [QK_DQ_SCALE] = vbmi_scale,
-    };
-    if (phase < QK_DQ_NPHASES)
-        run[phase](ws);
-}
+/* Where the staged phases are not the kernel's code (shown with the records). */
+#define LUT_NOTE                                                                             \
+    "the fused kernel looks codes up in a table scaled once per block; staged lut uses the " \
+    "unscaled table"
+#define SCALE_NOTE                                                                           \
+    "the fused kernel scales the table once per block; staged scale multiplies every value " \
+    "looked up"
+
+QK_DQ_PHASES(avx512_vbmi, QK_PHASE(vbmi_memory, NULL, "qk_prefetch_block"),
+             QK_PHASE(vbmi_unpack, NULL, "qk5_idx_lo", "qk5_idx_hi"),
+             QK_PHASE(vbmi_lut, LUT_NOTE, "qk5_table", "qk5_lut16"),
+             QK_PHASE(vbmi_scale, SCALE_NOTE, "qk5_table_scaled", "qk5_store16", "qk5_mask",
+                      "qk_scale_of"));

@@ -23,12 +23,12 @@
  * scalar added to lane 0, and qk_hsum8 reduces the vector. So the AVX2
  * variants agree with each other exactly and with scalar to rounding.
  *
- * p2 runs rows in groups of 8; the fused kernels run the rows past the last
- * whole group through p1-p4's one-row blocks (gemv_groups). The staged
- * phases keep groups of 8 throughout: a last group with fewer real rows
- * aliases the last real row and drops those results.
+ * p2 runs rows in groups of 8; the rows past the last whole group run
+ * through p1-p4's one-row blocks (gemv_groups), in the fused kernels and in
+ * the staged phases alike.
  */
 #include "phases_avx2.h"
+#include "phases_scalar.h"
 
 static inline size_t block_len(size_t cols, size_t b)
 {
@@ -109,7 +109,7 @@ static __m256 partial_block(__m256 acc, float *tail, const uint8_t *blk, const f
     float tab[4], wgt[QK256_BLOCK];
     qk_table_scaled_scalar(tab, lut, s);
     for (size_t j = 0; j < m; j++)
-        wgt[j] = tab[qk256_code(blk, j)];
+        wgt[j] = qks_lut(tab, qk256_code(blk, j));
     return qk_fma_span(acc, tail, wgt, x, m);
 }
 
@@ -159,16 +159,6 @@ void qk256_gv_avx2_p1_p4(float *y, const uint8_t *packed, size_t row_stride, con
 
 /* ---- fused kernels, 8 rows at a time (p2, p3) -------------------------- */
 
-/* Row indices of the group starting at r0; rows past `rows` alias the last
- * real one. Returns the number of real rows. */
-QK_INLINE size_t group_rows(size_t idx[8], size_t r0, size_t rows)
-{
-    size_t nr = rows - r0 < 8 ? rows - r0 : 8;
-    for (unsigned r = 0; r < 8; r++)
-        idx[r] = r0 + (r < nr ? r : nr - 1);
-    return nr;
-}
-
 /* One full block of 8 rows, per variant: acc[r] += weights * x. pf is the
  * cursor on the next group, which only p3 prefetches. */
 typedef void (*tiles_fn)(__m256 acc[8], const __m256 tab[8], const uint8_t *const row[8], size_t b,
@@ -196,20 +186,20 @@ QK_INLINE void tiles_load8(__m256 acc[8], const __m256 tab[8], const uint8_t *co
     }
 }
 
+/* Rows r0 .. r0+7 of `rows`, all blocks, into y. */
 QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
                           const float *x, size_t r0, size_t rows, size_t cols, const float lut[4],
                           tiles_fn tiles)
 {
-    size_t nb = blocks_of(cols), full = cols / QK256_BLOCK, idx[8];
-    size_t nr = group_rows(idx, r0, rows);
+    size_t nb = blocks_of(cols), full = cols / QK256_BLOCK;
     const uint8_t *row[8];
     const float *rs[8];
     __m256 acc[8], tab[8];
     float tail[8];
     qk_pf_tile pf = qk_pf_next_tile(packed, row_stride, scales, nb, r0, 8, rows);
     for (unsigned r = 0; r < 8; r++) {
-        row[r] = packed + idx[r] * row_stride;
-        rs[r] = scales ? scales + idx[r] * nb : NULL;
+        row[r] = packed + (r0 + r) * row_stride;
+        rs[r] = scales ? scales + (r0 + r) * nb : NULL;
         acc[r] = _mm256_setzero_ps();
         tail[r] = 0.0f;
     }
@@ -219,7 +209,7 @@ QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride, co
             tab[r] = qk_table_scaled(lut, qk_scale_of(rs[r], b));
         tiles(acc, tab, row, b, &pf, x);
     }
-    for (size_t r = 0; r < nr; r++) {
+    for (size_t r = 0; r < 8; r++) {
         if (cols % QK256_BLOCK)
             acc[r] =
                 partial_block(acc[r], &tail[r], row[r] + full * QK256_BLOCK_BYTES, lut,
@@ -228,11 +218,10 @@ QK_INLINE void gemv_group(float *y, const uint8_t *packed, size_t row_stride, co
     }
 }
 
-/* p2 does not pay below 8 rows: a group of fewer real rows does a whole
- * group's work (a 1 x 2560 gemv took 5x as long as with p1-p4, 4 x 2560
- * 1.3x). So the rows past the last whole group go around p2, one at a time
- * through p1-p4's blocks, which sum in the same order: the results are the
- * same, bit for bit. `qkperf sweep -k gemv -s 1x2560,4x2560` shows it. */
+/* The rows past the last whole group go around p2, one at a time through
+ * p1-p4's blocks, which sum in the same order (the results are the same,
+ * bit for bit): a group of fewer real rows would do a whole group's work
+ * (docs/performance.md, "p2 below 8 rows"). */
 QK_INLINE void gemv_groups(float *y, const uint8_t *packed, size_t row_stride, const float *scales,
                            const float *x, size_t rows, size_t cols, const float lut[4],
                            tiles_fn tiles)
@@ -313,94 +302,111 @@ QK_INLINE __m256 fma_step(const qk256_ws *w, size_t r, size_t b, __m256 acc, flo
                        block_len(w->cols, b));
 }
 
+/* fma of a whole row, one chain over its blocks, into ws->acc. */
+QK_INLINE void fma_row(qk256_ws *w, size_t r)
+{
+    __m256 acc = _mm256_setzero_ps();
+    float tail = 0.0f;
+    for (size_t b = 0; b < w->nb; b++)
+        acc = fma_step(w, r, b, acc, &tail);
+    _mm256_storeu_ps(w->acc + r * QK_GV_ACC_LANES, qk_add_tail(acc, tail));
+}
+
 QK_INLINE void hsum_step(qk256_ws *w, size_t r)
 {
     w->out[r] = qk_hsum8(_mm256_loadu_ps(w->acc + r * QK_GV_ACC_LANES));
 }
 
-/* p2 memory: x once per block for the group, then each row's scale and the
- * variant's loads: 16 gathered tiles (p2) or two 32-byte loads per row
- * and the prefetches (p3). */
-QK_INLINE __m256i mem8_scale_x(const qk256_ws *w, const size_t idx[8], size_t b)
+/* p2, p3: the 8 rows of the group at r0, as the fused kernel points at them. */
+QK_INLINE void group_of(const uint8_t *row[8], const qk256_ws *w, size_t r0)
+{
+    for (unsigned r = 0; r < 8; r++)
+        row[r] = qk256_ws_block(w, r0 + r, 0);
+}
+
+/* p2, p3 memory of one block of a group: x once for the group, each row's
+ * scale, and the variant's loads: 16 gathered tiles (p2), or 32-byte loads
+ * of 8 rows transposed and the prefetch of the next group (p3). */
+QK_INLINE __m256i mem8_scale_x(const qk256_ws *w, size_t r0, size_t b)
 {
     __m256i f =
         qk_fold_floats(_mm256_setzero_si256(), w->x + b * QK256_BLOCK, block_len(w->cols, b));
     for (unsigned r = 0; r < 8; r++)
-        f = _mm256_xor_si256(f, _mm256_castps_si256(_mm256_set1_ps(w->scales[idx[r] * w->nb + b])));
+        f = _mm256_xor_si256(f,
+                             _mm256_castps_si256(_mm256_set1_ps(w->scales[(r0 + r) * w->nb + b])));
     return f;
 }
 
-QK_INLINE __m256i mem8_gather(qk256_ws *w, const size_t idx[8], size_t b)
+QK_INLINE __m256i mem8_gather(qk256_ws *w, size_t r0, size_t b, qk_pf_tile *pf)
 {
     const uint8_t *row[8];
-    __m256i f = mem8_scale_x(w, idx, b);
-    for (unsigned r = 0; r < 8; r++)
-        row[r] = qk256_ws_block(w, idx[r], 0);
+    __m256i f = mem8_scale_x(w, r0, b);
+    (void)pf;
+    group_of(row, w, r0);
     for (size_t t = 0; t < 16; t++)
         f = _mm256_xor_si256(f, qk_tile_gather(row, b * QK256_BLOCK_BYTES + 4 * t));
     return f;
 }
 
-QK_INLINE __m256i mem8_32(qk256_ws *w, const size_t idx[8], size_t b)
+QK_INLINE __m256i mem8_32(qk256_ws *w, size_t r0, size_t b, qk_pf_tile *pf)
 {
-    __m256i f = mem8_scale_x(w, idx, b);
-    for (unsigned r = 0; r < 8; r++) {
-        const uint8_t *blk = qk256_ws_block(w, idx[r], b);
-        qk_prefetch_block(qk256_ws_block(w, idx[r], 0), b, w->nb);
-        f = _mm256_xor_si256(f, _mm256_xor_si256(qk_load32(blk), qk_load32(blk + 32)));
+    const uint8_t *row[8];
+    __m256i tile[8], f = mem8_scale_x(w, r0, b);
+    group_of(row, w, r0);
+    qk_prefetch_tile(pf, b, 8);
+    for (size_t h = 0; h < 2; h++) {
+        qk_tiles_load8(tile, row, b * QK256_BLOCK_BYTES + 32 * h);
+        for (unsigned t = 0; t < 8; t++)
+            f = _mm256_xor_si256(f, tile[t]);
     }
     return f;
 }
 
-/* p2 unpack: tiles -> each row's 16 codes back in row order. Aliased rows
- * store the same codes to the same place as the row they alias. */
-QK_INLINE void store_tile(qk256_ws *w, const size_t idx[8], size_t b, size_t col, qk_codes128 c)
+/* p2 unpack: tiles -> each row's 16 codes back in row order. */
+QK_INLINE void store_tile(qk256_ws *w, size_t r0, size_t b, size_t col, qk_codes128 c)
 {
     for (unsigned r = 0; r < 8; r++)
-        _mm_storeu_si128((__m128i *)(w->codes + qk256_ws_elem(w, idx[r], b) + col),
+        _mm_storeu_si128((__m128i *)(w->codes + qk256_ws_elem(w, r0 + r, b) + col),
                          qk_tile_row(c, r));
 }
 
-QK_INLINE void unpack8_gather(qk256_ws *w, const size_t idx[8], size_t b)
+QK_INLINE void unpack8_gather(qk256_ws *w, size_t r0, size_t b)
 {
     const uint8_t *row[8];
-    for (unsigned r = 0; r < 8; r++)
-        row[r] = qk256_ws_block(w, idx[r], 0);
+    group_of(row, w, r0);
     for (size_t t = 0; t < 16; t++)
-        store_tile(w, idx, b, 16 * t,
+        store_tile(w, r0, b, 16 * t,
                    qk_unpack32(qk_tile_gather(row, b * QK256_BLOCK_BYTES + 4 * t)));
 }
 
-QK_INLINE void unpack8_32(qk256_ws *w, const size_t idx[8], size_t b)
+QK_INLINE void unpack8_32(qk256_ws *w, size_t r0, size_t b)
 {
     const uint8_t *row[8];
     __m256i tile[8];
-    for (unsigned r = 0; r < 8; r++)
-        row[r] = qk256_ws_block(w, idx[r], 0);
+    group_of(row, w, r0);
     for (size_t h = 0; h < 2; h++) {
         qk_tiles_load8(tile, row, b * QK256_BLOCK_BYTES + 32 * h);
 #pragma GCC unroll 8
         for (unsigned t = 0; t < 8; t++)
-            store_tile(w, idx, b, 128 * h + 16 * t, qk_unpack32(tile[t]));
+            store_tile(w, r0, b, 128 * h + 16 * t, qk_unpack32(tile[t]));
     }
 }
 
 /* p2 fma of one block of 8 rows: 16-column tiles for a full block (the
  * fused kernel's order), one row at a time for the partial one. */
-QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m256 acc[8],
-                         float tail[8])
+QK_INLINE void fma8_step(const qk256_ws *w, size_t r0, size_t b, __m256 acc[8], float tail[8])
 {
     const float *x = w->x + b * QK256_BLOCK;
     if (block_len(w->cols, b) < QK256_BLOCK) {
         for (unsigned r = 0; r < 8; r++)
-            acc[r] = fma_step(w, idx[r], b, acc[r], &tail[r]);
+            acc[r] = fma_step(w, r0 + r, b, acc[r], &tail[r]);
         return;
     }
     for (size_t j = 0; j < QK256_BLOCK; j += 16) {
         __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
 #pragma GCC unroll 8
         for (unsigned r = 0; r < 8; r++) {
-            const float *v = w->vals + qk256_ws_elem(w, idx[r], b) + j;
+            const float *v = w->vals + qk256_ws_elem(w, r0 + r, b) + j;
             acc[r] = qk_fma_row16(acc[r], _mm256_loadu_ps(v), _mm256_loadu_ps(v + 8), x0, x1);
         }
     }
@@ -410,10 +416,10 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
 
 /* Each stage runs its step over every block of every row (or group of 8);
  * the loop body is an llvm-mca region named `mca`
- * ("<variant>/<phase>@<elements>[#<loop>]", see harness/mca.h). llvm-mca
- * models straight-line code only, so where the step holds loops the region
- * is narrowed to one inner loop, and <elements> counts the weights one pass
- * of it handles (gcc -O2 output):
+ * ("<op>/<variant>/<phase>@<elements>[#<loop>]", see harness/mca.h).
+ * llvm-mca models straight-line code only, so where the step holds loops
+ * the region is narrowed to one inner loop, and <elements> counts the
+ * weights one pass of it handles (gcc -O2 output):
  *   mvp unpack               the per-byte loop of qk_unpack_scalar: 4
  *   mvp/p1 lut               the 8-code loop (loop 2; loop 1 scales the
  *                            table): 8
@@ -422,11 +428,15 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
  *   p1, p4 unpack            straight-line, the whole block: 256
  *   p2, p3 unpack            store_tile's per-row loop (loop 2), 16 codes
  *   lut p4+, fma mvp..p4     8;  fma p2, p3: a 16-column step of 8 rows, 128
- *   hsum                     straight-line per row: no element count */
+ *   hsum                     straight-line per row: no element count
+ * p2 and p3 run the rows past their last whole group of 8 through p1-p4's
+ * steps, as their fused kernels do; those loops are p1-p4's regions and
+ * carry no markers of their own. */
 
 #define GV_MEMORY_STAGE(fn, mca, load)                        \
-    static void fn(qk256_ws *w)                               \
+    static void fn(void *ws)                                  \
     {                                                         \
+        qk256_ws *w = ws;                                     \
         __m256i fold = _mm256_setzero_si256();                \
         for (size_t r = 0; r < w->rows; r++)                  \
             for (size_t b = 0; b < w->nb; b++) {              \
@@ -438,8 +448,9 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
     }
 
 #define GV_FMA_STAGE(fn, mca)                                                       \
-    static void fn(qk256_ws *w)                                                     \
+    static void fn(void *ws)                                                        \
     {                                                                               \
+        qk256_ws *w = ws;                                                           \
         for (size_t r = 0; r < w->rows; r++) {                                      \
             __m256 acc = _mm256_setzero_ps();                                       \
             float tail = 0.0f;                                                      \
@@ -453,8 +464,9 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
     }
 
 #define GV_HSUM_STAGE(fn, mca)                 \
-    static void fn(qk256_ws *w)                \
+    static void fn(void *ws)                   \
     {                                          \
+        qk256_ws *w = ws;                      \
         for (size_t r = 0; r < w->rows; r++) { \
             QK_MCA_BEGIN(mca);                 \
             hsum_step(w, r);                   \
@@ -462,42 +474,50 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
         }                                      \
     }
 
-#define GV_STAGE8(fn, mca, step)                     \
-    static void fn(qk256_ws *w)                      \
-    {                                                \
-        size_t idx[8];                               \
-        for (size_t r0 = 0; r0 < w->rows; r0 += 8) { \
-            group_rows(idx, r0, w->rows);            \
-            for (size_t b = 0; b < w->nb; b++) {     \
-                QK_MCA_BEGIN(mca);                   \
-                step(w, idx, b);                     \
-                QK_MCA_END(mca);                     \
-            }                                        \
-        }                                            \
+/* p2, p3: the whole groups of 8, then the rows left over as p1-p4. */
+#define GV_MEMORY_STAGE8(fn, mca, load)                                                      \
+    static void fn(void *ws)                                                                 \
+    {                                                                                        \
+        qk256_ws *w = ws;                                                                    \
+        __m256i fold = _mm256_setzero_si256();                                               \
+        size_t whole = w->rows / 8 * 8;                                                      \
+        for (size_t r0 = 0; r0 < whole; r0 += 8) {                                           \
+            qk_pf_tile pf =                                                                  \
+                qk_pf_next_tile(w->packed, w->row_stride, w->scales, w->nb, r0, 8, w->rows); \
+            for (size_t b = 0; b < w->nb; b++) {                                             \
+                QK_MCA_BEGIN(mca);                                                           \
+                fold = _mm256_xor_si256(fold, load(w, r0, b, &pf));                          \
+                QK_MCA_END(mca);                                                             \
+            }                                                                                \
+        }                                                                                    \
+        for (size_t r = whole; r < w->rows; r++)                                             \
+            for (size_t b = 0; b < w->nb; b++)                                               \
+                fold = _mm256_xor_si256(fold, mem_split(w, r, b));                           \
+        w->sink = qk_fold_u64(fold);                                                         \
     }
 
-#define GV_MEMORY_STAGE8(fn, mca, load)                         \
-    static void fn(qk256_ws *w)                                 \
-    {                                                           \
-        __m256i fold = _mm256_setzero_si256();                  \
-        size_t idx[8];                                          \
-        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {            \
-            group_rows(idx, r0, w->rows);                       \
-            for (size_t b = 0; b < w->nb; b++) {                \
-                QK_MCA_BEGIN(mca);                              \
-                fold = _mm256_xor_si256(fold, load(w, idx, b)); \
-                QK_MCA_END(mca);                                \
-            }                                                   \
-        }                                                       \
-        w->sink = qk_fold_u64(fold);                            \
+#define GV_UNPACK_STAGE8(fn, mca, step)          \
+    static void fn(void *ws)                     \
+    {                                            \
+        qk256_ws *w = ws;                        \
+        size_t whole = w->rows / 8 * 8;          \
+        for (size_t r0 = 0; r0 < whole; r0 += 8) \
+            for (size_t b = 0; b < w->nb; b++) { \
+                QK_MCA_BEGIN(mca);               \
+                step(w, r0, b);                  \
+                QK_MCA_END(mca);                 \
+            }                                    \
+        for (size_t r = whole; r < w->rows; r++) \
+            for (size_t b = 0; b < w->nb; b++)   \
+                unpack_step_split(w, r, b);      \
     }
 
 #define GV_FMA_STAGE8(fn, mca)                                        \
-    static void fn(qk256_ws *w)                                       \
+    static void fn(void *ws)                                          \
     {                                                                 \
-        size_t idx[8];                                                \
-        for (size_t r0 = 0; r0 < w->rows; r0 += 8) {                  \
-            size_t nr = group_rows(idx, r0, w->rows);                 \
+        qk256_ws *w = ws;                                             \
+        size_t whole = w->rows / 8 * 8;                               \
+        for (size_t r0 = 0; r0 < whole; r0 += 8) {                    \
             __m256 acc[8];                                            \
             float tail[8];                                            \
             for (unsigned r = 0; r < 8; r++) {                        \
@@ -506,58 +526,77 @@ QK_INLINE void fma8_step(const qk256_ws *w, const size_t idx[8], size_t b, __m25
             }                                                         \
             for (size_t b = 0; b < w->nb; b++) {                      \
                 QK_MCA_BEGIN(mca);                                    \
-                fma8_step(w, idx, b, acc, tail);                      \
+                fma8_step(w, r0, b, acc, tail);                       \
                 QK_MCA_END(mca);                                      \
             }                                                         \
-            for (size_t r = 0; r < nr; r++)                           \
+            for (size_t r = 0; r < 8; r++)                            \
                 _mm256_storeu_ps(w->acc + (r0 + r) * QK_GV_ACC_LANES, \
                                  qk_add_tail(acc[r], tail[r]));       \
         }                                                             \
+        for (size_t r = whole; r < w->rows; r++)                      \
+            fma_row(w, r);                                            \
     }
 
-/* The staged entry of variant `id`: its five phases in QK_GV_* order. */
-#define GV_PHASES(id, memory, unpack, lut, fma, hsum)                            \
-    void qk256_gv_##id##_phase(void *ws, unsigned phase)                         \
-    {                                                                            \
-        static void (*const run[QK_GV_NPHASES])(qk256_ws *) = {                  \
-            [QK_GV_MEMORY] = memory, [QK_GV_UNPACK] = unpack, [QK_GV_LUT] = lut, \
-            [QK_GV_FMA] = fma,       [QK_GV_HSUM] = hsum,                        \
-        };                                                                       \
-        if (phase < QK_GV_NPHASES)                                               \
-            run[phase](ws);                                                      \
-    }
+/* The blocks each phase's fused code is made of (qk_phase.blocks). */
+#define SCALAR_LUT_BLOCKS "qk_table_scaled_scalar", "qk_lut8_scalar", "qks_lut", "qk_scale_of"
+#define PERM_LUT_BLOCKS                                                                   \
+    "qk_table_scaled", "qk_table", "qk_codes8", "qk_lut8_perm", "qk_table_scaled_scalar", \
+        "qks_lut", "qk_scale_of"
+#define FMA_BLOCKS "qk_fma8", "qk_fma_span"
+#define HSUM_BLOCKS "qk_hsum8", "qk_add_tail"
 
-GV_MEMORY_STAGE(mvp_memory, "avx2-mvp/memory@4", mem_bytes)
-QK_GV_STAGE(mvp_unpack, "avx2-mvp/unpack@4", unpack_step_scalar)
-QK_GV_STAGE(mvp_lut, "avx2-mvp/lut@8#2", lut_step_scalar)
-GV_FMA_STAGE(mvp_fma, "avx2-mvp/fma@8")
-GV_HSUM_STAGE(mvp_hsum, "avx2-mvp/hsum")
-GV_PHASES(avx2_mvp, mvp_memory, mvp_unpack, mvp_lut, mvp_fma, mvp_hsum)
+GV_MEMORY_STAGE(mvp_memory, "gemv/avx2-mvp/memory@4", mem_bytes)
+QK_GV_STAGE(mvp_unpack, "gemv/avx2-mvp/unpack@4", unpack_step_scalar)
+QK_GV_STAGE(mvp_lut, "gemv/avx2-mvp/lut@8#2", lut_step_scalar)
+GV_FMA_STAGE(mvp_fma, "gemv/avx2-mvp/fma@8")
+GV_HSUM_STAGE(mvp_hsum, "gemv/avx2-mvp/hsum")
+QK_GV_PHASES(avx2_mvp, QK_PHASE(mvp_memory, NULL, NULL),
+             QK_PHASE(mvp_unpack, NULL, "qk_unpack_scalar", "qk256_code"),
+             QK_PHASE(mvp_lut, NULL, SCALAR_LUT_BLOCKS), QK_PHASE(mvp_fma, NULL, FMA_BLOCKS),
+             QK_PHASE(mvp_hsum, NULL, HSUM_BLOCKS));
 
-GV_MEMORY_STAGE(p1_memory, "avx2-p1/memory@8", mem_split)
-QK_GV_STAGE(p1_unpack, "avx2-p1/unpack@256", unpack_step_split)
-QK_GV_STAGE(p1_lut, "avx2-p1/lut@8#2", lut_step_scalar)
-GV_FMA_STAGE(p1_fma, "avx2-p1/fma@8")
-GV_HSUM_STAGE(p1_hsum, "avx2-p1/hsum")
-GV_PHASES(avx2_p1, p1_memory, p1_unpack, p1_lut, p1_fma, p1_hsum)
+GV_MEMORY_STAGE(p1_memory, "gemv/avx2-p1/memory@8", mem_split)
+QK_GV_STAGE(p1_unpack, "gemv/avx2-p1/unpack@256", unpack_step_split)
+QK_GV_STAGE(p1_lut, "gemv/avx2-p1/lut@8#2", lut_step_scalar)
+GV_FMA_STAGE(p1_fma, "gemv/avx2-p1/fma@8")
+GV_HSUM_STAGE(p1_hsum, "gemv/avx2-p1/hsum")
+QK_GV_PHASES(avx2_p1, QK_PHASE(p1_memory, NULL, "qk_load32_split"),
+             QK_PHASE(p1_unpack, NULL, "qk_unpack32", "qk_store_codes", "qk256_code"),
+             QK_PHASE(p1_lut, NULL, SCALAR_LUT_BLOCKS), QK_PHASE(p1_fma, NULL, FMA_BLOCKS),
+             QK_PHASE(p1_hsum, NULL, HSUM_BLOCKS));
 
-GV_MEMORY_STAGE(p4_memory, "avx2-p1-p4/memory@8", mem_split)
-QK_GV_STAGE(p4_unpack, "avx2-p1-p4/unpack@256", unpack_step_split)
-QK_GV_STAGE(p4_lut, "avx2-p1-p4/lut@8", lut_step_perm)
-GV_FMA_STAGE(p4_fma, "avx2-p1-p4/fma@8")
-GV_HSUM_STAGE(p4_hsum, "avx2-p1-p4/hsum")
-GV_PHASES(avx2_p1_p4, p4_memory, p4_unpack, p4_lut, p4_fma, p4_hsum)
+GV_MEMORY_STAGE(p4_memory, "gemv/avx2-p1-p4/memory@8", mem_split)
+QK_GV_STAGE(p4_unpack, "gemv/avx2-p1-p4/unpack@256", unpack_step_split)
+QK_GV_STAGE(p4_lut, "gemv/avx2-p1-p4/lut@8", lut_step_perm)
+GV_FMA_STAGE(p4_fma, "gemv/avx2-p1-p4/fma@8")
+GV_HSUM_STAGE(p4_hsum, "gemv/avx2-p1-p4/hsum")
+QK_GV_PHASES(avx2_p1_p4, QK_PHASE(p4_memory, NULL, "qk_load32_split"),
+             QK_PHASE(p4_unpack, NULL, "qk_unpack32", "qk256_code"),
+             QK_PHASE(p4_lut, NULL, PERM_LUT_BLOCKS), QK_PHASE(p4_fma, NULL, FMA_BLOCKS),
+             QK_PHASE(p4_hsum, NULL, HSUM_BLOCKS));
 
-GV_MEMORY_STAGE8(p2_memory, "avx2-p1-p4-p2/memory@8", mem8_gather)
-GV_STAGE8(p2_unpack, "avx2-p1-p4-p2/unpack@16#2", unpack8_gather)
-QK_GV_STAGE(p2_lut, "avx2-p1-p4-p2/lut@8", lut_step_perm)
-GV_FMA_STAGE8(p2_fma, "avx2-p1-p4-p2/fma@128")
-GV_HSUM_STAGE(p2_hsum, "avx2-p1-p4-p2/hsum")
-GV_PHASES(avx2_p1_p4_p2, p2_memory, p2_unpack, p2_lut, p2_fma, p2_hsum)
+/* p2 and p3 list p1-p4's blocks too: the rows past the last group run them. */
+GV_MEMORY_STAGE8(p2_memory, "gemv/avx2-p1-p4-p2/memory@8", mem8_gather)
+GV_UNPACK_STAGE8(p2_unpack, "gemv/avx2-p1-p4-p2/unpack@16#2", unpack8_gather)
+QK_GV_STAGE(p2_lut, "gemv/avx2-p1-p4-p2/lut@8", lut_step_perm)
+GV_FMA_STAGE8(p2_fma, "gemv/avx2-p1-p4-p2/fma@128")
+GV_HSUM_STAGE(p2_hsum, "gemv/avx2-p1-p4-p2/hsum")
+QK_GV_PHASES(avx2_p1_p4_p2,
+             QK_PHASE(p2_memory, NULL, "qk_tile_gather", "qk_load4", "qk_load32_split"),
+             QK_PHASE(p2_unpack, NULL, "qk_unpack32", "qk_tile_row", "qk256_code"),
+             QK_PHASE(p2_lut, NULL, PERM_LUT_BLOCKS),
+             QK_PHASE(p2_fma, NULL, "qk_fma_tile", "qk_fma_row16", FMA_BLOCKS),
+             QK_PHASE(p2_hsum, NULL, HSUM_BLOCKS));
 
-GV_MEMORY_STAGE8(p3_memory, "avx2-p1-p4-p2-p3/memory@8", mem8_32)
-GV_STAGE8(p3_unpack, "avx2-p1-p4-p2-p3/unpack@16#2", unpack8_32)
-QK_GV_STAGE(p3_lut, "avx2-p1-p4-p2-p3/lut@8", lut_step_perm)
-GV_FMA_STAGE8(p3_fma, "avx2-p1-p4-p2-p3/fma@128")
-GV_HSUM_STAGE(p3_hsum, "avx2-p1-p4-p2-p3/hsum")
-GV_PHASES(avx2_p1_p4_p2_p3, p3_memory, p3_unpack, p3_lut, p3_fma, p3_hsum)
+GV_MEMORY_STAGE8(p3_memory, "gemv/avx2-p1-p4-p2-p3/memory@8", mem8_32)
+GV_UNPACK_STAGE8(p3_unpack, "gemv/avx2-p1-p4-p2-p3/unpack@16#2", unpack8_32)
+QK_GV_STAGE(p3_lut, "gemv/avx2-p1-p4-p2-p3/lut@8", lut_step_perm)
+GV_FMA_STAGE8(p3_fma, "gemv/avx2-p1-p4-p2-p3/fma@128")
+GV_HSUM_STAGE(p3_hsum, "gemv/avx2-p1-p4-p2-p3/hsum")
+QK_GV_PHASES(avx2_p1_p4_p2_p3,
+             QK_PHASE(p3_memory, NULL, "qk_tiles_load8", "qk_load32", "qk_pf_next_tile",
+                      "qk_prefetch_tile", "qk_load32_split"),
+             QK_PHASE(p3_unpack, NULL, "qk_unpack32", "qk_tile_row", "qk256_code"),
+             QK_PHASE(p3_lut, NULL, PERM_LUT_BLOCKS),
+             QK_PHASE(p3_fma, NULL, "qk_fma_tile", "qk_fma_row16", FMA_BLOCKS),
+             QK_PHASE(p3_hsum, NULL, HSUM_BLOCKS));

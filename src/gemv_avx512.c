@@ -101,8 +101,9 @@ void qk256_gv_avx512_vbmi(float *y, const uint8_t *packed, size_t row_stride, co
 /* ---- staged steps ------------------------------------------------------ */
 
 /* memory, one block of R rows: x (masked at the end), each row's scale,
- * its eight 8-byte loads and its prefetch, folded. */
-QK_INLINE __m256i mem_step(qk256_ws *w, size_t r0, unsigned R, size_t b)
+ * its eight 8-byte loads, folded, and the fused kernel's prefetch of the
+ * next tile. */
+QK_INLINE __m256i mem_step(qk256_ws *w, size_t r0, unsigned R, size_t b, qk_pf_tile *pf)
 {
     size_t m = block_len(w->cols, b);
     __m512i f = _mm512_setzero_si512();
@@ -110,9 +111,9 @@ QK_INLINE __m256i mem_step(qk256_ws *w, size_t r0, unsigned R, size_t b)
         f = _mm512_xor_si512(f, _mm512_castps_si512(qk5_load16(w->x + b * QK256_BLOCK + 16 * g,
                                                                qk5_mask(m, 16 * g))));
     long long fold = 0;
+    qk_prefetch_tile(pf, b, R);
     for (unsigned r = 0; r < R; r++) {
         const uint8_t *blk = qk256_ws_block(w, r0 + r, b);
-        qk_prefetch_block(qk256_ws_block(w, r0 + r, 0), b, w->nb);
         f = _mm512_xor_si512(f,
                              _mm512_castps_si512(_mm512_set1_ps(w->scales[(r0 + r) * w->nb + b])));
         for (unsigned q = 0; q < 8; q++) {
@@ -172,9 +173,9 @@ QK_INLINE void fma_rows(qk256_ws *w, size_t r0, unsigned R)
     for (unsigned r = 0; r < R; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (size_t b = 0; b < w->nb; b++) {
-        QK_MCA_BEGIN("avx512-vbmi/fma");
+        QK_MCA_BEGIN("gemv/avx512-vbmi/fma");
         fma_step(w, r0, R, b, acc);
-        QK_MCA_END("avx512-vbmi/fma");
+        QK_MCA_END("gemv/avx512-vbmi/fma");
     }
     for (unsigned r = 0; r < R; r++)
         _mm256_storeu_ps(w->acc + (r0 + r) * QK_GV_ACC_LANES, qk5_fold8(acc[r][0], acc[r][1]));
@@ -185,16 +186,18 @@ QK_INLINE void fma_rows(qk256_ws *w, size_t r0, unsigned R)
 QK_INLINE __m256i mem_rows(qk256_ws *w, size_t r0, unsigned R)
 {
     __m256i fold = _mm256_setzero_si256();
+    qk_pf_tile pf = qk_pf_next_tile(w->packed, w->row_stride, w->scales, w->nb, r0, R, w->rows);
     for (size_t b = 0; b < w->nb; b++) {
-        QK_MCA_BEGIN("avx512-vbmi/memory");
-        fold = _mm256_xor_si256(fold, mem_step(w, r0, R, b));
-        QK_MCA_END("avx512-vbmi/memory");
+        QK_MCA_BEGIN("gemv/avx512-vbmi/memory");
+        fold = _mm256_xor_si256(fold, mem_step(w, r0, R, b, &pf));
+        QK_MCA_END("gemv/avx512-vbmi/memory");
     }
     return fold;
 }
 
-static void vbmi_memory(qk256_ws *w)
+static void vbmi_memory(void *ws)
 {
+    qk256_ws *w = ws;
     __m256i fold = _mm256_setzero_si256();
     size_t r0 = 0;
     for (; r0 + TILE_ROWS <= w->rows; r0 += TILE_ROWS)
@@ -204,8 +207,9 @@ static void vbmi_memory(qk256_ws *w)
     w->sink = qk_fold_u64(fold);
 }
 
-static void vbmi_fma(qk256_ws *w)
+static void vbmi_fma(void *ws)
 {
+    qk256_ws *w = ws;
     size_t r0 = 0;
     for (; r0 + TILE_ROWS <= w->rows; r0 += TILE_ROWS)
         fma_rows(w, r0, TILE_ROWS);
@@ -213,24 +217,22 @@ static void vbmi_fma(qk256_ws *w)
         fma_rows(w, r0, 1);
 }
 
-QK_GV_STAGE(vbmi_unpack, "avx512-vbmi/unpack", unpack_step)
-QK_GV_STAGE(vbmi_lut, "avx512-vbmi/lut", lut_step)
+QK_GV_STAGE(vbmi_unpack, "gemv/avx512-vbmi/unpack", unpack_step)
+QK_GV_STAGE(vbmi_lut, "gemv/avx512-vbmi/lut", lut_step)
 
-static void vbmi_hsum(qk256_ws *w)
+static void vbmi_hsum(void *ws)
 {
+    qk256_ws *w = ws;
     for (size_t r = 0; r < w->rows; r++) {
-        QK_MCA_BEGIN("avx512-vbmi/hsum");
+        QK_MCA_BEGIN("gemv/avx512-vbmi/hsum");
         w->out[r] = qk_hsum8(_mm256_loadu_ps(w->acc + r * QK_GV_ACC_LANES));
-        QK_MCA_END("avx512-vbmi/hsum");
+        QK_MCA_END("gemv/avx512-vbmi/hsum");
     }
 }
 
-void qk256_gv_avx512_vbmi_phase(void *ws, unsigned phase)
-{
-    static void (*const run[QK_GV_NPHASES])(qk256_ws *) = {
-        [QK_GV_MEMORY] = vbmi_memory, [QK_GV_UNPACK] = vbmi_unpack, [QK_GV_LUT] = vbmi_lut,
-        [QK_GV_FMA] = vbmi_fma,       [QK_GV_HSUM] = vbmi_hsum,
-    };
-    if (phase < QK_GV_NPHASES)
-        run[phase](ws);
-}
+QK_GV_PHASES(avx512_vbmi,
+             QK_PHASE(vbmi_memory, NULL, "qk_pf_next_tile", "qk_prefetch_tile", "qk5_load16"),
+             QK_PHASE(vbmi_unpack, NULL, "qk5_idx_lo", "qk5_idx_hi"),
+             QK_PHASE(vbmi_lut, NULL, "qk5_table_scaled", "qk5_table", "qk5_lut16", "qk_scale_of"),
+             QK_PHASE(vbmi_fma, NULL, "qk5_fma16", "qk5_mask"),
+             QK_PHASE(vbmi_hsum, NULL, "qk5_fold8", "qk_hsum8"));

@@ -57,6 +57,13 @@ QK_INLINE __m256i dot32(__m256i acc, __m256i w, __m256i q)
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
+/* memory: the four 32-byte pieces of a half block's q (128 columns). */
+QK_INLINE void load_q(__m256i q[4], const int8_t *xq)
+{
+    for (unsigned k = 0; k < 4; k++)
+        q[k] = _mm256_loadu_si256((const __m256i *)(xq + 32 * k));
+}
+
 /* The start of a block's integer sum: the bias correction in lane 0. */
 QK_INLINE __m256i block_start(const qk256_i8_lut *t, int32_t qsum)
 {
@@ -100,6 +107,7 @@ static void quantize_chunk(int8_t *dst, const float *x, __m256 inv, __m256i *sum
                                              0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const __m256i qwords = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256i e[4];
+    QK_MCA_BEGIN("gemv-i8/avx2-maddubs/quantize@8");
     for (unsigned j = 0; j < 4; j++)
         e[j] = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q32(x + 32 * j, inv, sum), by_code),
                                            qwords);
@@ -109,6 +117,7 @@ static void quantize_chunk(int8_t *dst, const float *x, __m256 inv, __m256i *sum
     _mm256_storeu_si256((__m256i *)(dst + 32), _mm256_permute2x128_si256(hi01, hi23, 0x20));
     _mm256_storeu_si256((__m256i *)(dst + 64), _mm256_permute2x128_si256(lo01, lo23, 0x31));
     _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(hi01, hi23, 0x31));
+    QK_MCA_END("gemv-i8/avx2-maddubs/quantize@8");
 }
 
 static int32_t hsum_epi32(__m256i v)
@@ -170,10 +179,8 @@ QK_INLINE void gemv_tile(float *y, const uint8_t *packed, size_t row_stride, con
         }
 #pragma GCC unroll 2
         for (unsigned h = 0; h < 2; h++) {
-            const int8_t *xq = x->q + b * QK256_BLOCK + CHUNK * h;
             __m256i q[4], a[4];
-            for (unsigned k = 0; k < 4; k++)
-                q[k] = _mm256_loadu_si256((const __m256i *)(xq + 32 * k));
+            load_q(q, x->q + b * QK256_BLOCK + CHUNK * h);
 #pragma GCC unroll 4
             for (unsigned r = 0; r < R; r++) {
                 unpack_chunk(a, qk_load32(row[r] + b * QK256_BLOCK_BYTES + 32 * h));
@@ -201,54 +208,85 @@ void qk256_i8_avx2_maddubs(float *y, const uint8_t *packed, size_t row_stride, c
 
 /* ---- staged phases ----------------------------------------------------- */
 
-static void maddubs_quantize(qk256_ws *w)
+/* The llvm-mca regions ("gemv-i8/avx2-maddubs/<phase>@<elements>",
+ * harness/mca.h) are straight-line: one block of a tile of TILE_ROWS rows
+ * (memory, dot), half a block of one row (unpack), 32 weights (lut), one
+ * row (hsum); quantize's is the 8-float loop of q32. Where a step runs for
+ * a whole tile and again for a leftover row, only the tile's copy is
+ * marked. */
+
+static void maddubs_quantize(void *ws)
 {
+    qk256_ws *w = ws;
     w->sx = qk256_quantize_x_avx2(w->xq, w->xsum, w->x, w->cols, CHUNK);
 }
 
-/* memory: the row's two 32-byte loads, its scale and the block's q. */
-static void maddubs_memory(qk256_ws *w)
+/* memory: the kernel's loads in its order, tiles of TILE_ROWS rows (the
+ * rows left over one at a time), block by block: each row's prefetch, two
+ * 32-byte loads and scale, and the block's q once for the tile. */
+QK_INLINE __m256i mem_rows(const qk256_ws *w, size_t r0, unsigned R)
 {
     __m256i fold = _mm256_setzero_si256();
-    for (size_t r = 0; r < w->rows; r++)
-        for (size_t b = 0; b < w->nb; b++) {
-            QK_MCA_BEGIN("avx2-maddubs/memory");
-            const uint8_t *blk = qk256_ws_block(w, r, b);
-            qk_prefetch_block(qk256_ws_block(w, r, 0), b, w->nb);
-            fold = _mm256_xor_si256(fold, _mm256_xor_si256(qk_load32(blk), qk_load32(blk + 32)));
+    for (size_t b = 0; b < w->nb; b++) {
+        if (R == TILE_ROWS)
+            QK_MCA_BEGIN("gemv-i8/avx2-maddubs/memory@1024");
+#pragma GCC unroll 4
+        for (unsigned r = 0; r < R; r++) {
+            const uint8_t *row = qk256_ws_block(w, r0 + r, 0);
+            qk_prefetch_block(row, b, w->nb);
             fold = _mm256_xor_si256(fold,
-                                    _mm256_castps_si256(_mm256_set1_ps(w->scales[r * w->nb + b])));
-            for (unsigned i = 0; i < QK256_BLOCK; i += 32)
-                fold =
-                    _mm256_xor_si256(fold, qk_load32((const uint8_t *)w->xq + b * QK256_BLOCK + i));
-            QK_MCA_END("avx2-maddubs/memory");
+                                    _mm256_xor_si256(qk_load32(row + b * QK256_BLOCK_BYTES),
+                                                     qk_load32(row + b * QK256_BLOCK_BYTES + 32)));
+            fold = _mm256_xor_si256(
+                fold, _mm256_castps_si256(_mm256_set1_ps(w->scales[(r0 + r) * w->nb + b])));
         }
+#pragma GCC unroll 8
+        for (unsigned i = 0; i < QK256_BLOCK; i += 32)
+            fold = _mm256_xor_si256(fold, qk_load32((const uint8_t *)w->xq + b * QK256_BLOCK + i));
+        if (R == TILE_ROWS)
+            QK_MCA_END("gemv-i8/avx2-maddubs/memory@1024");
+    }
+    return fold;
+}
+
+static void maddubs_memory(void *ws)
+{
+    qk256_ws *w = ws;
+    __m256i fold = _mm256_setzero_si256();
+    size_t r0 = 0;
+    for (; r0 + TILE_ROWS <= w->rows; r0 += TILE_ROWS)
+        fold = _mm256_xor_si256(fold, mem_rows(w, r0, TILE_ROWS));
+    for (; r0 < w->rows; r0++)
+        fold = _mm256_xor_si256(fold, mem_rows(w, r0, 1));
     w->sink = qk_fold_u64(fold);
 }
 
-static void maddubs_unpack(qk256_ws *w)
+static void maddubs_unpack(void *ws)
 {
+    qk256_ws *w = ws;
     for (size_t r = 0; r < w->rows; r++)
         for (size_t b = 0; b < w->nb; b++)
             for (unsigned h = 0; h < 2; h++) {
-                QK_MCA_BEGIN("avx2-maddubs/unpack");
+                QK_MCA_BEGIN("gemv-i8/avx2-maddubs/unpack@128");
                 __m256i a[4];
                 uint8_t *codes = w->codes + qk256_ws_elem(w, r, b) + CHUNK * h;
                 unpack_chunk(a, qk_load32(qk256_ws_block(w, r, b) + 32 * h));
+#pragma GCC unroll 4
                 for (unsigned k = 0; k < 4; k++)
                     _mm256_storeu_si256((__m256i *)(codes + 32 * k), a[k]);
-                QK_MCA_END("avx2-maddubs/unpack");
+                QK_MCA_END("gemv-i8/avx2-maddubs/unpack@128");
             }
 }
 
-static void maddubs_lut(qk256_ws *w)
+static void maddubs_lut(void *ws)
 {
+    qk256_ws *w = ws;
     const __m256i tab = table_i8(&w->lut_i8);
     size_t n = w->rows * w->nb * QK256_BLOCK;
     for (size_t i = 0; i < n; i += 32) {
-        QK_MCA_BEGIN("avx2-maddubs/lut");
+        QK_MCA_BEGIN("gemv-i8/avx2-maddubs/lut@32");
         _mm256_storeu_si256((__m256i *)(w->wq + i), lut32(tab, qk_load32(w->codes + i)));
-        QK_MCA_END("avx2-maddubs/lut");
+        QK_MCA_END("gemv-i8/avx2-maddubs/lut@32");
     }
 }
 
@@ -260,26 +298,37 @@ QK_INLINE void dot_rows(qk256_ws *w, size_t r0, unsigned R)
     for (unsigned r = 0; r < R; r++)
         acc[r] = _mm256_setzero_pd();
     for (size_t b = 0; b < w->nb; b++) {
-        QK_MCA_BEGIN("avx2-maddubs/dot");
+        if (R == TILE_ROWS)
+            QK_MCA_BEGIN("gemv-i8/avx2-maddubs/dot@1024");
         __m256i isum[TILE_ROWS];
+#pragma GCC unroll 4
         for (unsigned r = 0; r < R; r++)
             isum[r] = block_start(&w->lut_i8, w->xsum[b]);
-        for (unsigned i = 0; i < QK256_BLOCK; i += 32) {
-            __m256i q = qk_load32((const uint8_t *)w->xq + b * QK256_BLOCK + i);
+#pragma GCC unroll 2
+        for (unsigned h = 0; h < 2; h++) {
+            __m256i q[4];
+            load_q(q, w->xq + b * QK256_BLOCK + CHUNK * h);
 #pragma GCC unroll 4
-            for (unsigned r = 0; r < R; r++)
-                isum[r] = dot32(isum[r], qk_load32(w->wq + qk256_ws_elem(w, r0 + r, b) + i), q);
+            for (unsigned r = 0; r < R; r++) {
+                const uint8_t *wq = w->wq + qk256_ws_elem(w, r0 + r, b) + CHUNK * h;
+#pragma GCC unroll 4
+                for (unsigned k = 0; k < 4; k++)
+                    isum[r] = dot32(isum[r], qk_load32(wq + 32 * k), q[k]);
+            }
         }
+#pragma GCC unroll 4
         for (unsigned r = 0; r < R; r++)
             acc[r] = scale_block(acc[r], isum[r], w->scales[(r0 + r) * w->nb + b]);
-        QK_MCA_END("avx2-maddubs/dot");
+        if (R == TILE_ROWS)
+            QK_MCA_END("gemv-i8/avx2-maddubs/dot@1024");
     }
     for (unsigned r = 0; r < R; r++)
         qk_i8_store_acc(w->acc + (r0 + r) * QK_GV_ACC_LANES, acc[r]);
 }
 
-static void maddubs_dot(qk256_ws *w)
+static void maddubs_dot(void *ws)
 {
+    qk256_ws *w = ws;
     size_t r0 = 0;
     for (; r0 + TILE_ROWS <= w->rows; r0 += TILE_ROWS)
         dot_rows(w, r0, TILE_ROWS);
@@ -287,22 +336,21 @@ static void maddubs_dot(qk256_ws *w)
         dot_rows(w, r0, 1);
 }
 
-static void maddubs_hsum(qk256_ws *w)
+static void maddubs_hsum(void *ws)
 {
+    qk256_ws *w = ws;
     for (size_t r = 0; r < w->rows; r++) {
-        QK_MCA_BEGIN("avx2-maddubs/hsum");
+        QK_MCA_BEGIN("gemv-i8/avx2-maddubs/hsum");
         w->out[r] = qk_i8_row_result(qk_i8_load_acc(w->acc + r * QK_GV_ACC_LANES), w->sx);
-        QK_MCA_END("avx2-maddubs/hsum");
+        QK_MCA_END("gemv-i8/avx2-maddubs/hsum");
     }
 }
 
-void qk256_i8_avx2_maddubs_phase(void *ws, unsigned phase)
-{
-    static void (*const run[QK_I8_NPHASES])(qk256_ws *) = {
-        [QK_I8_QUANTIZE] = maddubs_quantize, [QK_I8_MEMORY] = maddubs_memory,
-        [QK_I8_UNPACK] = maddubs_unpack,     [QK_I8_LUT] = maddubs_lut,
-        [QK_I8_DOT] = maddubs_dot,           [QK_I8_HSUM] = maddubs_hsum,
-    };
-    if (phase < QK_I8_NPHASES)
-        run[phase](ws);
-}
+const qk256_i8_layout qk256_i8_avx2_maddubs_layout = {CHUNK, qk256_quantize_x_avx2};
+
+QK_I8_PHASES(avx2_maddubs, QK_PHASE(maddubs_quantize, NULL, "qk256_quantize_x_avx2"),
+             QK_PHASE(maddubs_memory, NULL, "qk_load32", "qk_prefetch_block", "load_q"),
+             QK_PHASE(maddubs_unpack, NULL, "unpack_chunk"),
+             QK_PHASE(maddubs_lut, NULL, "table_i8", "lut32"),
+             QK_PHASE(maddubs_dot, NULL, "dot32", "block_start", "scale_block", "qk_scale_of"),
+             QK_PHASE(maddubs_hsum, NULL, "qk_i8_row_result"));

@@ -23,19 +23,17 @@
  *           why double).
  *
  * That is 1 load, 1 shift, 4 vpermb, 4 vpdpbusd and 4 ops of scaling per
- * block and row, against 1 + 7 + 4 + 4 + 6 in the first version (shifts and
- * masks of four vectors, vpshufb, two chains joined per block); the block
- * scales come as doubles from a small per-row buffer (scales_pd). The
- * fused kernel takes one row at a time (gemv_row says why); the staged dot
- * phase takes tiles of TILE_ROWS rows that share the four loads of q and
- * the bias start of a block, leftover rows one at a time. Each row sums
- * its blocks in the same order either way, so every row's result is the
- * same in any grouping, staged or fused, and for any thread count.
+ * block and row (docs/performance.md, "The VNNI kernel's steps", has the
+ * first version's count); the block scales come as doubles from a small
+ * per-row buffer (scales_pd). The kernel takes one row at a time, its
+ * blocks in memory order (gemv_row says why), and so do the staged memory
+ * and dot phases. Each row sums its blocks in the same order, so every
+ * row's result is the same staged or fused, and for any thread count.
  */
 #include "phases_avx512.h"
 #include "phases_i8.h"
 
-enum { CHUNK = 256, TILE_ROWS = 8 };
+enum { CHUNK = 256 };
 
 /* ---- phase blocks ------------------------------------------------------ */
 
@@ -48,9 +46,8 @@ QK_INLINE __m512i unpack_hi(__m512i v)
 /* The biased table as vpermb sees it: 64 entries, entry i = w[(i >> sh) & 3]
  * (sh = 0 for tab_lo, 2 for tab_hi), made in registers: tab_lo is the four
  * bytes w[0..3] in every dword, tab_hi each w[k] four times, in dword k of
- * every 16 bytes. (The first version filled a 64-byte array byte by byte
- * and loaded it, in every tile: a store-forwarding stall that took 13% of
- * the kernel's time.) */
+ * every 16 bytes; not filled in memory and loaded, which stalls store
+ * forwarding (docs/performance.md, "The VNNI kernel's steps"). */
 QK_INLINE __m512i table_i8(const qk256_i8_lut *t, unsigned sh)
 {
     uint32_t w0 = t->w[0], w1 = t->w[1], w2 = t->w[2], w3 = t->w[3];
@@ -68,6 +65,19 @@ QK_INLINE __m512i lut64(__m512i tab, __m512i idx)
 QK_INLINE __m512i dot64(__m512i acc, __m512i w, __m512i q)
 {
     return _mm512_dpbusd_epi32(acc, w, q);
+}
+
+/* memory: a block's 64 packed bytes, and the four 64-byte pieces of its q. */
+QK_INLINE __m512i load_block(const uint8_t *row, size_t b)
+{
+    return _mm512_loadu_si512(row + b * QK256_BLOCK_BYTES);
+}
+
+QK_INLINE void load_q(__m512i q[4], const int8_t *xq, size_t b)
+{
+#pragma GCC unroll 4
+    for (unsigned k = 0; k < 4; k++)
+        q[k] = _mm512_loadu_si512(xq + b * QK256_BLOCK + 64 * k);
 }
 
 QK_INLINE __m512i block_start(const qk256_i8_lut *t, int32_t qsum)
@@ -134,6 +144,7 @@ static float quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols)
     const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
     const __m512i ctrl = transpose_ctrl();
     for (size_t b = 0; b < nb; b++) {
+        QK_MCA_BEGIN("gemv-i8/avx512-vnni/quantize@16");
         __m512i bsum = _mm512_setzero_si512();
         int8_t *qb = q + b * QK256_BLOCK;
         for (unsigned c = 0; c < 4; c++) {
@@ -155,6 +166,7 @@ static float quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols)
             _mm_storeu_si128((__m128i *)(dst + 192), _mm512_extracti32x4_epi32(e, 3));
         }
         sum[b] = _mm512_reduce_add_epi32(bsum);
+        QK_MCA_END("gemv-i8/avx512-vnni/quantize@16");
     }
     return amax / 127.0f;
 }
@@ -186,24 +198,13 @@ QK_INLINE void scales_pd(double sc[][SPAN], const float *rs, size_t nb, size_t b
  * The fused kernel runs one row at a time, its blocks in memory order, and
  * leaves the streaming to the hardware prefetchers. In a decode the weights
  * come from DRAM, and what limits the kernel there is how its loads walk
- * memory, not its arithmetic. The first versions ran tiles of 8 rows
- * (block b of each row, then block b + 1: eight short strided streams the
- * hardware prefetchers do not follow) and fetched the next tile with
- * software prefetches; those go through the core's few L1 miss buffers,
- * and one thread streamed no faster than ~15 GB/s with them, arithmetic
- * or not, against 24-27 GB/s for plain loads in address order, which the
- * L2 stream prefetcher runs ahead of. Rows in order are one such stream
- * per thread. (A standalone copy of the kernel, loads only, 553 MB of
- * weights, medians of 7-11 interleaved runs: 8-row tiles with the tile
- * prefetch 15.4-15.9 GB/s on one thread, one row at a time 22-27 GB/s;
- * 4 rows a quarter of the rows apart, four streams, as fast on one big
- * matrix but slower in the decode's sequence of calls; 8 such streams 14.5
- * GB/s; adding software prefetches 1-8 KB ahead of the row made it
- * slower.) Sharing the q loads of a block between 8 rows saved less than
- * that: from L1 the two orders are within ~10% of each other, and the
- * decode's int8 layers ran 12-23% faster this way on two threads (medians
- * of 9-11 interleaved runs of the same driver).
- * Nothing past the kernel's rows is addressed.
+ * memory, not its arithmetic: tiles of 8 rows (block b of each row, then
+ * block b + 1) are eight short strided streams the hardware prefetchers do
+ * not follow, and software prefetches of them go through the core's few L1
+ * miss buffers, while rows in order are one stream per thread that the L2
+ * stream prefetcher runs ahead of. That won more than sharing the q loads
+ * of a block between 8 rows saved (docs/performance.md, "One row at a time
+ * in memory order"). Nothing past the kernel's rows is addressed.
  */
 QK_INLINE float gemv_row(const uint8_t *row, const float *rs, const qk256_xq *x, size_t nb,
                          __m512i tlo, __m512i thi, const qk256_i8_lut *t)
@@ -215,13 +216,9 @@ QK_INLINE float gemv_row(const uint8_t *row, const float *rs, const qk256_xq *x,
         scales_pd(sc, rs, nb, b0, n, 1);
         for (size_t i = 0; i < n; i++) {
             size_t b = b0 + i;
-            const int8_t *xq = x->q + b * QK256_BLOCK;
             __m512i q[4];
-#pragma GCC unroll 4
-            for (unsigned k = 0; k < 4; k++)
-                q[k] = _mm512_loadu_si512(xq + 64 * k);
-            __m512i s = block_dot(block_start(t, x->sum[b]),
-                                  _mm512_loadu_si512(row + b * QK256_BLOCK_BYTES), tlo, thi, q);
+            load_q(q, x->q, b);
+            __m512i s = block_dot(block_start(t, x->sum[b]), load_block(row, b), tlo, thi, q);
             acc = scale_block(acc, s, sc[0][i]);
         }
     }
@@ -240,24 +237,34 @@ void qk256_i8_avx512_vnni(float *y, const uint8_t *packed, size_t row_stride, co
 
 /* ---- staged phases ----------------------------------------------------- */
 
-static void vnni_quantize(qk256_ws *w)
+/* The llvm-mca regions ("gemv-i8/avx512-vnni/<phase>@<elements>",
+ * harness/mca.h) are straight-line: one block of one row (memory, unpack,
+ * dot), 128 weights (lut), one row (hsum, no element count); quantize's is
+ * quantize_x's 16-float loop. */
+
+static void vnni_quantize(void *ws)
 {
+    qk256_ws *w = ws;
     w->sx = quantize_x(w->xq, w->xsum, w->x, w->cols);
 }
 
-static void vnni_memory(qk256_ws *w)
+/* memory: the kernel's loads, rows one at a time in memory order: each
+ * block's packed bytes, its scale and its q. */
+static void vnni_memory(void *ws)
 {
+    qk256_ws *w = ws;
     __m512i fold = _mm512_setzero_si512();
     for (size_t r = 0; r < w->rows; r++)
         for (size_t b = 0; b < w->nb; b++) {
-            QK_MCA_BEGIN("avx512-vnni/memory");
-            qk_prefetch_block(qk256_ws_block(w, r, 0), b, w->nb);
-            fold = _mm512_xor_si512(fold, _mm512_loadu_si512(qk256_ws_block(w, r, b)));
+            QK_MCA_BEGIN("gemv-i8/avx512-vnni/memory@256");
+            __m512i q[4];
+            load_q(q, w->xq, b);
+            fold = _mm512_xor_si512(fold, load_block(qk256_ws_block(w, r, 0), b));
             fold = _mm512_xor_si512(fold,
                                     _mm512_castps_si512(_mm512_set1_ps(w->scales[r * w->nb + b])));
-            for (unsigned i = 0; i < QK256_BLOCK; i += 64)
-                fold = _mm512_xor_si512(fold, _mm512_loadu_si512(w->xq + b * QK256_BLOCK + i));
-            QK_MCA_END("avx512-vnni/memory");
+            for (unsigned k = 0; k < 4; k++)
+                fold = _mm512_xor_si512(fold, q[k]);
+            QK_MCA_END("gemv-i8/avx512-vnni/memory@256");
         }
     w->sink = qk_fold_u64(
         _mm256_xor_si256(_mm512_castsi512_si256(fold), _mm512_extracti64x4_epi64(fold, 1)));
@@ -265,88 +272,80 @@ static void vnni_memory(qk256_ws *w)
 
 /* unpack: per block the four index vectors the lookups read, v v u u
  * (piece k is looked up in tab_lo for even k, tab_hi for odd k). */
-static void vnni_unpack(qk256_ws *w)
+static void vnni_unpack(void *ws)
 {
+    qk256_ws *w = ws;
     for (size_t r = 0; r < w->rows; r++)
         for (size_t b = 0; b < w->nb; b++) {
-            QK_MCA_BEGIN("avx512-vnni/unpack");
+            QK_MCA_BEGIN("gemv-i8/avx512-vnni/unpack@256");
             uint8_t *codes = w->codes + qk256_ws_elem(w, r, b);
-            __m512i v = _mm512_loadu_si512(qk256_ws_block(w, r, b)), u = unpack_hi(v);
+            __m512i v = load_block(qk256_ws_block(w, r, 0), b), u = unpack_hi(v);
             _mm512_storeu_si512(codes, v);
             _mm512_storeu_si512(codes + 64, v);
             _mm512_storeu_si512(codes + 128, u);
             _mm512_storeu_si512(codes + 192, u);
-            QK_MCA_END("avx512-vnni/unpack");
+            QK_MCA_END("gemv-i8/avx512-vnni/unpack@256");
         }
 }
 
-static void vnni_lut(qk256_ws *w)
+static void vnni_lut(void *ws)
 {
+    qk256_ws *w = ws;
     const __m512i tlo = table_i8(&w->lut_i8, 0), thi = table_i8(&w->lut_i8, 2);
     size_t n = w->rows * w->nb * QK256_BLOCK;
     for (size_t i = 0; i < n; i += 128) {
-        QK_MCA_BEGIN("avx512-vnni/lut");
+        QK_MCA_BEGIN("gemv-i8/avx512-vnni/lut@128");
         _mm512_storeu_si512(w->wq + i, lut64(tlo, _mm512_loadu_si512(w->codes + i)));
         _mm512_storeu_si512(w->wq + i + 64, lut64(thi, _mm512_loadu_si512(w->codes + i + 64)));
-        QK_MCA_END("avx512-vnni/lut");
+        QK_MCA_END("gemv-i8/avx512-vnni/lut@128");
     }
 }
 
-QK_INLINE void dot_rows(qk256_ws *w, size_t r0, unsigned R)
+/* dot: the kernel's block sums and scaling, a row at a time in memory
+ * order, over the stored weights, into ws->acc. */
+static void vnni_dot(void *ws)
 {
-    __m512d acc[TILE_ROWS];
-#pragma GCC unroll 16
-    for (unsigned r = 0; r < R; r++)
-        acc[r] = _mm512_setzero_pd();
-    for (size_t b = 0; b < w->nb; b++) {
-        QK_MCA_BEGIN("avx512-vnni/dot");
-        const int8_t *xq = w->xq + b * QK256_BLOCK;
-        __m512i q[4];
-#pragma GCC unroll 4
-        for (unsigned k = 0; k < 4; k++)
-            q[k] = _mm512_loadu_si512(xq + 64 * k);
-        const __m512i start = block_start(&w->lut_i8, w->xsum[b]);
-#pragma GCC unroll 16
-        for (unsigned r = 0; r < R; r++) {
-            const uint8_t *wq = w->wq + qk256_ws_elem(w, r0 + r, b);
-            __m512i s = dot64(start, _mm512_loadu_si512(wq), q[0]);
-            s = dot64(s, _mm512_loadu_si512(wq + 64), q[1]);
-            s = dot64(s, _mm512_loadu_si512(wq + 128), q[2]);
-            s = dot64(s, _mm512_loadu_si512(wq + 192), q[3]);
-            acc[r] = scale_block(acc[r], s, w->scales[(r0 + r) * w->nb + b]);
-        }
-        QK_MCA_END("avx512-vnni/dot");
-    }
-#pragma GCC unroll 16
-    for (unsigned r = 0; r < R; r++)
-        qk_i8_store_acc(w->acc + (r0 + r) * QK_GV_ACC_LANES, fold4(acc[r]));
-}
-
-static void vnni_dot(qk256_ws *w)
-{
-    size_t r0 = 0;
-    for (; r0 + TILE_ROWS <= w->rows; r0 += TILE_ROWS)
-        dot_rows(w, r0, TILE_ROWS);
-    for (; r0 < w->rows; r0++)
-        dot_rows(w, r0, 1);
-}
-
-static void vnni_hsum(qk256_ws *w)
-{
+    qk256_ws *w = ws;
     for (size_t r = 0; r < w->rows; r++) {
-        QK_MCA_BEGIN("avx512-vnni/hsum");
-        w->out[r] = qk_i8_row_result(qk_i8_load_acc(w->acc + r * QK_GV_ACC_LANES), w->sx);
-        QK_MCA_END("avx512-vnni/hsum");
+        double sc[1][SPAN];
+        __m512d acc = _mm512_setzero_pd();
+        for (size_t b0 = 0; b0 < w->nb; b0 += SPAN) {
+            size_t n = w->nb - b0 < SPAN ? w->nb - b0 : SPAN;
+            scales_pd(sc, w->scales + r * w->nb, w->nb, b0, n, 1);
+            for (size_t i = 0; i < n; i++) {
+                QK_MCA_BEGIN("gemv-i8/avx512-vnni/dot@256");
+                size_t b = b0 + i;
+                const uint8_t *wq = w->wq + qk256_ws_elem(w, r, b);
+                __m512i q[4];
+                load_q(q, w->xq, b);
+                __m512i s =
+                    dot64(block_start(&w->lut_i8, w->xsum[b]), _mm512_loadu_si512(wq), q[0]);
+                s = dot64(s, _mm512_loadu_si512(wq + 64), q[1]);
+                s = dot64(s, _mm512_loadu_si512(wq + 128), q[2]);
+                s = dot64(s, _mm512_loadu_si512(wq + 192), q[3]);
+                acc = scale_block(acc, s, sc[0][i]);
+                QK_MCA_END("gemv-i8/avx512-vnni/dot@256");
+            }
+        }
+        qk_i8_store_acc(w->acc + r * QK_GV_ACC_LANES, fold4(acc));
     }
 }
 
-void qk256_i8_avx512_vnni_phase(void *ws, unsigned phase)
+static void vnni_hsum(void *ws)
 {
-    static void (*const run[QK_I8_NPHASES])(qk256_ws *) = {
-        [QK_I8_QUANTIZE] = vnni_quantize, [QK_I8_MEMORY] = vnni_memory,
-        [QK_I8_UNPACK] = vnni_unpack,     [QK_I8_LUT] = vnni_lut,
-        [QK_I8_DOT] = vnni_dot,           [QK_I8_HSUM] = vnni_hsum,
-    };
-    if (phase < QK_I8_NPHASES)
-        run[phase](ws);
+    qk256_ws *w = ws;
+    for (size_t r = 0; r < w->rows; r++) {
+        QK_MCA_BEGIN("gemv-i8/avx512-vnni/hsum");
+        w->out[r] = qk_i8_row_result(qk_i8_load_acc(w->acc + r * QK_GV_ACC_LANES), w->sx);
+        QK_MCA_END("gemv-i8/avx512-vnni/hsum");
+    }
 }
+
+const qk256_i8_layout qk256_i8_avx512_vnni_layout = {CHUNK, qk256_quantize_x_avx512};
+
+QK_I8_PHASES(avx512_vnni, QK_PHASE(vnni_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
+             QK_PHASE(vnni_memory, NULL, "load_block", "load_q"),
+             QK_PHASE(vnni_unpack, NULL, "unpack_hi"),
+             QK_PHASE(vnni_lut, NULL, "table_i8", "lut64"),
+             QK_PHASE(vnni_dot, NULL, "dot64", "block_start", "scale_block", "scales_pd"),
+             QK_PHASE(vnni_hsum, NULL, "fold4", "qk_i8_row_result"));

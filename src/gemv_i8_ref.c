@@ -12,28 +12,10 @@
  */
 #include <string.h>
 
-#include "qk256_impl.h"
+#include "phases_scalar.h"
 
-/* ---- phase blocks ------------------------------------------------------ */
-
-static inline void unpack_block(uint8_t *codes, const uint8_t *blk)
-{
-    for (size_t j = 0; j < QK256_BLOCK; j++)
-        codes[j] = (uint8_t)qk256_code(blk, j);
-}
-
-static inline int32_t dot_block(const int8_t *w, const int8_t *q)
-{
-    int32_t s = 0;
-    for (size_t j = 0; j < QK256_BLOCK; j++)
-        s += w[j] * q[j];
-    return s;
-}
-
-static inline float block_scale(const float *scales, size_t b)
-{
-    return scales ? scales[b] : 1.0f;
-}
+/* The layout of x the kernel reads: plain element order. */
+const qk256_i8_layout qk256_i8_scalar_layout = {4, qk256_quantize_x};
 
 /* ---- the kernel -------------------------------------------------------- */
 
@@ -48,83 +30,102 @@ void qk256_i8_scalar(float *y, const uint8_t *packed, size_t row_stride, const f
         for (size_t b = 0; b < nb; b++) {
             uint8_t codes[QK256_BLOCK];
             int8_t w[QK256_BLOCK];
-            unpack_block(codes, row + b * QK256_BLOCK_BYTES);
-            for (size_t j = 0; j < QK256_BLOCK; j++)
-                w[j] = t->v[codes[j]];
-            acc += (double)block_scale(rs, b) * dot_block(w, x->q + b * QK256_BLOCK);
+            qks_unpack_block(codes, row + b * QK256_BLOCK_BYTES, QK256_BLOCK);
+            qks_lut_i8(w, codes, t->v);
+            acc = qks_acc_i8(acc, rs, b, w, x->q + b * QK256_BLOCK);
         }
-        y[r] = (float)acc * x->scale;
+        y[r] = qks_result_i8(acc, x->scale);
     }
 }
 
 /* ---- staged phases ----------------------------------------------------- */
 
-static void i8_quantize(qk256_ws *w)
+/* The llvm-mca regions ("gemv-i8/scalar/<phase>@<elements>", harness/mca.h)
+ * are narrowed to the per-element loops of the blocks: one element per pass
+ * (dot's region is a block, its loop the 256-term sum); hsum is per row.
+ * quantize runs qk256_quantize_x, whose region is in quantize.c. */
+
+static void i8_quantize(void *ws)
 {
-    w->sx = qk256_quantize_x(w->xq, w->xsum, w->x, w->cols, 4);
+    qk256_ws *w = ws;
+    w->sx = qk256_quantize_x(w->xq, w->xsum, w->x, w->cols, qk256_i8_scalar_layout.chunk);
 }
 
-static void i8_memory(qk256_ws *w)
+static void i8_memory(void *ws)
 {
+    qk256_ws *w = ws;
     uint64_t fold = 0;
     for (size_t r = 0; r < w->rows; r++)
         for (size_t b = 0; b < w->nb; b++) {
-            const uint8_t *blk = w->packed + r * w->row_stride + b * QK256_BLOCK_BYTES;
+            const uint8_t *blk = qk256_ws_block(w, r, b);
             fold += (uint64_t)(w->scales[r * w->nb + b] != 0.0f);
             for (size_t j = 0; j < QK256_BLOCK; j++) {
+                QK_MCA_BEGIN("gemv-i8/scalar/memory@1");
                 if ((j & 3) == 0)
                     fold ^= blk[j >> 2];
                 fold ^= (uint8_t)w->xq[b * QK256_BLOCK + j];
+                QK_MCA_END("gemv-i8/scalar/memory@1");
             }
         }
     w->sink = fold;
 }
 
-static void i8_unpack(qk256_ws *w)
+static void i8_unpack(void *ws)
 {
+    qk256_ws *w = ws;
     for (size_t r = 0; r < w->rows; r++)
-        for (size_t b = 0; b < w->nb; b++)
-            unpack_block(w->codes + (r * w->nb + b) * QK256_BLOCK,
-                         w->packed + r * w->row_stride + b * QK256_BLOCK_BYTES);
+        for (size_t b = 0; b < w->nb; b++) {
+            QK_MCA_BEGIN("gemv-i8/scalar/unpack@1");
+            qks_unpack_block(w->codes + qk256_ws_elem(w, r, b), qk256_ws_block(w, r, b),
+                             QK256_BLOCK);
+            QK_MCA_END("gemv-i8/scalar/unpack@1");
+        }
 }
 
-/* lut: the table's integers, stored as bytes (wq holds them as int8). */
-static void i8_lut(qk256_ws *w)
+/* lut: the table's integers (wq holds them as int8). */
+static void i8_lut(void *ws)
 {
-    size_t n = w->rows * w->nb * QK256_BLOCK;
-    for (size_t i = 0; i < n; i++)
-        w->wq[i] = (uint8_t)w->lut_i8.v[w->codes[i]];
+    qk256_ws *w = ws;
+    for (size_t r = 0; r < w->rows; r++)
+        for (size_t b = 0; b < w->nb; b++) {
+            QK_MCA_BEGIN("gemv-i8/scalar/lut@1");
+            size_t e = qk256_ws_elem(w, r, b);
+            qks_lut_i8((int8_t *)w->wq + e, w->codes + e, w->lut_i8.v);
+            QK_MCA_END("gemv-i8/scalar/lut@1");
+        }
 }
 
 /* dot: the row's double sum in its acc slot (32 bytes, one double used). */
-static void i8_dot(qk256_ws *w)
+static void i8_dot(void *ws)
 {
+    qk256_ws *w = ws;
     for (size_t r = 0; r < w->rows; r++) {
         double acc = 0.0;
         for (size_t b = 0; b < w->nb; b++) {
-            size_t e = (r * w->nb + b) * QK256_BLOCK;
-            acc += (double)w->scales[r * w->nb + b] *
-                   dot_block((const int8_t *)w->wq + e, w->xq + b * QK256_BLOCK);
+            QK_MCA_BEGIN("gemv-i8/scalar/dot@1");
+            acc =
+                qks_acc_i8(acc, w->scales + r * w->nb, b,
+                           (const int8_t *)w->wq + qk256_ws_elem(w, r, b), w->xq + b * QK256_BLOCK);
+            QK_MCA_END("gemv-i8/scalar/dot@1");
         }
         memcpy(w->acc + r * QK_GV_ACC_LANES, &acc, sizeof acc);
     }
 }
 
-static void i8_hsum(qk256_ws *w)
+static void i8_hsum(void *ws)
 {
+    qk256_ws *w = ws;
     for (size_t r = 0; r < w->rows; r++) {
+        QK_MCA_BEGIN("gemv-i8/scalar/hsum");
         double acc;
         memcpy(&acc, w->acc + r * QK_GV_ACC_LANES, sizeof acc);
-        w->out[r] = (float)acc * w->sx;
+        w->out[r] = qks_result_i8(acc, w->sx);
+        QK_MCA_END("gemv-i8/scalar/hsum");
     }
 }
 
-void qk256_i8_scalar_phase(void *ws, unsigned phase)
-{
-    static void (*const run[QK_I8_NPHASES])(qk256_ws *) = {
-        [QK_I8_QUANTIZE] = i8_quantize, [QK_I8_MEMORY] = i8_memory, [QK_I8_UNPACK] = i8_unpack,
-        [QK_I8_LUT] = i8_lut,           [QK_I8_DOT] = i8_dot,       [QK_I8_HSUM] = i8_hsum,
-    };
-    if (phase < QK_I8_NPHASES)
-        run[phase](ws);
-}
+QK_I8_PHASES(scalar, QK_PHASE(i8_quantize, NULL, "qk256_quantize_x"),
+             QK_PHASE(i8_memory, NULL, NULL), QK_PHASE(i8_unpack, NULL, "qk256_code"),
+             QK_PHASE(i8_lut, NULL, "qks_lut_i8"),
+             QK_PHASE(i8_dot, NULL, "qks_dot_i8", "qks_acc_i8", "qks_scale_of"),
+             QK_PHASE(i8_hsum, NULL, "qks_result_i8"));

@@ -1,14 +1,16 @@
 /*
  * phases_avx2.h — the AVX2 phase blocks every AVX2 QK256 variant is built
- * from (dequant_avx2.c, gemv_avx2.c).
+ * from (dequant_avx2.c, gemv_avx2.c, gemv_i8_avx2.c), and the AVX-512 ones
+ * too, where they fit.
  *
  * A block is one step of one phase, small and static inline, so the staged
  * phase (run alone over the workspace buffers) and the fused kernel execute
  * the same instructions. A ladder step swaps exactly one block:
  *
  *   memory  bytes one at a time (mvp) -> qk_load32_split (p1)
- *           -> qk_load32 + qk_prefetch_block (p3; the fused gemv kernels
- *              prefetch the next row tile instead: qk_prefetch_tile)
+ *           -> qk_load32 + qk_prefetch_block (p3 dequantize; gemv's p3
+ *              loads 8 rows at once and prefetches the next row tile:
+ *              qk_tiles_load8, qk_prefetch_tile)
  *   unpack  qk_unpack_scalar (mvp) -> qk_unpack32 (p1)
  *   lut     qk_lut8_scalar (mvp, p1) -> qk_lut8_perm (p4)
  *   scale   qk_scale8        fma  qk_fma8 (p2: qk_fma_tile)    hsum qk_hsum8
@@ -20,7 +22,7 @@
  * same order (groups of 8 left to right into one vector, the tail into a
  * scalar added to lane 0), so staged and fused results agree exactly.
  *
- * Only files compiled with -mavx2 -mfma include this; the registry runs
+ * Only files compiled with -mavx2 -mfma include this; the library runs
  * them only where the CPU has both.
  */
 #ifndef QK256_PHASES_AVX2_H
@@ -30,10 +32,6 @@
 #include <string.h>
 
 #include "qk256_impl.h"
-
-/* Blocks and drivers must melt into their caller: a call boundary would put
- * the codes and accumulators that p4/p2 keep in registers back in memory. */
-#define QK_INLINE static inline __attribute__((always_inline))
 
 /*
  * p3 prefetches this many blocks (64 bytes each) ahead of the block being
@@ -91,30 +89,17 @@ QK_INLINE void qk_prefetch_block(const uint8_t *blocks, size_t b, size_t nb)
 /*
  * p3, fused gemv kernels: the next tile of rows, prefetched in memory order
  * while this tile runs. In a decode the weights stream from DRAM, and
- * qk_prefetch_block's 8 blocks ahead in each of a tile's rows (512 bytes
- * per row) keeps too little in flight; fetching the same lines in the
- * kernel's own order (block b of each row) streamed at half the rate or
- * less (the int8 VNNI kernel when it still tiled, one thread, 1 GB of
- * weights: 9.7 against 19.2 GB/s at 6912 columns, 4.8 against 12.9 at
- * 2560). So the kernel of a tile of R
- * rows sets a cursor on the next tile (up to R rows) and advances it by R
- * lines per block step (qk_prefetch_tile), row by row, each row's blocks
- * in turn: one contiguous stretch when rows are packed back to back, as
- * in a decode. The next tile's scales go one line per block step. Nothing
- * past the kernel's rows is addressed.
- *
- * The weights are fetched into L2 (T1), not L1: at 6912 columns a tile of 8
- * rows is 14 KB, and x (7 KB as int8, 27 KB as float), the tile being read
- * and the next one do not fit a 32 KB L1 together, so lines fetched into L1
- * were evicted before use. Streaming 2560 x 6912 int8 gemvs from memory ran
- * 1.2-2x faster with T1 (one and two threads), the int8 decode ~10% (A/B
- * runs interleaved, 10 tokens each: 38-42 against 33-37 tokens/s).
- *
- * The cursor is the float kernels' (p3 and avx512-vbmi). Software
- * prefetches go through the core's few L1 miss buffers and capped one
- * thread near 15 GB/s; the int8 VNNI kernel, which streams more bytes per
- * cycle, now runs one row at a time in memory order instead and leaves the
- * streaming to the hardware prefetchers (gemv_i8_avx512.c).
+ * qk_prefetch_block's 8 blocks ahead in each of a tile's rows keep too
+ * little in flight. So the kernel of a tile of R rows sets a cursor on the
+ * next tile (up to R rows) and advances it by R lines per block step
+ * (qk_prefetch_tile), row by row, each row's blocks in turn: one contiguous
+ * stretch when rows are packed back to back, as in a decode. The next
+ * tile's scales go one line per block step. Nothing past the kernel's rows
+ * is addressed. The weights go to L2 (T1), not L1: a tile, the next one and
+ * x do not fit a 32 KB L1 together. The float kernels (p3, avx512-vbmi) use
+ * the cursor; the int8 VNNI kernel leaves streaming to the hardware
+ * prefetchers (gemv_i8_avx512.c). The measurements behind each choice are
+ * in docs/performance.md, "Prefetching the weights".
  */
 typedef struct qk_pf_tile {
     const uint8_t *row;  /* the row being fetched, NULL when done */
@@ -125,11 +110,8 @@ typedef struct qk_pf_tile {
 } qk_pf_tile;
 
 /* How far ahead the cursor runs: at least this many bytes of weights, in
- * whole tiles. One tile ahead was too close for short rows: at 2560 columns
- * a tile of 8 rows is 5 KB, a quarter of a microsecond of work, and the
- * last lines of the next tile arrived late; two tiles ahead streamed
- * 2560 x 2560 int8 gemvs 8-10% faster on two threads (interleaved runs),
- * three no faster; at 6912 columns one tile (14 KB) is enough. */
+ * whole tiles (one 8-row tile of short rows is too close: the last lines of
+ * the next tile arrived late). */
 enum { QK_PF_AHEAD_BYTES = 8192 };
 
 /* The cursor of a kernel tile of R rows starting at r0, of `rows`: on the
@@ -241,10 +223,10 @@ QK_INLINE __m128i qk_codes8(__m256i c32, unsigned k)
 
 /* ---- lut --------------------------------------------------------------- */
 
-/* mvp, p1: eight lookups one at a time, put together in a register. (The
- * first version stored them to an array and loaded that as a vector: eight
- * 4-byte stores read back by one 32-byte load cannot be forwarded, and the
- * stall made the MVP 0.5-0.7x scalar, where the sprint measured 1.2x.) */
+/* mvp, p1: eight lookups one at a time, put together in a register, not
+ * stored to an array and loaded back: eight 4-byte stores read by one
+ * 32-byte load cannot be forwarded (docs/performance.md, "The MVP's store
+ * forwarding stall"). */
 QK_INLINE __m256 qk_lut8_scalar(const float tab[4], const uint8_t *codes)
 {
     return _mm256_setr_ps(tab[codes[0]], tab[codes[1]], tab[codes[2]], tab[codes[3]], tab[codes[4]],

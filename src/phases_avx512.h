@@ -17,7 +17,7 @@
  *           row (qk5_fold8 folds them to the 8 lanes the AVX2 hsum takes)
  *
  * Only files compiled with the AVX-512 flags (F BW VL DQ VBMI) include this;
- * the registry runs them only where the CPU has them (never under valgrind).
+ * the library runs them only where the CPU has them (never under valgrind).
  */
 #ifndef QK256_PHASES_AVX512_H
 #define QK256_PHASES_AVX512_H
@@ -60,8 +60,8 @@ QK_INLINE __m512i qk5_idx_lo(const uint8_t *blk, unsigned q, __m512i ctrl)
 }
 
 /* Codes 32q+16 .. 32q+31 from qk5_idx_lo's result: one shift, which runs
- * beside the shuffles (a second vpmultishiftqb would compete with vpermps
- * for the shuffle pipes: 116 -> 91 us on a 1024 x 2560 gemv on Zen 4). */
+ * beside the shuffles, where a second vpmultishiftqb would compete with
+ * vpermps for the shuffle pipes (docs/performance.md, "AVX-512 unpack"). */
 QK_INLINE __m512i qk5_idx_hi(__m512i lo)
 {
     return _mm512_srli_epi32(lo, 16);

@@ -1,12 +1,14 @@
 /*
  * qk256_impl.h — internals shared by the QK256 variant files and the
- * registry: the kernel function types, the workspace the harness runs them
- * on, the phase indices, and one declaration per variant.
+ * module (module.c): the kernel function types, the workspace the harness
+ * runs them on, the phase indices, and one declaration per variant of
+ * variants.def.
  *
  * A variant file (scalar.c, dequant_avx2.c, gemv_avx2.c, ...) provides, per
- * variant, the kernel itself and a staged entry that runs one phase alone
- * over the workspace buffers. Both are built from the same static inline
- * phase blocks, so what is measured in isolation is what runs in the kernel.
+ * variant, the kernel itself and its phases[] table: per phase a staged
+ * runner that runs the phase alone over the workspace buffers. Both are
+ * built from the same static inline phase blocks, so what is measured in
+ * isolation is what runs in the kernel.
  *
  * Kernels receive validated arguments: non-NULL pointers, sizes > 0, and a
  * non-NULL lut (the API substitutes the default). `scales` may be NULL
@@ -18,10 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel.h"
-#include "qk256.h"
+#include <qk256.h>
+#include <qkperf/kernel.h>
 
-/* Phase indices; the names are in registry.c in the same order. */
+/* The ops' names, by the tokens variants.def names them with. */
+#define QK256_OPNAME_dq "dequantize"
+#define QK256_OPNAME_gv "gemv"
+#define QK256_OPNAME_i8 "gemv-i8"
+
+/* Phase indices; the names are in workload.c in the same order. */
 enum { QK_DQ_MEMORY, QK_DQ_UNPACK, QK_DQ_LUT, QK_DQ_SCALE, QK_DQ_NPHASES };
 enum { QK_GV_MEMORY, QK_GV_UNPACK, QK_GV_LUT, QK_GV_FMA, QK_GV_HSUM, QK_GV_NPHASES };
 enum {
@@ -137,7 +144,17 @@ typedef struct qk256_ws {
 /* The default table {-2, -1, +1, +2}. */
 extern const float qk256_default_lut[4];
 
+/* Blocks that the fused kernels must inline: a call boundary would put the
+ * codes and accumulators they keep in registers back in memory, and the
+ * in-context view finds a phase's code by the block it was inlined from. */
+#define QK_INLINE static inline __attribute__((always_inline))
+
 /* Code of element j of a packed row (the format's definition). */
+QK_INLINE unsigned qk256_code(const uint8_t *row, size_t j)
+{
+    return (row[j >> 2] >> ((j & 3) * 2)) & 3u;
+}
+
 /* Staged phases: block b of row r in the packed input, and the index of
  * its first element in the padded codes/vals buffers. */
 static inline const uint8_t *qk256_ws_block(const qk256_ws *w, size_t r, size_t b)
@@ -151,11 +168,12 @@ static inline size_t qk256_ws_elem(const qk256_ws *w, size_t r, size_t b)
 }
 
 /* A staged phase as a loop over blocks (dequantize) or rows and blocks
- * (gemv) of a per-block step; the llvm-mca region (kernel.h) brackets one
- * step, named "<variant>/<phase>[@elements][#loop]". */
+ * (gemv) of a per-block step; the llvm-mca region (QK_MCA_BEGIN) brackets
+ * one step, named "<op>/<variant>/<phase>[@elements][#loop]". */
 #define QK_DQ_STAGE(fn, mca, step)           \
-    static void fn(qk256_ws *w)              \
+    static void fn(void *ws)                 \
     {                                        \
+        qk256_ws *w = ws;                    \
         for (size_t b = 0; b < w->nb; b++) { \
             QK_MCA_BEGIN(mca);               \
             step(w, b);                      \
@@ -163,8 +181,9 @@ static inline size_t qk256_ws_elem(const qk256_ws *w, size_t r, size_t b)
         }                                    \
     }
 #define QK_GV_STAGE(fn, mca, step)               \
-    static void fn(qk256_ws *w)                  \
+    static void fn(void *ws)                     \
     {                                            \
+        qk256_ws *w = ws;                        \
         for (size_t r = 0; r < w->rows; r++)     \
             for (size_t b = 0; b < w->nb; b++) { \
                 QK_MCA_BEGIN(mca);               \
@@ -173,42 +192,64 @@ static inline size_t qk256_ws_elem(const qk256_ws *w, size_t r, size_t b)
             }                                    \
     }
 
-static inline unsigned qk256_code(const uint8_t *row, size_t j)
-{
-    return (row[j >> 2] >> ((j & 3) * 2)) & 3u;
-}
+/*
+ * A variant's phases[] (qk_phase of <qkperf/kernel.h>), one QK_PHASE per
+ * phase of the op in its order: the staged runner (a static void
+ * fn(void *ws)), the note (NULL: the staged runner runs the fused kernel's
+ * own blocks), and the names of the blocks whose code does the phase in the
+ * fused kernel (NULL alone: none of its own).
+ */
+#define QK_PHASE(staged, note, ...)                            \
+    {                                                          \
+        staged, (const char *const[]){__VA_ARGS__, NULL}, note \
+    }
+#define QK_DQ_PHASES(id, memory, unpack, lut, scale)                                 \
+    const qk_phase qk256_dq_##id##_phases[QK_DQ_NPHASES] = {[QK_DQ_MEMORY] = memory, \
+                                                            [QK_DQ_UNPACK] = unpack, \
+                                                            [QK_DQ_LUT] = lut,       \
+                                                            [QK_DQ_SCALE] = scale}
+#define QK_GV_PHASES(id, memory, unpack, lut, fma, hsum)                             \
+    const qk_phase qk256_gv_##id##_phases[QK_GV_NPHASES] = {[QK_GV_MEMORY] = memory, \
+                                                            [QK_GV_UNPACK] = unpack, \
+                                                            [QK_GV_LUT] = lut,       \
+                                                            [QK_GV_FMA] = fma,       \
+                                                            [QK_GV_HSUM] = hsum}
+#define QK_I8_PHASES(id, quantize, memory, unpack, lut, dot, hsum)                     \
+    const qk_phase qk256_i8_##id##_phases[QK_I8_NPHASES] = {                           \
+        [QK_I8_QUANTIZE] = quantize, [QK_I8_MEMORY] = memory, [QK_I8_UNPACK] = unpack, \
+        [QK_I8_LUT] = lut,           [QK_I8_DOT] = dot,       [QK_I8_HSUM] = hsum}
 
-#define QK256_DECLARE_DQ(id)                                                             \
+/* The layout of x a gemv-i8 kernel reads (qk256_quantize_x's chunk) and
+ * the routine that quantizes x into it. */
+typedef struct qk256_i8_layout {
+    size_t chunk;
+    qk256_quantize_fn quantize;
+} qk256_i8_layout;
+
+/* ISA sets of variants.def. */
+#define QK256_ISA_NONE 0u
+#define QK256_ISA_AVX2 (QK_ISA_AVX2 | QK_ISA_FMA)
+#define QK256_ISA_AVX512_VBMI (QK256_ISA_AVX2 | QK_ISA_AVX512 | QK_ISA_AVX512VBMI)
+#define QK256_ISA_AVX512_VNNI (QK256_ISA_AVX2 | QK_ISA_AVX512 | QK_ISA_AVX512VNNI)
+
+/* One declaration per variant of variants.def: the kernel, its phases
+ * and (gemv-i8) its layout of x. */
+#define QK256_DECLARE_dq(id)                                                             \
     void qk256_dq_##id(float *, const uint8_t *, const float *, size_t, const float[4]); \
-    void qk256_dq_##id##_phase(void *ws, unsigned phase)
-#define QK256_DECLARE_GV(id)                                                                   \
+    extern const qk_phase qk256_dq_##id##_phases[QK_DQ_NPHASES]
+#define QK256_DECLARE_gv(id)                                                                   \
     void qk256_gv_##id(float *, const uint8_t *, size_t, const float *, const float *, size_t, \
                        size_t, const float[4]);                                                \
-    void qk256_gv_##id##_phase(void *ws, unsigned phase)
-
-#define QK256_DECLARE_I8(id)                                                                      \
+    extern const qk_phase qk256_gv_##id##_phases[QK_GV_NPHASES]
+#define QK256_DECLARE_i8(id)                                                                      \
     void qk256_i8_##id(float *, const uint8_t *, size_t, const float *, const qk256_xq *, size_t, \
                        size_t, const qk256_i8_lut *);                                             \
-    void qk256_i8_##id##_phase(void *ws, unsigned phase)
+    extern const qk_phase qk256_i8_##id##_phases[QK_I8_NPHASES];                                  \
+    extern const qk256_i8_layout qk256_i8_##id##_layout
 
-QK256_DECLARE_DQ(scalar);
-QK256_DECLARE_DQ(avx2_mvp);
-QK256_DECLARE_DQ(avx2_p1);
-QK256_DECLARE_DQ(avx2_p1_p4);
-QK256_DECLARE_DQ(avx2_p1_p4_p3);
-QK256_DECLARE_DQ(avx512_vbmi);
-
-QK256_DECLARE_GV(scalar);
-QK256_DECLARE_GV(avx2_mvp);
-QK256_DECLARE_GV(avx2_p1);
-QK256_DECLARE_GV(avx2_p1_p4);
-QK256_DECLARE_GV(avx2_p1_p4_p2);
-QK256_DECLARE_GV(avx2_p1_p4_p2_p3);
-QK256_DECLARE_GV(avx512_vbmi);
-
-QK256_DECLARE_I8(scalar);
-QK256_DECLARE_I8(avx2_maddubs);
-QK256_DECLARE_I8(avx512_vnni);
+#define QK_VARIANT(op, id, name, isa, summary) QK256_DECLARE_##op(id);
+#include "variants.def"
+#undef QK_VARIANT
 
 /* Rows [r0, r1) of a job, run by qk256_parallel_rows on some thread. */
 typedef void (*qk256_rows_job)(void *ctx, size_t r0, size_t r1);

@@ -5,7 +5,8 @@
  * which only lays the bytes out in the order each variant's kernel reads.
  *
  * Quantization is O(cols) against the kernel's O(rows * cols), so it stays
- * plain C here (one pass for max |x|, one to round and place).
+ * plain C here (one pass for max |x|, one to round and place). Its
+ * llvm-mca region is the scalar variant's quantize phase, per element.
  */
 #include <math.h>
 #include <string.h>
@@ -43,10 +44,12 @@ void qk256_quantize_blocks(int8_t *q, int32_t *sum, const float *x, size_t cols,
         int32_t s = 0;
         size_t end = (b + 1) * QK256_BLOCK < cols ? (b + 1) * QK256_BLOCK : cols;
         for (size_t j = b * QK256_BLOCK; j < end; j++) {
+            QK_MCA_BEGIN("gemv-i8/scalar/quantize@1");
             int v = (int)((x[j] * inv + magic) - magic);
             size_t in = j & (chunk - 1); /* chunk is a power of two */
             q[j - in + quarter * (in & 3) + (in >> 2)] = (int8_t)v;
             s += v;
+            QK_MCA_END("gemv-i8/scalar/quantize@1");
         }
         sum[b] = s;
     }

@@ -165,7 +165,7 @@ static const char *const gv_phases[] = {"memory", "unpack", "lut", "fma", "hsum"
 static const char *const i8_phases[] = {"quantize", "memory", "unpack", "lut", "dot", "hsum", NULL};
 
 const qk_op qk256_op_dequantize = {
-    .name = "dequantize",
+    .name = QK256_OPNAME_dq,
     .summary = "QK256 codes -> floats: out[i] = lut[code(i)] * scale[i/256]",
     .phases = dq_phases,
     .ndim = 1,
@@ -174,10 +174,11 @@ const qk_op qk256_op_dequantize = {
     .elements = dq_elements,
     .bytes = dq_bytes,
     .compare = dq_compare,
+    .default_size = "1024",
 };
 
 const qk_op qk256_op_gemv = {
-    .name = "gemv",
+    .name = QK256_OPNAME_gv,
     .summary = "QK256 matrix x float vector: y[r] = sum_j w(r,j) * x[j]",
     .phases = gv_phases,
     .ndim = 2,
@@ -186,13 +187,14 @@ const qk_op qk256_op_gemv = {
     .elements = gv_elements,
     .bytes = gv_bytes,
     .compare = gv_compare,
+    .default_size = "2560x2560",
 };
 
 /* The int8-activation gemv: same matrix and x as gemv (same seed, same
  * sizes), so its rates compare with gemv's; outputs compare with its own
  * scalar reference (they differ from float gemv by the quantization). */
 const qk_op qk256_op_gemv_i8 = {
-    .name = "gemv-i8",
+    .name = QK256_OPNAME_i8,
     .summary =
         "QK256 matrix x int8-quantized vector: y[r] = sx * sum_b s(r,b) * sum_j lut(r,j) q[j]",
     .phases = i8_phases,
@@ -202,4 +204,5 @@ const qk_op qk256_op_gemv_i8 = {
     .elements = gv_elements,
     .bytes = gv_bytes,
     .compare = gv_compare,
+    .default_size = "256x256",
 };

@@ -1,10 +1,9 @@
 /*
- * workload.h — QK256 workspaces and the two built-in ops (workload.c).
+ * workload.h — QK256 workspaces and the three built-in ops (workload.c).
  */
 #ifndef QK_WORKLOAD_H
 #define QK_WORKLOAD_H
 
-#include "kernel.h"
 #include "qk256_impl.h"
 
 /* What a workspace holds beyond the packed matrix, scales and outputs. */

@@ -13,7 +13,7 @@
 
 #include "cli.h"
 #include "job.h"
-#include "kernel.h"
+#include "registry.h"
 #include "results.h"
 #include "table.h"
 

@@ -1,20 +1,78 @@
 /*
  * test_kernels.c — every runnable variant of every op against its scalar
  * reference: the sprint's correctness cases (gemv cases run for both gemv
- * ops, float and int8 activations), plus the staged phases (through the
- * kernel interface) composed back into the fused result.
+ * ops, float and int8 activations), the one list of variants
+ * (src/variants.def) against what the library and docs/format.md say, each
+ * variant's phase table, and the staged phases (through libqk256's kernel
+ * module) composed back into the fused result, bit for bit.
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel.h"
 #include "qk256.h"
 #include "qk256_impl.h"
+#include "qkperf/kernel.h"
 #include "rng.h"
 #include "tester.h"
 #include "workload.h"
+
+/* Every line of variants.def: the ladder the library must have. */
+static const struct def_variant {
+    const char *op, *name;
+    unsigned isa;
+} defs[] = {
+#define QK_VARIANT(op_, id, name_, isa_, summary) {QK256_OPNAME_##op_, name_, QK256_ISA_##isa_},
+#include "variants.def"
+#undef QK_VARIANT
+};
+enum { NDEFS = sizeof defs / sizeof defs[0] };
+
+/* ---- libqk256's kernel module, as the harness would see it -------------- */
+
+static const qk_module *module(void)
+{
+    return qk256_kernel_module();
+}
+
+static const qk_op *find_op(const char *name)
+{
+    for (const qk_op *const *op = module()->ops; *op; op++)
+        if (!strcmp((*op)->name, name))
+            return *op;
+    return NULL;
+}
+
+static unsigned phase_count(const qk_op *op)
+{
+    unsigned n = 0;
+    while (op->phases[n])
+        n++;
+    return n;
+}
+
+static size_t variant_count(const char *op)
+{
+    size_t n = 0;
+    for (const qk_variant *const *v = module()->variants; *v; v++)
+        n += !strcmp((*v)->op, op);
+    return n;
+}
+
+static const qk_variant *variant_at(const char *op, size_t i)
+{
+    for (const qk_variant *const *v = module()->variants; *v; v++)
+        if (!strcmp((*v)->op, op) && i-- == 0)
+            return *v;
+    return NULL;
+}
+
+static int runnable(const qk_variant *v)
+{
+    return (v->isa & ~qk_cpu_isa()) == 0;
+}
 
 static void expect_dq(const char *v, const qkt_case *c)
 {
@@ -47,23 +105,122 @@ static const char *const gemv_ops[] = QKT_GEMV_OPS;
 
 static const size_t sprint_sizes[] = {256, 512, 1024, 4096, 300, 513};
 
-Test(sprint, ladder_is_complete)
+/* The API's ladder and the module's variants are variants.def's lines, in
+ * its order; the reference (the first of each op) is scalar. */
+Test(ladder, is_variants_def)
 {
-    static const char *const dq[] = {"scalar",        "avx2-mvp",    "avx2-p1", "avx2-p1-p4",
-                                     "avx2-p1-p4-p3", "avx512-vbmi", NULL};
-    static const char *const gv[] = {
-        "scalar",        "avx2-mvp",         "avx2-p1",     "avx2-p1-p4",
-        "avx2-p1-p4-p2", "avx2-p1-p4-p2-p3", "avx512-vbmi", NULL};
-    static const char *const i8[] = {"scalar", "avx2-maddubs", "avx512-vnni", NULL};
-    const char *const *want[] = {dq, gv, i8};
     const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
     for (size_t o = 0; o < 3; o++) {
         const char *const *names = qk256_variant_names(ops[o]);
         cr_assert_not_null(names, "%s has no variants", ops[o]);
-        for (size_t i = 0; want[o][i] || names[i]; i++)
-            cr_assert(want[o][i] && names[i] && strcmp(names[i], want[o][i]) == 0,
-                      "%s rung %zu: %s, want %s", ops[o], i, names[i] ? names[i] : "(end)",
-                      want[o][i] ? want[o][i] : "(end)");
+        size_t k = 0;
+        for (size_t i = 0; i < NDEFS; i++) {
+            if (strcmp(defs[i].op, ops[o]))
+                continue;
+            cr_expect(names[k] && !strcmp(names[k], defs[i].name), "%s rung %zu: %s, want %s",
+                      ops[o], k, names[k] ? names[k] : "(end)", defs[i].name);
+            k += names[k] != NULL;
+        }
+        cr_expect_null(names[k], "%s: %s is not in variants.def", ops[o], names[k]);
+        cr_expect_str_eq(names[0], "scalar", "%s: the reference comes first", ops[o]);
+        cr_expect_null(find_op(ops[o])->reference);
+    }
+    size_t i = 0;
+    for (const qk_variant *const *v = module()->variants; *v; v++, i++) {
+        cr_assert_lt(i, NDEFS, "the module has more variants than variants.def");
+        cr_expect(!strcmp((*v)->op, defs[i].op) && !strcmp((*v)->name, defs[i].name) &&
+                      (*v)->isa == defs[i].isa,
+                  "module variant %zu is %s %s, variants.def says %s %s", i, (*v)->op, (*v)->name,
+                  defs[i].op, defs[i].name);
+    }
+    cr_expect_eq(i, NDEFS, "the module has %zu variants, variants.def %d", i, NDEFS);
+}
+
+/* The rows of docs/format.md's variant tables ("| ops | `name` | ..." in
+ * the section "## The ladder"), as "op name" pairs in order, into list. */
+static size_t docs_variants(char list[][64], size_t cap)
+{
+    const char *dir = getenv("QKPERF_SRCDIR");
+    char path[1024], line[4096];
+    snprintf(path, sizeof path, "%s/docs/format.md", dir ? dir : ".");
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot read %s (QKPERF_SRCDIR is set by make check)", path);
+    size_t n = 0;
+    int in = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "## ", 3))
+            in = !strncmp(line, "## The ladder", 13);
+        char *bar = strchr(line + 1, '|'), *tick = bar ? strchr(bar, '`') : NULL;
+        if (!in || line[0] != '|' || !tick || tick > strchr(bar + 1, '|'))
+            continue;
+        size_t len = strcspn(tick + 1, "`");
+        *bar = '\0';
+        for (char *op = strtok(line + 1, ", "); op && n < cap; op = strtok(NULL, ", "))
+            snprintf(list[n++], sizeof list[0], "%s %.*s", op, (int)len, tick + 1);
+    }
+    fclose(f);
+    return n;
+}
+
+/* 1 if a docs_variants entry is of op. */
+static int of_op(const char *entry, const char *op)
+{
+    size_t n = strlen(op);
+    return !strncmp(entry, op, n) && entry[n] == ' ';
+}
+
+/* Each op's variants appear in docs/format.md's tables in ladder order, and
+ * no other variant does. */
+Test(ladder, docs_table_lists_variants_def)
+{
+    char docs[64][64];
+    size_t n = docs_variants(docs, 64);
+    const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
+    for (size_t o = 0; o < 3; o++) {
+        size_t k = 0;
+        for (size_t i = 0; i < NDEFS; i++) {
+            if (strcmp(defs[i].op, ops[o]))
+                continue;
+            char want[64];
+            snprintf(want, sizeof want, "%s %s", ops[o], defs[i].name);
+            while (k < n && !of_op(docs[k], ops[o]))
+                k++;
+            cr_expect(k < n && !strcmp(docs[k], want), "docs/format.md: %s: %s, want %s", ops[o],
+                      k < n ? docs[k] : "(end)", want);
+            k++;
+        }
+        for (; k < n; k++)
+            cr_expect(!of_op(docs[k], ops[o]),
+                      "docs/format.md lists %s, which variants.def has not", docs[k]);
+    }
+    cr_expect_gt(n, 0, "no variant table found in docs/format.md");
+}
+
+/* Every variant has a staged runner and the fused kernel's blocks for every
+ * phase (a block in one phase only: it names the phase of the code inlined
+ * from it), and its llvm-mca regions under "<op>/<name>". */
+Test(phases, every_variant_has_a_complete_table)
+{
+    for (const qk_variant *const *vp = module()->variants; *vp; vp++) {
+        const qk_variant *v = *vp;
+        const qk_op *op = find_op(v->op);
+        char mca[96];
+        snprintf(mca, sizeof mca, "%s/%s", v->op, v->name);
+        cr_assert(op && v->phases, "%s %s has no phase table", v->op, v->name);
+        cr_expect(v->mca && !strcmp(v->mca, mca), "%s %s: mca prefix %s", v->op, v->name,
+                  v->mca ? v->mca : "(none)");
+        for (unsigned p = 0; p < phase_count(op); p++) {
+            const qk_phase *ph = &v->phases[p];
+            cr_expect(ph->staged && ph->blocks, "%s %s %s: staged runner and blocks", v->op,
+                      v->name, op->phases[p]);
+            cr_expect(!ph->note || (*ph->note && !strchr(ph->note, '\n')),
+                      "%s %s %s: a note is one line", v->op, v->name, op->phases[p]);
+            for (const char *const *b = ph->blocks; b && *b; b++)
+                for (unsigned q = p + 1; q < phase_count(op); q++)
+                    for (const char *const *c = v->phases[q].blocks; c && *c; c++)
+                        cr_expect(strcmp(*b, *c), "%s %s: block %s in phases %s and %s", v->op,
+                                  v->name, *b, op->phases[p], op->phases[q]);
+        }
     }
 }
 
@@ -257,28 +414,29 @@ Test(kernels, rows_past_the_last_tile_match_p1_p4_exactly)
     free(x);
 }
 
-/* ---- staged phases, through the kernel interface ------------------------ */
+/* ---- staged phases, through the kernel module -------------------------- */
 
 static void run_staged(const qk_variant *v, void *ws, const qk_op *op)
 {
-    for (unsigned p = 0; p < qk_phase_count(op); p++)
-        v->phase(ws, p);
+    for (unsigned p = 0; p < phase_count(op); p++)
+        v->phases[p].staged(ws);
 }
 
 Test(staged, unpack_exact_on_many_seeds)
 {
     const char *ops[] = {"dequantize", "gemv"};
     for (int o = 0; o < 2; o++) {
-        const qk_op *op = qk_find_op(ops[o]);
-        for (size_t i = 0; i < qk_variant_count(ops[o]); i++) {
-            const qk_variant *v = qk_variant_at(ops[o], i);
-            if (!qk_variant_runnable(v))
+        const qk_op *op = find_op(ops[o]);
+        for (size_t i = 0; i < variant_count(ops[o]); i++) {
+            const qk_variant *v = variant_at(ops[o], i);
+            if (!runnable(v))
                 continue;
             for (uint64_t seed = 1; seed <= 110; seed++) {
-                size_t dim[2] = {o ? 3 : 1000 + seed, 700 + seed};
+                /* gemv: a group of 8 rows and 3 past it */
+                size_t dim[2] = {o ? 11 : 1000 + seed, 700 + seed};
                 qk256_ws *w = op->create(dim, seed);
                 cr_assert_not_null(w);
-                v->phase(w, o ? QK_GV_UNPACK : QK_DQ_UNPACK);
+                v->phases[o ? QK_GV_UNPACK : QK_DQ_UNPACK].staged(w);
                 size_t pad = w->nb * QK256_BLOCK, bad = 0;
                 for (size_t r = 0; r < w->rows; r++)
                     for (size_t j = 0; j < w->cols; j++)
@@ -292,24 +450,26 @@ Test(staged, unpack_exact_on_many_seeds)
     }
 }
 
-Test(staged, phases_compose_to_fused)
+/* The staged phases give the fused kernel's outputs bit for bit, for row
+ * counts that are and are not multiples of the 8-row tiles. */
+Test(staged, phases_compose_to_fused_exactly)
 {
     const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
-    const size_t dims[][2] = {{1024, 0}, {4099, 0}, {37, 1000}, {8, 256}};
+    const size_t dims[][2] = {{1024, 0}, {4099, 0}, {37, 1000}, {8, 256}, {13, 777}, {3, 300}};
     for (int o = 0; o < 3; o++) {
-        const qk_op *op = qk_find_op(ops[o]);
-        for (size_t i = 0; i < qk_variant_count(ops[o]); i++) {
-            const qk_variant *v = qk_variant_at(ops[o], i);
-            if (!qk_variant_runnable(v))
+        const qk_op *op = find_op(ops[o]);
+        for (size_t i = 0; i < variant_count(ops[o]); i++) {
+            const qk_variant *v = variant_at(ops[o], i);
+            if (!runnable(v))
                 continue;
-            for (size_t d = o ? 2 : 0; d < (o ? 4u : 2u); d++) {
+            for (size_t d = o ? 2 : 0; d < (o ? 6u : 2u); d++) {
                 void *fused = op->create(dims[d], 99), *staged = op->create(dims[d], 99);
                 cr_assert(fused && staged);
                 v->fused(fused);
                 run_staged(v, staged, op);
                 double diff = op->compare(staged, fused);
-                cr_expect(o ? diff <= 1e-5 : diff == 0.0,
-                          "%s %s: staged phases differ from fused by %g", ops[o], v->name, diff);
+                cr_expect(diff == 0.0, "%s %s %zux%zu: staged phases differ from fused by %g",
+                          ops[o], v->name, dims[d][0], dims[d][1], diff);
                 op->destroy(fused);
                 op->destroy(staged);
             }
@@ -322,12 +482,12 @@ Test(staged, fused_matches_scalar_on_workspaces)
     const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
     const size_t dims[3][2] = {{16384, 0}, {64, 2560}, {64, 2560}};
     for (int o = 0; o < 3; o++) {
-        const qk_op *op = qk_find_op(ops[o]);
+        const qk_op *op = find_op(ops[o]);
         void *ref = op->create(dims[o], 5);
-        qk_variant_at(ops[o], 0)->fused(ref);
-        for (size_t i = 1; i < qk_variant_count(ops[o]); i++) {
-            const qk_variant *v = qk_variant_at(ops[o], i);
-            if (!qk_variant_runnable(v))
+        variant_at(ops[o], 0)->fused(ref);
+        for (size_t i = 1; i < variant_count(ops[o]); i++) {
+            const qk_variant *v = variant_at(ops[o], i);
+            if (!runnable(v))
                 continue;
             void *ws = op->create(dims[o], 5);
             v->fused(ws);
@@ -340,17 +500,61 @@ Test(staged, fused_matches_scalar_on_workspaces)
     }
 }
 
+/* ---- the tester itself -------------------------------------------------- */
+
+/* A reference that fails is a failed case, not a pass with nothing compared. */
+Test(tester, a_failing_reference_fails_the_case)
+{
+    qkt_case c = qkt_case_default(5, 300, 3);
+    c.reference = "no-such-variant";
+    qkt_result g = qkt_check_gemv("scalar", &c), d = qkt_check_dequantize("scalar", &c);
+    cr_expect(g.rc == QK256_OK && g.ref_rc == QK256_E_UNKNOWN && g.mismatches == 5,
+              "gemv: rc %d, reference rc %d, %zu mismatches", g.rc, g.ref_rc, g.mismatches);
+    cr_expect(d.rc == QK256_OK && d.ref_rc == QK256_E_UNKNOWN && d.mismatches == 300,
+              "dequantize: rc %d, reference rc %d, %zu mismatches", d.rc, d.ref_rc, d.mismatches);
+}
+
+/* The variants every test above leaves out on this CPU, by name: this
+ * test skips saying which (a PASS means every variant was tested). */
+Test(tester, every_variant_runs_here)
+{
+    const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
+    char text[3200] = "";
+    size_t n = 0;
+    for (size_t o = 0; o < 3; o++)
+        if (*qkt_skipped(ops[o]) && n < sizeof text)
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s%s: %s", n ? "; " : "", ops[o],
+                                  qkt_skipped(ops[o]));
+    if (n)
+        cr_skip_test("this CPU cannot run %s: those are not tested here", text);
+}
+
+/* Variants this CPU cannot run are left out by name, with what they need. */
+Test(tester, names_the_variants_it_skips)
+{
+    setenv("QK256_DISABLE", "avx2", 1); /* this test's process only */
+    const char *const *r = qkt_runnable("gemv");
+    cr_expect(r[0] && !strcmp(r[0], "scalar") && !r[1], "only scalar runs without AVX2");
+    const char *skipped = qkt_skipped("gemv");
+    for (size_t i = 0; i < NDEFS; i++) {
+        char want[96];
+        snprintf(want, sizeof want, "%s (needs %s)", defs[i].name, qk_isa_names(defs[i].isa));
+        if (!strcmp(defs[i].op, "gemv") && defs[i].isa)
+            cr_expect(strstr(skipped, want), "skipped list '%s' lacks %s", skipped, want);
+    }
+}
+
 /* ---- vector quantization of x ------------------------------------------- */
 
-/* qk256_quantize_x_avx512 (what avx512-vnni quantizes with) gives the very
- * bytes, block sums and scale of qk256_quantize_x: every length around the
- * block edges, ties at .5 after scaling, tiny and zero inputs. */
 /* The vector quantizers give the portable routine's integers, layout and
  * scale bit for bit: random x, ties, tiny values, all zeros, every length
  * up to 600 and more beyond (whole and partial blocks and chunks). */
 static void expect_same_quantization(const char *variant, qk256_quantize_fn fn, size_t chunk)
 {
-    if (!qk_variant_runnable(qk_find_variant("gemv-i8", variant)))
+    size_t i = 0;
+    while (variant_at("gemv-i8", i) && strcmp(variant_at("gemv-i8", i)->name, variant))
+        i++;
+    if (!runnable(variant_at("gemv-i8", i)))
         cr_skip_test("this CPU cannot run %s", variant);
     uint64_t st = 12345;
     for (size_t cols = 1; cols <= 1100; cols += cols < 600 ? 1 : 37)

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kernel.h"
+#include "registry.h"
 #include "perf.h"
 #include "results.h"
 #include "runner.h"
@@ -72,15 +72,18 @@ static double saxpy_compare(const void *a, const void *b)
 }
 
 /* phase 0 "scale": t = 3x; phase 1 "add": y = t + 1; fused does both. */
-static void ref_phase(void *p, unsigned phase)
+static void ref_scale(void *p)
 {
     saxpy_ws *w = p;
-    for (size_t i = 0; i < w->n; i++) {
-        if (phase == 0)
-            w->t[i] = 3.0f * w->x[i];
-        else
-            w->y[i] = w->t[i] + 1.0f;
-    }
+    for (size_t i = 0; i < w->n; i++)
+        w->t[i] = 3.0f * w->x[i];
+}
+
+static void ref_add(void *p)
+{
+    saxpy_ws *w = p;
+    for (size_t i = 0; i < w->n; i++)
+        w->y[i] = w->t[i] + 1.0f;
 }
 
 static void ref_fused(void *p)
@@ -109,25 +112,34 @@ static const qk_op saxpy_op = {
     .bytes = saxpy_bytes,
     .compare = saxpy_compare,
 };
-static const qk_variant saxpy_ref = {"saxpy-test", "ref", "reference", 0, ref_fused, ref_phase};
-static const qk_variant saxpy_bad = {"saxpy-test", "wrong",  "wrong answer", 0,
-                                     wrong_fused,  ref_phase};
+static const qk_phase ref_phases[] = {{ref_scale, NULL, NULL}, {ref_add, NULL, NULL}};
+static const qk_variant saxpy_ref = {"saxpy-test", "ref",      "reference", 0,
+                                     ref_fused,    ref_phases, NULL};
+static const qk_variant saxpy_bad = {"saxpy-test", "wrong", "wrong answer", 0, wrong_fused,
+                                     ref_phases,   NULL};
+static const qk_op *const saxpy_ops[] = {&saxpy_op, NULL};
+static const qk_variant *const saxpy_variants[] = {&saxpy_ref, &saxpy_bad, NULL};
+static const qk_module saxpy_module = {QK_KERNEL_ABI, "saxpy", saxpy_ops, saxpy_variants, NULL};
 
 static void setup(void)
 {
-    cr_assert_eq(qk_register_op(&saxpy_op), 0);
-    cr_assert_eq(qk_register_variant(&saxpy_ref), 0);
-    cr_assert_eq(qk_register_variant(&saxpy_bad), 0);
+    char err[256];
+    cr_assert_eq(qk_register_module(&saxpy_module, err, sizeof err), 0, "%s", err);
 }
 
 TestSuite(runner, .init = setup);
 
 Test(runner, registration_is_checked)
 {
-    cr_expect_eq(qk_register_op(&saxpy_op), -1, "a second op of the same name is refused");
-    cr_expect_eq(qk_register_variant(&saxpy_ref), -1);
-    qk_variant orphan = {"no-such-op", "x", "", 0, ref_fused, ref_phase};
-    cr_expect_eq(qk_register_variant(&orphan), -1);
+    char err[256];
+    cr_expect_eq(qk_register_module(&saxpy_module, err, sizeof err), -1,
+                 "a second op of the same name is refused");
+    cr_expect(strstr(err, "'saxpy-test' is already registered"), "%s", err);
+    qk_variant orphan = {"no-such-op", "x", "", 0, ref_fused, ref_phases, NULL};
+    const qk_variant *const orphans[] = {&orphan, NULL};
+    qk_module m = {QK_KERNEL_ABI, "orphan", NULL, orphans, NULL};
+    cr_expect_eq(qk_register_module(&m, err, sizeof err), -1);
+    cr_expect(strstr(err, "op 'no-such-op', which is not registered"), "%s", err);
     cr_expect_eq(qk_variant_count("saxpy-test"), 2);
     cr_expect_eq(qk_phase_index(qk_find_op("saxpy-test"), "add"), 1);
 }

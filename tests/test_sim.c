@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "calib.h"
-#include "kernel.h"
+#include "registry.h"
 #include "results.h"
 #include "sim.h"
 
@@ -26,29 +26,27 @@ static void parent_only(void *ws)
 {
     (void)ws;
 }
-static void parent_only_phase(void *ws, unsigned phase)
-{
-    (void)ws;
-    (void)phase;
-}
+static const qk_phase parent_only_phases[] = {{parent_only, NULL, NULL}};
 static const qk_variant fake_avx512 = {.op = "calib-ir",
                                        .name = "fake-avx512",
                                        .summary = "needs AVX-512; never run",
                                        .isa = QK_ISA_AVX512,
                                        .fused = parent_only,
-                                       .phase = parent_only_phase};
+                                       .phases = parent_only_phases};
 static const qk_variant unknown_to_child = {.op = "calib-ir",
                                             .name = "parent-only",
                                             .summary = "registered in the test only",
                                             .fused = parent_only};
+static const qk_variant *const test_variants[] = {&fake_avx512, &unknown_to_child, NULL};
+static const qk_module test_module = {QK_KERNEL_ABI, "sim-test", NULL, test_variants, NULL};
 
 static qkperf_results res;
 
 static void setup(void)
 {
+    char err[256];
     qkperf_calib_register();
-    qk_register_variant(&fake_avx512);
-    qk_register_variant(&unknown_to_child);
+    cr_assert_eq(qk_register_module(&test_module, err, sizeof err), 0, "%s", err);
     qkperf_results_init(&res);
 }
 

@@ -1,13 +1,16 @@
 /*
- * tester.c — builds inputs for a case, runs `scalar` and the variant under
- * test on separate output buffers, and compares. Dequantize must be
- * bit-exact; gemv within QKT_GEMV_TOL.
+ * tester.c — builds inputs for a case, runs the reference (`scalar`) and
+ * the variant under test on separate output buffers, and compares.
+ * Dequantize must be bit-exact; gemv within QKT_GEMV_TOL. A reference that
+ * fails is a failure of the case, never a pass with nothing compared.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "qk256.h"
+#include "qkperf/kernel.h"
 #include "rng.h"
 #include "tester.h"
 
@@ -81,6 +84,29 @@ static void compare(qkt_result *res, const float *got, const float *want, size_t
     }
 }
 
+static const char *reference(const qkt_case *c)
+{
+    return c->reference ? c->reference : "scalar";
+}
+
+/* Compare when both ran; a failed reference with a variant that ran makes
+ * every output a mismatch. 1 if the outputs were compared. */
+static int settle(qkt_result *res, const float *got, const float *want, size_t n, double tol)
+{
+    if (res->rc != QK256_OK)
+        return 0;
+    if (res->ref_rc != QK256_OK) {
+        res->mismatches = n;
+        res->first_bad = 0;
+        res->got = got[0];
+        res->want = NAN;
+        res->max_err = INFINITY;
+        return 0;
+    }
+    compare(res, got, want, n, tol);
+    return 1;
+}
+
 qkt_result qkt_check_dequantize(const char *variant, const qkt_case *c)
 {
     qkt_result res = {.rc = QK256_E_INVAL};
@@ -91,11 +117,10 @@ qkt_result qkt_check_dequantize(const char *variant, const qkt_case *c)
         float *want = alloc_off(&mo[0], c->cols * sizeof(float), 0);
         float *got = alloc_off(&mo[1], c->cols * sizeof(float), fo);
         const float *sc = c->no_scales ? NULL : in.scales;
-        int rc_ref = qk256_dequantize_variant("scalar", want, in.packed, sc, c->cols, c->lut);
+        res.ref_rc = qk256_dequantize_variant(reference(c), want, in.packed, sc, c->cols, c->lut);
         memset(got, 0xff, c->cols * sizeof(float));
         res.rc = qk256_dequantize_variant(variant, got, in.packed, sc, c->cols, c->lut);
-        if (rc_ref == QK256_OK && res.rc == QK256_OK)
-            compare(&res, got, want, c->cols, 0.0);
+        settle(&res, got, want, c->cols, 0.0);
     }
     free(mo[0]);
     free(mo[1]);
@@ -122,15 +147,14 @@ qkt_result qkt_check_gemv_op(const char *op, const char *variant, const qkt_case
         float *want = alloc_off(&mo[0], c->rows * sizeof(float), 0);
         float *got = alloc_off(&mo[1], c->rows * sizeof(float), fo);
         const float *sc = c->no_scales ? NULL : in.scales;
-        int rc_ref = run("scalar", want, in.packed, in.stride, sc, in.x, c->rows, c->cols, c->lut);
+        res.ref_rc =
+            run(reference(c), want, in.packed, in.stride, sc, in.x, c->rows, c->cols, c->lut);
         memset(got, 0xff, c->rows * sizeof(float));
         res.rc = run(variant, got, in.packed, in.stride, sc, in.x, c->rows, c->cols, c->lut);
         for (size_t j = 0; j < c->cols; j++)
             res.sum_x += in.x[j];
-        if (rc_ref == QK256_OK && res.rc == QK256_OK) {
-            compare(&res, got, want, c->rows, QKT_GEMV_TOL);
+        if (settle(&res, got, want, c->rows, QKT_GEMV_TOL))
             res.first_y = got[0];
-        }
     }
     free(mo[0]);
     free(mo[1]);
@@ -138,15 +162,51 @@ qkt_result qkt_check_gemv_op(const char *op, const char *variant, const qkt_case
     return res;
 }
 
+enum { QKT_MAX_VARIANTS = 32 };
+
+static size_t op_slot(const char *op)
+{
+    return strcmp(op, "dequantize") == 0 ? 0 : strcmp(op, "gemv") == 0 ? 1 : 2;
+}
+
 const char *const *qkt_runnable(const char *op)
 {
-    static const char *lists[3][32];
-    const char **out = lists[strcmp(op, "dequantize") == 0 ? 0 : strcmp(op, "gemv") == 0 ? 1 : 2];
+    static const char *lists[3][QKT_MAX_VARIANTS + 1];
+    static int logged[3];
+    size_t slot = op_slot(op), k = 0;
+    const char **out = lists[slot];
     const char *const *all = qk256_variant_names(op);
-    size_t k = 0;
-    for (size_t i = 0; all && all[i] && k < 31; i++)
+    for (size_t i = 0; all && all[i] && k < QKT_MAX_VARIANTS; i++)
         if (qk256_variant_supported(op, all[i]) == 1)
             out[k++] = all[i];
     out[k] = NULL;
+    if (!logged[slot] && *qkt_skipped(op))
+        fprintf(stderr, "tester: %s: this CPU cannot run %s: not tested here\n", op,
+                qkt_skipped(op));
+    logged[slot] = 1;
     return out;
+}
+
+/* The ISA a variant needs, from the library's kernel module. */
+static unsigned isa_of(const char *op, const char *name)
+{
+    const qk_module *m = qk256_kernel_module();
+    for (const qk_variant *const *v = m->variants; *v; v++)
+        if (!strcmp((*v)->op, op) && !strcmp((*v)->name, name))
+            return (*v)->isa;
+    return 0;
+}
+
+const char *qkt_skipped(const char *op)
+{
+    static char text[3][1024];
+    char *t = text[op_slot(op)];
+    size_t n = 0;
+    const char *const *all = qk256_variant_names(op);
+    t[0] = '\0';
+    for (size_t i = 0; all && all[i] && n < sizeof text[0]; i++)
+        if (qk256_variant_supported(op, all[i]) != 1)
+            n += (size_t)snprintf(t + n, sizeof text[0] - n, "%s%s (needs %s)", n ? ", " : "",
+                                  all[i], qk_isa_names(isa_of(op, all[i])));
+    return t;
 }

@@ -15,15 +15,18 @@ typedef struct qkt_case {
     size_t rows, cols; /* dequantize: rows = 1, cols = n */
     size_t stride;     /* packed row stride in bytes; 0 = qk256_row_bytes(cols) */
     uint64_t seed;
-    const float *lut; /* NULL: the default table */
-    int no_scales;    /* pass scales = NULL (all 1) */
-    int code;         /* -1: random codes; 0..3: every code is this value */
-    int zero_x;       /* gemv: x is all zero */
-    size_t misalign;  /* bytes added to packed; floats get misalign & ~3 */
+    const float *lut;      /* NULL: the default table */
+    int no_scales;         /* pass scales = NULL (all 1) */
+    int code;              /* -1: random codes; 0..3: every code is this value */
+    int zero_x;            /* gemv: x is all zero */
+    size_t misalign;       /* bytes added to packed; floats get misalign & ~3 */
+    const char *reference; /* the oracle; NULL: "scalar" */
 } qkt_case;
 
 typedef struct qkt_result {
     int rc;            /* return code of the variant under test */
+    int ref_rc;        /* the reference's; when it failed and the variant did not,
+                          every output counts as a mismatch: nothing was checked */
     size_t mismatches; /* outputs outside tolerance (dequantize: not bit-exact) */
     size_t first_bad;
     float got, want; /* at first_bad */
@@ -50,7 +53,11 @@ enum { QKT_N_GEMV_OPS = 2 };
 #define QKT_GEMV_TOL 1e-4
 
 /* Runnable variants of op (NULL-terminated, static storage, one list per
- * op: "dequantize", "gemv", "gemv-i8"). */
+ * op: "dequantize", "gemv", "gemv-i8"). The variants this CPU cannot run
+ * are left out, and said so once per op on stderr (the test's log). */
 const char *const *qkt_runnable(const char *op);
+/* Those left out, comma-separated, each with the ISA it needs
+ * ("avx512-vbmi (needs avx2 fma avx512 avx512vbmi)"), or "". */
+const char *qkt_skipped(const char *op);
 
 #endif

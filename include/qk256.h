@@ -120,6 +120,12 @@ int qk256_variant_supported(const char *op, const char *variant);
 /* A static, human-readable message for a QK256_* code. */
 const char *qk256_strerror(int code);
 
+/* Every op and variant of this library, with their staged phases and the
+ * thread pool, as the qkperf kernel interface describes them
+ * (<qkperf/kernel.h>): what `qkperf` profiles. Static storage. */
+struct qk_module;
+const struct qk_module *qk256_kernel_module(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,10 +1,10 @@
 /*
- * registry.h — built-in QK256 variants as the public API looks them up.
+ * module.h — libqk256's variants as the public API looks them up
+ * (module.c): one entry per line of variants.def.
  */
-#ifndef QK_REGISTRY_H
-#define QK_REGISTRY_H
+#ifndef QK256_MODULE_H
+#define QK256_MODULE_H
 
-#include "kernel.h"
 #include "qk256_impl.h"
 
 typedef struct qk256_builtin {
@@ -14,8 +14,7 @@ typedef struct qk256_builtin {
         qk256_gemv_fn gv;
         struct {
             qk256_gemv_i8_fn kernel;
-            size_t chunk;               /* qk256_quantize_x layout the kernel reads */
-            qk256_quantize_fn quantize; /* x -> that layout */
+            const qk256_i8_layout *layout; /* the quantized x it reads */
         } i8;
     } fn; /* the kernel with its plain signature */
 } qk256_builtin;
@@ -23,5 +22,7 @@ typedef struct qk256_builtin {
 const qk256_builtin *qk256_builtin_find(const char *op, const char *name);
 /* The last variant in ladder order that this CPU can run. */
 const qk256_builtin *qk256_builtin_best(const char *op);
+/* 1 if this CPU (as the process sees it) has the variant's ISA. */
+int qk256_builtin_runnable(const qk256_builtin *b);
 
 #endif

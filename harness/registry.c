@@ -1,0 +1,289 @@
+/*
+ * registry.c — the table of registered modules, ops and variants behind
+ * registry.h: each module checked whole before any of it is added, then
+ * its ops and variants appended in order. libqk256's module is registered
+ * on the first call, so its ops and variants come first.
+ */
+#include <qk256.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+
+typedef struct variant_entry {
+    const qk_variant *v;
+    const qk_module *m;
+} variant_entry;
+
+static struct {
+    int ready; /* libqk256's module registered */
+    const qk_op **ops;
+    size_t nops;
+    variant_entry *variants;
+    size_t nvariants;
+} reg;
+
+static int add_module(const qk_module *m, char *err, size_t len);
+
+/* libqk256's module, registered once; its failing is a bug in the library. */
+static void ensure_builtin(void)
+{
+    char err[256];
+    if (reg.ready)
+        return;
+    reg.ready = 1;
+    if (add_module(qk256_kernel_module(), err, sizeof err)) {
+        fprintf(stderr, "qkperf: libqk256's kernel module is refused: %s\n", err);
+        abort();
+    }
+}
+
+/* ---- lookups ------------------------------------------------------------- */
+
+size_t qk_op_count(void)
+{
+    ensure_builtin();
+    return reg.nops;
+}
+
+const qk_op *qk_op_at(size_t i)
+{
+    ensure_builtin();
+    return i < reg.nops ? reg.ops[i] : NULL;
+}
+
+const qk_op *qk_find_op(const char *name)
+{
+    ensure_builtin();
+    for (size_t i = 0; name && i < reg.nops; i++)
+        if (!strcmp(reg.ops[i]->name, name))
+            return reg.ops[i];
+    return NULL;
+}
+
+unsigned qk_phase_count(const qk_op *op)
+{
+    unsigned n = 0;
+    while (op && op->phases && op->phases[n])
+        n++;
+    return n;
+}
+
+int qk_phase_index(const qk_op *op, const char *phase)
+{
+    for (unsigned i = 0; phase && i < qk_phase_count(op); i++)
+        if (!strcmp(op->phases[i], phase))
+            return (int)i;
+    return -1;
+}
+
+size_t qk_variant_count(const char *op)
+{
+    ensure_builtin();
+    size_t n = 0;
+    for (size_t i = 0; op && i < reg.nvariants; i++)
+        n += !strcmp(reg.variants[i].v->op, op);
+    return n;
+}
+
+static const variant_entry *entry_at(const char *op, size_t k)
+{
+    ensure_builtin();
+    for (size_t i = 0; op && i < reg.nvariants; i++)
+        if (!strcmp(reg.variants[i].v->op, op) && k-- == 0)
+            return &reg.variants[i];
+    return NULL;
+}
+
+const qk_variant *qk_variant_at(const char *op, size_t i)
+{
+    const variant_entry *e = entry_at(op, i);
+    return e ? e->v : NULL;
+}
+
+const qk_variant *qk_find_variant(const char *op, const char *name)
+{
+    const variant_entry *e;
+    for (size_t i = 0; name && (e = entry_at(op, i)); i++)
+        if (!strcmp(e->v->name, name))
+            return e->v;
+    return NULL;
+}
+
+int qk_variant_runnable(const qk_variant *v)
+{
+    return v && (v->isa & ~qk_cpu_isa()) == 0;
+}
+
+const qk_variant *qk_reference_variant(const qk_op *op)
+{
+    if (!op)
+        return NULL;
+    return op->reference ? qk_find_variant(op->name, op->reference) : qk_variant_at(op->name, 0);
+}
+
+const qk_module *qk_variant_module(const qk_variant *v)
+{
+    ensure_builtin();
+    for (size_t i = 0; v && i < reg.nvariants; i++)
+        if (reg.variants[i].v == v)
+            return reg.variants[i].m;
+    return NULL;
+}
+
+qk_staged_fn qk_phase_staged(const qk_variant *v, unsigned p)
+{
+    const qk_op *op = v ? qk_find_op(v->op) : NULL;
+    return op && v->phases && p < qk_phase_count(op) ? v->phases[p].staged : NULL;
+}
+
+const char *qk_phase_note(const qk_variant *v, unsigned p)
+{
+    return qk_phase_staged(v, p) ? v->phases[p].note : NULL;
+}
+
+/* ---- checking a module --------------------------------------------------- */
+
+static size_t count_of(const void *const *list)
+{
+    size_t n = 0;
+    while (list && list[n])
+        n++;
+    return n;
+}
+
+/* A name an op or variant may have: non-empty, no ':' (prefixes). */
+static int good_name(const char *s)
+{
+    return s && *s && !strchr(s, ':');
+}
+
+/* Op `name` among the first n ops of m, or registered before. */
+static const qk_op *known_op(const qk_module *m, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (!strcmp(m->ops[i]->name, name))
+            return m->ops[i];
+    return qk_find_op(name);
+}
+
+static int has_variant(const qk_module *m, size_t n, const char *op, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(m->variants[i]->op, op) && !strcmp(m->variants[i]->name, name))
+            return 1;
+    return qk_find_variant(op, name) != NULL;
+}
+
+static int check_op(const qk_module *m, size_t i, char *err, size_t len)
+{
+    const qk_op *op = m->ops[i];
+    const char *name = op->name ? op->name : "(unnamed)";
+    const char *why = !good_name(op->name)                     ? "a name without ':'"
+                      : !op->create || !op->destroy            ? "create and destroy"
+                      : !op->elements || !op->bytes            ? "elements and bytes"
+                      : op->ndim < 1 || op->ndim > QK_MAX_DIMS ? "ndim 1 or 2"
+                      : qk_phase_count(op) > QK_MAX_PHASES     ? "at most 8 phases"
+                                                               : NULL;
+    if (why)
+        return snprintf(err, len, "module '%s': op '%s' needs %s", m->name, name, why), -1;
+    if (known_op(m, i, op->name))
+        return snprintf(err, len, "module '%s': op '%s' is already registered", m->name, name), -1;
+    for (unsigned p = 0; p < qk_phase_count(op); p++)
+        if (!*op->phases[p] || qk_phase_index(op, op->phases[p]) != (int)p)
+            return snprintf(err, len, "module '%s': op '%s': phase %u is empty or repeated",
+                            m->name, name, p),
+                   -1;
+    return 0;
+}
+
+/* After the variants are checked: an op's reference is one of them. */
+static int check_reference(const qk_module *m, const qk_op *op, size_t nv, char *err, size_t len)
+{
+    if (!op->reference || has_variant(m, nv, op->name, op->reference))
+        return 0;
+    return snprintf(err, len, "module '%s': op '%s': reference variant '%s' is not registered",
+                    m->name, op->name, op->reference),
+           -1;
+}
+
+static int check_variant(const qk_module *m, size_t nops, size_t i, char *err, size_t len)
+{
+    const qk_variant *v = m->variants[i];
+    const char *name = v->name ? v->name : "(unnamed)";
+    if (!good_name(v->name) || !v->fused)
+        return snprintf(err, len,
+                        "module '%s': variant '%s' needs a name without ':' and a fused "
+                        "kernel",
+                        m->name, name),
+               -1;
+    if (!known_op(m, nops, v->op))
+        return snprintf(err, len,
+                        "module '%s': variant '%s' is of op '%s', which is not registered", m->name,
+                        name, v->op ? v->op : "(none)"),
+               -1;
+    if (has_variant(m, i, v->op, v->name))
+        return snprintf(err, len, "module '%s': %s variant '%s' is already registered", m->name,
+                        v->op, name),
+               -1;
+    if (v->isa & ~(unsigned)QK_ISA_ALL)
+        return snprintf(err, len, "module '%s': variant '%s' needs unknown ISA bits 0x%x", m->name,
+                        name, v->isa & ~(unsigned)QK_ISA_ALL),
+               -1;
+    return 0;
+}
+
+static int check_module(const qk_module *m, char *err, size_t len)
+{
+    if (!m)
+        return snprintf(err, len, "no module (NULL)"), -1;
+    if (m->abi != QK_KERNEL_ABI)
+        return snprintf(err, len, "module '%s' is built for kernel interface abi %u, qkperf has %u",
+                        m->name ? m->name : "(unnamed)", m->abi, QK_KERNEL_ABI),
+               -1;
+    if (!m->name || !*m->name)
+        return snprintf(err, len, "a module needs a name"), -1;
+    size_t nops = count_of((const void *const *)m->ops);
+    size_t nv = count_of((const void *const *)m->variants);
+    if (nops + nv == 0)
+        return snprintf(err, len, "module '%s' has no ops and no variants", m->name), -1;
+    for (size_t i = 0; i < nops; i++)
+        if (check_op(m, i, err, len))
+            return -1;
+    for (size_t i = 0; i < nv; i++)
+        if (check_variant(m, nops, i, err, len))
+            return -1;
+    for (size_t i = 0; i < nops; i++)
+        if (check_reference(m, m->ops[i], nv, err, len))
+            return -1;
+    return 0;
+}
+
+/* ---- adding one ---------------------------------------------------------- */
+
+static int add_module(const qk_module *m, char *err, size_t len)
+{
+    if (check_module(m, err, len))
+        return -1;
+    size_t nops = count_of((const void *const *)m->ops);
+    size_t nv = count_of((const void *const *)m->variants);
+    const qk_op **ops = realloc(reg.ops, (reg.nops + nops + 1) * sizeof *ops);
+    if (ops)
+        reg.ops = ops;
+    variant_entry *vs = ops ? realloc(reg.variants, (reg.nvariants + nv + 1) * sizeof *vs) : NULL;
+    if (!vs)
+        return snprintf(err, len, "module '%s': out of memory", m->name), -1;
+    reg.variants = vs;
+    for (size_t i = 0; i < nops; i++)
+        reg.ops[reg.nops++] = m->ops[i];
+    for (size_t i = 0; i < nv; i++)
+        reg.variants[reg.nvariants++] = (variant_entry){m->variants[i], m};
+    return 0;
+}
+
+int qk_register_module(const qk_module *m, char *err, size_t len)
+{
+    ensure_builtin();
+    return add_module(m, err, len);
+}

@@ -1,0 +1,51 @@
+/*
+ * registry.h — the ops and variants qkperf can profile: the kernel modules
+ * registered with it (<qkperf/kernel.h>), looked up by name.
+ *
+ * libqk256's module (qk256_kernel_module) is registered by the first call
+ * of any function here, so it always comes first; other modules (the
+ * calibration ops, a test's own kernels) follow in the order registered.
+ * A module may bring new ops, variants of its own ops, and variants of ops
+ * registered before it. Registration is not thread-safe: register before
+ * profiling starts.
+ *
+ * Names: op and variant names are unique (variants per op) and hold no
+ * ':', which is kept for naming a module's variants under a prefix
+ * ("NAME:variant") when several builds of a library are loaded side by
+ * side.
+ */
+#ifndef QKPERF_REGISTRY_H
+#define QKPERF_REGISTRY_H
+
+#include <qkperf/kernel.h>
+#include <stddef.h>
+
+/* Check m and register all of it, or nothing: 0, or -1 with one line in
+ * err naming the module and what is wrong (wrong abi, a name taken, a
+ * missing field, a variant of an unknown op, ...). The registry keeps the
+ * pointers: m and all it points to must stay valid from then on. */
+int qk_register_module(const qk_module *m, char *err, size_t len);
+
+size_t qk_op_count(void);
+const qk_op *qk_op_at(size_t i);
+const qk_op *qk_find_op(const char *name);
+unsigned qk_phase_count(const qk_op *op);
+int qk_phase_index(const qk_op *op, const char *phase); /* -1 if unknown */
+
+/* Variants of an op in ladder (registration) order. */
+size_t qk_variant_count(const char *op);
+const qk_variant *qk_variant_at(const char *op, size_t i);
+const qk_variant *qk_find_variant(const char *op, const char *name);
+int qk_variant_runnable(const qk_variant *v); /* 1 if this CPU has its ISA */
+/* The variant op's others are checked against: op->reference, else the first. */
+const qk_variant *qk_reference_variant(const qk_op *op);
+/* The module that registered v, NULL if none did. */
+const qk_module *qk_variant_module(const qk_variant *v);
+
+/* Phase p of v: its staged runner (NULL: none) and its note (NULL: the
+ * staged runner runs the fused kernel's own code). */
+typedef void (*qk_staged_fn)(void *ws);
+qk_staged_fn qk_phase_staged(const qk_variant *v, unsigned p);
+const char *qk_phase_note(const qk_variant *v, unsigned p);
+
+#endif
