@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "commands.h"
 #include "decode.h"
@@ -29,7 +27,7 @@
 typedef struct review_cfg {
     const char *dir;
     int force, quick, sim, stat, decode;
-    const char *samples;
+    unsigned samples;
 } review_cfg;
 
 static const char *const dq_sizes = "256,512,1024,4096,16384";
@@ -77,44 +75,30 @@ static int write_probe(const review_cfg *c, qkperf_probe_t *p)
     return fclose(f);
 }
 
-/* Measure one op over its sizes through the same path as `qkperf sweep`. */
-static int measure_op(const review_cfg *c, const char *op, const char *sizes, qkperf_results *res)
+/* One op over its sizes as `qkperf sweep` measures it: the timed rounds
+ * now; j is kept for its sim and static passes (ladder_models). 0, 1, or
+ * 2 after a one-line error. */
+static int measure_op(const review_cfg *c, qkperf_job *j, const char *op, const char *sizes,
+                      qkperf_results *res)
 {
-    char *argv[] = {"review",           "-k", (char *)op, "-s", (char *)sizes, "-n",
-                    (char *)c->samples, "-q", NULL};
-    qkperf_job j;
-    int rc = qkperf_job_parse(&j, 8, argv, "review");
-    if (rc == 0) {
-        j.ro.progress = isatty(STDERR_FILENO);
-        rc = qkperf_job_measure(&j, res);
-    }
-    qkperf_job_free(&j);
-    return rc;
+    char err[1024];
+    qkperf_job_init(j, "review");
+    j->op = qkperf_find_op(op, err, sizeof err);
+    j->sizes_text = sizes;
+    j->ro.samples = c->samples;
+    j->use_sim = c->sim;
+    j->use_static = c->stat;
+    if (qkperf_job_ready(j, err, sizeof err))
+        return qkperf_usage_error("%s", err);
+    return qkperf_job_measure_rounds(j, res);
 }
 
 /* sim and static at the ladder size only: callgrind is ~50x slower. */
-static void extra_sources(const review_cfg *c, const char *opname, const char *size,
-                          qkperf_results *res)
+static void ladder_models(const qkperf_job *j, const char *size, qkperf_results *res)
 {
-    const qk_op *op = qk_find_op(opname);
-    size_t dim[2];
-    char err[1024], label[160];
-    const char *cpu = c->stat ? qkperf_mca_default_cpu(label, sizeof label) : NULL;
-    if (c->stat && !cpu)
-        qkperf_results_note(res, "static source not used: %s", label);
-    else if (c->stat)
-        json_object_set_new(res->config, "mcpu", json_string(label));
-    if (qkperf_parse_size(op, size, dim, err, sizeof err))
-        return;
-    for (size_t i = 0; i < qk_variant_count(opname); i++) {
-        const qk_variant *v = qk_variant_at(opname, i);
-        if (!qk_variant_runnable(v))
-            continue;
-        if (c->sim && qkperf_sim_measure(op, v, dim, size, 1, 1, res, err, sizeof err))
-            qkperf_results_note(res, "sim %s %s %s: %s", opname, v->name, size, err);
-        if (cpu && qkperf_mca_measure(op, v, size, cpu, res, err, sizeof err))
-            qkperf_results_note(res, "static %s %s: %s", opname, v->name, err);
-    }
+    if (qkperf_job_measure_models(j, res, size))
+        qkperf_results_note(res, "sim and static %s: ladder size %s is not among the sizes run",
+                            j->op->name, size);
 }
 
 /* The sprint's rungs that matter end to end, float and int8, all cores. */
@@ -208,7 +192,7 @@ static int parse(int argc, char **argv, review_cfg *c)
     memset(c, 0, sizeof *c);
     c->dir = "review";
     c->sim = c->stat = c->decode = 1;
-    c->samples = "11";
+    c->samples = 11;
     int ch;
     opterr = 0;
     optind = 1;
@@ -224,7 +208,7 @@ static int parse(int argc, char **argv, review_cfg *c)
             break;
         case 'Q':
             c->quick = 1;
-            c->samples = "5";
+            c->samples = 5;
             break;
         case 'S':
             c->sim = 0;
@@ -244,7 +228,7 @@ static int parse(int argc, char **argv, review_cfg *c)
             uint64_t n;
             if (qkperf_parse_u64(optarg, 1, 100000, &n, "sample count", err, sizeof err))
                 return qkperf_usage_error("review: %s", err);
-            c->samples = optarg;
+            c->samples = (unsigned)n;
             break;
         }
         default:
@@ -301,6 +285,36 @@ static void availability(review_cfg *c, qkperf_results *res)
     }
 }
 
+/* Steps 3 to 7: the three ops, decode, and the sim and static passes at the
+ * ladder sizes. 0, 1, or 2. */
+static int measure(const review_cfg *c, qkperf_results *res, const int n)
+{
+    qkperf_job jobs[3];
+    memset(jobs, 0, sizeof jobs); /* qkperf_job_free is safe on a zeroed job */
+    step(3, n, "dequantize: every variant at every size, per phase");
+    int rc = measure_op(c, &jobs[0], "dequantize", c->quick ? dq_sizes_quick : dq_sizes, res);
+    step(4, n, "gemv: every variant at the BitNet b1.58 2B shapes, per phase");
+    if (rc == 0)
+        rc = measure_op(c, &jobs[1], "gemv", c->quick ? gv_sizes_quick : gv_sizes, res);
+    step(5, n, "gemv-i8 (int8 activations): every variant at the same shapes");
+    if (rc == 0)
+        rc = measure_op(c, &jobs[2], "gemv-i8", c->quick ? gv_sizes_quick : gv_sizes, res);
+    step(6, n, "decode: BitNet b1.58 2B4T linear layers, tokens/s against memory bandwidth");
+    if (rc == 0 && c->decode)
+        measure_decode(c, res);
+    step(7, n, "sim (callgrind) and static (llvm-mca) at the ladder sizes");
+    const char *dq_ladder = "1024", *gv_ladder = c->quick ? "64x2560" : "2560x6912";
+    if (rc == 0) {
+        ladder_models(&jobs[0], dq_ladder, res);
+        ladder_models(&jobs[1], gv_ladder, res);
+    }
+    json_object_set_new(res->config, "ladder_sizes",
+                        json_pack("{s:s,s:s}", "dequantize", dq_ladder, "gemv", gv_ladder));
+    for (size_t i = 0; i < 3; i++)
+        qkperf_job_free(&jobs[i]);
+    return rc;
+}
+
 int qkperf_cmd_review(int argc, char **argv)
 {
     review_cfg c;
@@ -323,25 +337,7 @@ int qkperf_cmd_review(int argc, char **argv)
     if (qkperf_roofline_measure(&rl, c.quick) == 0)
         json_object_set_new(res.machine, "roofline", qkperf_roofline_json(&rl));
     availability(&c, &res);
-    step(3, n, "dequantize: every variant at every size, per phase");
-    rc = measure_op(&c, "dequantize", c.quick ? dq_sizes_quick : dq_sizes, &res);
-    step(4, n, "gemv: every variant at the BitNet b1.58 2B shapes, per phase");
-    if (rc == 0)
-        rc = measure_op(&c, "gemv", c.quick ? gv_sizes_quick : gv_sizes, &res);
-    step(5, n, "gemv-i8 (int8 activations): every variant at the same shapes");
-    if (rc == 0)
-        rc = measure_op(&c, "gemv-i8", c.quick ? gv_sizes_quick : gv_sizes, &res);
-    step(6, n, "decode: BitNet b1.58 2B4T linear layers, tokens/s against memory bandwidth");
-    if (rc == 0 && c.decode)
-        measure_decode(&c, &res);
-    step(7, n, "sim (callgrind) and static (llvm-mca) at the ladder sizes");
-    const char *dq_ladder = "1024", *gv_ladder = c.quick ? "64x2560" : "2560x6912";
-    if (rc == 0) {
-        extra_sources(&c, "dequantize", dq_ladder, &res);
-        extra_sources(&c, "gemv", gv_ladder, &res);
-    }
-    json_object_set_new(res.config, "ladder_sizes",
-                        json_pack("{s:s,s:s}", "dequantize", dq_ladder, "gemv", gv_ladder));
+    rc = measure(&c, &res, n);
     json_object_set_new(res.config, "command", json_string("review"));
     json_object_set_new(res.config, "quick", json_boolean(c.quick));
     step(8, n, "results.json, results.csv and plots");
