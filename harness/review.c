@@ -1,20 +1,21 @@
 /*
- * review.c — the sprint review in one command. It measures the embedded
- * defaults (the dequantize ladder at 1024 and the sweep 256..16384; the gemv
- * ladder at the BitNet b1.58 2B shape 2560x6912 and the sweep over the 2B
- * shapes), adds the roofline limits, the sim and static sources where they
- * can run, writes results.json/.csv, renders the plots and writes REPORT.md.
- * Progress goes to stderr, one line per step.
+ * review.c — the sprint review in one command (review.h): it measures the
+ * embedded defaults (the dequantize ladder at 1024 and the sweep
+ * 256..16384; the gemv ladder at the BitNet b1.58 2B shape 2560x6912 and
+ * the sweep over the 2B shapes), adds the roofline limits, the sim and
+ * static sources where they can run, writes results.json/.csv, renders the
+ * plots and writes REPORT.md (report.c). Each op is a job (job.h), built
+ * field by field, measured as `qkperf sweep` measures; the job's sim and
+ * static passes then run at the ladder sizes. Progress goes to stderr, one
+ * line per step. The options are cmd/cmd_review.c's.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "commands.h"
 #include "decode.h"
 #include "job.h"
 #include "mca.h"
@@ -23,12 +24,6 @@
 #include "review.h"
 #include "roofline.h"
 #include "sim.h"
-
-typedef struct review_cfg {
-    const char *dir;
-    int force, quick, sim, stat, decode;
-    unsigned samples;
-} review_cfg;
 
 static const char *const dq_sizes = "256,512,1024,4096,16384";
 static const char *const gv_sizes = "2560x2560,640x2560,6912x2560,2560x6912";
@@ -40,7 +35,7 @@ static void step(int k, int n, const char *what)
     fprintf(stderr, "qkperf review: [%d/%d] %s\n", k, n, what);
 }
 
-static int dir_ready(const review_cfg *c, char *err, size_t len)
+int qkperf_review_dir_ready(const qkperf_review_opts *c, char *err, size_t len)
 {
     DIR *d = opendir(c->dir);
     if (d) {
@@ -64,7 +59,7 @@ static int dir_ready(const review_cfg *c, char *err, size_t len)
     return 0;
 }
 
-static int write_probe(const review_cfg *c, qkperf_probe_t *p)
+static int write_probe(const qkperf_review_opts *c, qkperf_probe_t *p)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/probe.txt", c->dir);
@@ -78,7 +73,7 @@ static int write_probe(const review_cfg *c, qkperf_probe_t *p)
 /* One op over its sizes as `qkperf sweep` measures it: the timed rounds
  * now; j is kept for its sim and static passes (ladder_models). 0, 1, or
  * 2 after a one-line error. */
-static int measure_op(const review_cfg *c, qkperf_job *j, const char *op, const char *sizes,
+static int measure_op(const qkperf_review_opts *c, qkperf_job *j, const char *op, const char *sizes,
                       qkperf_results *res)
 {
     char err[1024];
@@ -102,7 +97,7 @@ static void ladder_models(const qkperf_job *j, const char *size, qkperf_results 
 }
 
 /* The sprint's rungs that matter end to end, float and int8, all cores. */
-static void measure_decode(const review_cfg *c, qkperf_results *res)
+static void measure_decode(const qkperf_review_opts *c, qkperf_results *res)
 {
     qkperf_decode_opts o;
     qkperf_decode_opts_default(&o);
@@ -131,7 +126,7 @@ static int add_entry(char ***list, size_t *n, const char *s)
     return 0;
 }
 
-static void add_decode_plot(const review_cfg *c, qkperf_results *res, qkperf_plots *pl)
+static void add_decode_plot(const qkperf_review_opts *c, qkperf_results *res, qkperf_plots *pl)
 {
     char err[1024];
     if (qkperf_decode_plot(res, c->dir, err, sizeof err)) {
@@ -149,98 +144,7 @@ static void add_decode_plot(const review_cfg *c, qkperf_results *res, qkperf_plo
     }
 }
 
-/* --source LIST: tsc, sw and hw always count in a review; sim and static
- * are added when named. */
-static int parse_sources(const char *text, review_cfg *c)
-{
-    char *storage, err[512];
-    const char *items[QKPERF_MAX_LIST];
-    size_t n;
-    int rc =
-        qkperf_split_list(text, &storage, items, QKPERF_MAX_LIST, &n, "source", err, sizeof err);
-    c->sim = c->stat = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (!strcmp(items[i], "sim"))
-            c->sim = 1;
-        else if (!strcmp(items[i], "static"))
-            c->stat = 1;
-        else if (strcmp(items[i], "tsc") && strcmp(items[i], "sw") && strcmp(items[i], "hw")) {
-            snprintf(err, sizeof err, "unknown source '%s' (known: tsc, sw, hw, sim, static)",
-                     items[i]);
-            rc = -1;
-        }
-    }
-    free(storage);
-    if (rc)
-        qkperf_usage_error("%s", err);
-    return rc;
-}
-
-static int parse(int argc, char **argv, review_cfg *c)
-{
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"force", no_argument, NULL, 'f'},
-        {"quick", no_argument, NULL, 'Q'},
-        {"no-sim", no_argument, NULL, 'S'},
-        {"no-static", no_argument, NULL, 'M'},
-        {"samples", required_argument, NULL, 'n'},
-        {"no-decode", no_argument, NULL, 'D'},
-        {"source", required_argument, NULL, 'X'},
-        {NULL, 0, NULL, 0},
-    };
-    memset(c, 0, sizeof *c);
-    c->dir = "review";
-    c->sim = c->stat = c->decode = 1;
-    c->samples = 11;
-    int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:n:", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'o':
-            if (!*optarg)
-                return qkperf_usage_error("review: empty output folder: name one");
-            c->dir = optarg;
-            break;
-        case 'f':
-            c->force = 1;
-            break;
-        case 'Q':
-            c->quick = 1;
-            c->samples = 5;
-            break;
-        case 'S':
-            c->sim = 0;
-            break;
-        case 'M':
-            c->stat = 0;
-            break;
-        case 'D':
-            c->decode = 0;
-            break;
-        case 'X':
-            if (parse_sources(optarg, c))
-                return 2;
-            break;
-        case 'n': {
-            char err[256];
-            uint64_t n;
-            if (qkperf_parse_u64(optarg, 1, 100000, &n, "sample count", err, sizeof err))
-                return qkperf_usage_error("review: %s", err);
-            c->samples = (unsigned)n;
-            break;
-        }
-        default:
-            return qkperf_usage_error("review: unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return qkperf_usage_error("review: unexpected argument '%s'", argv[optind]);
-    return 0;
-}
-
-static int write_docs(const review_cfg *c, const qkperf_results *res)
+static int write_docs(const qkperf_review_opts *c, const qkperf_results *res)
 {
     char path[4096], err[1024];
     snprintf(path, sizeof path, "%s/results.json", c->dir);
@@ -253,7 +157,8 @@ static int write_docs(const review_cfg *c, const qkperf_results *res)
     return 1;
 }
 
-static int write_report(const review_cfg *c, const qkperf_results *res, const qkperf_plots *pl)
+static int write_report(const qkperf_review_opts *c, const qkperf_results *res,
+                        const qkperf_plots *pl)
 {
     char path[4096], err[1024];
     char *buf = NULL;
@@ -272,7 +177,7 @@ static int write_report(const review_cfg *c, const qkperf_results *res, const qk
     return rc ? 1 : 0;
 }
 
-static void availability(review_cfg *c, qkperf_results *res)
+static void availability(qkperf_review_opts *c, qkperf_results *res)
 {
     char why[512];
     if (c->sim && !qkperf_sim_available(why, sizeof why)) {
@@ -285,9 +190,17 @@ static void availability(review_cfg *c, qkperf_results *res)
     }
 }
 
+void qkperf_review_opts_default(qkperf_review_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->dir = "review";
+    o->sim = o->stat = o->decode = 1;
+    o->samples = 11;
+}
+
 /* Steps 3 to 7: the three ops, decode, and the sim and static passes at the
  * ladder sizes. 0, 1, or 2. */
-static int measure(const review_cfg *c, qkperf_results *res, const int n)
+static int measure(const qkperf_review_opts *c, qkperf_results *res, const int n)
 {
     qkperf_job jobs[3];
     memset(jobs, 0, sizeof jobs); /* qkperf_job_free is safe on a zeroed job */
@@ -315,15 +228,10 @@ static int measure(const review_cfg *c, qkperf_results *res, const int n)
     return rc;
 }
 
-int qkperf_cmd_review(int argc, char **argv)
+int qkperf_review_run(const qkperf_review_opts *o)
 {
-    review_cfg c;
-    int rc = parse(argc, argv, &c);
-    if (rc)
-        return rc;
+    qkperf_review_opts c = *o;
     char err[1024];
-    if (dir_ready(&c, err, sizeof err))
-        return qkperf_usage_error("%s", err);
     const int n = 9;
     qkperf_results res;
     qkperf_results_init(&res);
@@ -337,7 +245,7 @@ int qkperf_cmd_review(int argc, char **argv)
     if (qkperf_roofline_measure(&rl, c.quick) == 0)
         json_object_set_new(res.machine, "roofline", qkperf_roofline_json(&rl));
     availability(&c, &res);
-    rc = measure(&c, &res, n);
+    int rc = measure(&c, &res, n);
     json_object_set_new(res.config, "command", json_string("review"));
     json_object_set_new(res.config, "quick", json_boolean(c.quick));
     step(8, n, "results.json, results.csv and plots");

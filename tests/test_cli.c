@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "cli.h"
+#include "cmd/commands.h"
 #include "job.h"
 #include "kernel.h"
 #include "mca.h"
@@ -466,4 +467,39 @@ Test(cli, every_command_has_help_that_matches_its_options, .timeout = 60)
     char err[4096];
     cr_expect_eq(qkperf("help nosuch", err, sizeof err, NULL), 2);
     cr_expect(strstr(err, "nosuch") != NULL, "%s", err);
+}
+
+/* `qkperf --help` lists the table's commands, each with its summary, in
+ * table order, and each has a usage of its own; the internal one (no
+ * summary) is neither listed nor has help. */
+Test(cli, the_help_lists_the_command_table, .timeout = 60)
+{
+    char err[4096], line[256], *out = NULL;
+    cr_assert_eq(qkperf("--help", err, sizeof err, &out), 0, "%s", err);
+    const char *at = out;
+    size_t listed = 0, internal = 0;
+    for (const qkperf_command *c = qkperf_commands; c->name; c++) {
+        cr_expect_not_null(qkperf_command_find(c->name));
+        if (!c->summary) {
+            cr_expect_null(c->usage, "%s has a usage but no summary", c->name);
+            snprintf(line, sizeof line, "  %s ", c->name);
+            cr_expect_null(strstr(out, line), "internal %s listed: %s", c->name, out);
+            snprintf(line, sizeof line, "help %s", c->name);
+            cr_expect_eq(qkperf(line, err, sizeof err, NULL), 2, "%s has help", c->name);
+            internal++;
+            continue;
+        }
+        snprintf(line, sizeof line, "  %-10s %s\n", c->name, c->summary);
+        const char *hit = strstr(at, line);
+        cr_expect_not_null(hit, "--help lacks (or misorders) '%s': %s", line, out);
+        at = hit ? hit : at;
+        snprintf(line, sizeof line, "usage: qkperf %s", c->name);
+        cr_expect(c->usage && !strncmp(c->usage, line, strlen(line)), "%s: usage %s", c->name,
+                  c->usage ? c->usage : "(none)");
+        listed++;
+    }
+    cr_expect_eq(listed, 10);
+    cr_expect_eq(internal, 1);
+    cr_expect_null(qkperf_command_find("nosuch"));
+    free(out);
 }
