@@ -1,7 +1,8 @@
 /*
- * decode.c — `qkperf decode`: the linear layers of one decoded token of
- * BitNet b1.58 2B4T, timed end to end (see decode.h). This file measures;
- * the table and the plot of a decode document are plot_decode.c's.
+ * decode.c — the decode benchmark: the linear layers of one decoded token
+ * of BitNet b1.58 2B4T, timed end to end (see decode.h). This file
+ * measures; `qkperf decode` is cmd/cmd_decode.c, and the table and the plot of
+ * a decode document are plot_decode.c's.
  *
  * Data flow of a layer (the activations need not be realistic, only the
  * shapes): q, k, v = W{q,k,v} x; o = Wo q; g, u = W{gate,up} o; h = g * u
@@ -21,28 +22,20 @@
  * all-core decode).
  */
 #include <errno.h>
-#include <getopt.h>
-#include <libgen.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "decode.h"
-#include "plot.h"
 #include "machine.h"
 #include "probe.h"
 #include "qk256.h"
 #include "qkperf/kernel.h" /* qk_module: the weights read shares rows out like a gemv */
 #include "roofline.h"
 #include "stats.h"
-#include "table.h"
 #include "tsc.h"
 
 /* ---- the model ---------------------------------------------------------------- */
@@ -652,109 +645,5 @@ int qkperf_decode_measure(const qkperf_decode_opts *o, qkperf_results *res, char
     double mem_Bps = memory_bandwidth(o, qk256_get_threads(), res);
     int rc = measure_model(o, dv, nv, mem_Bps, res, err, len);
     qk256_set_threads(saved);
-    return rc;
-}
-
-/* ---- the command --------------------------------------------------------------------- */
-
-enum { OPT_TOKENS = 256, OPT_LAYERS, OPT_SEED, OPT_QUICK, OPT_UNFUSED };
-
-static int parse_opt(int c, qkperf_decode_opts *o, const char **out, int *layers_set, char *err,
-                     size_t len)
-{
-    uint64_t u;
-    switch (c) {
-    case 'v':
-        o->variants = optarg;
-        return 0;
-    case 't':
-        if (qkperf_parse_u64(optarg, 0, 256, &u, "thread count (0 = every CPU)", err, len))
-            return -1;
-        o->threads = (int)u;
-        return 0;
-    case OPT_TOKENS:
-        if (qkperf_parse_u64(optarg, 1, 100000, &u, "token count", err, len))
-            return -1;
-        o->tokens = (unsigned)u;
-        return 0;
-    case OPT_LAYERS:
-        if (qkperf_parse_u64(optarg, 1, QKPERF_DECODE_LAYERS, &u, "layer count", err, len))
-            return -1;
-        o->layers = (unsigned)u;
-        *layers_set = 1;
-        return 0;
-    case OPT_SEED:
-        return qkperf_parse_u64(optarg, 0, UINT64_MAX, &o->seed, "seed", err, len);
-    case OPT_QUICK:
-        o->quick = 1;
-        return 0;
-    case OPT_UNFUSED:
-        o->unfused = 1;
-        return 0;
-    case 'o':
-        *out = optarg;
-        return 0;
-    default:
-        return snprintf(err, len, "unknown option"), -1;
-    }
-}
-
-static int decode_parse(int argc, char **argv, qkperf_decode_opts *o, const char **out)
-{
-    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
-                                         {"threads", required_argument, NULL, 't'},
-                                         {"tokens", required_argument, NULL, OPT_TOKENS},
-                                         {"layers", required_argument, NULL, OPT_LAYERS},
-                                         {"seed", required_argument, NULL, OPT_SEED},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"quick", no_argument, NULL, OPT_QUICK},
-                                         {"unfused", no_argument, NULL, OPT_UNFUSED},
-                                         {NULL, 0, NULL, 0}};
-    char err[1024];
-    int c, layers_set = 0, tokens_set = 0;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":v:t:o:", opts, NULL)) != -1) {
-        if (c == '?' || c == ':')
-            return fprintf(stderr, "qkperf decode: %s '%s' (see man qkperf)\n",
-                           c == ':' ? "missing value for option" : "unknown option",
-                           argv[optind - 1]),
-                   2;
-        tokens_set |= c == OPT_TOKENS;
-        if (parse_opt(c, o, out, &layers_set, err, sizeof err))
-            return fprintf(stderr, "qkperf decode: %s\n", err), 2;
-    }
-    if (optind < argc)
-        return fprintf(stderr, "qkperf decode: unexpected argument '%s'\n", argv[optind]), 2;
-    if (o->quick && !layers_set)
-        o->layers = 4;
-    if (o->quick && !tokens_set)
-        o->tokens = 2;
-    if (*out && qkperf_check_writable(*out, err, sizeof err))
-        return fprintf(stderr, "qkperf decode: %s\n", err), 2;
-    return 0;
-}
-
-int qkperf_cmd_decode(int argc, char **argv)
-{
-    qkperf_decode_opts o;
-    const char *out = NULL;
-    qkperf_decode_opts_default(&o);
-    int rc = decode_parse(argc, argv, &o, &out);
-    if (rc)
-        return rc;
-    qkperf_results res;
-    qkperf_results_init(&res);
-    char err[2048];
-    rc = qkperf_decode_measure(&o, &res, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "qkperf decode: %s\n", err);
-    else
-        qkperf_decode_print(stdout, &res);
-    if (rc == 0 && out && qkperf_results_write_json(&res, out, err, sizeof err)) {
-        fprintf(stderr, "qkperf decode: %s\n", err);
-        rc = 1;
-    }
-    qkperf_results_free(&res);
     return rc;
 }

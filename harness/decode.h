@@ -76,10 +76,7 @@ void qkperf_decode_opts_default(qkperf_decode_opts *o);
 int qkperf_decode_measure(const qkperf_decode_opts *o, qkperf_results *res, char *err, size_t len);
 
 /* The table and plot of a decode document are the plot module's:
- * qkperf_decode_print and qkperf_decode_plot in plot.h. */
-
-/* `qkperf decode [-v VARIANT[,..]|all] [-t THREADS] [--tokens N] [--layers N]
- *  [--seed N] [-o FILE.json] [--quick]`. */
-int qkperf_cmd_decode(int argc, char **argv);
+ * qkperf_decode_print and qkperf_decode_plot in plot.h; `qkperf decode`
+ * is cmd/cmd_decode.c. */
 
 #endif

@@ -1,18 +1,16 @@
 /*
- * job.c — shared options and the measurement loop of run/ladder/sweep.
+ * job.c — shared options and the measurement loop of run/ladder/sweep
+ * and review (job.h).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "baseline.h"
-#include "commands.h"
 #include "job.h"
 #include "machine.h"
 #include "mca.h"
@@ -128,8 +126,7 @@ static int parse_sources(qkperf_job *j, const char *text, char *err, size_t len)
     return 0;
 }
 
-static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stext, char *err,
-                     size_t len)
+static int parse_one(qkperf_job *j, int c, char *err, size_t len)
 {
     uint64_t u;
     size_t nd = 0;
@@ -138,10 +135,10 @@ static int parse_one(qkperf_job *j, int c, const char **vtext, const char **stex
         j->op = qkperf_find_op(optarg, err, len);
         return j->op ? 0 : -1;
     case 'v':
-        *vtext = optarg;
+        j->variants_text = optarg;
         return 0;
     case 's':
-        *stext = optarg;
+        j->sizes_text = optarg;
         return 0;
     case 'g':
         if (!strcmp(optarg, "none")) {
@@ -245,18 +242,19 @@ static int check_baseline(const qkperf_job *j, char *err, size_t len)
     return rc;
 }
 
-static int finish(qkperf_job *j, const char *vtext, const char *stext, char *err, size_t len)
+/* The lists the texts name, and the checks that need the whole job. */
+static int resolve(qkperf_job *j, char *err, size_t len)
 {
     if (!j->op) {
         char known[512];
         qkperf_known_ops(known, sizeof known, "-k ");
         return snprintf(err, len, "no op given: use %s", known), -1;
     }
-    if (qkperf_parse_variants(j->op, vtext ? vtext : "all", j->variants, QKPERF_MAX_LIST, &j->nv,
-                              err, len))
+    if (qkperf_parse_variants(j->op, j->variants_text ? j->variants_text : "all", j->variants,
+                              QKPERF_MAX_LIST, &j->nv, err, len))
         return -1;
     const char *items[QKPERF_MAX_LIST + 1];
-    if (list_opt(j, stext ? stext : default_size(j->op), items, "size", err, len))
+    if (list_opt(j, j->sizes_text ? j->sizes_text : default_size(j->op), items, "size", err, len))
         return -1;
     for (j->ns = 0; items[j->ns]; j->ns++) {
         j->sizes[j->ns] = items[j->ns];
@@ -289,14 +287,26 @@ static int finish(qkperf_job *j, const char *vtext, const char *stext, char *err
     return qkperf_runner_check_groups(&j->ro, err, len);
 }
 
-static int parse_args(qkperf_job *j, int argc, char **argv, const char *command)
+void qkperf_job_init(qkperf_job *j, const char *command)
 {
+    memset(j, 0, sizeof *j);
     qkperf_run_opts_default(&j->ro);
     j->command = command;
     j->groups[0] = keep(j, "CYCLES");
     j->ro.groups = j->groups;
     j->ro.group_dirs = j->group_dirs;
-    const char *vtext = NULL, *stext = NULL;
+}
+
+int qkperf_job_ready(qkperf_job *j, char *err, size_t len)
+{
+    if (resolve(j, err, len))
+        return -1;
+    j->ro.progress = isatty(STDERR_FILENO) && !j->quiet;
+    return 0;
+}
+
+static int parse_args(qkperf_job *j, int argc, char **argv, const char *command)
+{
     char err[1024] = "";
     int c;
     opterr = 0;
@@ -308,20 +318,19 @@ static int parse_args(qkperf_job *j, int argc, char **argv, const char *command)
                     c == ':' ? "missing value for option" : "unknown option", bad);
             return 2;
         }
-        if (parse_one(j, c, &vtext, &stext, err, sizeof err))
+        if (parse_one(j, c, err, sizeof err))
             return qkperf_usage_error("%s", err);
     }
     if (optind < argc)
         return qkperf_usage_error("%s: unexpected argument '%s'", command, argv[optind]);
-    if (finish(j, vtext, stext, err, sizeof err))
+    if (qkperf_job_ready(j, err, sizeof err))
         return qkperf_usage_error("%s", err);
-    j->ro.progress = isatty(STDERR_FILENO) && !j->quiet;
     return 0;
 }
 
 int qkperf_job_parse(qkperf_job *j, int argc, char **argv, const char *command)
 {
-    memset(j, 0, sizeof *j);
+    qkperf_job_init(j, command);
     int rc = parse_args(j, argc, argv, command);
     if (rc)
         qkperf_job_free(j);
@@ -392,8 +401,14 @@ static int pin(int cpu)
     return 0;
 }
 
+/* The job's size s is measured by a pass limited to only (NULL: every size). */
+static int in_pass(const qkperf_job *j, size_t s, const char *only)
+{
+    return !only || !strcmp(j->sizes[s], only);
+}
+
 /* llvm-mca models need no ISA support: every variant is modelled. */
-static void measure_static(const qkperf_job *j, qkperf_results *res)
+static void measure_static(const qkperf_job *j, qkperf_results *res, const char *only)
 {
     char why[512], err[1024], label[160] = "";
     const char *cpu = j->mcpu;
@@ -410,7 +425,7 @@ static void measure_static(const qkperf_job *j, qkperf_results *res)
     if (stat)
         json_object_set_new(res->config, "mcpu", json_string(j->mcpu ? j->mcpu : label));
     for (size_t s = 0; stat && s < j->ns; s++)
-        for (size_t i = 0; i < j->nv; i++)
+        for (size_t i = 0; in_pass(j, s, only) && i < j->nv; i++)
             if (qkperf_mca_measure(j->op, j->variants[i], j->sizes[s], cpu, res, err, sizeof err)) {
                 fprintf(stderr, "qkperf: %s\n", err);
                 qkperf_results_note(res, "static %s %s: %s", j->op->name, j->variants[i]->name,
@@ -422,8 +437,13 @@ static void measure_static(const qkperf_job *j, qkperf_results *res)
 
 /* sim and static figures are deterministic: one pass each, after the
  * timed rounds. Their failures are reported and the other sources kept. */
-static void measure_models(const qkperf_job *j, qkperf_results *res)
+int qkperf_job_measure_models(const qkperf_job *j, qkperf_results *res, const char *only_size)
 {
+    size_t found = 0;
+    for (size_t s = 0; s < j->ns; s++)
+        found += in_pass(j, s, only_size);
+    if (!found)
+        return -1;
     char why[512], err[1024];
     int sim = j->use_sim && qkperf_sim_available(why, sizeof why);
     if (j->use_sim && !sim) {
@@ -431,19 +451,21 @@ static void measure_models(const qkperf_job *j, qkperf_results *res)
         qkperf_results_note(res, "sim source not used: %s", why);
     }
     for (size_t s = 0; sim && s < j->ns; s++)
-        for (size_t i = 0; i < j->nv; i++) {
+        for (size_t i = 0; in_pass(j, s, only_size) && i < j->nv; i++) {
             const qk_variant *v = j->variants[i];
             if (qk_variant_runnable(v) &&
                 qkperf_sim_measure(j->op, v, j->dims[s], j->sizes[s], j->ro.seed, j->ro.staged, res,
                                    err, sizeof err)) {
                 fprintf(stderr, "qkperf: %s\n", err);
-                qkperf_results_note(res, "sim %s %s: %s", j->op->name, v->name, err);
+                qkperf_results_note(res, "sim %s %s %s: %s", j->op->name, v->name, j->sizes[s],
+                                    err);
             }
         }
-    measure_static(j, res);
+    measure_static(j, res, only_size);
+    return 0;
 }
 
-int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
+int qkperf_job_measure_rounds(qkperf_job *j, qkperf_results *res)
 {
     if (pin(j->ro.cpu))
         return 1;
@@ -474,8 +496,15 @@ int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
                 }
             }
     }
-    measure_models(j, res);
     return 0;
+}
+
+int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
+{
+    int rc = qkperf_job_measure_rounds(j, res);
+    if (rc == 0)
+        qkperf_job_measure_models(j, res, NULL);
+    return rc;
 }
 
 int qkperf_job_write(const qkperf_job *j, const qkperf_results *res)

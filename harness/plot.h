@@ -95,10 +95,18 @@ void qkperf_decode_print(FILE *f, const qkperf_results *res);
  * missing, folder not writable, gnuplot failed: see dir/data/decode.log). */
 int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size_t len);
 
-/* `qkperf plot RESULTS.json -o DIR [--force]`: the plots are made in a
- * temporary folder beside DIR and renamed into place when all of them are
- * done, so a failure (a full disk) leaves no DIR, or the old one as it was;
- * an existing DIR that is not empty is replaced only with --force. */
-int qkperf_cmd_plot(int argc, char **argv);
+/* The state of a plot folder: 0 absent; 1 an empty folder; 2 a folder
+ * with something in it; -1 something that is not a folder. */
+int qkperf_plot_dir_state(const char *path);
+
+/* Every plot of r into dir, all or nothing: rendered in a temporary folder
+ * beside dir (DIR.tmp.PID) that takes dir's place by one rename when all
+ * of them are done (an existing dir, exists != 0, is swapped out and
+ * removed); temporary folders of runs that are gone are removed first.
+ * 0 with out filled; or -1 with one line in err and out empty (when a
+ * plot or the rename failed, err ends with what became of dir: "; DIR is
+ * left as it was" or "; DIR was not made"). */
+int qkperf_plot_folder(const qkperf_results *r, const char *dir, int exists, qkperf_plots *out,
+                       char *err, size_t len);
 
 #endif

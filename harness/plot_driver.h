@@ -3,7 +3,8 @@
  * driver (finding gnuplot and the scripts, the one quoting function, data
  * files, rendering, qkperf_plot_all), plot_phases.c draws the per-phase
  * time plots, plot_counters.c the counters and port pressure, plot_decode.c
- * the decode table and plot, plot_cmd.c is `qkperf plot`.
+ * the decode table and plot, plot_folder.c makes a plot folder all or
+ * nothing (`qkperf plot`, whose options are cmd/cmd_plot.c's).
  *
  * Every string reaches gnuplot one way: as a variable on its -e line,
  * written by qkperf_gp_str, lists as indexed variables NAME_n, NAME_1 ..

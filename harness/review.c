@@ -1,22 +1,21 @@
 /*
- * review.c — the sprint review in one command. It measures the embedded
- * defaults (the dequantize ladder at 1024 and the sweep 256..16384; the gemv
- * ladder at the BitNet b1.58 2B shape 2560x6912 and the sweep over the 2B
- * shapes), adds the roofline limits, the sim and static sources where they
- * can run, writes results.json/.csv, renders the plots and writes REPORT.md.
- * Progress goes to stderr, one line per step.
+ * review.c — the sprint review in one command (review.h): it measures the
+ * embedded defaults (the dequantize ladder at 1024 and the sweep
+ * 256..16384; the gemv ladder at the BitNet b1.58 2B shape 2560x6912 and
+ * the sweep over the 2B shapes), adds the roofline limits, the sim and
+ * static sources where they can run, writes results.json/.csv, renders the
+ * plots and writes REPORT.md (report.c). Each op is a job (job.h), built
+ * field by field, measured as `qkperf sweep` measures; the job's sim and
+ * static passes then run at the ladder sizes. Progress goes to stderr, one
+ * line per step. The options are cmd/cmd_review.c's.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "commands.h"
 #include "decode.h"
 #include "job.h"
 #include "mca.h"
@@ -25,12 +24,6 @@
 #include "review.h"
 #include "roofline.h"
 #include "sim.h"
-
-typedef struct review_cfg {
-    const char *dir;
-    int force, quick, sim, stat, decode;
-    const char *samples;
-} review_cfg;
 
 static const char *const dq_sizes = "256,512,1024,4096,16384";
 static const char *const gv_sizes = "2560x2560,640x2560,6912x2560,2560x6912";
@@ -42,7 +35,7 @@ static void step(int k, int n, const char *what)
     fprintf(stderr, "qkperf review: [%d/%d] %s\n", k, n, what);
 }
 
-static int dir_ready(const review_cfg *c, char *err, size_t len)
+int qkperf_review_dir_ready(const qkperf_review_opts *c, char *err, size_t len)
 {
     DIR *d = opendir(c->dir);
     if (d) {
@@ -66,7 +59,7 @@ static int dir_ready(const review_cfg *c, char *err, size_t len)
     return 0;
 }
 
-static int write_probe(const review_cfg *c, qkperf_probe_t *p)
+static int write_probe(const qkperf_review_opts *c, qkperf_probe_t *p)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/probe.txt", c->dir);
@@ -77,48 +70,34 @@ static int write_probe(const review_cfg *c, qkperf_probe_t *p)
     return fclose(f);
 }
 
-/* Measure one op over its sizes through the same path as `qkperf sweep`. */
-static int measure_op(const review_cfg *c, const char *op, const char *sizes, qkperf_results *res)
+/* One op over its sizes as `qkperf sweep` measures it: the timed rounds
+ * now; j is kept for its sim and static passes (ladder_models). 0, 1, or
+ * 2 after a one-line error. */
+static int measure_op(const qkperf_review_opts *c, qkperf_job *j, const char *op, const char *sizes,
+                      qkperf_results *res)
 {
-    char *argv[] = {"review",           "-k", (char *)op, "-s", (char *)sizes, "-n",
-                    (char *)c->samples, "-q", NULL};
-    qkperf_job j;
-    int rc = qkperf_job_parse(&j, 8, argv, "review");
-    if (rc == 0) {
-        j.ro.progress = isatty(STDERR_FILENO);
-        rc = qkperf_job_measure(&j, res);
-    }
-    qkperf_job_free(&j);
-    return rc;
+    char err[1024];
+    qkperf_job_init(j, "review");
+    j->op = qkperf_find_op(op, err, sizeof err);
+    j->sizes_text = sizes;
+    j->ro.samples = c->samples;
+    j->use_sim = c->sim;
+    j->use_static = c->stat;
+    if (qkperf_job_ready(j, err, sizeof err))
+        return qkperf_usage_error("%s", err);
+    return qkperf_job_measure_rounds(j, res);
 }
 
 /* sim and static at the ladder size only: callgrind is ~50x slower. */
-static void extra_sources(const review_cfg *c, const char *opname, const char *size,
-                          qkperf_results *res)
+static void ladder_models(const qkperf_job *j, const char *size, qkperf_results *res)
 {
-    const qk_op *op = qk_find_op(opname);
-    size_t dim[2];
-    char err[1024], label[160];
-    const char *cpu = c->stat ? qkperf_mca_default_cpu(label, sizeof label) : NULL;
-    if (c->stat && !cpu)
-        qkperf_results_note(res, "static source not used: %s", label);
-    else if (c->stat)
-        json_object_set_new(res->config, "mcpu", json_string(label));
-    if (qkperf_parse_size(op, size, dim, err, sizeof err))
-        return;
-    for (size_t i = 0; i < qk_variant_count(opname); i++) {
-        const qk_variant *v = qk_variant_at(opname, i);
-        if (!qk_variant_runnable(v))
-            continue;
-        if (c->sim && qkperf_sim_measure(op, v, dim, size, 1, 1, res, err, sizeof err))
-            qkperf_results_note(res, "sim %s %s %s: %s", opname, v->name, size, err);
-        if (cpu && qkperf_mca_measure(op, v, size, cpu, res, err, sizeof err))
-            qkperf_results_note(res, "static %s %s: %s", opname, v->name, err);
-    }
+    if (qkperf_job_measure_models(j, res, size))
+        qkperf_results_note(res, "sim and static %s: ladder size %s is not among the sizes run",
+                            j->op->name, size);
 }
 
 /* The sprint's rungs that matter end to end, float and int8, all cores. */
-static void measure_decode(const review_cfg *c, qkperf_results *res)
+static void measure_decode(const qkperf_review_opts *c, qkperf_results *res)
 {
     qkperf_decode_opts o;
     qkperf_decode_opts_default(&o);
@@ -147,7 +126,7 @@ static int add_entry(char ***list, size_t *n, const char *s)
     return 0;
 }
 
-static void add_decode_plot(const review_cfg *c, qkperf_results *res, qkperf_plots *pl)
+static void add_decode_plot(const qkperf_review_opts *c, qkperf_results *res, qkperf_plots *pl)
 {
     char err[1024];
     if (qkperf_decode_plot(res, c->dir, err, sizeof err)) {
@@ -165,98 +144,7 @@ static void add_decode_plot(const review_cfg *c, qkperf_results *res, qkperf_plo
     }
 }
 
-/* --source LIST: tsc, sw and hw always count in a review; sim and static
- * are added when named. */
-static int parse_sources(const char *text, review_cfg *c)
-{
-    char *storage, err[512];
-    const char *items[QKPERF_MAX_LIST];
-    size_t n;
-    int rc =
-        qkperf_split_list(text, &storage, items, QKPERF_MAX_LIST, &n, "source", err, sizeof err);
-    c->sim = c->stat = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (!strcmp(items[i], "sim"))
-            c->sim = 1;
-        else if (!strcmp(items[i], "static"))
-            c->stat = 1;
-        else if (strcmp(items[i], "tsc") && strcmp(items[i], "sw") && strcmp(items[i], "hw")) {
-            snprintf(err, sizeof err, "unknown source '%s' (known: tsc, sw, hw, sim, static)",
-                     items[i]);
-            rc = -1;
-        }
-    }
-    free(storage);
-    if (rc)
-        qkperf_usage_error("%s", err);
-    return rc;
-}
-
-static int parse(int argc, char **argv, review_cfg *c)
-{
-    static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"force", no_argument, NULL, 'f'},
-        {"quick", no_argument, NULL, 'Q'},
-        {"no-sim", no_argument, NULL, 'S'},
-        {"no-static", no_argument, NULL, 'M'},
-        {"samples", required_argument, NULL, 'n'},
-        {"no-decode", no_argument, NULL, 'D'},
-        {"source", required_argument, NULL, 'X'},
-        {NULL, 0, NULL, 0},
-    };
-    memset(c, 0, sizeof *c);
-    c->dir = "review";
-    c->sim = c->stat = c->decode = 1;
-    c->samples = "11";
-    int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:n:", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'o':
-            if (!*optarg)
-                return qkperf_usage_error("review: empty output folder: name one");
-            c->dir = optarg;
-            break;
-        case 'f':
-            c->force = 1;
-            break;
-        case 'Q':
-            c->quick = 1;
-            c->samples = "5";
-            break;
-        case 'S':
-            c->sim = 0;
-            break;
-        case 'M':
-            c->stat = 0;
-            break;
-        case 'D':
-            c->decode = 0;
-            break;
-        case 'X':
-            if (parse_sources(optarg, c))
-                return 2;
-            break;
-        case 'n': {
-            char err[256];
-            uint64_t n;
-            if (qkperf_parse_u64(optarg, 1, 100000, &n, "sample count", err, sizeof err))
-                return qkperf_usage_error("review: %s", err);
-            c->samples = optarg;
-            break;
-        }
-        default:
-            return qkperf_usage_error("review: unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return qkperf_usage_error("review: unexpected argument '%s'", argv[optind]);
-    return 0;
-}
-
-static int write_docs(const review_cfg *c, const qkperf_results *res)
+static int write_docs(const qkperf_review_opts *c, const qkperf_results *res)
 {
     char path[4096], err[1024];
     snprintf(path, sizeof path, "%s/results.json", c->dir);
@@ -269,7 +157,8 @@ static int write_docs(const review_cfg *c, const qkperf_results *res)
     return 1;
 }
 
-static int write_report(const review_cfg *c, const qkperf_results *res, const qkperf_plots *pl)
+static int write_report(const qkperf_review_opts *c, const qkperf_results *res,
+                        const qkperf_plots *pl)
 {
     char path[4096], err[1024];
     char *buf = NULL;
@@ -288,7 +177,7 @@ static int write_report(const review_cfg *c, const qkperf_results *res, const qk
     return rc ? 1 : 0;
 }
 
-static void availability(review_cfg *c, qkperf_results *res)
+static void availability(qkperf_review_opts *c, qkperf_results *res)
 {
     char why[512];
     if (c->sim && !qkperf_sim_available(why, sizeof why)) {
@@ -301,15 +190,48 @@ static void availability(review_cfg *c, qkperf_results *res)
     }
 }
 
-int qkperf_cmd_review(int argc, char **argv)
+void qkperf_review_opts_default(qkperf_review_opts *o)
 {
-    review_cfg c;
-    int rc = parse(argc, argv, &c);
-    if (rc)
-        return rc;
+    memset(o, 0, sizeof *o);
+    o->dir = "review";
+    o->sim = o->stat = o->decode = 1;
+    o->samples = 11;
+}
+
+/* Steps 3 to 7: the three ops, decode, and the sim and static passes at the
+ * ladder sizes. 0, 1, or 2. */
+static int measure(const qkperf_review_opts *c, qkperf_results *res, const int n)
+{
+    qkperf_job jobs[3];
+    memset(jobs, 0, sizeof jobs); /* qkperf_job_free is safe on a zeroed job */
+    step(3, n, "dequantize: every variant at every size, per phase");
+    int rc = measure_op(c, &jobs[0], "dequantize", c->quick ? dq_sizes_quick : dq_sizes, res);
+    step(4, n, "gemv: every variant at the BitNet b1.58 2B shapes, per phase");
+    if (rc == 0)
+        rc = measure_op(c, &jobs[1], "gemv", c->quick ? gv_sizes_quick : gv_sizes, res);
+    step(5, n, "gemv-i8 (int8 activations): every variant at the same shapes");
+    if (rc == 0)
+        rc = measure_op(c, &jobs[2], "gemv-i8", c->quick ? gv_sizes_quick : gv_sizes, res);
+    step(6, n, "decode: BitNet b1.58 2B4T linear layers, tokens/s against memory bandwidth");
+    if (rc == 0 && c->decode)
+        measure_decode(c, res);
+    step(7, n, "sim (callgrind) and static (llvm-mca) at the ladder sizes");
+    const char *dq_ladder = "1024", *gv_ladder = c->quick ? "64x2560" : "2560x6912";
+    if (rc == 0) {
+        ladder_models(&jobs[0], dq_ladder, res);
+        ladder_models(&jobs[1], gv_ladder, res);
+    }
+    json_object_set_new(res->config, "ladder_sizes",
+                        json_pack("{s:s,s:s}", "dequantize", dq_ladder, "gemv", gv_ladder));
+    for (size_t i = 0; i < 3; i++)
+        qkperf_job_free(&jobs[i]);
+    return rc;
+}
+
+int qkperf_review_run(const qkperf_review_opts *o)
+{
+    qkperf_review_opts c = *o;
     char err[1024];
-    if (dir_ready(&c, err, sizeof err))
-        return qkperf_usage_error("%s", err);
     const int n = 9;
     qkperf_results res;
     qkperf_results_init(&res);
@@ -323,25 +245,7 @@ int qkperf_cmd_review(int argc, char **argv)
     if (qkperf_roofline_measure(&rl, c.quick) == 0)
         json_object_set_new(res.machine, "roofline", qkperf_roofline_json(&rl));
     availability(&c, &res);
-    step(3, n, "dequantize: every variant at every size, per phase");
-    rc = measure_op(&c, "dequantize", c.quick ? dq_sizes_quick : dq_sizes, &res);
-    step(4, n, "gemv: every variant at the BitNet b1.58 2B shapes, per phase");
-    if (rc == 0)
-        rc = measure_op(&c, "gemv", c.quick ? gv_sizes_quick : gv_sizes, &res);
-    step(5, n, "gemv-i8 (int8 activations): every variant at the same shapes");
-    if (rc == 0)
-        rc = measure_op(&c, "gemv-i8", c.quick ? gv_sizes_quick : gv_sizes, &res);
-    step(6, n, "decode: BitNet b1.58 2B4T linear layers, tokens/s against memory bandwidth");
-    if (rc == 0 && c.decode)
-        measure_decode(&c, &res);
-    step(7, n, "sim (callgrind) and static (llvm-mca) at the ladder sizes");
-    const char *dq_ladder = "1024", *gv_ladder = c.quick ? "64x2560" : "2560x6912";
-    if (rc == 0) {
-        extra_sources(&c, "dequantize", dq_ladder, &res);
-        extra_sources(&c, "gemv", gv_ladder, &res);
-    }
-    json_object_set_new(res.config, "ladder_sizes",
-                        json_pack("{s:s,s:s}", "dequantize", dq_ladder, "gemv", gv_ladder));
+    int rc = measure(&c, &res, n);
     json_object_set_new(res.config, "command", json_string("review"));
     json_object_set_new(res.config, "quick", json_boolean(c.quick));
     step(8, n, "results.json, results.csv and plots");

@@ -18,7 +18,6 @@
  * The AVX2 paths use 32-byte accesses and are compiled per function, taken
  * only when the CPU says it has AVX2; the portable paths use 8-byte words.
  */
-#include <getopt.h>
 #include <immintrin.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -555,7 +554,7 @@ int qkperf_roofline_from_json(const json_t *o, qkperf_roofline *out, char *err, 
     return 0;
 }
 
-/* ---- command --------------------------------------------------------------- */
+/* ---- the table and the document ------------------------------------------- */
 
 static void fmt_bytes(char *buf, size_t len, size_t b)
 {
@@ -565,7 +564,7 @@ static void fmt_bytes(char *buf, size_t len, size_t b)
         snprintf(buf, len, "%zu KiB", b / KiB);
 }
 
-static void print_table(FILE *f, const qkperf_roofline *rl)
+void qkperf_roofline_print(FILE *f, const qkperf_roofline *rl)
 {
     /* Core cycles come from the TSC and the measured core/TSC ratio: an
      * estimate, and only meaningful with an invariant TSC. */
@@ -602,63 +601,21 @@ static void print_table(FILE *f, const qkperf_roofline *rl)
     fprintf(f, "method: %s\n", rl->method);
 }
 
-static int write_json(const qkperf_roofline *rl, const char *path)
+int qkperf_roofline_write(const qkperf_roofline *rl, const char *path, char *err, size_t len)
 {
-    char err[512];
     json_t *o = qkperf_roofline_json(rl);
     char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
     json_decref(o);
-    int rc = 0;
-    if (!text) {
-        fprintf(stderr, "qkperf roofline: out of memory writing %s\n", path);
-        return 1;
+    size_t n = text ? strlen(text) : 0;
+    char *doc = text ? malloc(n + 2) : NULL;
+    if (!doc) {
+        free(text);
+        return snprintf(err, len, "out of memory writing %s", path), -1;
     }
-    size_t n = strlen(text);
-    char *doc = malloc(n + 2);
-    if (doc) {
-        memcpy(doc, text, n);
-        doc[n] = '\n';
-        rc = qkperf_write_atomic(path, doc, n + 1, err, sizeof err);
-    }
-    if (!doc || rc)
-        fprintf(stderr, "qkperf roofline: %s\n", doc ? err : "out of memory");
-    free(doc);
+    memcpy(doc, text, n); /* the document ends in a newline */
+    doc[n] = '\n';
     free(text);
-    return doc && !rc ? 0 : 1;
-}
-
-static int usage(const char *what, const char *arg)
-{
-    fprintf(stderr, "qkperf roofline: %s '%s' (usage: qkperf roofline [--quick] [-o FILE.json])\n",
-            what, arg);
-    return 2;
-}
-
-int qkperf_cmd_roofline(int argc, char **argv)
-{
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"quick", no_argument, NULL, 'Q'},
-                                         {NULL, 0, NULL, 0}};
-    const char *output = NULL;
-    int quick = 0, c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
-        if (c == 'o')
-            output = optarg;
-        else if (c == 'Q')
-            quick = 1;
-        else
-            return usage(c == ':' ? "missing value for option" : "unknown option",
-                         argv[optind - 1]);
-    }
-    if (optind < argc)
-        return usage("unexpected argument", argv[optind]);
-    qkperf_roofline rl;
-    if (qkperf_roofline_measure(&rl, quick)) {
-        fprintf(stderr, "qkperf roofline: %s\n", rl.method);
-        return 1;
-    }
-    print_table(stdout, &rl);
-    return output ? write_json(&rl, output) : 0;
+    int rc = qkperf_write_atomic(path, doc, n + 1, err, len);
+    free(doc);
+    return rc ? -1 : 0;
 }

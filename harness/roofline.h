@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct qkperf_roofline {
     double l1_store_Bps, l2_read_Bps, l3_read_Bps, mem_read_Bps; /* one thread, bytes/s */
@@ -61,8 +62,13 @@ json_t *qkperf_roofline_json(const qkperf_roofline *rl);
  * field. */
 int qkperf_roofline_from_json(const json_t *o, qkperf_roofline *out, char *err, size_t len);
 
-/* `qkperf roofline [--quick] [-o FILE.json]`: measure, print a table, and
- * optionally write the JSON object atomically. */
-int qkperf_cmd_roofline(int argc, char **argv);
+/* The table of `qkperf roofline`: a row per level (and the all-CPU memory
+ * read), bandwidth and, with an invariant TSC, bytes per core cycle (an
+ * estimate, said so), then the method. */
+void qkperf_roofline_print(FILE *f, const qkperf_roofline *rl);
+
+/* rl's JSON object (qkperf_roofline_json) written to path atomically.
+ * 0, or -1 with one line in err. */
+int qkperf_roofline_write(const qkperf_roofline *rl, const char *path, char *err, size_t len);
 
 #endif

@@ -19,7 +19,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,7 +28,6 @@
 #include <unistd.h>
 #include <valgrind/callgrind.h>
 
-#include "cli.h"
 #include "runner.h"
 #include "sim.h"
 #include "child.h"
@@ -596,42 +594,6 @@ static void sim_child_regions(const qk_op *op, const qk_variant *v, void *ws, in
     CALLGRIND_STOP_INSTRUMENTATION;
 }
 
-typedef struct sim_child_opts {
-    const qk_op *op;
-    const char *variant, *size;
-    uint64_t seed;
-    int staged;
-} sim_child_opts;
-
-static int sim_child_parse(int argc, char **argv, sim_child_opts *o, char *err, size_t len)
-{
-    static const struct option opts[] = {
-        {"op", required_argument, NULL, 'k'},   {"variant", required_argument, NULL, 'v'},
-        {"size", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'r'},
-        {"no-staged", no_argument, NULL, 'n'},  {NULL, 0, NULL, 0}};
-    memset(o, 0, sizeof *o);
-    o->staged = 1;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        if (c == 'k' && !(o->op = qkperf_find_op(optarg, err, len)))
-            return -1;
-        if (c == 'r' && qkperf_parse_u64(optarg, 0, UINT64_MAX, &o->seed, "seed", err, len))
-            return -1;
-        if (c == '?' || c == ':')
-            return snprintf(err, len, "bad or incomplete option '%s'", argv[optind - 1]), -1;
-        o->variant = c == 'v' ? optarg : o->variant;
-        o->size = c == 's' ? optarg : o->size;
-        o->staged = c == 'n' ? 0 : o->staged;
-    }
-    if (optind < argc)
-        return snprintf(err, len, "unexpected argument '%s'", argv[optind]), -1;
-    if (!o->op || !o->variant || !o->size)
-        return snprintf(err, len, "--op, --variant and --size are required"), -1;
-    return 0;
-}
-
 /* Under callgrind, with a variant this (valgrind's) CPU can run; else one
  * line on stderr and -1. */
 static int sim_child_check(const qk_op *op, const qk_variant *v, const char *name)
@@ -652,26 +614,19 @@ static int sim_child_check(const qk_op *op, const qk_variant *v, const char *nam
     return -1;
 }
 
-int qkperf_cmd_sim_child(int argc, char **argv)
+int qkperf_sim_child_run(const qk_op *op, const char *variant, const char *size, const size_t *dim,
+                         uint64_t seed, int staged)
 {
-    char err[512];
-    sim_child_opts o;
-    size_t dim[QK_MAX_DIMS];
-    if (sim_child_parse(argc, argv, &o, err, sizeof err) ||
-        qkperf_parse_size(o.op, o.size, dim, err, sizeof err)) {
-        fprintf(stderr, "qkperf __sim-child: %s\n", err);
-        return 2;
-    }
-    const qk_variant *v = qk_find_variant(o.op->name, o.variant);
-    if (sim_child_check(o.op, v, o.variant))
+    const qk_variant *v = qk_find_variant(op->name, variant);
+    if (sim_child_check(op, v, variant))
         return 1;
-    void *ws = o.op->create(dim, o.seed);
+    void *ws = op->create(dim, seed);
     if (!ws) {
-        fprintf(stderr, "qkperf __sim-child: cannot allocate %s workspace for %s: %s\n", o.op->name,
-                o.size, strerror(errno));
+        fprintf(stderr, "qkperf __sim-child: cannot allocate %s workspace for %s: %s\n", op->name,
+                size, strerror(errno));
         return 1;
     }
-    sim_child_regions(o.op, v, ws, o.staged);
-    o.op->destroy(ws);
+    sim_child_regions(op, v, ws, staged);
+    op->destroy(ws);
     return 0;
 }

@@ -47,9 +47,14 @@ int qkperf_sim_net(double region, double empty, double *net, char *why, size_t l
 void qkperf_sim_cache_geometry(const char *root, char *d1, char *ll, size_t len, char *fallback,
                                size_t flen);
 
-/* `qkperf __sim-child --op OP --variant V --size S --seed N [--no-staged]`,
- * the child side, which must run under callgrind. argv[0] is the command
- * name. 0, 1 on failure, 2 on a usage error (one line on stderr). */
-int qkperf_cmd_sim_child(int argc, char **argv);
+/* The child side (`qkperf __sim-child`, cmd/cmd_sim_child.c), which must run
+ * under callgrind: the empty regions, then each phase of variant (when
+ * staged and it has phases) and the fused kernel, on a workspace of op at
+ * dim (size is its text, for messages) from seed, each once between
+ * client requests and dumped under its name. 0, or 1 after one line on
+ * stderr: not under valgrind, an unknown variant, one valgrind's CPU
+ * cannot run, no memory for the workspace. */
+int qkperf_sim_child_run(const qk_op *op, const char *variant, const char *size, const size_t *dim,
+                         uint64_t seed, int staged);
 
 #endif

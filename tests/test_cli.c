@@ -12,7 +12,9 @@
 #include <sys/wait.h>
 
 #include "cli.h"
+#include "cmd/commands.h"
 #include "job.h"
+#include "mca.h"
 #include "registry.h"
 #include "results.h"
 #include "table.h"
@@ -167,6 +169,103 @@ Test(cli, many_list_options_keep_their_items)
     cr_expect_str_eq(j.sizes[0], "256");
     cr_expect_str_eq(j.sizes[1], "512");
     cr_expect_eq(j.dims[1][0], 512);
+    qkperf_job_free(&j);
+}
+
+/* A job built field by field (as review builds one) passes the same
+ * checks and ends up as the job the equivalent command line gives. */
+Test(cli, a_built_job_is_the_parsed_one)
+{
+    char *argv[] = {"review", "-k", "gemv", "-v", "scalar,avx2-mvp", "-s", "64x256,32x512",
+                    "-n",     "4",  "-q",   NULL};
+    qkperf_job p, b;
+    char err[1024] = "";
+    cr_assert_eq(qkperf_job_parse(&p, 10, argv, "review"), 0);
+    qkperf_job_init(&b, "review");
+    b.op = qk_find_op("gemv");
+    b.variants_text = "scalar,avx2-mvp";
+    b.sizes_text = "64x256,32x512";
+    b.ro.samples = 4;
+    b.quiet = 1;
+    cr_assert_eq(qkperf_job_ready(&b, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(b.nv, p.nv);
+    for (size_t i = 0; i < b.nv && i < p.nv; i++)
+        cr_expect_eq(b.variants[i], p.variants[i]);
+    cr_assert_eq(b.ns, 2);
+    cr_assert_eq(p.ns, 2);
+    for (size_t s = 0; s < 2; s++) {
+        cr_expect_str_eq(b.sizes[s], p.sizes[s]);
+        cr_expect(b.dims[s][0] == p.dims[s][0] && b.dims[s][1] == p.dims[s][1]);
+    }
+    cr_expect_eq(b.dims[1][0], 32);
+    cr_expect_eq(b.dims[1][1], 512);
+    cr_expect_eq(b.rounds, p.rounds);
+    cr_expect_eq(b.rounds, 3);
+    cr_expect_eq(b.ro.samples, 4);
+    cr_expect_eq(b.ro.progress, 0);
+    cr_expect_str_eq(b.format, p.format);
+    cr_expect_str_eq(b.groups[0], "CYCLES");
+    qkperf_job_free(&b);
+    qkperf_job_free(&p);
+}
+
+/* The built job is refused for what the command line would be refused for. */
+Test(cli, a_built_job_gets_the_checks_of_a_parsed_one)
+{
+    qkperf_job j;
+    char err[1024] = "";
+    qkperf_job_init(&j, "review");
+    cr_expect_eq(qkperf_job_ready(&j, err, sizeof err), -1);
+    cr_expect(strstr(err, "no op given"), "%s", err);
+    qkperf_job_free(&j);
+    qkperf_job_init(&j, "review");
+    j.op = qk_find_op("dequantize");
+    j.sizes_text = "256,12x";
+    cr_expect_eq(qkperf_job_ready(&j, err, sizeof err), -1);
+    cr_expect(strstr(err, "12x"), "%s", err);
+    qkperf_job_free(&j);
+    qkperf_job_init(&j, "review");
+    j.op = qk_find_op("dequantize");
+    j.mcpu = "znver3"; /* without the static source */
+    cr_expect_eq(qkperf_job_ready(&j, err, sizeof err), -1);
+    cr_expect(strstr(err, "--mcpu znver3 needs --source static"), "%s", err);
+    qkperf_job_free(&j);
+}
+
+/* The sim and static passes at one of the job's sizes measure that size
+ * only; a size the job does not have measures nothing. */
+Test(cli, models_pass_at_one_size, .timeout = 60)
+{
+    qkperf_job j;
+    char err[1024] = "", why[512];
+    qkperf_job_init(&j, "review");
+    j.op = qk_find_op("dequantize");
+    j.variants_text = "scalar,avx2-mvp";
+    j.sizes_text = "256,1024";
+    j.use_static = qkperf_mca_available(why, sizeof why);
+    j.mcpu = j.use_static ? "znver3" : NULL;
+    cr_assert_eq(qkperf_job_ready(&j, err, sizeof err), 0, "%s", err);
+    qkperf_results res;
+    qkperf_results_init(&res);
+    cr_expect_eq(qkperf_job_measure_models(&j, &res, "512"), -1);
+    cr_expect_eq(res.n, 0);
+    cr_expect_eq(json_array_size(res.notes), 0);
+    if (!j.use_static) {
+        qkperf_results_free(&res);
+        qkperf_job_free(&j);
+        cr_skip_test("static source unavailable: %s", why);
+    }
+    cr_assert_eq(qkperf_job_measure_models(&j, &res, "1024"), 0);
+    size_t counted = 0;
+    for (size_t i = 0; i < res.n; i++) {
+        cr_expect_str_eq(res.rec[i].size, "1024");
+        cr_expect_str_eq(res.rec[i].source, "static");
+        counted += res.rec[i].counted;
+    }
+    cr_expect_gt(counted, 0, "no static record counted at 1024");
+    cr_expect(qkperf_results_find(&res, "dequantize", "avx2-mvp", "1024", "unpack",
+                                  "rthroughput") != NULL);
+    qkperf_results_free(&res);
     qkperf_job_free(&j);
 }
 
@@ -369,4 +468,39 @@ Test(cli, every_command_has_help_that_matches_its_options, .timeout = 60)
     char err[4096];
     cr_expect_eq(qkperf("help nosuch", err, sizeof err, NULL), 2);
     cr_expect(strstr(err, "nosuch") != NULL, "%s", err);
+}
+
+/* `qkperf --help` lists the table's commands, each with its summary, in
+ * table order, and each has a usage of its own; the internal one (no
+ * summary) is neither listed nor has help. */
+Test(cli, the_help_lists_the_command_table, .timeout = 60)
+{
+    char err[4096], line[256], *out = NULL;
+    cr_assert_eq(qkperf("--help", err, sizeof err, &out), 0, "%s", err);
+    const char *at = out;
+    size_t listed = 0, internal = 0;
+    for (const qkperf_command *c = qkperf_commands; c->name; c++) {
+        cr_expect_not_null(qkperf_command_find(c->name));
+        if (!c->summary) {
+            cr_expect_null(c->usage, "%s has a usage but no summary", c->name);
+            snprintf(line, sizeof line, "  %s ", c->name);
+            cr_expect_null(strstr(out, line), "internal %s listed: %s", c->name, out);
+            snprintf(line, sizeof line, "help %s", c->name);
+            cr_expect_eq(qkperf(line, err, sizeof err, NULL), 2, "%s has help", c->name);
+            internal++;
+            continue;
+        }
+        snprintf(line, sizeof line, "  %-10s %s\n", c->name, c->summary);
+        const char *hit = strstr(at, line);
+        cr_expect_not_null(hit, "--help lacks (or misorders) '%s': %s", line, out);
+        at = hit ? hit : at;
+        snprintf(line, sizeof line, "usage: qkperf %s", c->name);
+        cr_expect(c->usage && !strncmp(c->usage, line, strlen(line)), "%s: usage %s", c->name,
+                  c->usage ? c->usage : "(none)");
+        listed++;
+    }
+    cr_expect_eq(listed, 10);
+    cr_expect_eq(internal, 1);
+    cr_expect_null(qkperf_command_find("nosuch"));
+    free(out);
 }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd/commands.h" /* qkperf_cmd_decode */
 #include "decode.h"
 #include "plot.h" /* the decode table and plot */
 #include "qk256.h"

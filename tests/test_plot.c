@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cmd/commands.h" /* qkperf_cmd_plot */
 #include "plot.h"
 #include "results.h"
 

@@ -85,11 +85,6 @@ static qkperf_sample_config clock_config(void)
     return (qkperf_sample_config){.period = 100000}; /* cpu-clock, 10 kHz */
 }
 
-static void check_stats(qkperf_sampler *s, size_t threads, const char *what)
-{
-    check_stats_lost(s, threads, what, 0);
-}
-
 static void check_stats_lost(qkperf_sampler *s, size_t threads, const char *what, uint64_t lost_ok)
 {
     qkperf_sampler_stats st = qkperf_sampler_stats_get(s);
@@ -160,7 +155,11 @@ static void sample_self(int threads, unsigned pages, double seconds, long drain_
     for (size_t i = 0; i < t.nips; i++)
         tally_ip(&t, t.ips[i]);
     check_shares(&t, what);
-    check_stats(s, (size_t)threads, what);
+    /* A one-page ring holds 12.7 ms at 10 kHz: on a loaded machine the
+     * draining thread can sleep past that, and the ring then drops records
+     * and says so. What must hold is that it wraps cleanly. */
+    qkperf_sampler_stats st = qkperf_sampler_stats_get(s);
+    check_stats_lost(s, (size_t)threads, what, pages == 1 ? st.samples / 5 : 0);
     qkperf_sampler_close(s);
     free(t.ips);
     qkperf_addrmap_free(t.map);

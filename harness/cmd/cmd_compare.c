@@ -8,7 +8,17 @@
 #include <string.h>
 
 #include "baseline.h"
+#include "cli.h"
 #include "commands.h"
+
+const char qkperf_cmd_compare_usage[] =
+    "usage: qkperf compare [options] OLD.json NEW.json\n"
+    "Record by record; exit 0 nothing regressed, 1 regressed, 2 bad input.\n\n"
+    "      --relative-to VARIANT  divide each record by that variant's median first\n"
+    "      --metric NAME          only this metric\n"
+    "      --phase NAME           only this phase\n"
+    "      --band KIND=F,...      noise bands\n"
+    "      --verbose              list unchanged records too\n";
 
 enum { OPT_BAND = 256, OPT_METRIC, OPT_RELATIVE, OPT_VERBOSE, OPT_PHASE };
 

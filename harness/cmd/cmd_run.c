@@ -9,6 +9,11 @@
 #include "job.h"
 #include "table.h"
 
+const char qkperf_cmd_run_usage[] =
+    "usage: qkperf run -k OP [options]\n"
+    "Per-phase table of the variants at the sizes: staged phases and the fused\n"
+    "kernel, every figure with its source.\n\n" QKPERF_JOB_OPTIONS_HELP;
+
 static void print_notes(FILE *f, const qkperf_results *res)
 {
     size_t i;

@@ -7,9 +7,15 @@
 #include <string.h>
 
 #include "attrib.h"
+#include "cli.h"
 #include "commands.h"
 #include "job.h"
 #include "table.h"
+
+const char qkperf_cmd_ladder_usage[] =
+    "usage: qkperf ladder -k OP [options]\n"
+    "Each variant against the one before it: which phase changed, by how much,\n"
+    "with a 95% interval and a verdict.\n\n" QKPERF_JOB_OPTIONS_HELP;
 
 /* Metrics shown in the step tables: the ones that say something the shown
  * ones do not (cycles-est and task-clock are time in other units; raw Ir is

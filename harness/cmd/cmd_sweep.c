@@ -12,6 +12,11 @@
 #include "job.h"
 #include "table.h"
 
+const char qkperf_cmd_sweep_usage[] =
+    "usage: qkperf sweep -k OP [options]\n"
+    "Every variant at every size: time, throughput, speedup against scalar, and\n"
+    "whether each step is at least as fast as the one before.\n\n" QKPERF_JOB_OPTIONS_HELP;
+
 static double median_of(const qkperf_results *r, const char *op, const char *v, const char *size,
                         const char *phase, const char *metric)
 {
