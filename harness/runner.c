@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "groups.h"
+#include "incontext.h"
 #include "meter.h"
 #include "pfm.h"
 #include "runner.h"
@@ -28,6 +29,8 @@ void qkperf_run_opts_default(qkperf_run_opts *o)
     o->cpu = -1;
     o->staged = 1;
     o->sw = 1;
+    o->sample_target = QKPERF_IC_DEFAULT_SAMPLES;
+    o->sample_hz = QKPERF_IC_DEFAULT_HZ;
 }
 
 typedef struct pass {
@@ -475,6 +478,13 @@ static int check_output(const qk_op *op, const qk_variant *v, const size_t *dim,
     return rc;
 }
 
+static void progress(const qkperf_run_opts *o, const qk_variant *v, const char *size,
+                     const char *phase)
+{
+    if (o->progress)
+        fprintf(stderr, "\r\033[Kqkperf: %s %s %s %s", v->op, v->name, size, phase);
+}
+
 static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op, const qk_variant *v,
                           const size_t *dim, const char *size, const region *r, qkperf_results *res)
 {
@@ -507,6 +517,12 @@ static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op, c
         rc = emit_derived(res, &x, pl, gi, sms, ns);
     if (rc == 0 && r->phase < 0)
         rc = emit_throughput(res, &x, op, dim, sms[0].v, ns);
+    if (rc == 0 && r->phase < 0 && o->sample) {
+        qkperf_ic_opts ic = {o->sample_target, o->sample_hz};
+        char err[256];
+        progress(o, v, size, "in context");
+        rc = qkperf_ic_sample(&ic, op, v, r->ws, size, sms[0].v, ns, res, err, sizeof err);
+    }
     for (size_t pi = 0; pi < pl->npasses; pi++)
         free(sms[pi].v);
     return rc;
@@ -528,13 +544,6 @@ void qkperf_note_staged(qkperf_results *res, const qk_variant *v)
         if (i == json_array_size(res->notes))
             qkperf_results_note(res, "%s", note);
     }
-}
-
-static void progress(const qkperf_run_opts *o, const qk_variant *v, const char *size,
-                     const char *phase)
-{
-    if (o->progress)
-        fprintf(stderr, "\r\033[Kqkperf: %s %s %s %s", v->op, v->name, size, phase);
 }
 
 int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *v,
