@@ -149,28 +149,44 @@ static const char *part_name(const qk_op *op, unsigned p, unsigned np)
     return p < np ? op->phases[p] : QKPERF_PHASE_OTHER_NAME;
 }
 
-/* Every phase and other, not counted, with the reason. */
-static int emit_na(qkperf_results *res, const qk_op *op, const qk_variant *v, const char *size,
-                   unsigned np, const char *why)
+/* The three metrics of an event's split: share, the figure, the counts. */
+typedef struct ic_names {
+    char share[48], figure[48], count[48];
+    const char *unit;
+} ic_names;
+
+static void names_of(const qkperf_ic_event *ev, ic_names *n)
 {
-    static const char *const metrics[][2] = {{"share", "%"}, {"time", "ns"}, {"samples", "count"}};
-    int rc = 0;
-    for (unsigned p = 0; p <= np; p++)
-        for (size_t m = 0; m < 3; m++)
-            rc |= emit(res, op, v, size, part_name(op, p, np), metrics[m][0], metrics[m][1], NULL,
-                       0, why);
-    return rc;
+    int clock = ev->attr == NULL;
+    snprintf(n->share, sizeof n->share, clock ? "share" : "share of %s", ev->name);
+    snprintf(n->figure, sizeof n->figure, "%s", clock ? "time" : ev->name);
+    snprintf(n->count, sizeof n->count, clock ? "samples" : "samples of %s", ev->name);
+    n->unit = clock ? "ns" : "";
 }
 
-static int emit_series(qkperf_results *res, const qk_op *op, const qk_variant *v, const char *size,
-                       unsigned np, const ic_series *s)
+/* Every phase and other, not counted, with the reason. */
+static int emit_na(qkperf_results *res, const qk_op *op, const qk_variant *v, const char *size,
+                   unsigned np, const ic_names *m, const char *why)
 {
     int rc = 0;
     for (unsigned p = 0; p <= np; p++) {
         const char *name = part_name(op, p, np);
-        rc |= emit(res, op, v, size, name, "share", "%", s[p].share, s[p].n, NULL);
-        rc |= emit(res, op, v, size, name, "time", "ns", s[p].time, s[p].n, NULL);
-        rc |= emit(res, op, v, size, name, "samples", "count", s[p].count, s[p].n, NULL);
+        rc |= emit(res, op, v, size, name, m->share, "%", NULL, 0, why);
+        rc |= emit(res, op, v, size, name, m->figure, m->unit, NULL, 0, why);
+        rc |= emit(res, op, v, size, name, m->count, "count", NULL, 0, why);
+    }
+    return rc;
+}
+
+static int emit_series(qkperf_results *res, const qk_op *op, const qk_variant *v, const char *size,
+                       unsigned np, const ic_names *m, const ic_series *s)
+{
+    int rc = 0;
+    for (unsigned p = 0; p <= np; p++) {
+        const char *name = part_name(op, p, np);
+        rc |= emit(res, op, v, size, name, m->share, "%", s[p].share, s[p].n, NULL);
+        rc |= emit(res, op, v, size, name, m->figure, m->unit, s[p].time, s[p].n, NULL);
+        rc |= emit(res, op, v, size, name, m->count, "count", s[p].count, s[p].n, NULL);
     }
     return rc;
 }
@@ -211,8 +227,8 @@ static void note_pass(qkperf_results *res, const qk_op *op, const qk_variant *v,
 
 /* The chunks: run, map, turn counts into the records' samples. */
 static int sample_chunks(const qkperf_ic_opts *o, qkperf_sampler *s, qkperf_addrmap *m,
-                         const qk_variant *v, void *ws, const double *fused_ns, unsigned ns,
-                         unsigned np, ic_series *out, tally *all, uint64_t *total)
+                         const qk_variant *v, void *ws, const double *fused_ns, const double *fused,
+                         unsigned ns, unsigned np, ic_series *out, tally *all, uint64_t *total)
 {
     double call = median_of(fused_ns, ns);
     unsigned long calls = isfinite(call) && call > 0 ? (unsigned long)ceil(2e6 / call) : 1;
@@ -241,7 +257,7 @@ static int sample_chunks(const qkperf_ic_opts *o, qkperf_sampler *s, qkperf_addr
         for (unsigned p = 0; p <= np; p++) {
             ic_series *x = &out[p];
             x->share[x->n] = 100.0 * (double)t.n[p] / (double)got;
-            x->time[x->n] = (double)t.n[p] / (double)got * fused_ns[k];
+            x->time[x->n] = (double)t.n[p] / (double)got * fused[k];
             x->count[x->n] = (double)t.n[p];
             x->n++;
         }
@@ -263,37 +279,45 @@ static int alloc_series(ic_series *s, unsigned np, unsigned ns)
     return 0;
 }
 
-int qkperf_ic_sample(const qkperf_ic_opts *o, const qk_op *op, const qk_variant *v, void *ws,
-                     const char *size, const double *fused_ns, unsigned ns, qkperf_results *res,
-                     char *err, size_t len)
+int qkperf_ic_sample(const qkperf_ic_opts *o, const qkperf_ic_event *ev, const qk_op *op,
+                     const qk_variant *v, void *ws, const char *size, const double *fused_ns,
+                     unsigned ns, qkperf_results *res, char *err, size_t len)
 {
     unsigned np = qk_phase_count(op);
     qkperf_addr_block blocks[IC_MAX_BLOCKS];
     size_t nb = qkperf_ic_blocks(v, np, blocks, IC_MAX_BLOCKS);
+    ic_names names;
+    names_of(ev, &names);
     char why[512] = "";
     qkperf_addrmap *m = nb && ns ? self_map(why, sizeof why) : NULL;
     if (!nb)
         snprintf(why, sizeof why, "the variant names no phase blocks (qk_phase.blocks)");
     else if (!ns)
-        snprintf(why, sizeof why, "no fused time samples to pair the chunks with");
+        snprintf(why, sizeof why, "no fused samples to pair the chunks with");
     if (m && qkperf_addrmap_set_blocks(m, blocks, nb, why, sizeof why))
         m = NULL;
-    qkperf_sample_config cfg = {.period = (uint64_t)(1e9 / (o->hz > 0 ? o->hz : 1))};
+    qkperf_sample_config cfg = {.attr = ev->attr,
+                                .name = ev->attr ? ev->name : NULL,
+                                .period = ev->period ? ev->period
+                                                     : (uint64_t)(1e9 / (o->hz > 0 ? o->hz : 1))};
     qkperf_err e = {0};
     qkperf_sampler *s = m ? qkperf_sampler_open_self(&cfg, &e) : NULL;
     if (m && !s)
-        snprintf(why, sizeof why, "sampling not possible: %s", e.msg);
+        snprintf(why, sizeof why, "sampling %s not possible: %s", ev->attr ? ev->name : "cpu-clock",
+                 e.msg);
     if (!s)
-        return emit_na(res, op, v, size, np, why) ? (snprintf(err, len, "out of memory"), -1) : 0;
+        return emit_na(res, op, v, size, np, &names, why)
+                   ? (snprintf(err, len, "out of memory"), -1)
+                   : 0;
     ic_series series[QK_MAX_PHASES + 1] = {{0}};
     uint64_t all_n[QK_MAX_PHASES + 1] = {0}, total = 0;
     tally all = {.n = all_n};
     int rc = alloc_series(series, np, ns);
     if (rc == 0)
-        rc = sample_chunks(o, s, m, v, ws, fused_ns, ns, np, series, &all, &total);
+        rc = sample_chunks(o, s, m, v, ws, fused_ns, ev->fused, ns, np, series, &all, &total);
     if (rc == 0) {
         note_pass(res, op, v, size, s, total, &all);
-        rc = emit_series(res, op, v, size, np, series);
+        rc = emit_series(res, op, v, size, np, &names, series);
     }
     qkperf_sampler_close(s);
     for (unsigned p = 0; p <= np; p++)

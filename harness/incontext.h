@@ -44,21 +44,34 @@ typedef struct qkperf_ic_opts {
     double hz;       /* the software clock's rate, per thread */
 } qkperf_ic_opts;
 
+/* What one sampling pass samples, and the fused kernel's own figure it
+ * splits. The software clock (attr NULL) splits the fused time into
+ * metrics "share", "time" and "samples"; a hardware event (a PMU's
+ * cycles, instructions, L1D misses, encoded by libpfm4; precise_ip is
+ * tried from 2 down) splits the fused count of that event, metric `name`,
+ * into "share of NAME", NAME and "samples of NAME". */
+typedef struct qkperf_ic_event {
+    const char *name;                   /* "time", or the event's metric ("cycles") */
+    const struct perf_event_attr *attr; /* NULL: the software clock */
+    uint64_t period;                    /* events per sample; 0: from o->hz (the clock) */
+    const double *fused;                /* the fused figure per call, one per chunk */
+} qkperf_ic_event;
+
 /* The phase table of v: every block name of every phase with its phase
  * index, into blocks (at most max). Returns how many; 0 when v names no
  * blocks (it then has no in-context view). */
 size_t qkperf_ic_blocks(const qk_variant *v, unsigned nphases, qkperf_addr_block *blocks,
                         size_t max);
 
-/* Sample the fused kernel of v on ws: chunks of sampling, one per fused
- * time sample in fused_ns[0..ns) (ns per call, this round's), each chunk
+/* Sample the fused kernel of v on ws with ev: chunks of sampling, one per
+ * fused sample in ev->fused[0..ns) (per call, this round's), each chunk
  * run until it holds its part of o->target samples (or 10 s of calls,
  * the count then said in a note). Appends the in-context records of every
  * phase and "other", source "sample"; when sampling is impossible, the
  * same records not counted with the reason. 0, or -1 (out of memory) with
  * one line in err. */
-int qkperf_ic_sample(const qkperf_ic_opts *o, const qk_op *op, const qk_variant *v, void *ws,
-                     const char *size, const double *fused_ns, unsigned ns, qkperf_results *res,
-                     char *err, size_t len);
+int qkperf_ic_sample(const qkperf_ic_opts *o, const qkperf_ic_event *ev, const qk_op *op,
+                     const qk_variant *v, void *ws, const char *size, const double *fused_ns,
+                     unsigned ns, qkperf_results *res, char *err, size_t len);
 
 #endif
