@@ -221,6 +221,7 @@ void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op, con
     if (t)
         fprintf(f, "  (batch %lu calls per sample, %zu samples)", t->batch, t->n);
     fputc('\n', f);
+    fprintf(f, "  staged: each phase alone over the whole input; total: the fused kernel\n");
     fprintf(f, "  %-8s %-20s %12s %9s %12s %4s  %s\n", "phase", "metric", "median", "MAD", "min",
             "n", "source");
     for (unsigned p = 0; p < qk_phase_count(op); p++)
