@@ -481,10 +481,14 @@ int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *fi
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     fprintf(f,
             "# QK256 sprint review\n\nMade by `qkperf review` on %s. Every figure below is "
-            "a median over samples measured in this one run; the raw samples are in "
-            "[results.json](results.json) and [results.csv](results.csv), and what could "
+            "a median over samples measured in this one run; %s, and what could "
             "be counted here is in [probe.txt](probe.txt).\n\n## Headline\n\n",
-            when);
+            when,
+            json_is_true(json_object_get(r->config, "compact"))
+                ? "the medians are in [results.json](results.json), trimmed of the raw samples "
+                  "(`qkperf review --compact`; `make review` writes the full document)"
+                : "the raw samples are in [results.json](results.json) and "
+                  "[results.csv](results.csv)");
     headline(f, r, "gemv", "2560x6912", "(BitNet b1.58 2B down projection shape)");
     headline(f, r, "dequantize", "1024", "elements (the sprint's benchmark size)");
     headline(f, r, "gemv-i8", "2560x6912", "(int8 activations, same shape)");

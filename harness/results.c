@@ -302,6 +302,45 @@ char *qkperf_results_json_text(const qkperf_results *r)
     return out;
 }
 
+int qkperf_results_write_json_trimmed(const qkperf_results *r, const char *path, char *err,
+                                      size_t len)
+{
+    json_t *doc = results_json(r), *x, *kept = json_array(), *na = json_object();
+    size_t i;
+    json_array_foreach(json_object_get(doc, "records"), i, x)
+    {
+        if (!json_is_true(json_object_get(x, "counted"))) { /* one reason per source and view */
+            char key[48];
+            snprintf(key, sizeof key, "%s %s", json_string_value(json_object_get(x, "source")),
+                     json_string_value(json_object_get(x, "view")));
+            if (!json_object_get(na, key))
+                json_object_set(na, key, json_object_get(x, "reason"));
+            continue;
+        }
+        json_object_set_new(
+            x, "n", json_integer((json_int_t)json_array_size(json_object_get(x, "samples"))));
+        json_object_del(x, "samples");
+        json_array_append(kept, x);
+    }
+    if (doc) {
+        json_object_set_new(doc, "records", kept);
+        json_object_set_new(doc, "not_counted", na);
+        json_object_set_new(doc, "trimmed", json_true());
+    } else {
+        json_decref(kept);
+        json_decref(na);
+    }
+    char *text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(7)) : NULL;
+    json_decref(doc);
+    if (!text) {
+        snprintf(err, len, "%s: cannot encode results as JSON", path);
+        return -1;
+    }
+    int rc = qkperf_write_atomic(path, text, strlen(text), err, len);
+    free(text);
+    return rc;
+}
+
 int qkperf_results_write_json(const qkperf_results *r, const char *path, char *err, size_t len)
 {
     char *text = qkperf_results_json_text(r);
@@ -695,6 +734,10 @@ int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, siz
     if (!schema || strcmp(schema, QKPERF_SCHEMA) != 0)
         rc =
             fail(err, len, path, "not a qkperf results document (schema is not " QKPERF_SCHEMA ")");
+    else if (json_is_true(json_object_get(doc, "trimmed")))
+        rc = fail(err, len, path,
+                  "a document trimmed of its raw samples (qkperf review --compact): it is "
+                  "for reading; compare, plot and report need a full results.json");
     else if (!json_is_array(recs) || !json_is_object(json_object_get(doc, "machine")))
         rc = fail(err, len, path, "malformed results document (no records array or machine)");
     else if (check_sections(doc, why, sizeof why))

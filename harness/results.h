@@ -70,6 +70,12 @@ char *qkperf_results_csv_text(const qkperf_results *r);
  * a one-line message in err. */
 int qkperf_results_write_json(const qkperf_results *r, const char *path, char *err, size_t len);
 int qkperf_results_write_csv(const qkperf_results *r, const char *path, char *err, size_t len);
+/* The document without its raw samples (each record keeps its median, MAD,
+ * min and n) nor its records not counted (the first reason per source and
+ * view, under "not_counted"), marked "trimmed": for committing a review's
+ * summary; the reader refuses it, nothing can be compared without samples. */
+int qkperf_results_write_json_trimmed(const qkperf_results *r, const char *path, char *err,
+                                      size_t len);
 /* Read a results document, checked field by field: -1 with a one-line
  * message naming the file, and the record and field when one is wrong
  * (not JSON, wrong schema, a string where a number belongs, a number out

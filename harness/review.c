@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "decode.h"
@@ -150,13 +151,49 @@ static int write_docs(const qkperf_review_opts *c, const qkperf_results *res)
 {
     char path[4096], err[1024];
     snprintf(path, sizeof path, "%s/results.json", c->dir);
-    if (qkperf_results_write_json(res, path, err, sizeof err) == 0) {
+    if (c->compact) {
+        if (qkperf_results_write_json_trimmed(res, path, err, sizeof err) == 0)
+            return 0;
+    } else if (qkperf_results_write_json(res, path, err, sizeof err) == 0) {
         snprintf(path, sizeof path, "%s/results.csv", c->dir);
         if (qkperf_results_write_csv(res, path, err, sizeof err) == 0)
             return 0;
     }
     fprintf(stderr, "qkperf: %s\n", err);
     return 1;
+}
+
+/* --compact: the PNGs alone (the SVGs are the same plots, larger). */
+static void drop_svg(const qkperf_review_opts *c, qkperf_plots *pl)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < pl->nfiles; i++) {
+        const char *dot = strrchr(pl->files[i], '.');
+        if (dot && !strcmp(dot, ".svg")) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", c->dir, pl->files[i]);
+            unlink(path);
+            free(pl->files[i]);
+            free(pl->captions[i]);
+            continue;
+        }
+        pl->files[k] = pl->files[i];
+        pl->captions[k++] = pl->captions[i];
+    }
+    pl->files[k] = NULL;
+    pl->captions[k] = NULL;
+    pl->nfiles = k;
+    char data[4096], cmd_path[4096 + 260];
+    snprintf(data, sizeof data, "%s/data", c->dir); /* the plots' own data files */
+    DIR *d = opendir(data);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') {
+            snprintf(cmd_path, sizeof cmd_path, "%s/%s", data, e->d_name);
+            unlink(cmd_path);
+        }
+    if (d)
+        closedir(d);
+    rmdir(data);
 }
 
 static int write_report(const qkperf_review_opts *c, const qkperf_results *res,
@@ -250,6 +287,7 @@ int qkperf_review_run(const qkperf_review_opts *o)
     int rc = measure(&c, &res, n);
     json_object_set_new(res.config, "command", json_string("review"));
     json_object_set_new(res.config, "quick", json_boolean(c.quick));
+    json_object_set_new(res.config, "compact", json_boolean(c.compact));
     step(8, n, "results.json, results.csv and plots");
     if (rc == 0)
         rc = write_docs(&c, &res);
@@ -259,6 +297,8 @@ int qkperf_review_run(const qkperf_review_opts *o)
         fprintf(stderr, "qkperf: %s\n", err);
     if (rc == 0 && plot_rc == 0)
         add_decode_plot(&c, &res, &pl);
+    if (c.compact)
+        drop_svg(&c, &pl);
     step(9, n, "REPORT.md");
     if (rc == 0)
         rc = write_report(&c, &res, &pl);

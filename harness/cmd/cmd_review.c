@@ -20,7 +20,9 @@ const char qkperf_cmd_review_usage[] =
     "      --quick             fewer samples and sizes, quick limits and decode\n"
     "  -n, --samples N         samples per region\n"
     "      --source LIST       counter sources\n"
-    "      --no-sim, --no-static, --no-decode\n";
+    "      --no-sim, --no-static, --no-decode\n"
+    "      --compact           results.json without raw samples, no CSV, PNG plots only\n"
+    "                          (for committing a review: make example-review)\n";
 
 /* --source LIST: tsc, sw and hw always count in a review; sim and static
  * are added when named. 0, or 2 after a usage error. */
@@ -74,6 +76,9 @@ static int parse_one(int ch, const char *bad, qkperf_review_opts *o)
     case 'D':
         o->decode = 0;
         return 0;
+    case 'C':
+        o->compact = 1;
+        return 0;
     case 'X':
         return parse_sources(optarg, o);
     case 'n':
@@ -89,15 +94,11 @@ static int parse_one(int ch, const char *bad, qkperf_review_opts *o)
 static int parse(int argc, char **argv, qkperf_review_opts *o)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"force", no_argument, NULL, 'f'},
-        {"quick", no_argument, NULL, 'Q'},
-        {"no-sim", no_argument, NULL, 'S'},
-        {"no-static", no_argument, NULL, 'M'},
-        {"samples", required_argument, NULL, 'n'},
-        {"no-decode", no_argument, NULL, 'D'},
-        {"source", required_argument, NULL, 'X'},
-        {NULL, 0, NULL, 0},
+        {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
+        {"quick", no_argument, NULL, 'Q'},        {"no-sim", no_argument, NULL, 'S'},
+        {"no-static", no_argument, NULL, 'M'},    {"samples", required_argument, NULL, 'n'},
+        {"no-decode", no_argument, NULL, 'D'},    {"source", required_argument, NULL, 'X'},
+        {"compact", no_argument, NULL, 'C'},      {NULL, 0, NULL, 0},
     };
     qkperf_review_opts_default(o);
     int ch, rc;
