@@ -365,9 +365,11 @@ static int emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p, c
                           : sm->why[0]        ? sm->why
                                               : not_counted_why(sm->mwhy[2 + k]);
         x->mux_ratio = sm->ratio[2 + k];
+        x->threads = (unsigned)p->outer.threads;
         rc = emit(res, x, p->outer.name[k], p->outer.source, p->outer.unit[k], sm->v + (2 + k) * ns,
                   ns, p->outer.available && sm->counted[2 + k], why);
         x->mux_ratio = 1.0;
+        x->threads = 0;
     }
     return rc;
 }
@@ -543,16 +545,20 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
 {
     if (check_output(op, v, dim, o->seed, err, errlen))
         return -1;
-    plan pl;
-    if (plan_open(&pl, o, err, errlen)) {
-        plan_close(&pl);
-        return -1;
-    }
     void *ws = op->create(dim, o->seed);
     if (!ws) {
         snprintf(err, errlen, "cannot allocate %s workspace for %s: %s", op->name, size,
                  strerror(errno));
+        return -1;
+    }
+    /* One call before the counters are opened: a kernel that runs on a
+     * worker pool starts it now, and the sw and hw groups are opened on
+     * every thread of the process (meter.h). */
+    v->fused(ws);
+    plan pl;
+    if (plan_open(&pl, o, err, errlen)) {
         plan_close(&pl);
+        op->destroy(ws);
         return -1;
     }
     unsigned np = o->staged && v->phases ? qk_phase_count(op) : 0;
