@@ -374,45 +374,163 @@ static int emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p, c
     return rc;
 }
 
-/* Derived metrics of hw group gi, per sample, from the passes of that
- * group; n/a unless every event of every part counted. */
+/* ---- derived metrics ----------------------------------------------------- */
+
+/* Which events (and whether `time`) a formula reads: an operand that is
+ * NaN makes the result NaN, so each event is tried as NaN among finite,
+ * unequal values. A formula that is NaN even then is taken to read all. */
+static void formula_uses(const qkperf_formula *f, size_t n, int *uses, int *uses_time)
+{
+    double vals[MAX_GROUP_EVENTS];
+    for (size_t k = 0; k < n; k++)
+        vals[k] = 1.1 + 0.618 * (double)k;
+    int all = isnan(qkperf_formula_eval(f, vals, 0.7));
+    for (size_t k = 0; k < n; k++) {
+        vals[k] = NAN;
+        uses[k] = all || isnan(qkperf_formula_eval(f, vals, 0.7));
+        vals[k] = 1.1 + 0.618 * (double)k;
+    }
+    *uses_time = all || isnan(qkperf_formula_eval(f, vals, NAN));
+}
+
+/* The pass (index into the plan) that counted event k of group gi. */
+static size_t event_pass(const plan *pl, size_t gi, size_t k)
+{
+    for (size_t pi = 1; pi < pl->npasses; pi++) {
+        const pass *p = &pl->passes[pi];
+        if (p->group == gi && k >= p->first_event && k < p->first_event + p->outer.n)
+            return pi;
+    }
+    return 0;
+}
+
+/* One derived metric's inputs, per sample. Events of one pass are paired
+ * sample by sample, with that pass's time. Samples of different passes
+ * were taken at different times and are not pairs: then an event of
+ * another pass enters as its own pass's median count per ns, times the
+ * time of the reference pass's sample (the first pass the metric reads),
+ * so every operand stands on the same time base. */
+typedef struct derived_in {
+    size_t ref;                    /* the reference pass */
+    int cross;                     /* reads events of more than one pass */
+    double rate[MAX_GROUP_EVENTS]; /* cross: counts per ns of a foreign event */
+    int uses[MAX_GROUP_EVENTS], uses_time;
+    int counted;
+    const char *why;
+    double mux;
+    unsigned threads;
+} derived_in;
+
+static double event_value(const plan *pl, const sampled *sms, size_t gi, size_t k, unsigned s,
+                          unsigned ns)
+{
+    size_t pi = event_pass(pl, gi, k);
+    return sms[pi].v[(2 + k - pl->passes[pi].first_event) * ns + s];
+}
+
+/* Median of a foreign event's count per ns of its own pass's samples. */
+static double pass_rate(const plan *pl, const sampled *sms, size_t gi, size_t k, unsigned ns)
+{
+    size_t pi = event_pass(pl, gi, k);
+    double *r = malloc(ns * sizeof *r);
+    if (!r)
+        return NAN; /* the metric then reads n/a */
+    for (unsigned s = 0; s < ns; s++)
+        r[s] = event_value(pl, sms, gi, k, s, ns) / sms[pi].v[s];
+    double m = median(r, ns);
+    free(r);
+    return m;
+}
+
+static void derived_setup(derived_in *d, const plan *pl, size_t gi, const qkperf_formula *f,
+                          const sampled *sms, unsigned ns)
+{
+    const qkperf_group *g = pl->groups[gi];
+    memset(d, 0, sizeof *d);
+    d->counted = 1;
+    d->why = "";
+    d->mux = 1.0;
+    formula_uses(f, g->nevents, d->uses, &d->uses_time);
+    for (size_t k = 0; k < g->nevents; k++) {
+        if (!d->uses[k])
+            continue;
+        size_t pi = event_pass(pl, gi, k);
+        const pass *p = &pl->passes[pi];
+        size_t m = 2 + k - p->first_event;
+        if (d->ref == 0)
+            d->ref = pi;
+        d->cross |= pi != d->ref;
+        if (!p->outer.available || !sms[pi].counted[m]) {
+            d->why = !p->outer.available ? p->outer.why
+                     : sms[pi].why[0]    ? sms[pi].why
+                                         : not_counted_why(sms[pi].mwhy[m]);
+            d->counted = 0;
+        }
+        d->mux = fmin(d->mux, sms[pi].ratio[m]);
+        d->threads = (unsigned)p->outer.threads;
+    }
+    if (d->ref == 0) /* a formula of time alone: the group's first pass */
+        d->ref = event_pass(pl, gi, 0);
+    for (size_t k = 0; d->counted && d->cross && k < g->nevents; k++)
+        if (d->uses[k] && event_pass(pl, gi, k) != d->ref)
+            d->rate[k] = pass_rate(pl, sms, gi, k, ns);
+}
+
+static double derived_sample(const derived_in *d, const plan *pl, size_t gi,
+                             const qkperf_formula *f, const sampled *sms, unsigned s, unsigned ns)
+{
+    double vals[MAX_GROUP_EVENTS], t_ns = sms[d->ref].v[s];
+    for (size_t k = 0; k < pl->groups[gi]->nevents; k++) {
+        if (!d->uses[k])
+            vals[k] = NAN;
+        else if (event_pass(pl, gi, k) == d->ref)
+            vals[k] = event_value(pl, sms, gi, k, s, ns);
+        else
+            vals[k] = d->rate[k] * t_ns;
+    }
+    return qkperf_formula_eval(f, vals, t_ns * 1e-9);
+}
+
+/* Once per results document. */
+static void note_once(qkperf_results *res, const char *note)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(res->notes, i, x) if (!strcmp(json_string_value(x), note)) return;
+    qkperf_results_note(res, "%s", note);
+}
+
+/* Derived metrics of hw group gi, per sample (derived_in says how the
+ * passes of a split group are combined); n/a unless every event the
+ * metric reads was counted. */
 static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t gi, sampled *sms,
                         unsigned ns)
 {
     const qkperf_group *g = pl->groups[gi];
-    double vals[MAX_GROUP_EVENTS];
     double *out = calloc(ns, sizeof *out);
     if (!out)
         return -1;
-    int counted = 1, rc = 0;
-    const char *why = "";
-    for (size_t pi = 1; pi < pl->npasses; pi++) {
-        const pass *p = &pl->passes[pi];
-        for (size_t k = 0; p->group == gi && k < p->outer.n; k++)
-            if (!p->outer.available || !sms[pi].counted[2 + k]) {
-                counted = 0;
-                why = !p->outer.available ? p->outer.why
-                      : sms[pi].why[0]    ? sms[pi].why
-                                          : not_counted_why(sms[pi].mwhy[2 + k]);
-            }
-    }
+    int rc = 0;
     for (size_t mi = 0; rc == 0 && mi < g->nmetrics; mi++) {
-        for (unsigned s = 0; counted && s < ns; s++) {
-            double time_s = NAN;
-            for (size_t k = 0; k < MAX_GROUP_EVENTS; k++)
-                vals[k] = NAN;
-            for (size_t pi = 1; pi < pl->npasses; pi++) {
-                pass *p = &pl->passes[pi];
-                if (p->group != gi)
-                    continue;
-                if (isnan(time_s))
-                    time_s = sms[pi].v[s] * 1e-9;
-                for (size_t k = 0; k < p->outer.n && p->first_event + k < MAX_GROUP_EVENTS; k++)
-                    vals[p->first_event + k] = sms[pi].v[(2 + k) * ns + s];
-            }
-            out[s] = qkperf_formula_eval(g->metrics[mi].formula, vals, time_s);
+        derived_in d;
+        derived_setup(&d, pl, gi, g->metrics[mi].formula, sms, ns);
+        for (unsigned s = 0; d.counted && s < ns; s++)
+            out[s] = derived_sample(&d, pl, gi, g->metrics[mi].formula, sms, s, ns);
+        if (d.cross) {
+            char note[320];
+            snprintf(note, sizeof note,
+                     "%s: metrics that combine events counted in different passes of the "
+                     "group (%s[1/..] ...) take each foreign event as its pass's median count "
+                     "per ns times the time of the first pass's sample: samples of different "
+                     "passes are not pairs",
+                     g->name, g->name);
+            note_once(res, note);
         }
-        rc = emit(res, x, g->metrics[mi].name, "hw", "", out, ns, counted, why);
+        x->mux_ratio = d.mux;
+        x->threads = d.threads;
+        rc = emit(res, x, g->metrics[mi].name, "hw", "", out, ns, d.counted, d.why);
+        x->mux_ratio = 1.0;
+        x->threads = 0;
     }
     free(out);
     return rc;
