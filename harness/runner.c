@@ -517,13 +517,16 @@ static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t 
         for (unsigned s = 0; d.counted && s < ns; s++)
             out[s] = derived_sample(&d, pl, gi, g->metrics[mi].formula, sms, s, ns);
         if (d.cross) {
-            char note[320];
+            char note[400];
+            size_t parts = 0;
+            for (size_t pi = 1; pi < pl->npasses; pi++)
+                parts += pl->passes[pi].group == gi;
             snprintf(note, sizeof note,
-                     "%s: metrics that combine events counted in different passes of the "
-                     "group (%s[1/..] ...) take each foreign event as its pass's median count "
-                     "per ns times the time of the first pass's sample: samples of different "
-                     "passes are not pairs",
-                     g->name, g->name);
+                     "%s was counted in %zu passes (%s[1/%zu] to %s[%zu/%zu]): a metric that "
+                     "combines events of different passes takes each event of another pass as "
+                     "that pass's median count per ns times the time of the sample it is paired "
+                     "with, since samples of different passes are not pairs",
+                     g->name, parts, g->name, parts, g->name, parts, parts);
             note_once(res, note);
         }
         x->mux_ratio = d.mux;
