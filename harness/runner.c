@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "groups.h"
 #include "meter.h"
 #include "pfm.h"
@@ -41,7 +42,7 @@ typedef struct plan {
     qkperf_meter tsc;
     pass passes[MAX_PASSES];
     size_t npasses;
-    qkperf_group *groups[MAX_GROUPS];
+    qkperf_group *groups[MAX_GROUPS + 1]; /* + the -e events */
     size_t ngroups;
     double overhead_ns; /* start/stop cost of the heaviest pass */
 } plan;
@@ -110,6 +111,16 @@ static size_t part_width(const qkperf_group *g)
 int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errlen)
 {
     size_t passes = 1;
+    if (o->events && o->events[0]) {
+        qkperf_group *g = qkperf_events_group(o->events, err, errlen);
+        if (!g)
+            return -1;
+        int many = g->nevents > MAX_GROUP_EVENTS;
+        passes += (g->nevents + part_width(g) - 1) / part_width(g);
+        qkperf_group_free(g);
+        if (many)
+            return snprintf(err, errlen, "-e: too many events (at most %d)", MAX_GROUP_EVENTS), -1;
+    }
     for (size_t i = 0; o->groups && o->groups[i]; i++) {
         if (i >= MAX_GROUPS)
             return snprintf(err, errlen, "too many event groups (at most %d)", MAX_GROUPS), -1;
@@ -211,6 +222,11 @@ static int plan_open(plan *pl, const qkperf_run_opts *o, char *err, size_t len)
     for (size_t i = 0; o->groups && o->groups[i] && pl->ngroups < MAX_GROUPS; i++) {
         pl->groups[pl->ngroups] = load_group(o, o->groups[i], err, len);
         if (!pl->groups[pl->ngroups])
+            return -1;
+        add_group_passes(pl, pl->ngroups++, o->cpu);
+    }
+    if (o->events && o->events[0]) {
+        if (!(pl->groups[pl->ngroups] = qkperf_events_group(o->events, err, len)))
             return -1;
         add_group_passes(pl, pl->ngroups++, o->cpu);
     }
