@@ -81,12 +81,13 @@ static void print_record(FILE *f, const qkperf_record *x, const char *phase_col,
         snprintf(spread, sizeof spread, "±%.2f%%", 100.0 * x->mad / fabs(x->median));
     else
         snprintf(spread, sizeof spread, "±%.3g", x->mad);
-    /* Field widths count bytes; "µs" takes one byte more than it shows. */
+    /* Field widths count bytes; "µs" and "±" take one byte more than they show. */
     int wmed = 12 + (int)strlen(med) - display_width(med);
     int wmn = 12 + (int)strlen(mn) - display_width(mn);
     int wmetric = width + (int)strlen(x->metric) - display_width(x->metric);
-    fprintf(f, "  %-8s %-*s %*s %9s %*s %4zu  %s", phase_col, wmetric, x->metric, wmed, med, spread,
-            wmn, mn, x->n, source_label(x, src, sizeof src));
+    int wspread = 9 + (int)strlen(spread) - display_width(spread); /* "±" */
+    fprintf(f, "  %-8s %-*s %*s %*s %*s %4zu  %s", phase_col, wmetric, x->metric, wmed, med,
+            wspread, spread, wmn, mn, x->n, source_label(x, src, sizeof src));
     if (x->mux_ratio < 0.999)
         fprintf(f, " (counted %.1f%% of the time, scaled)", 100.0 * x->mux_ratio);
     if (x->outliers_low + x->outliers_high)
