@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "groups.h"
+#include "probe.h"
 #include "results.h"
 #include "testpmu_run.h"
 
@@ -198,6 +199,7 @@ static void make_tmp(void)
 }
 
 TestSuite(hwpath, .init = make_tmp);
+TestSuite(realpmu, .init = make_tmp);
 
 /* qkperf under pmu with sets and args, its JSON document read into res. */
 static void qkperf_json(run *r, const char *pmu, const char *const *sets, const char *const *args,
@@ -612,4 +614,79 @@ Test(hwpath, counting_on_every_thread_of_the_pool)
     /* task-clock is the kernel's own: the worker's CPU time adds to the caller's */
     cr_expect(two.task_clock > 1.2 * two.own_task_clock, "task-clock %g, the caller's own %g",
               two.task_clock, two.own_task_clock);
+}
+
+/* ---- the real PMU (make check-hw) ------------------------------------------------------------ */
+
+/* Where the machine has a PMU these run against it; elsewhere they skip
+ * with the probe's reason, or fail with QKPERF_REQUIRE_HW=1 (make
+ * check-hw, docs/hardware.md), so a bare-metal machine cannot pass them
+ * by not counting. */
+static void need_real_pmu(qkperf_probe_t *p)
+{
+    qkperf_probe(p);
+    if (p->hw_why == QKPERF_WHY_OK)
+        return;
+    const char *req = getenv("QKPERF_REQUIRE_HW");
+    if (req && !strcmp(req, "1"))
+        cr_assert_fail("QKPERF_REQUIRE_HW=1 but hardware counters are unavailable: %s",
+                       p->hw_reason);
+    cr_skip_test("hardware counters unavailable: %s", p->hw_reason);
+}
+
+/* Every group of the host's folder counts on the real PMU: no hw metric
+ * reads n/a, IPC is a plausible figure. Multiplexing (another tool, the
+ * NMI watchdog) is allowed; it is scaled and said. */
+Test(realpmu, every_host_group_counts)
+{
+    qkperf_probe_t p;
+    need_real_pmu(&p);
+    char **names = qkperf_group_list(NULL, p.pfm_groups), list[512] = "";
+    cr_assert(names && names[0], "no groups in folder %s", p.pfm_groups);
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(names[i], "SW")) /* perf's SW repeats the sw source */
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? "," : "",
+                     names[i]);
+    qkperf_group_list_free(names);
+    static run r;
+    qkperf_results res;
+    qkperf_json(&r, "", NOSET, ARGS("run", GEMV, "--no-staged", QUICK, "-g", list), &res);
+    size_t hw = 0;
+    for (size_t i = 0; i < res.n; i++) {
+        const qkperf_record *x = &res.rec[i];
+        if (strcmp(x->source, "hw"))
+            continue;
+        hw++;
+        cr_expect(x->counted && isfinite(x->median), "%s %s: n/a (%s)", p.pfm_groups, x->metric,
+                  x->why);
+    }
+    cr_expect_gt(hw, 0);
+    const qkperf_record *ipc = find_total(&res, "IPC");
+    cr_assert_not_null(ipc);
+    cr_expect(ipc->median > 0.05 && ipc->median < 12, "IPC %g", ipc->median);
+    qkperf_results_free(&res);
+}
+
+/* libqk256's pool on the real PMU: both threads counted, and the cycles
+ * of two busy threads exceed the wall-clock cycles of one. */
+Test(realpmu, the_pool_is_counted_on_every_thread)
+{
+    qkperf_probe_t p;
+    need_real_pmu(&p);
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        cr_skip_test("needs two online CPUs");
+    static run r;
+    drive(&r, "", NOSET, ARGS("gemv", "--threads", "2", "--calls", "200", p.hw_events[0]));
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    size_t hw = 0;
+    double task = 0, own = 0;
+    char *save = NULL, *copy = strdup(r.out);
+    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        sscanf(l, "meter hw threads %zu", &hw);
+        sscanf(l, "metric task-clock %lf", &task);
+        sscanf(l, "own task-clock %lf", &own);
+    }
+    free(copy);
+    cr_expect_eq(hw, 2, "%s", r.out);
+    cr_expect(task > 1.2 * own, "task-clock %g over both threads, the caller's %g", task, own);
 }
