@@ -439,6 +439,20 @@ static int in_pass(const qkperf_job *j, size_t s, const char *only)
     return !only || !strcmp(j->sizes[s], only);
 }
 
+/* The variant's llvm-mca model (mca.h); a stand-in is said in the config
+ * (mcpu_avx512, for the plots) and in a note. */
+static const char *static_cpu(const qkperf_job *j, qkperf_results *res, const qk_variant *v,
+                              const char *cpu)
+{
+    char label[200];
+    const char *vcpu = qkperf_mca_variant_cpu(v, cpu, j->mcpu != NULL, label, sizeof label);
+    if (vcpu != cpu && !json_object_get(res->config, "mcpu_avx512")) {
+        json_object_set_new(res->config, "mcpu_avx512", json_string(label));
+        qkperf_results_note(res, "static: AVX-512 variants modelled with -mcpu=%s", label);
+    }
+    return vcpu;
+}
+
 /* llvm-mca models need no ISA support: every variant is modelled. */
 static void measure_static(const qkperf_job *j, qkperf_results *res, const char *only)
 {
@@ -458,7 +472,8 @@ static void measure_static(const qkperf_job *j, qkperf_results *res, const char 
         json_object_set_new(res->config, "mcpu", json_string(j->mcpu ? j->mcpu : label));
     for (size_t s = 0; stat && s < j->ns; s++)
         for (size_t i = 0; in_pass(j, s, only) && i < j->nv; i++)
-            if (qkperf_mca_measure(j->op, j->variants[i], j->sizes[s], cpu, res, err, sizeof err)) {
+            if (qkperf_mca_measure(j->op, j->variants[i], j->sizes[s],
+                                   static_cpu(j, res, j->variants[i], cpu), res, err, sizeof err)) {
                 fprintf(stderr, "qkperf: %s\n", err);
                 qkperf_results_note(res, "static %s %s: %s", j->op->name, j->variants[i]->name,
                                     err);

@@ -17,6 +17,7 @@ typedef struct qkperf_review_opts {
     int sim, stat;    /* the sim and static sources, where they can run */
     int decode;       /* the decode step */
     unsigned samples; /* per region, 1..100000 (default 11) */
+    int hw;           /* set by the run from the probe: also count TOPDOWN and PORTS */
 } qkperf_review_opts;
 
 /* Defaults: folder review, sim, static and decode on, 11 samples. */

@@ -616,6 +616,83 @@ Test(hwpath, counting_on_every_thread_of_the_pool)
               two.task_clock, two.own_task_clock);
 }
 
+/* ---- plots and the review -------------------------------------------------------------- */
+
+static int nonempty(const char *dir, const char *name)
+{
+    char path[PATH_MAX + 256];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0 && st.st_size > 0;
+}
+
+static void slurp_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* The quick review under Zen 4's test PMU: REPORT.md says the PMU is
+ * there and has the hardware section with the known answers; the counters
+ * plots have hw panels, the ports-hw plots the PORTS group's figures, and
+ * the static ports plot covers the AVX-512 variants with the labelled
+ * stand-in model (llvm-mca's znver3 has no AVX-512). */
+Test(hwpath, review_has_the_hw_sections_and_plots, .timeout = 600)
+{
+    need_testpmu(&models[0]);
+    char out[64];
+    snprintf(out, sizeof out, "%s/review", tmp);
+    static run r;
+    drive(&r, "zen4", NOSET,
+          ARGS("@qkperf", "review", "--quick", "--no-sim", "--no-decode", "-n", "3", "-o", out));
+    cr_assert_eq(r.status, 0, "review exit %d:\n%s", r.status, r.err);
+    static char report[1 << 17], data[1 << 16];
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/REPORT.md", out);
+    slurp_file(path, report, sizeof report);
+    cr_expect(strstr(report, "| hardware PMU | available |"), "machine section");
+    const char *hw = strstr(report, "## Hardware counters");
+    cr_assert_not_null(hw, "no hardware section in REPORT.md");
+    cr_expect(strstr(hw, "| variant | IPC | retiring | bad speculation | frontend bound | "
+                         "backend bound |"),
+              "hardware table columns:\n%.600s", hw);
+    cr_expect(strstr(hw, "| avx2-p1-p4 | 1.5 | 0.3 | 0.1 | 0.2 | 0.35 |"), "%.900s", hw);
+    cr_expect(!strstr(report, "Hardware counters (cycles, instructions, L1D misses"),
+              "the limits section must not say the PMU is missing");
+    cr_expect(nonempty(out, "counters-gemv-64x2560.png") &&
+                  nonempty(out, "ports-hw-gemv-64x2560.png") &&
+                  nonempty(out, "ports-gemv-64x2560.png"),
+              "plots missing in %s", out);
+    /* A hw panel of the counters plot: IPC, 1.5 in every phase of every
+     * variant under the test PMU (hsum too: the rates know no phases). */
+    int ipc_panel = 0;
+    for (int k = 1; k <= 6 && !ipc_panel; k++) {
+        snprintf(path, sizeof path, "%s/data/counters-gemv-64x2560-%d.csv", out, k);
+        if (access(path, R_OK) != 0)
+            continue;
+        slurp_file(path, data, sizeof data);
+        ipc_panel = strstr(data, "0,scalar,1.5,1.5,1.5,1.5,1.5\n") != NULL;
+    }
+    cr_expect(ipc_panel, "no hw IPC panel among the counters plot's data");
+    snprintf(path, sizeof path, "%s/results.json", out);
+    qkperf_results res;
+    char err[1024];
+    cr_assert_eq(qkperf_results_read_json(&res, path, err, sizeof err), 0, "%s", err);
+    const char *avx512 = json_string_value(json_object_get(res.config, "mcpu_avx512"));
+    cr_expect(avx512 && strstr(avx512, "icelake-server (stand-in"), "config.mcpu_avx512 '%s'",
+              avx512 ? avx512 : "(none)");
+    const qkperf_record *port = NULL;
+    for (size_t i = 0; i < res.n && !port; i++)
+        if (!strcmp(res.rec[i].source, "static") && !strcmp(res.rec[i].variant, "avx512-vbmi") &&
+            !strncmp(res.rec[i].metric, "port ICX", 8) && res.rec[i].counted)
+            port = &res.rec[i];
+    cr_expect_not_null(port, "no port pressure of avx512-vbmi from the stand-in model");
+    qkperf_results_free(&res);
+}
+
 /* ---- the real PMU (make check-hw) ------------------------------------------------------------ */
 
 /* Where the machine has a PMU these run against it; elsewhere they skip
