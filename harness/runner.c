@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "derive.h"
 #include "events.h"
 #include "groups.h"
 #include "meter.h"
@@ -390,24 +391,7 @@ static int emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p, c
     return rc;
 }
 
-/* ---- derived metrics ----------------------------------------------------- */
-
-/* Which events (and whether `time`) a formula reads: an operand that is
- * NaN makes the result NaN, so each event is tried as NaN among finite,
- * unequal values. A formula that is NaN even then is taken to read all. */
-static void formula_uses(const qkperf_formula *f, size_t n, int *uses, int *uses_time)
-{
-    double vals[MAX_GROUP_EVENTS];
-    for (size_t k = 0; k < n; k++)
-        vals[k] = 1.1 + 0.618 * (double)k;
-    int all = isnan(qkperf_formula_eval(f, vals, 0.7));
-    for (size_t k = 0; k < n; k++) {
-        vals[k] = NAN;
-        uses[k] = all || isnan(qkperf_formula_eval(f, vals, 0.7));
-        vals[k] = 1.1 + 0.618 * (double)k;
-    }
-    *uses_time = all || isnan(qkperf_formula_eval(f, vals, NAN));
-}
+/* ---- derived metrics (derive.h) ------------------------------------------ */
 
 /* The pass (index into the plan) that counted event k of group gi. */
 static size_t event_pass(const plan *pl, size_t gi, size_t k)
@@ -420,131 +404,86 @@ static size_t event_pass(const plan *pl, size_t gi, size_t k)
     return 0;
 }
 
-/* One derived metric's inputs, per sample. Events of one pass are paired
- * sample by sample, with that pass's time. Samples of different passes
- * were taken at different times and are not pairs: then an event of
- * another pass enters as its own pass's median count per ns, times the
- * time of the reference pass's sample (the first pass the metric reads),
- * so every operand stands on the same time base. */
-typedef struct derived_in {
-    size_t ref;                    /* the reference pass */
-    int cross;                     /* reads events of more than one pass */
-    double rate[MAX_GROUP_EVENTS]; /* cross: counts per ns of a foreign event */
-    int uses[MAX_GROUP_EVENTS], uses_time;
+/* Whether every event the metric reads was counted, why not, and the
+ * smallest multiplex ratio and the threads of its inputs. */
+typedef struct derived_state {
     int counted;
     const char *why;
     double mux;
     unsigned threads;
-} derived_in;
+} derived_state;
 
-static double event_value(const plan *pl, const sampled *sms, size_t gi, size_t k, unsigned s,
-                          unsigned ns)
-{
-    size_t pi = event_pass(pl, gi, k);
-    return sms[pi].v[(2 + k - pl->passes[pi].first_event) * ns + s];
-}
-
-/* Median of a foreign event's count per ns of its own pass's samples. */
-static double pass_rate(const plan *pl, const sampled *sms, size_t gi, size_t k, unsigned ns)
-{
-    size_t pi = event_pass(pl, gi, k);
-    double *r = malloc(ns * sizeof *r);
-    if (!r)
-        return NAN; /* the metric then reads n/a */
-    for (unsigned s = 0; s < ns; s++)
-        r[s] = event_value(pl, sms, gi, k, s, ns) / sms[pi].v[s];
-    double m = median(r, ns);
-    free(r);
-    return m;
-}
-
-static void derived_setup(derived_in *d, const plan *pl, size_t gi, const qkperf_formula *f,
-                          const sampled *sms, unsigned ns)
+static derived_state derived_inputs(const plan *pl, size_t gi, const qkperf_formula *f,
+                                    const sampled *sms)
 {
     const qkperf_group *g = pl->groups[gi];
-    memset(d, 0, sizeof *d);
-    d->counted = 1;
-    d->why = "";
-    d->mux = 1.0;
-    formula_uses(f, g->nevents, d->uses, &d->uses_time);
+    int uses[MAX_GROUP_EVENTS], uses_time;
+    derived_state d = {.counted = 1, .why = "", .mux = 1.0};
+    qkperf_derive_uses(f, g->nevents, uses, &uses_time);
     for (size_t k = 0; k < g->nevents; k++) {
-        if (!d->uses[k])
-            continue;
         size_t pi = event_pass(pl, gi, k);
         const pass *p = &pl->passes[pi];
         size_t m = 2 + k - p->first_event;
-        if (d->ref == 0)
-            d->ref = pi;
-        d->cross |= pi != d->ref;
+        if (!uses[k])
+            continue;
         if (!p->outer.available || !sms[pi].counted[m]) {
-            d->why = !p->outer.available ? p->outer.why
-                     : sms[pi].why[0]    ? sms[pi].why
-                                         : not_counted_why(sms[pi].mwhy[m]);
-            d->counted = 0;
+            d.why = !p->outer.available ? p->outer.why
+                    : sms[pi].why[0]    ? sms[pi].why
+                                        : not_counted_why(sms[pi].mwhy[m]);
+            d.counted = 0;
         }
-        d->mux = fmin(d->mux, sms[pi].ratio[m]);
-        d->threads = (unsigned)p->outer.threads;
+        d.mux = fmin(d.mux, sms[pi].ratio[m]);
+        d.threads = (unsigned)p->outer.threads;
     }
-    if (d->ref == 0) /* a formula of time alone: the group's first pass */
-        d->ref = event_pass(pl, gi, 0);
-    for (size_t k = 0; d->counted && d->cross && k < g->nevents; k++)
-        if (d->uses[k] && event_pass(pl, gi, k) != d->ref)
-            d->rate[k] = pass_rate(pl, sms, gi, k, ns);
+    return d;
 }
 
-static double derived_sample(const derived_in *d, const plan *pl, size_t gi,
-                             const qkperf_formula *f, const sampled *sms, unsigned s, unsigned ns)
+/* Once per results document: how a split group's metrics were combined. */
+static void note_split(qkperf_results *res, const plan *pl, size_t gi)
 {
-    double vals[MAX_GROUP_EVENTS], t_ns = sms[d->ref].v[s];
-    for (size_t k = 0; k < pl->groups[gi]->nevents; k++) {
-        if (!d->uses[k])
-            vals[k] = NAN;
-        else if (event_pass(pl, gi, k) == d->ref)
-            vals[k] = event_value(pl, sms, gi, k, s, ns);
-        else
-            vals[k] = d->rate[k] * t_ns;
-    }
-    return qkperf_formula_eval(f, vals, t_ns * 1e-9);
-}
-
-/* Once per results document. */
-static void note_once(qkperf_results *res, const char *note)
-{
-    size_t i;
+    const qkperf_group *g = pl->groups[gi];
+    char note[400];
+    size_t parts = 0, i;
     json_t *x;
+    for (size_t pi = 1; pi < pl->npasses; pi++)
+        parts += pl->passes[pi].group == gi;
+    snprintf(note, sizeof note,
+             "%s was counted in %zu passes (%s[1/%zu] to %s[%zu/%zu]): a metric that combines "
+             "events of different passes takes each event of another pass as that pass's "
+             "median count per ns times the time of the sample it is paired with, since samples "
+             "of different passes are not pairs",
+             g->name, parts, g->name, parts, g->name, parts, parts);
     json_array_foreach(res->notes, i, x) if (!strcmp(json_string_value(x), note)) return;
     qkperf_results_note(res, "%s", note);
 }
 
-/* Derived metrics of hw group gi, per sample (derived_in says how the
+/* Derived metrics of hw group gi, per sample (derive.h says how the
  * passes of a split group are combined); n/a unless every event the
  * metric reads was counted. */
 static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t gi, sampled *sms,
                         unsigned ns)
 {
     const qkperf_group *g = pl->groups[gi];
+    size_t pass_of[MAX_GROUP_EVENTS];
+    const double *value[MAX_GROUP_EVENTS], *time[MAX_PASSES];
+    for (size_t pi = 0; pi < pl->npasses; pi++)
+        time[pi] = sms[pi].v; /* the tsc's time is metric 0 of every pass */
+    for (size_t k = 0; k < g->nevents; k++) {
+        pass_of[k] = event_pass(pl, gi, k);
+        value[k] = sms[pass_of[k]].v + (2 + k - pl->passes[pass_of[k]].first_event) * ns;
+    }
+    qkperf_derive_in in = {g->nevents, ns, pass_of, value, time};
     double *out = calloc(ns, sizeof *out);
     if (!out)
         return -1;
     int rc = 0;
     for (size_t mi = 0; rc == 0 && mi < g->nmetrics; mi++) {
-        derived_in d;
-        derived_setup(&d, pl, gi, g->metrics[mi].formula, sms, ns);
-        for (unsigned s = 0; d.counted && s < ns; s++)
-            out[s] = derived_sample(&d, pl, gi, g->metrics[mi].formula, sms, s, ns);
-        if (d.cross) {
-            char note[400];
-            size_t parts = 0;
-            for (size_t pi = 1; pi < pl->npasses; pi++)
-                parts += pl->passes[pi].group == gi;
-            snprintf(note, sizeof note,
-                     "%s was counted in %zu passes (%s[1/%zu] to %s[%zu/%zu]): a metric that "
-                     "combines events of different passes takes each event of another pass as "
-                     "that pass's median count per ns times the time of the sample it is paired "
-                     "with, since samples of different passes are not pairs",
-                     g->name, parts, g->name, parts, g->name, parts, parts);
-            note_once(res, note);
-        }
+        derived_state d = derived_inputs(pl, gi, g->metrics[mi].formula, sms);
+        int cross = 0;
+        if (d.counted)
+            qkperf_derive(g->metrics[mi].formula, &in, out, &cross);
+        if (cross)
+            note_split(res, pl, gi);
         x->mux_ratio = d.mux;
         x->threads = d.threads;
         rc = emit(res, x, g->metrics[mi].name, "hw", "", out, ns, d.counted, d.why);
@@ -669,6 +608,24 @@ void qkperf_note_staged(qkperf_results *res, const qk_variant *v)
     }
 }
 
+/* Threads started after the sw and hw groups were opened are not counted
+ * (perf.h): say so rather than under-count silently. */
+static void note_late_threads(qkperf_results *res, const plan *pl, const qk_variant *v,
+                              const char *size)
+{
+    size_t now = qkperf_process_threads(NULL, 0);
+    for (size_t i = 0; i < pl->npasses; i++) {
+        const qkperf_meter *m = &pl->passes[i].outer;
+        if (pl->passes[i].has_outer && m->available && now > m->threads) {
+            qkperf_results_note(res,
+                                "%s %s %s: the process has %zu threads, the %s counters were "
+                                "opened on %zu: threads started later are not counted",
+                                v->op, v->name, size, now, m->source, m->threads);
+            return;
+        }
+    }
+}
+
 static void progress(const qkperf_run_opts *o, const qk_variant *v, const char *size,
                      const char *phase)
 {
@@ -717,6 +674,7 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
     }
     if (o->progress)
         fprintf(stderr, "\r\033[K");
+    note_late_threads(res, &pl, v, size);
     op->destroy(ws);
     plan_close(&pl);
     return rc;

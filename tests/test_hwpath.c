@@ -175,18 +175,39 @@ static const answer *find_answer(const char *folder, const char *group, const ch
     return NULL;
 }
 
-/* The median within rel, and every sample within 5 x rel: a split group's
- * metrics once paired samples of different passes and scattered by 50%
- * and more; combined on one time base they keep only the empty-region
- * cost's jitter (a few 0.1%). */
+/* The median within rel; most samples within 5 x rel and every one within
+ * 50%. A split group's metrics once paired samples of different passes and
+ * scattered by 50% and more (0.004 to 0.075 for an exact 0.07). Combined
+ * on one time base they keep the empty-region cost's jitter, and, on a
+ * loaded machine, the test PMU's own: it counts wall-clock ticks, so a
+ * thread preempted between the counters' enable and the region's first
+ * TSC read counts ticks that time does not see (a real PMU stops a
+ * thread's counters while it is off the CPU). */
 static void check_samples(const qkperf_record *x, double want, double rel, const char *what)
 {
     cr_assert(x->counted && x->n > 0, "%s: not counted: %s", what, x->why);
     cr_expect(fabs(x->median - want) <= rel * fabs(want), "%s: median %.6g, want %.6g", what,
               x->median, want);
-    for (size_t s = 0; s < x->n; s++)
-        cr_expect(fabs(x->samples[s] - want) <= 5 * rel * fabs(want),
+    size_t close = 0;
+    for (size_t s = 0; s < x->n; s++) {
+        close += fabs(x->samples[s] - want) <= 5 * rel * fabs(want);
+        cr_expect(fabs(x->samples[s] - want) <= 0.5 * fabs(want),
                   "%s: sample %zu is %.6g, want %.6g", what, s, x->samples[s], want);
+    }
+    cr_expect_gt(2 * close, x->n, "%s: only %zu of %zu samples within %.1f%% of %.6g", what, close,
+                 x->n, 500 * rel, want);
+}
+
+/* Two events counted in the same pass: their ratio is exact in every
+ * sample (one read takes both), whatever the machine's load. */
+static int same_pass_ratio(const qkperf_record *a, const qkperf_record *b, double want)
+{
+    if (!a->counted || !b->counted || a->n != b->n)
+        return 0;
+    for (size_t s = 0; s < a->n; s++)
+        if (fabs(a->samples[s] / b->samples[s] / want - 1) > 2e-3)
+            return 0;
+    return 1;
 }
 
 /* ---- running qkperf ------------------------------------------------------------ */
@@ -496,8 +517,12 @@ Test(hwpath, events_are_counted_beside_groups)
          * samples (the test PMU counts wall-clock ticks, a busy machine
          * stretches a pass). */
         double per_ns = x->min / t->min;
-        cr_expect(fabs(per_ns / (want[i].rate * mhz * 1e-3) - 1) < 3e-2, "%s: %g per ns",
+        cr_expect(fabs(per_ns / (want[i].rate * mhz * 1e-3) - 1) < 0.25, "%s: %g per ns",
                   want[i].metric, per_ns);
+        const qkperf_record *first = find_total(&res, want[0].metric);
+        cr_expect(same_pass_ratio(x, first, want[i].rate / want[0].rate),
+                  "%s / %s is not %g in every sample", want[i].metric, want[0].metric,
+                  want[i].rate / want[0].rate);
         check_table(r.out, want[i].metric);
     }
     check_samples(find_total(&res, "IPC"), 1.5, 2e-3, "IPC beside -e");
@@ -529,12 +554,21 @@ Test(hwpath, events_beyond_the_counters_take_passes)
                                         "OPS_TYPE_DISPATCHED_FROM_DECODER:FP_DISPATCH"};
     const qkperf_record *t = find_total(&res, "time");
     cr_assert_not_null(t);
+    const qkperf_record *x[8];
     for (size_t i = 0; i < 8; i++) {
-        const qkperf_record *x = find_total(&res, names[i]);
-        cr_assert(x && x->counted, "%s: %s", names[i], x ? x->why : "no record");
-        cr_expect_eq(x->mux_ratio, 1.0, "%s: split into passes, never multiplexed", names[i]);
-        cr_expect(fabs(x->min / t->min / (rate[i] * tsc_mhz(&res) * 1e-3) - 1) < 3e-2,
-                  "%s: %g per ns", names[i], x->min / t->min);
+        x[i] = find_total(&res, names[i]);
+        cr_assert(x[i] && x[i]->counted, "%s: %s", names[i], x[i] ? x[i]->why : "no record");
+        cr_expect_eq(x[i]->mux_ratio, 1.0, "%s: split into passes, never multiplexed", names[i]);
+        cr_expect(fabs(x[i]->min / t->min / (rate[i] * tsc_mhz(&res) * 1e-3) - 1) < 0.25,
+                  "%s: %g per ns", names[i], x[i]->min / t->min);
+    }
+    /* Each event shares its pass with another (6 + 2, or 5 + 3 with the
+     * NMI watchdog's counter): exact ratios there, at their rates. */
+    for (size_t i = 0; i < 8; i++) {
+        int paired = 0;
+        for (size_t k = 0; k < 8 && !paired; k++)
+            paired = k != i && same_pass_ratio(x[i], x[k], rate[i] / rate[k]);
+        cr_expect(paired, "%s: no event of its pass in the ratio of the rates", names[i]);
     }
     qkperf_results_free(&res);
 }
