@@ -12,15 +12,19 @@
  * threads created after the open, and a kernel's worker pool (libqk256's)
  * is started by the first call, before the counters are opened; the
  * inherited counts are summed by the kernel at read(2) only, so the user
- * page (rdpmc) would show the opening thread alone; and Linux refuses
- * inherit with PERF_SAMPLE_READ (and perf itself turns inherit off for
+ * page (rdpmc) would show the opening thread alone; and older kernels
+ * refuse inherit with PERF_SAMPLE_READ (perf itself turns inherit off for
  * group reads). A per-thread group works on every kernel and with any
  * read format. Its cost is one RESET + ENABLE and one DISABLE + read(2)
- * per thread per region, measured with the empty region and subtracted. When every event's mmap
- * page offers cap_user_rdpmc and cap_user_time, the region is read in user space with the seqlock
- * protocol documented in <linux/perf_event.h> instead of read(2) — that costs no system call at the
- * stop of a region. The arithmetic of that read is the pure qkperf_page_eval, tested with synthetic
- * pages; only the copy of the page's fields is done here.
+ * per thread per region, measured with the empty region and subtracted.
+ *
+ * When every event's mmap page offers cap_user_rdpmc and cap_user_time,
+ * the calling thread's region is read in user space with the seqlock
+ * protocol documented in <linux/perf_event.h> instead of read(2) — that
+ * costs no system call at the stop of a region (another thread's events
+ * are always read with read(2): rdpmc reads the reader's own CPU). The
+ * arithmetic of that read is the pure qkperf_page_eval, tested with
+ * synthetic pages; only the copy of the page's fields is done here.
  *
  * Software events count kernel mode too (context switches and migrations
  * happen there); where perf_event_paranoid refuses that, they are opened
