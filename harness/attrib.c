@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "attrib.h"
+#include "table.h"
 
 void qkperf_deltas_free(qkperf_deltas *ds)
 {
@@ -218,11 +219,12 @@ static void pct(char *buf, size_t len, double ratio)
     snprintf(buf, len, "%+.0f", (ratio - 1.0) * 100.0);
 }
 
-/* A phase's delta on `metric` in the step from -> to, with a ratio. */
+/* A phase's delta on `metric` in the step from -> to, with a ratio, in
+ * the staged view (each phase alone). */
 static int in_step(const qkperf_delta *d, const char *from, const char *to, const char *metric)
 {
     return !strcmp(d->from, from) && !strcmp(d->to, to) && !strcmp(d->metric, metric) &&
-           strcmp(d->phase, "total") && d->change.ratio_defined;
+           !strcmp(d->view, QKPERF_VIEW_STAGED) && d->change.ratio_defined;
 }
 
 void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char *to,
@@ -275,4 +277,71 @@ void qkperf_attrib_summary(const qkperf_deltas *ds, const char *from, const char
     snprintf(buf, len, "%s -> %s: %s %s%% [%s, %s] %s (%s)%s%s%s", from, to, most->phase, r, lo, hi,
              metric, qkperf_verdict_name(most->verdict), unchanged[0] ? "; " : "", unchanged,
              unchanged[0] ? " unchanged" : "");
+}
+
+/* ---- in context ---------------------------------------------------------- */
+
+/* The fused kernel's time change of a step: the tsc fused record's delta. */
+static const qkperf_delta *fused_delta(const qkperf_deltas *ds, const char *from, const char *to)
+{
+    for (size_t i = 0; i < ds->n; i++) {
+        const qkperf_delta *d = &ds->d[i];
+        if (!strcmp(d->from, from) && !strcmp(d->to, to) && !strcmp(d->view, QKPERF_VIEW_FUSED) &&
+            !strcmp(d->metric, "time") && !strcmp(d->source, "tsc") && d->change.ratio_defined)
+            return d;
+    }
+    return NULL;
+}
+
+void qkperf_delta_abs(const qkperf_delta *d, double *change, double *lo, double *hi)
+{
+    *change = d->after - d->before;
+    *lo = d->before * (d->change.ci_lo - 1);
+    *hi = d->before * (d->change.ci_hi - 1);
+}
+
+static int by_abs_change(const void *a, const void *b)
+{
+    const qkperf_delta *x = *(const qkperf_delta *const *)a, *y = *(const qkperf_delta *const *)b;
+    double dx = fabs(x->after - x->before), dy = fabs(y->after - y->before);
+    return dx < dy ? 1 : dx > dy ? -1 : 0;
+}
+
+void qkperf_attrib_summary_in_context(const qkperf_deltas *ds, const char *from, const char *to,
+                                      char *buf, size_t len)
+{
+    const qkperf_delta *fused = fused_delta(ds, from, to), *parts[QK_MAX_PHASES + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < ds->n && n < QK_MAX_PHASES + 1; i++) {
+        const qkperf_delta *d = &ds->d[i];
+        if (!strcmp(d->from, from) && !strcmp(d->to, to) && !strcmp(d->metric, "time") &&
+            !strcmp(d->view, QKPERF_VIEW_IN_CONTEXT) && d->change.ratio_defined)
+            parts[n++] = d;
+    }
+    if (!fused || !n) {
+        snprintf(buf, len, "%s -> %s: no in-context time on both sides", from, to);
+        return;
+    }
+    qsort(parts, n, sizeof *parts, by_abs_change);
+    double c, lo, hi, total = fused->after - fused->before;
+    char v[3][32];
+    qkperf_delta_abs(fused, &c, &lo, &hi);
+    qkperf_fmt_signed(v[0], sizeof v[0], c, fused->unit);
+    qkperf_fmt_signed(v[1], sizeof v[1], lo, fused->unit);
+    qkperf_fmt_signed(v[2], sizeof v[2], hi, fused->unit);
+    size_t k = (size_t)snprintf(buf, len, "fused %s [%s, %s] (%s):", v[0], v[1], v[2],
+                                qkperf_verdict_name(fused->verdict));
+    for (size_t i = 0; i < n && k < len; i++) {
+        const qkperf_delta *d = parts[i];
+        qkperf_delta_abs(d, &c, &lo, &hi);
+        qkperf_fmt_signed(v[0], sizeof v[0], c, d->unit);
+        qkperf_fmt_signed(v[1], sizeof v[1], lo, d->unit);
+        qkperf_fmt_signed(v[2], sizeof v[2], hi, d->unit);
+        k += (size_t)snprintf(buf + k, len - k, "%s %s %s [%s, %s]", i ? "," : "", d->phase, v[0],
+                              v[1], v[2]);
+        if (k < len && total != 0 && d->verdict != QKPERF_NO_CHANGE)
+            k += (size_t)snprintf(buf + k, len - k, " %.0f%% of it", 100 * c / total);
+        else if (k < len && d->verdict == QKPERF_NO_CHANGE)
+            k += (size_t)snprintf(buf + k, len - k, " (noise)");
+    }
 }

@@ -85,7 +85,20 @@ int qkperf_attrib_document(const qkperf_results *r, const char *op, const char *
                            qkperf_attrib_doc *out);
 void qkperf_attrib_doc_free(qkperf_attrib_doc *a);
 
-/* One line per step naming the phase that moved most on `metric`, e.g.
+/* A delta as an absolute change, after - before, with the interval of the
+ * ratio carried to it (before x (CI - 1)). */
+void qkperf_delta_abs(const qkperf_delta *d, double *change, double *lo, double *hi);
+
+/* One line per step saying how much of the fused kernel's time change each
+ * phase accounts for, in context, largest first, e.g. "fused -0.79 ms
+ * [-0.81, -0.77] (improved): unpack -0.41 ms [-0.45, -0.37] 52% of it, lut
+ * -0.22 ms [...] 28% of it, fma +3 us [-5, +9] (noise), other -0.03 ms ...";
+ * a phase whose change is within noise is marked so. */
+void qkperf_attrib_summary_in_context(const qkperf_deltas *ds, const char *from, const char *to,
+                                      char *buf, size_t len);
+
+/* One line per step naming the phase that moved most on `metric` in the
+ * staged view (each phase alone), e.g.
  * "avx2-p1 -> avx2-p1-p4: lut -71% [-73, -69] time (improved); unpack unchanged",
  * or, when no phase moved beyond its noise band, "a -> b: no phase changed
  * beyond noise in time (largest move: unpack -21% [-60, +16])". Each

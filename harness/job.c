@@ -12,6 +12,7 @@
 
 #include "baseline.h"
 #include "events.h"
+#include "incontext.h"
 #include "job.h"
 #include "machine.h"
 #include "mca.h"
@@ -32,7 +33,9 @@ enum {
     OPT_BDIR,
     OPT_SOURCE,
     OPT_MCPU,
-    OPT_ROUNDS
+    OPT_ROUNDS,
+    OPT_SAMPLE_COUNT,
+    OPT_SAMPLE_RATE
 };
 
 static const struct option job_opts[] = {
@@ -58,6 +61,8 @@ static const struct option job_opts[] = {
     {"source", required_argument, NULL, OPT_SOURCE},
     {"mcpu", required_argument, NULL, OPT_MCPU},
     {"rounds", required_argument, NULL, OPT_ROUNDS},
+    {"sample-count", required_argument, NULL, OPT_SAMPLE_COUNT},
+    {"sample-rate", required_argument, NULL, OPT_SAMPLE_RATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -107,10 +112,12 @@ static int parse_sources(qkperf_job *j, const char *text, char *err, size_t len)
     if (list_opt(j, text, items, "source", err, len))
         return -1;
     int sw = 0, hw = 0;
-    j->use_sim = j->use_static = 0;
+    j->use_sim = j->use_static = j->ro.sample = 0;
     for (size_t i = 0; items[i]; i++) {
         if (!strcmp(items[i], "sw"))
             sw = 1;
+        else if (!strcmp(items[i], "sample"))
+            j->ro.sample = 1;
         else if (!strcmp(items[i], "hw"))
             hw = 1;
         else if (!strcmp(items[i], "sim"))
@@ -118,7 +125,8 @@ static int parse_sources(qkperf_job *j, const char *text, char *err, size_t len)
         else if (!strcmp(items[i], "static"))
             j->use_static = 1;
         else if (strcmp(items[i], "tsc"))
-            return snprintf(err, len, "unknown source '%s' (known: tsc, sw, hw, sim, static)",
+            return snprintf(err, len,
+                            "unknown source '%s' (known: tsc, sw, hw, sim, static, sample)",
                             items[i]),
                    -1;
     }
@@ -234,6 +242,14 @@ static int parse_one(qkperf_job *j, int c, char *err, size_t len)
             return -1;
         j->rounds = (unsigned)u;
         return 0;
+    case OPT_SAMPLE_COUNT:
+        if (qkperf_parse_u64(optarg, 10, 10000000, &u, "in-context sample count", err, len))
+            return -1;
+        j->sample_count = (unsigned)u;
+        return 0;
+    case OPT_SAMPLE_RATE: /* perf_event_max_sample_rate is 100000 by default */
+        return qkperf_parse_double(optarg, 10, 100000, &j->ro.sample_hz, "sampling rate (Hz)", err,
+                                   len);
     default:
         return snprintf(err, len, "unknown option '%s'", optarg ? optarg : "?"), -1;
     }
@@ -321,6 +337,8 @@ void qkperf_job_init(qkperf_job *j, const char *command)
     j->groups[0] = keep(j, "CYCLES");
     j->ro.groups = j->groups;
     j->ro.group_dirs = j->group_dirs;
+    j->ro.sample = 1; /* the in-context view is a default source */
+    j->sample_count = QKPERF_IC_DEFAULT_SAMPLES;
 }
 
 int qkperf_job_ready(qkperf_job *j, char *err, size_t len)
@@ -407,6 +425,9 @@ static void fill_config(const qkperf_job *j, qkperf_results *res)
             ne++;
         json_object_set_new(res->config, "events", string_array(j->events, ne));
     }
+    json_object_set_new(res->config, "in_context",
+                        json_pack("{s:b,s:i,s:f}", "sample", j->ro.sample, "samples",
+                                  (int)j->sample_count, "rate_hz", j->ro.sample_hz));
     /* The verdicts' settings, so plot and review judge as this run did. */
     qkperf_bands b;
     qkperf_job_bands(j, &b);
@@ -530,6 +551,7 @@ int qkperf_job_measure_rounds(qkperf_job *j, qkperf_results *res)
      * stretch of time (a busy neighbour) hits every variant alike and the
      * ratios between them stay honest. */
     qkperf_run_opts ro = j->ro;
+    ro.sample_target = (j->sample_count + j->rounds - 1) / j->rounds;
     for (unsigned round = 0; round < j->rounds; round++) {
         ro.samples = j->ro.samples / j->rounds + (round < j->ro.samples % j->rounds);
         for (size_t s = 0; s < j->ns; s++)

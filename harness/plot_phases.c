@@ -13,6 +13,7 @@
 
 #include "attrib.h"
 #include "plot_driver.h"
+#include "registry.h"
 #include "roofline.h"
 
 /* Time values are printed in the unit that keeps them readable. */
@@ -30,6 +31,26 @@ static double time_scale(double max_ns, const char **unit)
 }
 
 /* ---- 1. breakdown --------------------------------------------------------------- */
+
+/* A counted in-context record (the phase inside the fused kernel). */
+static const qkperf_record *ic_counted(const qkperf_results *r, const char *op, const char *v,
+                                       const char *size, const char *phase, const char *metric)
+{
+    const qkperf_record *x =
+        qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op, v, size, phase, metric);
+    return x && x->counted && x->n > 0 ? x : NULL;
+}
+
+/* Has any variant of op at size in-context times? */
+static int has_in_context(const qkperf_results *r, const char *op, const char *size)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->rec[i].op, op) && !strcmp(r->rec[i].size, size) &&
+            !strcmp(r->rec[i].view, QKPERF_VIEW_IN_CONTEXT) && !strcmp(r->rec[i].metric, "time") &&
+            r->rec[i].counted)
+            return 1;
+    return 0;
+}
 
 /* Largest staged sum or fused total, to pick the time unit. */
 static double breakdown_max(const qkperf_results *r, const char *op, const char *size,
@@ -49,8 +70,11 @@ static double breakdown_max(const qkperf_results *r, const char *op, const char 
 }
 
 /* Row per variant: x (the variant's index), variant, then per phase its
- * segment [lo, hi] and MAD, then the fused total and its MAD (NaN when
- * missing). Phase names are in the header only. */
+ * staged segment [lo, hi] and MAD, then the fused total and its MAD (NaN
+ * when missing), then per phase and "other" the in-context segment [lo,
+ * hi] (the stack of the phases' times inside the fused kernel, whose
+ * height is the fused time; NaN without the in-context view). Phase names
+ * are in the header only. */
 static void breakdown_rows(FILE *f, const qkperf_results *r, const char *op, const char *size,
                            const qkperf_names *vs, const qkperf_names *ph, double div)
 {
@@ -63,7 +87,15 @@ static void breakdown_rows(FILE *f, const qkperf_results *r, const char *op, con
             fputs(part[k], f);
         }
     }
-    fprintf(f, ",fused,fused_mad\n");
+    fprintf(f, ",fused,fused_mad");
+    for (size_t p = 0; p <= ph->n; p++) {
+        fputc(',', f);
+        qkperf_plot_name_field(f, p < ph->n ? ph->v[p] : "other");
+        fputs("_ic_lo,", f);
+        qkperf_plot_name_field(f, p < ph->n ? ph->v[p] : "other");
+        fputs("_ic_hi", f);
+    }
+    fputc('\n', f);
     for (size_t v = 0; v < vs->n; v++) {
         double lo = 0;
         fprintf(f, "%zu,", v);
@@ -76,9 +108,18 @@ static void breakdown_rows(FILE *f, const qkperf_results *r, const char *op, con
         }
         const qkperf_record *t = qkperf_plot_counted(r, op, vs->v[v], size, "total", "time");
         if (t)
-            fprintf(f, ",%.6g,%.6g\n", t->median / div, t->mad / div);
+            fprintf(f, ",%.6g,%.6g", t->median / div, t->mad / div);
         else
-            fprintf(f, ",NaN,NaN\n");
+            fprintf(f, ",NaN,NaN");
+        lo = 0;
+        for (size_t p = 0; p <= ph->n; p++) {
+            const char *name = p < ph->n ? ph->v[p] : "other";
+            const qkperf_record *x = ic_counted(r, op, vs->v[v], size, name, "time");
+            double m = x ? x->median / div : NAN;
+            fprintf(f, ",%.6g,%.6g", x ? lo : NAN, lo + m);
+            lo += x ? m : 0;
+        }
+        fputc('\n', f);
     }
 }
 
@@ -86,15 +127,20 @@ int qkperf_plot_breakdown(qkperf_plot_ctx *c, const char *op, const char *size)
 {
     const qkperf_results *r = c->r;
     qkperf_names vs = {.n = 0}, ph = qkperf_plot_distinct(r, op, QKPERF_FIELD_PHASE, 1);
-    for (size_t i = 0; i < r->n; i++)
-        if (!strcmp(r->rec[i].op, op) && !strcmp(r->rec[i].size, size) &&
-            strcmp(r->rec[i].phase, "total") &&
-            qkperf_plot_counted(r, op, r->rec[i].variant, size, r->rec[i].phase, "time"))
-            qkperf_names_add(&vs, r->rec[i].variant);
+    const qk_op *o = qk_find_op(op);
+    for (unsigned p = 0; ph.n == 0 && o && p < qk_phase_count(o); p++)
+        qkperf_names_add(&ph, o->phases[p]); /* in context without staged phases */
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (!strcmp(x->op, op) && !strcmp(x->size, size) && strcmp(x->phase, "total") &&
+            !strcmp(x->metric, "time") && x->counted && x->n &&
+            (!strcmp(x->view, QKPERF_VIEW_STAGED) || !strcmp(x->view, QKPERF_VIEW_IN_CONTEXT)))
+            qkperf_names_add(&vs, x->variant);
+    }
     char name[200], path[PATH_MAX];
     qkperf_plot_name(name, sizeof name, "breakdown", op, size);
     if (vs.n == 0)
-        return qkperf_plot_skip(c, "%s: no staged phase times (run without --no-staged)", name);
+        return qkperf_plot_skip(c, "%s: no phase times, staged or in context", name);
     const char *unit;
     double div = time_scale(breakdown_max(r, op, size, &vs, &ph), &unit);
     FILE *f = qkperf_plot_open_data(c, name, path, sizeof path);
@@ -108,10 +154,15 @@ int qkperf_plot_breakdown(qkperf_plot_ctx *c, const char *op, const char *size)
     qkperf_gp_list(&v, "phases", ph.v, ph.n);
     qkperf_gp_list(&v, "variants", vs.v, vs.n);
     qkperf_gp_str(&v, "unit", unit);
-    snprintf(title, sizeof title, "%s %s: time per call by phase (staged) and fused", op, size);
+    int ic = has_in_context(r, op, size);
+    qkperf_gp_num(&v, "incontext", ic);
+    snprintf(title, sizeof title, "%s %s: time per call by phase, staged%s", op, size,
+             ic ? " (left) and in context (right: inside the fused kernel)" : " and fused");
     snprintf(cap, sizeof cap,
-             "%s at %s: staged phases stacked per variant, fused kernel beside (median ± MAD)", op,
-             size);
+             "%s at %s: staged phases stacked per variant (each alone, median ± MAD)%s", op, size,
+             ic ? "; beside it the fused kernel split in context by sampling (its height is the "
+                  "fused time; other = code in no phase block)"
+                : ", fused kernel beside");
     int rc = qkperf_plot_render(c, "breakdown", name, path, title, &v, cap);
     qkperf_gp_vars_free(&v);
     return rc;
@@ -147,8 +198,18 @@ static void step_labels(const qkperf_attrib_doc *a, qkperf_step_labels *l)
  * (0 within noise, 1 improved, 2 regressed), phase index; a gap of one bar
  * between steps. The steps file has x of each step's centre, its index and
  * label. */
+/* The delta a ladder bar shows: the phase in the plot's view (in context:
+ * the sampled time, not sim's counts), total in the fused view. */
+static int ladder_view(const qkperf_delta *d, const char *view)
+{
+    if (!strcmp(d->phase, "total"))
+        return !strcmp(d->view, QKPERF_VIEW_FUSED);
+    return !strcmp(d->view, view) &&
+           (strcmp(view, QKPERF_VIEW_IN_CONTEXT) || !strcmp(d->source, "sample"));
+}
+
 static int ladder_rows(FILE *f, FILE *steps, const qkperf_attrib_doc *a, const qkperf_names *ph,
-                       const qkperf_step_labels *l)
+                       const qkperf_step_labels *l, const char *view)
 {
     int rows = 0;
     fprintf(f, "# x,step,phase,pct,ci_lo,ci_hi,verdict,phase_index\n");
@@ -163,7 +224,7 @@ static int ladder_rows(FILE *f, FILE *steps, const qkperf_attrib_doc *a, const q
                 const qkperf_delta *d = &a->ds.d[k];
                 if (strcmp(d->metric, "time") || strcmp(d->phase, ph->v[p]) ||
                     strcmp(d->from, a->variants[s]) || strcmp(d->to, a->variants[s + 1]) ||
-                    !d->change.ratio_defined)
+                    !ladder_view(d, view) || !d->change.ratio_defined)
                     continue;
                 fprintf(f, "%.0f,%zu,", x0 + (double)p, s);
                 qkperf_plot_name_field(f, ph->v[p]);
@@ -177,8 +238,8 @@ static int ladder_rows(FILE *f, FILE *steps, const qkperf_attrib_doc *a, const q
 }
 
 static int ladder_write(qkperf_plot_ctx *c, const char *name, const qkperf_attrib_doc *a,
-                        const qkperf_names *ph, const qkperf_step_labels *l, char *path,
-                        char *spath)
+                        const qkperf_names *ph, const qkperf_step_labels *l, const char *view,
+                        char *path, char *spath)
 {
     char sname[220];
     snprintf(sname, sizeof sname, "%s-steps", name);
@@ -189,7 +250,7 @@ static int ladder_write(qkperf_plot_ctx *c, const char *name, const qkperf_attri
             fclose(f);
         return -1;
     }
-    int rows = ladder_rows(f, s, a, ph, l);
+    int rows = ladder_rows(f, s, a, ph, l, view);
     int rc = qkperf_plot_close_data(c, f, path);
     rc |= qkperf_plot_close_data(c, s, spath);
     return rc ? -1 : rows;
@@ -197,19 +258,22 @@ static int ladder_write(qkperf_plot_ctx *c, const char *name, const qkperf_attri
 
 static int ladder_render(qkperf_plot_ctx *c, const char *op, const char *size, const char *name,
                          const char *path, const char *spath, const qkperf_attrib_doc *a,
-                         const qkperf_names *ph, const qkperf_step_labels *l)
+                         const qkperf_names *ph, const qkperf_step_labels *l, int ic)
 {
     char title[200], cap[400];
     qkperf_gp_vars v = {0};
     qkperf_gp_str(&v, "steps", spath);
     qkperf_gp_list(&v, "stepnames", l->v, l->n);
     qkperf_gp_list(&v, "phases", ph->v, ph->n);
-    snprintf(title, sizeof title, "%s %s: change of median time per phase, each ladder step", op,
-             size);
+    snprintf(title, sizeof title, "%s %s: change of each phase's time %s, per step", op, size,
+             ic ? "inside the fused kernel" : "(staged)");
     snprintf(cap, sizeof cap,
-             "%s at %s: %% change of each phase's median time per step, 95%% bootstrap CI; colour "
-             "= verdict (time noise band %.3g%%%s)",
-             op, size, a->bands.band[QKPERF_KIND_TIME] * 100,
+             "%s at %s: %% change of each phase's median time per step, %s; 95%% bootstrap CI; "
+             "colour = verdict (time noise band %.3g%%%s)",
+             op, size,
+             ic ? "in context (its share of the fused kernel's samples x the fused time)"
+                : "staged (each phase alone)",
+             a->bands.band[QKPERF_KIND_TIME] * 100,
              a->recorded ? "" : "; the document records no bands: the defaults");
     int rc = qkperf_plot_render(c, "ladder", name, path, title, &v, cap);
     qkperf_gp_vars_free(&v);
@@ -218,8 +282,17 @@ static int ladder_render(qkperf_plot_ctx *c, const char *op, const char *size, c
 
 int qkperf_plot_ladder(qkperf_plot_ctx *c, const char *op, const char *size)
 {
+    int ic = has_in_context(c->r, op, size);
+    const qk_op *o = qk_find_op(op);
     qkperf_names ph = qkperf_plot_distinct(c->r, op, QKPERF_FIELD_PHASE, 1);
+    if (ic) { /* the op's phases and other, whether or not staged were run */
+        ph.n = 0;
+        for (unsigned p = 0; o && p < qk_phase_count(o); p++)
+            qkperf_names_add(&ph, o->phases[p]);
+        qkperf_names_add(&ph, "other");
+    }
     qkperf_names_add(&ph, "total");
+    const char *view = ic ? QKPERF_VIEW_IN_CONTEXT : QKPERF_VIEW_STAGED;
     char name[200], path[PATH_MAX], spath[PATH_MAX];
     qkperf_plot_name(name, sizeof name, "ladder", op, size);
     qkperf_attrib_doc a;
@@ -233,10 +306,10 @@ int qkperf_plot_ladder(qkperf_plot_ctx *c, const char *op, const char *size)
     if (a.nv < 2)
         rc = qkperf_plot_skip(c, "%s: needs at least two variants, the document has %zu", name,
                               a.nv);
-    else if ((rows = ladder_write(c, name, &a, &ph, &l, path, spath)) <= 0)
+    else if ((rows = ladder_write(c, name, &a, &ph, &l, view, path, spath)) <= 0)
         rc = rows < 0 ? -1 : qkperf_plot_skip(c, "%s: no step has a defined time ratio", name);
     else
-        rc = ladder_render(c, op, size, name, path, spath, &a, &ph, &l);
+        rc = ladder_render(c, op, size, name, path, spath, &a, &ph, &l, ic);
     qkperf_attrib_doc_free(&a);
     return rc;
 }

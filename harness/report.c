@@ -12,6 +12,7 @@
 
 #include "attrib.h"
 #include "decode.h"
+#include "incontext.h"
 #include "review.h"
 #include "table.h"
 
@@ -36,6 +37,15 @@ static double med(const qkperf_results *r, const char *op, const char *v, const 
                   const char *phase, const char *metric)
 {
     const qkperf_record *x = qkperf_results_find(r, op, v, size, phase, metric);
+    return x && x->counted ? x->median : NAN;
+}
+
+/* The same in context (the phase inside the fused kernel, by sampling). */
+static double med_ic(const qkperf_results *r, const char *op, const char *v, const char *size,
+                     const char *phase, const char *metric)
+{
+    const qkperf_record *x =
+        qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op, v, size, phase, metric);
     return x && x->counted ? x->median : NAN;
 }
 
@@ -177,10 +187,19 @@ static void sentence(FILE *f, const qkperf_deltas *ds, const char *from, const c
         fprintf(f, "fused time %+.0f%% [%+.0f, %+.0f], %s. ", (tot->change.ratio - 1) * 100,
                 (tot->change.ci_lo - 1) * 100, (tot->change.ci_hi - 1) * 100,
                 qkperf_verdict_name(tot->verdict));
+    int in_context = 0;
+    for (size_t i = 0; i < ds->n && !in_context; i++)
+        in_context = !strcmp(ds->d[i].from, from) && !strcmp(ds->d[i].to, to) &&
+                     !strcmp(ds->d[i].view, QKPERF_VIEW_IN_CONTEXT);
+    if (in_context) {
+        char line[1024];
+        qkperf_attrib_summary_in_context(ds, from, to, line, sizeof line);
+        fprintf(f, "In context (inside the fused kernel): %s. ", line);
+    }
     char moved[1024] = "", still[256] = "";
     for (size_t i = 0; i < ds->n; i++) {
         const qkperf_delta *d = &ds->d[i];
-        if (strcmp(d->from, from) || strcmp(d->to, to) || !strcmp(d->phase, "total") ||
+        if (strcmp(d->from, from) || strcmp(d->to, to) || strcmp(d->view, QKPERF_VIEW_STAGED) ||
             !d->change.ratio_defined)
             continue;
         int is_time = !strcmp(d->metric, "time");
@@ -265,7 +284,8 @@ static void order_check(FILE *f, const qkperf_results *r, const char *op)
     qkperf_deltas_free(&slower);
 }
 
-/* The sprint planned with guessed shares; the staged phases measure them. */
+/* The sprint planned with guessed shares. In context, the fused kernel's
+ * own samples measure them; staged (each phase alone) is the second column. */
 static void guesses(FILE *f, const qkperf_results *r, const char *op, const char *size)
 {
     static const char *const guess[][2] = {
@@ -274,19 +294,30 @@ static void guesses(FILE *f, const qkperf_results *r, const char *op, const char
     double sum = 0;
     for (unsigned p = 0; p < qk_phase_count(o); p++)
         sum += fmax(0, med(r, op, "avx2-mvp", size, o->phases[p], "time"));
-    if (!(sum > 0))
+    int ic = isfinite(med_ic(r, op, "avx2-mvp", size, QKPERF_PHASE_OTHER_NAME, "share"));
+    if (!(sum > 0) && !ic)
         return;
     fprintf(f,
-            "| phase | sprint's guess | measured share of staged time, %s avx2-mvp at %s |\n"
-            "|---|---|---|\n",
+            "| phase | sprint's guess | measured share in context (the fused kernel, %s "
+            "avx2-mvp at %s) | share of staged time (each phase alone) |\n"
+            "|---|---|---|---|\n",
             op, size);
-    for (unsigned p = 0; p < qk_phase_count(o); p++) {
+    for (unsigned p = 0; p <= qk_phase_count(o); p++) {
+        const char *ph = p < qk_phase_count(o) ? o->phases[p] : QKPERF_PHASE_OTHER_NAME;
         const char *g = "—";
         for (size_t k = 0; k < 4; k++)
-            if (!strcmp(guess[k][0], o->phases[p]))
+            if (!strcmp(guess[k][0], ph))
                 g = guess[k][1];
-        fprintf(f, "| %s | %s | %.0f%% |\n", o->phases[p], g,
-                100 * med(r, op, "avx2-mvp", size, o->phases[p], "time") / sum);
+        double in = med_ic(r, op, "avx2-mvp", size, ph, "share");
+        double st = p < qk_phase_count(o) && sum > 0
+                        ? 100 * med(r, op, "avx2-mvp", size, ph, "time") / sum
+                        : NAN;
+        char a[32] = "n/a", b[32] = "—";
+        if (isfinite(in))
+            snprintf(a, sizeof a, "%.0f%%", in);
+        if (isfinite(st))
+            snprintf(b, sizeof b, "%.0f%%", st);
+        fprintf(f, "| %s | %s | %s | %s |\n", ph, g, a, b);
     }
     fprintf(f, "\n");
 }
@@ -567,7 +598,7 @@ int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *fi
         attribution(f, r, "gemv", gv_ladder);
     const char *i8[32];
     size_t ni8 = sizes_of(r, "gemv-i8", i8, 32);
-    const char *i8_ladder = ladder_size(r, "gemv", i8, ni8);
+    const char *i8_ladder = ladder_size(r, "gemv-i8", i8, ni8);
     if (i8_ladder)
         attribution(f, r, "gemv-i8", i8_ladder);
     fprintf(f, "## Is every step faster than the one before?\n\nEach variant against the "
@@ -579,7 +610,9 @@ int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *fi
     fprintf(f, "\n");
     fprintf(f, "## The sprint's guesses against the measured phases\n\nThe sprint planned "
                "with guessed shares of time per phase (unpack 40%%, LUT 30%%, FMA 15%%, memory "
-               "10%%). Measured, staged (each phase alone over the whole input):\n\n");
+               "10%%). Measured in context (the share of the fused kernel's own samples "
+               "whose code is each phase's, `other` the code in no phase block) and, "
+               "second, staged (each phase alone over the whole input):\n\n");
     if (dq_ladder)
         guesses(f, r, "dequantize", dq_ladder);
     if (gv_ladder)

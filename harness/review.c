@@ -88,6 +88,8 @@ static int measure_op(const qkperf_review_opts *c, qkperf_job *j, const char *op
         j->groups[2] = "PORTS";
         j->groups[3] = NULL;
     }
+    if (c->quick) /* about +-4 points on a share instead of +-2 */
+        j->sample_count = 600;
     if (qkperf_job_ready(j, err, sizeof err))
         return qkperf_usage_error("%s", err);
     return qkperf_job_measure_rounds(j, res);

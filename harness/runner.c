@@ -12,6 +12,7 @@
 #include "derive.h"
 #include "events.h"
 #include "groups.h"
+#include "incontext.h"
 #include "meter.h"
 #include "pfm.h"
 #include "runner.h"
@@ -30,6 +31,8 @@ void qkperf_run_opts_default(qkperf_run_opts *o)
     o->cpu = -1;
     o->staged = 1;
     o->sw = 1;
+    o->sample_target = QKPERF_IC_DEFAULT_SAMPLES;
+    o->sample_hz = QKPERF_IC_DEFAULT_HZ;
 }
 
 typedef struct pass {
@@ -553,6 +556,49 @@ static int check_output(const qk_op *op, const qk_variant *v, const size_t *dim,
     return rc;
 }
 
+static void progress(const qkperf_run_opts *o, const qk_variant *v, const char *size,
+                     const char *phase)
+{
+    if (o->progress)
+        fprintf(stderr, "\r\033[Kqkperf: %s %s %s %s", v->op, v->name, size, phase);
+}
+
+/* The in-context passes of the fused kernel: the software clock, which
+ * splits its time, then each hardware event a counting pass counted among
+ * cycles, instructions and L1D misses, which splits that event's fused
+ * count (on a PMU that can sample; elsewhere the records say why not). */
+static int sample_in_context(const qkperf_run_opts *o, const plan *pl, const qk_op *op,
+                             const qk_variant *v, void *ws, const char *size, const sampled *sms,
+                             unsigned ns, qkperf_results *res)
+{
+    static const char *const wanted[] = {"cycles", "instructions", "misses"};
+    qkperf_ic_opts ic = {o->sample_target, o->sample_hz};
+    qkperf_ic_event clock = {"time", NULL, 0, sms[0].v};
+    char err[256];
+    int rc = qkperf_ic_sample(&ic, &clock, op, v, ws, size, sms[0].v, ns, res, err, sizeof err);
+    for (size_t pi = 1; rc == 0 && pi < pl->npasses; pi++) {
+        const pass *p = &pl->passes[pi];
+        for (size_t k = 0; rc == 0 && p->has_outer && p->outer.available && k < p->outer.n; k++) {
+            size_t w = 0;
+            while (w < 3 && strcmp(p->outer.name[k], wanted[w]))
+                w++;
+            const double *count = sms[pi].v + (2 + k) * ns;
+            double per_ns = median(count, ns) / median(sms[0].v, ns);
+            struct perf_event_attr attr;
+            char msg[256];
+            memset(&attr, 0, sizeof attr);
+            if (w == 3 || !sms[pi].counted[2 + k] || !(per_ns > 0) ||
+                qkperf_pfm_encode(pl->groups[p->group]->events[p->first_event + k].name, &attr, msg,
+                                  sizeof msg) != QKPERF_PFM_OK)
+                continue;
+            qkperf_ic_event ev = {p->outer.name[k], &attr,
+                                  (uint64_t)fmax(1000, per_ns * 1e9 / o->sample_hz), count};
+            rc = qkperf_ic_sample(&ic, &ev, op, v, ws, size, sms[0].v, ns, res, err, sizeof err);
+        }
+    }
+    return rc;
+}
+
 static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op, const qk_variant *v,
                           const size_t *dim, const char *size, const region *r, qkperf_results *res)
 {
@@ -585,6 +631,10 @@ static int measure_region(const qkperf_run_opts *o, plan *pl, const qk_op *op, c
         rc = emit_derived(res, &x, pl, gi, sms, ns);
     if (rc == 0 && r->phase < 0)
         rc = emit_throughput(res, &x, op, dim, sms[0].v, ns);
+    if (rc == 0 && r->phase < 0 && o->sample) {
+        progress(o, v, size, "in context");
+        rc = sample_in_context(o, pl, op, v, r->ws, size, sms, ns, res);
+    }
     for (size_t pi = 0; pi < pl->npasses; pi++)
         free(sms[pi].v);
     return rc;
@@ -624,13 +674,6 @@ static void note_late_threads(qkperf_results *res, const plan *pl, const qk_vari
             return;
         }
     }
-}
-
-static void progress(const qkperf_run_opts *o, const qk_variant *v, const char *size,
-                     const char *phase)
-{
-    if (o->progress)
-        fprintf(stderr, "\r\033[Kqkperf: %s %s %s %s", v->op, v->name, size, phase);
 }
 
 int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *v,

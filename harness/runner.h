@@ -31,6 +31,9 @@ typedef struct qkperf_run_opts {
     const char *const *events;     /* -e: ad-hoc libpfm names, NULL-terminated, or NULL:
                                       counted as one more group (events.h) */
     int progress;                  /* print a progress line on stderr */
+    int sample;                    /* the in-context view by sampling (incontext.h) */
+    unsigned sample_target;        /* samples to take per variant and size, this round */
+    double sample_hz;              /* the sampling clock's rate per thread */
 } qkperf_run_opts;
 
 void qkperf_run_opts_default(qkperf_run_opts *o);

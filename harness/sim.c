@@ -28,6 +28,8 @@
 #include <unistd.h>
 #include <valgrind/callgrind.h>
 
+#include "cgdump.h"
+#include "incontext.h"
 #include "runner.h"
 #include "sim.h"
 #include "child.h"
@@ -52,6 +54,7 @@ static const char sim_avx512_why[] = "valgrind 3.19 cannot run AVX-512: skipped"
 typedef struct sim_region {
     char name[32];
     double ev[SIM_NEV];
+    char path[PATH_MAX + 300]; /* the dump, for the in-context split */
 } sim_region;
 
 /* Copy at most len - 1 bytes of src, always terminated. */
@@ -239,6 +242,7 @@ static void sim_build_argv(sim_args *a, const char *dir, const qk_op *op, const 
                            "-q",
                            "--tool=callgrind",
                            "--cache-sim=yes",
+                           "--dump-instr=yes",
                            a->d1,
                            a->ll,
                            "--instr-atstart=no",
@@ -355,11 +359,13 @@ static int sim_read_dumps(const char *dir, sim_region *r, size_t *n, char *err, 
         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
         if (rc == 0 && *n == SIM_MAX_REGIONS)
             rc = sim_fail(err, len, "sim: more callgrind dumps than regions in", dir);
-        else if (rc == 0 && sim_parse_dump(path, &r[(*n)++]))
+        else if (rc == 0 && sim_parse_dump(path, &r[*n]))
             rc = sim_fail(err, len,
                           "sim: not a callgrind dump of a region (no trigger or "
                           "cost line):",
                           path);
+        else if (rc == 0)
+            sim_copy(r[(*n)++].path, sizeof r->path, path);
         free(names[i]);
     }
     free(names);
@@ -376,12 +382,13 @@ static const sim_region *sim_find(const sim_region *r, size_t n, const char *nam
 
 /* ---- records ------------------------------------------------------------- */
 
-static int sim_emit(qkperf_results *res, const qk_op *op, const qk_variant *v, const char *size,
-                    const char *phase, const char *metric, const char *unit, double value,
-                    const char *why)
+static int sim_emit_view(qkperf_results *res, const char *view, const qk_op *op,
+                         const qk_variant *v, const char *size, const char *phase,
+                         const char *metric, const char *unit, double value, const char *why)
 {
     qkperf_record x;
     memset(&x, 0, sizeof x);
+    snprintf(x.view, sizeof x.view, "%s", view);
     snprintf(x.op, sizeof x.op, "%s", op->name);
     snprintf(x.variant, sizeof x.variant, "%s", v->name);
     snprintf(x.size, sizeof x.size, "%s", size);
@@ -396,6 +403,63 @@ static int sim_emit(qkperf_results *res, const qk_op *op, const qk_variant *v, c
     x.mux_ratio = 1.0;
     snprintf(x.why, sizeof x.why, "%s", why ? why : "");
     return qkperf_results_add(res, &x);
+}
+
+static int sim_emit(qkperf_results *res, const qk_op *op, const qk_variant *v, const char *size,
+                    const char *phase, const char *metric, const char *unit, double value,
+                    const char *why)
+{
+    return sim_emit_view(res, "", op, v, size, phase, metric, unit, value, why);
+}
+
+/* The fused region's dump split by phase through the binary's inline
+ * frames: each event per phase, and "other" — the code in no phase block
+ * less the empty call's cost — so that the parts and other add up to the
+ * fused record exactly. Where the split cannot be made, a note says why
+ * and the fused figures stand alone. */
+static int sim_emit_in_context(qkperf_results *res, const qk_op *op, const qk_variant *v,
+                               const char *size, const sim_region *r, const sim_region *empty)
+{
+    unsigned np = qk_phase_count(op);
+    qkperf_addr_block blocks[256];
+    size_t nb = qkperf_ic_blocks(v, np, blocks, 256);
+    char why[512];
+    qkperf_cgdump *d = nb ? qkperf_cgdump_read(r->path, why, sizeof why) : NULL;
+    qkperf_cg_split sp = {0};
+    if (!nb)
+        return 0; /* no blocks: the sample source says so for the view */
+    if (!d || qkperf_cgdump_split(d, blocks, nb, np, &sp, why, sizeof why)) {
+        qkperf_results_note(res, "sim in context %s %s %s: %s", op->name, v->name, size, why);
+        qkperf_cgdump_free(d);
+        return 0;
+    }
+    int rc = 0;
+    for (size_t k = 0; k < SIM_NEV; k++) {
+        int e = qkperf_cgdump_event_index(d, sim_events[k]);
+        double parts = 0;
+        for (unsigned p = 0; p < np; p++) {
+            double x = e < 0 ? 0 : (double)sp.cost[p * sp.nevents + (size_t)e];
+            parts += x;
+            rc |= sim_emit_view(res, QKPERF_VIEW_IN_CONTEXT, op, v, size, op->phases[p],
+                                sim_events[k], "count", x, NULL);
+        }
+        double net, other;
+        char w[200];
+        int bad = qkperf_sim_net(r->ev[k], empty->ev[k], &net, w, sizeof w);
+        other = net - parts;
+        rc |= sim_emit_view(res, QKPERF_VIEW_IN_CONTEXT, op, v, size, QKPERF_PHASE_OTHER_NAME,
+                            sim_events[k], "count", other,
+                            bad         ? w
+                            : other < 0 ? "n/a: the empty call costs more than the code "
+                                          "in no phase block"
+                                        : NULL);
+    }
+    if (sp.unknown_why[0])
+        qkperf_results_note(res, "sim in context %s %s %s: code without debug info is other: %s",
+                            op->name, v->name, size, sp.unknown_why);
+    qkperf_cg_split_free(&sp);
+    qkperf_cgdump_free(d);
+    return rc;
 }
 
 /* The region's events less the empty region's, and the two derived
@@ -484,7 +548,8 @@ static int sim_emit_all(qkperf_results *res, const qk_op *op, const qk_variant *
                             "'%s' (is it a qkperf that knows __sim-child?)",
                             self, x ? (e == ep ? SIM_EMPTY_PHASE : SIM_EMPTY_TOTAL) : names[i]),
                    -1;
-        if (sim_emit_region(res, op, v, dim, size, x, e))
+        if (sim_emit_region(res, op, v, dim, size, x, e) ||
+            (!strcmp(names[i], "total") && sim_emit_in_context(res, op, v, size, x, e)))
             return snprintf(err, len, "sim: out of memory adding records"), -1;
     }
     return 0;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "incontext.h"
+#include "sampler.h"
 #include "table.h"
 
 static const char *scale_si(double *v, const char *const units[4])
@@ -48,6 +50,13 @@ static int display_width(const char *s)
     for (; *s; s++)
         n += ((unsigned char)*s & 0xc0) != 0x80;
     return n;
+}
+
+void qkperf_fmt_signed(char *buf, size_t len, double v, const char *unit)
+{
+    char abs[32];
+    qkperf_fmt_value(abs, sizeof abs, fabs(v), unit);
+    snprintf(buf, len, "%s%s", isfinite(v) ? (v < 0 ? "-" : "+") : "", abs);
 }
 
 static const char *source_label(const qkperf_record *x, char *buf, size_t len)
@@ -181,6 +190,65 @@ static int metric_width(const qkperf_results *r, const char *op, const char *var
     return w;
 }
 
+/* The sum of a record's samples (the in-context counts of all chunks). */
+static double sum_of(const qkperf_record *x)
+{
+    double t = 0;
+    for (size_t i = 0; x && x->counted && i < x->n; i++)
+        t += x->samples[i];
+    return t;
+}
+
+/* One in-context row: the sampled share with its 95% Wilson interval over
+ * every sample, the in-context time, and the exact sim counts when there. */
+static void print_ic_row(FILE *f, const qkperf_results *r, const char *op, const char *variant,
+                         const char *size, const char *phase, double total)
+{
+    const qkperf_record *n =
+        qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op, variant, size, phase, "samples");
+    const qkperf_record *t =
+        qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op, variant, size, phase, "time");
+    const qkperf_record *ir =
+        qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op, variant, size, phase, "Ir");
+    char share[48] = "n/a", time[32] = "", irs[32] = "";
+    if (n && n->counted && total > 0) {
+        double sh, lo, hi;
+        qkperf_share_wilson((uint64_t)sum_of(n), (uint64_t)total, &sh, &lo, &hi);
+        snprintf(share, sizeof share, "%5.1f%% [%4.1f, %4.1f]", 100 * sh, 100 * lo, 100 * hi);
+    }
+    if (t && t->counted)
+        qkperf_fmt_value(time, sizeof time, t->median, t->unit);
+    if (ir && ir->counted)
+        qkperf_fmt_value(irs, sizeof irs, ir->median, "");
+    fprintf(f, "  %-8s %-22s %*s %12s\n", phase, share, /* "µs": a byte more than it shows */
+            12 + (int)strlen(time) - display_width(time), time, irs);
+}
+
+/* The fused kernel split by phase: shown when the document has the view. */
+static void print_in_context(FILE *f, const qkperf_results *r, const qk_op *op, const char *variant,
+                             const char *size)
+{
+    const char *other = QKPERF_PHASE_OTHER_NAME;
+    const qkperf_record *on = qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op->name, variant,
+                                                       size, other, "samples");
+    const qkperf_record *oi =
+        qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op->name, variant, size, other, "Ir");
+    if (!on && !oi)
+        return;
+    double total = sum_of(on);
+    for (unsigned p = 0; p < qk_phase_count(op); p++)
+        total += sum_of(qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op->name, variant, size,
+                                                 op->phases[p], "samples"));
+    fprintf(f, "  in context: the fused kernel by phase (%.0f samples, source sample; Ir: sim)\n",
+            total);
+    fprintf(f, "  %-8s %-22s %12s %12s\n", "phase", "share [95% CI]", "time", "Ir");
+    for (unsigned p = 0; p < qk_phase_count(op); p++)
+        print_ic_row(f, r, op->name, variant, size, op->phases[p], total);
+    print_ic_row(f, r, op->name, variant, size, other, total);
+    if (on && !on->counted)
+        fprintf(f, "  %-8s sample: %s\n", "n/a", on->why);
+}
+
 void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op, const char *variant,
                           const char *size)
 {
@@ -190,6 +258,7 @@ void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op, con
     if (t)
         fprintf(f, "  (batch %lu calls per sample, %zu samples)", t->batch, t->n);
     fputc('\n', f);
+    fprintf(f, "  staged: each phase alone over the whole input; total: the fused kernel\n");
     fprintf(f, "  %-8s %-*s %12s %9s %12s %4s  %s\n", "phase", width, "metric", "median", "MAD",
             "min", "n", "source");
     for (unsigned p = 0; p < qk_phase_count(op); p++)
@@ -197,6 +266,7 @@ void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op, con
     print_phase(f, r, op->name, variant, size, "total", width);
     print_overlap(f, r, op, variant, size, "time", width);
     print_overlap(f, r, op, variant, size, "instructions", width);
+    print_in_context(f, r, op, variant, size);
     const qkperf_record *th =
         qkperf_results_find(r, op->name, variant, size, "total", "throughput");
     const qkperf_record *bw = qkperf_results_find(r, op->name, variant, size, "total", "bandwidth");

@@ -1,13 +1,17 @@
 # breakdown.gp — per-phase breakdown of one op at one size: for each variant,
-# its staged phases stacked (time per call), the fused kernel's total as a
-# marker beside the bar, and ±MAD error bars. The gap between the stack and
-# the marker is the overlap the out-of-order core hides.
+# its staged phases stacked (time per call, each phase alone), the fused
+# kernel's total as a marker beside the bar, and ±MAD error bars. The gap
+# between the stack and the marker is the overlap the out-of-order core
+# hides. With the in-context view (incontext = 1), a second, hatched stack
+# beside each variant splits the fused kernel itself by phase: its height
+# is the fused time, `other` (grey) the code in no phase block.
 #
 # Inputs (gnuplot -e): data, out, fmt ('png'|'svg'), title, unit (time
-#   unit); lists as indexed variables (NAME_n, then NAME_1 .. NAME_n):
-#   phases (in column order), variants (in row order).
+#   unit), incontext (0 or 1); lists as indexed variables (NAME_n, then
+#   NAME_1 .. NAME_n): phases (in column order), variants (in row order).
 # data (written by qkperf plot): '#' header, then per variant:
-#   x,variant,{PHASE_lo,PHASE_hi,PHASE_mad}...,fused,fused_mad
+#   x,variant,{PHASE_lo,PHASE_hi,PHASE_mad}...,fused,fused_mad,
+#   {PHASE_ic_lo,PHASE_ic_hi}...,other_ic_lo,other_ic_hi
 #   (x is the variant's index; labels come from the lists, not the file)
 
 if (fmt eq 'svg') {
@@ -31,6 +35,9 @@ vname(i) = value(sprintf('variants_%d', i + 1))
 
 nph = phases_n
 fc = 3 * nph + 3          # column of the fused total
+ic(j) = fc + 2 * j        # column of the in-context segment j's low end (j = nph + 1: other)
+sx = incontext ? -0.21 : 0    # the staged stack's offset and half width
+hw = incontext ? 0.17 : 0.3
 stats data using 1 nooutput
 nv = STATS_records
 
@@ -48,15 +55,19 @@ set ytics nomirror
 set border 3
 set offsets 0, 0, graph 0.08, 0
 
-plot for [j=1:nph] data using 1:((column(3*j) + column(3*j+1)) / 2):(0.3):((column(3*j+1) - column(3*j)) / 2) \
+plot for [j=1:nph] data using ($1 + sx):((column(3*j) + column(3*j+1)) / 2):(hw):((column(3*j+1) - column(3*j)) / 2) \
          with boxxyerror lc rgb pcol(phase(j)) title phase(j), \
-     for [j=1:nph] data using ($1 + 0.18):(column(3*j+1)):(column(3*j+2)) \
+     for [j=1:nph] data using ($1 + sx + 0.18):(column(3*j+1)):(column(3*j+2)) \
          with yerrorbars lc rgb '#333333' lw 1.5 pt 7 ps 0.4 notitle, \
-     data using 1:(column(fc - 2)):(num(column(fc - 2))) \
+     data using ($1 + sx):(column(fc - 2)):(num(column(fc - 2))) \
          with labels offset 0, 0.9 font ',13' notitle, \
+     for [j=1:(incontext ? nph + 1 : 0)] data using ($1 + 0.21):((column(ic(j)) + column(ic(j)+1)) / 2):(0.17):((column(ic(j)+1) - column(ic(j))) / 2) \
+         with boxxyerror fs pattern 2 border lc rgb (j <= nph ? pcol(phase(j)) : '#7F7F7F') \
+         lc rgb (j <= nph ? pcol(phase(j)) : '#7F7F7F') title (j <= nph ? '' : 'other (in context)'), \
      data using ($1 + 0.42):(column(fc)):(column(fc + 1)) \
          with yerrorbars lc rgb 'black' pt 9 ps 2.2 lw 2 title 'fused kernel (total)', \
      data using ($1 + 0.42):(column(fc) + column(fc + 1)):(num(column(fc))) \
          with labels offset 0, 1.1 font ',13' tc rgb '#000000' notitle, \
      data using 1:(NaN):xtic(vname(int($1))) notitle, \
-     keyentry with yerrorbars lc rgb '#333333' lw 1.5 pt 7 ps 0.4 title 'error bars: ±MAD'
+     keyentry with yerrorbars lc rgb '#333333' lw 1.5 pt 7 ps 0.4 title 'error bars: ±MAD', \
+     keyentry with boxes fs pattern 2 lc rgb '#333333' title (incontext ? 'hatched: in context' : '')

@@ -399,7 +399,11 @@ Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
     cr_assert_eq(rc, 0, "ladder failed: %s", err);
     cr_expect_not_null(strstr(out, "step scalar -> avx2-mvp"), "%s", out);
     cr_expect_not_null(strstr(out, "95% CI"));
-    cr_expect_not_null(strstr(out, "summary: avx2-p1 -> avx2-p1-p4: "), "%s", out);
+    /* in context first (the default view), the staged view second */
+    cr_expect_not_null(strstr(out, "in context: the fused kernel by phase"), "%s", out);
+    cr_expect_not_null(strstr(out, "summary: fused "), "%s", out);
+    cr_expect_not_null(strstr(out, "staged: each phase alone"), "%s", out);
+    cr_expect_not_null(strstr(out, "summary (staged): avx2-p1 -> avx2-p1-p4: "), "%s", out);
     free(out);
     rc = qkperf("sweep -k dequantize -v avx2-p1-p4 -s 256,512 -n 3 -g none --no-staged", err,
                 sizeof err, &out);
@@ -410,7 +414,7 @@ Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
     free(out);
     /* A list in the wrong order: scalar after a vector variant is ~10x
      * slower, far beyond any noise, at both sizes. */
-    rc = qkperf("sweep -k dequantize -v avx2-p1-p4,scalar -s 256,512 -n 5 -g none --no-staged", err,
+    rc = qkperf("sweep -k dequantize -v avx2-p1-p4,scalar -s 256,512 -n 9 -g none --no-staged", err,
                 sizeof err, &out);
     cr_assert_eq(rc, 0, "sweep failed: %s", err);
     cr_expect_not_null(strstr(out, "order: 2 of 2 steps slower than the variant before them"), "%s",

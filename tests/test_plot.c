@@ -19,6 +19,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <math.h>
 #include <libxml/parser.h>
 #include <png.h>
 #include <signal.h>
@@ -555,4 +556,65 @@ Test(plot, full_disk_leaves_no_folder_and_the_old_one_intact, .init = setup, .fi
     cr_expect_eq(access(png, F_OK), 0, "--force did not write the plots");
     cr_expect_neq(access(keep, F_OK), 0, "--force kept the old folder's file");
     cr_expect_eq(others("plots", ""), 0u, "the old folder was left beside the new one");
+}
+
+/* The in-context view in the plots: beside each variant's staged stack,
+ * the fused kernel split by phase (the stack of the in-context times, whose
+ * top is the fused time up to the medians' rounding), and the ladder plot
+ * drawn in context, other included. */
+Test(plot, breakdown_and_ladder_show_the_in_context_view, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    const char *bin = getenv("QKPERF_BIN");
+    cr_assert_not_null(bin);
+    char doc[4200], cmd[8600], out[4200], err[512];
+    snprintf(doc, sizeof doc, "%s/ic.json", outdir);
+    snprintf(cmd, sizeof cmd,
+             "%s ladder -k dequantize -s 1024 -v scalar,avx2-mvp -g none --source tsc,sample "
+             "-n 5 -q --sample-count 1000 -o %s >/dev/null",
+             bin, doc);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    qkperf_results r;
+    cr_assert_eq(qkperf_results_read_json(&r, doc, err, sizeof err), 0, "%s", err);
+    qkperf_plots pl;
+    snprintf(out, sizeof out, "%s/plots", outdir);
+    cr_assert_eq(qkperf_plot_all(&r, out, &pl, err, sizeof err), 0, "%s", err);
+    char path[4400], line[2048];
+    snprintf(path, sizeof path, "%s/data/breakdown-dequantize-1024.csv", out);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_expect(strstr(line, "other_ic_hi") != NULL, "no in-context columns: %s", line);
+    size_t rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        double v[40];
+        size_t n = 0;
+        char *p = strchr(strchr(line, ',') + 1, ',') + 1; /* past x and variant */
+        for (char *t = strtok(p, ","); t && n < 40; t = strtok(NULL, ","))
+            v[n++] = strtod(t, NULL);
+        cr_assert_eq(n, 4 * 3 + 2 + 5 * 2, "columns: %zu", n);
+        double fused = v[12], top = v[n - 1];
+        cr_expect(fabs(top - fused) <= 0.1 * fused, "in-context stack %g, fused %g", top, fused);
+        rows++;
+    }
+    fclose(f);
+    cr_expect_eq(rows, 2);
+    /* the ladder's unpack bar is the in-context change, not the staged one */
+    snprintf(path, sizeof path, "%s/data/ladder-dequantize-1024.csv", out);
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    double pct = NAN;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, ",unpack,"))
+            pct = strtod(strstr(line, ",unpack,") + 8, NULL);
+    fclose(f);
+    const qkperf_record *b = qkperf_results_find_view(&r, "in-context", "dequantize", "scalar",
+                                                      "1024", "unpack", "time"),
+                        *a = qkperf_results_find_view(&r, "in-context", "dequantize", "avx2-mvp",
+                                                      "1024", "unpack", "time");
+    cr_assert(a && b && a->counted && b->counted);
+    cr_expect_float_eq(pct, (a->median / b->median - 1) * 100, 0.01, "bar %g%%, in context %g%%",
+                       pct, (a->median / b->median - 1) * 100);
+    qkperf_plots_free(&pl);
+    qkperf_results_free(&r);
 }

@@ -158,6 +158,48 @@ Test(sim, two_runs_give_identical_figures)
     }
 }
 
+/* In context: the fused kernel's exact counts split by phase through its
+ * inline frames; every phase gets its part, and the parts with "other"
+ * add up to the fused total exactly, twice the same. */
+Test(sim, in_context_parts_add_up_to_the_fused_total_exactly)
+{
+    need_sim();
+    const qk_op *op = qk_find_op("gemv");
+    const qk_variant *v = qk_find_variant("gemv", "avx2-p1-p4");
+    if (!qk_variant_runnable(v))
+        cr_skip_test("this CPU cannot run avx2-p1-p4 (needs %s)", qk_isa_names(v->isa));
+    size_t dim[QK_MAX_DIMS] = {64, 512};
+    char err[512] = "";
+    for (int run = 0; run < 2; run++)
+        cr_assert_eq(qkperf_sim_measure(op, v, dim, "64x512", 1, 0, &res, err, sizeof err), 0, "%s",
+                     err);
+    static const char *const events[] = {"Ir", "Dr", "Dw", "D1mr", "D1mw", "DLmr", "DLmw"};
+    for (size_t e = 0; e < sizeof events / sizeof events[0]; e++) {
+        const qkperf_record *tot =
+            qkperf_results_find(&res, "gemv", "avx2-p1-p4", "64x512", "total", events[e]);
+        cr_assert(tot && tot->counted && tot->n == 2, "no fused %s", events[e]);
+        for (size_t k = 0; k < 2; k++) {
+            double parts = 0;
+            for (unsigned p = 0; p <= qk_phase_count(op); p++) {
+                const char *ph = p < qk_phase_count(op) ? op->phases[p] : "other";
+                const qkperf_record *x = qkperf_results_find_view(
+                    &res, QKPERF_VIEW_IN_CONTEXT, "gemv", "avx2-p1-p4", "64x512", ph, events[e]);
+                cr_assert(x && x->counted && x->n == 2, "no in-context %s %s", ph, events[e]);
+                cr_expect_eq(x->samples[0], x->samples[1], "%s %s differs between runs", ph,
+                             events[e]);
+                parts += x->samples[k];
+            }
+            cr_expect_eq(parts, tot->samples[k], "%s: parts %.0f, fused %.0f", events[e], parts,
+                         tot->samples[k]);
+        }
+    }
+    for (unsigned p = 0; p < qk_phase_count(op); p++) {
+        const qkperf_record *x = qkperf_results_find_view(
+            &res, QKPERF_VIEW_IN_CONTEXT, "gemv", "avx2-p1-p4", "64x512", op->phases[p], "Ir");
+        cr_expect_gt(x->median, 0, "phase %s has no instructions in context", op->phases[p]);
+    }
+}
+
 /* The sprint's claim: p1 (vector unpack) cuts the instructions of unpack. */
 Test(sim, p1_cuts_unpack_instructions_per_element)
 {

@@ -491,6 +491,7 @@ static void add(qkperf_deltas *ds, const char *phase, const char *source, double
     qkperf_delta d = {0};
     snprintf(d.phase, sizeof d.phase, "%s", phase);
     snprintf(d.source, sizeof d.source, "%s", source);
+    snprintf(d.view, sizeof d.view, "%s", qkperf_default_view(phase));
     strcpy(d.metric, "time");
     strcpy(d.from, "a");
     strcpy(d.to, "b");

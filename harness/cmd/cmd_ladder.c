@@ -44,18 +44,25 @@ static int shown(const qkperf_delta *d)
     return strncmp(d->metric, "port ", 5) != 0 && (d->before != 0 || d->after != 0);
 }
 
-static void print_step(FILE *out, const qkperf_deltas *ds, const qk_variant *from,
-                       const qk_variant *to, int adjacent)
+/* In context: the in-context time of each phase and other, and the exact
+ * sim counts of the fused kernel by phase; shares and sample counts are in
+ * the document (the time says the same, in the kernel's units). */
+static int shown_in_context(const qkperf_delta *d)
 {
-    /* a variant skipped in between (this CPU cannot run it) makes the step
-     * span several rungs: the last rung's summary alone would mislead */
-    fprintf(out, "\nstep %s -> %s: %s%s\n", from->name, to->name,
-            adjacent ? "" : "(spans skipped variants) ", to->summary ? to->summary : "");
-    fprintf(out, "  %-8s %-16s %12s %12s %8s %18s  %s\n", "phase", "metric", "before", "after",
-            "change", "95% CI", "verdict");
+    static const char *const metrics[] = {"time", "Ir", "D1mr", "DLmr"};
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++)
+        if (!strcmp(d->metric, metrics[i]))
+            return d->before != 0 || d->after != 0;
+    return 0;
+}
+
+static void print_rows(FILE *out, const qkperf_deltas *ds, const qk_variant *from,
+                       const qk_variant *to, const char *view)
+{
     for (size_t i = 0; i < ds->n; i++) {
         const qkperf_delta *d = &ds->d[i];
-        if (strcmp(d->from, from->name) || strcmp(d->to, to->name) || !shown(d))
+        if (strcmp(d->from, from->name) || strcmp(d->to, to->name) || strcmp(d->view, view) ||
+            !(strcmp(view, QKPERF_VIEW_IN_CONTEXT) ? shown(d) : shown_in_context(d)))
             continue;
         char b[32], a[32], ch[16] = "n/a", ci[40] = "";
         qkperf_fmt_value(b, sizeof b, d->before, d->unit);
@@ -68,9 +75,49 @@ static void print_step(FILE *out, const qkperf_deltas *ds, const qk_variant *fro
         fprintf(out, "  %-8s %-16s %12s %12s %8s %18s  %s (%s, band %.1f%%)\n", d->phase, d->metric,
                 b, a, ch, ci, qkperf_verdict_name(d->verdict), d->source, d->band * 100);
     }
-    char line[512];
+}
+
+static int has_view(const qkperf_deltas *ds, const qk_variant *from, const qk_variant *to,
+                    const char *view)
+{
+    for (size_t i = 0; i < ds->n; i++)
+        if (!strcmp(ds->d[i].from, from->name) && !strcmp(ds->d[i].to, to->name) &&
+            !strcmp(ds->d[i].view, view))
+            return 1;
+    return 0;
+}
+
+#define ROW_HEADER "  %-8s %-16s %12s %12s %8s %18s  %s\n"
+
+/* A step: the in-context view first (what the step changed inside the real
+ * kernel), with the fused totals; then the staged view, labelled, as the
+ * second table. */
+static void print_step(FILE *out, const qkperf_deltas *ds, const qk_variant *from,
+                       const qk_variant *to, int adjacent)
+{
+    /* a variant skipped in between (this CPU cannot run it) makes the step
+     * span several rungs: the last rung's summary alone would mislead */
+    fprintf(out, "\nstep %s -> %s: %s%s\n", from->name, to->name,
+            adjacent ? "" : "(spans skipped variants) ", to->summary ? to->summary : "");
+    char line[1024];
+    if (has_view(ds, from, to, QKPERF_VIEW_IN_CONTEXT)) {
+        fprintf(out, "  in context: the fused kernel by phase (time = share of its samples x its "
+                     "time; Ir, misses: sim)\n");
+        fprintf(out, ROW_HEADER, "phase", "metric", "before", "after", "change", "95% CI",
+                "verdict");
+        print_rows(out, ds, from, to, QKPERF_VIEW_IN_CONTEXT);
+        print_rows(out, ds, from, to, QKPERF_VIEW_FUSED);
+        qkperf_attrib_summary_in_context(ds, from->name, to->name, line, sizeof line);
+        fprintf(out, "  summary: %s\n", line);
+        fprintf(out, "  staged: each phase alone over the whole input (a different program)\n");
+    }
+    fprintf(out, ROW_HEADER, "phase", "metric", "before", "after", "change", "95% CI", "verdict");
+    print_rows(out, ds, from, to, QKPERF_VIEW_STAGED);
+    if (!has_view(ds, from, to, QKPERF_VIEW_IN_CONTEXT))
+        print_rows(out, ds, from, to, QKPERF_VIEW_FUSED);
     qkperf_attrib_summary(ds, from->name, to->name, "time", line, sizeof line);
-    fprintf(out, "  summary: %s\n", line);
+    fprintf(out, "  summary%s: %s\n",
+            has_view(ds, from, to, QKPERF_VIEW_IN_CONTEXT) ? " (staged)" : "", line);
 }
 
 static int adjacent(const qkperf_job *j, const qk_variant *a, const qk_variant *b)

@@ -1,0 +1,201 @@
+/*
+ * test_incontext.c — the in-context view as the runner makes it, on known
+ * answers: an op whose fused kernel is tests/inline_work's round (work_a,
+ * then work_b at three times the work), its two phases named by those two
+ * inline blocks. Sampled in context it must split 25% / 75% (within 3
+ * points), on one thread and on two (the kernel's own pool of two); the
+ * in-context times of every chunk add up to the fused time paired with it;
+ * a variant that names no blocks gets the view as n/a with the reason.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "incontext.h"
+#include "inline_work.h"
+#include "registry.h"
+#include "results.h"
+#include "runner.h"
+
+typedef struct ic_ws {
+    long n;
+    uint64_t out;
+} ic_ws;
+
+static void *ic_create(const size_t *dim, uint64_t seed)
+{
+    ic_ws *w = calloc(1, sizeof *w);
+    if (w) {
+        w->n = (long)dim[0];
+        w->out = seed;
+    }
+    return w;
+}
+
+static void ic_destroy(void *p)
+{
+    free(p);
+}
+
+static double ic_elements(const size_t *dim)
+{
+    return 4.0 * (double)dim[0];
+}
+
+static double ic_bytes(const size_t *dim)
+{
+    return 8.0;
+}
+
+/* With two threads, a helper thread does a round at the same time as the
+ * calling one, as a kernel's pool would: started once, kept, handed each
+ * call through two barriers. */
+static pthread_barrier_t go, done;
+static ic_ws *helper_ws;
+
+static void *ic_helper(void *p)
+{
+    for (;;) {
+        pthread_barrier_wait(&go);
+        (void)inline_work_round(helper_ws->out, helper_ws->n);
+        pthread_barrier_wait(&done);
+    }
+    return NULL;
+}
+
+static void ic_fused(void *p)
+{
+    ic_ws *w = p;
+    w->out = inline_work_round(w->out, w->n);
+}
+
+static void start_helper(void)
+{
+    pthread_t t;
+    pthread_barrier_init(&go, NULL, 2);
+    pthread_barrier_init(&done, NULL, 2);
+    cr_assert_eq(pthread_create(&t, NULL, ic_helper, NULL), 0);
+    pthread_detach(t);
+}
+
+static void ic_fused2(void *p)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    ic_ws *w = p;
+    helper_ws = w;
+    pthread_once(&once, start_helper);
+    pthread_barrier_wait(&go);
+    w->out = inline_work_round(w->out, w->n);
+    pthread_barrier_wait(&done);
+}
+
+static const char *const ic_phase_names[] = {"a", "b", NULL};
+static const char *const blocks_a[] = {"work_a", NULL}, *const blocks_b[] = {"work_b", NULL};
+static const qk_phase ic_phases[] = {{NULL, blocks_a, NULL}, {NULL, blocks_b, NULL}};
+static const qk_phase no_blocks[] = {{NULL, NULL, NULL}, {NULL, NULL, NULL}};
+
+static const qk_op ic_op = {"ic-test",  "1:3 inline work", ic_phase_names, 1,    ic_create,
+                            ic_destroy, ic_elements,       ic_bytes,       NULL, NULL,
+                            "20000"};
+static const qk_variant ic_one = {"ic-test", "one", "one thread", 0, ic_fused, ic_phases, NULL};
+static const qk_variant ic_two = {"ic-test", "two", "two threads", 0, ic_fused2, ic_phases, NULL};
+static const qk_variant ic_none = {"ic-test", "none", "no blocks", 0, ic_fused, no_blocks, NULL};
+static const qk_op *const ic_ops[] = {&ic_op, NULL};
+static const qk_variant *const ic_variants[] = {&ic_one, &ic_two, &ic_none, NULL};
+static const qk_module ic_module = {QK_KERNEL_ABI, "ic-test", ic_ops, ic_variants, NULL};
+
+static void setup(void)
+{
+    char err[256];
+    cr_assert_eq(qk_register_module(&ic_module, err, sizeof err), 0, "%s", err);
+}
+
+TestSuite(incontext, .init = setup);
+
+static void measure(const char *variant, qkperf_results *res)
+{
+    qkperf_run_opts o;
+    qkperf_run_opts_default(&o);
+    o.samples = 11;
+    o.warmup_ms = 1;
+    o.staged = 0;
+    o.sw = 0;
+    o.sample = 1;
+    o.sample_target = 6000; /* +-1.1 points at 95% on a 25% share */
+    qkperf_results_init(res);
+    char err[512] = "";
+    size_t dim[1] = {20000};
+    cr_assert_eq(qkperf_measure(&o, &ic_op, qk_find_variant("ic-test", variant), dim, "20000", res,
+                                err, sizeof err),
+                 0, "%s", err);
+}
+
+static const qkperf_record *ic(const qkperf_results *r, const char *variant, const char *phase,
+                               const char *metric)
+{
+    const qkperf_record *x = qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, "ic-test", variant,
+                                                      "20000", phase, metric);
+    cr_assert_not_null(x, "no in-context %s %s record", phase, metric);
+    return x;
+}
+
+static void expect_split(const char *variant)
+{
+    qkperf_results r;
+    measure(variant, &r);
+    const qkperf_record *a = ic(&r, variant, "a", "share"), *b = ic(&r, variant, "b", "share"),
+                        *o = ic(&r, variant, "other", "share");
+    cr_assert(a->counted && b->counted && o->counted, "%s", a->why);
+    cr_expect(fabs(a->median - 25) <= 3, "%s: work_a %.1f%%, want 25 +- 3", variant, a->median);
+    cr_expect(fabs(b->median - 75) <= 3, "%s: work_b %.1f%%, want 75 +- 3", variant, b->median);
+    cr_expect_lt(o->median, 3, "%s: other %.1f%%", variant, o->median);
+    cr_expect_str_eq(a->source, "sample");
+    /* chunk by chunk, the parts in context add up to the fused time */
+    const qkperf_record *fused =
+        qkperf_results_find(&r, "ic-test", variant, "20000", "total", "time");
+    const qkperf_record *ta = ic(&r, variant, "a", "time"), *tb = ic(&r, variant, "b", "time"),
+                        *to = ic(&r, variant, "other", "time");
+    cr_assert_not_null(fused);
+    cr_assert_eq(ta->n, fused->n, "one chunk per fused sample");
+    for (size_t k = 0; k < ta->n; k++)
+        cr_expect_float_eq(ta->samples[k] + tb->samples[k] + to->samples[k], fused->samples[k],
+                           1e-9 * fused->samples[k], "chunk %zu", k);
+    const qkperf_record *na = ic(&r, variant, "a", "samples");
+    double total = 0;
+    for (size_t k = 0; k < na->n; k++)
+        total += na->samples[k] + ic(&r, variant, "b", "samples")->samples[k] +
+                 ic(&r, variant, "other", "samples")->samples[k];
+    cr_expect_geq(total, 6000, "%s: %.0f samples, 6000 asked for", variant, total);
+    qkperf_results_free(&r);
+}
+
+Test(incontext, one_thread_splits_1_to_3, .timeout = 120)
+{
+    expect_split("one");
+}
+
+Test(incontext, two_threads_split_1_to_3, .timeout = 120)
+{
+    expect_split("two");
+}
+
+Test(incontext, no_blocks_is_na_with_the_reason, .timeout = 60)
+{
+    qkperf_results r;
+    measure("none", &r);
+    const qkperf_record *a = ic(&r, "none", "a", "share");
+    cr_expect_eq(a->counted, 0);
+    cr_expect(strstr(a->why, "names no phase blocks") != NULL, "%s", a->why);
+    qkperf_results_free(&r);
+}
+
+Test(incontext, block_table_of_a_variant)
+{
+    qkperf_addr_block b[8];
+    cr_assert_eq(qkperf_ic_blocks(&ic_one, 2, b, 8), 2);
+    cr_expect_str_eq(b[0].name, "work_a");
+    cr_expect_eq(b[1].phase, 1);
+    cr_expect_eq(qkperf_ic_blocks(&ic_none, 2, b, 8), 0);
+}
