@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "baseline.h"
+#include "events.h"
 #include "incontext.h"
 #include "job.h"
 #include "machine.h"
@@ -42,6 +43,7 @@ static const struct option job_opts[] = {
     {"variant", required_argument, NULL, 'v'},
     {"size", required_argument, NULL, 's'},
     {"groups", required_argument, NULL, 'g'},
+    {"events", required_argument, NULL, 'e'},
     {"groups-dir", required_argument, NULL, OPT_GDIR},
     {"samples", required_argument, NULL, 'n'},
     {"seed", required_argument, NULL, OPT_SEED},
@@ -129,9 +131,29 @@ static int parse_sources(qkperf_job *j, const char *text, char *err, size_t len)
                    -1;
     }
     j->ro.sw = sw;
+    j->hw_off = !hw;
     if (!hw)
         j->groups[0] = NULL;
     return 0;
+}
+
+/* -e EVENT[,EVENT...]: repeatable, the lists add up. */
+static int parse_events(qkperf_job *j, const char *text, char *err, size_t len)
+{
+    size_t have = 0;
+    while (j->events[have])
+        have++;
+    const char *items[QKPERF_MAX_LIST + 1];
+    if (list_opt(j, text, items, "event", err, len))
+        return -1;
+    for (size_t i = 0; items[i]; i++) {
+        if (have == QKPERF_MAX_LIST)
+            return snprintf(err, len, "-e: too many events (at most %d)", QKPERF_MAX_LIST), -1;
+        j->events[have++] = items[i];
+    }
+    j->events[have] = NULL;
+    j->ro.events = j->events;
+    return qkperf_events_check(j->events, err, len);
 }
 
 static int parse_one(qkperf_job *j, int c, char *err, size_t len)
@@ -154,6 +176,8 @@ static int parse_one(qkperf_job *j, int c, char *err, size_t len)
             return 0;
         }
         return list_opt(j, optarg, j->groups, "group", err, len);
+    case 'e':
+        return parse_events(j, optarg, err, len);
     case OPT_GDIR:
         if (qkperf_check_folder("groups folder", optarg, err, len))
             return -1;
@@ -283,6 +307,8 @@ static int resolve(qkperf_job *j, char *err, size_t len)
         j->rounds = j->nv * j->ns > 1 ? 3 : 1;
     if (j->rounds > j->ro.samples)
         j->rounds = j->ro.samples;
+    if (j->events[0] && j->hw_off)
+        return snprintf(err, len, "-e %s needs the hw source (--source ...,hw)", j->events[0]), -1;
     if (j->mcpu && !j->use_static)
         return snprintf(err, len, "--mcpu %s needs --source static", j->mcpu), -1;
     if (j->mcpu && qkperf_mca_check_cpu(j->mcpu, err, len))
@@ -329,7 +355,7 @@ static int parse_args(qkperf_job *j, int argc, char **argv, const char *command)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":k:v:s:g:n:o:q", job_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:v:s:g:e:n:o:q", job_opts, NULL)) != -1) {
         if (c == '?' || c == ':') {
             const char *bad = argv[optind - 1];
             fprintf(stderr, "qkperf %s: %s '%s' (see man qkperf)\n", command,
@@ -393,6 +419,12 @@ static void fill_config(const qkperf_job *j, qkperf_results *res)
                   (json_int_t)j->ro.seed, "cpu", j->ro.cpu, "staged", j->ro.staged, "sw", j->ro.sw,
                   "groups", string_array(j->groups, ng), "warmup_ms", j->ro.warmup_ms));
     json_object_set_new(res->config, "rounds", json_integer(j->rounds));
+    if (j->events[0]) {
+        size_t ne = 0;
+        while (j->events[ne])
+            ne++;
+        json_object_set_new(res->config, "events", string_array(j->events, ne));
+    }
     json_object_set_new(res->config, "in_context",
                         json_pack("{s:b,s:i,s:f}", "sample", j->ro.sample, "samples",
                                   (int)j->sample_count, "rate_hz", j->ro.sample_hz));
@@ -428,6 +460,20 @@ static int in_pass(const qkperf_job *j, size_t s, const char *only)
     return !only || !strcmp(j->sizes[s], only);
 }
 
+/* The variant's llvm-mca model (mca.h); a stand-in is said in the config
+ * (mcpu_avx512, for the plots) and in a note. */
+static const char *static_cpu(const qkperf_job *j, qkperf_results *res, const qk_variant *v,
+                              const char *cpu)
+{
+    char label[200];
+    const char *vcpu = qkperf_mca_variant_cpu(v, cpu, j->mcpu != NULL, label, sizeof label);
+    if (vcpu != cpu && !json_object_get(res->config, "mcpu_avx512")) {
+        json_object_set_new(res->config, "mcpu_avx512", json_string(label));
+        qkperf_results_note(res, "static: AVX-512 variants modelled with -mcpu=%s", label);
+    }
+    return vcpu;
+}
+
 /* llvm-mca models need no ISA support: every variant is modelled. */
 static void measure_static(const qkperf_job *j, qkperf_results *res, const char *only)
 {
@@ -447,7 +493,8 @@ static void measure_static(const qkperf_job *j, qkperf_results *res, const char 
         json_object_set_new(res->config, "mcpu", json_string(j->mcpu ? j->mcpu : label));
     for (size_t s = 0; stat && s < j->ns; s++)
         for (size_t i = 0; in_pass(j, s, only) && i < j->nv; i++)
-            if (qkperf_mca_measure(j->op, j->variants[i], j->sizes[s], cpu, res, err, sizeof err)) {
+            if (qkperf_mca_measure(j->op, j->variants[i], j->sizes[s],
+                                   static_cpu(j, res, j->variants[i], cpu), res, err, sizeof err)) {
                 fprintf(stderr, "qkperf: %s\n", err);
                 qkperf_results_note(res, "static %s %s: %s", j->op->name, j->variants[i]->name,
                                     err);

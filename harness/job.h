@@ -21,6 +21,7 @@
     "  -v, --variant LIST      variants, comma-separated, or all (default)\n"            \
     "  -s, --size LIST         N for dequantize, ROWSxCOLS for gemv; comma-separated\n"  \
     "  -g, --groups LIST       hardware event groups (default CYCLES; none: no hw)\n"    \
+    "  -e, --events LIST       ad-hoc libpfm4 events, counted beside the groups\n"       \
     "      --groups-dir DIR    the user's own groups, searched first (repeatable)\n"     \
     "      --source LIST       among tsc, sw, hw, sim, static, sample\n"                 \
     "                          (default tsc,sw,hw,sample)\n"                             \
@@ -54,10 +55,12 @@ typedef struct qkperf_job {
     qkperf_run_opts ro;
     const char *groups[QKPERF_MAX_LIST + 1];
     const char *group_dirs[QKPERF_MAX_LIST + 1];
-    const char *format;  /* table | json | csv */
-    const char *output;  /* -o FILE or NULL */
-    const char *command; /* "run", "ladder", ... (for the config section) */
-    const char *bands;   /* --band override text, or NULL */
+    const char *events[QKPERF_MAX_LIST + 1]; /* -e; ro.events points here when given */
+    int hw_off;                              /* --source without hw */
+    const char *format;                      /* table | json | csv */
+    const char *output;                      /* -o FILE or NULL */
+    const char *command;                     /* "run", "ladder", ... (for the config section) */
+    const char *bands;                       /* --band override text, or NULL */
     const char *baseline, *save_baseline, *baseline_dir;
     char **storage; /* strdup'ed lists, freed by qkperf_job_free */
     size_t nstorage;

@@ -112,6 +112,8 @@ static const struct {
     {0x06, 0x6a, 0x6a, "icelake-server", "icelake-server"},
     {0x06, 0x6c, 0x6c, "icelake-server", "icelake-server"},
     {0x06, 0x7d, 0x7e, "icelake-server", "icelake-server (stand-in for Ice Lake client)"},
+    {0x06, 0x8c, 0x8d, "icelake-server", "icelake-server (stand-in for Tiger Lake)"},
+    {0x06, 0xa7, 0xa7, "icelake-server", "icelake-server (stand-in for Rocket Lake)"},
     {0x06, 0x8f, 0x8f, "sapphirerapids", "sapphirerapids"},
     {0x06, 0x55, 0x55, "skylake-avx512", "skylake-avx512"},
     {0x06, 0x4e, 0x4e, "skylake", "skylake"},
@@ -134,9 +136,46 @@ const char *qkperf_mca_default_cpu(char *label, size_t len)
             snprintf(label, len, "%s", host_models[i].label);
             return host_models[i].cpu;
         }
+    /* Another Intel core: the nearest model by what it can run. */
+    if (family == 0x6 && __builtin_cpu_supports("avx512f")) {
+        snprintf(label, len, "icelake-server (stand-in for Intel family 0x6 model 0x%x)", model);
+        return "icelake-server";
+    }
+    if (family == 0x6 && __builtin_cpu_supports("avx2")) {
+        snprintf(label, len, "skylake (stand-in for Intel family 0x6 model 0x%x)", model);
+        return "skylake";
+    }
     snprintf(label, len, "no llvm-mca model for CPU family 0x%x model 0x%x: pass --mcpu (%s)",
              family, model, known_cpus);
     return NULL;
+}
+
+/* llvm-mca 14's models of CPUs with AVX-512 (of those qkperf picks). */
+static int model_has_avx512(const char *mcpu)
+{
+    static const char *const avx512[] = {"skylake-avx512", "cascadelake",    "cooperlake",
+                                         "icelake-server", "icelake-client", "tigerlake",
+                                         "rocketlake",     "sapphirerapids"};
+    for (size_t i = 0; i < sizeof avx512 / sizeof avx512[0]; i++)
+        if (!strcmp(mcpu, avx512[i]))
+            return 1;
+    return 0;
+}
+
+static int needs_avx512(const qk_variant *v)
+{
+    return (v->isa & (QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI)) != 0;
+}
+
+const char *qkperf_mca_variant_cpu(const qk_variant *v, const char *cpu, int given, char *label,
+                                   size_t len)
+{
+    label[0] = '\0';
+    if (given || !needs_avx512(v) || model_has_avx512(cpu))
+        return cpu;
+    snprintf(label, len, "%s (stand-in: the host model %s has no AVX-512)", QKPERF_MCA_AVX512_CPU,
+             cpu);
+    return QKPERF_MCA_AVX512_CPU;
 }
 
 /* ---- reading one variant's regions from the asm ------------------------ */
@@ -739,12 +778,11 @@ int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size, c
     snprintf(base.variant, sizeof base.variant, "%s", v->name);
     snprintf(base.size, sizeof base.size, "%s", size);
     snprintf(base.source, sizeof base.source, "static");
-    if ((v->isa & (QK_ISA_AVX512 | QK_ISA_AVX512VBMI | QK_ISA_AVX512VNNI)) &&
-        !strncmp(mcpu, "znver", 5))
+    if (needs_avx512(v) && (!strncmp(mcpu, "znver", 5) || !strcmp(mcpu, "skylake")))
         return snprintf(err, len,
-                        "%s %s: llvm-mca 14's Zen models have no AVX-512; "
-                        "model it with --mcpu sapphirerapids or skylake-avx512",
-                        op->name, v->name),
+                        "%s %s: llvm-mca 14's %s model has no AVX-512; "
+                        "model it with --mcpu icelake-server or sapphirerapids",
+                        op->name, v->name, mcpu),
                -1;
     if (!v->mca)
         return add_unmarked(op, &base, res);

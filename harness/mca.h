@@ -52,6 +52,19 @@ int qkperf_mca_available(char *why, size_t len);
  * in label when llvm-mca 14 has no model close to this CPU. */
 const char *qkperf_mca_default_cpu(char *label, size_t len);
 
+/* The model AVX-512 variants are given when the host's model has none
+ * (llvm-mca 14's znver3 and skylake): Ice Lake server has AVX-512F, BW,
+ * VBMI and VNNI, every extension the variants use. */
+#define QKPERF_MCA_AVX512_CPU "icelake-server"
+
+/* The model for variant v: cpu (the host's default, or the user's --mcpu
+ * when given is 1) for every variant, except that without --mcpu a variant
+ * that needs AVX-512 gets QKPERF_MCA_AVX512_CPU when cpu has no AVX-512;
+ * then label says so ("icelake-server (stand-in: the host model znver3 has
+ * no AVX-512)"), else label is "". */
+const char *qkperf_mca_variant_cpu(const qk_variant *v, const char *cpu, int given, char *label,
+                                   size_t len);
+
 /* 0 if llvm-mca runs and models CPU mcpu (not as a generic fallback), else
  * -1 with one line in err: what --mcpu is checked with before a run. */
 int qkperf_mca_check_cpu(const char *mcpu, char *err, size_t len);

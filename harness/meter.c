@@ -1,5 +1,8 @@
 /*
- * meter.c — tsc, sw and hw sources behind one start/stop interface.
+ * meter.c — tsc, sw and hw sources behind one start/stop interface. The
+ * sw and hw groups count every thread of the process (perf.h), so a
+ * kernel that runs on a worker pool is counted whole; the tsc is the
+ * calling thread's clock, the region's wall time.
  */
 #include <math.h>
 #include <stdio.h>
@@ -43,8 +46,9 @@ static void open_group(qkperf_meter *m, const char *const *names, const char *co
     for (size_t i = 0; i < n && m->n < QKPERF_METER_MAX; i++)
         add_metric(m, names[i], strcmp(names[i], "task-clock") == 0 ? "ns" : "count");
     qkperf_err err = {0};
-    m->group = qkperf_pgroup_open(events, n, cpu, &err);
+    m->group = qkperf_pgroup_open_threads(events, n, cpu, 1, &err);
     m->available = m->group != NULL;
+    m->threads = m->group ? qkperf_pgroup_threads(m->group) : 0;
     if (!m->group)
         snprintf(m->why, sizeof m->why, "%s", err.msg[0] ? err.msg : qkperf_why_text(err.why));
 }

@@ -3,8 +3,10 @@
  * per-metric values. A meter is either the tsc (time and estimated core
  * cycles), the software-event group (sw), or one hardware group (hw) opened
  * from an event group file, possibly one part of a group split to fit the
- * PMU's counters. A meter that cannot be opened stays usable: every metric
- * then reads n/a with the reason the open gave.
+ * PMU's counters. sw and hw count every thread of the process that exists
+ * when the meter is opened (the runner opens them after a first call of
+ * the kernel, so a kernel's worker pool is there). A meter that cannot be opened stays usable:
+ * every metric then reads n/a with the reason the open gave.
  */
 #ifndef QKPERF_METER_H
 #define QKPERF_METER_H
@@ -25,6 +27,7 @@ typedef struct qkperf_meter {
     int available; /* 0: every metric is n/a (why) */
     char why[256];
     qkperf_pgroup *group;
+    size_t threads; /* sw, hw: threads the group counts (open time); 0 for tsc */
     uint64_t t0;
     double empty[QKPERF_METER_MAX];          /* cost of an empty region, subtracted */
     qkperf_why metric_why[QKPERF_METER_MAX]; /* last stop: why a metric was not counted */

@@ -2,12 +2,27 @@
  * perf.c — the hw and sw counter sources: one perf_event group per region.
  *
  * Names go through pfm.h (libpfm4, or the generic perf:: names) to a
- * perf_event_attr; the group is opened disabled on the calling thread and
- * read as one PERF_FORMAT_GROUP record whose values are matched to events
- * by their kernel IDs, never by position. When every event's mmap page
- * offers cap_user_rdpmc and cap_user_time, the region is read in user space
- * with the seqlock protocol documented in <linux/perf_event.h> instead of
- * read(2) — that costs no system call at the stop of a region. The
+ * perf_event_attr; the group is opened disabled on the calling thread (and,
+ * when asked, once more on every other thread of the process) and each
+ * copy is read as one PERF_FORMAT_GROUP record whose values are matched to
+ * events by their kernel IDs, never by position; the threads' scaled
+ * counts are summed.
+ *
+ * Why one group per thread rather than inherit=1: inherit counts only the
+ * threads created after the open, and a kernel's worker pool (libqk256's)
+ * is started by the first call, before the counters are opened; the
+ * inherited counts are summed by the kernel at read(2) only, so the user
+ * page (rdpmc) would show the opening thread alone; and older kernels
+ * refuse inherit with PERF_SAMPLE_READ (perf itself turns inherit off for
+ * group reads). A per-thread group works on every kernel and with any
+ * read format. Its cost is one RESET + ENABLE and one DISABLE + read(2)
+ * per thread per region, measured with the empty region and subtracted.
+ *
+ * When every event's mmap page offers cap_user_rdpmc and cap_user_time,
+ * the calling thread's region is read in user space with the seqlock
+ * protocol documented in <linux/perf_event.h> instead of read(2) — that
+ * costs no system call at the stop of a region (another thread's events
+ * are always read with read(2): rdpmc reads the reader's own CPU). The
  * arithmetic of that read is the pure qkperf_page_eval, tested with
  * synthetic pages; only the copy of the page's fields is done here.
  *
@@ -23,6 +38,7 @@
 
 #include "pfm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -37,7 +53,9 @@
 
 #define QKPERF_PARANOID_PATH "/proc/sys/kernel/perf_event_paranoid"
 
-struct qkperf_pgroup {
+/* One thread's copy of the group: its own leader and members. */
+typedef struct tgroup {
+    pid_t tid; /* 0: the thread that opened the group */
     size_t n;
     int *fds;                            /* fds[0] is the leader */
     uint64_t *ids;                       /* PERF_EVENT_IOC_ID of each fd */
@@ -53,6 +71,15 @@ struct qkperf_pgroup {
      * difference from the totals seen at the previous stop. The group is
      * disabled between regions, so the totals do not move meanwhile. */
     uint64_t prev_enabled, prev_running;
+} tgroup;
+
+/* The group on every thread counted; t[0] is the opening thread's, the
+ * only one that may be read with rdpmc (rdpmc reads the counters of the
+ * CPU the reader runs on, so only the reader's own events). */
+struct qkperf_pgroup {
+    size_t n;
+    size_t nthreads;
+    tgroup **t;
 };
 
 /* ---- error kinds --------------------------------------------------------- */
@@ -234,7 +261,7 @@ void qkperf_set_ioctl_fn(qkperf_ioctl_fn fn)
 }
 
 /* The group ioctls (RESET, ENABLE, DISABLE) on the leader: 0 or -errno. */
-static int qkperf_group_ioctl(const qkperf_pgroup *g, unsigned long request)
+static int qkperf_group_ioctl(const tgroup *g, unsigned long request)
 {
     errno = 0;
     if (qkperf_ioctl(g->fds[0], request, PERF_IOC_FLAG_GROUP) != 0)
@@ -242,8 +269,10 @@ static int qkperf_group_ioctl(const qkperf_pgroup *g, unsigned long request)
     return 0;
 }
 
-static void qkperf_pgroup_free(qkperf_pgroup *g)
+static void tgroup_free(tgroup *g)
 {
+    if (g == NULL)
+        return;
     for (size_t i = 0; i < g->n; i++) {
         if (g->pages != NULL && g->pages[i] != NULL)
             munmap(g->pages[i], g->page_size);
@@ -258,9 +287,9 @@ static void qkperf_pgroup_free(qkperf_pgroup *g)
     free(g);
 }
 
-static qkperf_pgroup *qkperf_pgroup_alloc(size_t n)
+static tgroup *tgroup_alloc(size_t n, pid_t tid)
 {
-    qkperf_pgroup *g = calloc(1, sizeof *g);
+    tgroup *g = calloc(1, sizeof *g);
     if (g == NULL)
         return NULL;
     g->fds = malloc(n * sizeof *g->fds);
@@ -270,12 +299,13 @@ static qkperf_pgroup *qkperf_pgroup_alloc(size_t n)
     g->kernel_only = calloc(n, sizeof *g->kernel_only);
     if (g->fds == NULL || g->ids == NULL || g->pages == NULL || g->at_start == NULL ||
         g->kernel_only == NULL) {
-        qkperf_pgroup_free(g);
+        tgroup_free(g);
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
         g->fds[i] = -1;
     g->n = n;
+    g->tid = tid;
     g->page_size = (size_t)sysconf(_SC_PAGESIZE);
     return g;
 }
@@ -323,25 +353,25 @@ static int qkperf_is_kernel_mode_sw(const struct perf_event_attr *attr)
 /* perf_event_open; a software event the kernel refuses to count in kernel
  * mode (EACCES/EPERM: perf_event_paranoid >= 2 without CAP_PERFMON) is
  * opened again user-only, and so are the group's later software events. */
-static long qkperf_open_attr(qkperf_pgroup *g, size_t i, struct perf_event_attr *attr, int cpu,
+static long qkperf_open_attr(tgroup *g, size_t i, struct perf_event_attr *attr, int cpu,
                              int group_fd)
 {
     if (attr->type == PERF_TYPE_SOFTWARE && g->sw_user_only)
         attr->exclude_kernel = 1;
     errno = 0;
-    long fd = qkperf_open(attr, 0, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
+    long fd = qkperf_open(attr, g->tid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
     if (fd < 0 && !attr->exclude_kernel && (errno == EACCES || errno == EPERM)) {
         g->sw_user_only = 1;
         attr->exclude_kernel = 1;
         errno = 0;
-        fd = qkperf_open(attr, 0, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
+        fd = qkperf_open(attr, g->tid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
     }
     if (fd >= 0)
         g->kernel_only[i] = attr->exclude_kernel && qkperf_is_kernel_mode_sw(attr);
     return fd;
 }
 
-static int qkperf_open_one(qkperf_pgroup *g, size_t i, const char *name, int cpu, qkperf_err *err)
+static int qkperf_open_one(tgroup *g, size_t i, const char *name, int cpu, qkperf_err *err)
 {
     struct perf_event_attr attr;
     if (qkperf_encode(name, i == 0, &attr, err) != 0)
@@ -365,7 +395,7 @@ static int qkperf_open_one(qkperf_pgroup *g, size_t i, const char *name, int cpu
 /* rdpmc needs every event's page to allow both the counter read and the
  * TSC-based time extrapolation; otherwise the pages are released and read(2)
  * is used. A failed mmap is not an error: it only rules out rdpmc. */
-static int qkperf_map_pages(qkperf_pgroup *g)
+static int qkperf_map_pages(tgroup *g)
 {
     for (size_t i = 0; i < g->n; i++) {
         void *p = mmap(NULL, g->page_size, PROT_READ, MAP_SHARED, g->fds[i], 0);
@@ -378,7 +408,7 @@ static int qkperf_map_pages(qkperf_pgroup *g)
     return 1;
 }
 
-static void qkperf_try_rdpmc(qkperf_pgroup *g)
+static void qkperf_try_rdpmc(tgroup *g)
 {
     g->rdpmc = qkperf_map_pages(g);
     if (g->rdpmc)
@@ -390,7 +420,87 @@ static void qkperf_try_rdpmc(qkperf_pgroup *g)
     }
 }
 
-qkperf_pgroup *qkperf_pgroup_open(const char *const *events, size_t n, int cpu, qkperf_err *err)
+/* The group on one thread: tid 0 is the calling thread. NULL with err. */
+static tgroup *tgroup_open(const char *const *events, size_t n, pid_t tid, int cpu, qkperf_err *err)
+{
+    tgroup *g = tgroup_alloc(n, tid);
+    if (g == NULL) {
+        qkperf_err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (qkperf_open_one(g, i, events[i], cpu, err) != 0) {
+            tgroup_free(g);
+            return NULL;
+        }
+    }
+    if (tid == 0)
+        qkperf_try_rdpmc(g);
+    return g;
+}
+
+static void pgroup_free(qkperf_pgroup *g)
+{
+    for (size_t i = 0; i < g->nthreads; i++)
+        tgroup_free(g->t[i]);
+    free(g->t);
+    free(g);
+}
+
+size_t qkperf_process_threads(pid_t *tids, size_t cap)
+{
+    DIR *d = opendir("/proc/self/task");
+    size_t n = 0;
+    struct dirent *e;
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long tid = strtol(e->d_name, &end, 10);
+        if (e->d_name[0] == '.' || *end != '\0' || tid <= 0)
+            continue;
+        if (tids != NULL && n < cap)
+            tids[n] = (pid_t)tid;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Every other thread of the process (a thread that exits meanwhile,
+ * ESRCH, is left out: it has nothing more to count). */
+static int open_other_threads(qkperf_pgroup *g, const char *const *events, qkperf_err *err)
+{
+    enum { MAX_TIDS = 1024 };
+    pid_t *tids = malloc(MAX_TIDS * sizeof *tids), self = (pid_t)syscall(SYS_gettid);
+    size_t nt = tids ? qkperf_process_threads(tids, MAX_TIDS) : 0;
+    tgroup **grown = nt ? realloc(g->t, (nt + 1) * sizeof *grown) : NULL;
+    if (tids == NULL || (nt && grown == NULL)) {
+        free(tids);
+        qkperf_err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
+        return -1;
+    }
+    g->t = grown ? grown : g->t;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < nt && i < MAX_TIDS; i++) {
+        if (tids[i] == self)
+            continue;
+        qkperf_err e = {0};
+        tgroup *t = tgroup_open(events, g->n, tids[i], -1, &e);
+        if (t != NULL) {
+            g->t[g->nthreads++] = t;
+        } else if (e.errnum != ESRCH) {
+            qkperf_err_set(err, e.why, e.errnum, "thread %ld of this process: %s", (long)tids[i],
+                           e.msg);
+            rc = -1;
+        }
+    }
+    free(tids);
+    return rc;
+}
+
+qkperf_pgroup *qkperf_pgroup_open_threads(const char *const *events, size_t n, int cpu,
+                                          int every_thread, qkperf_err *err)
 {
     *err = (qkperf_err){0};
     if (events == NULL || n == 0) {
@@ -402,19 +512,26 @@ qkperf_pgroup *qkperf_pgroup_open(const char *const *events, size_t n, int cpu, 
         qkperf_err_set(err, QKPERF_WHY_OTHER, 0, "libpfm initialization failed: %s", msg);
         return NULL;
     }
-    qkperf_pgroup *g = qkperf_pgroup_alloc(n);
-    if (g == NULL) {
+    qkperf_pgroup *g = calloc(1, sizeof *g);
+    if (g == NULL || (g->t = calloc(1, sizeof *g->t)) == NULL) {
+        free(g);
         qkperf_err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
         return NULL;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (qkperf_open_one(g, i, events[i], cpu, err) != 0) {
-            qkperf_pgroup_free(g);
-            return NULL;
-        }
+    g->n = n;
+    g->t[0] = tgroup_open(events, n, 0, cpu, err);
+    if (g->t[0] != NULL)
+        g->nthreads = 1;
+    if (g->t[0] == NULL || (every_thread && open_other_threads(g, events, err) != 0)) {
+        pgroup_free(g);
+        return NULL;
     }
-    qkperf_try_rdpmc(g);
     return g;
+}
+
+qkperf_pgroup *qkperf_pgroup_open(const char *const *events, size_t n, int cpu, qkperf_err *err)
+{
+    return qkperf_pgroup_open_threads(events, n, cpu, 0, err);
 }
 
 size_t qkperf_pgroup_size(const qkperf_pgroup *g)
@@ -422,15 +539,20 @@ size_t qkperf_pgroup_size(const qkperf_pgroup *g)
     return g->n;
 }
 
+size_t qkperf_pgroup_threads(const qkperf_pgroup *g)
+{
+    return g->nthreads;
+}
+
 int qkperf_pgroup_uses_rdpmc(const qkperf_pgroup *g)
 {
-    return g->rdpmc;
+    return g->t[0]->rdpmc;
 }
 
 void qkperf_pgroup_close(qkperf_pgroup *g)
 {
     if (g != NULL)
-        qkperf_pgroup_free(g);
+        pgroup_free(g);
 }
 
 /* ---- reading through the mmap page (rdpmc) ------------------------------- */
@@ -529,7 +651,7 @@ static int qkperf_read_page(volatile struct perf_event_mmap_page *pc, qkperf_pag
 }
 
 /* Every event's value now; 1 when all are live. */
-static int qkperf_read_pages(qkperf_pgroup *g, qkperf_page_value *out)
+static int qkperf_read_pages(tgroup *g, qkperf_page_value *out)
 {
     int live = 1;
     for (size_t i = 0; i < g->n; i++)
@@ -539,7 +661,7 @@ static int qkperf_read_pages(qkperf_pgroup *g, qkperf_page_value *out)
 
 /* ---- start / stop ------------------------------------------------------- */
 
-int qkperf_pgroup_start(qkperf_pgroup *g)
+static int tgroup_start(tgroup *g)
 {
     int rc = qkperf_group_ioctl(g, PERF_EVENT_IOC_RESET);
     if (rc == 0)
@@ -554,8 +676,18 @@ int qkperf_pgroup_start(qkperf_pgroup *g)
     return 0;
 }
 
+/* The other threads first, the calling thread's group last: its region
+ * (the one rdpmc may read) is the tightest around the caller's work. */
+int qkperf_pgroup_start(qkperf_pgroup *g)
+{
+    int rc = 0;
+    for (size_t i = g->nthreads; rc == 0 && i-- > 0;)
+        rc = tgroup_start(g->t[i]);
+    return rc;
+}
+
 /* The position of an ID in the group, or -1. */
-static long qkperf_find_id(const qkperf_pgroup *g, uint64_t id)
+static long qkperf_find_id(const tgroup *g, uint64_t id)
 {
     for (size_t i = 0; i < g->n; i++)
         if (g->ids[i] == id)
@@ -564,7 +696,7 @@ static long qkperf_find_id(const qkperf_pgroup *g, uint64_t id)
 }
 
 /* Parse { nr, time_enabled, time_running, { value, id }[nr] } into out[]. */
-static int qkperf_parse_group(qkperf_pgroup *g, const uint64_t *buf, qkperf_count *out)
+static int qkperf_parse_group(tgroup *g, const uint64_t *buf, qkperf_count *out)
 {
     if (buf[0] != g->n)
         return -EPROTO;
@@ -581,7 +713,7 @@ static int qkperf_parse_group(qkperf_pgroup *g, const uint64_t *buf, qkperf_coun
     return 0;
 }
 
-static int qkperf_stop_read(qkperf_pgroup *g, qkperf_count *out)
+static int qkperf_stop_read(tgroup *g, qkperf_count *out)
 {
     size_t words = 3 + 2 * g->n;
     uint64_t stackbuf[3 + 2 * 16];
@@ -604,7 +736,7 @@ static int qkperf_stop_read(qkperf_pgroup *g, qkperf_count *out)
 /* rdpmc path; 1 when out was filled, 0 when the values were not all live
  * (an event not on a counter at start or stop): then read(2) must. The
  * counters are read before disabling, while they are live on the PMU. */
-static int qkperf_stop_rdpmc(qkperf_pgroup *g, qkperf_count *out)
+static int qkperf_stop_rdpmc(tgroup *g, qkperf_count *out)
 {
     qkperf_page_value stop[16];
     qkperf_page_value *v = g->n <= 16 ? stop : malloc(g->n * sizeof *v);
@@ -617,7 +749,7 @@ static int qkperf_stop_rdpmc(qkperf_pgroup *g, qkperf_count *out)
 }
 
 /* Events opened user-only that the kernel counts only in kernel mode. */
-static void qkperf_mark_kernel_only(const qkperf_pgroup *g, qkperf_count *out)
+static void qkperf_mark_kernel_only(const tgroup *g, qkperf_count *out)
 {
     for (size_t i = 0; i < g->n; i++) {
         if (!g->kernel_only[i])
@@ -628,7 +760,7 @@ static void qkperf_mark_kernel_only(const qkperf_pgroup *g, qkperf_count *out)
     }
 }
 
-int qkperf_pgroup_stop(qkperf_pgroup *g, qkperf_count *out)
+static int tgroup_stop(tgroup *g, qkperf_count *out)
 {
     int done = g->rdpmc && qkperf_stop_rdpmc(g, out);
     int rc = qkperf_group_ioctl(g, PERF_EVENT_IOC_DISABLE);
@@ -636,5 +768,45 @@ int qkperf_pgroup_stop(qkperf_pgroup *g, qkperf_count *out)
         rc = qkperf_stop_read(g, out);
     if (rc == 0)
         qkperf_mark_kernel_only(g, out);
+    return rc;
+}
+
+/* Add another thread's count of an event into the total. A thread that
+ * did not run while the group was enabled (time_enabled 0: a per-thread
+ * event's time runs only while its thread is on a CPU) counted nothing,
+ * truly; one that ran but never got the counters makes the total unknown. */
+static void add_thread(qkperf_count *sum, const qkperf_count *c)
+{
+    if (c->enabled == 0)
+        return;
+    if (!c->counted) {
+        sum->counted = 0;
+        sum->value = 0.0;
+        if (sum->why == QKPERF_WHY_OK)
+            sum->why = c->why;
+        return;
+    }
+    if (sum->counted)
+        sum->value += c->value;
+    sum->raw += c->raw;
+    if (c->ratio < sum->ratio)
+        sum->ratio = c->ratio;
+}
+
+int qkperf_pgroup_stop(qkperf_pgroup *g, qkperf_count *out)
+{
+    int rc = tgroup_stop(g->t[0], out);
+    qkperf_count stackbuf[16];
+    qkperf_count *c = g->n <= 16 ? stackbuf : malloc(g->n * sizeof *c);
+    if (c == NULL)
+        rc = rc ? rc : -ENOMEM;
+    for (size_t t = 1; t < g->nthreads; t++) {
+        int trc = c != NULL ? tgroup_stop(g->t[t], c) : -ENOMEM;
+        for (size_t i = 0; rc == 0 && trc == 0 && i < g->n; i++)
+            add_thread(&out[i], &c[i]);
+        rc = rc ? rc : trc;
+    }
+    if (c != stackbuf)
+        free(c);
     return rc;
 }

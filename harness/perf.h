@@ -3,7 +3,11 @@
  *
  * Events are opened as one group (leader first) with PERF_FORMAT_GROUP |
  * TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING | ID, disabled, exclude_hv=1, on
- * the calling thread (pid 0) and any CPU or one CPU. Hardware events count
+ * the calling thread (pid 0) and any CPU or one CPU, and with
+ * qkperf_pgroup_open_threads once more on each other thread of the
+ * process as /proc/self/task lists them at the open (any CPU): a region's
+ * counts are then the sums over those threads, so the work of a kernel's
+ * worker pool is counted, provided its workers exist before the open. Hardware events count
  * user space only (exclude_kernel=1). Software events count kernel mode too:
  * the kernel counts context switches and CPU migrations in kernel context,
  * so with exclude_kernel they would always read 0. When perf_event_paranoid
@@ -21,6 +25,7 @@
 #include <linux/perf_event.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Why something cannot be counted; every kind has a fixed message. */
 typedef enum qkperf_why {
@@ -68,7 +73,18 @@ typedef struct qkperf_pgroup qkperf_pgroup;
 /* Open events (names as libpfm knows them, or perf::...), cpu -1 for any.
  * On failure returns NULL and fills err (naming the first failing event). */
 qkperf_pgroup *qkperf_pgroup_open(const char *const *events, size_t n, int cpu, qkperf_err *err);
+/* The same, and with every_thread also on each other thread of the
+ * process (those that exist now; one that exits during the open is left
+ * out). A value is then the sum of the threads' scaled counts; it is not
+ * counted when a thread ran but its group never got the counters. */
+qkperf_pgroup *qkperf_pgroup_open_threads(const char *const *events, size_t n, int cpu,
+                                          int every_thread, qkperf_err *err);
 size_t qkperf_pgroup_size(const qkperf_pgroup *g);
+/* The threads the group counts (1 for qkperf_pgroup_open). */
+size_t qkperf_pgroup_threads(const qkperf_pgroup *g);
+/* The threads of this process now (/proc/self/task), their ids into
+ * tids[0..cap) when tids is not NULL; 0 when the list cannot be read. */
+size_t qkperf_process_threads(pid_t *tids, size_t cap);
 int qkperf_pgroup_start(qkperf_pgroup *g);                   /* 0 or -errno */
 int qkperf_pgroup_stop(qkperf_pgroup *g, qkperf_count *out); /* n values; 0 or -errno */
 int qkperf_pgroup_uses_rdpmc(const qkperf_pgroup *g);

@@ -6,9 +6,9 @@
  * only: perf_event_paranoid 2 forbids kernel counting for most users; perf.c
  * clears exclude_kernel again for software events, which the kernel counts
  * in kernel context, and falls back to user-only when refused), and
- * libpfm's PMU tables answer which model the host is and how many counters
- * it has. libpfm decides "present" from CPUID, so a present PMU is not a
- * promise that perf_event_open will work: the perf.c probe decides that.
+ * libpfm's PMU tables answer which model the host is; CPUID (or a table
+ * where CPUID says nothing) how many counters a thread has. libpfm decides "present" from CPUID, so
+ * a present PMU is not a promise that perf_event_open will work: the perf.c probe decides that.
  *
  * Without libpfm, a fixed table of the generic perf:: names keeps the sw
  * source (and the generic hw events, where a PMU exists) usable; any other
@@ -198,26 +198,77 @@ const char *qkperf_pfm_host_pmu(void)
 }
 
 /*
- * num_cntrs only: the general-purpose counters. Intel's fixed counters are
- * extra capacity the kernel uses on its own for cycles (0x3c), instructions
- * (0xc0) and TOPDOWN:SLOTS, so a group with those events fits "general + the
- * fixed ones"; callers that split groups count them separately. libpfm fills
- * num_cntrs from CPUID for the present PMU and with the table's static
- * maximum for an inactive one. Generic perf:: names (and names without a
- * prefix) land on the host PMU's counters, so they get the host's count.
+ * The general-purpose counters a thread may use. Intel's fixed counters
+ * are extra capacity the kernel uses on its own for cycles (0x3c),
+ * instructions (0xc0) and TOPDOWN:SLOTS, so a group with those events fits
+ * "general + the fixed ones"; callers that split groups count them
+ * separately. libpfm's num_cntrs is a static figure of its table, not
+ * CPUID (its icl table says 16, "with HT off", where an Ice Lake thread
+ * has 8), so on the host's own Intel PMU the count comes from CPUID leaf
+ * 0xa (EAX bits 15:8, what the kernel uses: it already halves for SMT on
+ * Skylake); where that leaf reports no PMU (a VM without one, or another
+ * vendor's table), from the table below, else from libpfm's. Generic
+ * perf:: names (and names without a prefix) land on the host PMU's
+ * counters, so they get the host's count.
  */
-int qkperf_pfm_num_counters(const char *name)
+static const struct {
+    const char *pmu;
+    int counters;
+} qkperf_pfm_thread_counters[] = {
+    {"icl", 8}, /* Sunny Cove: 8 per logical processor, SMT or not */
+    {"icx", 8},
+};
+
+/* CPUID.0AH: general counters per logical processor, 0 when not reported. */
+static int qkperf_cpuid_counters(void)
+{
+    unsigned a, b, c, d;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    if (a < 0xa || b != 0x756e6547) /* "Genu": leaf 0xa is Intel's */
+        return 0;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0xa), "c"(0));
+    return (a & 0xff) >= 1 ? (int)(a >> 8 & 0xff) : 0;
+}
+
+static int qkperf_pfm_counters_of(const pfm_pmu_info_t *info, int host, const char **origin)
+{
+    int cpuid = host ? qkperf_cpuid_counters() : 0;
+    if (cpuid > 0) {
+        *origin = "CPUID leaf 0xa";
+        return cpuid;
+    }
+    for (size_t i = 0; i < sizeof qkperf_pfm_thread_counters / sizeof qkperf_pfm_thread_counters[0];
+         i++)
+        if (strcmp(info->name, qkperf_pfm_thread_counters[i].pmu) == 0) {
+            *origin = "the model's count per thread; CPUID leaf 0xa reports none";
+            return qkperf_pfm_thread_counters[i].counters;
+        }
+    *origin = "libpfm's table";
+    return info->num_cntrs > 0 ? info->num_cntrs : -1;
+}
+
+int qkperf_pfm_counters(const char *name, const char **origin)
 {
     size_t len = name ? qkperf_pfm_prefix_len(name) : 0;
-    pfm_pmu_info_t info;
+    pfm_pmu_info_t info, host;
+    const char *unused;
 
+    if (origin == NULL)
+        origin = &unused;
+    *origin = "unknown";
     if (qkperf_pfm_init(NULL, 0) != 0)
         return -1;
+    int have_host = qkperf_pfm_host_info(&host) == 0;
     if (len == 0 || (len == 4 && strncmp(name, "perf", 4) == 0))
-        return qkperf_pfm_host_info(&info) == 0 ? info.num_cntrs : -1;
+        return have_host ? qkperf_pfm_counters_of(&host, 1, origin) : -1;
     if (qkperf_pfm_pmu_by_name(name, len, &info) != 0)
         return -1;
-    return info.num_cntrs > 0 ? info.num_cntrs : -1;
+    return qkperf_pfm_counters_of(&info, have_host && strcmp(info.name, host.name) == 0, origin);
+}
+
+int qkperf_pfm_num_counters(const char *name)
+{
+    return qkperf_pfm_counters(name, NULL);
 }
 
 #else /* !HAVE_LIBPFM */
@@ -282,10 +333,17 @@ const char *qkperf_pfm_host_pmu(void)
     return NULL;
 }
 
-int qkperf_pfm_num_counters(const char *name)
+int qkperf_pfm_counters(const char *name, const char **origin)
 {
     (void)name;
+    if (origin != NULL)
+        *origin = "unknown";
     return -1;
+}
+
+int qkperf_pfm_num_counters(const char *name)
+{
+    return qkperf_pfm_counters(name, NULL);
 }
 
 #endif /* HAVE_LIBPFM */

@@ -30,8 +30,12 @@ int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr, char *msg,
 
 /* libpfm's host PMU model ("amd64_fam19h_zen4"), or NULL if none is active. */
 const char *qkperf_pfm_host_pmu(void);
-/* General-purpose counters of the PMU an event name belongs to ("pmu::..."),
- * or of the host PMU when name is NULL; -1 if unknown. */
+/* General-purpose counters a thread has on the PMU an event name belongs
+ * to ("pmu::..."), or on the host PMU when name is NULL; -1 if unknown. */
 int qkperf_pfm_num_counters(const char *name);
+/* The same, and where the figure came from into *origin (static text:
+ * "CPUID leaf 0xa", "the model's count per thread; ...", "libpfm's table"); origin
+ * may be NULL. */
+int qkperf_pfm_counters(const char *name, const char **origin);
 
 #endif

@@ -1,8 +1,11 @@
 /*
  * plot_counters.c — the plots of counted and modelled figures: per-phase
  * counters from the sim, static and hw sources, a panel per (source,
- * metric) chosen by priority, and the static source's port pressure per
- * phase and resource (see plot.h).
+ * metric) chosen by priority; the static source's port pressure per
+ * phase and resource (llvm-mca; the model named, and the stand-in model of
+ * the AVX-512 variants when the host's has no AVX-512); and, where a PMU
+ * counted a PORTS group, the same layout of its counted per-port (or
+ * proxy) figures, ports-hw (see plot.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -390,38 +393,54 @@ static size_t family_starts(const qkperf_ports *p, const char **fams, double *st
     return n;
 }
 
-static int ports_render(qkperf_plot_ctx *c, const char *op, const char *size, const char *name,
-                        const char *path, const qkperf_ports *p)
+/* The lists and scale every port plot gives ports.gp. */
+static void ports_vars(qkperf_gp_vars *v, const qkperf_ports *p)
 {
     const char *fams[4];
     double starts[4];
+    char var[40];
     size_t nf = family_starts(p, fams, starts);
-    const char *mcpu = json_string_value(json_object_get(c->r->config, "mcpu"));
-    char model[200], title[400], cap[500], var[40];
-    snprintf(model, sizeof model, "%s", mcpu && *mcpu ? mcpu : "CPU model not recorded");
-    qkperf_gp_vars v = {0};
-    qkperf_gp_list(&v, "variants", p->vs.v, p->vs.n);
-    qkperf_gp_list(&v, "phases", p->ph.v, p->ph.n);
-    qkperf_gp_list(&v, "resources", p->res.v, p->res.n);
-    qkperf_gp_list(&v, "families", fams, nf);
+    qkperf_gp_list(v, "variants", p->vs.v, p->vs.n);
+    qkperf_gp_list(v, "phases", p->ph.v, p->ph.n);
+    qkperf_gp_list(v, "resources", p->res.v, p->res.n);
+    qkperf_gp_list(v, "families", fams, nf);
     for (size_t f = 0; f < nf; f++) {
         snprintf(var, sizeof var, "famstart_%zu", f + 1);
-        qkperf_gp_num(&v, var, starts[f]);
+        qkperf_gp_num(v, var, starts[f]);
     }
-    qkperf_gp_num(&v, "vmax", p->vmax);
-    snprintf(title, sizeof title, "%s %s: port pressure per phase, llvm-mca -mcpu=%s", op, size,
-             model);
+    qkperf_gp_num(v, "vmax", p->vmax);
+}
+
+static int ports_render(qkperf_plot_ctx *c, const char *op, const char *size, const char *name,
+                        const char *path, const qkperf_ports *p)
+{
+    /* The models as the run recorded them: the host's, and the stand-in
+     * the AVX-512 variants were given when the host's model has none. */
+    const char *mcpu = json_string_value(json_object_get(c->r->config, "mcpu"));
+    const char *avx512 = json_string_value(json_object_get(c->r->config, "mcpu_avx512"));
+    char model[200], title[400], cap[700], extra[260] = "";
+    snprintf(model, sizeof model, "%s", mcpu && *mcpu ? mcpu : "CPU model not recorded");
+    if (avx512 && *avx512)
+        snprintf(extra, sizeof extra, "; AVX-512 variants -mcpu=%s", avx512);
+    qkperf_gp_vars v = {0};
+    ports_vars(&v, p);
+    char short_avx512[64] = "";
+    if (avx512 && *avx512) /* "icelake-server (stand-in: ...)": the model's name */
+        snprintf(short_avx512, sizeof short_avx512, "; AVX-512 variants -mcpu=%.*s (stand-in)",
+                 (int)strcspn(avx512, " "), avx512);
+    snprintf(title, sizeof title, "%s %s: port pressure per phase, llvm-mca -mcpu=%s%s", op, size,
+             model, short_avx512);
     snprintf(
         cap, sizeof cap,
-        "%s at %s: uops per loop iteration on each llvm-mca resource (static model, -mcpu=%s), "
+        "%s at %s: uops per loop iteration on each llvm-mca resource (static model, -mcpu=%s%s), "
         "per phase and variant; the bottleneck resource of each phase outlined",
-        op, size, model);
+        op, size, model, extra);
     int rc = qkperf_plot_render(c, "ports", name, path, title, &v, cap);
     qkperf_gp_vars_free(&v);
     return rc;
 }
 
-int qkperf_plot_ports(qkperf_plot_ctx *c, const char *op, const char *size)
+static int ports_static(qkperf_plot_ctx *c, const char *op, const char *size)
 {
     qkperf_ports p;
     ports_collect(c->r, op, size, &p);
@@ -438,4 +457,114 @@ int qkperf_plot_ports(qkperf_plot_ctx *c, const char *op, const char *size)
     if (!rows)
         return qkperf_plot_skip(c, "%s: the static records carry no port pressure", name);
     return ports_render(c, op, size, name, path, &p);
+}
+
+/* ---- 7. port figures counted by the PMU (hw) ------------------------------------ */
+
+/* A PORTS group's figures, by the units their names carry: uops per cycle
+ * on each port (Intel), ops of a kind per cycle and the fraction of cycles
+ * a scheduler was full (Zen's proxies). */
+static int hw_port_metric(const char *m)
+{
+    static const char *const tails[] = {"[uops/cycle]", "[per cycle]", "full [cycles]"};
+    size_t n = strlen(m);
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        size_t k = strlen(tails[i]);
+        if (n >= k && !strcmp(m + n - k, tails[i]))
+            return 1;
+    }
+    return 0;
+}
+
+static const qkperf_record *hw_port_record(const qkperf_results *r, const char *op,
+                                           const char *size, const char *variant, const char *phase,
+                                           const char *metric)
+{
+    const qkperf_record *x = qkperf_plot_counted(r, op, variant, size, phase, metric);
+    return x && !strcmp(x->source, "hw") && isfinite(x->median) ? x : NULL;
+}
+
+static void hw_ports_collect(const qkperf_results *r, const char *op, const char *size,
+                             qkperf_ports *p)
+{
+    qkperf_names all_ph = qkperf_plot_distinct(r, op, QKPERF_FIELD_PHASE, 1), has_ph = {.n = 0};
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (!x->counted || !x->n || strcmp(x->source, "hw") || strcmp(x->op, op) ||
+            strcmp(x->size, size) || !hw_port_metric(x->metric) ||
+            strcmp(x->view, qkperf_default_view(x->phase)))
+            continue;
+        qkperf_names_add(&p->vs, x->variant);
+        qkperf_names_add(&has_ph, x->phase);
+        qkperf_names_add(&p->res, x->metric);
+        if (x->median > p->vmax)
+            p->vmax = x->median;
+    }
+    for (size_t k = 0; k < all_ph.n; k++)
+        for (size_t j = 0; j < has_ph.n; j++)
+            if (!strcmp(all_ph.v[k], has_ph.v[j]))
+                qkperf_names_add(&p->ph, all_ph.v[k]);
+    for (size_t j = 0; j < has_ph.n; j++)
+        if (!strcmp(has_ph.v[j], "total"))
+            qkperf_names_add(&p->ph, "total");
+    qsort(p->res.v, p->res.n, sizeof p->res.v[0], resource_cmp);
+}
+
+static int hw_ports_rows(FILE *f, const qkperf_results *r, const char *op, const char *size,
+                         const qkperf_ports *p)
+{
+    int rows = 0;
+    fprintf(f, "# variant,phase,figure (indices into the lists given to ports.gp),median,0\n");
+    for (size_t v = 0; v < p->vs.n; v++)
+        for (size_t k = 0; k < p->ph.n; k++)
+            for (size_t j = 0; j < p->res.n; j++) {
+                const qkperf_record *x =
+                    hw_port_record(r, op, size, p->vs.v[v], p->ph.v[k], p->res.v[j]);
+                if (!x)
+                    continue;
+                fprintf(f, "%zu,%zu,%zu,%.6g,0\n", v, k, j, x->median);
+                rows++;
+            }
+    return rows;
+}
+
+static int ports_hw(qkperf_plot_ctx *c, const char *op, const char *size)
+{
+    qkperf_ports p;
+    hw_ports_collect(c->r, op, size, &p);
+    if (!p.vs.n || !p.res.n)
+        return 0; /* no PORTS group was counted: nothing to say */
+    char name[200], path[PATH_MAX], title[300], cap[600];
+    qkperf_plot_name(name, sizeof name, "ports-hw", op, size);
+    FILE *f = qkperf_plot_open_data(c, name, path, sizeof path);
+    if (!f)
+        return -1;
+    int rows = hw_ports_rows(f, c->r, op, size, &p);
+    if (qkperf_plot_close_data(c, f, path))
+        return -1;
+    if (!rows)
+        return qkperf_plot_skip(c, "%s: no counted port figures", name);
+    const char *pmu =
+        json_string_value(json_object_get(json_object_get(c->r->machine, "pmu"), "libpfm_pmu"));
+    qkperf_gp_vars v = {0};
+    ports_vars(&v, &p);
+    qkperf_gp_str(&v, "cbtitle", "per cycle (log scale)");
+    qkperf_gp_str(&v, "footer", "source hw: counted by the PMU, medians per call");
+    snprintf(title, sizeof title, "%s %s: port figures per phase, counted (hw, %s)", op, size,
+             pmu ? pmu : "PMU");
+    snprintf(cap, sizeof cap,
+             "%s at %s: the PORTS group's figures per phase and variant, counted by the PMU "
+             "(%s; source hw): uops per cycle on each port where the PMU counts ports, "
+             "otherwise the dispatch and scheduler proxies",
+             op, size, pmu ? pmu : "PMU");
+    int rc = qkperf_plot_render(c, "ports", name, path, title, &v, cap);
+    qkperf_gp_vars_free(&v);
+    return rc;
+}
+
+int qkperf_plot_ports(qkperf_plot_ctx *c, const char *op, const char *size)
+{
+    int rc = ports_static(c, op, size);
+    return rc ? rc : ports_hw(c, op, size);
 }

@@ -240,7 +240,7 @@ static void qkperf_probe_pfm(qkperf_probe_t *p)
     p->pfm_pmu = qkperf_pfm_host_pmu();
     snprintf(p->pfm_groups_buf, sizeof p->pfm_groups_buf, "%s", qkperf_group_host_folder(NULL));
     p->pfm_groups = p->pfm_groups_buf;
-    p->hw_counters = qkperf_pfm_num_counters(NULL);
+    p->hw_counters = qkperf_pfm_counters(NULL, &p->hw_counters_origin);
     if (p->pfm_pmu == NULL)
         snprintf(p->pfm_reason, sizeof p->pfm_reason, "%s",
                  qkperf_why_text(QKPERF_WHY_PMU_INACTIVE));
@@ -365,7 +365,8 @@ static void qkperf_print_hw(const qkperf_probe_t *p, FILE *out)
     }
     fprintf(out, "available: %s %s", p->hw_events[0], p->hw_events[1]);
     if (p->hw_counters > 0)
-        fprintf(out, " (%d general counters)", p->hw_counters);
+        fprintf(out, " (%d general counters, %s)", p->hw_counters,
+                p->hw_counters_origin ? p->hw_counters_origin : "libpfm's table");
     if (p->hw_reason[0] != '\0')
         fprintf(out, "; %s", p->hw_reason);
     fputc('\n', out);

@@ -31,12 +31,13 @@ typedef struct qkperf_probe_t {
     char pfm_groups_buf[64];
     char pfm_reason[192]; /* why pfm_pmu is NULL */
 
-    qkperf_why hw_why;     /* cycles + instructions group */
-    int hw_errnum;         /* errno of the failed open, 0 if none */
-    char hw_reason[320];   /* failure: what failed and why; success: a
-                              note when only the generic names work */
-    char hw_events[2][96]; /* cycles, instructions names that counted */
-    int hw_counters;       /* general counters per libpfm, -1 unknown */
+    qkperf_why hw_why;              /* cycles + instructions group */
+    int hw_errnum;                  /* errno of the failed open, 0 if none */
+    char hw_reason[320];            /* failure: what failed and why; success: a
+                                       note when only the generic names work */
+    char hw_events[2][96];          /* cycles, instructions names that counted */
+    int hw_counters;                /* general counters of a thread, -1 unknown */
+    const char *hw_counters_origin; /* where that figure came from (pfm.h) */
 
     qkperf_why sw_why;          /* task-clock, page-faults, context-switches,
                                    cpu-migrations group */

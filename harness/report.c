@@ -382,6 +382,102 @@ static void phase_table(FILE *f, const qkperf_results *r, const char *op, const 
     fprintf(f, "\n");
 }
 
+/* The fused kernel's hw figure of a variant (median), NaN if none. */
+static double hw_total(const qkperf_results *r, const char *op, const char *v, const char *size,
+                       const char *metric, unsigned *threads, double *mux)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (!strcmp(x->source, "hw") && x->counted && !strcmp(x->op, op) &&
+            !strcmp(x->variant, v) && !strcmp(x->size, size) && !strcmp(x->phase, "total") &&
+            !strcmp(x->metric, metric)) {
+            *threads = x->threads > *threads ? x->threads : *threads;
+            *mux = fmin(*mux, x->mux_ratio);
+            return x->median;
+        }
+    }
+    return NAN;
+}
+
+/* The hw figures that say most about a kernel, in the groups' names: the
+ * columns of the hardware table are those of them that were counted. */
+static const char *const hw_columns[] = {
+    "IPC",
+    "retiring",
+    "bad speculation",
+    "frontend bound",
+    "backend bound",
+    "backend: memory bound",
+    "miss ratio",
+    "vector ALU share p5",
+    "FP share of dispatched ops",
+};
+
+static void hw_table(FILE *f, const qkperf_results *r, const char *op, const char *size)
+{
+    const char *vs[32], *cols[sizeof hw_columns / sizeof hw_columns[0]];
+    size_t nv = variants_at(r, op, size, vs, 32), nc = 0;
+    unsigned threads = 0;
+    double mux = 1.0;
+    for (size_t c = 0; c < sizeof hw_columns / sizeof hw_columns[0]; c++)
+        for (size_t i = 0; i < nv; i++)
+            if (isfinite(hw_total(r, op, vs[i], size, hw_columns[c], &threads, &mux))) {
+                cols[nc++] = hw_columns[c];
+                break;
+            }
+    if (!nc)
+        return;
+    fprintf(f, "### %s at %s: the fused kernel's hardware counters\n\n| variant |", op, size);
+    for (size_t c = 0; c < nc; c++)
+        fprintf(f, " %s |", cols[c]);
+    fprintf(f, "\n|---|");
+    for (size_t c = 0; c < nc; c++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (size_t i = 0; i < nv; i++) {
+        fprintf(f, "| %s |", vs[i]);
+        for (size_t c = 0; c < nc; c++) {
+            double v = hw_total(r, op, vs[i], size, cols[c], &threads, &mux);
+            if (isfinite(v))
+                fprintf(f, " %.3g |", v);
+            else
+                fprintf(f, " n/a |");
+        }
+        fprintf(f, "\n");
+    }
+    char groups[256] = "";
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(r->config, "groups"), i, g)
+        snprintf(groups + strlen(groups), sizeof groups - strlen(groups), "%s%s", i ? ", " : "",
+                 json_string_value(g));
+    fprintf(f, "\n(source hw, event groups %s: medians per call of the fused kernel", groups);
+    if (threads > 1)
+        fprintf(f, ", summed over the %u threads counted", threads);
+    if (mux < 0.999)
+        fprintf(f, ", scaled: the counters were shared, counted %.0f%% of the time at least",
+                100 * mux);
+    fprintf(f, "; every phase and metric is in results.json.)\n\n");
+}
+
+/* The hardware section, where a PMU counted (otherwise "What could not be
+ * measured" says why). */
+static void hw_section(FILE *f, const qkperf_results *r, const char *const *ops,
+                       const char *const *sizes, size_t n)
+{
+    if (!has_source(r, "hw", 1))
+        return;
+    fprintf(f,
+            "## Hardware counters\n\nCounted by the PMU (%s), per call of the fused kernel "
+            "at the ladder sizes: instructions per cycle, the top-down fractions of the "
+            "pipeline's slots where the groups give them, and the event groups' telling "
+            "ratios.\n\n",
+            mstr(r, "pmu", "libpfm_pmu"));
+    for (size_t k = 0; k < n; k++)
+        if (sizes[k])
+            hw_table(f, r, ops[k], sizes[k]);
+}
+
 static void decode_section(FILE *f, const qkperf_results *r)
 {
     const char *size = NULL;
@@ -525,6 +621,9 @@ int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *fi
         guesses(f, r, "dequantize", dq_ladder);
     if (gv_ladder)
         guesses(f, r, "gemv", gv_ladder);
+    const char *hw_ops[] = {"dequantize", "gemv", "gemv-i8"};
+    const char *hw_sizes[] = {dq_ladder, gv_ladder, i8_ladder};
+    hw_section(f, r, hw_ops, hw_sizes, 3);
     fprintf(f, "## Tables\n\n");
     if (dq_ladder)
         phase_table(f, r, "dequantize", dq_ladder);

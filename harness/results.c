@@ -265,13 +265,16 @@ static json_t *record_json(const qkperf_record *x)
     json_t *s = json_array();
     for (size_t i = 0; i < x->n; i++)
         json_array_append_new(s, num(x->samples[i]));
-    return json_pack(
+    json_t *o = json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:b,s:s?,s:o,s:{s:I,s:I}}", "op",
         x->op, "variant", x->variant, "size", x->size, "phase", x->phase, "view", x->view, "metric",
         x->metric, "source", x->source, "unit", x->unit, "batch", (json_int_t)x->batch, "samples",
         s, "median", num(x->median), "mad", num(x->mad), "min", num(x->min), "counted", x->counted,
         "reason", x->counted ? NULL : x->why, "multiplex", num(x->mux_ratio), "outliers", "low",
         (json_int_t)x->outliers_low, "high", (json_int_t)x->outliers_high);
+    if (o && x->threads > 0) /* hw, sw: counted on this many threads, summed */
+        json_object_set_new(o, "threads", json_integer(x->threads));
+    return o;
 }
 
 static json_t *results_json(const qkperf_results *r)
@@ -634,6 +637,12 @@ static int record_from_json(json_t *o, qkperf_record *x, double *buf, size_t cap
         return -1;
     snprintf(x->why, sizeof x->why, "%s", r ? r : "");
     x->batch = (unsigned long)batch;
+    json_int_t threads;
+    if (get_int(o, "threads", 0, 0, &threads, why, wlen))
+        return -1;
+    if (threads > 65536)
+        return snprintf(why, wlen, "field 'threads' is out of range, expected at most 65536"), -1;
+    x->threads = (unsigned)threads;
     return 0;
 }
 

@@ -35,6 +35,7 @@ typedef struct qkperf_record {
     int counted;         /* 0: n/a, see why */
     char why[200];
     double mux_ratio;                   /* running/enabled (hw, sw); 1 otherwise */
+    unsigned threads;                   /* hw, sw: threads counted and summed; 0 otherwise */
     size_t outliers_low, outliers_high; /* Tukey, mild or worse */
 } qkperf_record;
 

@@ -84,6 +84,11 @@ static int measure_op(const qkperf_review_opts *c, qkperf_job *j, const char *op
     j->ro.samples = c->samples;
     j->use_sim = c->sim;
     j->use_static = c->stat;
+    if (c->hw) { /* a PMU: the top-down and port figures beside CYCLES */
+        j->groups[1] = "TOPDOWN";
+        j->groups[2] = "PORTS";
+        j->groups[3] = NULL;
+    }
     if (c->quick) /* about +-4 points on a share instead of +-2 */
         j->sample_count = 600;
     if (qkperf_job_ready(j, err, sizeof err))
@@ -277,6 +282,7 @@ int qkperf_review_run(const qkperf_review_opts *o)
     step(1, n, "probe: what can be counted here");
     qkperf_probe_t p;
     qkperf_probe(&p);
+    c.hw = p.hw_why == QKPERF_WHY_OK;
     if (write_probe(&c, &p))
         fprintf(stderr, "qkperf: cannot write %s/probe.txt\n", c.dir);
     step(2, n, "roofline: this machine's bandwidth limits");

@@ -18,6 +18,7 @@ typedef struct qkperf_review_opts {
     int decode;       /* the decode step */
     unsigned samples; /* per region, 1..100000 (default 11) */
     int compact;      /* results.json without raw samples, no CSV, PNG plots only */
+    int hw;           /* set by the run from the probe: also count TOPDOWN and PORTS */
 } qkperf_review_opts;
 
 /* Defaults: folder review, sim, static and decode on, 11 samples. */

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "derive.h"
+#include "events.h"
 #include "groups.h"
 #include "incontext.h"
 #include "meter.h"
@@ -44,7 +46,7 @@ typedef struct plan {
     qkperf_meter tsc;
     pass passes[MAX_PASSES];
     size_t npasses;
-    qkperf_group *groups[MAX_GROUPS];
+    qkperf_group *groups[MAX_GROUPS + 1]; /* + the -e events */
     size_t ngroups;
     double overhead_ns; /* start/stop cost of the heaviest pass */
 } plan;
@@ -113,6 +115,16 @@ static size_t part_width(const qkperf_group *g)
 int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errlen)
 {
     size_t passes = 1;
+    if (o->events && o->events[0]) {
+        qkperf_group *g = qkperf_events_group(o->events, err, errlen);
+        if (!g)
+            return -1;
+        int many = g->nevents > MAX_GROUP_EVENTS;
+        passes += (g->nevents + part_width(g) - 1) / part_width(g);
+        qkperf_group_free(g);
+        if (many)
+            return snprintf(err, errlen, "-e: too many events (at most %d)", MAX_GROUP_EVENTS), -1;
+    }
     for (size_t i = 0; o->groups && o->groups[i]; i++) {
         if (i >= MAX_GROUPS)
             return snprintf(err, errlen, "too many event groups (at most %d)", MAX_GROUPS), -1;
@@ -214,6 +226,11 @@ static int plan_open(plan *pl, const qkperf_run_opts *o, char *err, size_t len)
     for (size_t i = 0; o->groups && o->groups[i] && pl->ngroups < MAX_GROUPS; i++) {
         pl->groups[pl->ngroups] = load_group(o, o->groups[i], err, len);
         if (!pl->groups[pl->ngroups])
+            return -1;
+        add_group_passes(pl, pl->ngroups++, o->cpu);
+    }
+    if (o->events && o->events[0]) {
+        if (!(pl->groups[pl->ngroups] = qkperf_events_group(o->events, err, len)))
             return -1;
         add_group_passes(pl, pl->ngroups++, o->cpu);
     }
@@ -368,52 +385,113 @@ static int emit_pass(qkperf_results *res, qkperf_record *x, plan *pl, pass *p, c
                           : sm->why[0]        ? sm->why
                                               : not_counted_why(sm->mwhy[2 + k]);
         x->mux_ratio = sm->ratio[2 + k];
+        x->threads = (unsigned)p->outer.threads;
         rc = emit(res, x, p->outer.name[k], p->outer.source, p->outer.unit[k], sm->v + (2 + k) * ns,
                   ns, p->outer.available && sm->counted[2 + k], why);
         x->mux_ratio = 1.0;
+        x->threads = 0;
     }
     return rc;
 }
 
-/* Derived metrics of hw group gi, per sample, from the passes of that
- * group; n/a unless every event of every part counted. */
+/* ---- derived metrics (derive.h) ------------------------------------------ */
+
+/* The pass (index into the plan) that counted event k of group gi. */
+static size_t event_pass(const plan *pl, size_t gi, size_t k)
+{
+    for (size_t pi = 1; pi < pl->npasses; pi++) {
+        const pass *p = &pl->passes[pi];
+        if (p->group == gi && k >= p->first_event && k < p->first_event + p->outer.n)
+            return pi;
+    }
+    return 0;
+}
+
+/* Whether every event the metric reads was counted, why not, and the
+ * smallest multiplex ratio and the threads of its inputs. */
+typedef struct derived_state {
+    int counted;
+    const char *why;
+    double mux;
+    unsigned threads;
+} derived_state;
+
+static derived_state derived_inputs(const plan *pl, size_t gi, const qkperf_formula *f,
+                                    const sampled *sms)
+{
+    const qkperf_group *g = pl->groups[gi];
+    int uses[MAX_GROUP_EVENTS], uses_time;
+    derived_state d = {.counted = 1, .why = "", .mux = 1.0};
+    qkperf_derive_uses(f, g->nevents, uses, &uses_time);
+    for (size_t k = 0; k < g->nevents; k++) {
+        size_t pi = event_pass(pl, gi, k);
+        const pass *p = &pl->passes[pi];
+        size_t m = 2 + k - p->first_event;
+        if (!uses[k])
+            continue;
+        if (!p->outer.available || !sms[pi].counted[m]) {
+            d.why = !p->outer.available ? p->outer.why
+                    : sms[pi].why[0]    ? sms[pi].why
+                                        : not_counted_why(sms[pi].mwhy[m]);
+            d.counted = 0;
+        }
+        d.mux = fmin(d.mux, sms[pi].ratio[m]);
+        d.threads = (unsigned)p->outer.threads;
+    }
+    return d;
+}
+
+/* Once per results document: how a split group's metrics were combined. */
+static void note_split(qkperf_results *res, const plan *pl, size_t gi)
+{
+    const qkperf_group *g = pl->groups[gi];
+    char note[400];
+    size_t parts = 0, i;
+    json_t *x;
+    for (size_t pi = 1; pi < pl->npasses; pi++)
+        parts += pl->passes[pi].group == gi;
+    snprintf(note, sizeof note,
+             "%s was counted in %zu passes (%s[1/%zu] to %s[%zu/%zu]): a metric that combines "
+             "events of different passes takes each event of another pass as that pass's "
+             "median count per ns times the time of the sample it is paired with, since samples "
+             "of different passes are not pairs",
+             g->name, parts, g->name, parts, g->name, parts, parts);
+    json_array_foreach(res->notes, i, x) if (!strcmp(json_string_value(x), note)) return;
+    qkperf_results_note(res, "%s", note);
+}
+
+/* Derived metrics of hw group gi, per sample (derive.h says how the
+ * passes of a split group are combined); n/a unless every event the
+ * metric reads was counted. */
 static int emit_derived(qkperf_results *res, qkperf_record *x, plan *pl, size_t gi, sampled *sms,
                         unsigned ns)
 {
     const qkperf_group *g = pl->groups[gi];
-    double vals[MAX_GROUP_EVENTS];
+    size_t pass_of[MAX_GROUP_EVENTS];
+    const double *value[MAX_GROUP_EVENTS], *time[MAX_PASSES];
+    for (size_t pi = 0; pi < pl->npasses; pi++)
+        time[pi] = sms[pi].v; /* the tsc's time is metric 0 of every pass */
+    for (size_t k = 0; k < g->nevents; k++) {
+        pass_of[k] = event_pass(pl, gi, k);
+        value[k] = sms[pass_of[k]].v + (2 + k - pl->passes[pass_of[k]].first_event) * ns;
+    }
+    qkperf_derive_in in = {g->nevents, ns, pass_of, value, time};
     double *out = calloc(ns, sizeof *out);
     if (!out)
         return -1;
-    int counted = 1, rc = 0;
-    const char *why = "";
-    for (size_t pi = 1; pi < pl->npasses; pi++) {
-        const pass *p = &pl->passes[pi];
-        for (size_t k = 0; p->group == gi && k < p->outer.n; k++)
-            if (!p->outer.available || !sms[pi].counted[2 + k]) {
-                counted = 0;
-                why = !p->outer.available ? p->outer.why
-                      : sms[pi].why[0]    ? sms[pi].why
-                                          : not_counted_why(sms[pi].mwhy[2 + k]);
-            }
-    }
+    int rc = 0;
     for (size_t mi = 0; rc == 0 && mi < g->nmetrics; mi++) {
-        for (unsigned s = 0; counted && s < ns; s++) {
-            double time_s = NAN;
-            for (size_t k = 0; k < MAX_GROUP_EVENTS; k++)
-                vals[k] = NAN;
-            for (size_t pi = 1; pi < pl->npasses; pi++) {
-                pass *p = &pl->passes[pi];
-                if (p->group != gi)
-                    continue;
-                if (isnan(time_s))
-                    time_s = sms[pi].v[s] * 1e-9;
-                for (size_t k = 0; k < p->outer.n && p->first_event + k < MAX_GROUP_EVENTS; k++)
-                    vals[p->first_event + k] = sms[pi].v[(2 + k) * ns + s];
-            }
-            out[s] = qkperf_formula_eval(g->metrics[mi].formula, vals, time_s);
-        }
-        rc = emit(res, x, g->metrics[mi].name, "hw", "", out, ns, counted, why);
+        derived_state d = derived_inputs(pl, gi, g->metrics[mi].formula, sms);
+        int cross = 0;
+        if (d.counted)
+            qkperf_derive(g->metrics[mi].formula, &in, out, &cross);
+        if (cross)
+            note_split(res, pl, gi);
+        x->mux_ratio = d.mux;
+        x->threads = d.threads;
+        rc = emit(res, x, g->metrics[mi].name, "hw", "", out, ns, d.counted, d.why);
+        x->mux_ratio = 1.0;
+        x->threads = 0;
     }
     free(out);
     return rc;
@@ -580,22 +658,44 @@ void qkperf_note_staged(qkperf_results *res, const qk_variant *v)
     }
 }
 
+/* Threads started after the sw and hw groups were opened are not counted
+ * (perf.h): say so rather than under-count silently. */
+static void note_late_threads(qkperf_results *res, const plan *pl, const qk_variant *v,
+                              const char *size)
+{
+    size_t now = qkperf_process_threads(NULL, 0);
+    for (size_t i = 0; i < pl->npasses; i++) {
+        const qkperf_meter *m = &pl->passes[i].outer;
+        if (pl->passes[i].has_outer && m->available && now > m->threads) {
+            qkperf_results_note(res,
+                                "%s %s %s: the process has %zu threads, the %s counters were "
+                                "opened on %zu: threads started later are not counted",
+                                v->op, v->name, size, now, m->source, m->threads);
+            return;
+        }
+    }
+}
+
 int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *v,
                    const size_t *dim, const char *size, qkperf_results *res, char *err,
                    size_t errlen)
 {
     if (check_output(op, v, dim, o->seed, err, errlen))
         return -1;
-    plan pl;
-    if (plan_open(&pl, o, err, errlen)) {
-        plan_close(&pl);
-        return -1;
-    }
     void *ws = op->create(dim, o->seed);
     if (!ws) {
         snprintf(err, errlen, "cannot allocate %s workspace for %s: %s", op->name, size,
                  strerror(errno));
+        return -1;
+    }
+    /* One call before the counters are opened: a kernel that runs on a
+     * worker pool starts it now, and the sw and hw groups are opened on
+     * every thread of the process (meter.h). */
+    v->fused(ws);
+    plan pl;
+    if (plan_open(&pl, o, err, errlen)) {
         plan_close(&pl);
+        op->destroy(ws);
         return -1;
     }
     unsigned np = o->staged && v->phases ? qk_phase_count(op) : 0;
@@ -617,6 +717,7 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
     }
     if (o->progress)
         fprintf(stderr, "\r\033[K");
+    note_late_threads(res, &pl, v, size);
     op->destroy(ws);
     plan_close(&pl);
     return rc;

@@ -28,6 +28,8 @@ typedef struct qkperf_run_opts {
     int sw;                        /* use the software-event group */
     const char *const *groups;     /* hw group names, NULL-terminated, or NULL */
     const char *const *group_dirs; /* user --groups directories, or NULL */
+    const char *const *events;     /* -e: ad-hoc libpfm names, NULL-terminated, or NULL:
+                                      counted as one more group (events.h) */
     int progress;                  /* print a progress line on stderr */
     int sample;                    /* the in-context view by sampling (incontext.h) */
     unsigned sample_target;        /* samples to take per variant and size, this round */
@@ -37,7 +39,8 @@ typedef struct qkperf_run_opts {
 void qkperf_run_opts_default(qkperf_run_opts *o);
 
 /* Load and check the hw groups named in o (host PMU folder, falling back
- * to the generic "perf" folder); 0, or -1 with one line in err. */
+ * to the generic "perf" folder) and o's -e events; 0, or -1 with one line
+ * in err. */
 int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errlen);
 
 /* Measure one variant at one size. The variant's fused output is first

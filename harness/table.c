@@ -4,6 +4,7 @@
  * throughput of the fused kernel.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "incontext.h"
@@ -42,6 +43,15 @@ void qkperf_fmt_value(char *buf, size_t len, double v, const char *unit)
     }
 }
 
+/* Characters a name takes on a terminal (UTF-8: continuation bytes take none). */
+static int display_width(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 void qkperf_fmt_signed(char *buf, size_t len, double v, const char *unit)
 {
     char abs[32];
@@ -49,10 +59,14 @@ void qkperf_fmt_signed(char *buf, size_t len, double v, const char *unit)
     snprintf(buf, len, "%s%s", isfinite(v) ? (v < 0 ? "-" : "+") : "", abs);
 }
 
-static const char *source_label(const qkperf_record *x)
+static const char *source_label(const qkperf_record *x, char *buf, size_t len)
 {
     if (strcmp(x->metric, "cycles-est") == 0)
         return "tsc (estimate)";
+    if (x->threads > 1) { /* summed over the threads of the process */
+        snprintf(buf, len, "%s (%u threads)", x->source, x->threads);
+        return buf;
+    }
     return x->source;
 }
 
@@ -67,17 +81,22 @@ static int quiet_metric(const char *m)
     return 0;
 }
 
-static void print_record(FILE *f, const qkperf_record *x, const char *phase_col)
+static void print_record(FILE *f, const qkperf_record *x, const char *phase_col, int width)
 {
-    char med[32], mn[32], spread[24];
+    char med[32], mn[32], spread[24], src[48];
     qkperf_fmt_value(med, sizeof med, x->median, x->unit);
     qkperf_fmt_value(mn, sizeof mn, x->min, x->unit);
     if (x->median != 0 && isfinite(x->mad))
         snprintf(spread, sizeof spread, "±%.2f%%", 100.0 * x->mad / fabs(x->median));
     else
         snprintf(spread, sizeof spread, "±%.3g", x->mad);
-    fprintf(f, "  %-8s %-20s %12s %9s %12s %4zu  %s", phase_col, x->metric, med, spread, mn, x->n,
-            source_label(x));
+    /* Field widths count bytes; "µs" and "±" take one byte more than they show. */
+    int wmed = 12 + (int)strlen(med) - display_width(med);
+    int wmn = 12 + (int)strlen(mn) - display_width(mn);
+    int wmetric = width + (int)strlen(x->metric) - display_width(x->metric);
+    int wspread = 9 + (int)strlen(spread) - display_width(spread); /* "±" */
+    fprintf(f, "  %-8s %-*s %*s %*s %*s %4zu  %s", phase_col, wmetric, x->metric, wmed, med,
+            wspread, spread, wmn, mn, x->n, source_label(x, src, sizeof src));
     if (x->mux_ratio < 0.999)
         fprintf(f, " (counted %.1f%% of the time, scaled)", 100.0 * x->mux_ratio);
     if (x->outliers_low + x->outliers_high)
@@ -96,7 +115,7 @@ static int same_region(const qkperf_record *x, const char *op, const char *varia
 /* Counted metrics one per row; metrics that could not be counted on one
  * row, named, with their reasons listed once under the table. */
 static void print_phase(FILE *f, const qkperf_results *r, const char *op, const char *variant,
-                        const char *size, const char *phase)
+                        const char *size, const char *phase, int width)
 {
     const char *col = phase;
     char na[512] = "";
@@ -109,11 +128,11 @@ static void print_phase(FILE *f, const qkperf_results *r, const char *op, const 
             snprintf(na + used, sizeof na - used, "%s%s", used ? ", " : "", x->metric);
             continue;
         }
-        print_record(f, x, col);
+        print_record(f, x, col, width);
         col = "";
     }
     if (na[0])
-        fprintf(f, "  %-8s %-20s %s\n", col, "n/a [1]", na);
+        fprintf(f, "  %-8s %-*s %s\n", col, width, "n/a [1]", na);
 }
 
 static void print_reasons(FILE *f, const qkperf_results *r, const char *op, const char *variant,
@@ -136,7 +155,7 @@ static void print_reasons(FILE *f, const qkperf_results *r, const char *op, cons
 }
 
 static void print_overlap(FILE *f, const qkperf_results *r, const qk_op *op, const char *variant,
-                          const char *size, const char *metric)
+                          const char *size, const char *metric, int width)
 {
     const qkperf_record *tot = qkperf_results_find(r, op->name, variant, size, "total", metric);
     double sum = 0;
@@ -151,8 +170,24 @@ static void print_overlap(FILE *f, const qkperf_results *r, const qk_op *op, con
     qkperf_fmt_value(s, sizeof s, sum, tot->unit);
     qkperf_fmt_value(fu, sizeof fu, tot->median, tot->unit);
     qkperf_fmt_value(ov, sizeof ov, sum - tot->median, tot->unit);
-    fprintf(f, "  %-8s %-20s sum(staged) %s - fused %s = %s (%.0f%% of staged hidden)\n", "overlap",
-            metric, s, fu, ov, sum > 0 ? 100.0 * (sum - tot->median) / sum : 0.0);
+    fprintf(f, "  %-8s %-*s sum(staged) %s - fused %s = %s (%.0f%% of staged hidden)\n", "overlap",
+            width, metric, s, fu, ov, sum > 0 ? 100.0 * (sum - tot->median) / sum : 0.0);
+}
+
+/* The metric column: at least 20 wide, wide enough for the block's
+ * longest counted metric name (group metrics such as "int scheduler 0
+ * full [cycles]" would push the columns after them out of line). */
+static int metric_width(const qkperf_results *r, const char *op, const char *variant,
+                        const char *size)
+{
+    int w = 20;
+    for (size_t i = 0; i < r->n; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (!strcmp(x->op, op) && !strcmp(x->variant, variant) && !strcmp(x->size, size) &&
+            x->counted && !quiet_metric(x->metric) && display_width(x->metric) > w)
+            w = display_width(x->metric);
+    }
+    return w;
 }
 
 /* The sum of a record's samples (the in-context counts of all chunks). */
@@ -185,7 +220,8 @@ static void print_ic_row(FILE *f, const qkperf_results *r, const char *op, const
         qkperf_fmt_value(time, sizeof time, t->median, t->unit);
     if (ir && ir->counted)
         qkperf_fmt_value(irs, sizeof irs, ir->median, "");
-    fprintf(f, "  %-8s %-22s %12s %12s\n", phase, share, time, irs);
+    fprintf(f, "  %-8s %-22s %*s %12s\n", phase, share, /* "µs": a byte more than it shows */
+            12 + (int)strlen(time) - display_width(time), time, irs);
 }
 
 /* The fused kernel split by phase: shown when the document has the view. */
@@ -216,19 +252,20 @@ static void print_in_context(FILE *f, const qkperf_results *r, const qk_op *op, 
 void qkperf_print_variant(FILE *f, const qkperf_results *r, const qk_op *op, const char *variant,
                           const char *size)
 {
+    int width = metric_width(r, op->name, variant, size);
     const qkperf_record *t = qkperf_results_find(r, op->name, variant, size, "total", "time");
     fprintf(f, "\n%s %s  size %s", op->name, variant, size);
     if (t)
         fprintf(f, "  (batch %lu calls per sample, %zu samples)", t->batch, t->n);
     fputc('\n', f);
     fprintf(f, "  staged: each phase alone over the whole input; total: the fused kernel\n");
-    fprintf(f, "  %-8s %-20s %12s %9s %12s %4s  %s\n", "phase", "metric", "median", "MAD", "min",
-            "n", "source");
+    fprintf(f, "  %-8s %-*s %12s %9s %12s %4s  %s\n", "phase", width, "metric", "median", "MAD",
+            "min", "n", "source");
     for (unsigned p = 0; p < qk_phase_count(op); p++)
-        print_phase(f, r, op->name, variant, size, op->phases[p]);
-    print_phase(f, r, op->name, variant, size, "total");
-    print_overlap(f, r, op, variant, size, "time");
-    print_overlap(f, r, op, variant, size, "instructions");
+        print_phase(f, r, op->name, variant, size, op->phases[p], width);
+    print_phase(f, r, op->name, variant, size, "total", width);
+    print_overlap(f, r, op, variant, size, "time", width);
+    print_overlap(f, r, op, variant, size, "instructions", width);
     print_in_context(f, r, op, variant, size);
     const qkperf_record *th =
         qkperf_results_find(r, op->name, variant, size, "total", "throughput");

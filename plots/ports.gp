@@ -12,6 +12,8 @@
 #   family's first resource).
 # data: '#' header, then variant,phase,resource (0-based indices),
 #   uops_per_iter,bottleneck (1 = the phase's bottleneck resource)
+# Optional: cbtitle (the colour scale's label) and footer (the note under
+#   the panels), for the same layout of figures counted by the PMU (hw).
 
 if (fmt eq 'svg') {
     set terminal svg size 1600,900 font 'DejaVu Sans,15' background rgb 'white'
@@ -45,7 +47,8 @@ set logscale cb
 set cbrange [lo : vmax]
 set palette defined (0 '#FFF7D9', 1 '#FEDB8B', 2 '#FDAE52', 3 '#F26B2C', 4 '#C9301E', 5 '#7A1010')
 set colorbox user origin R + 0.02, B size 0.014, T - B
-set cblabel 'uops per iteration (log scale)' offset 0.5, 0
+if (!exists('cbtitle')) cbtitle = 'uops per iteration (log scale)'
+set cblabel cbtitle offset 0.5, 0
 set cbtics ('0.1' 0.1, '0.3' 0.3, '1' 1, '3' 3, '10' 10, '30' 30, '100' 100) scale 0.5
 set mcbtics 1
 dark(v) = log(v / lo) / log(vmax / lo) > 0.62 ? 0xFFFFFF : 0x222222
@@ -67,8 +70,8 @@ do for [f=2:nf] {
     set arrow f from graph 0, first s to graph 1, first s nohead lw 2.5 lc rgb '#333333' front
 }
 
-set label 1000 'outlined: the bottleneck resource of that phase;  blank: no uops on that resource' \
-    at screen L, screen 0.025 left font ',13'
+if (!exists('footer')) footer = 'outlined: the bottleneck resource of that phase;  blank: no uops on that resource'
+set label 1000 footer at screen L, screen 0.025 left font ',13'
 
 set multiplot title title font ',19'
 do for [k=1:nv] {

@@ -303,3 +303,42 @@ Test(mca, p1_unpack_is_cheaper_per_element_than_mvp)
     cr_expect(b && strstr(b->metric, "Zn3FPP"), "p1's unpack is bound by a vector pipe");
     qkperf_results_free(&res);
 }
+
+/* The model of each variant without --mcpu: the host's, except that a
+ * variant needing AVX-512 gets icelake-server, labelled a stand-in, when
+ * the host's model has none; with --mcpu, that model for all. */
+Test(mca, avx512_variants_get_a_labelled_stand_in)
+{
+    const qk_variant *avx2 = qk_find_variant("gemv", "avx2-p1-p4"),
+                     *vbmi = qk_find_variant("gemv", "avx512-vbmi");
+    cr_assert(avx2 && vbmi);
+    char label[200];
+    cr_expect_str_eq(qkperf_mca_variant_cpu(avx2, "znver3", 0, label, sizeof label), "znver3");
+    cr_expect_str_eq(label, "");
+    cr_expect_str_eq(qkperf_mca_variant_cpu(vbmi, "znver3", 0, label, sizeof label),
+                     "icelake-server");
+    cr_expect_str_eq(label, "icelake-server (stand-in: the host model znver3 has no AVX-512)");
+    cr_expect_str_eq(qkperf_mca_variant_cpu(vbmi, "skylake", 0, label, sizeof label),
+                     "icelake-server");
+    cr_expect_str_eq(qkperf_mca_variant_cpu(vbmi, "sapphirerapids", 0, label, sizeof label),
+                     "sapphirerapids", "a host model with AVX-512 models them itself");
+    cr_expect_str_eq(label, "");
+    cr_expect_str_eq(qkperf_mca_variant_cpu(vbmi, "znver3", 1, label, sizeof label), "znver3",
+                     "--mcpu: one model for all, the user's");
+}
+
+/* Every x86-64 host this project runs on gets a model without --mcpu:
+ * Intel cores the table does not list by the ISA they have (this Intel
+ * development VM, family 6 model 0xa7, had none before). */
+Test(mca, the_host_has_a_default_model)
+{
+    char label[200];
+    const char *cpu = qkperf_mca_default_cpu(label, sizeof label);
+    if (!__builtin_cpu_supports("avx2"))
+        cr_skip_test("a CPU without AVX2: %s", label);
+    cr_assert_not_null(cpu, "%s", label);
+    if (__builtin_cpu_is("intel") && __builtin_cpu_supports("avx512f"))
+        cr_expect(!strcmp(cpu, "icelake-server") || !strcmp(cpu, "sapphirerapids") ||
+                      !strcmp(cpu, "skylake-avx512"),
+                  "an Intel host with AVX-512 got %s (%s)", cpu, label);
+}

@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -569,6 +571,81 @@ Test(perf_errors, seam_restores_the_syscall, .fini = seam_restore)
     cr_expect_not_null(g, "%s", err.msg);
     cr_expect_eq(fake_calls, 0);
     qkperf_pgroup_close(g);
+}
+
+/* ---- every thread of the process ------------------------------------------------ */
+
+/* A second thread that spins while the region runs and a third that only
+ * sleeps: the group on every thread sums the spinner's task-clock to the
+ * caller's; the sleeper ran not at all (time_enabled 0 for a per-thread
+ * event) and adds nothing, without making the sum n/a. */
+static _Atomic int spin_state; /* 0 wait, 1 spin, 2 done */
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    while (spin_state == 0)
+        usleep(100);
+    while (spin_state == 1)
+        spin_cpu_ms(1);
+    return NULL;
+}
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    while (spin_state != 2)
+        usleep(1000);
+    return NULL;
+}
+
+Test(perf_threads, the_group_counts_every_thread)
+{
+    pthread_t spin_t, sleep_t;
+    spin_state = 0;
+    cr_assert_eq(pthread_create(&spin_t, NULL, spinner, NULL), 0);
+    cr_assert_eq(pthread_create(&sleep_t, NULL, sleeper, NULL), 0);
+    size_t before = qkperf_process_threads(NULL, 0);
+    qkperf_err err;
+    qkperf_pgroup *all = qkperf_pgroup_open_threads(sw_events, 1, -1, 1, &err);
+    cr_assert_not_null(all, "%s", err.msg);
+    qkperf_pgroup *own = qkperf_pgroup_open(sw_events, 1, -1, &err);
+    cr_assert_not_null(own, "%s", err.msg);
+    cr_expect_geq(before, 3);
+    cr_expect_eq(qkperf_pgroup_threads(all), before, "every thread of /proc/self/task");
+    cr_expect_eq(qkperf_pgroup_threads(own), 1);
+    qkperf_count sum, mine;
+    spin_state = 1;
+    usleep(2000); /* the spinner is spinning */
+    cr_assert_eq(qkperf_pgroup_start(all), 0);
+    cr_assert_eq(qkperf_pgroup_start(own), 0);
+    spin_cpu_ms(30);
+    cr_assert_eq(qkperf_pgroup_stop(own, &mine), 0);
+    cr_assert_eq(qkperf_pgroup_stop(all, &sum), 0);
+    spin_state = 2;
+    pthread_join(spin_t, NULL);
+    pthread_join(sleep_t, NULL);
+    qkperf_pgroup_close(all);
+    qkperf_pgroup_close(own);
+    cr_assert(sum.counted && mine.counted, "sum %s, own %s", qkperf_why_text(sum.why),
+              qkperf_why_text(mine.why));
+    /* The spinner ran beside the caller for most of the 30 ms (on two
+     * CPUs; on a loaded one it still ran some of them). */
+    cr_expect_gt(sum.value, mine.value * 1.2, "every thread %.0f ns, the caller's %.0f ns",
+                 sum.value, mine.value);
+}
+
+/* The process's threads, by id: the caller among them. */
+Test(perf_threads, process_threads_lists_the_caller)
+{
+    pid_t tids[64];
+    size_t n = qkperf_process_threads(tids, 64);
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    int found = 0;
+    cr_assert_geq(n, 1);
+    for (size_t i = 0; i < n && i < 64; i++)
+        found |= tids[i] == self;
+    cr_expect(found, "gettid %d not in /proc/self/task", (int)self);
 }
 
 /* ---- hardware ------------------------------------------------------------------- */

@@ -293,6 +293,10 @@ static long fake_pmu_open(struct perf_event_attr *attr, int pid, int cpu, int gr
     int member = group_fd >= 0 && fake_index(group_fd) >= 0;
     if (attr->type == PERF_TYPE_SOFTWARE && !member)
         return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+    if (pid != 0) { /* the fake counts the calling thread: another is "gone" */
+        errno = ESRCH;
+        return -1;
+    }
     if (group_fd < 0)
         fake.n = 0; /* a new group; the old one's read ends are closed by now */
     int p[2];

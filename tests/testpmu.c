@@ -28,7 +28,10 @@
  *    Ice Lake eight general and four fixed, Skylake eight and three, half
  *    the general ones with QKPERF_TESTPMU_SMT=1; the kernel's per-event
  *    counter constraints. Groups beyond the counters multiplex: rotation
- *    every QKPERF_TESTPMU_MUX_MS (4) ms, time_running < time_enabled.
+ *    every QKPERF_TESTPMU_MUX_MS (4) ms or QKPERF_TESTPMU_MUX_US µs,
+ *    time_running < time_enabled. QKPERF_TESTPMU_HOG=N puts N one-counter
+ *    groups of another tool (perf stat -p) in every thread's context, so
+ *    that a program's own groups have to share the counters.
  *  - Counts: rate x TSC ticks while on a counter, wall-clock TSC (not the
  *    thread's CPU time), rates per event documented and overridable with
  *    QKPERF_TESTPMU_RATES=EVENT=RATE,...; times in ns from the TSC.
@@ -442,7 +445,9 @@ __attribute__((constructor)) static void tp_init(void)
     tp_cfg.paranoid = tp_env_int("QKPERF_TESTPMU_PARANOID", -1, 4, tp_sys_paranoid());
     tp_cfg.rdpmc = tp_env_int("QKPERF_TESTPMU_RDPMC", 0, 1, 0);
     tp_cfg.smt = tp_env_int("QKPERF_TESTPMU_SMT", 0, 1, 0);
-    tp_cfg.mux_ms = (unsigned)tp_env_int("QKPERF_TESTPMU_MUX_MS", 1, 1000, 4);
+    tp_cfg.mux_us = 1000u * (unsigned)tp_env_int("QKPERF_TESTPMU_MUX_MS", 1, 1000, 4);
+    tp_cfg.mux_us = (unsigned)tp_env_int("QKPERF_TESTPMU_MUX_US", 10, 1000000, (int)tp_cfg.mux_us);
+    tp_cfg.hog = tp_env_int("QKPERF_TESTPMU_HOG", 0, 8, 0);
     const char *rates = getenv("QKPERF_TESTPMU_RATES");
     tp_cfg.rates = rates && *rates ? strdup(rates) : NULL;
     tp_cfg.model = m;

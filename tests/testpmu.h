@@ -53,7 +53,8 @@ typedef struct tp_config {
     int rdpmc;          /* pages offer cap_user_rdpmc */
     int smt;            /* Intel: the sibling thread takes half the counters */
     uint64_t mux_ticks; /* rotation interval in TSC ticks (set with the clock) */
-    unsigned mux_ms;
+    unsigned mux_us;    /* QKPERF_TESTPMU_MUX_US, or QKPERF_TESTPMU_MUX_MS x 1000 */
+    int hog;            /* flexible one-counter groups of another tool in each thread's context */
     const char *rates;  /* QKPERF_TESTPMU_RATES, parsed at the first open */
     int cpuid_emulated; /* CPUID answers for the model (host differs) */
     int cpuid_error;    /* emulation was needed but could not be set up */

@@ -9,6 +9,9 @@
  *   testpmu_drive group [opts] EVENT...  one group, leader first
  *   testpmu_drive mux [opts] EVENT...    each event its own group
  *   testpmu_drive qkperf [opts] EVENT... through qkperf_pgroup_* (perf.c)
+ *   testpmu_drive gemv --threads N [--calls C] EVENT...
+ *                                        qk256_gemv on N threads (its pool)
+ *                                        under the hw and sw meters (meter.c)
  *
  * EVENT is a libpfm name, or raw=CONFIG, hw=N, cache=CONFIG, sw=N for a
  * PERF_TYPE_RAW, _HARDWARE, _HW_CACHE or _SOFTWARE config. Options:
@@ -20,8 +23,12 @@
  * the second event, now a group of its own). Exit status 0 unless the
  * command line is wrong; failed opens are output, not errors.
  */
+#include "meter.h"
 #include "perf.h"
 #include "pfm.h"
+#include "tsc.h"
+
+#include <qk256.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +44,7 @@
 
 typedef struct opts {
     uint64_t spin;
-    int kernel, reset, cpu, hog, close_leader;
+    int kernel, reset, cpu, hog, close_leader, threads, calls;
     long format; /* -1: qkperf's */
     const char *ev[MAX_EV];
     int n;
@@ -304,6 +311,66 @@ static int cmd_qkperf(const opts *o)
     return 0;
 }
 
+/* One meter's values: "meter SOURCE threads T" and "metric NAME V C". */
+static void print_meter(qkperf_meter *m)
+{
+    double v[QKPERF_METER_MAX], ratio[QKPERF_METER_MAX];
+    int counted[QKPERF_METER_MAX];
+    int rc = qkperf_meter_stop(m, v, counted, ratio);
+    printf("meter %s threads %zu available %d rc %d\n", m->source, m->threads, m->available, rc);
+    for (size_t i = 0; i < m->n; i++)
+        printf("metric %s %.17g %d\n", m->name[i], v[i], counted[i]);
+}
+
+/* A gemv big enough for the pool (over 2^20 multiply-adds, 32+ rows),
+ * called once to start the workers, then measured by the sw meter and a
+ * hw meter of the events opened after it, and by the calling thread's
+ * own sw group: "ticks T" is the region's TSC ticks. */
+static int cmd_gemv(const opts *o)
+{
+    enum { ROWS = 512, COLS = 4096 };
+    size_t stride = qk256_row_bytes(COLS);
+    uint8_t *w = malloc(ROWS * stride);
+    float *x = malloc(COLS * sizeof *x), *y = malloc(ROWS * sizeof *y);
+    for (size_t i = 0; w && i < ROWS * stride; i++)
+        w[i] = (uint8_t)(i * 2654435761u >> 13);
+    for (size_t i = 0; x && i < COLS; i++)
+        x[i] = 0.25f + (float)(i % 7);
+    if (!w || !x || !y || qk256_set_threads(o->threads) != 0)
+        return printf("setup failed\n"), 0;
+    qk256_gemv(y, w, stride, NULL, x, ROWS, COLS, NULL);
+    static const char *const self_ev[] = {"perf::PERF_COUNT_SW_TASK_CLOCK"};
+    qkperf_err err;
+    qkperf_pgroup *self = qkperf_pgroup_open(self_ev, 1, -1, &err);
+    qkperf_meter sw, hw;
+    qkperf_meter_open_sw(&sw, -1);
+    qkperf_meter_open_hw(&hw, "gemv", o->ev, o->ev, (size_t)o->n, -1);
+    printf("process threads %zu\n", qkperf_process_threads(NULL, 0));
+    if (!hw.available)
+        printf("hw err %s\n", hw.why);
+    qkperf_meter_start(&sw);
+    qkperf_meter_start(&hw);
+    if (self)
+        qkperf_pgroup_start(self);
+    uint64_t t0 = __rdtsc();
+    for (int c = 0; c < o->calls; c++)
+        qk256_gemv(y, w, stride, NULL, x, ROWS, COLS, NULL);
+    uint64_t t1 = __rdtsc();
+    qkperf_count own;
+    if (self && qkperf_pgroup_stop(self, &own) == 0)
+        printf("own task-clock %.17g\n", own.value);
+    print_meter(&hw);
+    print_meter(&sw);
+    printf("ticks %llu\n", (unsigned long long)(t1 - t0));
+    qkperf_meter_close(&hw);
+    qkperf_meter_close(&sw);
+    qkperf_pgroup_close(self);
+    free(w);
+    free(x);
+    free(y);
+    return 0;
+}
+
 static int cmd_ident(void)
 {
     char msg[192];
@@ -322,15 +389,16 @@ static int cmd_ident(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: testpmu_drive ident | {group|mux|qkperf} [--spin TICKS] [--kernel] "
-                    "[--reset] [--cpu N] [--hog N] [--format F] [--close-leader] "
-                    "EVENT...\n");
+    fprintf(stderr,
+            "usage: testpmu_drive ident | {group|mux|qkperf|gemv} [--spin TICKS] [--kernel] "
+            "[--reset] [--cpu N] [--hog N] [--format F] [--close-leader] [--threads N] [--calls C] "
+            "EVENT...\n");
     return 2;
 }
 
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){.spin = 20000000, .cpu = -1, .format = -1};
+    *o = (opts){.spin = 20000000, .cpu = -1, .format = -1, .threads = 1, .calls = 50};
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--spin") == 0 && i + 1 < argc)
             o->spin = strtoull(argv[++i], NULL, 0);
@@ -340,6 +408,10 @@ static int parse(int argc, char **argv, opts *o)
             o->format = strtol(argv[++i], NULL, 0);
         else if (strcmp(argv[i], "--close-leader") == 0)
             o->close_leader = 1;
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            o->threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--calls") == 0 && i + 1 < argc)
+            o->calls = atoi(argv[++i]);
         else if (strcmp(argv[i], "--hog") == 0 && i + 1 < argc)
             o->hog = atoi(argv[++i]);
         else if (strcmp(argv[i], "--kernel") == 0)
@@ -368,5 +440,7 @@ int main(int argc, char **argv)
         return cmd_mux(&o);
     if (strcmp(argv[1], "qkperf") == 0)
         return cmd_qkperf(&o);
+    if (strcmp(argv[1], "gemv") == 0)
+        return cmd_gemv(&o);
     return usage();
 }

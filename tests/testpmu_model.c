@@ -311,6 +311,7 @@ typedef struct tp_rate {
     uint16_t evsel;
     uint8_t umask;
     uint8_t any_umask; /* the entry named the event only */
+    uint16_t cond;     /* counter mask and invert bit: another quantity */
     double rate;
 } tp_rate;
 
@@ -323,6 +324,14 @@ static unsigned tp_evsel(const tp_model *m, uint64_t raw)
     if (m->vendor == TP_AMD)
         return (unsigned)((raw & 0xff) | ((raw >> 24) & 0xf00));
     return (unsigned)(raw & 0xff);
+}
+
+/* The counter mask (bits 31:24) and invert bit (23) of PERF_CTL/EVNTSEL,
+ * alike on both vendors: "cycles with no uop delivered" (umask 0x01,
+ * cmask 5) is not "uops not delivered" (umask 0x01), so each has its rate. */
+static unsigned tp_cond(uint64_t raw)
+{
+    return (unsigned)((raw >> 24) & 0xff) | (unsigned)((raw >> 23) & 1) << 8;
 }
 
 static unsigned tp_umask(uint64_t raw)
@@ -431,6 +440,7 @@ static int tp_rate_add(const tp_model *m, const char *name, double rate, char *m
     tp_rates[tp_nrates++] = (tp_rate){.evsel = (uint16_t)tp_evsel(m, attr.config),
                                       .umask = (uint8_t)tp_umask(attr.config),
                                       .any_umask = strchr(ev, ':') == NULL,
+                                      .cond = (uint16_t)tp_cond(attr.config),
                                       .rate = rate};
     return 0;
 }
@@ -465,10 +475,11 @@ int tp_model_rates(const tp_model *m, const char *env, char *msg, size_t len)
     return 0;
 }
 
-static double tp_rate_of(unsigned evsel, unsigned umask)
+static double tp_rate_of(unsigned evsel, unsigned umask, unsigned cond)
 {
     for (size_t i = tp_nrates; i-- > 0;)
-        if (tp_rates[i].evsel == evsel && (tp_rates[i].any_umask || tp_rates[i].umask == umask))
+        if (tp_rates[i].evsel == evsel && tp_rates[i].cond == cond &&
+            (tp_rates[i].any_umask || tp_rates[i].umask == umask))
             return tp_rates[i].rate;
     return TP_DEFAULT_RATE;
 }
@@ -618,7 +629,7 @@ int tp_model_decode(const tp_model *m, const struct perf_event_attr *attr, tp_hw
         return rc;
     unsigned evsel = tp_evsel(m, ev->raw), umask = tp_umask(ev->raw);
     ev->place = tp_place_of(m, ev->raw);
-    ev->rate = tp_rate_of(evsel, umask);
+    ev->rate = tp_rate_of(evsel, umask, tp_cond(ev->raw));
     tp_name_of(m, evsel, umask, ev->name, sizeof ev->name);
     return 0;
 }

@@ -146,7 +146,7 @@ static int tp_prepare(void)
     if (tp_cfg.rates && tp_model_rates(tp_cfg.model, tp_cfg.rates, msg, sizeof msg) != 0)
         tp_die("%s", msg);
     tp_clock_init();
-    tp_cfg.mux_ticks = (uint64_t)tp_cfg.mux_ms * tp_clock_ticks_per_ms();
+    tp_cfg.mux_ticks = (uint64_t)tp_cfg.mux_us * tp_clock_ticks_per_ms() / 1000;
     return tp_ready = 1;
 }
 

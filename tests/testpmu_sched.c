@@ -24,6 +24,7 @@
 #include "testpmu.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define TP_PMC_MASK ((1ull << TP_PMC_WIDTH) - 1)
@@ -62,6 +63,31 @@ void tp_event_free(int e)
     memset(&tp_events[e], 0, sizeof tp_events[e]);
 }
 
+/* QKPERF_TESTPMU_HOG: another tool's groups of one event each on any
+ * general counter, enabled for good, with no fd: they only take counters
+ * and their turn in the rotation. They keep the context alive. */
+static void tp_ctx_hog(int c)
+{
+    tp_ctx *x = &tp_ctxs[c];
+    for (int i = 0; i < tp_cfg.hog; i++) {
+        int e = tp_event_alloc();
+        if (e < 0)
+            return;
+        tp_event *h = &tp_events[e];
+        h->kind = TP_HW;
+        h->ctx = c;
+        h->cpu = -1;
+        h->leader = e;
+        h->enabled = 1;
+        h->hw.place.mask = (1ull << tp_model_gp(tp_cfg.model)) - 1;
+        h->hw.rate = 1.0;
+        snprintf(h->hw.name, sizeof h->hw.name, "hog %d", i);
+        x->evs[x->nevs++] = e;
+        h->members[h->nmembers++] = e;
+        x->groups[x->ngroups++] = e;
+    }
+}
+
 int tp_ctx_get(pid_t tid, int cpu)
 {
     pid_t key = tid > 0 ? tid : -1 - cpu;
@@ -72,8 +98,11 @@ int tp_ctx_get(pid_t tid, int cpu)
         if (!tp_ctxs[i].used && free_slot < 0)
             free_slot = i;
     }
-    if (free_slot >= 0)
+    if (free_slot >= 0) {
         tp_ctxs[free_slot] = (tp_ctx){.used = 1, .tid = key, .last = tp_tsc()};
+        if (tid > 0)
+            tp_ctx_hog(free_slot);
+    }
     return free_slot;
 }
 
