@@ -616,6 +616,7 @@ static int write_json(const qkperf_roofline *rl, const char *path)
     size_t n = strlen(text);
     char *doc = malloc(n + 2);
     if (doc) {
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): a counted buffer */
         memcpy(doc, text, n);
         doc[n] = '\n';
         rc = qkperf_write_atomic(path, doc, n + 1, err, sizeof err);
