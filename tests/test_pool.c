@@ -232,6 +232,7 @@ int main(void)
     const float *wants[2] = {want[0], want[1]};
     printf("1..%zu\n", gemv_variants() + 5);
     if (make(&p, 7) != 0) {
+        drop(&p);
         printf("Bail out! out of memory\n");
         return 1;
     }
