@@ -229,6 +229,7 @@ static void set_variant(dvariant *d, size_t op, const char *name)
     d->name = name;
     d->i8 = op == 1;
     d->runnable = qk256_variant_supported(dec_ops[op], name) == 1;
+    d->read = 0; /* a kernel, not the weights read */
 }
 
 /* "OP/NAME", or a NAME only one op has. 0 or -1 with err. */

@@ -114,8 +114,8 @@ static const char *const qkperf_why_texts[] = {
     [QKPERF_WHY_UNKNOWN_EVENT] = "unknown event",
     [QKPERF_WHY_NOT_COUNTED] = "not counted (time_running = 0)",
     [QKPERF_WHY_TOO_MANY] = "too many events for the counters",
-    [QKPERF_WHY_KERNEL_ONLY] = "counted only in kernel mode, which perf_event_paranoid "
-                               "forbids here: needs <= 1 or CAP_PERFMON",
+    [QKPERF_WHY_KERNEL_ONLY] = ("counted only in kernel mode, which perf_event_paranoid "
+                                "forbids here: needs <= 1 or CAP_PERFMON"),
     [QKPERF_WHY_OTHER] = "perf_event_open failed",
 };
 
@@ -294,6 +294,7 @@ static tgroup *tgroup_alloc(size_t n, pid_t tid)
         return NULL;
     g->fds = malloc(n * sizeof *g->fds);
     g->ids = calloc(n, sizeof *g->ids);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     g->pages = calloc(n, sizeof *g->pages);
     g->at_start = calloc(n, sizeof *g->at_start);
     g->kernel_only = calloc(n, sizeof *g->kernel_only);

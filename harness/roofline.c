@@ -612,6 +612,7 @@ int qkperf_roofline_write(const qkperf_roofline *rl, const char *path, char *err
         free(text);
         return snprintf(err, len, "out of memory writing %s", path), -1;
     }
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): a counted buffer */
     memcpy(doc, text, n); /* the document ends in a newline */
     doc[n] = '\n';
     free(text);

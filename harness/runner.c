@@ -303,8 +303,8 @@ static void sample_pass(plan *pl, pass *p, const region *r, unsigned long batch,
         out->mwhy[m] = QKPERF_WHY_OK;
     }
     for (unsigned s = 0; s < ns; s++) {
-        double tv[QKPERF_METER_MAX], ov[QKPERF_METER_MAX], tr[QKPERF_METER_MAX],
-            orr[QKPERF_METER_MAX];
+        double tv[QKPERF_METER_MAX], ov[QKPERF_METER_MAX] = {0}, tr[QKPERF_METER_MAX],
+                                     orr[QKPERF_METER_MAX] = {0};
         int tc[QKPERF_METER_MAX], oc[QKPERF_METER_MAX] = {0};
         if (p->has_outer)
             qkperf_meter_start(&p->outer);
@@ -505,6 +505,7 @@ static int emit_throughput(qkperf_results *res, qkperf_record *x, const qk_op *o
     if (!el)
         return -1;
     for (unsigned s = 0; s < ns; s++) {
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): pass 0 (tsc) always exists */
         el[s] = op->elements(dim) / (time_ns[s] * 1e-9);
         by[s] = op->bytes(dim) / (time_ns[s] * 1e-9);
     }

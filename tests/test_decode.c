@@ -42,7 +42,7 @@ static void tiny(qkperf_decode_opts *o, const char *variants)
  * tests that do not need a bandwidth measurement skip its second or so. */
 static void with_roofline(qkperf_results *r)
 {
-    qkperf_roofline rl = {1e11, 9e10, 6e10, 3e10, 16384, 524288, 16777216, 167772160, "test"};
+    qkperf_roofline rl = {1e11, 9e10, 6e10, 3e10, 16384, 524288, 16777216, 167772160, "test", 0, 0};
     qkperf_results_init(r);
     json_object_set_new(r->machine, "roofline", qkperf_roofline_json(&rl));
 }

@@ -103,8 +103,9 @@ Test(int8, every_variant_matches_the_formula_exactly)
     const float *luts[] = {NULL, ternary, wide};
     /* 8449 columns: q on the heap, past the API's stack buffer */
     EACH_I8(v)
-    for (size_t s = 0; s < 8; s++) for (size_t l = 0; l < 3; l++)
-        expect_exact(v, shapes[s][0], shapes[s][1], 100 + s, luts[l]);
+    for (size_t s = 0; s < 8; s++)
+        for (size_t l = 0; l < 3; l++)
+            expect_exact(v, shapes[s][0], shapes[s][1], 100 + s, luts[l]);
 }
 
 /* |y_i8 - y| <= (sx / 2) * sum_j |w_j|, plus float rounding of both sides. */
@@ -127,7 +128,7 @@ Test(int8, quantization_error_within_the_documented_bound)
             double wsum = 0.0;
             for (size_t j = 0; j < p.cols; j++)
                 wsum += fabs(weight(&p, r, j));
-            double bound = 0.5 * sx * wsum * (1.0 + 1e-5) + 1e-4 * fmax(1.0, fabs(yf[r]));
+            double bound = 0.5 * sx * wsum * (1.0 + 1e-5) + 1e-4 * fmax(1.0, fabs((double)yf[r]));
             double err = fabs((double)p.y[r] - yf[r]);
             worst = fmax(worst, err / bound);
             cr_expect(err <= bound, "%s cols %zu row %zu: |%g - %g| = %g > bound %g", v, p.cols, r,

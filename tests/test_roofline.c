@@ -42,8 +42,8 @@ Test(roofline, threaded_memory_read_is_positive, .timeout = 60)
 
 Test(roofline, json_round_trip)
 {
-    qkperf_roofline a = {1.1e11, 9.5e10, 6e10, 3.2e10, 16384, 524288, 16777216, 167772160, "test"},
-                    b;
+    qkperf_roofline b,
+        a = {1.1e11, 9.5e10, 6e10, 3.2e10, 16384, 524288, 16777216, 167772160, "test", 0, 0};
     char err[256];
     json_t *o = qkperf_roofline_json(&a);
     cr_assert(o);

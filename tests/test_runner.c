@@ -67,7 +67,7 @@ static double saxpy_compare(const void *a, const void *b)
     const saxpy_ws *wa = a, *wb = b;
     double worst = 0;
     for (size_t i = 0; i < wa->n; i++)
-        worst = fmax(worst, fabs(wa->y[i] - wb->y[i]));
+        worst = fmax(worst, fabs((double)(wa->y[i] - wb->y[i])));
     return worst;
 }
 

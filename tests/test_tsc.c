@@ -3,7 +3,6 @@
  * core/TSC estimate, ordering of tick reads, and conversions that agree with
  * the kernel's clock. Timing-sensitive: run with CRITERION_JOBS=1.
  */
-#define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>

@@ -126,6 +126,7 @@ static void ensure_scalar(qkperf_job *j)
     const qk_variant *s = qk_find_variant(j->op->name, "scalar");
     if (!s || j->nv == QKPERF_MAX_LIST)
         return;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     memmove(j->variants + 1, j->variants, j->nv * sizeof j->variants[0]);
     j->variants[0] = s;
     j->nv++;
