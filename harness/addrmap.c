@@ -438,11 +438,32 @@ static void qkperf_chain_frames(qkperf_addrmap *m, Dwarf_Die *die, qkperf_frames
 }
 
 /* The DWARF part of resolving: frames of addr inside mod. */
+
+/* The compile unit covering addr when dwfl_module_addrdie finds none: it
+ * looks addresses up in .debug_aranges, which clang does not emit by
+ * default (-gdwarf-aranges), so a clang-built binary's CUs are also
+ * searched by their own ranges. NULL if none covers addr. */
+static Dwarf_Die *qkperf_cu_scan(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias,
+                                 Dwarf_Die *out)
+{
+    Dwarf *dw = dwfl_module_getdwarf(mod, bias);
+    Dwarf_Off off = 0, next;
+    size_t hsize;
+    while (dw && dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+        if (dwarf_offdie(dw, off + hsize, out) && dwarf_haspc(out, addr - *bias) == 1)
+            return out;
+        off = next;
+    }
+    return NULL;
+}
+
 static void qkperf_dwarf_frames(qkperf_addrmap *m, Dwfl_Module *mod, uint64_t addr,
                                 qkperf_frames *f)
 {
     Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
+    Dwarf_Die cu_mem, *cu = dwfl_module_addrdie(mod, addr, &bias);
+    if (cu == NULL)
+        cu = qkperf_cu_scan(mod, addr, &bias, &cu_mem);
     if (cu == NULL) {
         Dwarf_Addr b2;
         if (dwfl_module_getdwarf(mod, &b2) == NULL) {
@@ -481,8 +502,14 @@ void qkperf_addrmap_frames(qkperf_addrmap *m, uint64_t addr, qkperf_frames *out)
     }
     out->module = qkperf_intern(m, dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
     Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
+    Dwarf_Die cu;
+    Dwarf_Addr bias;
+    Dwarf_Line *dl;
     if (line != NULL)
         out->file = qkperf_intern(m, dwfl_lineinfo(line, NULL, &out->line, NULL, NULL, NULL));
+    else if (qkperf_cu_scan(mod, addr, &bias, &cu) && (dl = dwarf_getsrc_die(&cu, addr - bias)) &&
+             dwarf_lineno(dl, &out->line) == 0) /* no .debug_aranges (clang) */
+        out->file = qkperf_intern(m, dwarf_linesrc(dl, NULL, NULL));
     qkperf_dwarf_frames(m, mod, addr, out);
 }
 
