@@ -315,7 +315,7 @@ static int qkperf_report_mapping(qkperf_addrmap *m, const qkperf_mapping *maps, 
 static int qkperf_seen_path(const qkperf_mapping *maps, size_t i)
 {
     for (size_t j = 0; j < i; j++)
-        if (strcmp(maps[j].path, maps[i].path) == 0)
+        if (maps[j].path && maps[i].path && strcmp(maps[j].path, maps[i].path) == 0)
             return 1;
     return 0;
 }

@@ -322,7 +322,7 @@ void qkperf_attrib_summary_in_context(const qkperf_deltas *ds, const char *from,
         snprintf(buf, len, "%s -> %s: no in-context time on both sides", from, to);
         return;
     }
-    qsort(parts, n, sizeof *parts, by_abs_change);
+    qsort(parts, n, sizeof *parts, by_abs_change); /* NOLINT(bugprone-sizeof-expression) */
     double c, lo, hi, total = fused->after - fused->before;
     char v[3][32];
     qkperf_delta_abs(fused, &c, &lo, &hi);

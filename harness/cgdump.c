@@ -105,9 +105,11 @@ static void qkperf_cg_names_free(qkperf_cg_names *s)
 static const char *qkperf_cg_name(qkperf_cg_parse *p, qkperf_cg_names *s, const char *key,
                                   const char *v)
 {
+    if (*v != '(')
+        return v;
     char *end;
-    unsigned long id = *v == '(' ? strtoul(v + 1, &end, 10) : 0;
-    if (*v != '(' || end == v + 1)
+    unsigned long id = strtoul(v + 1, &end, 10);
+    if (end == v + 1)
         return v; /* uncompressed, e.g. frfn=(spontaneous) */
     if (*end != ')' || id > (1ul << 24)) {
         qkperf_cg_fail(p, "%s=%s: a compressed name is (number) name", key, v);

@@ -76,7 +76,7 @@ qkperf_group *qkperf_events_group(const char *const *events, char *err, size_t l
     qkperf_group *g = calloc(1, sizeof *g);
     int failed = g == NULL;
     if (g) {
-        g->events = calloc(n, sizeof *g->events);
+        g->events = calloc(n ? n : 1, sizeof *g->events);
         failed |= g->events == NULL;
     }
     if (!failed) {

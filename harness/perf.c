@@ -475,6 +475,7 @@ static int open_other_threads(qkperf_pgroup *g, const char *const *events, qkper
     enum { MAX_TIDS = 1024 };
     pid_t *tids = malloc(MAX_TIDS * sizeof *tids), self = (pid_t)syscall(SYS_gettid);
     size_t nt = tids ? qkperf_process_threads(tids, MAX_TIDS) : 0;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     tgroup **grown = nt ? realloc(g->t, (nt + 1) * sizeof *grown) : NULL;
     if (tids == NULL || (nt && grown == NULL)) {
         free(tids);
@@ -514,6 +515,7 @@ qkperf_pgroup *qkperf_pgroup_open_threads(const char *const *events, size_t n, i
         return NULL;
     }
     qkperf_pgroup *g = calloc(1, sizeof *g);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     if (g == NULL || (g->t = calloc(1, sizeof *g->t)) == NULL) {
         free(g);
         qkperf_err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");

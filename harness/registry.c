@@ -268,6 +268,7 @@ static int add_module(const qk_module *m, char *err, size_t len)
         return -1;
     size_t nops = count_of((const void *const *)m->ops);
     size_t nv = count_of((const void *const *)m->variants);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     const qk_op **ops = realloc(reg.ops, (reg.nops + nops + 1) * sizeof *ops);
     if (ops)
         reg.ops = ops;

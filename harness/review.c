@@ -172,6 +172,8 @@ static int write_docs(const qkperf_review_opts *c, const qkperf_results *res)
 static void drop_svg(const qkperf_review_opts *c, qkperf_plots *pl)
 {
     size_t k = 0;
+    if (!pl->files)
+        return;
     for (size_t i = 0; i < pl->nfiles; i++) {
         const char *dot = strrchr(pl->files[i], '.');
         if (dot && !strcmp(dot, ".svg")) {

@@ -133,8 +133,13 @@ static size_t qkperf_online_cpus(int **out)
             if (*end == '-')
                 hi = strtol(end + 1, &end, 10);
             for (long c = lo; c <= hi; c++) {
-                if (n == cap && (v = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof *v)) == NULL)
-                    break;
+                if (n == cap) {
+                    int *grown = realloc(v, (cap ? 2 * cap : 16) * sizeof *v);
+                    if (!grown) /* out of memory: the CPUs read so far */
+                        break;
+                    v = grown;
+                    cap = cap ? 2 * cap : 16;
+                }
                 v[n++] = (int)c;
             }
             p = *end == ',' ? end + 1 : end;

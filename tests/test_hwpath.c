@@ -537,12 +537,12 @@ Test(hwpath, events_beyond_the_counters_take_passes)
     need_testpmu(&models[0]);
     static run r;
     qkperf_results res;
+    static const char events[] =
+        "CYCLES_NOT_IN_HALT,RETIRED_INSTRUCTIONS,RETIRED_OPS,LS_DISPATCH:LD_DISPATCH,"
+        "MAB_ALLOCATION_BY_TYPE:LS,DISPATCH_STALLS_1:FE_NO_OPS,"
+        "DISPATCH_STALLS_1:BE_STALLS,OPS_TYPE_DISPATCHED_FROM_DECODER:FP_DISPATCH";
     qkperf_json(&r, "zen4", NOSET,
-                ARGS("run", GEMV, "--no-staged", QUICK, "-g", "none", "-e",
-                     "CYCLES_NOT_IN_HALT,RETIRED_INSTRUCTIONS,RETIRED_OPS,LS_DISPATCH:LD_DISPATCH,"
-                     "MAB_ALLOCATION_BY_TYPE:LS,DISPATCH_STALLS_1:FE_NO_OPS,"
-                     "DISPATCH_STALLS_1:BE_STALLS,OPS_TYPE_DISPATCHED_FROM_DECODER:FP_DISPATCH"),
-                &res);
+                ARGS("run", GEMV, "--no-staged", QUICK, "-g", "none", "-e", events), &res);
     static const double rate[] = {2.0, 3.0, 3.6, 1.0, 0.04, 2.4, 4.2, 1.2};
     static const char *const names[] = {"CYCLES_NOT_IN_HALT",
                                         "RETIRED_INSTRUCTIONS",

@@ -600,7 +600,8 @@ Test(software, pass_through)
 Test(software, member_of_hw_group)
 {
     out o;
-    drive_out(&o, "zen4", NOSET, ARGS("group", "--spin", SPIN, Z4 "CYCLES_NOT_IN_HALT", "sw=1"));
+    static const char cycles[] = Z4 "CYCLES_NOT_IN_HALT";
+    drive_out(&o, "zen4", NOSET, ARGS("group", "--spin", SPIN, cycles, "sw=1"));
     cr_assert(o.ok[0] && o.ok[1], "%s %s", o.err[0], o.err[1]);
     cr_assert_str_eq(o.kind[0], "testpmu");
     cr_assert_str_eq(o.kind[1], "kernel");

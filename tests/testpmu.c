@@ -232,7 +232,10 @@ ssize_t read(int fd, void *buf, size_t n)
     return tp_real_read(fd, buf, n);
 }
 
+/* glibc's fortified read, which _FORTIFY_SOURCE builds call instead. */
+// NOLINTNEXTLINE(bugprone-reserved-identifier)
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+// NOLINTNEXTLINE(bugprone-reserved-identifier)
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
     if (n > buflen)

@@ -336,8 +336,12 @@ static int cmd_gemv(const opts *o)
         w[i] = (uint8_t)(i * 2654435761u >> 13);
     for (size_t i = 0; x && i < COLS; i++)
         x[i] = 0.25f + (float)(i % 7);
-    if (!w || !x || !y || qk256_set_threads(o->threads) != 0)
+    if (!w || !x || !y || qk256_set_threads(o->threads) != 0) {
+        free(w);
+        free(x);
+        free(y);
         return printf("setup failed\n"), 0;
+    }
     qk256_gemv(y, w, stride, NULL, x, ROWS, COLS, NULL);
     static const char *const self_ev[] = {"perf::PERF_COUNT_SW_TASK_CLOCK"};
     qkperf_err err;

@@ -311,7 +311,7 @@ static int tp_group_ready(const tp_event *l)
  * ctx_resched: pinned first, then flexible in rotation order. */
 static void tp_ctx_sched(tp_ctx *x)
 {
-    int on[TP_MAX_EVENTS], assign[TP_MAX_EVENTS], non = 0, old[TP_MAX_EVENTS];
+    int on[TP_MAX_EVENTS], assign[TP_MAX_EVENTS], non = 0, old[TP_MAX_EVENTS] = {0};
     int can_add = tp_cfg.fail != TP_FAIL_NOTCOUNTED;
     for (int i = 0; i < x->nevs; i++) {
         old[i] = tp_events[x->evs[i]].counter;

@@ -142,7 +142,7 @@ static const qk_variant *job_variant(const qkperf_job *j, const char *name)
 static int print_ladder(const qkperf_job *j, const qkperf_results *res, const char *size)
 {
     qkperf_attrib_doc a;
-    const qk_variant *vs[QKPERF_ATTRIB_MAX];
+    const qk_variant *vs[QKPERF_ATTRIB_MAX] = {NULL};
     if (qkperf_attrib_document(res, j->op->name, size, &a)) {
         qkperf_attrib_doc_free(&a);
         fprintf(stderr, "qkperf: out of memory in attribution\n");
@@ -158,8 +158,9 @@ static int print_ladder(const qkperf_job *j, const qkperf_results *res, const ch
     FILE *out = qkperf_job_text(j);
     fprintf(out, "\nladder %s %s: %zu variants, %u samples each, seed %llu\n", j->op->name, size,
             a.nv, j->ro.samples, (unsigned long long)a.seed);
-    for (size_t k = 0; k + 1 < a.nv; k++)
-        print_step(out, &a.ds, vs[k], vs[k + 1], adjacent(j, vs[k], vs[k + 1]));
+    for (size_t k = 0; k + 1 < a.nv && k + 1 < QKPERF_ATTRIB_MAX; k++)
+        if (vs[k] && vs[k + 1]) /* all set above; says so to the analyzer */
+            print_step(out, &a.ds, vs[k], vs[k + 1], adjacent(j, vs[k], vs[k + 1]));
     qkperf_attrib_doc_free(&a);
     return 0;
 }
