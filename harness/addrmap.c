@@ -58,22 +58,22 @@ struct qkperf_addrmap {
     size_t nbad;
 };
 
-static char *qkperf_debuginfo_path;
+static char *debuginfo_path_;
 
-static const Dwfl_Callbacks qkperf_proc_callbacks = {
+static const Dwfl_Callbacks proc_callbacks = {
     .find_elf = dwfl_linux_proc_find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
-    .debuginfo_path = &qkperf_debuginfo_path,
+    .debuginfo_path = &debuginfo_path_,
 };
 
-static const Dwfl_Callbacks qkperf_file_callbacks = {
+static const Dwfl_Callbacks file_callbacks = {
     .find_elf = dwfl_build_id_find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
     .section_address = dwfl_offline_section_address,
-    .debuginfo_path = &qkperf_debuginfo_path,
+    .debuginfo_path = &debuginfo_path_,
 };
 
-static const char *const qkperf_addr_status_texts[] = {
+static const char *const addr_status_texts[] = {
     [QKPERF_ADDR_OK] = "ok",
     [QKPERF_ADDR_NO_MODULE] = "no object mapped",
     [QKPERF_ADDR_NO_DEBUGINFO] = "no debug info",
@@ -83,15 +83,15 @@ static const char *const qkperf_addr_status_texts[] = {
 
 const char *qkperf_addr_status_text(qkperf_addr_status st)
 {
-    if ((unsigned)st >= sizeof qkperf_addr_status_texts / sizeof qkperf_addr_status_texts[0])
+    if ((unsigned)st >= sizeof addr_status_texts / sizeof addr_status_texts[0])
         return "invalid status";
-    return qkperf_addr_status_texts[st];
+    return addr_status_texts[st];
 }
 
-static void qkperf_set_err(char *err, size_t len, const char *fmt, ...)
+static void set_err(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void qkperf_set_err(char *err, size_t len, const char *fmt, ...)
+static void set_err(char *err, size_t len, const char *fmt, ...)
 {
     va_list ap;
     if (err == NULL || len == 0)
@@ -111,7 +111,7 @@ static uint64_t qkperf_hash_str(const char *s)
     return h;
 }
 
-static int qkperf_strs_grow(qkperf_addrmap *m)
+static int strs_grow(qkperf_addrmap *m)
 {
     size_t cap = m->capstrs ? 2 * m->capstrs : 256;
     char **t = calloc(cap, sizeof *t);
@@ -133,11 +133,11 @@ static int qkperf_strs_grow(qkperf_addrmap *m)
 
 /* The map's own copy of s (one per distinct string); NULL stays NULL, and
  * so does a failed allocation (the caller then reports no name). */
-static const char *qkperf_intern(qkperf_addrmap *m, const char *s)
+static const char *intern(qkperf_addrmap *m, const char *s)
 {
     if (s == NULL)
         return NULL;
-    if (2 * (m->nstrs + 1) > m->capstrs && qkperf_strs_grow(m) != 0)
+    if (2 * (m->nstrs + 1) > m->capstrs && strs_grow(m) != 0)
         return NULL;
     size_t j = qkperf_hash_str(s) & (m->capstrs - 1);
     while (m->strs[j] != NULL) {
@@ -151,38 +151,38 @@ static const char *qkperf_intern(qkperf_addrmap *m, const char *s)
     return m->strs[j];
 }
 
-static const char *qkperf_internf(qkperf_addrmap *m, const char *fmt, ...)
+static const char *internf(qkperf_addrmap *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static const char *qkperf_internf(qkperf_addrmap *m, const char *fmt, ...)
+static const char *internf(qkperf_addrmap *m, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return qkperf_intern(m, buf);
+    return intern(m, buf);
 }
 
 /* ---- opening --------------------------------------------------------------- */
 
-static qkperf_addrmap *qkperf_addrmap_new(const Dwfl_Callbacks *cb, char *err, size_t len)
+static qkperf_addrmap *addrmap_new(const Dwfl_Callbacks *cb, char *err, size_t len)
 {
     qkperf_addrmap *m = calloc(1, sizeof *m);
     if (m == NULL) {
-        qkperf_set_err(err, len, "addrmap: out of memory");
+        set_err(err, len, "addrmap: out of memory");
         return NULL;
     }
     m->dwfl = dwfl_begin(cb);
     if (m->dwfl == NULL) {
-        qkperf_set_err(err, len, "addrmap: dwfl_begin: %s", dwfl_errmsg(-1));
+        set_err(err, len, "addrmap: dwfl_begin: %s", dwfl_errmsg(-1));
         free(m);
         return NULL;
     }
     return m;
 }
 
-static int qkperf_report_pid(qkperf_addrmap *m)
+static int report_pid(qkperf_addrmap *m)
 {
     dwfl_report_begin(m->dwfl);
     int rc = dwfl_linux_proc_report(m->dwfl, m->pid);
@@ -193,15 +193,15 @@ static int qkperf_report_pid(qkperf_addrmap *m)
 
 qkperf_addrmap *qkperf_addrmap_open_pid(pid_t pid, char *err, size_t len)
 {
-    qkperf_addrmap *m = qkperf_addrmap_new(&qkperf_proc_callbacks, err, len);
+    qkperf_addrmap *m = addrmap_new(&proc_callbacks, err, len);
     if (m == NULL)
         return NULL;
     m->pid = pid;
-    int rc = qkperf_report_pid(m);
+    int rc = report_pid(m);
     if (rc != 0) {
         /* rc > 0 is an errno from reading /proc/PID/maps */
-        qkperf_set_err(err, len, "addrmap: cannot read the mappings of pid %d: %s", (int)pid,
-                       rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
+        set_err(err, len, "addrmap: cannot read the mappings of pid %d: %s", (int)pid,
+                rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
         qkperf_addrmap_free(m);
         return NULL;
     }
@@ -215,15 +215,14 @@ qkperf_addrmap *qkperf_addrmap_open_self(char *err, size_t len)
 
 qkperf_addrmap *qkperf_addrmap_open_elf(const char *path, uint64_t bias, char *err, size_t len)
 {
-    qkperf_addrmap *m = qkperf_addrmap_new(&qkperf_file_callbacks, err, len);
+    qkperf_addrmap *m = addrmap_new(&file_callbacks, err, len);
     if (m == NULL)
         return NULL;
     dwfl_report_begin(m->dwfl);
     Dwfl_Module *mod = dwfl_report_elf(m->dwfl, path, path, -1, bias, true);
     dwfl_report_end(m->dwfl, NULL, NULL);
     if (mod == NULL) {
-        qkperf_set_err(err, len, "addrmap: cannot read %s as an ELF object: %s", path,
-                       dwfl_errmsg(-1));
+        set_err(err, len, "addrmap: cannot read %s as an ELF object: %s", path, dwfl_errmsg(-1));
         qkperf_addrmap_free(m);
         return NULL;
     }
@@ -234,12 +233,12 @@ qkperf_addrmap *qkperf_addrmap_open_elf(const char *path, uint64_t bias, char *e
  * runtime address minus the link-time address of the same byte, found
  * through the PT_LOAD header whose file range holds pgoff. 0, or -1 with
  * the reason in why. */
-static int qkperf_mapping_bias(const char *path, uint64_t start, uint64_t pgoff, uint64_t *bias,
-                               char *why, size_t len)
+static int mapping_bias(const char *path, uint64_t start, uint64_t pgoff, uint64_t *bias, char *why,
+                        size_t len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        qkperf_set_err(why, len, "cannot open %s: %s", path, strerror(errno));
+        set_err(why, len, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     elf_version(EV_CURRENT);
@@ -248,7 +247,7 @@ static int qkperf_mapping_bias(const char *path, uint64_t start, uint64_t pgoff,
     size_t phnum = 0;
     int rc = -1;
     if (e == NULL || gelf_getehdr(e, &eh) == NULL || elf_getphdrnum(e, &phnum) != 0) {
-        qkperf_set_err(why, len, "%s is not an ELF object: %s", path, elf_errmsg(-1));
+        set_err(why, len, "%s is not an ELF object: %s", path, elf_errmsg(-1));
         goto out;
     }
     long page = sysconf(_SC_PAGESIZE);
@@ -263,8 +262,8 @@ static int qkperf_mapping_bias(const char *path, uint64_t start, uint64_t pgoff,
         rc = 0;
         goto out;
     }
-    qkperf_set_err(why, len, "%s has no loadable segment at file offset 0x%llx", path,
-                   (unsigned long long)pgoff);
+    set_err(why, len, "%s has no loadable segment at file offset 0x%llx", path,
+            (unsigned long long)pgoff);
 out:
     if (e != NULL)
         elf_end(e);
@@ -272,21 +271,20 @@ out:
     return rc;
 }
 
-static int qkperf_add_bad(qkperf_addrmap *m, uint64_t lo, uint64_t hi, const char *why)
+static int add_bad(qkperf_addrmap *m, uint64_t lo, uint64_t hi, const char *why)
 {
     qkperf_bad_range *t = realloc(m->bad, (m->nbad + 1) * sizeof *t);
     if (t == NULL)
         return -1;
     m->bad = t;
-    m->bad[m->nbad++] = (qkperf_bad_range){lo, hi, qkperf_intern(m, why)};
+    m->bad[m->nbad++] = (qkperf_bad_range){lo, hi, intern(m, why)};
     return 0;
 }
 
 /* Report the object of maps[first]: the span of all mappings of its path,
  * the bias from the first executable one (or the first one). 1 if
  * reported, 0 if not (its span then resolves with the reason). */
-static int qkperf_report_mapping(qkperf_addrmap *m, const qkperf_mapping *maps, size_t n,
-                                 size_t first)
+static int report_mapping(qkperf_addrmap *m, const qkperf_mapping *maps, size_t n, size_t first)
 {
     const char *path = maps[first].path;
     size_t pick = first;
@@ -300,19 +298,19 @@ static int qkperf_report_mapping(qkperf_addrmap *m, const qkperf_mapping *maps, 
             pick = i;
     }
     char why[400];
-    if (qkperf_mapping_bias(path, maps[pick].start, maps[pick].pgoff, &bias, why, sizeof why)) {
-        qkperf_add_bad(m, lo, hi, why);
+    if (mapping_bias(path, maps[pick].start, maps[pick].pgoff, &bias, why, sizeof why)) {
+        add_bad(m, lo, hi, why);
         return 0;
     }
     if (dwfl_report_elf(m->dwfl, path, path, -1, bias, true) == NULL) {
         snprintf(why, sizeof why, "cannot report %s: %s", path, dwfl_errmsg(-1));
-        qkperf_add_bad(m, lo, hi, why);
+        add_bad(m, lo, hi, why);
         return 0;
     }
     return 1;
 }
 
-static int qkperf_seen_path(const qkperf_mapping *maps, size_t i)
+static int seen_path(const qkperf_mapping *maps, size_t i)
 {
     for (size_t j = 0; j < i; j++)
         if (maps[j].path && maps[i].path && strcmp(maps[j].path, maps[i].path) == 0)
@@ -323,24 +321,24 @@ static int qkperf_seen_path(const qkperf_mapping *maps, size_t i)
 qkperf_addrmap *qkperf_addrmap_open_mappings(const qkperf_mapping *maps, size_t n, char *err,
                                              size_t len)
 {
-    qkperf_addrmap *m = qkperf_addrmap_new(&qkperf_file_callbacks, err, len);
+    qkperf_addrmap *m = addrmap_new(&file_callbacks, err, len);
     if (m == NULL)
         return NULL;
     size_t reported = 0, files = 0;
     dwfl_report_begin(m->dwfl);
     for (size_t i = 0; i < n; i++) {
-        if (maps[i].path == NULL || maps[i].path[0] != '/' || qkperf_seen_path(maps, i))
+        if (maps[i].path == NULL || maps[i].path[0] != '/' || seen_path(maps, i))
             continue;
         files++;
-        reported += (size_t)qkperf_report_mapping(m, maps, n, i);
+        reported += (size_t)report_mapping(m, maps, n, i);
     }
     dwfl_report_end(m->dwfl, NULL, NULL);
     if (reported == 0) {
         if (files == 0)
-            qkperf_set_err(err, len, "addrmap: no file-backed mapping among %zu mappings", n);
+            set_err(err, len, "addrmap: no file-backed mapping among %zu mappings", n);
         else
-            qkperf_set_err(err, len, "addrmap: no object could be reported: %s",
-                           m->bad ? m->bad[0].why : "?");
+            set_err(err, len, "addrmap: no object could be reported: %s",
+                    m->bad ? m->bad[0].why : "?");
         qkperf_addrmap_free(m);
         return NULL;
     }
@@ -367,20 +365,20 @@ int qkperf_addrmap_set_blocks(qkperf_addrmap *m, const qkperf_addr_block *blocks
 {
     for (size_t i = 0; i < n; i++) {
         if (blocks[i].name == NULL || blocks[i].name[0] == '\0' || blocks[i].phase < 0) {
-            qkperf_set_err(err, len,
-                           "addrmap: block %zu of the phase table needs a function name and a "
-                           "phase >= 0",
-                           i);
+            set_err(err, len,
+                    "addrmap: block %zu of the phase table needs a function name and a "
+                    "phase >= 0",
+                    i);
             return -1;
         }
     }
     qkperf_addr_block *t = n ? calloc(n, sizeof *t) : NULL;
     if (n && t == NULL) {
-        qkperf_set_err(err, len, "addrmap: out of memory");
+        set_err(err, len, "addrmap: out of memory");
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        t[i] = (qkperf_addr_block){qkperf_intern(m, blocks[i].name), blocks[i].phase};
+        t[i] = (qkperf_addr_block){intern(m, blocks[i].name), blocks[i].phase};
     free(m->blocks);
     m->blocks = t;
     m->nblocks = n;
@@ -392,16 +390,16 @@ int qkperf_addrmap_set_blocks(qkperf_addrmap *m, const qkperf_addr_block *blocks
 
 /* ---- resolving ------------------------------------------------------------- */
 
-static Dwfl_Module *qkperf_find_module(qkperf_addrmap *m, uint64_t addr)
+static Dwfl_Module *find_module(qkperf_addrmap *m, uint64_t addr)
 {
     Dwfl_Module *mod = dwfl_addrmodule(m->dwfl, addr);
-    if (mod == NULL && m->pid > 0 && qkperf_report_pid(m) == 0)
+    if (mod == NULL && m->pid > 0 && report_pid(m) == 0)
         mod = dwfl_addrmodule(m->dwfl, addr); /* a library loaded since */
     return mod;
 }
 
 /* No module at addr: a range whose file failed, or nothing mapped. */
-static void qkperf_no_module(qkperf_addrmap *m, uint64_t addr, qkperf_frames *f)
+static void no_module(qkperf_addrmap *m, uint64_t addr, qkperf_frames *f)
 {
     for (size_t i = 0; i < m->nbad; i++) {
         if (addr >= m->bad[i].lo && addr < m->bad[i].hi) {
@@ -411,13 +409,13 @@ static void qkperf_no_module(qkperf_addrmap *m, uint64_t addr, qkperf_frames *f)
         }
     }
     f->status = QKPERF_ADDR_NO_MODULE;
-    f->why = qkperf_intern(m, "no object is mapped there (JIT code, [vdso], or mapped after the "
-                              "map was made)");
+    f->why = intern(m, "no object is mapped there (JIT code, [vdso], or mapped after the "
+                       "map was made)");
 }
 
 /* The frames of the physical nesting chain of die: inline instances and
  * the first out-of-line function. */
-static void qkperf_chain_frames(qkperf_addrmap *m, Dwarf_Die *die, qkperf_frames *f)
+static void chain_frames(qkperf_addrmap *m, Dwarf_Die *die, qkperf_frames *f)
 {
     Dwarf_Die *chain = NULL;
     int nc = dwarf_getscopes_die(die, &chain);
@@ -430,7 +428,7 @@ static void qkperf_chain_frames(qkperf_addrmap *m, Dwarf_Die *die, qkperf_frames
             f->truncated = 1;
             continue;
         }
-        f->name[f->n++] = qkperf_intern(m, name ? name : "??");
+        f->name[f->n++] = intern(m, name ? name : "??");
         if (tag == DW_TAG_subprogram)
             break;
     }
@@ -443,8 +441,7 @@ static void qkperf_chain_frames(qkperf_addrmap *m, Dwarf_Die *die, qkperf_frames
  * looks addresses up in .debug_aranges, which clang does not emit by
  * default (-gdwarf-aranges), so a clang-built binary's CUs are also
  * searched by their own ranges. NULL if none covers addr. */
-static Dwarf_Die *qkperf_cu_scan(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias,
-                                 Dwarf_Die *out)
+static Dwarf_Die *cu_scan(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *bias, Dwarf_Die *out)
 {
     Dwarf *dw = dwfl_module_getdwarf(mod, bias);
     Dwarf_Off off = 0, next;
@@ -457,65 +454,64 @@ static Dwarf_Die *qkperf_cu_scan(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Addr *
     return NULL;
 }
 
-static void qkperf_dwarf_frames(qkperf_addrmap *m, Dwfl_Module *mod, uint64_t addr,
-                                qkperf_frames *f)
+static void dwarf_frames(qkperf_addrmap *m, Dwfl_Module *mod, uint64_t addr, qkperf_frames *f)
 {
     Dwarf_Addr bias = 0;
     Dwarf_Die cu_mem, *cu = dwfl_module_addrdie(mod, addr, &bias);
     if (cu == NULL)
-        cu = qkperf_cu_scan(mod, addr, &bias, &cu_mem);
+        cu = cu_scan(mod, addr, &bias, &cu_mem);
     if (cu == NULL) {
         Dwarf_Addr b2;
         if (dwfl_module_getdwarf(mod, &b2) == NULL) {
             f->status = QKPERF_ADDR_NO_DEBUGINFO;
-            f->why = qkperf_internf(m,
-                                    "no debug info for %s (build it with -g, or install its "
-                                    "debug symbols)",
-                                    f->module);
+            f->why = internf(m,
+                             "no debug info for %s (build it with -g, or install its "
+                             "debug symbols)",
+                             f->module);
         } else {
             f->status = QKPERF_ADDR_NO_SCOPE;
-            f->why = qkperf_internf(m,
-                                    "no DWARF compile unit covers some code of %s (code built "
-                                    "without -g: PLT, startup files)",
-                                    f->module);
+            f->why = internf(m,
+                             "no DWARF compile unit covers some code of %s (code built "
+                             "without -g: PLT, startup files)",
+                             f->module);
         }
         return;
     }
     Dwarf_Die *scopes = NULL;
     int ns = dwarf_getscopes(cu, addr - bias, &scopes);
     if (ns > 0)
-        qkperf_chain_frames(m, &scopes[0], f);
+        chain_frames(m, &scopes[0], f);
     free(scopes);
     if (f->n == 0) {
         f->status = QKPERF_ADDR_NO_SCOPE;
-        f->why = qkperf_internf(m, "no DWARF function covers some code of %s", f->module);
+        f->why = internf(m, "no DWARF function covers some code of %s", f->module);
     }
 }
 
 void qkperf_addrmap_frames(qkperf_addrmap *m, uint64_t addr, qkperf_frames *out)
 {
     memset(out, 0, sizeof *out);
-    Dwfl_Module *mod = qkperf_find_module(m, addr);
+    Dwfl_Module *mod = find_module(m, addr);
     if (mod == NULL) {
-        qkperf_no_module(m, addr, out);
+        no_module(m, addr, out);
         return;
     }
-    out->module = qkperf_intern(m, dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+    out->module = intern(m, dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
     Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
     Dwarf_Die cu;
     Dwarf_Addr bias;
     Dwarf_Line *dl;
     if (line != NULL)
-        out->file = qkperf_intern(m, dwfl_lineinfo(line, NULL, &out->line, NULL, NULL, NULL));
-    else if (qkperf_cu_scan(mod, addr, &bias, &cu) && (dl = dwarf_getsrc_die(&cu, addr - bias)) &&
+        out->file = intern(m, dwfl_lineinfo(line, NULL, &out->line, NULL, NULL, NULL));
+    else if (cu_scan(mod, addr, &bias, &cu) && (dl = dwarf_getsrc_die(&cu, addr - bias)) &&
              dwarf_lineno(dl, &out->line) == 0) /* no .debug_aranges (clang) */
-        out->file = qkperf_intern(m, dwarf_linesrc(dl, NULL, NULL));
-    qkperf_dwarf_frames(m, mod, addr, out);
+        out->file = intern(m, dwarf_linesrc(dl, NULL, NULL));
+    dwarf_frames(m, mod, addr, out);
 }
 
 /* ---- the cache ------------------------------------------------------------- */
 
-static size_t qkperf_hash_addr(uint64_t a, size_t cap)
+static size_t hash_addr(uint64_t a, size_t cap)
 {
     a ^= a >> 33;
     a *= 0xff51afd7ed558ccdull;
@@ -523,15 +519,15 @@ static size_t qkperf_hash_addr(uint64_t a, size_t cap)
     return (size_t)a & (cap - 1);
 }
 
-static qkperf_addr_entry *qkperf_cache_slot(qkperf_addr_entry *t, size_t cap, uint64_t addr)
+static qkperf_addr_entry *cache_slot(qkperf_addr_entry *t, size_t cap, uint64_t addr)
 {
-    size_t j = qkperf_hash_addr(addr, cap);
+    size_t j = hash_addr(addr, cap);
     while (t[j].used && t[j].addr != addr)
         j = (j + 1) & (cap - 1);
     return &t[j];
 }
 
-static int qkperf_cache_grow(qkperf_addrmap *m)
+static int cache_grow(qkperf_addrmap *m)
 {
     size_t cap = m->capcache ? 2 * m->capcache : 1024;
     qkperf_addr_entry *t = calloc(cap, sizeof *t);
@@ -539,14 +535,14 @@ static int qkperf_cache_grow(qkperf_addrmap *m)
         return -1;
     for (size_t i = 0; i < m->capcache; i++)
         if (m->cache[i].used)
-            *qkperf_cache_slot(t, cap, m->cache[i].addr) = m->cache[i];
+            *cache_slot(t, cap, m->cache[i].addr) = m->cache[i];
     free(m->cache);
     m->cache = t;
     m->capcache = cap;
     return 0;
 }
 
-static int qkperf_block_phase(const qkperf_addrmap *m, const char *name)
+static int block_phase(const qkperf_addrmap *m, const char *name)
 {
     for (size_t i = 0; i < m->nblocks; i++)
         if (m->blocks[i].name == name) /* both interned */
@@ -554,7 +550,7 @@ static int qkperf_block_phase(const qkperf_addrmap *m, const char *name)
     return -1;
 }
 
-static void qkperf_resolve(qkperf_addrmap *m, uint64_t addr, qkperf_addr_entry *e)
+static void addrmap_resolve(qkperf_addrmap *m, uint64_t addr, qkperf_addr_entry *e)
 {
     qkperf_frames f;
     qkperf_addrmap_frames(m, addr, &f);
@@ -563,7 +559,7 @@ static void qkperf_resolve(qkperf_addrmap *m, uint64_t addr, qkperf_addr_entry *
     e->why = f.status == QKPERF_ADDR_OK ? NULL : f.why;
     e->phase = f.status == QKPERF_ADDR_OK ? QKPERF_PHASE_OTHER : QKPERF_PHASE_UNKNOWN;
     for (size_t i = 0; i < f.n && e->phase == QKPERF_PHASE_OTHER; i++) {
-        int p = qkperf_block_phase(m, f.name[i]);
+        int p = block_phase(m, f.name[i]);
         if (p >= 0)
             e->phase = p;
     }
@@ -575,22 +571,22 @@ static void qkperf_resolve(qkperf_addrmap *m, uint64_t addr, qkperf_addr_entry *
     GElf_Off off;
     GElf_Sym sym;
     const char *s = mod ? dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL) : NULL;
-    e->function = qkperf_intern(m, s);
+    e->function = intern(m, s);
     e->symtab = s != NULL;
 }
 
 void qkperf_addrmap_lookup(qkperf_addrmap *m, uint64_t addr, qkperf_addr_result *out)
 {
     qkperf_addr_entry tmp = {0}, *e = &tmp;
-    if (2 * (m->ncache + 1) <= m->capcache || qkperf_cache_grow(m) == 0) {
-        e = qkperf_cache_slot(m->cache, m->capcache, addr);
+    if (2 * (m->ncache + 1) <= m->capcache || cache_grow(m) == 0) {
+        e = cache_slot(m->cache, m->capcache, addr);
         if (!e->used) {
-            qkperf_resolve(m, addr, e);
+            addrmap_resolve(m, addr, e);
             e->used = 1;
             m->ncache++;
         }
     } else {
-        qkperf_resolve(m, addr, e); /* out of memory: resolve uncached */
+        addrmap_resolve(m, addr, e); /* out of memory: resolve uncached */
     }
     *out = (qkperf_addr_result){.status = (qkperf_addr_status)e->status,
                                 .phase = e->phase,
@@ -629,7 +625,7 @@ typedef struct qkperf_range_walk {
     long count;
 } qkperf_range_walk;
 
-static void qkperf_die_ranges(Dwarf_Die *die, qkperf_range_walk *w)
+static void die_ranges(Dwarf_Die *die, qkperf_range_walk *w)
 {
     Dwarf_Addr base, lo, hi;
     ptrdiff_t off = 0;
@@ -642,7 +638,7 @@ static void qkperf_die_ranges(Dwarf_Die *die, qkperf_range_walk *w)
 
 /* Every DIE under die (depth first): inline instances are found wherever
  * they sit, their abstract origin in this CU or another. */
-static void qkperf_walk_dies(Dwarf_Die *die, qkperf_range_walk *w)
+static void walk_dies(Dwarf_Die *die, qkperf_range_walk *w)
 {
     Dwarf_Die child;
     if (dwarf_child(die, &child) != 0)
@@ -652,19 +648,18 @@ static void qkperf_walk_dies(Dwarf_Die *die, qkperf_range_walk *w)
         if (tag == DW_TAG_inlined_subroutine || (w->outline && tag == DW_TAG_subprogram)) {
             const char *n = dwarf_diename(&child);
             if (n != NULL && strcmp(n, w->name) == 0)
-                qkperf_die_ranges(&child, w);
+                die_ranges(&child, w);
         }
-        qkperf_walk_dies(&child, w);
+        walk_dies(&child, w);
     } while (dwarf_siblingof(&child, &child) == 0);
 }
 
-static int qkperf_module_ranges(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr start,
-                                void *arg)
+static int module_ranges(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr start, void *arg)
 {
     qkperf_range_walk *w = arg;
     Dwarf_Die *cu = NULL;
     while ((cu = dwfl_module_nextcu(mod, cu, &w->bias)) != NULL)
-        qkperf_walk_dies(cu, w);
+        walk_dies(cu, w);
     return DWARF_CB_OK;
 }
 
@@ -672,12 +667,12 @@ long qkperf_addrmap_ranges(qkperf_addrmap *m, const char *name, int outline, qkp
                            size_t cap, char *err, size_t len)
 {
     if (name == NULL || name[0] == '\0') {
-        qkperf_set_err(err, len, "addrmap: ranges of which function? (name is empty)");
+        set_err(err, len, "addrmap: ranges of which function? (name is empty)");
         return -1;
     }
     qkperf_range_walk w = {.name = name, .outline = outline, .out = out, .cap = cap};
-    if (dwfl_getmodules(m->dwfl, qkperf_module_ranges, &w, 0) < 0) {
-        qkperf_set_err(err, len, "addrmap: walking the modules: %s", dwfl_errmsg(-1));
+    if (dwfl_getmodules(m->dwfl, module_ranges, &w, 0) < 0) {
+        set_err(err, len, "addrmap: walking the modules: %s", dwfl_errmsg(-1));
         return -1;
     }
     return w.count;
@@ -685,7 +680,7 @@ long qkperf_addrmap_ranges(qkperf_addrmap *m, const char *name, int outline, qkp
 
 /* ---- /proc/PID/maps --------------------------------------------------------- */
 
-static int qkperf_parse_maps_line(char *line, qkperf_mapping *out)
+static int parse_maps_line(char *line, qkperf_mapping *out)
 {
     unsigned long long lo, hi, off;
     char perms[8];
@@ -710,7 +705,7 @@ int qkperf_mappings_read(pid_t pid, qkperf_mapping **out, size_t *n, char *err, 
     snprintf(name, sizeof name, "/proc/%d/maps", pid > 0 ? (int)pid : (int)getpid());
     FILE *fp = fopen(name, "r");
     if (fp == NULL) {
-        qkperf_set_err(err, len, "addrmap: cannot read %s: %s", name, strerror(errno));
+        set_err(err, len, "addrmap: cannot read %s: %s", name, strerror(errno));
         return -1;
     }
     qkperf_mapping *v = NULL;
@@ -725,14 +720,14 @@ int qkperf_mappings_read(pid_t pid, qkperf_mapping **out, size_t *n, char *err, 
             }
             v = t;
         }
-        int got = qkperf_parse_maps_line(line, &v[cnt]);
+        int got = parse_maps_line(line, &v[cnt]);
         rc = got < 0 ? -1 : 0;
         cnt += got > 0;
     }
     fclose(fp);
     if (rc != 0) {
         qkperf_mappings_free(v, cnt);
-        qkperf_set_err(err, len, "addrmap: out of memory reading %s", name);
+        set_err(err, len, "addrmap: out of memory reading %s", name);
         return -1;
     }
     *out = v;

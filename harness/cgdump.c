@@ -58,10 +58,9 @@ typedef struct qkperf_cg_parse {
     int after_call, after_jump;
 } qkperf_cg_parse;
 
-static int qkperf_cg_fail(qkperf_cg_parse *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int cg_fail(qkperf_cg_parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int qkperf_cg_fail(qkperf_cg_parse *p, const char *fmt, ...)
+static int cg_fail(qkperf_cg_parse *p, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
@@ -75,7 +74,7 @@ static int qkperf_cg_fail(qkperf_cg_parse *p, const char *fmt, ...)
 
 /* ---- names ------------------------------------------------------------------ */
 
-static int qkperf_cg_set_name(qkperf_cg_names *s, size_t id, const char *name)
+static int cg_set_name(qkperf_cg_names *s, size_t id, const char *name)
 {
     if (id >= s->cap) {
         size_t cap = s->cap ? s->cap : 64;
@@ -93,7 +92,7 @@ static int qkperf_cg_set_name(qkperf_cg_names *s, size_t id, const char *name)
     return s->v[id] ? 0 : -1;
 }
 
-static void qkperf_cg_names_free(qkperf_cg_names *s)
+static void cg_names_free(qkperf_cg_names *s)
 {
     for (size_t i = 0; i < s->cap; i++)
         free(s->v[i]);
@@ -101,9 +100,8 @@ static void qkperf_cg_names_free(qkperf_cg_names *s)
 }
 
 /* "(id) name", "(id)" or "name": the name, defining or looking up the id.
- * NULL (after qkperf_cg_fail) for an undefined id or a malformed one. */
-static const char *qkperf_cg_name(qkperf_cg_parse *p, qkperf_cg_names *s, const char *key,
-                                  const char *v)
+ * NULL (after cg_fail) for an undefined id or a malformed one. */
+static const char *cg_name(qkperf_cg_parse *p, qkperf_cg_names *s, const char *key, const char *v)
 {
     if (*v != '(')
         return v;
@@ -112,19 +110,19 @@ static const char *qkperf_cg_name(qkperf_cg_parse *p, qkperf_cg_names *s, const 
     if (end == v + 1)
         return v; /* uncompressed, e.g. frfn=(spontaneous) */
     if (*end != ')' || id > (1ul << 24)) {
-        qkperf_cg_fail(p, "%s=%s: a compressed name is (number) name", key, v);
+        cg_fail(p, "%s=%s: a compressed name is (number) name", key, v);
         return NULL;
     }
     const char *name = end + 1;
     while (*name == ' ')
         name++;
     if (*name != '\0') {
-        if (qkperf_cg_set_name(s, id, name) != 0) {
-            qkperf_cg_fail(p, "out of memory");
+        if (cg_set_name(s, id, name) != 0) {
+            cg_fail(p, "out of memory");
             return NULL;
         }
     } else if (id >= s->cap || s->v[id] == NULL) {
-        qkperf_cg_fail(p, "%s=(%lu) refers to a name never defined before it", key, id);
+        cg_fail(p, "%s=(%lu) refers to a name never defined before it", key, id);
         return NULL;
     }
     return s->v[id];
@@ -146,7 +144,7 @@ static uint32_t qkperf_cg_object(qkperf_cgdump *d, const char *path)
 }
 
 /* Bind ob id to object index + 1. */
-static int qkperf_cg_bind(qkperf_cgdump *d, size_t id, uint32_t obj)
+static int cg_bind(qkperf_cgdump *d, size_t id, uint32_t obj)
 {
     if (id >= d->cap_obj_id) {
         size_t cap = d->cap_obj_id ? d->cap_obj_id : 64;
@@ -164,7 +162,7 @@ static int qkperf_cg_bind(qkperf_cgdump *d, size_t id, uint32_t obj)
 }
 
 /* ob= and cob=: objects are their own id space, mapped to object indices. */
-static int qkperf_cg_on_ob(qkperf_cg_parse *p, const char *v, int set_current)
+static int cg_on_ob(qkperf_cg_parse *p, const char *v, int set_current)
 {
     qkperf_cgdump *d = p->d;
     uint32_t obj;
@@ -174,23 +172,22 @@ static int qkperf_cg_on_ob(qkperf_cg_parse *p, const char *v, int set_current)
         obj = qkperf_cg_object(d, v); /* uncompressed */
     } else {
         if (*end != ')' || id > (1ul << 24))
-            return qkperf_cg_fail(p, "ob=%s: a compressed name is (number) name", v);
+            return cg_fail(p, "ob=%s: a compressed name is (number) name", v);
         const char *path = end + 1;
         while (*path == ' ')
             path++;
         if (*path == '\0') {
             if (id >= d->cap_obj_id || d->obj_of_id[id] == 0)
-                return qkperf_cg_fail(p, "ob=(%lu) refers to an object never defined before it",
-                                      id);
+                return cg_fail(p, "ob=(%lu) refers to an object never defined before it", id);
             obj = d->obj_of_id[id];
         } else {
             obj = qkperf_cg_object(d, path);
-            if (obj != 0 && qkperf_cg_bind(d, id, obj) != 0)
+            if (obj != 0 && cg_bind(d, id, obj) != 0)
                 obj = 0;
         }
     }
     if (obj == 0)
-        return qkperf_cg_fail(p, "out of memory");
+        return cg_fail(p, "out of memory");
     if (set_current)
         p->object = obj;
     return 0;
@@ -198,22 +195,22 @@ static int qkperf_cg_on_ob(qkperf_cg_parse *p, const char *v, int set_current)
 
 /* ---- instructions ------------------------------------------------------------- */
 
-static size_t qkperf_cg_hash(uint32_t obj, uint64_t addr, size_t cap)
+static size_t cg_hash(uint32_t obj, uint64_t addr, size_t cap)
 {
     uint64_t h = (addr ^ ((uint64_t)obj << 48)) * 0x9E3779B97F4A7C15ull;
     return (size_t)(h >> 20) & (cap - 1);
 }
 
-static size_t *qkperf_cg_slot(const qkperf_cgdump *d, size_t *slots, size_t cap, uint32_t obj,
-                              uint64_t addr)
+static size_t *cg_slot(const qkperf_cgdump *d, size_t *slots, size_t cap, uint32_t obj,
+                       uint64_t addr)
 {
-    size_t j = qkperf_cg_hash(obj, addr, cap);
+    size_t j = cg_hash(obj, addr, cap);
     while (slots[j] != 0 && (d->iobj[slots[j] - 1] != obj || d->iaddr[slots[j] - 1] != addr))
         j = (j + 1) & (cap - 1);
     return &slots[j];
 }
 
-static int qkperf_cg_grow(qkperf_cgdump *d)
+static int cg_grow(qkperf_cgdump *d)
 {
     if (d->ninstr == d->capinstr) {
         size_t cap = d->capinstr ? 2 * d->capinstr : 1024;
@@ -236,7 +233,7 @@ static int qkperf_cg_grow(qkperf_cgdump *d)
         if (t == NULL)
             return -1;
         for (size_t i = 0; i < d->ninstr; i++)
-            *qkperf_cg_slot(d, t, cap, d->iobj[i], d->iaddr[i]) = i + 1;
+            *cg_slot(d, t, cap, d->iobj[i], d->iaddr[i]) = i + 1;
         free(d->slots);
         d->slots = t;
         d->capslots = cap;
@@ -244,7 +241,7 @@ static int qkperf_cg_grow(qkperf_cgdump *d)
     return 0;
 }
 
-static int qkperf_cg_add(qkperf_cg_parse *p, uint64_t addr, const uint64_t *cost)
+static int cg_add(qkperf_cg_parse *p, uint64_t addr, const uint64_t *cost)
 {
     qkperf_cgdump *d = p->d;
     uint32_t obj = p->object ? p->object - 1 : UINT32_MAX;
@@ -252,13 +249,13 @@ static int qkperf_cg_add(qkperf_cg_parse *p, uint64_t addr, const uint64_t *cost
         /* No ob= line at all (a cachegrind-style file): one anonymous object. */
         uint32_t o = qkperf_cg_object(d, "???");
         if (o == 0)
-            return qkperf_cg_fail(p, "out of memory");
+            return cg_fail(p, "out of memory");
         p->object = o;
         obj = o - 1;
     }
-    if (qkperf_cg_grow(d) != 0)
-        return qkperf_cg_fail(p, "out of memory");
-    size_t *slot = qkperf_cg_slot(d, d->slots, d->capslots, obj, addr);
+    if (cg_grow(d) != 0)
+        return cg_fail(p, "out of memory");
+    size_t *slot = cg_slot(d, d->slots, d->capslots, obj, addr);
     if (*slot == 0) {
         d->iobj[d->ninstr] = obj;
         d->iaddr[d->ninstr] = addr;
@@ -276,7 +273,7 @@ static int qkperf_cg_add(qkperf_cg_parse *p, uint64_t addr, const uint64_t *cost
 /* ---- lines ---------------------------------------------------------------------- */
 
 /* Subpositions from *s into pos (relative to p->last). */
-static int qkperf_cg_positions(qkperf_cg_parse *p, char **s, uint64_t *pos)
+static int cg_positions(qkperf_cg_parse *p, char **s, uint64_t *pos)
 {
     for (size_t i = 0; i < p->d->npos; i++) {
         char *t = *s, *end;
@@ -288,23 +285,23 @@ static int qkperf_cg_positions(qkperf_cg_parse *p, char **s, uint64_t *pos)
         } else if (*t == '+' || *t == '-') {
             uint64_t delta = strtoull(t + 1, &end, 0);
             if (!isdigit((unsigned char)t[1]) || end == t + 1)
-                return qkperf_cg_fail(p, "bad relative subposition '%.20s'", t);
+                return cg_fail(p, "bad relative subposition '%.20s'", t);
             pos[i] = *t == '+' ? p->last[i] + delta : p->last[i] - delta;
         } else {
             errno = 0;
             pos[i] = strtoull(t, &end, 0);
             if (!isdigit((unsigned char)*t) || end == t || errno != 0)
-                return qkperf_cg_fail(p, "expected %zu subpositions, got '%.20s'", p->d->npos, t);
+                return cg_fail(p, "expected %zu subpositions, got '%.20s'", p->d->npos, t);
         }
         if (*end != ' ' && *end != '\t' && *end != '\0')
-            return qkperf_cg_fail(p, "bad subposition '%.20s'", t);
+            return cg_fail(p, "bad subposition '%.20s'", t);
         *s = end;
     }
     return 0;
 }
 
 /* Up to nevents decimal counts from s; missing ones are 0. */
-static int qkperf_cg_costs(qkperf_cg_parse *p, char *s, uint64_t *cost, const char *what)
+static int cg_costs(qkperf_cg_parse *p, char *s, uint64_t *cost, const char *what)
 {
     memset(cost, 0, p->d->nevents * sizeof *cost);
     for (size_t e = 0;; e++) {
@@ -313,48 +310,48 @@ static int qkperf_cg_costs(qkperf_cg_parse *p, char *s, uint64_t *cost, const ch
         if (*s == '\0')
             return 0;
         if (e == p->d->nevents)
-            return qkperf_cg_fail(p, "%s has more counts than the %zu events", what, p->d->nevents);
+            return cg_fail(p, "%s has more counts than the %zu events", what, p->d->nevents);
         char *end;
         errno = 0;
         cost[e] = strtoull(s, &end, 10);
         if (!isdigit((unsigned char)*s) || end == s || errno != 0 ||
             (*end != ' ' && *end != '\t' && *end != '\0'))
-            return qkperf_cg_fail(p, "%s: bad count '%.20s'", what, s);
+            return cg_fail(p, "%s: bad count '%.20s'", what, s);
         s = end;
     }
 }
 
-static int qkperf_cg_cost_line(qkperf_cg_parse *p, char *s)
+static int cg_cost_line(qkperf_cg_parse *p, char *s)
 {
     qkperf_cgdump *d = p->d;
     if (d->nevents == 0)
-        return qkperf_cg_fail(p, "cost line before the events: line");
+        return cg_fail(p, "cost line before the events: line");
     if (d->instr_pos < 0)
-        return qkperf_cg_fail(p, "no instruction addresses (positions: line): callgrind must "
-                                 "run with --dump-instr=yes");
+        return cg_fail(p, "no instruction addresses (positions: line): callgrind must "
+                          "run with --dump-instr=yes");
     uint64_t pos[QKPERF_CG_MAXPOS], cost[QKPERF_CG_MAXEV];
-    if (qkperf_cg_positions(p, &s, pos) != 0 || qkperf_cg_costs(p, s, cost, "cost line") != 0)
+    if (cg_positions(p, &s, pos) != 0 || cg_costs(p, s, cost, "cost line") != 0)
         return -1;
     int inclusive = p->after_call, jump = p->after_jump;
     p->after_call = p->after_jump = 0;
     if (inclusive || jump)
         return 0; /* a call's inclusive cost, or a jump's source: not own cost */
     memcpy(p->last, pos, sizeof pos);
-    return qkperf_cg_add(p, pos[d->instr_pos], cost);
+    return cg_add(p, pos[d->instr_pos], cost);
 }
 
 /* calls=COUNT TARGET, jump=COUNT TARGET, jcnd=EXE/COUNT TARGET. */
-static int qkperf_cg_call_line(qkperf_cg_parse *p, const char *key, char *v)
+static int cg_call_line(qkperf_cg_parse *p, const char *key, char *v)
 {
     char *s = v, *end;
     strtoull(s, &end, 10);
     if (end == s || (strcmp(key, "jcnd") == 0 && (*end != '/' || !isdigit((unsigned char)end[1]))))
-        return qkperf_cg_fail(p, "%s=%s: expected a count, then the target position", key, v);
+        return cg_fail(p, "%s=%s: expected a count, then the target position", key, v);
     if (*end == '/')
         strtoull(end + 1, &end, 10);
     s = end;
     uint64_t target[QKPERF_CG_MAXPOS];
-    if (p->d->npos > 0 && qkperf_cg_positions(p, &s, target) != 0)
+    if (p->d->npos > 0 && cg_positions(p, &s, target) != 0)
         return -1;
     if (strcmp(key, "calls") == 0)
         p->after_call = 1;
@@ -384,46 +381,46 @@ static const struct {
     {"jcnd", QKPERF_CG_CALL}, {"rec", QKPERF_CG_IGNORE}, {"ln", QKPERF_CG_IGNORE},
 };
 
-static int qkperf_cg_spec_line(qkperf_cg_parse *p, const char *key, char *v)
+static int cg_spec_line(qkperf_cg_parse *p, const char *key, char *v)
 {
     for (size_t i = 0; i < sizeof qkperf_cg_keys / sizeof qkperf_cg_keys[0]; i++) {
         if (strcmp(qkperf_cg_keys[i].key, key) != 0)
             continue;
         switch (qkperf_cg_keys[i].kind) {
         case QKPERF_CG_FILE:
-            return qkperf_cg_name(p, &p->d->files, key, v) ? 0 : -1;
+            return cg_name(p, &p->d->files, key, v) ? 0 : -1;
         case QKPERF_CG_FN:
-            return qkperf_cg_name(p, &p->d->fns, key, v) ? 0 : -1;
+            return cg_name(p, &p->d->fns, key, v) ? 0 : -1;
         case QKPERF_CG_OB:
-            return qkperf_cg_on_ob(p, v, 1);
+            return cg_on_ob(p, v, 1);
         case QKPERF_CG_COB:
-            return qkperf_cg_on_ob(p, v, 0);
+            return cg_on_ob(p, v, 0);
         case QKPERF_CG_CALL:
-            return qkperf_cg_call_line(p, key, v);
+            return cg_call_line(p, key, v);
         case QKPERF_CG_IGNORE:
             return 0;
         }
     }
-    return qkperf_cg_fail(p, "unknown line '%s=...'", key);
+    return cg_fail(p, "unknown line '%s=...'", key);
 }
 
-static int qkperf_cg_words(qkperf_cg_parse *p, char *v, char **out, size_t max, size_t *n,
-                           const char *what)
+static int cg_words(qkperf_cg_parse *p, char *v, char **out, size_t max, size_t *n,
+                    const char *what)
 {
     *n = 0;
     for (char *w = strtok(v, " \t"); w != NULL; w = strtok(NULL, " \t")) {
         if (*n == max)
-            return qkperf_cg_fail(p, "more than %zu %s", max, what);
+            return cg_fail(p, "more than %zu %s", max, what);
         out[(*n)++] = w;
     }
     return 0;
 }
 
-static int qkperf_cg_positions_header(qkperf_cg_parse *p, char *v)
+static int cg_positions_header(qkperf_cg_parse *p, char *v)
 {
     char *w[QKPERF_CG_MAXPOS];
     size_t n;
-    if (qkperf_cg_words(p, v, w, QKPERF_CG_MAXPOS, &n, "positions") != 0)
+    if (cg_words(p, v, w, QKPERF_CG_MAXPOS, &n, "positions") != 0)
         return -1;
     p->d->npos = n;
     p->d->instr_pos = -1;
@@ -433,38 +430,38 @@ static int qkperf_cg_positions_header(qkperf_cg_parse *p, char *v)
     return 0;
 }
 
-static int qkperf_cg_events_header(qkperf_cg_parse *p, char *v)
+static int cg_events_header(qkperf_cg_parse *p, char *v)
 {
     qkperf_cgdump *d = p->d;
     if (d->nevents > 0)
-        return qkperf_cg_fail(p, "a second events: line");
+        return cg_fail(p, "a second events: line");
     char *w[QKPERF_CG_MAXEV];
     size_t n;
-    if (qkperf_cg_words(p, v, w, QKPERF_CG_MAXEV, &n, "events") != 0)
+    if (cg_words(p, v, w, QKPERF_CG_MAXEV, &n, "events") != 0)
         return -1;
     if (n == 0)
-        return qkperf_cg_fail(p, "events: names no event");
+        return cg_fail(p, "events: names no event");
     for (size_t i = 0; i < n; i++)
         if ((d->events[i] = strdup(w[i])) == NULL)
-            return qkperf_cg_fail(p, "out of memory");
+            return cg_fail(p, "out of memory");
     d->nevents = n;
     return 0;
 }
 
-static int qkperf_cg_header(qkperf_cg_parse *p, const char *key, char *v)
+static int cg_header(qkperf_cg_parse *p, const char *key, char *v)
 {
     qkperf_cgdump *d = p->d;
     if (strcmp(key, "positions") == 0)
-        return qkperf_cg_positions_header(p, v);
+        return cg_positions_header(p, v);
     if (strcmp(key, "events") == 0)
-        return qkperf_cg_events_header(p, v);
+        return cg_events_header(p, v);
     int totals = strcmp(key, "totals") == 0;
     if (totals || strcmp(key, "summary") == 0) {
         if (d->nevents == 0)
-            return qkperf_cg_fail(p, "%s: before events:", key);
+            return cg_fail(p, "%s: before events:", key);
         uint64_t *dst = totals ? d->totals : d->summary;
         uint64_t v64[QKPERF_CG_MAXEV];
-        if (qkperf_cg_costs(p, v, v64, key) != 0)
+        if (cg_costs(p, v, v64, key) != 0)
             return -1;
         for (size_t e = 0; e < d->nevents; e++)
             dst[e] += v64[e]; /* one per part */
@@ -473,28 +470,28 @@ static int qkperf_cg_header(qkperf_cg_parse *p, const char *key, char *v)
     return 0; /* version, creator, cmd, desc, part, ...: not needed */
 }
 
-static int qkperf_cg_line(qkperf_cg_parse *p, char *line)
+static int cg_line(qkperf_cg_parse *p, char *line)
 {
     line[strcspn(line, "\r\n")] = '\0';
     if (line[0] == '\0' || line[0] == '#')
         return 0;
     if (isdigit((unsigned char)line[0]) || strchr("+-*", line[0]) != NULL)
-        return qkperf_cg_cost_line(p, line);
+        return cg_cost_line(p, line);
     if (p->after_call)
-        return qkperf_cg_fail(p, "calls= line without the cost line that must follow it");
+        return cg_fail(p, "calls= line without the cost line that must follow it");
     size_t k = strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_");
     if (k > 0 && line[k] == '=') {
         line[k] = '\0';
-        return qkperf_cg_spec_line(p, line, line + k + 1);
+        return cg_spec_line(p, line, line + k + 1);
     }
     if (k > 0 && line[k] == ':') {
         line[k] = '\0';
         char *v = line + k + 1;
         while (*v == ' ' || *v == '\t')
             v++;
-        return qkperf_cg_header(p, line, v);
+        return cg_header(p, line, v);
     }
-    return qkperf_cg_fail(p, "not a callgrind line: '%.40s'", line);
+    return cg_fail(p, "not a callgrind line: '%.40s'", line);
 }
 
 qkperf_cgdump *qkperf_cgdump_parse(FILE *f, const char *name, char *err, size_t len)
@@ -512,17 +509,17 @@ qkperf_cgdump *qkperf_cgdump_parse(FILE *f, const char *name, char *err, size_t 
     int rc = 0;
     while (rc == 0 && getline(&line, &cap, f) >= 0) {
         p.lineno++;
-        rc = qkperf_cg_line(&p, line);
+        rc = cg_line(&p, line);
     }
     free(line);
     p.lineno++;
     if (rc == 0 && p.after_call)
-        rc = qkperf_cg_fail(&p, "calls= line without the cost line that must follow it");
+        rc = cg_fail(&p, "calls= line without the cost line that must follow it");
     if (rc == 0 && d->nevents == 0)
-        rc = qkperf_cg_fail(&p, "no events: line: not a callgrind profile");
+        rc = cg_fail(&p, "no events: line: not a callgrind profile");
     if (rc == 0 && d->instr_pos < 0)
-        rc = qkperf_cg_fail(&p, "no instruction addresses: callgrind must run with "
-                                "--dump-instr=yes");
+        rc = cg_fail(&p, "no instruction addresses: callgrind must run with "
+                         "--dump-instr=yes");
     if (rc != 0) {
         qkperf_cgdump_free(d);
         return NULL;
@@ -552,8 +549,8 @@ void qkperf_cgdump_free(qkperf_cgdump *d)
         free(d->objects[i]);
     free(d->objects);
     free(d->obj_of_id);
-    qkperf_cg_names_free(&d->files);
-    qkperf_cg_names_free(&d->fns);
+    cg_names_free(&d->files);
+    cg_names_free(&d->fns);
     free(d->iobj);
     free(d->iaddr);
     free(d->icost);
@@ -618,7 +615,7 @@ const uint64_t *qkperf_cgdump_summary(const qkperf_cgdump *d)
 
 /* ---- the split by phase ------------------------------------------------------------- */
 
-static void qkperf_cg_note_unknown(qkperf_cg_split *s, const char *object, const char *why)
+static void cg_note_unknown(qkperf_cg_split *s, const char *object, const char *why)
 {
     size_t used = strlen(s->unknown_why);
     if (strstr(s->unknown_why, object) != NULL || used + 4 >= sizeof s->unknown_why)
@@ -628,9 +625,9 @@ static void qkperf_cg_note_unknown(qkperf_cg_split *s, const char *object, const
 
 /* The map of object i, or NULL with the reason (the object is then all
  * unknown). */
-static qkperf_addrmap *qkperf_cg_object_map(const qkperf_cgdump *d, size_t i,
-                                            const qkperf_addr_block *blocks, size_t nblocks,
-                                            char *why, size_t len)
+static qkperf_addrmap *cg_object_map(const qkperf_cgdump *d, size_t i,
+                                     const qkperf_addr_block *blocks, size_t nblocks, char *why,
+                                     size_t len)
 {
     const char *path = d->objects[i];
     if (path[0] != '/') {
@@ -645,7 +642,7 @@ static qkperf_addrmap *qkperf_cg_object_map(const qkperf_cgdump *d, size_t i,
     return m;
 }
 
-static void qkperf_cg_add_row(qkperf_cg_split *s, size_t row, const uint64_t *cost)
+static void cg_add_row(qkperf_cg_split *s, size_t row, const uint64_t *cost)
 {
     for (size_t e = 0; e < s->nevents; e++)
         s->cost[row * s->nevents + e] += cost[e];
@@ -671,7 +668,7 @@ int qkperf_cgdump_split(const qkperf_cgdump *d, const qkperf_addr_block *blocks,
     }
     for (size_t o = 0; o < d->nobjects; o++) {
         char why[400] = "";
-        qkperf_addrmap *m = qkperf_cg_object_map(d, o, blocks, nblocks, why, sizeof why);
+        qkperf_addrmap *m = cg_object_map(d, o, blocks, nblocks, why, sizeof why);
         for (size_t i = 0; i < d->ninstr; i++) {
             if (d->iobj[i] != o)
                 continue;
@@ -683,9 +680,9 @@ int qkperf_cgdump_split(const qkperf_cgdump *d, const qkperf_addr_block *blocks,
                                                       : nphases + 1;
             if (m == NULL)
                 row = nphases + 1;
-            qkperf_cg_add_row(out, row, &d->icost[i * d->nevents]);
+            cg_add_row(out, row, &d->icost[i * d->nevents]);
             if (row == nphases + 1)
-                qkperf_cg_note_unknown(out, d->objects[o], r.why ? r.why : why);
+                cg_note_unknown(out, d->objects[o], r.why ? r.why : why);
         }
         qkperf_addrmap_free(m);
     }

@@ -21,10 +21,10 @@
 
 enum { QKPERF_MAX_DEPTH = 64 };
 
-static void qkperf_set_msg(char *msg, size_t msglen, const char *fmt, ...)
+static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void qkperf_set_msg(char *msg, size_t msglen, const char *fmt, ...)
+static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -61,15 +61,15 @@ typedef struct qkperf_parser {
     size_t msglen;
 } qkperf_parser;
 
-static int qkperf_parse_expr(qkperf_parser *ps);
+static int parse_expr(qkperf_parser *ps);
 
-static void qkperf_skip_space(qkperf_parser *ps)
+static void skip_space(qkperf_parser *ps)
 {
     while (*ps->p == ' ' || *ps->p == '\t')
         ps->p++;
 }
 
-static int qkperf_node_height(const qkperf_parser *ps, int k)
+static int node_height(const qkperf_parser *ps, int k)
 {
     return k < 0 ? 0 : ps->nodes[k].height;
 }
@@ -77,14 +77,14 @@ static int qkperf_node_height(const qkperf_parser *ps, int k)
 /* Refuse nesting past QKPERF_MAX_DEPTH, in the parser's recursion ('(' and
  * unary '-') and in the tree (long chains of operators), so that a hostile
  * formula can exhaust neither the parser's stack nor the evaluation's. */
-static int qkperf_too_deep(qkperf_parser *ps, int depth);
+static int too_deep(qkperf_parser *ps, int depth);
 
-static int qkperf_new_node(qkperf_parser *ps, char op, int left, int right)
+static int new_node(qkperf_parser *ps, char op, int left, int right)
 {
     qkperf_node *nd = &ps->nodes[ps->n];
-    int hl = qkperf_node_height(ps, left), hr = qkperf_node_height(ps, right);
+    int hl = node_height(ps, left), hr = node_height(ps, right);
 
-    if (qkperf_too_deep(ps, 1 + (hl > hr ? hl : hr)))
+    if (too_deep(ps, 1 + (hl > hr ? hl : hr)))
         return -1;
     nd->op = op;
     nd->ref = -1;
@@ -96,7 +96,7 @@ static int qkperf_new_node(qkperf_parser *ps, char op, int left, int right)
 }
 
 /* " in metric 'IPC'" or "" */
-static void qkperf_where(const qkperf_parser *ps, char *buf, size_t len)
+static void formula_where(const qkperf_parser *ps, char *buf, size_t len)
 {
     if (ps->what != NULL)
         snprintf(buf, len, " in %s", ps->what);
@@ -104,19 +104,19 @@ static void qkperf_where(const qkperf_parser *ps, char *buf, size_t len)
         buf[0] = '\0';
 }
 
-static int qkperf_syntax_error(qkperf_parser *ps, const char *expected)
+static int syntax_error(qkperf_parser *ps, const char *expected)
 {
     char where[160];
 
-    qkperf_where(ps, where, sizeof(where));
-    qkperf_set_msg(ps->msg, ps->msglen, "syntax error%s at column %d: expected %s, found %s%s%s",
-                   where, (int)(ps->p - ps->text) + 1, expected, *ps->p ? "'" : "end of formula",
-                   *ps->p ? ps->p : "", *ps->p ? "'" : "");
+    formula_where(ps, where, sizeof(where));
+    set_msg(ps->msg, ps->msglen, "syntax error%s at column %d: expected %s, found %s%s%s", where,
+            (int)(ps->p - ps->text) + 1, expected, *ps->p ? "'" : "end of formula",
+            *ps->p ? ps->p : "", *ps->p ? "'" : "");
     return -1;
 }
 
 /* "loads, misses, time": what an identifier may be. */
-static void qkperf_known_aliases(const qkperf_parser *ps, char *buf, size_t len)
+static void known_aliases(const qkperf_parser *ps, char *buf, size_t len)
 {
     size_t i, used = 0;
 
@@ -127,19 +127,18 @@ static void qkperf_known_aliases(const qkperf_parser *ps, char *buf, size_t len)
         snprintf(buf + used, len - used, "time");
 }
 
-static int qkperf_too_deep(qkperf_parser *ps, int depth)
+static int too_deep(qkperf_parser *ps, int depth)
 {
     char where[160];
 
     if (depth <= QKPERF_MAX_DEPTH)
         return 0;
-    qkperf_where(ps, where, sizeof(where));
-    qkperf_set_msg(ps->msg, ps->msglen, "formula nested deeper than %d levels%s", QKPERF_MAX_DEPTH,
-                   where);
+    formula_where(ps, where, sizeof(where));
+    set_msg(ps->msg, ps->msglen, "formula nested deeper than %d levels%s", QKPERF_MAX_DEPTH, where);
     return 1;
 }
 
-static int qkperf_parse_ident(qkperf_parser *ps)
+static int parse_ident(qkperf_parser *ps)
 {
     const char *start = ps->p;
     size_t len;
@@ -149,28 +148,28 @@ static int qkperf_parse_ident(qkperf_parser *ps)
         ps->p++;
     len = (size_t)(ps->p - start);
     if (len == 4 && strncmp(start, "time", 4) == 0)
-        return qkperf_new_node(ps, 't', -1, -1);
+        return new_node(ps, 't', -1, -1);
     for (id = 0; id < (int)ps->naliases; id++) {
         const char *alias = ps->aliases[id];
         if (strlen(alias) == len && strncmp(alias, start, len) == 0) {
-            int k = qkperf_new_node(ps, 'v', -1, -1);
+            int k = new_node(ps, 'v', -1, -1);
             ps->nodes[k].ref = id;
             return k;
         }
     }
     {
         char where[160], known[512];
-        qkperf_where(ps, where, sizeof(where));
-        qkperf_known_aliases(ps, known, sizeof(known));
-        qkperf_set_msg(ps->msg, ps->msglen, "unknown identifier '%.*s'%s (known: %s)", (int)len,
-                       start, where, known);
+        formula_where(ps, where, sizeof(where));
+        known_aliases(ps, known, sizeof(known));
+        set_msg(ps->msg, ps->msglen, "unknown identifier '%.*s'%s (known: %s)", (int)len, start,
+                where, known);
     }
     return -1;
 }
 
 /* digits [. digits] [e [+-] digits]: plain decimal, no hex, inf or nan
  * (which strtod alone would accept). */
-static int qkperf_parse_number(qkperf_parser *ps)
+static int parse_number(qkperf_parser *ps)
 {
     const char *start = ps->p;
     char buf[64];
@@ -186,98 +185,98 @@ static int qkperf_parse_number(qkperf_parser *ps)
         if (*e == '+' || *e == '-')
             e++;
         if (!isdigit((unsigned char)*e))
-            return qkperf_syntax_error(ps, "a number");
+            return syntax_error(ps, "a number");
         for (ps->p = e; isdigit((unsigned char)*ps->p); ps->p++)
             ;
     }
     if ((size_t)(ps->p - start) >= sizeof(buf) || (ps->p - start == 1 && *start == '.')) {
         ps->p = start;
-        return qkperf_syntax_error(ps, "a number");
+        return syntax_error(ps, "a number");
     }
     memcpy(buf, start, (size_t)(ps->p - start));
     buf[ps->p - start] = '\0';
-    k = qkperf_new_node(ps, 'n', -1, -1);
+    k = new_node(ps, 'n', -1, -1);
     ps->nodes[k].num = strtod(buf, NULL);
     return k;
 }
 
 /* primary := number | identifier | '(' expr ')' */
-static int qkperf_parse_primary(qkperf_parser *ps)
+static int parse_primary(qkperf_parser *ps)
 {
     int k;
 
-    qkperf_skip_space(ps);
+    skip_space(ps);
     if (isdigit((unsigned char)*ps->p) || *ps->p == '.')
-        return qkperf_parse_number(ps);
+        return parse_number(ps);
     if (isalpha((unsigned char)*ps->p) || *ps->p == '_')
-        return qkperf_parse_ident(ps);
+        return parse_ident(ps);
     if (*ps->p != '(')
-        return qkperf_syntax_error(ps, "a number, an event alias, time or '('");
+        return syntax_error(ps, "a number, an event alias, time or '('");
     ps->p++;
-    k = qkperf_parse_expr(ps);
+    k = parse_expr(ps);
     if (k < 0)
         return -1;
-    qkperf_skip_space(ps);
+    skip_space(ps);
     if (*ps->p != ')')
-        return qkperf_syntax_error(ps, "')'");
+        return syntax_error(ps, "')'");
     ps->p++;
     return k;
 }
 
 /* unary := '-' unary | primary */
-static int qkperf_parse_unary(qkperf_parser *ps)
+static int parse_unary(qkperf_parser *ps)
 {
     int k;
 
-    qkperf_skip_space(ps);
+    skip_space(ps);
     if (*ps->p != '-')
-        return qkperf_parse_primary(ps);
+        return parse_primary(ps);
     ps->p++;
-    if (qkperf_too_deep(ps, ++ps->depth))
+    if (too_deep(ps, ++ps->depth))
         return -1;
-    k = qkperf_parse_unary(ps);
+    k = parse_unary(ps);
     ps->depth--;
-    return k < 0 ? -1 : qkperf_new_node(ps, '~', k, -1);
+    return k < 0 ? -1 : new_node(ps, '~', k, -1);
 }
 
 /* term := unary (('*' | '/') unary)* */
-static int qkperf_parse_term(qkperf_parser *ps)
+static int parse_term(qkperf_parser *ps)
 {
-    int left = qkperf_parse_unary(ps);
+    int left = parse_unary(ps);
 
     while (left >= 0) {
         char op;
         int right;
 
-        qkperf_skip_space(ps);
+        skip_space(ps);
         if (*ps->p != '*' && *ps->p != '/')
             break;
         op = *ps->p++;
-        right = qkperf_parse_unary(ps);
-        left = right < 0 ? -1 : qkperf_new_node(ps, op, left, right);
+        right = parse_unary(ps);
+        left = right < 0 ? -1 : new_node(ps, op, left, right);
     }
     return left;
 }
 
 /* expr := term (('+' | '-') term)*; depth-limited so that a hostile
  * "((((..." cannot exhaust the stack. */
-static int qkperf_parse_expr(qkperf_parser *ps)
+static int parse_expr(qkperf_parser *ps)
 {
     int left;
 
-    if (qkperf_too_deep(ps, ++ps->depth))
+    if (too_deep(ps, ++ps->depth))
         return -1;
-    left = qkperf_parse_term(ps);
+    left = parse_term(ps);
     while (left >= 0) {
         char op;
         int right;
 
-        qkperf_skip_space(ps);
+        skip_space(ps);
         if (*ps->p != '+' && *ps->p != '-')
             break;
         op = *ps->p++;
-        right = qkperf_parse_term(ps);
-        left = right < 0 ? -1 : qkperf_new_node(ps, op, left, right);
+        right = parse_term(ps);
+        left = right < 0 ? -1 : new_node(ps, op, left, right);
     }
     ps->depth--;
     return left;
@@ -293,15 +292,15 @@ qkperf_formula *qkperf_formula_compile(const char *text, const char *const *alia
 
     ps.nodes = malloc((strlen(text) + 1) * sizeof(*ps.nodes));
     if (f == NULL || ps.nodes == NULL) {
-        qkperf_set_msg(msg, msglen, "out of memory");
+        set_msg(msg, msglen, "out of memory");
         goto fail;
     }
-    f->root = qkperf_parse_expr(&ps);
+    f->root = parse_expr(&ps);
     if (f->root < 0)
         goto fail;
-    qkperf_skip_space(&ps);
+    skip_space(&ps);
     if (*ps.p != '\0') {
-        qkperf_syntax_error(&ps, "an operator or end of formula");
+        syntax_error(&ps, "an operator or end of formula");
         goto fail;
     }
     f->nodes = ps.nodes;
@@ -312,7 +311,7 @@ fail:
     return NULL;
 }
 
-static double qkperf_eval_node(const qkperf_node *nodes, int k, const double *values, double time)
+static double eval_node(const qkperf_node *nodes, int k, const double *values, double time)
 {
     const qkperf_node *nd = &nodes[k];
     double l, r;
@@ -325,12 +324,12 @@ static double qkperf_eval_node(const qkperf_node *nodes, int k, const double *va
     case 't':
         return time;
     case '~':
-        return -qkperf_eval_node(nodes, nd->left, values, time);
+        return -eval_node(nodes, nd->left, values, time);
     default:
         break;
     }
-    l = qkperf_eval_node(nodes, nd->left, values, time);
-    r = qkperf_eval_node(nodes, nd->right, values, time);
+    l = eval_node(nodes, nd->left, values, time);
+    r = eval_node(nodes, nd->right, values, time);
     switch (nd->op) {
     case '+':
         return l + r;
@@ -345,7 +344,7 @@ static double qkperf_eval_node(const qkperf_node *nodes, int k, const double *va
 
 double qkperf_formula_eval(const qkperf_formula *f, const double *values, double time)
 {
-    return qkperf_eval_node(f->nodes, f->root, values, time);
+    return eval_node(f->nodes, f->root, values, time);
 }
 
 void qkperf_formula_free(qkperf_formula *f)

@@ -28,10 +28,10 @@
 
 enum { QKPERF_MAX_DIRS = 32 }; /* directories in one search path */
 
-static void qkperf_set_msg(char *msg, size_t msglen, const char *fmt, ...)
+static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void qkperf_set_msg(char *msg, size_t msglen, const char *fmt, ...)
+static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -50,14 +50,14 @@ typedef struct qkperf_search {
     char *env; /* copy of $QKPERF_GROUPS, split in place */
 } qkperf_search;
 
-static void qkperf_search_add(qkperf_search *s, const char *dir)
+static void search_add(qkperf_search *s, const char *dir)
 {
     if (*dir != '\0' && s->n < QKPERF_MAX_DIRS)
         s->dir[s->n++] = dir;
 }
 
 /* The caller's directories, then $QKPERF_GROUPS, then the built-in one. */
-static int qkperf_search_init(qkperf_search *s, const char *const *dirs)
+static int search_init(qkperf_search *s, const char *const *dirs)
 {
     const char *env = getenv("QKPERF_GROUPS");
     char *tok, *save = NULL;
@@ -65,18 +65,18 @@ static int qkperf_search_init(qkperf_search *s, const char *const *dirs)
     s->n = 0;
     s->env = NULL;
     for (; dirs != NULL && *dirs != NULL; dirs++)
-        qkperf_search_add(s, *dirs);
+        search_add(s, *dirs);
     if (env != NULL && (s->env = strdup(env)) == NULL)
         return -1;
     for (tok = s->env ? strtok_r(s->env, ":", &save) : NULL; tok != NULL;
          tok = strtok_r(NULL, ":", &save))
-        qkperf_search_add(s, tok);
-    qkperf_search_add(s, QKPERF_GROUPS_DIR);
+        search_add(s, tok);
+    search_add(s, QKPERF_GROUPS_DIR);
     return 0;
 }
 
 /* Group and folder names become path components: no '/', no leading '.'. */
-static int qkperf_valid_name(const char *s)
+static int valid_name(const char *s)
 {
     if (*s == '\0' || *s == '.')
         return 0;
@@ -86,12 +86,12 @@ static int qkperf_valid_name(const char *s)
     return 1;
 }
 
-static int qkperf_name_cmp(const void *a, const void *b)
+static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int qkperf_list_has(char **names, size_t n, const char *name)
+static int list_has(char **names, size_t n, const char *name)
 {
     size_t i;
 
@@ -103,7 +103,7 @@ static int qkperf_list_has(char **names, size_t n, const char *name)
 
 /* Add the group files (or, with want_dirs, the subfolders) of one folder
  * to names; -1 when out of memory. */
-static int qkperf_list_entries(const char *folder, int want_dirs, char ***names, size_t *n)
+static int list_entries(const char *folder, int want_dirs, char ***names, size_t *n)
 {
     DIR *d = opendir(folder);
     struct dirent *de;
@@ -116,7 +116,7 @@ static int qkperf_list_entries(const char *folder, int want_dirs, char ***names,
         struct stat st;
         char **grown;
 
-        if (!qkperf_valid_name(de->d_name) || qkperf_list_has(*names, *n, de->d_name))
+        if (!valid_name(de->d_name) || list_has(*names, *n, de->d_name))
             continue;
         if (snprintf(path, sizeof(path), "%s/%s", folder, de->d_name) >= (int)sizeof(path) ||
             stat(path, &st) != 0 || !(want_dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)))
@@ -144,21 +144,21 @@ char **qkperf_group_list(const char *const *dirs, const char *pmu)
 
     if (names == NULL)
         return NULL;
-    if (qkperf_search_init(&s, dirs) != 0) {
+    if (search_init(&s, dirs) != 0) {
         free(names);
         return NULL;
     }
     for (i = 0; ret == 0 && i < s.n; i++) {
         char folder[4096];
         if (snprintf(folder, sizeof(folder), "%s/%s", s.dir[i], pmu) < (int)sizeof(folder))
-            ret = qkperf_list_entries(folder, 0, &names, &n);
+            ret = list_entries(folder, 0, &names, &n);
     }
     free(s.env);
     if (ret != 0) {
         qkperf_group_list_free(names);
         return NULL;
     }
-    qsort(names, n, sizeof(*names), qkperf_name_cmp);
+    qsort(names, n, sizeof(*names), name_cmp);
     return names;
 }
 
@@ -172,7 +172,7 @@ void qkperf_group_list_free(char **names)
 }
 
 /* "CYCLES, L1D" into buf, or "none" */
-static void qkperf_known_groups(const char *const *dirs, const char *pmu, char *buf, size_t len)
+static void known_groups(const char *const *dirs, const char *pmu, char *buf, size_t len)
 {
     char **names = qkperf_group_list(dirs, pmu);
     size_t used = 0;
@@ -187,8 +187,8 @@ static void qkperf_known_groups(const char *const *dirs, const char *pmu, char *
 }
 
 /* 1 and the group (or NULL and msg) if some directory has the file; 0 if none. */
-static int qkperf_group_find(const qkperf_search *s, const char *pmu, const char *name,
-                             qkperf_group **out, char *msg, size_t msglen)
+static int group_find(const qkperf_search *s, const char *pmu, const char *name, qkperf_group **out,
+                      char *msg, size_t msglen)
 {
     size_t i;
 
@@ -197,7 +197,7 @@ static int qkperf_group_find(const qkperf_search *s, const char *pmu, const char
         FILE *fp;
 
         if (snprintf(path, sizeof(path), "%s/%s/%s", s->dir[i], pmu, name) >= (int)sizeof(path)) {
-            qkperf_set_msg(msg, msglen, "%s/%s/%s: path too long", s->dir[i], pmu, name);
+            set_msg(msg, msglen, "%s/%s/%s: path too long", s->dir[i], pmu, name);
             *out = NULL;
             return 1;
         }
@@ -205,7 +205,7 @@ static int qkperf_group_find(const qkperf_search *s, const char *pmu, const char
         if (fp == NULL && errno == ENOENT)
             continue;
         if (fp == NULL) {
-            qkperf_set_msg(msg, msglen, "%s: %s", path, strerror(errno));
+            set_msg(msg, msglen, "%s: %s", path, strerror(errno));
             *out = NULL;
             return 1;
         }
@@ -216,25 +216,25 @@ static int qkperf_group_find(const qkperf_search *s, const char *pmu, const char
     return 0;
 }
 
-static void qkperf_unknown_group(const qkperf_search *s, const char *const *dirs, const char *pmu,
-                                 const char *name, int fallback_perf, char *msg, size_t msglen)
+static void unknown_group(const qkperf_search *s, const char *const *dirs, const char *pmu,
+                          const char *name, int fallback_perf, char *msg, size_t msglen)
 {
     char known[512], perf[512] = "", searched[512] = "";
     size_t i, used = 0;
 
-    qkperf_known_groups(dirs, pmu, known, sizeof(known));
+    known_groups(dirs, pmu, known, sizeof(known));
     if (fallback_perf && strcmp(pmu, "perf") != 0) {
         char list[480];
-        qkperf_known_groups(dirs, "perf", list, sizeof(list));
+        known_groups(dirs, "perf", list, sizeof(list));
         snprintf(perf, sizeof(perf), "; in perf: %s", list);
     }
     for (i = 0; i < s->n && used < sizeof(searched); i++)
         used += (size_t)snprintf(searched + used, sizeof(searched) - used, "%s%s", i ? ", " : "",
                                  s->dir[i]);
-    qkperf_set_msg(msg, msglen,
-                   "unknown group '%s' for %s (known: %s%s; "
-                   "searched: %s)",
-                   name, pmu, known, perf, searched);
+    set_msg(msg, msglen,
+            "unknown group '%s' for %s (known: %s%s; "
+            "searched: %s)",
+            name, pmu, known, perf, searched);
 }
 
 qkperf_group *qkperf_group_load(const char *const *dirs, const char *pmu, const char *name,
@@ -243,20 +243,20 @@ qkperf_group *qkperf_group_load(const char *const *dirs, const char *pmu, const 
     qkperf_group *g = NULL;
     qkperf_search s;
 
-    if (!qkperf_valid_name(pmu) || !qkperf_valid_name(name)) {
-        qkperf_set_msg(msg, msglen,
-                       "bad group name '%s/%s' (letters, digits, "
-                       "'_', '-', '.'; no '/')",
-                       pmu, name);
+    if (!valid_name(pmu) || !valid_name(name)) {
+        set_msg(msg, msglen,
+                "bad group name '%s/%s' (letters, digits, "
+                "'_', '-', '.'; no '/')",
+                pmu, name);
         return NULL;
     }
-    if (qkperf_search_init(&s, dirs) != 0) {
-        qkperf_set_msg(msg, msglen, "out of memory");
+    if (search_init(&s, dirs) != 0) {
+        set_msg(msg, msglen, "out of memory");
         return NULL;
     }
-    if (!qkperf_group_find(&s, pmu, name, &g, msg, msglen) &&
-        !(fallback_perf && qkperf_group_find(&s, "perf", name, &g, msg, msglen)))
-        qkperf_unknown_group(&s, dirs, pmu, name, fallback_perf, msg, msglen);
+    if (!group_find(&s, pmu, name, &g, msg, msglen) &&
+        !(fallback_perf && group_find(&s, "perf", name, &g, msg, msglen)))
+        unknown_group(&s, dirs, pmu, name, fallback_perf, msg, msglen);
     free(s.env);
     return g;
 }
@@ -272,24 +272,24 @@ char **qkperf_group_folders(const char *const *dirs)
 
     if (names == NULL)
         return NULL;
-    if (qkperf_search_init(&s, dirs) != 0) {
+    if (search_init(&s, dirs) != 0) {
         free(names);
         return NULL;
     }
     for (i = 0; ret == 0 && i < s.n; i++)
-        ret = qkperf_list_entries(s.dir[i], 1, &names, &n);
+        ret = list_entries(s.dir[i], 1, &names, &n);
     free(s.env);
     if (ret != 0) {
         qkperf_group_list_free(names);
         return NULL;
     }
-    qsort(names, n, sizeof(*names), qkperf_name_cmp);
+    qsort(names, n, sizeof(*names), name_cmp);
     return names;
 }
 
 /* 1 if the folder's .pmu file (in the first search directory that has the
  * folder) lists libpfm PMU `pmu` as a whole word on a line. */
-static int qkperf_folder_serves(const qkperf_search *s, const char *folder, const char *pmu)
+static int folder_serves(const qkperf_search *s, const char *folder, const char *pmu)
 {
     for (size_t i = 0; i < s->n; i++) {
         char path[4096], line[256];
@@ -320,9 +320,9 @@ void qkperf_group_folder_for(const char *const *dirs, const char *pmu, char *out
     char **folders = pmu ? qkperf_group_folders(dirs) : NULL;
 
     snprintf(out, len, "perf");
-    if (folders != NULL && qkperf_search_init(&s, dirs) == 0) {
+    if (folders != NULL && search_init(&s, dirs) == 0) {
         for (char **f = folders; *f != NULL; f++)
-            if (strcmp(*f, "perf") != 0 && qkperf_folder_serves(&s, *f, pmu)) {
+            if (strcmp(*f, "perf") != 0 && folder_serves(&s, *f, pmu)) {
                 snprintf(out, len, "%s", *f);
                 break;
             }

@@ -48,10 +48,10 @@
 
 enum { QKPERF_MAX_LINE = 4096 };
 
-static void qkperf_set_msg(char *msg, size_t msglen, const char *fmt, ...)
+static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void qkperf_set_msg(char *msg, size_t msglen, const char *fmt, ...)
+static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -62,7 +62,7 @@ static void qkperf_set_msg(char *msg, size_t msglen, const char *fmt, ...)
     va_end(ap);
 }
 
-static char *qkperf_strndup(const char *s, size_t n)
+static char *dup_n(const char *s, size_t n)
 {
     char *p = malloc(n + 1);
 
@@ -75,14 +75,14 @@ static char *qkperf_strndup(const char *s, size_t n)
 
 /* ---- formulas over a group's aliases ------------------------------------ */
 
-static qkperf_formula *qkperf_group_formula(const qkperf_group *g, const char *text,
-                                            const char *what, char *msg, size_t msglen)
+static qkperf_formula *group_formula(const qkperf_group *g, const char *text, const char *what,
+                                     char *msg, size_t msglen)
 {
     const char **aliases = malloc((g->nevents + 1) * sizeof(*aliases));
     qkperf_formula *f;
 
     if (aliases == NULL) {
-        qkperf_set_msg(msg, msglen, "out of memory");
+        set_msg(msg, msglen, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < g->nevents; i++)
@@ -95,7 +95,7 @@ static qkperf_formula *qkperf_group_formula(const qkperf_group *g, const char *t
 qkperf_formula *qkperf_formula_parse(const qkperf_group *g, const char *text, char *msg,
                                      size_t msglen)
 {
-    return qkperf_group_formula(g, text, NULL, msg, msglen);
+    return group_formula(g, text, NULL, msg, msglen);
 }
 
 int qkperf_formula_check(const qkperf_group *g, const char *text, char *msg, size_t msglen)
@@ -121,10 +121,10 @@ typedef struct qkperf_reader {
     size_t msglen;
 } qkperf_reader;
 
-static int qkperf_file_error(qkperf_reader *rd, const char *fmt, ...)
+static int file_error(qkperf_reader *rd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static int qkperf_file_error(qkperf_reader *rd, const char *fmt, ...)
+static int file_error(qkperf_reader *rd, const char *fmt, ...)
 {
     char what[768];
     va_list ap;
@@ -132,11 +132,11 @@ static int qkperf_file_error(qkperf_reader *rd, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    qkperf_set_msg(rd->msg, rd->msglen, "%s:%d: %s", rd->g->path, rd->line, what);
+    set_msg(rd->msg, rd->msglen, "%s:%d: %s", rd->g->path, rd->line, what);
     return -1;
 }
 
-static char *qkperf_trim(char *s)
+static char *trim(char *s)
 {
     char *end;
 
@@ -148,7 +148,7 @@ static char *qkperf_trim(char *s)
     return s;
 }
 
-static int qkperf_is_ident(const char *s)
+static int is_ident(const char *s)
 {
     if (!isalpha((unsigned char)*s) && *s != '_')
         return 0;
@@ -158,7 +158,7 @@ static int qkperf_is_ident(const char *s)
     return 1;
 }
 
-static int qkperf_add_event(qkperf_reader *rd, char *line)
+static int add_event(qkperf_reader *rd, char *line)
 {
     qkperf_group *g = rd->g;
     char *alias = line, *name, *rest;
@@ -167,32 +167,32 @@ static int qkperf_add_event(qkperf_reader *rd, char *line)
     name = alias + strcspn(alias, " \t");
     if (*name != '\0')
         *name++ = '\0';
-    name = qkperf_trim(name);
+    name = trim(name);
     rest = name + strcspn(name, " \t");
-    if (*name == '\0' || *qkperf_trim(rest) != '\0')
-        return qkperf_file_error(rd, "expected '<alias> <libpfm event>' in EVENTSET");
-    if (!qkperf_is_ident(alias) || strcmp(alias, "time") == 0)
-        return qkperf_file_error(rd,
-                                 "bad event alias '%s' (an identifier "
-                                 "[A-Za-z_][A-Za-z0-9_]*, not 'time')",
-                                 alias);
+    if (*name == '\0' || *trim(rest) != '\0')
+        return file_error(rd, "expected '<alias> <libpfm event>' in EVENTSET");
+    if (!is_ident(alias) || strcmp(alias, "time") == 0)
+        return file_error(rd,
+                          "bad event alias '%s' (an identifier "
+                          "[A-Za-z_][A-Za-z0-9_]*, not 'time')",
+                          alias);
     if (qkperf_group_event_index(g, alias) >= 0)
-        return qkperf_file_error(rd, "duplicate event alias '%s'", alias);
+        return file_error(rd, "duplicate event alias '%s'", alias);
     ev = realloc(g->events, (g->nevents + 1) * sizeof(*ev));
     if (ev == NULL)
-        return qkperf_file_error(rd, "out of memory");
+        return file_error(rd, "out of memory");
     g->events = ev;
     ev = &g->events[g->nevents];
     ev->alias = strdup(alias);
     ev->name = strdup(name);
     g->nevents++; /* counted even on failure, so that free releases it */
     if (ev->alias == NULL || ev->name == NULL)
-        return qkperf_file_error(rd, "out of memory");
+        return file_error(rd, "out of memory");
     return 0;
 }
 
 /* The metric name ends at the first tab or run of two spaces. */
-static char *qkperf_metric_split(char *line)
+static char *metric_split(char *line)
 {
     char *tab = strchr(line, '\t'), *two = strstr(line, "  ");
 
@@ -203,7 +203,7 @@ static char *qkperf_metric_split(char *line)
     return tab;
 }
 
-static int qkperf_metric_index(const qkperf_group *g, const char *name)
+static int metric_index(const qkperf_group *g, const char *name)
 {
     size_t i;
 
@@ -213,41 +213,41 @@ static int qkperf_metric_index(const qkperf_group *g, const char *name)
     return -1;
 }
 
-static int qkperf_add_metric(qkperf_reader *rd, char *line)
+static int add_metric(qkperf_reader *rd, char *line)
 {
     qkperf_group *g = rd->g;
-    char *text = qkperf_metric_split(line), what[160], err[640];
+    char *text = metric_split(line), what[160], err[640];
     qkperf_group_metric *m;
 
-    if (text == NULL || *(text = qkperf_trim(text)) == '\0')
-        return qkperf_file_error(rd, "expected '<name>  <formula>' in METRICS "
-                                     "(name and formula separated by a tab or two spaces)");
-    line = qkperf_trim(line);
-    if (qkperf_metric_index(g, line) >= 0)
-        return qkperf_file_error(rd, "duplicate metric '%s'", line);
+    if (text == NULL || *(text = trim(text)) == '\0')
+        return file_error(rd, "expected '<name>  <formula>' in METRICS "
+                              "(name and formula separated by a tab or two spaces)");
+    line = trim(line);
+    if (metric_index(g, line) >= 0)
+        return file_error(rd, "duplicate metric '%s'", line);
     m = realloc(g->metrics, (g->nmetrics + 1) * sizeof(*m));
     if (m == NULL)
-        return qkperf_file_error(rd, "out of memory");
+        return file_error(rd, "out of memory");
     g->metrics = m;
     m = &g->metrics[g->nmetrics++];
     m->name = strdup(line);
     m->text = strdup(text);
     snprintf(what, sizeof(what), "metric '%s'", line);
-    m->formula = qkperf_group_formula(g, text, what, err, sizeof(err));
+    m->formula = group_formula(g, text, what, err, sizeof(err));
     if (m->formula == NULL)
-        return qkperf_file_error(rd, "%s", err);
+        return file_error(rd, "%s", err);
     if (m->name == NULL || m->text == NULL)
-        return qkperf_file_error(rd, "out of memory");
+        return file_error(rd, "out of memory");
     return 0;
 }
 
-static int qkperf_add_long(qkperf_reader *rd, const char *line)
+static int add_long(qkperf_reader *rd, const char *line)
 {
     size_t len = strlen(line);
     char *p = realloc(rd->longbuf, rd->longlen + len + 1);
 
     if (p == NULL)
-        return qkperf_file_error(rd, "out of memory");
+        return file_error(rd, "out of memory");
     memcpy(p + rd->longlen, line, len + 1);
     rd->longbuf = p;
     rd->longlen += len;
@@ -255,26 +255,26 @@ static int qkperf_add_long(qkperf_reader *rd, const char *line)
 }
 
 /* A keyword line; 1 if handled, 0 if not a keyword, -1 on error. */
-static int qkperf_keyword(qkperf_reader *rd, char *line)
+static int groups_keyword(qkperf_reader *rd, char *line)
 {
     if (strncmp(line, "SHORT", 5) == 0 && (line[5] == '\0' || isspace((unsigned char)line[5]))) {
         if (rd->g->short_desc != NULL)
-            return qkperf_file_error(rd, "second SHORT line");
-        if (*qkperf_trim(line + 5) == '\0')
-            return qkperf_file_error(rd, "SHORT needs a one-line description");
-        rd->g->short_desc = strdup(qkperf_trim(line + 5));
-        return rd->g->short_desc ? 1 : qkperf_file_error(rd, "out of memory");
+            return file_error(rd, "second SHORT line");
+        if (*trim(line + 5) == '\0')
+            return file_error(rd, "SHORT needs a one-line description");
+        rd->g->short_desc = strdup(trim(line + 5));
+        return rd->g->short_desc ? 1 : file_error(rd, "out of memory");
     }
     if (strcmp(line, "EVENTSET") == 0) {
         if (rd->seen_events)
-            return qkperf_file_error(rd, "second EVENTSET section");
+            return file_error(rd, "second EVENTSET section");
         rd->seen_events = 1;
         rd->sec = QKPERF_SEC_EVENTS;
         return 1;
     }
     if (strcmp(line, "METRICS") == 0) {
         if (rd->sec != QKPERF_SEC_EVENTS)
-            return qkperf_file_error(rd, "METRICS must follow the EVENTSET section");
+            return file_error(rd, "METRICS must follow the EVENTSET section");
         rd->sec = QKPERF_SEC_METRICS;
         return 1;
     }
@@ -285,54 +285,54 @@ static int qkperf_keyword(qkperf_reader *rd, char *line)
     return 0;
 }
 
-static int qkperf_read_line(qkperf_reader *rd, char *raw)
+static int read_line(qkperf_reader *rd, char *raw)
 {
     char *line;
     int kw;
 
     if (rd->sec == QKPERF_SEC_LONG)
-        return qkperf_add_long(rd, raw);
+        return add_long(rd, raw);
     raw[strcspn(raw, "#")] = '\0';
-    line = qkperf_trim(raw);
+    line = trim(raw);
     if (*line == '\0')
         return 0;
-    kw = qkperf_keyword(rd, line);
+    kw = groups_keyword(rd, line);
     if (kw != 0)
         return kw < 0 ? -1 : 0;
     switch (rd->sec) {
     case QKPERF_SEC_EVENTS:
-        return qkperf_add_event(rd, line);
+        return add_event(rd, line);
     case QKPERF_SEC_METRICS:
-        return qkperf_add_metric(rd, line);
+        return add_metric(rd, line);
     default:
-        return qkperf_file_error(rd,
-                                 "expected SHORT, EVENTSET, METRICS or LONG, "
-                                 "found '%s'",
-                                 line);
+        return file_error(rd,
+                          "expected SHORT, EVENTSET, METRICS or LONG, "
+                          "found '%s'",
+                          line);
     }
 }
 
 /* What must be there once the whole file is read. */
-static int qkperf_read_finish(qkperf_reader *rd)
+static int read_finish(qkperf_reader *rd)
 {
     qkperf_group *g = rd->g;
 
     if (g->short_desc == NULL)
-        return qkperf_file_error(rd, "missing SHORT line");
+        return file_error(rd, "missing SHORT line");
     if (g->nevents == 0)
-        return qkperf_file_error(rd, "no events (an EVENTSET section with "
-                                     "'<alias> <libpfm event>' lines is required)");
+        return file_error(rd, "no events (an EVENTSET section with "
+                              "'<alias> <libpfm event>' lines is required)");
     /* LONG without its leading and trailing blank lines. */
-    g->long_desc = qkperf_strndup(rd->longbuf ? rd->longbuf : "", rd->longlen);
+    g->long_desc = dup_n(rd->longbuf ? rd->longbuf : "", rd->longlen);
     if (g->long_desc == NULL)
-        return qkperf_file_error(rd, "out of memory");
+        return file_error(rd, "out of memory");
     while (g->long_desc[0] == '\n')
         memmove(g->long_desc, g->long_desc + 1, strlen(g->long_desc));
-    qkperf_trim(g->long_desc);
+    trim(g->long_desc);
     return 0;
 }
 
-static int qkperf_read_file(qkperf_group *g, FILE *fp, char *msg, size_t msglen)
+static int read_file(qkperf_group *g, FILE *fp, char *msg, size_t msglen)
 {
     qkperf_reader rd = {g, QKPERF_SEC_HEAD, 0, 0, NULL, 0, msg, msglen};
     char buf[QKPERF_MAX_LINE];
@@ -341,14 +341,14 @@ static int qkperf_read_file(qkperf_group *g, FILE *fp, char *msg, size_t msglen)
     while (ret == 0 && fgets(buf, sizeof(buf), fp) != NULL) {
         rd.line++;
         if (strchr(buf, '\n') == NULL && !feof(fp))
-            ret = qkperf_file_error(&rd, "line longer than %d characters", QKPERF_MAX_LINE - 2);
+            ret = file_error(&rd, "line longer than %d characters", QKPERF_MAX_LINE - 2);
         else
-            ret = qkperf_read_line(&rd, buf);
+            ret = read_line(&rd, buf);
     }
     if (ret == 0 && ferror(fp))
-        ret = qkperf_file_error(&rd, "read error: %s", strerror(errno));
+        ret = file_error(&rd, "read error: %s", strerror(errno));
     if (ret == 0)
-        ret = qkperf_read_finish(&rd);
+        ret = read_finish(&rd);
     free(rd.longbuf);
     return ret;
 }
@@ -395,11 +395,11 @@ qkperf_group *qkperf_group_read(FILE *fp, const char *path, const char *pmu, con
 
     if (g == NULL || (g->path = strdup(path)) == NULL || (g->pmu = strdup(pmu)) == NULL ||
         (g->name = strdup(name)) == NULL) {
-        qkperf_set_msg(msg, msglen, "%s: out of memory", path);
+        set_msg(msg, msglen, "%s: out of memory", path);
         qkperf_group_free(g);
         return NULL;
     }
-    if (qkperf_read_file(g, fp, msg, msglen) != 0) {
+    if (read_file(g, fp, msg, msglen) != 0) {
         qkperf_group_free(g);
         return NULL;
     }

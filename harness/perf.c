@@ -105,7 +105,7 @@ qkperf_why qkperf_why_from_errno(int errnum)
     return QKPERF_WHY_OTHER;
 }
 
-static const char *const qkperf_why_texts[] = {
+static const char *const why_texts[] = {
     [QKPERF_WHY_OK] = "ok",
     [QKPERF_WHY_NO_PMU] = "no hardware PMU",
     [QKPERF_WHY_NOT_PERMITTED] = "not permitted",
@@ -121,9 +121,9 @@ static const char *const qkperf_why_texts[] = {
 
 const char *qkperf_why_text(qkperf_why why)
 {
-    if ((unsigned)why >= sizeof qkperf_why_texts / sizeof qkperf_why_texts[0])
+    if ((unsigned)why >= sizeof why_texts / sizeof why_texts[0])
         return "invalid reason";
-    return qkperf_why_texts[why];
+    return why_texts[why];
 }
 
 /* Symbolic errno names: messages say "ENOENT", which is what perf users and
@@ -138,7 +138,7 @@ static const struct {
     {ESRCH, "ESRCH"},   {EOVERFLOW, "EOVERFLOW"}, {ENFILE, "ENFILE"},         {EIO, "EIO"},
 };
 
-static const char *qkperf_errno_name(int errnum)
+static const char *errno_name(int errnum)
 {
     for (size_t i = 0; i < sizeof qkperf_errno_names / sizeof qkperf_errno_names[0]; i++)
         if (qkperf_errno_names[i].errnum == errnum)
@@ -159,12 +159,12 @@ int qkperf_perf_paranoid(void)
 }
 
 /* The message for a failed perf_event_open of one event. */
-static void qkperf_err_open(qkperf_err *err, const char *event, int errnum)
+static void err_open(qkperf_err *err, const char *event, int errnum)
 {
     err->why = qkperf_why_from_errno(errnum);
     err->errnum = errnum;
     int len = snprintf(err->msg, sizeof err->msg, "%s: %s (%s from perf_event_open: %s", event,
-                       qkperf_why_text(err->why), qkperf_errno_name(errnum), strerror(errnum));
+                       qkperf_why_text(err->why), errno_name(errnum), strerror(errnum));
     if (len < 0 || (size_t)len >= sizeof err->msg)
         return;
     if (err->why == QKPERF_WHY_NOT_PERMITTED) {
@@ -182,10 +182,10 @@ static void qkperf_err_open(qkperf_err *err, const char *event, int errnum)
     }
 }
 
-static void qkperf_err_set(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
+static void err_set(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void qkperf_err_set(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
+static void err_set(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
 {
     va_list ap;
     err->why = why;
@@ -195,7 +195,7 @@ static void qkperf_err_set(qkperf_err *err, qkperf_why why, int errnum, const ch
     va_end(ap);
 }
 
-static qkperf_why qkperf_why_from_pfm(int rc)
+static qkperf_why why_from_pfm(int rc)
 {
     switch (rc) {
     case QKPERF_PFM_INACTIVE:
@@ -235,36 +235,36 @@ qkperf_count qkperf_scale(uint64_t raw, uint64_t enabled, uint64_t running)
 
 /* ---- opening ------------------------------------------------------------- */
 
-static long qkperf_sys_open(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
-                            unsigned long flags)
+static long sys_open(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
+                     unsigned long flags)
 {
     return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
 }
 
-static qkperf_open_fn qkperf_open = qkperf_sys_open;
+static qkperf_open_fn open_fn = sys_open;
 
 void qkperf_set_open_fn(qkperf_open_fn fn)
 {
-    qkperf_open = fn != NULL ? fn : qkperf_sys_open;
+    open_fn = fn != NULL ? fn : sys_open;
 }
 
-static int qkperf_sys_ioctl(int fd, unsigned long request, unsigned long arg)
+static int sys_ioctl(int fd, unsigned long request, unsigned long arg)
 {
     return ioctl(fd, request, arg);
 }
 
-static qkperf_ioctl_fn qkperf_ioctl = qkperf_sys_ioctl;
+static qkperf_ioctl_fn ioctl_fn = sys_ioctl;
 
 void qkperf_set_ioctl_fn(qkperf_ioctl_fn fn)
 {
-    qkperf_ioctl = fn != NULL ? fn : qkperf_sys_ioctl;
+    ioctl_fn = fn != NULL ? fn : sys_ioctl;
 }
 
 /* The group ioctls (RESET, ENABLE, DISABLE) on the leader: 0 or -errno. */
-static int qkperf_group_ioctl(const tgroup *g, unsigned long request)
+static int group_ioctl(const tgroup *g, unsigned long request)
 {
     errno = 0;
-    if (qkperf_ioctl(g->fds[0], request, PERF_IOC_FLAG_GROUP) != 0)
+    if (ioctl_fn(g->fds[0], request, PERF_IOC_FLAG_GROUP) != 0)
         return errno != 0 ? -errno : -EIO;
     return 0;
 }
@@ -312,15 +312,14 @@ static tgroup *tgroup_alloc(size_t n, pid_t tid)
 }
 
 /* Encode one name into attr with the group's fixed settings. */
-static int qkperf_encode(const char *name, int leader, struct perf_event_attr *attr,
-                         qkperf_err *err)
+static int encode(const char *name, int leader, struct perf_event_attr *attr, qkperf_err *err)
 {
     char msg[192] = "";
     memset(attr, 0, sizeof *attr);
     int rc = qkperf_pfm_encode(name, attr, msg, sizeof msg);
     if (rc != QKPERF_PFM_OK) {
-        qkperf_err_set(err, qkperf_why_from_pfm(rc), 0, "%s: %s", name,
-                       msg[0] != '\0' ? msg : qkperf_why_text(qkperf_why_from_pfm(rc)));
+        err_set(err, why_from_pfm(rc), 0, "%s: %s", name,
+                msg[0] != '\0' ? msg : qkperf_why_text(why_from_pfm(rc)));
         return -1;
     }
     attr->size = sizeof *attr;
@@ -328,7 +327,7 @@ static int qkperf_encode(const char *name, int leader, struct perf_event_attr *a
                         PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID;
     attr->disabled = leader; /* members follow the leader's enable */
     /* Hardware: user space only, what perf_event_paranoid 2 (the common
-     * default) allows. Software: kernel mode too, see qkperf_open_attr. */
+     * default) allows. Software: kernel mode too, see open_attr. */
     attr->exclude_kernel = attr->type != PERF_TYPE_SOFTWARE;
     attr->exclude_hv = 1;
     return 0;
@@ -336,17 +335,17 @@ static int qkperf_encode(const char *name, int leader, struct perf_event_attr *a
 
 /* Software events the kernel counts only in kernel context: opened with
  * exclude_kernel they read 0 whatever happened. */
-static const __u64 qkperf_kernel_mode_sw[] = {
+static const __u64 kernel_mode_sw[] = {
     PERF_COUNT_SW_CONTEXT_SWITCHES,
     PERF_COUNT_SW_CPU_MIGRATIONS,
 };
 
-static int qkperf_is_kernel_mode_sw(const struct perf_event_attr *attr)
+static int is_kernel_mode_sw(const struct perf_event_attr *attr)
 {
     if (attr->type != PERF_TYPE_SOFTWARE)
         return 0;
-    for (size_t i = 0; i < sizeof qkperf_kernel_mode_sw / sizeof qkperf_kernel_mode_sw[0]; i++)
-        if (attr->config == qkperf_kernel_mode_sw[i])
+    for (size_t i = 0; i < sizeof kernel_mode_sw / sizeof kernel_mode_sw[0]; i++)
+        if (attr->config == kernel_mode_sw[i])
             return 1;
     return 0;
 }
@@ -354,40 +353,38 @@ static int qkperf_is_kernel_mode_sw(const struct perf_event_attr *attr)
 /* perf_event_open; a software event the kernel refuses to count in kernel
  * mode (EACCES/EPERM: perf_event_paranoid >= 2 without CAP_PERFMON) is
  * opened again user-only, and so are the group's later software events. */
-static long qkperf_open_attr(tgroup *g, size_t i, struct perf_event_attr *attr, int cpu,
-                             int group_fd)
+static long open_attr(tgroup *g, size_t i, struct perf_event_attr *attr, int cpu, int group_fd)
 {
     if (attr->type == PERF_TYPE_SOFTWARE && g->sw_user_only)
         attr->exclude_kernel = 1;
     errno = 0;
-    long fd = qkperf_open(attr, g->tid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
+    long fd = open_fn(attr, g->tid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
     if (fd < 0 && !attr->exclude_kernel && (errno == EACCES || errno == EPERM)) {
         g->sw_user_only = 1;
         attr->exclude_kernel = 1;
         errno = 0;
-        fd = qkperf_open(attr, g->tid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
+        fd = open_fn(attr, g->tid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
     }
     if (fd >= 0)
-        g->kernel_only[i] = attr->exclude_kernel && qkperf_is_kernel_mode_sw(attr);
+        g->kernel_only[i] = attr->exclude_kernel && is_kernel_mode_sw(attr);
     return fd;
 }
 
-static int qkperf_open_one(tgroup *g, size_t i, const char *name, int cpu, qkperf_err *err)
+static int open_one(tgroup *g, size_t i, const char *name, int cpu, qkperf_err *err)
 {
     struct perf_event_attr attr;
-    if (qkperf_encode(name, i == 0, &attr, err) != 0)
+    if (encode(name, i == 0, &attr, err) != 0)
         return -1;
-    long fd = qkperf_open_attr(g, i, &attr, cpu, i == 0 ? -1 : g->fds[0]);
+    long fd = open_attr(g, i, &attr, cpu, i == 0 ? -1 : g->fds[0]);
     if (fd < 0) {
-        qkperf_err_open(err, name, errno != 0 ? errno : EIO);
+        err_open(err, name, errno != 0 ? errno : EIO);
         return -1;
     }
     g->fds[i] = (int)fd;
     errno = 0;
-    if (qkperf_ioctl(g->fds[i], PERF_EVENT_IOC_ID, (unsigned long)(uintptr_t)&g->ids[i]) != 0) {
+    if (ioctl_fn(g->fds[i], PERF_EVENT_IOC_ID, (unsigned long)(uintptr_t)&g->ids[i]) != 0) {
         int e = errno != 0 ? errno : EIO;
-        qkperf_err_set(err, QKPERF_WHY_OTHER, e, "%s: PERF_EVENT_IOC_ID failed (%s)", name,
-                       strerror(e));
+        err_set(err, QKPERF_WHY_OTHER, e, "%s: PERF_EVENT_IOC_ID failed (%s)", name, strerror(e));
         return -1;
     }
     return 0;
@@ -396,7 +393,7 @@ static int qkperf_open_one(tgroup *g, size_t i, const char *name, int cpu, qkper
 /* rdpmc needs every event's page to allow both the counter read and the
  * TSC-based time extrapolation; otherwise the pages are released and read(2)
  * is used. A failed mmap is not an error: it only rules out rdpmc. */
-static int qkperf_map_pages(tgroup *g)
+static int map_pages(tgroup *g)
 {
     for (size_t i = 0; i < g->n; i++) {
         void *p = mmap(NULL, g->page_size, PROT_READ, MAP_SHARED, g->fds[i], 0);
@@ -409,9 +406,9 @@ static int qkperf_map_pages(tgroup *g)
     return 1;
 }
 
-static void qkperf_try_rdpmc(tgroup *g)
+static void try_rdpmc(tgroup *g)
 {
-    g->rdpmc = qkperf_map_pages(g);
+    g->rdpmc = map_pages(g);
     if (g->rdpmc)
         return;
     for (size_t i = 0; i < g->n; i++) {
@@ -426,17 +423,17 @@ static tgroup *tgroup_open(const char *const *events, size_t n, pid_t tid, int c
 {
     tgroup *g = tgroup_alloc(n, tid);
     if (g == NULL) {
-        qkperf_err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
+        err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        if (qkperf_open_one(g, i, events[i], cpu, err) != 0) {
+        if (open_one(g, i, events[i], cpu, err) != 0) {
             tgroup_free(g);
             return NULL;
         }
     }
     if (tid == 0)
-        qkperf_try_rdpmc(g);
+        try_rdpmc(g);
     return g;
 }
 
@@ -479,7 +476,7 @@ static int open_other_threads(qkperf_pgroup *g, const char *const *events, qkper
     tgroup **grown = nt ? realloc(g->t, (nt + 1) * sizeof *grown) : NULL;
     if (tids == NULL || (nt && grown == NULL)) {
         free(tids);
-        qkperf_err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
+        err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
         return -1;
     }
     g->t = grown ? grown : g->t;
@@ -492,8 +489,7 @@ static int open_other_threads(qkperf_pgroup *g, const char *const *events, qkper
         if (t != NULL) {
             g->t[g->nthreads++] = t;
         } else if (e.errnum != ESRCH) {
-            qkperf_err_set(err, e.why, e.errnum, "thread %ld of this process: %s", (long)tids[i],
-                           e.msg);
+            err_set(err, e.why, e.errnum, "thread %ld of this process: %s", (long)tids[i], e.msg);
             rc = -1;
         }
     }
@@ -506,19 +502,19 @@ qkperf_pgroup *qkperf_pgroup_open_threads(const char *const *events, size_t n, i
 {
     *err = (qkperf_err){0};
     if (events == NULL || n == 0) {
-        qkperf_err_set(err, QKPERF_WHY_OTHER, EINVAL, "qkperf_pgroup_open: no events given");
+        err_set(err, QKPERF_WHY_OTHER, EINVAL, "qkperf_pgroup_open: no events given");
         return NULL;
     }
     char msg[192] = "";
     if (qkperf_pfm_init(msg, sizeof msg) != 0) {
-        qkperf_err_set(err, QKPERF_WHY_OTHER, 0, "libpfm initialization failed: %s", msg);
+        err_set(err, QKPERF_WHY_OTHER, 0, "libpfm initialization failed: %s", msg);
         return NULL;
     }
     qkperf_pgroup *g = calloc(1, sizeof *g);
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     if (g == NULL || (g->t = calloc(1, sizeof *g->t)) == NULL) {
         free(g);
-        qkperf_err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
+        err_set(err, QKPERF_WHY_OTHER, ENOMEM, "qkperf_pgroup_open: out of memory");
         return NULL;
     }
     g->n = n;
@@ -620,7 +616,7 @@ static inline uint64_t qkperf_rdpmc(uint32_t counter)
  * thread is interrupted or switched out, so a pass sees a whole update or
  * a changed lock. rdpmc runs only when this pass saw cap_user_rdpmc and a
  * counter index (it faults otherwise). */
-static int qkperf_read_page(volatile struct perf_event_mmap_page *pc, qkperf_page_value *v)
+static int read_page(volatile struct perf_event_mmap_page *pc, qkperf_page_value *v)
 {
     qkperf_page_fields f;
     uint32_t seq;
@@ -654,11 +650,11 @@ static int qkperf_read_page(volatile struct perf_event_mmap_page *pc, qkperf_pag
 }
 
 /* Every event's value now; 1 when all are live. */
-static int qkperf_read_pages(tgroup *g, qkperf_page_value *out)
+static int read_pages(tgroup *g, qkperf_page_value *out)
 {
     int live = 1;
     for (size_t i = 0; i < g->n; i++)
-        live &= qkperf_read_page(g->pages[i], &out[i]);
+        live &= read_page(g->pages[i], &out[i]);
     return live;
 }
 
@@ -666,12 +662,12 @@ static int qkperf_read_pages(tgroup *g, qkperf_page_value *out)
 
 static int tgroup_start(tgroup *g)
 {
-    int rc = qkperf_group_ioctl(g, PERF_EVENT_IOC_RESET);
+    int rc = group_ioctl(g, PERF_EVENT_IOC_RESET);
     if (rc == 0)
-        rc = qkperf_group_ioctl(g, PERF_EVENT_IOC_ENABLE);
+        rc = group_ioctl(g, PERF_EVENT_IOC_ENABLE);
     if (rc != 0 || !g->rdpmc)
         return rc;
-    g->start_live = qkperf_read_pages(g, g->at_start);
+    g->start_live = read_pages(g, g->at_start);
     /* Should stop fall back to read(2), its times are taken relative to
      * these (the totals of the whole group, which the leader's page has). */
     g->prev_enabled = g->at_start[0].enabled;
@@ -690,7 +686,7 @@ int qkperf_pgroup_start(qkperf_pgroup *g)
 }
 
 /* The position of an ID in the group, or -1. */
-static long qkperf_find_id(const tgroup *g, uint64_t id)
+static long find_id(const tgroup *g, uint64_t id)
 {
     for (size_t i = 0; i < g->n; i++)
         if (g->ids[i] == id)
@@ -699,7 +695,7 @@ static long qkperf_find_id(const tgroup *g, uint64_t id)
 }
 
 /* Parse { nr, time_enabled, time_running, { value, id }[nr] } into out[]. */
-static int qkperf_parse_group(tgroup *g, const uint64_t *buf, qkperf_count *out)
+static int parse_group(tgroup *g, const uint64_t *buf, qkperf_count *out)
 {
     if (buf[0] != g->n)
         return -EPROTO;
@@ -708,7 +704,7 @@ static int qkperf_parse_group(tgroup *g, const uint64_t *buf, qkperf_count *out)
     g->prev_enabled = buf[1];
     g->prev_running = buf[2];
     for (size_t k = 0; k < g->n; k++) {
-        long i = qkperf_find_id(g, buf[4 + 2 * k]);
+        long i = find_id(g, buf[4 + 2 * k]);
         if (i < 0)
             return -EPROTO;
         out[i] = qkperf_scale(buf[3 + 2 * k], enabled, running);
@@ -716,7 +712,7 @@ static int qkperf_parse_group(tgroup *g, const uint64_t *buf, qkperf_count *out)
     return 0;
 }
 
-static int qkperf_stop_read(tgroup *g, qkperf_count *out)
+static int stop_read(tgroup *g, qkperf_count *out)
 {
     size_t words = 3 + 2 * g->n;
     uint64_t stackbuf[3 + 2 * 16];
@@ -730,7 +726,7 @@ static int qkperf_stop_read(tgroup *g, qkperf_count *out)
     else if ((size_t)got != words * 8)
         rc = -EIO;
     else
-        rc = qkperf_parse_group(g, buf, out);
+        rc = parse_group(g, buf, out);
     if (buf != stackbuf)
         free(buf);
     return rc;
@@ -739,11 +735,11 @@ static int qkperf_stop_read(tgroup *g, qkperf_count *out)
 /* rdpmc path; 1 when out was filled, 0 when the values were not all live
  * (an event not on a counter at start or stop): then read(2) must. The
  * counters are read before disabling, while they are live on the PMU. */
-static int qkperf_stop_rdpmc(tgroup *g, qkperf_count *out)
+static int stop_rdpmc(tgroup *g, qkperf_count *out)
 {
     qkperf_page_value stop[16];
     qkperf_page_value *v = g->n <= 16 ? stop : malloc(g->n * sizeof *v);
-    int live = v != NULL && g->start_live && qkperf_read_pages(g, v);
+    int live = v != NULL && g->start_live && read_pages(g, v);
     for (size_t i = 0; live && i < g->n; i++)
         out[i] = qkperf_page_region(&g->at_start[i], &v[i]);
     if (v != stop)
@@ -752,7 +748,7 @@ static int qkperf_stop_rdpmc(tgroup *g, qkperf_count *out)
 }
 
 /* Events opened user-only that the kernel counts only in kernel mode. */
-static void qkperf_mark_kernel_only(const tgroup *g, qkperf_count *out)
+static void mark_kernel_only(const tgroup *g, qkperf_count *out)
 {
     for (size_t i = 0; i < g->n; i++) {
         if (!g->kernel_only[i])
@@ -765,12 +761,12 @@ static void qkperf_mark_kernel_only(const tgroup *g, qkperf_count *out)
 
 static int tgroup_stop(tgroup *g, qkperf_count *out)
 {
-    int done = g->rdpmc && qkperf_stop_rdpmc(g, out);
-    int rc = qkperf_group_ioctl(g, PERF_EVENT_IOC_DISABLE);
+    int done = g->rdpmc && stop_rdpmc(g, out);
+    int rc = group_ioctl(g, PERF_EVENT_IOC_DISABLE);
     if (rc == 0 && !done)
-        rc = qkperf_stop_read(g, out);
+        rc = stop_read(g, out);
     if (rc == 0)
-        qkperf_mark_kernel_only(g, out);
+        mark_kernel_only(g, out);
     return rc;
 }
 

@@ -34,7 +34,7 @@
 #endif
 
 /* One formatted line into msg; tolerates msg == NULL (caller wants the code). */
-static void qkperf_pfm_msg(char *msg, size_t msglen, const char *fmt, ...)
+static void pfm4_msg(char *msg, size_t msglen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -46,7 +46,7 @@ static void qkperf_pfm_msg(char *msg, size_t msglen, const char *fmt, ...)
 }
 
 /* The exclusion bits of PFM_PLM3 (count user level only). */
-static void qkperf_pfm_user_only(struct perf_event_attr *attr)
+static void pfm4_user_only(struct perf_event_attr *attr)
 {
     attr->exclude_kernel = 1;
     attr->exclude_hv = 1;
@@ -54,27 +54,27 @@ static void qkperf_pfm_user_only(struct perf_event_attr *attr)
 
 #ifdef HAVE_LIBPFM
 
-static int qkperf_pfm_ready;
+static int pfm_ready;
 
 int qkperf_pfm_init(char *msg, size_t msglen)
 {
     int ret;
 
-    if (qkperf_pfm_ready)
+    if (pfm_ready)
         return 0;
     /* libpfm reads LIBPFM_ENCODE_INACTIVE here, once: callers that want
      * other vendors' tables must set it before the first call. */
     ret = pfm_initialize();
     if (ret != PFM_SUCCESS) {
-        qkperf_pfm_msg(msg, msglen, "libpfm4: pfm_initialize failed: %s", pfm_strerror(ret));
+        pfm4_msg(msg, msglen, "libpfm4: pfm_initialize failed: %s", pfm_strerror(ret));
         return -1;
     }
-    qkperf_pfm_ready = 1;
+    pfm_ready = 1;
     return 0;
 }
 
 /* libpfm's description of the PMU called name (present or not), or -1. */
-static int qkperf_pfm_pmu_by_name(const char *name, size_t len, pfm_pmu_info_t *info)
+static int pfm4_pmu_by_name(const char *name, size_t len, pfm_pmu_info_t *info)
 {
     pfm_pmu_t p;
 
@@ -91,7 +91,7 @@ static int qkperf_pfm_pmu_by_name(const char *name, size_t len, pfm_pmu_info_t *
 }
 
 /* Length of the "pmu" in "pmu::EVENT", or 0 when the name has no prefix. */
-static size_t qkperf_pfm_prefix_len(const char *name)
+static size_t pfm4_prefix_len(const char *name)
 {
     const char *sep = strstr(name, "::");
 
@@ -99,47 +99,46 @@ static size_t qkperf_pfm_prefix_len(const char *name)
 }
 
 /* After PFM_ERR_NOTFOUND: is it the PMU's table that is switched off? */
-static int qkperf_pfm_not_found(const char *name, char *msg, size_t msglen)
+static int pfm4_not_found(const char *name, char *msg, size_t msglen)
 {
-    size_t len = qkperf_pfm_prefix_len(name);
+    size_t len = pfm4_prefix_len(name);
     pfm_pmu_info_t info;
 
-    if (len > 0 && qkperf_pfm_pmu_by_name(name, len, &info) == 0 && !info.is_present &&
+    if (len > 0 && pfm4_pmu_by_name(name, len, &info) == 0 && !info.is_present &&
         getenv("LIBPFM_ENCODE_INACTIVE") == NULL) {
         /* The Zen 4 note: libpfm 4.13 matches Zen 4 by exact model, so
          * a real Zen 4 host can land here too. */
-        qkperf_pfm_msg(msg, msglen,
-                       "%s: PMU '%s' is not active in libpfm on this host "
-                       "(set LIBPFM_ENCODE_INACTIVE=1 to encode it anyway%s)",
-                       name, info.name,
-                       strstr(info.name, "zen4") ? "; libpfm 4.13 knows Zen 4 "
-                                                   "only as family 0x19 model 0x11"
-                                                 : "");
+        pfm4_msg(msg, msglen,
+                 "%s: PMU '%s' is not active in libpfm on this host "
+                 "(set LIBPFM_ENCODE_INACTIVE=1 to encode it anyway%s)",
+                 name, info.name,
+                 strstr(info.name, "zen4") ? "; libpfm 4.13 knows Zen 4 "
+                                             "only as family 0x19 model 0x11"
+                                           : "");
         return QKPERF_PFM_INACTIVE;
     }
-    qkperf_pfm_msg(msg, msglen, "%s: unknown event (libpfm4: %s)", name,
-                   pfm_strerror(PFM_ERR_NOTFOUND));
+    pfm4_msg(msg, msglen, "%s: unknown event (libpfm4: %s)", name, pfm_strerror(PFM_ERR_NOTFOUND));
     return QKPERF_PFM_UNKNOWN;
 }
 
 /* A libpfm error code as one of ours, with the message. */
-static int qkperf_pfm_error(const char *name, int ret, char *msg, size_t msglen)
+static int pfm4_error(const char *name, int ret, char *msg, size_t msglen)
 {
     switch (ret) {
     case PFM_ERR_NOTFOUND:
-        return qkperf_pfm_not_found(name, msg, msglen);
+        return pfm4_not_found(name, msg, msglen);
     case PFM_ERR_ATTR:
     case PFM_ERR_ATTR_VAL:
     case PFM_ERR_ATTR_SET:
     case PFM_ERR_UMASK:
     case PFM_ERR_FEATCOMB:
-        qkperf_pfm_msg(msg, msglen,
-                       "%s: bad unit mask or modifier "
-                       "(libpfm4: %s)",
-                       name, pfm_strerror(ret));
+        pfm4_msg(msg, msglen,
+                 "%s: bad unit mask or modifier "
+                 "(libpfm4: %s)",
+                 name, pfm_strerror(ret));
         return QKPERF_PFM_BADATTR;
     default:
-        qkperf_pfm_msg(msg, msglen, "%s: cannot encode (libpfm4: %s)", name, pfm_strerror(ret));
+        pfm4_msg(msg, msglen, "%s: cannot encode (libpfm4: %s)", name, pfm_strerror(ret));
         return QKPERF_PFM_UNKNOWN;
     }
 }
@@ -160,15 +159,15 @@ int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr, char *msg,
     arg.size = sizeof(arg);
     ret = pfm_get_os_event_encoding(name, PFM_PLM3, PFM_OS_PERF_EVENT_EXT, &arg);
     if (ret != PFM_SUCCESS)
-        return qkperf_pfm_error(name, ret, msg, msglen);
+        return pfm4_error(name, ret, msg, msglen);
     attr->size = sizeof(*attr);
-    qkperf_pfm_user_only(attr);
+    pfm4_user_only(attr);
     return QKPERF_PFM_OK;
 }
 
 /* The first present core PMU that is a real model (not the generic perf,
  * perf_raw tables, which libpfm also marks present). */
-static int qkperf_pfm_host_info(pfm_pmu_info_t *info)
+static int pfm4_host_info(pfm_pmu_info_t *info)
 {
     pfm_pmu_t p;
 
@@ -194,7 +193,7 @@ const char *qkperf_pfm_host_pmu(void)
     pfm_pmu_info_t info;
 
     /* info.name points into libpfm's static tables: safe to return. */
-    return qkperf_pfm_host_info(&info) == 0 ? info.name : NULL;
+    return pfm4_host_info(&info) == 0 ? info.name : NULL;
 }
 
 /*
@@ -220,7 +219,7 @@ static const struct {
 };
 
 /* CPUID.0AH: general counters per logical processor, 0 when not reported. */
-static int qkperf_cpuid_counters(void)
+static int cpuid_counters(void)
 {
     unsigned a, b, c, d;
     __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
@@ -230,9 +229,9 @@ static int qkperf_cpuid_counters(void)
     return (a & 0xff) >= 1 ? (int)(a >> 8 & 0xff) : 0;
 }
 
-static int qkperf_pfm_counters_of(const pfm_pmu_info_t *info, int host, const char **origin)
+static int pfm4_counters_of(const pfm_pmu_info_t *info, int host, const char **origin)
 {
-    int cpuid = host ? qkperf_cpuid_counters() : 0;
+    int cpuid = host ? cpuid_counters() : 0;
     if (cpuid > 0) {
         *origin = "CPUID leaf 0xa";
         return cpuid;
@@ -249,7 +248,7 @@ static int qkperf_pfm_counters_of(const pfm_pmu_info_t *info, int host, const ch
 
 int qkperf_pfm_counters(const char *name, const char **origin)
 {
-    size_t len = name ? qkperf_pfm_prefix_len(name) : 0;
+    size_t len = name ? pfm4_prefix_len(name) : 0;
     pfm_pmu_info_t info, host;
     const char *unused;
 
@@ -258,12 +257,12 @@ int qkperf_pfm_counters(const char *name, const char **origin)
     *origin = "unknown";
     if (qkperf_pfm_init(NULL, 0) != 0)
         return -1;
-    int have_host = qkperf_pfm_host_info(&host) == 0;
+    int have_host = pfm4_host_info(&host) == 0;
     if (len == 0 || (len == 4 && strncmp(name, "perf", 4) == 0))
-        return have_host ? qkperf_pfm_counters_of(&host, 1, origin) : -1;
-    if (qkperf_pfm_pmu_by_name(name, len, &info) != 0)
+        return have_host ? pfm4_counters_of(&host, 1, origin) : -1;
+    if (pfm4_pmu_by_name(name, len, &info) != 0)
         return -1;
-    return qkperf_pfm_counters_of(&info, have_host && strcmp(info.name, host.name) == 0, origin);
+    return pfm4_counters_of(&info, have_host && strcmp(info.name, host.name) == 0, origin);
 }
 
 int qkperf_pfm_num_counters(const char *name)
@@ -317,14 +316,14 @@ int qkperf_pfm_encode(const char *name, struct perf_event_attr *attr, char *msg,
         attr->size = sizeof(*attr);
         attr->type = qkperf_pfm_generic[i].type;
         attr->config = qkperf_pfm_generic[i].config;
-        qkperf_pfm_user_only(attr);
+        pfm4_user_only(attr);
         return QKPERF_PFM_OK;
     }
-    qkperf_pfm_msg(msg, msglen,
-                   "%s: qkperf was built without libpfm4 "
-                   "(only the generic perf:: names are known; "
-                   "install libpfm4-dev and reconfigure)",
-                   name);
+    pfm4_msg(msg, msglen,
+             "%s: qkperf was built without libpfm4 "
+             "(only the generic perf:: names are known; "
+             "install libpfm4-dev and reconfigure)",
+             name);
     return QKPERF_PFM_NOLIB;
 }
 

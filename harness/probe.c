@@ -22,19 +22,19 @@
 
 #define QKPERF_RDPMC_SYSFS "/sys/bus/event_source/devices/cpu/rdpmc"
 
-static const char *const qkperf_hw_generic[2] = {
+static const char *const hw_generic[2] = {
     "perf::PERF_COUNT_HW_CPU_CYCLES",
     "perf::PERF_COUNT_HW_INSTRUCTIONS",
 };
 
-static const char *const qkperf_sw_events[4] = {
+static const char *const sw_events[4] = {
     "perf::PERF_COUNT_SW_TASK_CLOCK",
     "perf::PERF_COUNT_SW_PAGE_FAULTS",
     "perf::PERF_COUNT_SW_CONTEXT_SWITCHES",
     "perf::PERF_COUNT_SW_CPU_MIGRATIONS",
 };
 
-static const char *const qkperf_sw_short[4] = {
+static const char *const sw_short[4] = {
     "task-clock",
     "page-faults",
     "context-switches",
@@ -44,7 +44,7 @@ static const char *const qkperf_sw_short[4] = {
 /* ---- trying a group ----------------------------------------------------- */
 
 /* Work the counters can see: ~1M dependent adds the compiler must keep. */
-static void qkperf_busy(void)
+static void probe_busy(void)
 {
     volatile uint64_t sink = 0;
     for (uint64_t i = 0; i < 1000000; i++)
@@ -59,7 +59,7 @@ typedef struct qkperf_try {
 
 /* Open, count a busy loop, check every event counted (or is kernel-only
  * and kept from kernel mode, noted in t->why). OK or the failure. */
-static qkperf_why qkperf_try_group(const char *const *names, size_t n, qkperf_try *t)
+static qkperf_why try_group(const char *const *names, size_t n, qkperf_try *t)
 {
     qkperf_count counts[4];
     t->rdpmc = 0;
@@ -68,7 +68,7 @@ static qkperf_why qkperf_try_group(const char *const *names, size_t n, qkperf_tr
         return t->err.why;
     t->rdpmc = qkperf_pgroup_uses_rdpmc(g);
     int rc = qkperf_pgroup_start(g);
-    qkperf_busy();
+    probe_busy();
     if (rc == 0)
         rc = qkperf_pgroup_stop(g, counts);
     qkperf_pgroup_close(g);
@@ -94,7 +94,7 @@ static qkperf_why qkperf_try_group(const char *const *names, size_t n, qkperf_tr
 
 /* ---- hardware ----------------------------------------------------------- */
 
-static void qkperf_hw_accept(qkperf_probe_t *p, const char *const names[2], const qkperf_try *t)
+static void hw_accept(qkperf_probe_t *p, const char *const names[2], const qkperf_try *t)
 {
     p->hw_why = QKPERF_WHY_OK;
     p->hw_errnum = 0;
@@ -103,7 +103,7 @@ static void qkperf_hw_accept(qkperf_probe_t *p, const char *const names[2], cons
     p->rdpmc = t->rdpmc;
 }
 
-static void qkperf_hw_reject(qkperf_probe_t *p, const qkperf_err *err)
+static void hw_reject(qkperf_probe_t *p, const qkperf_err *err)
 {
     p->hw_why = err->why;
     p->hw_errnum = err->errnum;
@@ -113,7 +113,7 @@ static void qkperf_hw_reject(qkperf_probe_t *p, const qkperf_err *err)
 /* The host PMU's own names for cycles and instructions: the events aliased
  * `cycles` and `instructions` in its folder's CYCLES group (so a new PMU
  * folder brings its own), else 0. */
-static int qkperf_hw_native_names(const qkperf_probe_t *p, char buf[2][96])
+static int hw_native_names(const qkperf_probe_t *p, char buf[2][96])
 {
     static const char *const alias[2] = {"cycles", "instructions"};
     char msg[256];
@@ -133,33 +133,33 @@ static int qkperf_hw_native_names(const qkperf_probe_t *p, char buf[2][96])
  * reported failure is the native one if the kernel refused it (it has an
  * errno or did not count), else the generic one: "no hardware PMU" from the
  * kernel says more than "libpfm has no table". */
-static void qkperf_probe_hw(qkperf_probe_t *p)
+static void probe_hw(qkperf_probe_t *p)
 {
     char native[2][96];
     const char *nn[2] = {native[0], native[1]};
     qkperf_try tn = {0}, tg = {0};
-    int have_native = qkperf_hw_native_names(p, native);
+    int have_native = hw_native_names(p, native);
 
-    if (have_native && qkperf_try_group(nn, 2, &tn) == QKPERF_WHY_OK) {
-        qkperf_hw_accept(p, nn, &tn);
+    if (have_native && try_group(nn, 2, &tn) == QKPERF_WHY_OK) {
+        hw_accept(p, nn, &tn);
         return;
     }
-    if (qkperf_try_group(qkperf_hw_generic, 2, &tg) == QKPERF_WHY_OK) {
-        qkperf_hw_accept(p, qkperf_hw_generic, &tg);
+    if (try_group(hw_generic, 2, &tg) == QKPERF_WHY_OK) {
+        hw_accept(p, hw_generic, &tg);
         if (have_native)
             snprintf(p->hw_reason, sizeof p->hw_reason, "native names unusable: %s", tn.err.msg);
         return;
     }
     int native_kernel = have_native && (tn.err.errnum != 0 || tn.err.why == QKPERF_WHY_NOT_COUNTED);
-    qkperf_hw_reject(p, native_kernel ? &tn.err : &tg.err);
+    hw_reject(p, native_kernel ? &tn.err : &tg.err);
 }
 
 /* ---- software, rdpmc ---------------------------------------------------- */
 
-static void qkperf_probe_sw(qkperf_probe_t *p)
+static void probe_sw(qkperf_probe_t *p)
 {
     qkperf_try t = {0};
-    p->sw_why = qkperf_try_group(qkperf_sw_events, 4, &t);
+    p->sw_why = try_group(sw_events, 4, &t);
     if (p->sw_why != QKPERF_WHY_OK) {
         snprintf(p->sw_reason, sizeof p->sw_reason, "%s", t.err.msg);
         return;
@@ -172,7 +172,7 @@ static void qkperf_probe_sw(qkperf_probe_t *p)
 }
 
 /* The admin switch for user-space rdpmc (x86 core PMU): 0 disables it. */
-static int qkperf_read_int_file(const char *path, int *out)
+static int read_int_file(const char *path, int *out)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
@@ -182,14 +182,14 @@ static int qkperf_read_int_file(const char *path, int *out)
     return ok ? 0 : -1;
 }
 
-static void qkperf_probe_rdpmc(qkperf_probe_t *p)
+static void probe_rdpmc(qkperf_probe_t *p)
 {
     int sysfs;
     if (p->rdpmc)
         return;
     if (p->hw_why != QKPERF_WHY_OK)
         snprintf(p->rdpmc_reason, sizeof p->rdpmc_reason, "no hardware event to read");
-    else if (qkperf_read_int_file(QKPERF_RDPMC_SYSFS, &sysfs) == 0 && sysfs == 0)
+    else if (read_int_file(QKPERF_RDPMC_SYSFS, &sysfs) == 0 && sysfs == 0)
         snprintf(p->rdpmc_reason, sizeof p->rdpmc_reason, "disabled: " QKPERF_RDPMC_SYSFS " = 0");
     else
         snprintf(p->rdpmc_reason, sizeof p->rdpmc_reason,
@@ -198,7 +198,7 @@ static void qkperf_probe_rdpmc(qkperf_probe_t *p)
 
 /* ---- machine ------------------------------------------------------------- */
 
-static void qkperf_probe_cpu(qkperf_probe_t *p)
+static void probe_cpu(qkperf_probe_t *p)
 {
     unsigned a, b, c, d;
     snprintf(p->cpu_model, sizeof p->cpu_model, "unknown");
@@ -224,7 +224,7 @@ static void qkperf_probe_cpu(qkperf_probe_t *p)
     fclose(f);
 }
 
-static void qkperf_probe_kernel(qkperf_probe_t *p)
+static void probe_kernel(qkperf_probe_t *p)
 {
     struct utsname u;
     if (uname(&u) == 0)
@@ -233,7 +233,7 @@ static void qkperf_probe_kernel(qkperf_probe_t *p)
         snprintf(p->kernel, sizeof p->kernel, "unknown");
 }
 
-static void qkperf_probe_pfm(qkperf_probe_t *p)
+static void probe_pfm(qkperf_probe_t *p)
 {
     if (qkperf_pfm_init(p->pfm_reason, sizeof p->pfm_reason) != 0)
         return;
@@ -249,7 +249,7 @@ static void qkperf_probe_pfm(qkperf_probe_t *p)
 /* ---- tools ---------------------------------------------------------------- */
 
 /* The first version-looking token ("3.19.0", "14.0.6", "5.4") of a line. */
-static int qkperf_version_in(const char *line, char *out, size_t outlen)
+static int version_in(const char *line, char *out, size_t outlen)
 {
     for (const char *s = line; *s != '\0'; s++) {
         int starts = s == line || s[-1] == ' ' || s[-1] == '-';
@@ -268,7 +268,7 @@ static int qkperf_version_in(const char *line, char *out, size_t outlen)
 /* Run "path --version" and take the version from its first few lines.
  * The path is single-quoted for the shell; a path that itself holds a
  * quote is not run (found, version unknown). */
-static void qkperf_tool_version(qkperf_tool *t)
+static void tool_version(qkperf_tool *t)
 {
     char cmd[sizeof t->path + 32], line[256];
     if (strchr(t->path, '\'') != NULL)
@@ -279,14 +279,14 @@ static void qkperf_tool_version(qkperf_tool *t)
         return;
     for (int i = 0; i < 4 && fgets(line, sizeof line, f) != NULL; i++)
         if (t->version[0] == '\0')
-            qkperf_version_in(line, t->version, sizeof t->version);
+            version_in(line, t->version, sizeof t->version);
     while (fgets(line, sizeof line, f) != NULL)
         continue; /* drain, so the tool does not die of SIGPIPE mid-write */
     pclose(f);
 }
 
 /* The executable called name in one PATH entry (dir of length len). */
-static int qkperf_in_dir(const char *dir, size_t len, const char *name, qkperf_tool *t)
+static int in_dir(const char *dir, size_t len, const char *name, qkperf_tool *t)
 {
     if (len == 0) {
         dir = ".";
@@ -299,14 +299,14 @@ static int qkperf_in_dir(const char *dir, size_t len, const char *name, qkperf_t
     return 0;
 }
 
-static int qkperf_on_path(const char *name, qkperf_tool *t)
+static int on_path(const char *name, qkperf_tool *t)
 {
     const char *path = getenv("PATH");
     if (path == NULL)
         return 0;
     for (const char *s = path;; s++) {
         size_t len = strcspn(s, ":");
-        if (qkperf_in_dir(s, len, name, t))
+        if (in_dir(s, len, name, t))
             return 1;
         s += len;
         if (*s == '\0')
@@ -318,15 +318,15 @@ int qkperf_probe_tool(const char *const *names, qkperf_tool *out)
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; names[i] != NULL; i++) {
-        if (qkperf_on_path(names[i], out)) {
-            qkperf_tool_version(out);
+        if (on_path(names[i], out)) {
+            tool_version(out);
             return 1;
         }
     }
     return 0;
 }
 
-static void qkperf_probe_tools(qkperf_probe_t *p)
+static void probe_tools(qkperf_probe_t *p)
 {
     static const char *const valgrind[] = {"valgrind", NULL};
     static const char *const mca[] = {"llvm-mca", "llvm-mca-14", NULL};
@@ -339,24 +339,24 @@ static void qkperf_probe_tools(qkperf_probe_t *p)
 void qkperf_probe(qkperf_probe_t *p)
 {
     *p = (qkperf_probe_t){.hw_counters = -1};
-    qkperf_probe_cpu(p);
-    qkperf_probe_kernel(p);
-    qkperf_probe_pfm(p);
-    qkperf_probe_hw(p);
-    qkperf_probe_sw(p);
-    qkperf_probe_rdpmc(p);
+    probe_cpu(p);
+    probe_kernel(p);
+    probe_pfm(p);
+    probe_hw(p);
+    probe_sw(p);
+    probe_rdpmc(p);
     p->paranoid = qkperf_perf_paranoid();
     p->tsc_invariant = qkperf_tsc_invariant();
     p->tsc_mhz = qkperf_tsc_mhz();
     p->core_per_tsc = qkperf_core_per_tsc();
-    qkperf_probe_tools(p);
+    probe_tools(p);
 }
 
 /* ---- report --------------------------------------------------------------- */
 
 #define QKPERF_ROW(out, label) fprintf(out, "%-10s ", label)
 
-static void qkperf_print_hw(const qkperf_probe_t *p, FILE *out)
+static void print_hw(const qkperf_probe_t *p, FILE *out)
 {
     QKPERF_ROW(out, "hw");
     if (p->hw_why != QKPERF_WHY_OK) {
@@ -372,7 +372,7 @@ static void qkperf_print_hw(const qkperf_probe_t *p, FILE *out)
     fputc('\n', out);
 }
 
-static void qkperf_print_sw(const qkperf_probe_t *p, FILE *out)
+static void print_sw(const qkperf_probe_t *p, FILE *out)
 {
     QKPERF_ROW(out, "sw");
     if (p->sw_why != QKPERF_WHY_OK) {
@@ -382,18 +382,18 @@ static void qkperf_print_sw(const qkperf_probe_t *p, FILE *out)
     fprintf(out, "available:");
     for (size_t i = 0; i < 4; i++)
         if (p->sw_event_why[i] == QKPERF_WHY_OK)
-            fprintf(out, " %s", qkperf_sw_short[i]);
+            fprintf(out, " %s", sw_short[i]);
     if (p->sw_reason[0] != '\0') {
         fprintf(out, "; n/a:");
         for (size_t i = 0; i < 4; i++)
             if (p->sw_event_why[i] != QKPERF_WHY_OK)
-                fprintf(out, " %s", qkperf_sw_short[i]);
+                fprintf(out, " %s", sw_short[i]);
         fprintf(out, " (%s)", p->sw_reason);
     }
     fputc('\n', out);
 }
 
-static void qkperf_print_paranoid(const qkperf_probe_t *p, FILE *out)
+static void print_paranoid(const qkperf_probe_t *p, FILE *out)
 {
     QKPERF_ROW(out, "paranoid");
     if (p->paranoid == INT_MIN)
@@ -404,8 +404,8 @@ static void qkperf_print_paranoid(const qkperf_probe_t *p, FILE *out)
         fprintf(out, "%d\n", p->paranoid);
 }
 
-static void qkperf_print_tool(FILE *out, const char *label, const char *name, const qkperf_tool *t,
-                              const char *what, const char *pkg)
+static void print_tool(FILE *out, const char *label, const char *name, const qkperf_tool *t,
+                       const char *what, const char *pkg)
 {
     QKPERF_ROW(out, label);
     if (t->path[0] == '\0') {
@@ -428,18 +428,18 @@ void qkperf_probe_print(const qkperf_probe_t *p, FILE *out)
     else
         fprintf(out, "none: %s (groups: %s)\n", p->pfm_reason,
                 p->pfm_groups != NULL ? p->pfm_groups : "perf");
-    qkperf_print_hw(p, out);
-    qkperf_print_sw(p, out);
+    print_hw(p, out);
+    print_sw(p, out);
     QKPERF_ROW(out, "rdpmc");
     if (p->rdpmc)
         fprintf(out, "yes\n");
     else
         fprintf(out, "no (%s)\n", p->rdpmc_reason);
-    qkperf_print_paranoid(p, out);
+    print_paranoid(p, out);
     QKPERF_ROW(out, "tsc");
     fprintf(out, "%.1f MHz %s; core/tsc ~%.2f (estimate, dependent-add chain)\n", p->tsc_mhz,
             p->tsc_invariant ? "invariant" : "NOT invariant (ticks are not time)", p->core_per_tsc);
-    qkperf_print_tool(out, "sim", "valgrind", &p->valgrind, "callgrind", "valgrind");
-    qkperf_print_tool(out, "static", "llvm-mca", &p->llvm_mca, "model", "llvm-14");
-    qkperf_print_tool(out, "plots", "gnuplot", &p->gnuplot, "png/svg", "gnuplot-nox");
+    print_tool(out, "sim", "valgrind", &p->valgrind, "callgrind", "valgrind");
+    print_tool(out, "static", "llvm-mca", &p->llvm_mca, "model", "llvm-14");
+    print_tool(out, "plots", "gnuplot", &p->gnuplot, "png/svg", "gnuplot-nox");
 }

@@ -40,7 +40,7 @@
 #define REP_BYTES (256 * MiB)
 
 /* Keeps reads from being elided; per thread, so the threaded read does not race on it. */
-static _Thread_local volatile uint64_t qkperf_roofline_sink;
+static _Thread_local volatile uint64_t roofline_sink;
 
 /* ---- kernels --------------------------------------------------------------- */
 
@@ -89,7 +89,7 @@ QKPERF_BW_KERNEL __attribute__((target("avx2"))) static void read_avx2(void *buf
     }
     a = _mm256_xor_si256(_mm256_xor_si256(a, b), _mm256_xor_si256(c, d));
     e = _mm256_xor_si256(_mm256_xor_si256(e, f), _mm256_xor_si256(g, h));
-    qkperf_roofline_sink = (uint64_t)_mm256_extract_epi64(_mm256_xor_si256(a, e), 0);
+    roofline_sink = (uint64_t)_mm256_extract_epi64(_mm256_xor_si256(a, e), 0);
 }
 
 QKPERF_BW_KERNEL static void store_words(void *buf, size_t bytes, size_t passes)
@@ -117,7 +117,7 @@ QKPERF_BW_KERNEL static void read_words(void *buf, size_t bytes, size_t passes)
         }
         __asm__ volatile("" ::: "memory");
     }
-    qkperf_roofline_sink = a ^ b ^ c ^ d;
+    roofline_sink = a ^ b ^ c ^ d;
 }
 
 /* Any span, any alignment: 8-byte words, then the last bytes, into the

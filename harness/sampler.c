@@ -62,25 +62,25 @@ struct qkperf_sampler {
     unsigned char *scratch;
 };
 
-static long qkperf_sys_open(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
-                            unsigned long flags)
+static long sys_open(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
+                     unsigned long flags)
 {
     return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
 }
 
-static qkperf_open_fn qkperf_sampler_open_fn = qkperf_sys_open;
+static qkperf_open_fn sampler_open_fn = sys_open;
 
 void qkperf_sampler_set_open_fn(qkperf_open_fn fn)
 {
-    qkperf_sampler_open_fn = fn ? fn : qkperf_sys_open;
+    sampler_open_fn = fn ? fn : sys_open;
 }
 
 /* ---- errors ------------------------------------------------------------- */
 
-static void qkperf_sampler_err(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
+static void sampler_err(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void qkperf_sampler_err(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
+static void sampler_err(qkperf_err *err, qkperf_why why, int errnum, const char *fmt, ...)
 {
     va_list ap;
     err->why = why;
@@ -90,35 +90,35 @@ static void qkperf_sampler_err(qkperf_err *err, qkperf_why why, int errnum, cons
     va_end(ap);
 }
 
-static const char *qkperf_errname(int errnum)
+static const char *errname(int errnum)
 {
     const char *n = strerrorname_np(errnum);
     return n ? n : "errno";
 }
 
 /* A failed perf_event_open or mmap, classified like perf.c does. */
-static void qkperf_sampler_syserr(qkperf_err *err, const char *what, const char *call, int errnum)
+static void sampler_syserr(qkperf_err *err, const char *what, const char *call, int errnum)
 {
     qkperf_why why = qkperf_why_from_errno(errnum);
     if (why != QKPERF_WHY_NOT_PERMITTED) {
-        qkperf_sampler_err(err, why, errnum, "%s: %s (%s from %s: %s)", what, qkperf_why_text(why),
-                           qkperf_errname(errnum), call, strerror(errnum));
+        sampler_err(err, why, errnum, "%s: %s (%s from %s: %s)", what, qkperf_why_text(why),
+                    errname(errnum), call, strerror(errnum));
         return;
     }
-    qkperf_sampler_err(err, why, errnum,
-                       "%s: %s (%s from %s: %s; perf_event_paranoid = %d; sampling one's own "
-                       "processes needs <= 2 or CAP_PERFMON%s)",
-                       what, qkperf_why_text(why), qkperf_errname(errnum), call, strerror(errnum),
-                       qkperf_perf_paranoid(),
-                       strcmp(call, "mmap") == 0
-                           ? "; the ring buffers may exceed perf_event_mlock_kb: use fewer pages"
-                           : "");
+    sampler_err(err, why, errnum,
+                "%s: %s (%s from %s: %s; perf_event_paranoid = %d; sampling one's own "
+                "processes needs <= 2 or CAP_PERFMON%s)",
+                what, qkperf_why_text(why), errname(errnum), call, strerror(errnum),
+                qkperf_perf_paranoid(),
+                strcmp(call, "mmap") == 0
+                    ? "; the ring buffers may exceed perf_event_mlock_kb: use fewer pages"
+                    : "");
 }
 
 /* ---- the sampler -------------------------------------------------------- */
 
 /* The online CPUs, from sysfs ("0-3,6"), else 0..nprocs-1. */
-static size_t qkperf_online_cpus(int **out)
+static size_t online_cpus(int **out)
 {
     char buf[4096];
     size_t n = 0, cap = 0;
@@ -159,7 +159,7 @@ static size_t qkperf_online_cpus(int **out)
     return v ? n : 0;
 }
 
-static int qkperf_attr_init(qkperf_sampler *s, const qkperf_sample_config *cfg)
+static int attr_init(qkperf_sampler *s, const qkperf_sample_config *cfg)
 {
     struct perf_event_attr *a = &s->attr;
     memset(a, 0, sizeof *a);
@@ -199,27 +199,27 @@ static int qkperf_attr_init(qkperf_sampler *s, const qkperf_sample_config *cfg)
     return (s->pages & (s->pages - 1)) == 0 ? 0 : -1;
 }
 
-static qkperf_sampler *qkperf_sampler_new(const qkperf_sample_config *cfg, qkperf_err *err)
+static qkperf_sampler *sampler_new(const qkperf_sample_config *cfg, qkperf_err *err)
 {
     static const qkperf_sample_config defaults = {0};
     qkperf_sampler *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        qkperf_sampler_err(err, QKPERF_WHY_OTHER, ENOMEM, "sampler: out of memory");
+        sampler_err(err, QKPERF_WHY_OTHER, ENOMEM, "sampler: out of memory");
         return NULL;
     }
     s->go_fd = s->err_fd = -1;
     s->precise = -1;
-    if (qkperf_attr_init(s, cfg ? cfg : &defaults) != 0) {
-        qkperf_sampler_err(err, QKPERF_WHY_OTHER, EINVAL,
-                           "sampler: %u ring buffer pages: must be a power of two", cfg->pages);
+    if (attr_init(s, cfg ? cfg : &defaults) != 0) {
+        sampler_err(err, QKPERF_WHY_OTHER, EINVAL,
+                    "sampler: %u ring buffer pages: must be a power of two", cfg->pages);
         free(s);
         return NULL;
     }
-    s->ncpus = qkperf_online_cpus(&s->cpus);
+    s->ncpus = online_cpus(&s->cpus);
     s->rings = calloc(s->ncpus ? s->ncpus : 1, sizeof *s->rings);
     s->scratch = malloc(QKPERF_MAX_RECORD);
     if (s->ncpus == 0 || s->rings == NULL || s->scratch == NULL) {
-        qkperf_sampler_err(err, QKPERF_WHY_OTHER, ENOMEM, "sampler: out of memory");
+        sampler_err(err, QKPERF_WHY_OTHER, ENOMEM, "sampler: out of memory");
         qkperf_sampler_close(s);
         return NULL;
     }
@@ -230,10 +230,10 @@ static qkperf_sampler *qkperf_sampler_new(const qkperf_sample_config *cfg, qkper
 
 /* perf_event_open for (pid, cpu); the first open settles precise_ip,
  * stepping down on EOPNOTSUPP/EINVAL as perf does. fd or -errno. */
-static int qkperf_sampler_open_event(qkperf_sampler *s, pid_t pid, int cpu)
+static int sampler_open_event(qkperf_sampler *s, pid_t pid, int cpu)
 {
     for (;;) {
-        long fd = qkperf_sampler_open_fn(&s->attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+        long fd = sampler_open_fn(&s->attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
         if (fd >= 0) {
             s->precise = s->attr.precise_ip;
             return (int)fd;
@@ -245,7 +245,7 @@ static int qkperf_sampler_open_event(qkperf_sampler *s, pid_t pid, int cpu)
     }
 }
 
-static int qkperf_ring_map(qkperf_sampler *s, qkperf_ring *r, int fd)
+static int ring_map(qkperf_sampler *s, qkperf_ring *r, int fd)
 {
     size_t len = (s->pages + 1) * s->pagesz;
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -262,7 +262,7 @@ static int qkperf_ring_map(qkperf_sampler *s, qkperf_ring *r, int fd)
 /* Open the event of pid on CPU cpus[i]: the CPU's first event gets the
  * ring buffer, the others write into it. 0, or -errno with the call that
  * failed in *call. */
-static int qkperf_sampler_add(qkperf_sampler *s, pid_t pid, size_t i, const char **call)
+static int sampler_add(qkperf_sampler *s, pid_t pid, size_t i, const char **call)
 {
     *call = "perf_event_open";
     if (s->nfds == s->capfds) {
@@ -271,37 +271,37 @@ static int qkperf_sampler_add(qkperf_sampler *s, pid_t pid, size_t i, const char
             return -ENOMEM;
         s->fds = t;
     }
-    int fd = qkperf_sampler_open_event(s, pid, s->cpus[i]);
+    int fd = sampler_open_event(s, pid, s->cpus[i]);
     if (fd < 0)
         return fd;
     s->fds[s->nfds++] = fd;
     if (s->rings[i].fd < 0) {
         *call = "mmap";
-        return qkperf_ring_map(s, &s->rings[i], fd);
+        return ring_map(s, &s->rings[i], fd);
     }
     *call = "ioctl(PERF_EVENT_IOC_SET_OUTPUT)";
     return ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, s->rings[i].fd) == 0 ? 0 : -errno;
 }
 
-static int qkperf_sampler_add_task(qkperf_sampler *s, pid_t pid, qkperf_err *err)
+static int sampler_add_task(qkperf_sampler *s, pid_t pid, qkperf_err *err)
 {
     for (size_t i = 0; i < s->ncpus; i++) {
         const char *call;
-        int rc = qkperf_sampler_add(s, pid, i, &call);
+        int rc = sampler_add(s, pid, i, &call);
         if (rc == -ESRCH && s->exec == 0)
             return 1; /* the thread exited meanwhile: nothing to sample */
         if (rc < 0) {
             char what[128];
             snprintf(what, sizeof what, "%s sampling of task %d on CPU %d", s->name, (int)pid,
                      s->cpus[i]);
-            qkperf_sampler_syserr(err, what, call, -rc);
+            sampler_syserr(err, what, call, -rc);
             return -1;
         }
     }
     return 0;
 }
 
-static int qkperf_tid_known(const qkperf_sampler *s, pid_t tid)
+static int tid_known(const qkperf_sampler *s, pid_t tid)
 {
     for (size_t i = 0; i < s->ntids; i++)
         if (s->tids[i] == tid)
@@ -311,31 +311,31 @@ static int qkperf_tid_known(const qkperf_sampler *s, pid_t tid)
 
 /* One pass over /proc/self/task: open every thread not opened yet.
  * Returns how many were new, or -1 with err filled. */
-static int qkperf_sampler_scan(qkperf_sampler *s, qkperf_err *err)
+static int sampler_scan(qkperf_sampler *s, qkperf_err *err)
 {
     DIR *d = opendir("/proc/self/task");
     if (d == NULL) {
-        qkperf_sampler_err(err, QKPERF_WHY_OTHER, errno, "sampler: cannot list /proc/self/task: %s",
-                           strerror(errno));
+        sampler_err(err, QKPERF_WHY_OTHER, errno, "sampler: cannot list /proc/self/task: %s",
+                    strerror(errno));
         return -1;
     }
     int added = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         pid_t tid = (pid_t)atoi(de->d_name);
-        if (tid <= 0 || qkperf_tid_known(s, tid))
+        if (tid <= 0 || tid_known(s, tid))
             continue;
         if (s->ntids == s->captids) {
             pid_t *t =
                 realloc(s->tids, (s->captids = s->captids ? 2 * s->captids : 16) * sizeof *t);
             if (t == NULL) {
                 closedir(d);
-                qkperf_sampler_err(err, QKPERF_WHY_OTHER, ENOMEM, "sampler: out of memory");
+                sampler_err(err, QKPERF_WHY_OTHER, ENOMEM, "sampler: out of memory");
                 return -1;
             }
             s->tids = t;
         }
-        int rc = qkperf_sampler_add_task(s, tid, err);
+        int rc = sampler_add_task(s, tid, err);
         if (rc < 0) {
             closedir(d);
             return -1;
@@ -349,14 +349,14 @@ static int qkperf_sampler_scan(qkperf_sampler *s, qkperf_err *err)
 
 qkperf_sampler *qkperf_sampler_open_self(const qkperf_sample_config *cfg, qkperf_err *err)
 {
-    qkperf_sampler *s = qkperf_sampler_new(cfg, err);
+    qkperf_sampler *s = sampler_new(cfg, err);
     if (s == NULL)
         return NULL;
     s->pid = getpid();
     /* Threads created by a thread before its events were opened are not
      * inherited: rescan until a pass finds no new thread. */
     int rc;
-    while ((rc = qkperf_sampler_scan(s, err)) > 0)
+    while ((rc = sampler_scan(s, err)) > 0)
         ;
     if (rc < 0) {
         qkperf_sampler_close(s);
@@ -367,7 +367,7 @@ qkperf_sampler *qkperf_sampler_open_self(const qkperf_sample_config *cfg, qkperf
 
 /* ---- exec child ----------------------------------------------------------- */
 
-static void qkperf_child(int go, int errp, char *const argv[])
+static void sampler_child(int go, int errp, char *const argv[])
 {
     char c;
     if (read(go, &c, 1) == 1) {
@@ -383,10 +383,10 @@ qkperf_sampler *qkperf_sampler_open_exec(const qkperf_sample_config *cfg, char *
                                          qkperf_err *err)
 {
     if (argv == NULL || argv[0] == NULL) {
-        qkperf_sampler_err(err, QKPERF_WHY_OTHER, EINVAL, "sampler: no command to run");
+        sampler_err(err, QKPERF_WHY_OTHER, EINVAL, "sampler: no command to run");
         return NULL;
     }
-    qkperf_sampler *s = qkperf_sampler_new(cfg, err);
+    qkperf_sampler *s = sampler_new(cfg, err);
     if (s == NULL)
         return NULL;
     s->exec = 1;
@@ -396,23 +396,23 @@ qkperf_sampler *qkperf_sampler_open_exec(const qkperf_sample_config *cfg, char *
     s->attr.comm = 1;
     int go[2], ep[2];
     if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0) {
-        qkperf_sampler_err(err, QKPERF_WHY_OTHER, errno, "sampler: pipe: %s", strerror(errno));
+        sampler_err(err, QKPERF_WHY_OTHER, errno, "sampler: pipe: %s", strerror(errno));
         qkperf_sampler_close(s);
         return NULL;
     }
     s->pid = fork();
     if (s->pid == 0)
-        qkperf_child(go[0], ep[1], argv);
+        sampler_child(go[0], ep[1], argv);
     close(go[0]);
     close(ep[1]);
     s->go_fd = go[1];
     s->err_fd = ep[0];
     if (s->pid < 0) {
-        qkperf_sampler_err(err, QKPERF_WHY_OTHER, errno, "sampler: fork: %s", strerror(errno));
+        sampler_err(err, QKPERF_WHY_OTHER, errno, "sampler: fork: %s", strerror(errno));
         qkperf_sampler_close(s);
         return NULL;
     }
-    if (qkperf_sampler_add_task(s, s->pid, err) != 0) {
+    if (sampler_add_task(s, s->pid, err) != 0) {
         qkperf_sampler_close(s);
         return NULL;
     }
@@ -422,7 +422,7 @@ qkperf_sampler *qkperf_sampler_open_exec(const qkperf_sample_config *cfg, char *
 int qkperf_sampler_start(qkperf_sampler *s, qkperf_err *err)
 {
     if (!s->exec || s->go_fd < 0) {
-        qkperf_sampler_err(err, QKPERF_WHY_OTHER, EINVAL, "sampler: no child waits to start");
+        sampler_err(err, QKPERF_WHY_OTHER, EINVAL, "sampler: no child waits to start");
         return -1;
     }
     ssize_t w = write(s->go_fd, "g", 1);
@@ -437,8 +437,8 @@ int qkperf_sampler_start(qkperf_sampler *s, qkperf_err *err)
     int status;
     waitpid(s->pid, &status, 0);
     s->waited = 1;
-    qkperf_sampler_err(err, QKPERF_WHY_OTHER, e, "sampler: cannot run the command: %s",
-                       r == (ssize_t)sizeof e ? strerror(e) : "the child did not start");
+    sampler_err(err, QKPERF_WHY_OTHER, e, "sampler: cannot run the command: %s",
+                r == (ssize_t)sizeof e ? strerror(e) : "the child did not start");
     return -1;
 }
 
@@ -448,7 +448,7 @@ int qkperf_sampler_wait(qkperf_sampler *s, const qkperf_sampler_sink *sink, int 
     struct pollfd *pf = calloc(s->ncpus, sizeof *pf);
     if (!s->exec || s->waited || pf == NULL) {
         free(pf);
-        qkperf_sampler_err(err, QKPERF_WHY_OTHER, EINVAL, "sampler: no child to wait for");
+        sampler_err(err, QKPERF_WHY_OTHER, EINVAL, "sampler: no child to wait for");
         return -1;
     }
     for (size_t i = 0; i < s->ncpus; i++)
@@ -461,8 +461,7 @@ int qkperf_sampler_wait(qkperf_sampler *s, const qkperf_sampler_sink *sink, int 
             break;
         if (r < 0 && errno != EINTR) {
             free(pf);
-            qkperf_sampler_err(err, QKPERF_WHY_OTHER, errno, "sampler: waitpid: %s",
-                               strerror(errno));
+            sampler_err(err, QKPERF_WHY_OTHER, errno, "sampler: waitpid: %s", strerror(errno));
             return -1;
         }
     }
@@ -477,7 +476,7 @@ pid_t qkperf_sampler_pid(const qkperf_sampler *s)
     return s->pid;
 }
 
-static int qkperf_sampler_ioctl_all(qkperf_sampler *s, unsigned long req)
+static int sampler_ioctl_all(qkperf_sampler *s, unsigned long req)
 {
     int rc = 0;
     for (size_t i = 0; i < s->nfds; i++)
@@ -488,17 +487,17 @@ static int qkperf_sampler_ioctl_all(qkperf_sampler *s, unsigned long req)
 
 int qkperf_sampler_enable(qkperf_sampler *s)
 {
-    return qkperf_sampler_ioctl_all(s, PERF_EVENT_IOC_ENABLE);
+    return sampler_ioctl_all(s, PERF_EVENT_IOC_ENABLE);
 }
 
 int qkperf_sampler_disable(qkperf_sampler *s)
 {
-    return qkperf_sampler_ioctl_all(s, PERF_EVENT_IOC_DISABLE);
+    return sampler_ioctl_all(s, PERF_EVENT_IOC_DISABLE);
 }
 
 /* ---- records ---------------------------------------------------------------- */
 
-static void qkperf_count_thread(qkperf_sampler *s, uint32_t tid)
+static void count_thread(qkperf_sampler *s, uint32_t tid)
 {
     size_t lo = 0, hi = s->nthr;
     while (lo < hi) {
@@ -524,7 +523,7 @@ static void qkperf_count_thread(qkperf_sampler *s, uint32_t tid)
     s->nthr++;
 }
 
-static void qkperf_keep_mapping(qkperf_sampler *s, const qkperf_mmap_event *m)
+static void keep_mapping(qkperf_sampler *s, const qkperf_mmap_event *m)
 {
     if (m->path[0] != '/')
         return;
@@ -564,8 +563,8 @@ static uint32_t qkperf_u32(const unsigned char *p)
 }
 
 /* MMAP and MMAP2: fixed fields, then the NUL-terminated path. */
-static void qkperf_on_mmap(qkperf_sampler *s, const unsigned char *r, size_t size, int v2,
-                           const qkperf_sampler_sink *sink)
+static void on_mmap(qkperf_sampler *s, const unsigned char *r, size_t size, int v2,
+                    const qkperf_sampler_sink *sink)
 {
     size_t path_at = v2 ? 72 : 40;
     if (size <= path_at)
@@ -584,13 +583,13 @@ static void qkperf_on_mmap(qkperf_sampler *s, const unsigned char *r, size_t siz
                            .prot = v2 ? qkperf_u32(r + 64) : PROT_READ | PROT_EXEC,
                            .path = path};
     s->st.mmaps++;
-    qkperf_keep_mapping(s, &m);
+    keep_mapping(s, &m);
     if (sink && sink->mmap)
         sink->mmap(sink->ctx, &m);
 }
 
-static int qkperf_on_sample(qkperf_sampler *s, const unsigned char *r, size_t size, uint16_t misc,
-                            const qkperf_sampler_sink *sink)
+static int on_sample(qkperf_sampler *s, const unsigned char *r, size_t size, uint16_t misc,
+                     const qkperf_sampler_sink *sink)
 {
     if (size < 32)
         return 0;
@@ -603,21 +602,21 @@ static int qkperf_on_sample(qkperf_sampler *s, const unsigned char *r, size_t si
                          .tid = qkperf_u32(r + 20),
                          .time = qkperf_u64(r + 24)};
     s->st.samples++;
-    qkperf_count_thread(s, smp.tid);
+    count_thread(s, smp.tid);
     if (sink && sink->sample)
         sink->sample(sink->ctx, &smp);
     return 1;
 }
 
-static int qkperf_on_record(qkperf_sampler *s, const unsigned char *r, size_t size, uint32_t type,
-                            uint16_t misc, const qkperf_sampler_sink *sink)
+static int on_record(qkperf_sampler *s, const unsigned char *r, size_t size, uint32_t type,
+                     uint16_t misc, const qkperf_sampler_sink *sink)
 {
     switch (type) {
     case PERF_RECORD_SAMPLE:
-        return qkperf_on_sample(s, r, size, misc, sink);
+        return on_sample(s, r, size, misc, sink);
     case PERF_RECORD_MMAP:
     case PERF_RECORD_MMAP2:
-        qkperf_on_mmap(s, r, size, type == PERF_RECORD_MMAP2, sink);
+        on_mmap(s, r, size, type == PERF_RECORD_MMAP2, sink);
         return 0;
     case PERF_RECORD_LOST:
         if (size >= 24)
@@ -634,7 +633,7 @@ static int qkperf_on_record(qkperf_sampler *s, const unsigned char *r, size_t si
     }
 }
 
-static size_t qkperf_ring_drain(qkperf_sampler *s, qkperf_ring *rg, const qkperf_sampler_sink *sink)
+static size_t ring_drain(qkperf_sampler *s, qkperf_ring *rg, const qkperf_sampler_sink *sink)
 {
     struct perf_event_mmap_page *pg = rg->base;
     uint64_t head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
@@ -656,7 +655,7 @@ static size_t qkperf_ring_drain(qkperf_sampler *s, qkperf_ring *rg, const qkperf
             memcpy(s->scratch + first, rg->data, h.size - first);
             r = s->scratch;
         }
-        delivered += (size_t)qkperf_on_record(s, r, h.size, h.type, h.misc, sink);
+        delivered += (size_t)on_record(s, r, h.size, h.type, h.misc, sink);
         tail += h.size;
     }
     __atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
@@ -668,7 +667,7 @@ size_t qkperf_sampler_drain(qkperf_sampler *s, const qkperf_sampler_sink *sink)
     size_t n = 0;
     for (size_t i = 0; i < s->ncpus; i++)
         if (s->rings[i].base != NULL)
-            n += qkperf_ring_drain(s, &s->rings[i], sink);
+            n += ring_drain(s, &s->rings[i], sink);
     return n;
 }
 

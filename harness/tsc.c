@@ -39,7 +39,7 @@ typedef struct qkperf_tsc_pair {
 /* A clock reading and the TSC at the same instant: the clock read is
  * bracketed by two TSC reads and the tightest of a few brackets wins, so a
  * preemption or interrupt during one try does not skew the pair. */
-static int qkperf_tsc_pair_read(qkperf_tsc_pair *out)
+static int tsc_pair_read(qkperf_tsc_pair *out)
 {
     uint64_t best = UINT64_MAX;
     for (int k = 0; k < QKPERF_CAL_PAIRS; k++) {
@@ -58,29 +58,29 @@ static int qkperf_tsc_pair_read(qkperf_tsc_pair *out)
     return 0;
 }
 
-static double qkperf_mhz_cached;
+static double mhz_cached;
 
 /* MHz = ticks per microsecond; 0 when the clock cannot be read. Sleeping
  * rather than spinning is fine: the pairs, not the sleep, set the error
  * (a ~50 ns bracket over 30 ms is ~2 ppm). */
-static void qkperf_tsc_calibrate(void)
+static void tsc_calibrate(void)
 {
     qkperf_tsc_pair a, b;
     struct timespec nap = {0, (long)QKPERF_CAL_NS};
-    if (qkperf_tsc_pair_read(&a) != 0)
+    if (tsc_pair_read(&a) != 0)
         return;
     while (nanosleep(&nap, &nap) != 0)
         continue; /* EINTR: sleep the remainder */
-    if (qkperf_tsc_pair_read(&b) != 0 || b.ns <= a.ns)
+    if (tsc_pair_read(&b) != 0 || b.ns <= a.ns)
         return;
-    qkperf_mhz_cached = (double)(b.tsc - a.tsc) * 1e3 / (double)(b.ns - a.ns);
+    mhz_cached = (double)(b.tsc - a.tsc) * 1e3 / (double)(b.ns - a.ns);
 }
 
 double qkperf_tsc_mhz(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, qkperf_tsc_calibrate);
-    return qkperf_mhz_cached;
+    pthread_once(&once, tsc_calibrate);
+    return mhz_cached;
 }
 
 /* ---- core cycles per tick ------------------------------------------------ */
@@ -108,7 +108,7 @@ static uint64_t qkperf_chain_ticks(void)
     return t1 - t0;
 }
 
-static double qkperf_ratio_cached;
+static double ratio_cached;
 
 /* An estimate, not a measurement of the core clock:
  *  - the core clock moves with turbo, power and thermal limits, so the
@@ -118,7 +118,7 @@ static double qkperf_ratio_cached;
  *    ever adds ticks: the best (fewest ticks) of several runs is kept;
  *  - it assumes the 1-cycle add latency, and an idle SMT sibling.
  * Only a hardware cycle counter (source hw) counts cycles. */
-static void qkperf_ratio_calibrate(void)
+static void ratio_calibrate(void)
 {
     uint64_t best = UINT64_MAX;
     (void)qkperf_chain_ticks();
@@ -128,14 +128,14 @@ static void qkperf_ratio_calibrate(void)
             best = t;
     }
     if (best != UINT64_MAX)
-        qkperf_ratio_cached = (double)QKPERF_CHAIN_ITERS * QKPERF_CHAIN_ADDS / (double)best;
+        ratio_cached = (double)QKPERF_CHAIN_ITERS * QKPERF_CHAIN_ADDS / (double)best;
 }
 
 double qkperf_core_per_tsc(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, qkperf_ratio_calibrate);
-    return qkperf_ratio_cached;
+    pthread_once(&once, ratio_calibrate);
+    return ratio_cached;
 }
 
 /* ---- conversions -------------------------------------------------------- */
