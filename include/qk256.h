@@ -78,8 +78,17 @@ int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed, siz
  *
  *   y[r] = sx * sum_b scales[r*nb + b] * sum_{j in block b} lut[code(r,j)] * q[j]
  *
- * the inner sums exact (32-bit integers), the rest in float. Accurate to
- * 1e-4 relative (to max(1, |y|)) against that formula evaluated exactly.
+ * the inner sums d_b = sum_{j in block b} lut[code(r,j)] * q[j] exact
+ * (32-bit integers), the rest in floating point. The accuracy contract,
+ * the standard bound of a floating-point dot product: against that formula
+ * evaluated exactly (y_exact[r], from the same integers),
+ *
+ *   |y[r] - y_exact[r]| <= 1e-5 * sx * sum_b |scales[r*nb + b] * d_b|
+ *
+ * relative to the row's absolute block sum, not to |y|: a row whose block
+ * contributions cancel may have a large relative error (a kernel may scale
+ * and sum its blocks in float, as avx512-vnni-f32 does). A row whose every
+ * d_b is 0 gives exactly 0.
  * Against the float gemv the quantization adds, per row, at most
  *
  *   |y_i8[r] - y[r]| <= (sx / 2) * sum_j |lut[code(r,j)] * scales[r*nb + j/256]|
