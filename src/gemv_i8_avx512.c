@@ -349,3 +349,217 @@ QK_I8_PHASES(avx512_vnni, QK_PHASE(vnni_quantize, NULL, "qk256_quantize_x_avx512
              QK_PHASE(vnni_lut, NULL, "table_i8", "lut64"),
              QK_PHASE(vnni_dot, NULL, "dot64", "block_start", "scale_block", "scales_pd"),
              QK_PHASE(vnni_hsum, NULL, "fold4", "qk_i8_row_result"));
+
+/* ==== avx512-vnni-f32: float block scaling ============================== */
+
+/*
+ * The same blocks as avx512-vnni up to a block's 16 int32 lanes
+ * (block_dot); then, per group of 16 blocks of a row, the exact integer
+ * block sums d_b in one vector (an int32 reduction tree: pair_sum,
+ * quad_sum, oct_sum), converted once (exact: |d_b| <= 64 * 127 * 256 <
+ * 2^24) and FMA'd with the group's 16 block scales, one vector load, into
+ * 16 float lanes (scale_group); x's scale once per row (row_result_f32).
+ * The FMA's terms are exactly s_b * d_b, so the accuracy contract of
+ * qk256.h (1e-5 of the row's absolute block sum) holds with a wide margin:
+ * each lane sums nb/16 terms, then 16 lanes in 4 steps, an error of at most
+ * about (nb/16 + 6) * 2^-24 of that sum, under 1e-5 up to some 2600
+ * blocks. A row whose every d_b is 0 gives exactly 0.
+ *
+ * Per block and row: 1 load, 1 shift, 4 vpermb, 4 vpdpbusd as in
+ * avx512-vnni, then 15/16 int32 add and 30/16 shuffles of the tree and 1/8
+ * of a conversion and an FMA, where avx512-vnni spent a fold (extract +
+ * add), a conversion to double and a double FMA per block plus the
+ * conversion of its scale. The same row function runs on QK256 rows and on
+ * the repacked weights of qk256_repack_i8 (api.c), whose tiles
+ * keep the scales beside the blocks.
+ */
+enum { GROUP = 16 };
+
+/* dot: two blocks' 16 lanes -> 8 lanes, 2 per 128-bit chunk:
+ * [a0+a2, b0+b2, a1+a3, b1+b3] */
+QK_INLINE __m512i pair_sum(__m512i a, __m512i b)
+{
+    return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+}
+
+/* two pairs -> blocks 0..3 of them, one lane each per 128-bit chunk */
+QK_INLINE __m512i quad_sum(__m512i c, __m512i d)
+{
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(c, d), _mm512_unpackhi_epi64(c, d));
+}
+
+/* e, f (4 blocks each, per chunk) -> [e0+e1, e2+e3, f0+f1, f2+f3]; applied
+ * twice it leaves block i's whole sum in lane i */
+QK_INLINE __m512i oct_sum(__m512i e, __m512i f)
+{
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(e, f, 0x88), _mm512_shuffle_i32x4(e, f, 0xdd));
+}
+
+/* Block b0 + i of a row (zero past n blocks of the group). */
+QK_INLINE __m512i group_block(const uint8_t *row, const qk256_xq *x, size_t b0, unsigned i,
+                              size_t n, __m512i tlo, __m512i thi, const qk256_i8_lut *t)
+{
+    if (i >= n)
+        return _mm512_setzero_si512();
+    __m512i q[4];
+    size_t b = b0 + i;
+    load_q(q, x->q, b);
+    return block_dot(block_start(t, x->sum[b]), load_block(row, b), tlo, thi, q);
+}
+
+/* The exact sums of blocks [b0, b0 + n), n <= 16, in lanes 0..n-1 (0 past). */
+QK_INLINE __m512i group_sums(const uint8_t *row, const qk256_xq *x, size_t b0, size_t n,
+                             __m512i tlo, __m512i thi, const qk256_i8_lut *t)
+{
+#define B_(i) group_block(row, x, b0, i, n, tlo, thi, t)
+    __m512i e0 = quad_sum(pair_sum(B_(0), B_(1)), pair_sum(B_(2), B_(3)));
+    __m512i e1 = quad_sum(pair_sum(B_(4), B_(5)), pair_sum(B_(6), B_(7)));
+    __m512i g0 = oct_sum(e0, e1);
+    __m512i e2 = quad_sum(pair_sum(B_(8), B_(9)), pair_sum(B_(10), B_(11)));
+    __m512i e3 = quad_sum(pair_sum(B_(12), B_(13)), pair_sum(B_(14), B_(15)));
+#undef B_
+    return oct_sum(g0, oct_sum(e2, e3));
+}
+
+/* The group's 16 block scales (1 where scales is NULL, 0 past n). */
+QK_INLINE __m512 group_scales(const float *rs, size_t n)
+{
+    __mmask16 k = (__mmask16)(n >= GROUP ? 0xffff : (1u << n) - 1);
+    return rs ? _mm512_maskz_loadu_ps(k, rs) : _mm512_maskz_mov_ps(k, _mm512_set1_ps(1.0f));
+}
+
+/* scale: the 16 exact sums times their scales into the row's float lanes. */
+QK_INLINE __m512 scale_group(__m512 acc, __m512i d, __m512 sc)
+{
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc);
+}
+
+/* 16 lanes -> the 8 that ws->acc holds per row, then in a fixed order to
+ * one float, times sx. */
+QK_INLINE __m256 fold8_ps(__m512 a)
+{
+    return _mm256_add_ps(_mm512_castps512_ps256(a),
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+
+QK_INLINE float row_result_f32(__m256 a, float sx)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s) * sx;
+}
+
+/* One row: codes at row (block b at row + 64 b), its nb scales at rs
+ * (NULL: all 1). */
+QK_INLINE float gemv_row_f32(const uint8_t *row, const float *rs, const qk256_xq *x, size_t nb,
+                             __m512i tlo, __m512i thi, const qk256_i8_lut *t)
+{
+    __m512 acc = _mm512_setzero_ps();
+    size_t b0 = 0;
+    for (; b0 + GROUP <= nb; b0 += GROUP)
+        acc = scale_group(acc, group_sums(row, x, b0, GROUP, tlo, thi, t),
+                          group_scales(rs ? rs + b0 : NULL, GROUP));
+    if (b0 < nb)
+        acc = scale_group(acc, group_sums(row, x, b0, nb - b0, tlo, thi, t),
+                          group_scales(rs ? rs + b0 : NULL, nb - b0));
+    return row_result_f32(fold8_ps(acc), x->scale);
+}
+
+void qk256_i8_avx512_vnni_f32(float *y, const uint8_t *packed, size_t row_stride,
+                              const float *scales, const qk256_xq *x, size_t rows, size_t cols,
+                              const qk256_i8_lut *t)
+{
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
+    const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
+    for (size_t r = 0; r < rows; r++)
+        y[r] = gemv_row_f32(packed + r * row_stride, scales ? scales + r * nb : NULL, x, nb, tlo,
+                            thi, t);
+}
+
+/* The repacked weights (qk256_repack_i8, api.c): tiles of up to 16 rows, each
+ * the tile's scales (rows x nb floats, row-major, padded to 64 bytes),
+ * then its rows' codes, nb * 64 bytes each. Rows [r0, r0 + rows) of the
+ * matrix, r0 a multiple of 16. */
+void qk256_i8_avx512_vnni_f32_tiles(float *y, const uint8_t *tiles, size_t tile_bytes,
+                                    size_t scale_bytes, const qk256_xq *x, size_t r0, size_t rows,
+                                    size_t nb, const qk256_i8_lut *t)
+{
+    const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
+    for (size_t r = r0; r < r0 + rows; r++) {
+        const uint8_t *tile = tiles + (r / GROUP) * tile_bytes;
+        size_t k = r % GROUP;
+        const float *rs = (const float *)(const void *)tile + k * nb;
+        y[r - r0] =
+            gemv_row_f32(tile + scale_bytes + k * nb * QK256_BLOCK_BYTES, rs, x, nb, tlo, thi, t);
+    }
+}
+
+/* ---- staged phases of avx512-vnni-f32 ---------------------------------- */
+
+/* quantize, memory, unpack and lut are avx512-vnni's (the same blocks, the
+ * same loads); dot is the kernel's group sums and scaling over the stored
+ * weights, a row at a time, into ws->acc; hsum the row's 8 float lanes. */
+
+/* The weights' 16 lanes of block b of row r, from ws->wq. */
+QK_INLINE __m512i staged_block(const qk256_ws *w, size_t r, size_t b, unsigned i, size_t n)
+{
+    if (i >= n)
+        return _mm512_setzero_si512();
+    const uint8_t *wq = w->wq + qk256_ws_elem(w, r, b + i);
+    __m512i q[4];
+    load_q(q, w->xq, b + i);
+    __m512i s = dot64(block_start(&w->lut_i8, w->xsum[b + i]), _mm512_loadu_si512(wq), q[0]);
+    s = dot64(s, _mm512_loadu_si512(wq + 64), q[1]);
+    s = dot64(s, _mm512_loadu_si512(wq + 128), q[2]);
+    return dot64(s, _mm512_loadu_si512(wq + 192), q[3]);
+}
+
+QK_INLINE __m512i staged_group(const qk256_ws *w, size_t r, size_t b0, size_t n)
+{
+#define B_(i) staged_block(w, r, b0, i, n)
+    __m512i e0 = quad_sum(pair_sum(B_(0), B_(1)), pair_sum(B_(2), B_(3)));
+    __m512i e1 = quad_sum(pair_sum(B_(4), B_(5)), pair_sum(B_(6), B_(7)));
+    __m512i g0 = oct_sum(e0, e1);
+    __m512i e2 = quad_sum(pair_sum(B_(8), B_(9)), pair_sum(B_(10), B_(11)));
+    __m512i e3 = quad_sum(pair_sum(B_(12), B_(13)), pair_sum(B_(14), B_(15)));
+#undef B_
+    return oct_sum(g0, oct_sum(e2, e3));
+}
+
+static void f32_dot(void *ws)
+{
+    qk256_ws *w = ws;
+    for (size_t r = 0; r < w->rows; r++) {
+        const float *rs = w->scales + r * w->nb;
+        __m512 acc = _mm512_setzero_ps();
+        for (size_t b0 = 0; b0 < w->nb; b0 += GROUP) {
+            QK_MCA_BEGIN("gemv-i8/avx512-vnni-f32/dot@4096");
+            size_t n = w->nb - b0 < GROUP ? w->nb - b0 : GROUP;
+            acc = scale_group(acc, staged_group(w, r, b0, n), group_scales(rs + b0, n));
+            QK_MCA_END("gemv-i8/avx512-vnni-f32/dot@4096");
+        }
+        _mm256_storeu_ps(w->acc + r * QK_GV_ACC_LANES, fold8_ps(acc));
+    }
+}
+
+static void f32_hsum(void *ws)
+{
+    qk256_ws *w = ws;
+    for (size_t r = 0; r < w->rows; r++) {
+        QK_MCA_BEGIN("gemv-i8/avx512-vnni-f32/hsum");
+        w->out[r] = row_result_f32(_mm256_loadu_ps(w->acc + r * QK_GV_ACC_LANES), w->sx);
+        QK_MCA_END("gemv-i8/avx512-vnni-f32/hsum");
+    }
+}
+
+const qk256_i8_layout qk256_i8_avx512_vnni_f32_layout = {CHUNK, qk256_quantize_x_avx512};
+
+QK_I8_PHASES(avx512_vnni_f32,
+             QK_PHASE(vnni_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
+             QK_PHASE(vnni_memory, NULL, "load_block", "load_q"),
+             QK_PHASE(vnni_unpack, NULL, "unpack_hi"),
+             QK_PHASE(vnni_lut, NULL, "table_i8", "lut64"),
+             QK_PHASE(f32_dot, NULL, "dot64", "block_start", "pair_sum", "quad_sum", "oct_sum",
+                      "group_scales", "scale_group"),
+             QK_PHASE(f32_hsum, NULL, "fold8_ps", "row_result_f32"));
