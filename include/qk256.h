@@ -108,6 +108,41 @@ int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed, 
                           const float *scales, const float *x, size_t rows, size_t cols,
                           const float lut[4]);
 
+/*
+ * The decode layout: int8 gemv weights repacked once, at load, into the
+ * layout of the variant that runs them, for a model that multiplies the
+ * same weights by a new x every token. QK256 stays the interchange format
+ * (what files hold and every other call takes); the repacked weights are
+ * an opaque, private copy, valid until qk256_repacked_free.
+ *
+ * With avx512-vnni-f32 (this CPU runs it): tiles of 16 rows, each the
+ * tile's block scales (16 x nb floats, one 64-byte line per 16 blocks of a
+ * row), then its 16 rows' packed blocks, so a row's scales sit beside its
+ * blocks in one stream; the same bytes as the QK256 input up to padding of
+ * the last tile's scales. Elsewhere a plain QK256 copy (packed rows back
+ * to back, then the scales) that the default gemv-i8 variant runs.
+ *
+ * qk256_repack_i8 takes the arguments of qk256_gemv_i8 without y and x
+ * (the table is fixed at repack time: integers in [-64, 64], else
+ * QK256_E_UNSUPPORTED; scales NULL for all 1) and allocates the copy
+ * (QK256_E_NOMEM); QK256_E_INVAL for bad arguments or rows == 0 or
+ * cols == 0. qk256_gemv_i8_repacked(y, w, x) computes what
+ * qk256_gemv_i8(y, packed, ..., x, ...) does, within the same accuracy
+ * contract (with avx512-vnni-f32 the same bits as qk256_gemv_i8_variant
+ * with it), on the same thread pool; x has the cols given at repack time.
+ * Thread-safe: any number of threads may run one repacked matrix at once.
+ */
+typedef struct qk256_repacked qk256_repacked;
+
+int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stride,
+                    const float *scales, size_t rows, size_t cols, const float lut[4]);
+int qk256_gemv_i8_repacked(float *y, const qk256_repacked *w, const float *x);
+/* Bytes of the copy; the variant that runs it ("avx512-vnni-f32", or the
+ * default gemv-i8 variant for a plain copy). NULL-safe: 0, NULL. */
+size_t qk256_repacked_bytes(const qk256_repacked *w);
+const char *qk256_repacked_variant(const qk256_repacked *w);
+void qk256_repacked_free(qk256_repacked *w);
+
 /* Threads the gemv functions use: 1 to 256, or 0 for every online CPU.
  * QK256_OK, or QK256_E_INVAL (the count is then unchanged). Waits for a
  * call in progress on the pool to finish. */

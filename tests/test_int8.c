@@ -409,3 +409,123 @@ Test(int8, dispatch_falls_back_without_vnni)
     cr_expect_eq(qk256_gemv_i8(p.y, p.packed, p.stride, NULL, p.x, 2, 256, NULL), QK256_OK);
     drop(&p);
 }
+
+/* ---- the decode layout (qk256_repack_i8) ------------------------------- */
+
+/* Repacked once, run on a new x: within the contract against the exact
+ * formula, and bit for bit what its variant gives on the QK256 input. */
+static void expect_repacked(size_t rows, size_t cols, uint64_t seed, const float *lut,
+                            int with_scales)
+{
+    problem p = make(rows, cols, seed, lut);
+    qk256_repacked *w = NULL;
+    cr_assert_eq(
+        qk256_repack_i8(&w, p.packed, p.stride, with_scales ? p.scales : NULL, rows, cols, lut),
+        QK256_OK);
+    cr_assert(w != NULL);
+    cr_expect_geq(qk256_repacked_bytes(w), rows * (p.stride + p.nb * sizeof(float)));
+    if (!with_scales)
+        for (size_t i = 0; i < rows * p.nb; i++)
+            p.scales[i] = 1.0f;
+    /* the x it runs on is not the one at hand when repacking */
+    qk_rng rng = {seed + 1000};
+    for (size_t j = 0; j < cols; j++)
+        p.x[j] = qk_rng_float(&rng, -2.0f, 5.0f);
+    int *q = malloc(cols * sizeof *q);
+    float sx = quantize(&p, q), *want = malloc(rows * sizeof *want);
+    cr_assert_eq(qk256_gemv_i8_variant(qk256_repacked_variant(w), want, p.packed, p.stride,
+                                       p.scales, p.x, rows, cols, lut),
+                 QK256_OK);
+    memset(p.y, 0xff, rows * sizeof *p.y);
+    cr_assert_eq(qk256_gemv_i8_repacked(p.y, w, p.x), QK256_OK);
+    expect_contract("repacked", &p, q, sx);
+    for (size_t r = 0; r < rows; r++)
+        cr_expect(memcmp(&p.y[r], &want[r], sizeof(float)) == 0,
+                  "repacked (%s) %zux%zu row %zu: %.9g, the variant on QK256 %.9g",
+                  qk256_repacked_variant(w), rows, cols, r, p.y[r], want[r]);
+    qk256_repacked_free(w);
+    free(want);
+    free(q);
+    drop(&p);
+}
+
+Test(int8, repacked_weights_within_the_contract)
+{
+    static const size_t shapes[][2] = {{1, 1},    {15, 255},  {16, 256}, {17, 4100},
+                                       {33, 300}, {40, 2560}, {7, 8449}};
+    const float *luts[] = {NULL, ternary, wide};
+    for (size_t s = 0; s < 7; s++)
+        for (size_t l = 0; l < 3; l++)
+            expect_repacked(shapes[s][0], shapes[s][1], 300 + s, luts[l], (s + l) % 3 != 0);
+}
+
+/* Split over 2 threads (a call big enough to hand off): the same bits. */
+Test(int8, repacked_weights_on_two_threads)
+{
+    problem p = make(1000, 2560, 77, NULL);
+    qk256_repacked *w = NULL;
+    float *one = malloc(p.rows * sizeof *one);
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, p.rows, p.cols, NULL), QK256_OK);
+    cr_assert_eq(qk256_gemv_i8_repacked(one, w, p.x), QK256_OK);
+    cr_assert_eq(qk256_set_threads(2), QK256_OK);
+    cr_assert_eq(qk256_gemv_i8_repacked(p.y, w, p.x), QK256_OK);
+    cr_expect(memcmp(one, p.y, p.rows * sizeof *one) == 0);
+    qk256_repacked_free(w);
+    free(one);
+    drop(&p);
+}
+
+Test(int8, repack_arguments_and_errors)
+{
+    problem p = make(4, 512, 1, NULL);
+    qk256_repacked *w = (qk256_repacked *)&p; /* set to NULL on every error */
+    cr_expect_eq(qk256_repack_i8(NULL, p.packed, p.stride, NULL, 4, 512, NULL), QK256_E_INVAL);
+    cr_expect_eq(qk256_repack_i8(&w, NULL, p.stride, NULL, 4, 512, NULL), QK256_E_INVAL);
+    cr_expect(w == NULL);
+    cr_expect_eq(qk256_repack_i8(&w, p.packed, p.stride - 1, NULL, 4, 512, NULL), QK256_E_INVAL);
+    cr_expect_eq(qk256_repack_i8(&w, p.packed, p.stride, NULL, 0, 512, NULL), QK256_E_INVAL);
+    cr_expect_eq(qk256_repack_i8(&w, p.packed, p.stride, NULL, 4, 0, NULL), QK256_E_INVAL);
+    const float half[4] = {-1.5f, 0.0f, 1.0f, 2.0f};
+    cr_expect_eq(qk256_repack_i8(&w, p.packed, p.stride, NULL, 4, 512, half), QK256_E_UNSUPPORTED);
+    cr_expect(w == NULL);
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, NULL, 4, 512, NULL), QK256_OK);
+    cr_expect_eq(qk256_gemv_i8_repacked(NULL, w, p.x), QK256_E_INVAL);
+    cr_expect_eq(qk256_gemv_i8_repacked(p.y, NULL, p.x), QK256_E_INVAL);
+    cr_expect_eq(qk256_gemv_i8_repacked(p.y, w, NULL), QK256_E_INVAL);
+    qk256_repacked_free(w);
+    qk256_repacked_free(NULL);
+    cr_expect_eq(qk256_repacked_bytes(NULL), 0);
+    cr_expect(qk256_repacked_variant(NULL) == NULL);
+    drop(&p);
+}
+
+/* Without VNNI the copy is plain QK256, run by the default variant; with
+ * it, avx512-vnni-f32's tiles. */
+Test(int8, repack_uses_the_tiles_where_the_cpu_runs_them)
+{
+    problem p = make(20, 1000, 3, NULL);
+    qk256_repacked *w = NULL;
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, 20, 1000, NULL), QK256_OK);
+    if (qk256_variant_supported("gemv-i8", "avx512-vnni-f32") == 1) {
+        cr_expect_str_eq(qk256_repacked_variant(w), "avx512-vnni-f32");
+        /* two tiles: 16 rows' scales then codes, each */
+        cr_expect_eq(qk256_repacked_bytes(w), 2 * 16 * (p.stride + p.nb * sizeof(float)));
+    } else
+        cr_expect_str_eq(qk256_repacked_variant(w), qk256_default_variant("gemv-i8"));
+    qk256_repacked_free(w);
+    drop(&p);
+}
+
+Test(int8, repack_falls_back_to_a_plain_copy_without_vnni)
+{
+    setenv("QK256_DISABLE", "avx512vnni", 1);
+    expect_repacked(37, 700, 9, NULL, 1);
+    expect_repacked(3, 2560, 10, ternary, 0);
+    problem p = make(20, 1000, 3, NULL);
+    qk256_repacked *w = NULL;
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, 20, 1000, NULL), QK256_OK);
+    cr_expect_str_eq(qk256_repacked_variant(w), qk256_default_variant("gemv-i8"));
+    cr_expect_eq(qk256_repacked_bytes(w), 20 * (p.stride + p.nb * sizeof(float)));
+    qk256_repacked_free(w);
+    drop(&p);
+}
