@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "module.h"
 
@@ -193,8 +194,6 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
 
 /* ---- the decode layout (qk256_repack_i8) ------------------------------- */
 
-enum { TILE_ROWS = 16 };
-
 struct qk256_repacked {
     size_t rows, cols, nb;
     const qk256_builtin *b; /* the variant that runs it */
@@ -202,9 +201,27 @@ struct qk256_repacked {
     qk256_i8_lut t;
     uint8_t *mem;
     size_t bytes;
-    size_t tile_bytes, scale_bytes; /* tiled */
-    const float *scales;            /* plain: inside mem, after the rows */
+    const float *scales; /* plain: inside mem, after the rows */
 };
+
+/* The copy: 64-byte aligned; from 2 MiB on, on 2 MiB boundaries with
+ * transparent huge pages advised before the first touch (where THP is
+ * "madvise", the default of many distributions, 4 KiB pages would cost a
+ * streaming gemv a TLB miss every 4 KiB). */
+static uint8_t *alloc_weights(size_t bytes)
+{
+    enum { HUGE = 2u << 20 };
+    void *p = NULL;
+    if (bytes < HUGE)
+        return aligned_alloc(64, bytes);
+    size_t cap = (bytes + HUGE - 1) / HUGE * HUGE;
+    if (posix_memalign(&p, HUGE, cap))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, cap, MADV_HUGEPAGE); /* advice only */
+#endif
+    return p;
+}
 
 int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stride,
                     const float *scales, size_t rows, size_t cols, const float lut[4])
@@ -218,23 +235,21 @@ int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stri
         return QK256_E_INVAL;
     if (qk256_i8_lut_from(&w.t, lut ? lut : qk256_default_lut) != QK256_OK)
         return QK256_E_UNSUPPORTED;
-    size_t rb = qk256_row_bytes(cols), nb = rb / QK256_BLOCK_BYTES, ntiles, sb;
+    size_t rb = qk256_row_bytes(cols), nb = rb / QK256_BLOCK_BYTES;
     w.nb = nb;
     w.b = qk256_builtin_find("gemv-i8", "avx512-vnni-f32");
     w.tiled = w.b && qk256_builtin_runnable(w.b);
     if (!w.tiled)
         w.b = qk256_builtin_best("gemv-i8");
     /* sizes: gemv_args_ok bounded rows * rb and rows * nb * 4 */
+    size_t ntiles = (rows + QK256_TILE_ROWS - 1) / QK256_TILE_ROWS, tile_bytes = 0;
     if (w.tiled) {
-        w.scale_bytes = TILE_ROWS * nb * sizeof(float); /* 64 * nb: whole lines */
-        ntiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
-        if (__builtin_mul_overflow(TILE_ROWS, rb, &w.tile_bytes) ||
-            __builtin_add_overflow(w.tile_bytes, w.scale_bytes, &w.tile_bytes) ||
-            __builtin_mul_overflow(ntiles, w.tile_bytes, &w.bytes))
+        if (__builtin_mul_overflow(nb, (size_t)QK256_TILE_BLOCK_BYTES, &tile_bytes) ||
+            __builtin_mul_overflow(ntiles, tile_bytes, &w.bytes))
             return QK256_E_INVAL;
     } else if (__builtin_mul_overflow(rows, rb + nb * sizeof(float), &w.bytes))
         return QK256_E_INVAL;
-    w.mem = aligned_alloc(64, w.bytes);
+    w.mem = alloc_weights(w.bytes);
     qk256_repacked *h = malloc(sizeof *h);
     if (!w.mem || !h) {
         free(w.mem);
@@ -242,20 +257,22 @@ int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stri
         return QK256_E_NOMEM;
     }
     if (w.tiled) {
+        /* per tile and block: the 16 rows' scales, then vector s = dword s
+         * of the block of each row; rows past the matrix zero */
+        if (rows % QK256_TILE_ROWS)
+            memset(w.mem + (ntiles - 1) * tile_bytes, 0, tile_bytes);
         for (size_t r = 0; r < rows; r++) {
-            uint8_t *tile = w.mem + (r / TILE_ROWS) * w.tile_bytes;
-            size_t k = r % TILE_ROWS;
-            float *rs = (float *)(void *)tile + k * nb;
-            for (size_t b = 0; b < nb; b++)
-                rs[b] = scales ? scales[r * nb + b] : 1.0f;
-            memcpy(tile + w.scale_bytes + k * rb, packed + r * row_stride, rb);
+            uint8_t *tile = w.mem + (r / QK256_TILE_ROWS) * tile_bytes;
+            size_t l = r % QK256_TILE_ROWS;
+            const uint8_t *row = packed + r * row_stride;
+            for (size_t b = 0; b < nb; b++) {
+                uint8_t *p = tile + b * QK256_TILE_BLOCK_BYTES;
+                float sc = scales ? scales[r * nb + b] : 1.0f;
+                memcpy(p + 4 * l, &sc, sizeof sc);
+                for (size_t d = 0; d < QK256_BLOCK_BYTES / 4; d++)
+                    memcpy(p + 64 + 64 * d + 4 * l, row + b * QK256_BLOCK_BYTES + 4 * d, 4);
+            }
         }
-        /* the last tile's rows past the matrix: never read, zeroed */
-        size_t used = (rows % TILE_ROWS) ? rows % TILE_ROWS : TILE_ROWS;
-        uint8_t *last = w.mem + (ntiles - 1) * w.tile_bytes;
-        sb = w.scale_bytes;
-        memset(last + used * nb * sizeof(float), 0, sb - used * nb * sizeof(float));
-        memset(last + sb + used * rb, 0, (TILE_ROWS - used) * rb);
     } else {
         float *sc = (float *)(void *)(w.mem + rows * rb);
         for (size_t r = 0; r < rows; r++)
@@ -281,8 +298,7 @@ static void repacked_slice(void *ctx, size_t r0, size_t r1)
     const qk256_repacked *w = j->w;
     size_t rb = w->nb * QK256_BLOCK_BYTES;
     if (w->tiled)
-        qk256_i8_avx512_vnni_f32_tiles(j->y + r0, w->mem, w->tile_bytes, w->scale_bytes, j->xq, r0,
-                                       r1 - r0, w->nb, &w->t);
+        qk256_i8_avx512_vnni_f32_tiles(j->y + r0, w->mem, w->nb, j->xq, r0, r1 - r0, &w->t);
     else
         w->b->fn.i8.kernel(j->y + r0, w->mem + r0 * rb, rb, w->scales + r0 * w->nb, j->xq, r1 - r0,
                            w->cols, &w->t);

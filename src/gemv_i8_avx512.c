@@ -30,6 +30,8 @@
  * and dot phases. Each row sums its blocks in the same order, so every
  * row's result is the same staged or fused, and for any thread count.
  */
+#include <string.h>
+
 #include "phases_avx512.h"
 #include "phases_i8.h"
 
@@ -369,9 +371,8 @@ QK_I8_PHASES(avx512_vnni, QK_PHASE(vnni_quantize, NULL, "qk256_quantize_x_avx512
  * avx512-vnni, then 15/16 int32 add and 30/16 shuffles of the tree and 1/8
  * of a conversion and an FMA, where avx512-vnni spent a fold (extract +
  * add), a conversion to double and a double FMA per block plus the
- * conversion of its scale. The same row function runs on QK256 rows and on
- * the repacked weights of qk256_repack_i8 (api.c), whose tiles
- * keep the scales beside the blocks.
+ * conversion of its scale. The repacked weights of qk256_repack_i8 run
+ * on a kernel of their own below (16 rows side by side).
  */
 enum { GROUP = 16 };
 
@@ -477,21 +478,71 @@ void qk256_i8_avx512_vnni_f32(float *y, const uint8_t *packed, size_t row_stride
                             thi, t);
 }
 
-/* The repacked weights (qk256_repack_i8, api.c): tiles of up to 16 rows, each
- * the tile's scales (rows x nb floats, row-major, padded to 64 bytes),
- * then its rows' codes, nb * 64 bytes each. Rows [r0, r0 + rows) of the
- * matrix, r0 a multiple of 16. */
-void qk256_i8_avx512_vnni_f32_tiles(float *y, const uint8_t *tiles, size_t tile_bytes,
-                                    size_t scale_bytes, const qk256_xq *x, size_t r0, size_t rows,
-                                    size_t nb, const qk256_i8_lut *t)
+/*
+ * The repacked weights (qk256_repack_i8, api.c): tiles of 16 rows, and in
+ * a tile, per block b, the 16 rows' scales of block b (64 bytes), then 16
+ * vectors of 64 bytes, vector s holding in its dword l the packed bytes
+ * 4s..4s+3 of block b of row l: 1088 bytes per block, in one stream.
+ *
+ * Lane l of every vector is then row l, so the 16 rows of a tile are
+ * computed side by side and a block's sum lands in its row's lane with
+ * no reduction at all: per vector the same shift and four vpermb as on a
+ * QK256 block, and four vpdpbusd whose q (the dword 64k + 4s of block b
+ * for code k, the same for all rows) is a broadcast memory operand. A
+ * block's 16 row sums (four chains, one per k, added) are converted once
+ * and FMA'd with the 16 rows' scales (one load); x's scale once per tile.
+ * Per block and row: 1/16 of a 64-byte load, 1 shift, 4 vpermb, 4
+ * vpdpbusd, and 1/16 of the scaling. The float sums run over at most 64
+ * blocks before they are added into a second accumulator, so the error is
+ * at most about (64 + nb/64) * 2^-24 of the row's absolute block sum: the
+ * contract of qk256.h up to some 6600 blocks.
+ */
+enum { INNER = 64 };
+
+QK_INLINE __m512i bcast_q(const int8_t *q)
+{
+    int32_t v;
+    memcpy(&v, q, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+/* The 16 rows' exact sums of block b of a tile (codes at p). */
+QK_INLINE __m512i tile_block(const uint8_t *p, const int8_t *qb, __m512i start, __m512i tlo,
+                             __m512i thi)
+{
+    __m512i a0 = start, a1 = _mm512_setzero_si512(), a2 = a1, a3 = a1;
+#pragma GCC unroll 16
+    for (unsigned s = 0; s < GROUP; s++) {
+        __m512i v = _mm512_load_si512(p + 64 * s), u = unpack_hi(v);
+        a0 = dot64(a0, lut64(tlo, v), bcast_q(qb + 4 * s));
+        a1 = dot64(a1, lut64(thi, v), bcast_q(qb + 64 + 4 * s));
+        a2 = dot64(a2, lut64(tlo, u), bcast_q(qb + 128 + 4 * s));
+        a3 = dot64(a3, lut64(thi, u), bcast_q(qb + 192 + 4 * s));
+    }
+    return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+}
+
+void qk256_i8_avx512_vnni_f32_tiles(float *y, const uint8_t *tiles, size_t nb, const qk256_xq *x,
+                                    size_t r0, size_t rows, const qk256_i8_lut *t)
 {
     const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
-    for (size_t r = r0; r < r0 + rows; r++) {
-        const uint8_t *tile = tiles + (r / GROUP) * tile_bytes;
-        size_t k = r % GROUP;
-        const float *rs = (const float *)(const void *)tile + k * nb;
-        y[r - r0] =
-            gemv_row_f32(tile + scale_bytes + k * nb * QK256_BLOCK_BYTES, rs, x, nb, tlo, thi, t);
+    const __m512 sx = _mm512_set1_ps(x->scale);
+    for (size_t r = r0; r < r0 + rows; r += GROUP) {
+        const uint8_t *tile = tiles + (r / GROUP) * nb * QK256_TILE_BLOCK_BYTES;
+        __m512 outer = _mm512_setzero_ps();
+        for (size_t b0 = 0; b0 < nb; b0 += INNER) {
+            size_t b1 = nb - b0 < INNER ? nb : b0 + INNER;
+            __m512 acc = _mm512_setzero_ps();
+            for (size_t b = b0; b < b1; b++) {
+                const uint8_t *p = tile + b * QK256_TILE_BLOCK_BYTES;
+                __m512i start = _mm512_set1_epi32(-t->bias * x->sum[b]);
+                __m512i d = tile_block(p + 64, x->q + b * QK256_BLOCK, start, tlo, thi);
+                acc = scale_group(acc, d, _mm512_load_ps((const float *)(const void *)p));
+            }
+            outer = _mm512_add_ps(outer, acc);
+        }
+        size_t n = r0 + rows - r < GROUP ? r0 + rows - r : GROUP;
+        _mm512_mask_storeu_ps(y + (r - r0), (__mmask16)((1u << n) - 1), _mm512_mul_ps(outer, sx));
     }
 }
 

@@ -184,16 +184,18 @@ Test(decode, float_and_int8_agree_on_the_final_activation, .timeout = 60)
     cr_log_info("int8 vs float %.4f, float vs scalar %.3g", e8, ef);
 }
 
-/* gemv-i8/repacked runs the default int8 variant's kernel on the repacked
+/* gemv-i8/repacked runs avx512-vnni-f32's tile kernel on the repacked
  * weights (or, without its ISA, the default variant on a plain copy): the
- * same final activation bit for bit; the repack is timed once, apart. */
+ * same final activation up to float rounding (and the int8 rounding of x
+ * it may flip); the repack is timed once, apart. */
 Test(decode, repacked_weights_give_the_int8_result, .timeout = 60)
 {
     float rep[HIDDEN], i8[HIDDEN];
     char iv[64];
     final_output("gemv-i8/repacked", rep);
     final_output(int8_default(iv, sizeof iv), i8);
-    cr_expect(memcmp(rep, i8, sizeof rep) == 0, "repacked and %s differ", iv);
+    double e = rel_l2(rep, i8, HIDDEN);
+    cr_expect_lt(e, 1e-3, "repacked vs %s: relative L2 error %.3g", iv, e);
 
     qkperf_decode_opts o;
     qkperf_results r;

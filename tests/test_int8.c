@@ -413,7 +413,8 @@ Test(int8, dispatch_falls_back_without_vnni)
 /* ---- the decode layout (qk256_repack_i8) ------------------------------- */
 
 /* Repacked once, run on a new x: within the contract against the exact
- * formula, and bit for bit what its variant gives on the QK256 input. */
+ * formula; a plain copy (no VNNI) bit for bit what its variant gives on
+ * the QK256 input. */
 static void expect_repacked(size_t rows, size_t cols, uint64_t seed, const float *lut,
                             int with_scales)
 {
@@ -439,7 +440,8 @@ static void expect_repacked(size_t rows, size_t cols, uint64_t seed, const float
     memset(p.y, 0xff, rows * sizeof *p.y);
     cr_assert_eq(qk256_gemv_i8_repacked(p.y, w, p.x), QK256_OK);
     expect_contract("repacked", &p, q, sx);
-    for (size_t r = 0; r < rows; r++)
+    int plain = strcmp(qk256_repacked_variant(w), "avx512-vnni-f32") != 0;
+    for (size_t r = 0; plain && r < rows; r++)
         cr_expect(memcmp(&p.y[r], &want[r], sizeof(float)) == 0,
                   "repacked (%s) %zux%zu row %zu: %.9g, the variant on QK256 %.9g",
                   qk256_repacked_variant(w), rows, cols, r, p.y[r], want[r]);
@@ -508,7 +510,7 @@ Test(int8, repack_uses_the_tiles_where_the_cpu_runs_them)
     cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, 20, 1000, NULL), QK256_OK);
     if (qk256_variant_supported("gemv-i8", "avx512-vnni-f32") == 1) {
         cr_expect_str_eq(qk256_repacked_variant(w), "avx512-vnni-f32");
-        /* two tiles: 16 rows' scales then codes, each */
+        /* two tiles of 16 rows: per block 16 scales and 16 x 64 bytes */
         cr_expect_eq(qk256_repacked_bytes(w), 2 * 16 * (p.stride + p.nb * sizeof(float)));
     } else
         cr_expect_str_eq(qk256_repacked_variant(w), qk256_default_variant("gemv-i8"));
