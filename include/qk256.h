@@ -115,12 +115,15 @@ int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed, 
  * (what files hold and every other call takes); the repacked weights are
  * an opaque, private copy, valid until qk256_repacked_free.
  *
- * With avx512-vnni-f32 (this CPU runs it): tiles of 16 rows, each the
- * tile's block scales (16 x nb floats, one 64-byte line per 16 blocks of a
- * row), then its 16 rows' packed blocks, so a row's scales sit beside its
- * blocks in one stream; the same bytes as the QK256 input up to padding of
- * the last tile's scales. Elsewhere a plain QK256 copy (packed rows back
- * to back, then the scales) that the default gemv-i8 variant runs.
+ * With avx512-vnni-f32 (this CPU runs it): tiles of 16 rows computed side
+ * by side, row l in lane l of every vector; per block of a tile the 16
+ * rows' scales of that block (64 bytes), then the 16 rows' packed bytes of
+ * it, dword-interleaved (vector s holds bytes 4s..4s+3 of each row), so
+ * the scales sit beside their blocks in one stream, no reduction is needed
+ * and the same bytes as the QK256 input (up to the last tile's padding to
+ * 16 rows). Elsewhere a plain QK256 copy (packed rows back to back, then
+ * the scales) that the default gemv-i8 variant runs. The copy is 64-byte
+ * aligned, from 2 MiB on with transparent huge pages advised.
  *
  * qk256_repack_i8 takes the arguments of qk256_gemv_i8 without y and x
  * (the table is fixed at repack time: integers in [-64, 64], else
@@ -128,8 +131,9 @@ int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed, 
  * (QK256_E_NOMEM); QK256_E_INVAL for bad arguments or rows == 0 or
  * cols == 0. qk256_gemv_i8_repacked(y, w, x) computes what
  * qk256_gemv_i8(y, packed, ..., x, ...) does, within the same accuracy
- * contract (with avx512-vnni-f32 the same bits as qk256_gemv_i8_variant
- * with it), on the same thread pool; x has the cols given at repack time.
+ * contract (a plain copy: the same bits), on the same thread pool, rows
+ * in groups of 16 (results do not depend on the thread count); x has the
+ * cols given at repack time.
  * Thread-safe: any number of threads may run one repacked matrix at once.
  */
 typedef struct qk256_repacked qk256_repacked;
