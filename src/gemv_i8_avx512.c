@@ -136,42 +136,47 @@ QK_INLINE __m512i transpose_ctrl(void)
     return _mm512_loadu_si512(e);
 }
 
-static float quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols)
-{
-    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
-    __m512 m = _mm512_setzero_ps();
-    for (size_t j = 0; j < cols; j += 16)
-        m = _mm512_max_ps(m, _mm512_abs_ps(load_x16(x, cols, j)));
-    float amax = _mm512_reduce_max_ps(m);
-    const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-    const __m512i ctrl = transpose_ctrl();
-    for (size_t b = 0; b < nb; b++) {
-        QK_MCA_BEGIN("gemv-i8/avx512-vnni/quantize@16");
-        __m512i bsum = _mm512_setzero_si512();
-        int8_t *qb = q + b * QK256_BLOCK;
-        for (unsigned c = 0; c < 4; c++) {
-            size_t j0 = b * QK256_BLOCK + 64 * c;
-            __m128i p[4];
-            for (unsigned g = 0; g < 4; g++) {
-                __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(load_x16(x, cols, j0 + 16 * g), inv));
-                bsum = _mm512_add_epi32(bsum, v);
-                p[g] = _mm512_cvtepi32_epi8(v);
-            }
-            __m512i e = _mm512_inserti32x4(_mm512_castsi128_si512(p[0]), p[1], 1);
-            e = _mm512_inserti32x4(e, p[2], 2);
-            e = _mm512_inserti32x4(e, p[3], 3);
-            e = _mm512_permutexvar_epi8(ctrl, e);
-            int8_t *dst = qb + 16 * c; /* code k's 16 bytes go to dst + 64k */
-            _mm_storeu_si128((__m128i *)dst, _mm512_castsi512_si128(e));
-            _mm_storeu_si128((__m128i *)(dst + 64), _mm512_extracti32x4_epi32(e, 1));
-            _mm_storeu_si128((__m128i *)(dst + 128), _mm512_extracti32x4_epi32(e, 2));
-            _mm_storeu_si128((__m128i *)(dst + 192), _mm512_extracti32x4_epi32(e, 3));
-        }
-        sum[b] = _mm512_reduce_add_epi32(bsum);
-        QK_MCA_END("gemv-i8/avx512-vnni/quantize@16");
+/* quantize_x and its twin quantize_x_f32 (the same code under
+ * avx512-vnni-f32's llvm-mca region names). */
+#define QUANTIZE_X(fn, V)                                                                       \
+    static float fn(int8_t *q, int32_t *sum, const float *x, size_t cols)                       \
+    {                                                                                           \
+        size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;                                     \
+        __m512 m = _mm512_setzero_ps();                                                         \
+        for (size_t j = 0; j < cols; j += 16)                                                   \
+            m = _mm512_max_ps(m, _mm512_abs_ps(load_x16(x, cols, j)));                          \
+        float amax = _mm512_reduce_max_ps(m);                                                   \
+        const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);                  \
+        const __m512i ctrl = transpose_ctrl();                                                  \
+        for (size_t b = 0; b < nb; b++) {                                                       \
+            QK_MCA_BEGIN("gemv-i8/" V "/quantize@16");                                          \
+            __m512i bsum = _mm512_setzero_si512();                                              \
+            int8_t *qb = q + b * QK256_BLOCK;                                                   \
+            for (unsigned c = 0; c < 4; c++) {                                                  \
+                size_t j0 = b * QK256_BLOCK + 64 * c;                                           \
+                __m128i p[4];                                                                   \
+                for (unsigned g = 0; g < 4; g++) {                                              \
+                    __m512i v =                                                                 \
+                        _mm512_cvtps_epi32(_mm512_mul_ps(load_x16(x, cols, j0 + 16 * g), inv)); \
+                    bsum = _mm512_add_epi32(bsum, v);                                           \
+                    p[g] = _mm512_cvtepi32_epi8(v);                                             \
+                }                                                                               \
+                __m512i e = _mm512_inserti32x4(_mm512_castsi128_si512(p[0]), p[1], 1);          \
+                e = _mm512_inserti32x4(e, p[2], 2);                                             \
+                e = _mm512_inserti32x4(e, p[3], 3);                                             \
+                e = _mm512_permutexvar_epi8(ctrl, e);                                           \
+                int8_t *dst = qb + 16 * c; /* code k's 16 bytes go to dst + 64k */              \
+                _mm_storeu_si128((__m128i *)dst, _mm512_castsi512_si128(e));                    \
+                _mm_storeu_si128((__m128i *)(dst + 64), _mm512_extracti32x4_epi32(e, 1));       \
+                _mm_storeu_si128((__m128i *)(dst + 128), _mm512_extracti32x4_epi32(e, 2));      \
+                _mm_storeu_si128((__m128i *)(dst + 192), _mm512_extracti32x4_epi32(e, 3));      \
+            }                                                                                   \
+            sum[b] = _mm512_reduce_add_epi32(bsum);                                             \
+            QK_MCA_END("gemv-i8/" V "/quantize@16");                                            \
+        }                                                                                       \
+        return amax / 127.0f;                                                                   \
     }
-    return amax / 127.0f;
-}
+QUANTIZE_X(quantize_x, "avx512-vnni")
 
 float qk256_quantize_x_avx512(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk)
 {
@@ -250,58 +255,71 @@ static void vnni_quantize(void *ws)
     w->sx = quantize_x(w->xq, w->xsum, w->x, w->cols);
 }
 
+/* The staged memory, unpack and lut phases of avx512-vnni and
+ * avx512-vnni-f32 (the same blocks and loads), under each variant's
+ * llvm-mca region names. */
+
 /* memory: the kernel's loads, rows one at a time in memory order: each
  * block's packed bytes, its scale and its q. */
-static void vnni_memory(void *ws)
-{
-    qk256_ws *w = ws;
-    __m512i fold = _mm512_setzero_si512();
-    for (size_t r = 0; r < w->rows; r++)
-        for (size_t b = 0; b < w->nb; b++) {
-            QK_MCA_BEGIN("gemv-i8/avx512-vnni/memory@256");
-            __m512i q[4];
-            load_q(q, w->xq, b);
-            fold = _mm512_xor_si512(fold, load_block(qk256_ws_block(w, r, 0), b));
-            fold = _mm512_xor_si512(fold,
-                                    _mm512_castps_si512(_mm512_set1_ps(w->scales[r * w->nb + b])));
-            for (unsigned k = 0; k < 4; k++)
-                fold = _mm512_xor_si512(fold, q[k]);
-            QK_MCA_END("gemv-i8/avx512-vnni/memory@256");
-        }
-    w->sink = qk_fold_u64(
-        _mm256_xor_si256(_mm512_castsi512_si256(fold), _mm512_extracti64x4_epi64(fold, 1)));
-}
+#define STAGED_MEMORY(fn, V)                                                                     \
+    static void fn(void *ws)                                                                     \
+    {                                                                                            \
+        qk256_ws *w = ws;                                                                        \
+        __m512i fold = _mm512_setzero_si512();                                                   \
+        for (size_t r = 0; r < w->rows; r++)                                                     \
+            for (size_t b = 0; b < w->nb; b++) {                                                 \
+                QK_MCA_BEGIN("gemv-i8/" V "/memory@256");                                        \
+                __m512i q[4];                                                                    \
+                load_q(q, w->xq, b);                                                             \
+                fold = _mm512_xor_si512(fold, load_block(qk256_ws_block(w, r, 0), b));           \
+                fold = _mm512_xor_si512(                                                         \
+                    fold, _mm512_castps_si512(_mm512_set1_ps(w->scales[r * w->nb + b])));        \
+                for (unsigned k = 0; k < 4; k++)                                                 \
+                    fold = _mm512_xor_si512(fold, q[k]);                                         \
+                QK_MCA_END("gemv-i8/" V "/memory@256");                                          \
+            }                                                                                    \
+        w->sink = qk_fold_u64(                                                                   \
+            _mm256_xor_si256(_mm512_castsi512_si256(fold), _mm512_extracti64x4_epi64(fold, 1))); \
+    }
 
 /* unpack: per block the four index vectors the lookups read, v v u u
  * (piece k is looked up in tab_lo for even k, tab_hi for odd k). */
-static void vnni_unpack(void *ws)
-{
-    qk256_ws *w = ws;
-    for (size_t r = 0; r < w->rows; r++)
-        for (size_t b = 0; b < w->nb; b++) {
-            QK_MCA_BEGIN("gemv-i8/avx512-vnni/unpack@256");
-            uint8_t *codes = w->codes + qk256_ws_elem(w, r, b);
-            __m512i v = load_block(qk256_ws_block(w, r, 0), b), u = unpack_hi(v);
-            _mm512_storeu_si512(codes, v);
-            _mm512_storeu_si512(codes + 64, v);
-            _mm512_storeu_si512(codes + 128, u);
-            _mm512_storeu_si512(codes + 192, u);
-            QK_MCA_END("gemv-i8/avx512-vnni/unpack@256");
-        }
-}
-
-static void vnni_lut(void *ws)
-{
-    qk256_ws *w = ws;
-    const __m512i tlo = table_i8(&w->lut_i8, 0), thi = table_i8(&w->lut_i8, 2);
-    size_t n = w->rows * w->nb * QK256_BLOCK;
-    for (size_t i = 0; i < n; i += 128) {
-        QK_MCA_BEGIN("gemv-i8/avx512-vnni/lut@128");
-        _mm512_storeu_si512(w->wq + i, lut64(tlo, _mm512_loadu_si512(w->codes + i)));
-        _mm512_storeu_si512(w->wq + i + 64, lut64(thi, _mm512_loadu_si512(w->codes + i + 64)));
-        QK_MCA_END("gemv-i8/avx512-vnni/lut@128");
+#define STAGED_UNPACK(fn, V)                                                          \
+    static void fn(void *ws)                                                          \
+    {                                                                                 \
+        qk256_ws *w = ws;                                                             \
+        for (size_t r = 0; r < w->rows; r++)                                          \
+            for (size_t b = 0; b < w->nb; b++) {                                      \
+                QK_MCA_BEGIN("gemv-i8/" V "/unpack@256");                             \
+                uint8_t *codes = w->codes + qk256_ws_elem(w, r, b);                   \
+                __m512i v = load_block(qk256_ws_block(w, r, 0), b), u = unpack_hi(v); \
+                _mm512_storeu_si512(codes, v);                                        \
+                _mm512_storeu_si512(codes + 64, v);                                   \
+                _mm512_storeu_si512(codes + 128, u);                                  \
+                _mm512_storeu_si512(codes + 192, u);                                  \
+                QK_MCA_END("gemv-i8/" V "/unpack@256");                               \
+            }                                                                         \
     }
-}
+
+/* lut: the stored codes through the two tables. */
+#define STAGED_LUT(fn, V)                                                                 \
+    static void fn(void *ws)                                                              \
+    {                                                                                     \
+        qk256_ws *w = ws;                                                                 \
+        const __m512i tlo = table_i8(&w->lut_i8, 0), thi = table_i8(&w->lut_i8, 2);       \
+        size_t n = w->rows * w->nb * QK256_BLOCK;                                         \
+        for (size_t i = 0; i < n; i += 128) {                                             \
+            QK_MCA_BEGIN("gemv-i8/" V "/lut@128");                                        \
+            _mm512_storeu_si512(w->wq + i, lut64(tlo, _mm512_loadu_si512(w->codes + i))); \
+            _mm512_storeu_si512(w->wq + i + 64,                                           \
+                                lut64(thi, _mm512_loadu_si512(w->codes + i + 64)));       \
+            QK_MCA_END("gemv-i8/" V "/lut@128");                                          \
+        }                                                                                 \
+    }
+
+STAGED_MEMORY(vnni_memory, "avx512-vnni")
+STAGED_UNPACK(vnni_unpack, "avx512-vnni")
+STAGED_LUT(vnni_lut, "avx512-vnni")
 
 /* dot: the kernel's block sums and scaling, a row at a time in memory
  * order, over the stored weights, into ws->acc. */
@@ -578,18 +596,32 @@ QK_INLINE __m512i staged_group(const qk256_ws *w, size_t r, size_t b0, size_t n)
     return oct_sum(g0, oct_sum(e2, e3));
 }
 
+QUANTIZE_X(quantize_x_f32, "avx512-vnni-f32")
+STAGED_MEMORY(f32_memory, "avx512-vnni-f32")
+STAGED_UNPACK(f32_unpack, "avx512-vnni-f32")
+STAGED_LUT(f32_lut, "avx512-vnni-f32")
+
+static void f32_quantize(void *ws)
+{
+    qk256_ws *w = ws;
+    w->sx = quantize_x_f32(w->xq, w->xsum, w->x, w->cols);
+}
+
 static void f32_dot(void *ws)
 {
     qk256_ws *w = ws;
     for (size_t r = 0; r < w->rows; r++) {
         const float *rs = w->scales + r * w->nb;
         __m512 acc = _mm512_setzero_ps();
-        for (size_t b0 = 0; b0 < w->nb; b0 += GROUP) {
+        size_t b0 = 0;
+        for (; b0 + GROUP <= w->nb; b0 += GROUP) {
             QK_MCA_BEGIN("gemv-i8/avx512-vnni-f32/dot@4096");
-            size_t n = w->nb - b0 < GROUP ? w->nb - b0 : GROUP;
-            acc = scale_group(acc, staged_group(w, r, b0, n), group_scales(rs + b0, n));
+            acc = scale_group(acc, staged_group(w, r, b0, GROUP), group_scales(rs + b0, GROUP));
             QK_MCA_END("gemv-i8/avx512-vnni-f32/dot@4096");
         }
+        if (b0 < w->nb)
+            acc = scale_group(acc, staged_group(w, r, b0, w->nb - b0),
+                              group_scales(rs + b0, w->nb - b0));
         _mm256_storeu_ps(w->acc + r * QK_GV_ACC_LANES, fold8_ps(acc));
     }
 }
@@ -606,11 +638,9 @@ static void f32_hsum(void *ws)
 
 const qk256_i8_layout qk256_i8_avx512_vnni_f32_layout = {CHUNK, qk256_quantize_x_avx512};
 
-QK_I8_PHASES(avx512_vnni_f32,
-             QK_PHASE(vnni_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
-             QK_PHASE(vnni_memory, NULL, "load_block", "load_q"),
-             QK_PHASE(vnni_unpack, NULL, "unpack_hi"),
-             QK_PHASE(vnni_lut, NULL, "table_i8", "lut64"),
+QK_I8_PHASES(avx512_vnni_f32, QK_PHASE(f32_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
+             QK_PHASE(f32_memory, NULL, "load_block", "load_q"),
+             QK_PHASE(f32_unpack, NULL, "unpack_hi"), QK_PHASE(f32_lut, NULL, "table_i8", "lut64"),
              QK_PHASE(f32_dot, NULL, "dot64", "block_start", "pair_sum", "quad_sum", "oct_sum",
                       "group_scales", "scale_group"),
              QK_PHASE(f32_hsum, NULL, "fold8_ps", "row_result_f32"));
