@@ -258,19 +258,25 @@ int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stri
     }
     if (w.tiled) {
         /* per tile and block: the 16 rows' scales, then vector s = dword s
-         * of the block of each row; rows past the matrix zero */
-        if (rows % QK256_TILE_ROWS)
-            memset(w.mem + (ntiles - 1) * tile_bytes, 0, tile_bytes);
-        for (size_t r = 0; r < rows; r++) {
-            uint8_t *tile = w.mem + (r / QK256_TILE_ROWS) * tile_bytes;
-            size_t l = r % QK256_TILE_ROWS;
-            const uint8_t *row = packed + r * row_stride;
-            for (size_t b = 0; b < nb; b++) {
-                uint8_t *p = tile + b * QK256_TILE_BLOCK_BYTES;
-                float sc = scales ? scales[r * nb + b] : 1.0f;
-                memcpy(p + 4 * l, &sc, sizeof sc);
-                for (size_t d = 0; d < QK256_BLOCK_BYTES / 4; d++)
-                    memcpy(p + 64 + 64 * d + 4 * l, row + b * QK256_BLOCK_BYTES + 4 * d, 4);
+         * of the block of each row, written in order; rows past the
+         * matrix zero */
+        uint8_t *p = w.mem;
+        for (size_t r0 = 0; r0 < rows; r0 += QK256_TILE_ROWS) {
+            size_t n = rows - r0 < QK256_TILE_ROWS ? rows - r0 : QK256_TILE_ROWS;
+            for (size_t b = 0; b < nb; b++, p += QK256_TILE_BLOCK_BYTES) {
+                float *sc = (float *)(void *)p;
+                for (size_t l = 0; l < QK256_TILE_ROWS; l++)
+                    sc[l] = l >= n ? 0.0f : scales ? scales[(r0 + l) * nb + b] : 1.0f;
+                uint32_t *d = (uint32_t *)(void *)(p + 64);
+                for (size_t k = 0; k < QK256_BLOCK_BYTES / 4; k++)
+                    for (size_t l = 0; l < QK256_TILE_ROWS; l++, d++) {
+                        uint32_t v = 0;
+                        if (l < n)
+                            memcpy(&v,
+                                   packed + (r0 + l) * row_stride + b * QK256_BLOCK_BYTES + 4 * k,
+                                   4);
+                        *d = v;
+                    }
             }
         }
     } else {
