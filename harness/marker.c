@@ -37,6 +37,7 @@ enum {
     MAX_HW = 8,
     NSW = 3,
     MAX_ERRORS = 16,
+    MAX_STORED = 1 << 20, /* per-call values kept per region and thread (8 MiB a metric) */
 };
 /* The metrics of a call: tsc, the software events, the hardware events;
  * with sim, the dumps before and after. */
@@ -48,8 +49,10 @@ static const uint64_t sw_config[NSW] = {PERF_COUNT_SW_TASK_CLOCK, PERF_COUNT_SW_
 
 typedef struct region {
     char name[NAME_MAX_LEN + 1];
-    uint64_t calls;
-    double *val[NM]; /* per call; grown as calls come */
+    uint64_t calls;  /* every call */
+    size_t stored;   /* calls whose values are kept: the first MAX_STORED */
+    double *val[NM]; /* per call, the metrics in use only; grown as calls come */
+    double sum[NM];  /* over every call */
     size_t cap;
 } region;
 
@@ -315,12 +318,23 @@ static void begin_slow(const char *name)
     c->start[M_TSC] = (double)(_mm_lfence(), __rdtsc());
 }
 
+static int in_use(int m)
+{
+    return m == M_TSC || (m >= M_SW0 && m < M_SW0 + NSW && use_sw) ||
+           (m >= M_HW0 && m < M_HW0 + nhw) || (m >= M_SIMB && use_sim);
+}
+
+/* Room for one more stored call: 0, or -1 (out of room: not stored). */
 static int grow(region *r)
 {
-    if (r->calls < r->cap)
+    if (r->stored < r->cap)
         return 0;
+    if (r->cap == MAX_STORED)
+        return -1;
     size_t cap = r->cap ? 2 * r->cap : 16;
     for (int m = 0; m < NM; m++) {
+        if (!in_use(m))
+            continue;
         double *v = realloc(r->val[m], cap * sizeof *v);
         if (!v)
             return -1;
@@ -356,14 +370,20 @@ static void end_slow(const char *name)
     now[M_SIME] = (double)sim_dump();
     t->depth--;
     region *r = c->r;
-    if (grow(r))
-        return;
-    size_t i = r->calls++;
-    r->val[M_TSC][i] = now[M_TSC] - c->start[M_TSC];
-    for (int m = M_SW0; m < M_SIMB; m++)
-        r->val[m][i] = now[m] - c->start[m];
-    r->val[M_SIMB][i] = c->start[M_SIMB];
-    r->val[M_SIME][i] = now[M_SIME];
+    double v[NM];
+    for (int m = M_TSC; m < M_SIMB; m++)
+        v[m] = now[m] - c->start[m];
+    v[M_SIMB] = c->start[M_SIMB];
+    v[M_SIME] = now[M_SIME];
+    r->calls++;
+    for (int m = 0; m < M_SIMB; m++)
+        r->sum[m] += v[m];
+    if (grow(r) == 0) {
+        for (int m = 0; m < NM; m++)
+            if (in_use(m))
+                r->val[m][r->stored] = v[m];
+        r->stored++;
+    }
 }
 
 void qkperf_marker_begin(const char *name)
@@ -414,16 +434,20 @@ static void put_region(FILE *f, const region *r)
 {
     fputs("{\"name\":", f);
     put_string(f, r->name);
-    fprintf(f, ",\"calls\":%llu,\"values\":{", (unsigned long long)r->calls);
-    int first = 1;
-    put_values(f, "tsc", r->val[M_TSC], r->calls, &first);
+    fprintf(f, ",\"calls\":%llu,\"stored\":%zu,\"sums\":{\"tsc\":%.17g",
+            (unsigned long long)r->calls, r->stored, r->sum[M_TSC]);
     for (int i = 0; use_sw && i < NSW; i++)
-        put_values(f, sw_names[i], r->val[M_SW0 + i], r->calls, &first);
+        fprintf(f, ",\"%s\":%.17g", sw_names[i], r->sum[M_SW0 + i]);
+    fputs("},\"values\":{", f);
+    int first = 1;
+    put_values(f, "tsc", r->val[M_TSC], r->stored, &first);
+    for (int i = 0; use_sw && i < NSW; i++)
+        put_values(f, sw_names[i], r->val[M_SW0 + i], r->stored, &first);
     for (int i = 0; i < nhw; i++)
-        put_values(f, hw_name[i], r->val[M_HW0 + i], r->calls, &first);
+        put_values(f, hw_name[i], r->val[M_HW0 + i], r->stored, &first);
     if (use_sim) {
-        put_values(f, "sim-begin", r->val[M_SIMB], r->calls, &first);
-        put_values(f, "sim-end", r->val[M_SIME], r->calls, &first);
+        put_values(f, "sim-begin", r->val[M_SIMB], r->stored, &first);
+        put_values(f, "sim-end", r->val[M_SIME], r->stored, &first);
     }
     fputs("}}", f);
 }

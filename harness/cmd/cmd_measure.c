@@ -286,6 +286,12 @@ static void add_thread(const measure *m, json_t *t, const char *hw_why, qkperf_r
         const char *name = json_string_value(json_object_get(reg, "name"));
         json_t *vals = json_object_get(reg, "values");
         double calls = (double)json_integer_value(json_object_get(reg, "calls"));
+        json_int_t stored = json_integer_value(json_object_get(reg, "stored"));
+        if ((double)stored < calls)
+            qkperf_results_note(res,
+                                "%s thread%d: %.0f calls, the first %lld kept as samples (the "
+                                "calls record counts them all)",
+                                name, idx, calls, (long long)stored);
         if (m->sources & SRC_TSC) {
             base_record(&r, m, idx, name, "tsc", "calls", "calls");
             r.samples = &calls;
