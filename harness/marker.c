@@ -312,6 +312,7 @@ static void begin_slow(const char *name)
     if (!r)
         return;
     open_call *c = &t->stack[t->depth++];
+    memset(c, 0, sizeof *c);
     c->r = r;
     c->start[M_SIMB] = (double)sim_dump();
     read_counters(t, c->start);
@@ -347,7 +348,7 @@ static int grow(region *r)
 static void end_slow(const char *name)
 {
     unsigned aux;
-    double now[NM];
+    double now[NM] = {0}; /* the metrics not in use stay 0 */
     now[M_TSC] = (double)__rdtscp(&aux);
     if (!name_ok(name, "end"))
         return;

@@ -78,10 +78,10 @@ static json_t *find(json_t *doc, const char *source, const char *variant, const 
     return NULL;
 }
 
-/* The median of a record of the document (view, source, variant, phase,
- * metric); NAN when there is none; *counted its counted flag. */
-static double median(json_t *doc, const char *source, const char *variant, const char *phase,
-                     const char *metric, int *counted)
+/* A field ("median", "min") of a record of the document (source, variant,
+ * phase, metric); NAN when there is none; *counted its counted flag. */
+static double field(json_t *doc, const char *name, const char *source, const char *variant,
+                    const char *phase, const char *metric, int *counted)
 {
     size_t i;
     json_t *r;
@@ -93,10 +93,16 @@ static double median(json_t *doc, const char *source, const char *variant, const
             !strcmp(json_string_value(json_object_get(r, "metric")), metric)) {
             if (counted)
                 *counted = json_is_true(json_object_get(r, "counted"));
-            return json_number_value(json_object_get(r, "median"));
+            return json_number_value(json_object_get(r, name));
         }
     }
     return __builtin_nan("");
+}
+
+static double median(json_t *doc, const char *source, const char *variant, const char *phase,
+                     const char *metric, int *counted)
+{
+    return field(doc, "median", source, variant, phase, metric, counted);
 }
 
 static json_t *load(const char *path)
@@ -113,7 +119,7 @@ Test(measure, regions_of_cost_1_to_3_time_3_to_1, .timeout = 120)
 {
     char args[4096], err[4096], out[300], *text = NULL;
     snprintf(out, sizeof out, "%s/m.json", dir);
-    snprintf(args, sizeof args, "measure --source tsc,sw,hw -o %s -- %s -t 2 -r 15 -n 300000", out,
+    snprintf(args, sizeof args, "measure --source tsc,sw,hw -o %s -- %s -t 2 -r 30 -n 200000", out,
              helper("marker_work"));
     cr_assert_eq(qkperf(args, err, sizeof err, &text), 0, "%s", err);
     cr_expect(strstr(text, "time ns [tsc]") != NULL, "%s", text);
@@ -121,12 +127,15 @@ Test(measure, regions_of_cost_1_to_3_time_3_to_1, .timeout = 120)
     for (int t = 0; t < 2; t++) {
         char th[16];
         snprintf(th, sizeof th, "thread%d", t);
-        double a = median(doc, "tsc", th, "a", "time", NULL);
-        double b = median(doc, "tsc", th, "b", "time", NULL);
+        /* The fastest call of each: on a machine shared with other work a
+         * call can only be slowed (preempted), never sped up, and two
+         * threads on two shared cores are preempted often. */
+        double a = field(doc, "min", "tsc", th, "a", "time", NULL);
+        double b = field(doc, "min", "tsc", th, "b", "time", NULL);
         double round = median(doc, "tsc", th, "round", "time", NULL);
         cr_expect(b / a > 2.7 && b / a < 3.3, "%s: b/a = %g (a %g ns, b %g ns)", th, b / a, a, b);
         cr_expect(round >= a + b, "%s: the outer region (%g) holds a + b (%g)", th, round, a + b);
-        cr_expect_eq(median(doc, "tsc", th, "a", "calls", NULL), 15);
+        cr_expect_eq(median(doc, "tsc", th, "a", "calls", NULL), 30);
         int counted = 0;
         double tc = median(doc, "sw", th, "b", "task-clock", &counted);
         cr_expect(counted && tc > 0, "%s: task-clock of b %g", th, tc);

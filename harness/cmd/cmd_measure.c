@@ -340,6 +340,10 @@ static int read_dumps(const measure *m, dumps *d, char *err, size_t len)
             for (size_t e = 0; e < d->nev; e++)
                 snprintf(d->ev[e], sizeof d->ev[e], "%s", qkperf_cgdump_event(cg, e));
         }
+        if (d->nev == 0) {
+            qkperf_cgdump_free(cg);
+            return snprintf(err, len, "%s: no events", path), -1;
+        }
         double *c = realloc(d->cost, (k + 1) * d->nev * sizeof *c);
         if (!c) {
             qkperf_cgdump_free(cg);
@@ -423,6 +427,7 @@ static int collect(const measure *m, const char *path, int sim, qkperf_results *
     char err[512];
     if (sim && read_dumps(m, &d, err, sizeof err)) {
         fprintf(stderr, "qkperf: measure: sim: %s\n", err);
+        free(d.cost);
         json_decref(doc);
         return 1;
     }
