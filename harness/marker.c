@@ -34,7 +34,7 @@
 enum {
     NAME_MAX_LEN = 23, /* the results document's phase field */
     MAX_DEPTH = 32,
-    MAX_HW = 8,
+    MAX_HW = 16,
     NSW = 3,
     MAX_ERRORS = 16,
     MAX_STORED = 1 << 20, /* per-call values kept per region and thread (8 MiB a metric) */
@@ -64,7 +64,8 @@ typedef struct open_call {
 typedef struct thread_state {
     int index;
     long tid;
-    int sw_fd, hw_fd, hw_error;
+    int sw_fd, hw_fd, hw_error; /* hw_fd: the first group's leader, -1 if any failed */
+    int hw_group[MAX_HW];       /* leader of each group of at most hw_per_group events */
     region *regions;
     size_t nregions, capregions;
     open_call stack[MAX_DEPTH];
@@ -80,7 +81,7 @@ static __thread thread_state *self;
 static thread_state *threads;
 static int nthreads;
 static char out_path[4096];
-static int use_sw, use_sim, nhw;
+static int use_sw, use_sim, nhw, hw_per_group;
 static struct perf_event_attr hw_attr[MAX_HW];
 static char hw_name[MAX_HW][64];
 static char hw_why[256];
@@ -141,6 +142,10 @@ static void setup(void)
     use_sw = sw && !strcmp(sw, "1");
     use_sim = sim && !strcmp(sim, "1");
     parse_hw(getenv("QKPERF_MARKER_HW"));
+    const char *per = getenv("QKPERF_MARKER_HW_GROUP");
+    hw_per_group = per ? atoi(per) : 0;
+    if (hw_per_group <= 0 || hw_per_group > nhw)
+        hw_per_group = nhw;
     atexit(write_results);
     __atomic_store_n(&state, 2, __ATOMIC_RELEASE);
 }
@@ -205,18 +210,24 @@ static thread_state *thread_new(void)
         if (t->sw_fd < 0)
             add_error("sw: perf_event_open on thread %ld: %s", t->tid, strerror(e));
     }
-    if (nhw) {
-        t->hw_fd = open_group(hw_attr, (size_t)nhw,
-                              PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
-                                  PERF_FORMAT_TOTAL_TIME_RUNNING,
-                              &e);
-        if (t->hw_fd < 0) {
+    /* hw: groups of at most the counters a thread has (measure says how
+     * many), so that each group is scheduled whole */
+    for (int first = 0; first < nhw; first += hw_per_group) {
+        int n = nhw - first < hw_per_group ? nhw - first : hw_per_group;
+        int fd = open_group(hw_attr + first, (size_t)n,
+                            PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
+                                PERF_FORMAT_TOTAL_TIME_RUNNING,
+                            &e);
+        t->hw_group[first / hw_per_group] = fd;
+        t->hw_fd = first == 0 ? fd : t->hw_fd < 0 ? -1 : fd;
+        if (fd < 0) {
             t->hw_error = e;
             pthread_mutex_lock(&lock);
             if (!hw_why[0])
                 snprintf(hw_why, sizeof hw_why, "perf_event_open of %s on thread %ld: %s",
-                         hw_name[0], t->tid, strerror(e));
+                         hw_name[first], t->tid, strerror(e));
             pthread_mutex_unlock(&lock);
+            break;
         }
     }
     pthread_mutex_lock(&lock);
@@ -237,13 +248,14 @@ static void read_counters(const thread_state *t, double *v)
         for (int i = 0; i < NSW; i++)
             v[M_SW0 + i] = ok ? (double)buf[1 + i] : __builtin_nan("");
     }
-    if (t->hw_fd >= 0) {
+    for (int first = 0; t->hw_fd >= 0 && first < nhw; first += hw_per_group) {
+        int n = nhw - first < hw_per_group ? nhw - first : hw_per_group;
         uint64_t buf[3 + MAX_HW];
-        ssize_t want = (ssize_t)((3 + (size_t)nhw) * sizeof buf[0]);
-        int ok = read(t->hw_fd, buf, (size_t)want) == want;
+        ssize_t want = (ssize_t)((3 + (size_t)n) * sizeof buf[0]);
+        int ok = read(t->hw_group[first / hw_per_group], buf, (size_t)want) == want;
         double scale = ok && buf[2] ? (double)buf[1] / (double)buf[2] : __builtin_nan("");
-        for (int i = 0; i < nhw; i++)
-            v[M_HW0 + i] = ok ? (double)buf[3 + i] * scale : __builtin_nan("");
+        for (int i = 0; i < n; i++)
+            v[M_HW0 + first + i] = ok ? (double)buf[3 + i] * scale : __builtin_nan("");
     }
 }
 

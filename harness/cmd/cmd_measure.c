@@ -50,7 +50,7 @@ const char qkperf_cmd_measure_usage[] =
     "  -q, --quiet             no table\n";
 
 enum { SRC_TSC = 1, SRC_SW = 2, SRC_HW = 4, SRC_SIM = 8 };
-enum { MAX_HW = 8 };
+enum { MAX_HW = 16 };
 
 typedef struct measure {
     int sources, quiet;
@@ -59,10 +59,12 @@ typedef struct measure {
     char **argv;
     const char *events[MAX_HW];
     size_t nevents;
-    char *owned[MAX_HW]; /* group event names */
+    const char *metric[MAX_HW]; /* each event's metric: a group's alias, or the -e name */
+    char *owned[4 * MAX_HW];    /* group event names and aliases */
     size_t nowned;
     char hw_env[2048];
-    char hw_why[400]; /* "" when the hw events are passed to the program */
+    char hw_why[400];  /* "" when the hw events are passed to the program */
+    char hw_group[16]; /* events per perf group: the counters of a thread */
     char dir[64];
     qkperf_probe_t probe;
 } measure;
@@ -94,6 +96,24 @@ static int parse_sources(const char *text, int *out)
     return 0;
 }
 
+/* One event and its metric name; one already there under that metric is
+ * not added twice (cycles in two groups). 0, or 2 after one line. */
+static int add_event(measure *m, const char *name, const char *metric)
+{
+    for (size_t i = 0; i < m->nevents; i++)
+        if (!strcmp(m->metric[i], metric))
+            return 0;
+    if (m->nevents == MAX_HW)
+        return qkperf_usage_error("measure: at most %d hardware events", MAX_HW);
+    if (strlen(metric) > 47)
+        return qkperf_usage_error("measure: event '%s' is too long to name a metric (at most 47 "
+                                  "characters after the PMU prefix)",
+                                  name);
+    m->events[m->nevents] = name;
+    m->metric[m->nevents++] = metric;
+    return 0;
+}
+
 /* -g and -e into m->events (group events by their libpfm names). */
 static int add_list(measure *m, const char *text, int groups, char **keep)
 {
@@ -105,9 +125,9 @@ static int add_list(measure *m, const char *text, int groups, char **keep)
         return qkperf_usage_error("measure: %s", err);
     for (size_t i = 0; i < n; i++) {
         if (!groups) {
-            if (m->nevents == MAX_HW)
-                return qkperf_usage_error("measure: at most %d hardware events", MAX_HW);
-            m->events[m->nevents++] = items[i];
+            int rc = add_event(m, items[i], qkperf_events_metric(items[i]));
+            if (rc)
+                return rc;
             continue;
         }
         const char *dirs[] = {NULL};
@@ -116,17 +136,19 @@ static int add_list(measure *m, const char *text, int groups, char **keep)
         if (!g)
             return qkperf_usage_error("measure: -g %s: %s", items[i], err);
         for (size_t k = 0; k < g->nevents; k++) {
-            if (m->nevents == MAX_HW) {
+            if (m->nowned + 2 > 4 * MAX_HW) {
                 qkperf_group_free(g);
                 return qkperf_usage_error("measure: at most %d hardware events", MAX_HW);
             }
-            char *name = strdup(g->events[k].name);
-            if (!name) {
-                qkperf_group_free(g);
-                return qkperf_usage_error("measure: out of memory");
-            }
+            char *name = strdup(g->events[k].name), *alias = strdup(g->events[k].alias);
             m->owned[m->nowned++] = name;
-            m->events[m->nevents++] = name;
+            m->owned[m->nowned++] = alias;
+            int rc = name && alias ? add_event(m, name, alias)
+                                   : qkperf_usage_error("measure: out of memory");
+            if (rc) {
+                qkperf_group_free(g);
+                return rc;
+            }
         }
         qkperf_group_free(g);
     }
@@ -142,10 +164,10 @@ static int prepare_hw(measure *m)
     if (m->nevents == 0) {
         for (int k = 0; k < 2; k++)
             if (m->probe.hw_events[k][0])
-                m->events[m->nevents++] = m->probe.hw_events[k];
+                add_event(m, m->probe.hw_events[k], k ? "instructions" : "cycles");
         if (m->nevents == 0) {
-            m->events[m->nevents++] = "cycles";
-            m->events[m->nevents++] = "instructions";
+            add_event(m, "cycles", "cycles");
+            add_event(m, "instructions", "instructions");
         }
     }
     size_t used = 0;
@@ -158,13 +180,15 @@ static int prepare_hw(measure *m)
             return qkperf_usage_error("measure: unknown event '%s': %s", m->events[i], msg);
         if (rc != QKPERF_PFM_OK && !m->hw_why[0])
             snprintf(m->hw_why, sizeof m->hw_why, "%s: %s", m->events[i], msg);
-        used += (size_t)snprintf(
-            m->hw_env + used, sizeof m->hw_env - used, "%s%s=%u:%llx:%llx:%llx", i ? ";" : "",
-            qkperf_events_metric(m->events[i]), a.type, (unsigned long long)a.config,
-            (unsigned long long)a.config1, (unsigned long long)a.config2);
+        used +=
+            (size_t)snprintf(m->hw_env + used, sizeof m->hw_env - used, "%s%s=%u:%llx:%llx:%llx",
+                             i ? ";" : "", m->metric[i], a.type, (unsigned long long)a.config,
+                             (unsigned long long)a.config1, (unsigned long long)a.config2);
         if (used >= sizeof m->hw_env)
             return qkperf_usage_error("measure: too many hardware events");
     }
+    int counters = qkperf_pfm_num_counters(m->events[0]);
+    snprintf(m->hw_group, sizeof m->hw_group, "%d", counters > 0 ? counters : 0);
     if (!m->hw_why[0] && m->probe.hw_why != QKPERF_WHY_OK)
         snprintf(m->hw_why, sizeof m->hw_why, "%s", m->probe.hw_reason);
     return 0;
@@ -206,8 +230,10 @@ static int run_program(const measure *m, int sim, const char *out)
             setenv("QKPERF_MARKER_SIM", "1", 1);
         else {
             setenv("QKPERF_MARKER_SW", m->sources & SRC_SW ? "1" : "0", 1);
-            if ((m->sources & SRC_HW) && !m->hw_why[0])
+            if ((m->sources & SRC_HW) && !m->hw_why[0]) {
                 setenv("QKPERF_MARKER_HW", m->hw_env, 1);
+                setenv("QKPERF_MARKER_HW_GROUP", m->hw_group, 1);
+            }
         }
         execvp(argv[0], argv);
         fprintf(stderr, "qkperf: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -307,7 +333,7 @@ static void add_thread(const measure *m, json_t *t, const char *hw_why, qkperf_r
                        sw_ok ? NULL : "the thread's software events could not be opened");
         }
         for (size_t k = 0; (m->sources & SRC_HW) && k < m->nevents; k++) {
-            const char *ev = qkperf_events_metric(m->events[k]);
+            const char *ev = m->metric[k];
             base_record(&r, m, idx, name, "hw", ev, "count");
             char why[sizeof r.why];
             snprintf(why, sizeof why, "n/a: %.180s",
@@ -487,7 +513,7 @@ static void print_table(const measure *m, const qkperf_results *res)
         if (m->sources & (!strcmp(cols[c][0], "tsc") ? SRC_TSC : SRC_SW))
             printf(" %14.14s", c == 1 ? "time ns [tsc]" : cols[c][1]);
     for (size_t k = 0; (m->sources & SRC_HW) && k < m->nevents; k++)
-        printf(" %9.9s [hw]", qkperf_events_metric(m->events[k]));
+        printf(" %9.9s [hw]", m->metric[k]);
     if (m->sources & SRC_SIM)
         printf(" %14s", "Ir [sim]");
     putchar('\n');
@@ -506,7 +532,7 @@ static void print_table(const measure *m, const qkperf_results *res)
             if (m->sources & (!strcmp(cols[c][0], "tsc") ? SRC_TSC : SRC_SW))
                 cell(stdout, find(res, r, cols[c][0], cols[c][1]));
         for (size_t k = 0; (m->sources & SRC_HW) && k < m->nevents; k++)
-            cell(stdout, find(res, r, "hw", qkperf_events_metric(m->events[k])));
+            cell(stdout, find(res, r, "hw", m->metric[k]));
         if (m->sources & SRC_SIM)
             cell(stdout, find(res, r, "sim", "Ir"));
         putchar('\n');
