@@ -177,3 +177,11 @@ const char *qkperf_plugin_of(const qk_op *op)
                 return loaded.path[i];
     return NULL;
 }
+
+const char *qkperf_plugin_of_module(const qk_module *m)
+{
+    for (size_t i = 0; m && i < loaded.n; i++)
+        if (loaded.module[i] == m)
+            return loaded.path[i];
+    return NULL;
+}

@@ -34,5 +34,7 @@ const char *qkperf_plugin_path(size_t i);
 
 /* The path of the plugin that registered op, NULL if none did. */
 const char *qkperf_plugin_of(const qk_op *op);
+/* The path of the plugin whose module m is, NULL if none. */
+const char *qkperf_plugin_of_module(const qk_module *m);
 
 #endif

@@ -296,30 +296,37 @@ AVX2 static void avx2_fused(void *p)
     }
 }
 
-AVX2 static void avx2_load(void *p)
-{
-    q8_ws *w = p;
-    for (size_t rb = 0; rb < w->rows * w->nb; rb++) {
-        __m256i ux, sw;
-        QK_MCA_BEGIN("q8_0-dot/avx2/load@32");
-        q8_load_avx2(&w->w[rb], &w->x[rb % w->nb], &ux, &sw);
-        _mm256_store_si256((__m256i *)(void *)(w->ld + rb * 128), ux);
-        _mm256_store_si256((__m256i *)(void *)(w->ld + rb * 128 + 32), sw);
-        QK_MCA_END("q8_0-dot/avx2/load@32");
+/* The load and dot runners of the AVX2 steps, one per variant: each
+ * marks its own llvm-mca regions ("<variant's mca>/<phase>@<elements>"). */
+#define LOAD_RUNNER(fn, attr, region)                                           \
+    attr static void fn(void *p)                                                \
+    {                                                                           \
+        q8_ws *w = p;                                                           \
+        for (size_t rb = 0; rb < w->rows * w->nb; rb++) {                       \
+            __m256i ux, sw;                                                     \
+            QK_MCA_BEGIN(region);                                               \
+            q8_load_avx2(&w->w[rb], &w->x[rb % w->nb], &ux, &sw);               \
+            _mm256_store_si256((__m256i *)(void *)(w->ld + rb * 128), ux);      \
+            _mm256_store_si256((__m256i *)(void *)(w->ld + rb * 128 + 32), sw); \
+            QK_MCA_END(region);                                                 \
+        }                                                                       \
     }
-}
+#define DOT_RUNNER(fn, attr, dot, region)                                                      \
+    attr static void fn(void *p)                                                               \
+    {                                                                                          \
+        q8_ws *w = p;                                                                          \
+        for (size_t rb = 0; rb < w->rows * w->nb; rb++) {                                      \
+            QK_MCA_BEGIN(region);                                                              \
+            __m256i ux = _mm256_load_si256((const __m256i *)(const void *)(w->ld + rb * 128)); \
+            __m256i sw =                                                                       \
+                _mm256_load_si256((const __m256i *)(const void *)(w->ld + rb * 128 + 32));     \
+            _mm256_store_si256((__m256i *)(void *)(w->part + rb * 8), dot(ux, sw));            \
+            QK_MCA_END(region);                                                                \
+        }                                                                                      \
+    }
 
-AVX2 static void avx2_dot(void *p)
-{
-    q8_ws *w = p;
-    for (size_t rb = 0; rb < w->rows * w->nb; rb++) {
-        QK_MCA_BEGIN("q8_0-dot/avx2/dot@32");
-        __m256i ux = _mm256_load_si256((const __m256i *)(const void *)(w->ld + rb * 128));
-        __m256i sw = _mm256_load_si256((const __m256i *)(const void *)(w->ld + rb * 128 + 32));
-        _mm256_store_si256((__m256i *)(void *)(w->part + rb * 8), q8_dot_avx2(ux, sw));
-        QK_MCA_END("q8_0-dot/avx2/dot@32");
-    }
-}
+LOAD_RUNNER(avx2_load, AVX2, "q8_0-dot/avx2/load@32")
+DOT_RUNNER(avx2_dot, AVX2, q8_dot_avx2, "q8_0-dot/avx2/dot@32")
 
 AVX2 static void avx2_scale(void *p)
 {
@@ -368,21 +375,27 @@ AVX2_FMA static void fma_fused(void *p)
     }
 }
 
-AVX2_FMA static void fma_scale(void *p)
-{
-    q8_ws *w = p;
-    for (size_t r = 0; r < w->rows; r++) {
-        __m256 acc = _mm256_setzero_ps();
-        for (size_t b = 0; b < w->nb; b++) {
-            size_t rb = r * w->nb + b;
-            QK_MCA_BEGIN("q8_0-dot/avx2-fma/scale@32");
-            __m256i lanes = _mm256_load_si256((const __m256i *)(const void *)(w->part + rb * 8));
-            acc = q8_scale_fma(lanes, w->w[rb].d, w->x[b].d, acc);
-            QK_MCA_END("q8_0-dot/avx2-fma/scale@32");
-        }
-        w->out[r] = q8_hsum_ps(acc);
+#define FMA_SCALE_RUNNER(fn, attr, region)                                                \
+    attr static void fn(void *p)                                                          \
+    {                                                                                     \
+        q8_ws *w = p;                                                                     \
+        for (size_t r = 0; r < w->rows; r++) {                                            \
+            __m256 acc = _mm256_setzero_ps();                                             \
+            for (size_t b = 0; b < w->nb; b++) {                                          \
+                size_t rb = r * w->nb + b;                                                \
+                QK_MCA_BEGIN(region);                                                     \
+                __m256i lanes =                                                           \
+                    _mm256_load_si256((const __m256i *)(const void *)(w->part + rb * 8)); \
+                acc = q8_scale_fma(lanes, w->w[rb].d, w->x[b].d, acc);                    \
+                QK_MCA_END(region);                                                       \
+            }                                                                             \
+            w->out[r] = q8_hsum_ps(acc);                                                  \
+        }                                                                                 \
     }
-}
+
+LOAD_RUNNER(fma_load, AVX2_FMA, "q8_0-dot/avx2-fma/load@32")
+DOT_RUNNER(fma_dot, AVX2_FMA, q8_dot_avx2, "q8_0-dot/avx2-fma/dot@32")
+FMA_SCALE_RUNNER(fma_scale, AVX2_FMA, "q8_0-dot/avx2-fma/scale@32")
 
 /* ---- AVX-512 VNNI: the dot in one instruction ----------------------------- */
 
@@ -406,17 +419,9 @@ AVX512_VNNI static void vnni_fused(void *p)
     }
 }
 
-AVX512_VNNI static void vnni_dot(void *p)
-{
-    q8_ws *w = p;
-    for (size_t rb = 0; rb < w->rows * w->nb; rb++) {
-        QK_MCA_BEGIN("q8_0-dot/avx512-vnni/dot@32");
-        __m256i ux = _mm256_load_si256((const __m256i *)(const void *)(w->ld + rb * 128));
-        __m256i sw = _mm256_load_si256((const __m256i *)(const void *)(w->ld + rb * 128 + 32));
-        _mm256_store_si256((__m256i *)(void *)(w->part + rb * 8), q8_dot_vnni(ux, sw));
-        QK_MCA_END("q8_0-dot/avx512-vnni/dot@32");
-    }
-}
+LOAD_RUNNER(vnni_load, AVX512_VNNI, "q8_0-dot/avx512-vnni/load@32")
+DOT_RUNNER(vnni_dot, AVX512_VNNI, q8_dot_vnni, "q8_0-dot/avx512-vnni/dot@32")
+FMA_SCALE_RUNNER(vnni_scale, AVX512_VNNI, "q8_0-dot/avx512-vnni/scale@32")
 
 #ifdef Q8_0_TEST_WRONG
 /* Wrong on purpose: w without x's sign, so every negative x counts as |x|. */
@@ -439,10 +444,10 @@ AVX2 static void wrong_fused(void *p)
 
 /* ---- the module ------------------------------------------------------------ */
 
-#define BLOCKS(...)                                                                                \
-    (const char *const[])                                                                          \
-    {                                                                                              \
-        __VA_ARGS__, NULL                                                                          \
+#define BLOCKS(...)       \
+    (const char *const[]) \
+    {                     \
+        __VA_ARGS__, NULL \
     }
 
 static const qk_op q8_op = {
@@ -472,26 +477,27 @@ static const qk_phase avx2_phases[] = {
     {avx2_scale, BLOCKS("q8_scale_avx2", "q8_hsum_epi32", "half_to_float"), NULL},
 };
 static const qk_phase fma_phases[] = {
-    {avx2_load, BLOCKS("q8_load_avx2"), NULL},
-    {avx2_dot, BLOCKS("q8_dot_avx2"), NULL},
+    {fma_load, BLOCKS("q8_load_avx2"), NULL},
+    {fma_dot, BLOCKS("q8_dot_avx2"), NULL},
     {fma_scale, BLOCKS("q8_scale_fma", "q8_hsum_ps", "half_to_float"), NULL},
 };
 static const qk_phase vnni_phases[] = {
-    {avx2_load, BLOCKS("q8_load_avx2"), NULL},
+    {vnni_load, BLOCKS("q8_load_avx2"), NULL},
     {vnni_dot, BLOCKS("q8_dot_vnni"), NULL},
-    {fma_scale, BLOCKS("q8_scale_fma", "q8_hsum_ps", "half_to_float"), NULL},
+    {vnni_scale, BLOCKS("q8_scale_fma", "q8_hsum_ps", "half_to_float"), NULL},
 };
 
-static const qk_variant v_scalar = {"q8_0-dot",   "scalar",     "the reference: one product at a time",
-                                    0,            scalar_fused, scalar_phases,
+static const qk_variant v_scalar = {"q8_0-dot",
+                                    "scalar",
+                                    "the reference: plain C (the compiler may vectorize it)",
+                                    0,
+                                    scalar_fused,
+                                    scalar_phases,
                                     "q8_0-dot/scalar"};
-static const qk_variant v_avx2 = {"q8_0-dot",
-                                  "avx2",
-                                  "32 bytes at once: sign trick, maddubs + madd",
-                                  QK_ISA_AVX2,
-                                  avx2_fused,
-                                  avx2_phases,
-                                  "q8_0-dot/avx2"};
+static const qk_variant v_avx2 = {
+    "q8_0-dot",     "avx2",     "32 bytes at once: sign trick, maddubs + madd",
+    QK_ISA_AVX2,    avx2_fused, avx2_phases,
+    "q8_0-dot/avx2"};
 static const qk_variant v_fma = {"q8_0-dot",
                                  "avx2-fma",
                                  "no horizontal sum per block: 8 float lanes and FMA",
@@ -507,8 +513,8 @@ static const qk_variant v_vnni = {"q8_0-dot",
                                   vnni_phases,
                                   "q8_0-dot/avx512-vnni"};
 #ifdef Q8_0_TEST_WRONG
-static const qk_variant v_wrong = {"q8_0-dot", "avx2-wrong", "forgets x's sign (test only)",
-                                   QK_ISA_AVX2, wrong_fused, NULL, NULL};
+static const qk_variant v_wrong = {
+    "q8_0-dot", "avx2-wrong", "forgets x's sign (test only)", QK_ISA_AVX2, wrong_fused, NULL, NULL};
 #endif
 
 static const qk_op *const ops[] = {&q8_op, NULL};
