@@ -211,12 +211,14 @@ static void scalar_fused(void *p)
 static void scalar_load(void *p)
 {
     q8_ws *w = p;
-    for (size_t rb = 0; rb < w->rows * w->nb; rb++) {
-        int16_t *v = (int16_t *)(void *)(w->ld + rb * 128);
-        QK_MCA_BEGIN("q8_0-dot/scalar/load@32");
-        q8_load_scalar(&w->w[rb], &w->x[rb % w->nb], v, v + QK8_0);
-        QK_MCA_END("q8_0-dot/scalar/load@32");
-    }
+    for (size_t r = 0; r < w->rows; r++)
+        for (size_t b = 0; b < w->nb; b++) {
+            size_t rb = r * w->nb + b;
+            int16_t *v = (int16_t *)(void *)(w->ld + rb * 128);
+            QK_MCA_BEGIN("q8_0-dot/scalar/load@32");
+            q8_load_scalar(&w->w[rb], &w->x[b], v, v + QK8_0);
+            QK_MCA_END("q8_0-dot/scalar/load@32");
+        }
 }
 
 static void scalar_dot(void *p)
@@ -298,18 +300,20 @@ AVX2 static void avx2_fused(void *p)
 
 /* The load and dot runners of the AVX2 steps, one per variant: each
  * marks its own llvm-mca regions ("<variant's mca>/<phase>@<elements>"). */
-#define LOAD_RUNNER(fn, attr, region)                                           \
-    attr static void fn(void *p)                                                \
-    {                                                                           \
-        q8_ws *w = p;                                                           \
-        for (size_t rb = 0; rb < w->rows * w->nb; rb++) {                       \
-            __m256i ux, sw;                                                     \
-            QK_MCA_BEGIN(region);                                               \
-            q8_load_avx2(&w->w[rb], &w->x[rb % w->nb], &ux, &sw);               \
-            _mm256_store_si256((__m256i *)(void *)(w->ld + rb * 128), ux);      \
-            _mm256_store_si256((__m256i *)(void *)(w->ld + rb * 128 + 32), sw); \
-            QK_MCA_END(region);                                                 \
-        }                                                                       \
+#define LOAD_RUNNER(fn, attr, region)                                               \
+    attr static void fn(void *p)                                                    \
+    {                                                                               \
+        q8_ws *w = p;                                                               \
+        for (size_t r = 0; r < w->rows; r++)                                        \
+            for (size_t b = 0; b < w->nb; b++) {                                    \
+                size_t rb = r * w->nb + b;                                          \
+                __m256i ux, sw;                                                     \
+                QK_MCA_BEGIN(region);                                               \
+                q8_load_avx2(&w->w[rb], &w->x[b], &ux, &sw);                        \
+                _mm256_store_si256((__m256i *)(void *)(w->ld + rb * 128), ux);      \
+                _mm256_store_si256((__m256i *)(void *)(w->ld + rb * 128 + 32), sw); \
+                QK_MCA_END(region);                                                 \
+            }                                                                       \
     }
 #define DOT_RUNNER(fn, attr, dot, region)                                                      \
     attr static void fn(void *p)                                                               \
