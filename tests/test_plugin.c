@@ -160,7 +160,8 @@ Test(plugin, a_wrong_variant_is_refused_with_its_first_mismatch)
     cr_assert_eq(n, 8);
     cr_assert_eq(nr, 8);
     size_t i = 0;
-    while (i < n && fabs(got[i] - want[i]) / fmax(1, fabs(want[i])) <= op->tolerance)
+    while (i < n &&
+           fabs((double)got[i] - (double)want[i]) / fmax(1, fabs((double)want[i])) <= op->tolerance)
         i++;
     cr_assert_lt(i, n, "the wrong variant agrees with the reference");
     char line[512];

@@ -168,8 +168,8 @@ static inline void q8_load_scalar(const block_q8_0 *w, const block_q8_0 *x, int1
                                   int16_t *xv)
 {
     for (int i = 0; i < QK8_0; i++) {
-        wv[i] = w->qs[i];
-        xv[i] = x->qs[i];
+        wv[i] = (int16_t)w->qs[i];
+        xv[i] = (int16_t)x->qs[i];
     }
 }
 
