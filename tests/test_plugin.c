@@ -236,6 +236,10 @@ Test(plugin, review_reviews_the_plugin_ops, .timeout = 300)
  * the plugin's own inline frames: most of its instructions are a phase's. */
 Test(plugin, sim_counts_the_plugin_and_splits_it_in_context, .timeout = 300)
 {
+#ifdef __SANITIZE_ADDRESS__
+    /* QKPERF_BIN is built like this test: valgrind cannot host ASan's shadow memory. */
+    cr_skip_test("valgrind cannot run an AddressSanitizer build of qkperf");
+#endif
     char why[512];
     if (!qkperf_sim_available(why, sizeof why))
         cr_skip_test("%s", why);
