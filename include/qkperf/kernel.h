@@ -100,7 +100,8 @@ typedef struct qk_op {
      * first output outside tolerance (index, got, expected). tolerance: the
      * largest |got - expected| / max(1, |expected|) allowed; 0: 1e-3.
      * Added after abi 1 first shipped, at the end, so a module that does
-     * not set them (designated initializers) reads NULL and 0. */
+     * not set them reads NULL and 0 (use designated initializers: with
+     * positional ones -Wextra warns of the fields left out). */
     const float *(*output)(const void *ws, size_t *n);
     double tolerance;
 } qk_op;
