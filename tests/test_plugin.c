@@ -209,6 +209,24 @@ Test(plugin, ladder_steps_through_every_runnable_variant)
     }
 }
 
+/* sweep adds the reference (scalar) and gives every size a row of each. */
+Test(plugin, sweep_measures_every_size_against_scalar)
+{
+    cr_assert_eq(qkperf("sweep --plugin %s -k q8_0-dot -v avx2 -s 8x256,16x256 -n 3 -g none -q "
+                        "--source tsc",
+                        plugin("q8_0.so")),
+                 0, "%s", err_text);
+    const char *rows[] = {"  8x256        scalar ", "  16x256       scalar "};
+    for (size_t i = 0; i < 2; i++) {
+        const char *at = strstr(out_text, rows[i]);
+        cr_assert_not_null(at, "no '%s' in %s", rows[i], out_text);
+        cr_expect(strstr(at, "1.00x\n"), "scalar is its own reference: %s", at);
+    }
+    load("q8_0.so");
+    if (qk_variant_runnable(qk_find_variant("q8_0-dot", "avx2")))
+        cr_expect(strstr(out_text, "\n               avx2 "), "%s", out_text);
+}
+
 Test(plugin, review_reviews_the_plugin_ops, .timeout = 300)
 {
     cr_assert_eq(
