@@ -39,7 +39,8 @@
     "  -o, --output FILE       write the document atomically (- : standard output)\n"    \
     "      --band KIND=F,...   noise bands: instructions, cycles, time, other\n"         \
     "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                  \
-    "  -q, --quiet             no progress line\n"
+    "  -q, --quiet             no progress line\n"                                       \
+    "      --plugin FILE.so    load a plugin's ops and variants (repeatable)\n"
 
 /* ro.groups and ro.group_dirs point into the job itself: a job is not
  * copied once initialized. */

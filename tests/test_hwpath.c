@@ -313,6 +313,30 @@ Test(hwpath, run_under_a_refusing_pmu_reads_na_with_the_reason)
     qkperf_results_free(&res);
 }
 
+/* A plugin's kernel (make check's tests/plugins/q8_0.so) is counted like
+ * a built-in one: nothing in the hw path knows where a kernel comes from. */
+Test(hwpath, a_plugin_kernel_is_counted)
+{
+    static run r;
+    need_testpmu(&models[0]);
+    char so[PATH_MAX + 32];
+    snprintf(so, sizeof so, "%s/plugins/q8_0.so", tp_dir);
+    qkperf_results res;
+    qkperf_json(&r, "zen4", NOSET,
+                ARGS("run", "--plugin", so, "-k", "q8_0-dot", "-v", "scalar", "-s", "16x1024",
+                     "--no-staged", "--source", "tsc,hw", QUICK),
+                &res);
+    static const char *const metrics[] = {"cycles", "instructions", "IPC"};
+    for (size_t i = 0; i < 3; i++) {
+        const qkperf_record *x =
+            qkperf_results_find(&res, "q8_0-dot", "scalar", "16x1024", "total", metrics[i]);
+        cr_assert_not_null(x, "%s", metrics[i]);
+        cr_expect(x->counted && !strcmp(x->source, "hw") && x->samples[0] > 0, "%s: %s", metrics[i],
+                  x->why);
+    }
+    qkperf_results_free(&res);
+}
+
 /* ---- every group of every folder ------------------------------------------------------- */
 
 /* Display columns of s[0..n) (UTF-8 continuation bytes take none). */
