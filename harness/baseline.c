@@ -189,8 +189,17 @@ int qkperf_results_relative(const qkperf_results *in, const char *ref, qkperf_re
         double *s = malloc((x->n ? x->n : 1) * sizeof *s);
         if (!s)
             return -1;
-        for (size_t k = 0; k < x->n; k++)
-            s[k] = x->samples[k] / base->median;
+        /* Several runs: each run's samples over the reference's median in
+         * the same process, the ratio measured side by side. */
+        int per_run = x->nruns > 1 && base->nruns == x->nruns;
+        for (size_t r = 0, k = 0; r < (per_run ? x->nruns : 1); r++) {
+            double m = per_run ? qkperf_record_run_median(base, r) : base->median;
+            size_t end = per_run ? k + x->run_n[r] : x->n;
+            for (; k < end; k++)
+                s[k] = x->samples[k] / (m > 0 ? m : base->median);
+        }
+        if (!per_run)
+            y.nruns = 0;
         y.samples = s;
         snprintf(y.unit, sizeof y.unit, "x %s", ref);
         int rc = qkperf_results_add(out, &y);

@@ -3,11 +3,13 @@
  * and review (job.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "baseline.h"
@@ -35,7 +37,9 @@ enum {
     OPT_MCPU,
     OPT_ROUNDS,
     OPT_SAMPLE_COUNT,
-    OPT_SAMPLE_RATE
+    OPT_SAMPLE_RATE,
+    OPT_RUNS,
+    OPT_LIB
 };
 
 static const struct option job_opts[] = {
@@ -63,6 +67,8 @@ static const struct option job_opts[] = {
     {"rounds", required_argument, NULL, OPT_ROUNDS},
     {"sample-count", required_argument, NULL, OPT_SAMPLE_COUNT},
     {"sample-rate", required_argument, NULL, OPT_SAMPLE_RATE},
+    {"runs", required_argument, NULL, OPT_RUNS},
+    {"lib", required_argument, NULL, OPT_LIB},
     {NULL, 0, NULL, 0},
 };
 
@@ -247,6 +253,16 @@ static int parse_one(qkperf_job *j, int c, char *err, size_t len)
             return -1;
         j->sample_count = (unsigned)u;
         return 0;
+    case OPT_RUNS:
+        if (qkperf_parse_u64(optarg, 1, QKPERF_MAX_RUNS, &u, "run count", err, len))
+            return -1;
+        j->runs = (unsigned)u;
+        return 0;
+    case OPT_LIB:
+        if (j->nlibs == QKPERF_MAX_LIBS)
+            return snprintf(err, len, "too many --lib options (at most %d)", QKPERF_MAX_LIBS), -1;
+        j->libs[j->nlibs++] = optarg;
+        return 0;
     case OPT_SAMPLE_RATE: /* perf_event_max_sample_rate is 100000 by default */
         return qkperf_parse_double(optarg, 10, 100000, &j->ro.sample_hz, "sampling rate (Hz)", err,
                                    len);
@@ -345,7 +361,7 @@ int qkperf_job_ready(qkperf_job *j, char *err, size_t len)
 {
     if (resolve(j, err, len))
         return -1;
-    j->ro.progress = isatty(STDERR_FILENO) && !j->quiet;
+    j->ro.progress = isatty(STDERR_FILENO) && !j->quiet && !getenv("QKPERF_RUN_CHILD");
     return 0;
 }
 
@@ -375,6 +391,8 @@ static int parse_args(qkperf_job *j, int argc, char **argv, const char *command)
 int qkperf_job_parse(qkperf_job *j, int argc, char **argv, const char *command)
 {
     qkperf_job_init(j, command);
+    j->argc = argc;
+    j->argv = argv;
     int rc = parse_args(j, argc, argv, command);
     if (rc)
         qkperf_job_free(j);
@@ -568,9 +586,96 @@ int qkperf_job_measure_rounds(qkperf_job *j, qkperf_results *res)
     return 0;
 }
 
+/* One of the K runs: a process of its own, the same command line; it
+ * measures the timed rounds, writes them to `path` and exits. */
+static int spawn_run(const qkperf_job *j, const char *path)
+{
+    char **args = calloc((size_t)j->argc + 2, sizeof *args);
+    if (!args)
+        return -1;
+    args[0] = (char *)"qkperf";
+    for (int i = 0; i < j->argc; i++)
+        args[i + 1] = j->argv[i];
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, STDOUT_FILENO);
+        setenv("QKPERF_RUN_CHILD", path, 1);
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    free(args);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int measure_runs(qkperf_job *j, qkperf_results *res)
+{
+    char dir[] = "/tmp/qkperf-runs.XXXXXX", path[64], err[1024];
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "qkperf: --runs: cannot make a temporary folder: %s\n", strerror(errno));
+        return 1;
+    }
+    int rc = 0;
+    for (unsigned k = 0; rc == 0 && k < j->runs; k++) {
+        snprintf(path, sizeof path, "%s/run-%u.json", dir, k);
+        if (!j->quiet && isatty(STDERR_FILENO))
+            fprintf(stderr, "\rqkperf: run %u of %u ", k + 1, j->runs);
+        int status = spawn_run(j, path);
+        qkperf_results one;
+        if (status != 0) {
+            fprintf(stderr, "qkperf: run %u of %u failed (exit status %d)\n", k + 1, j->runs,
+                    status);
+            rc = 1;
+        } else if (qkperf_results_read_json(&one, path, err, sizeof err)) {
+            fprintf(stderr, "qkperf: run %u of %u: %s\n", k + 1, j->runs, err);
+            rc = 1;
+        } else {
+            if (k == 0) {
+                json_object_update(res->machine, one.machine);
+                json_object_update(res->build, one.build);
+                json_object_update(res->config, one.config);
+                json_array_extend(res->notes, one.notes);
+            }
+            if (qkperf_results_add_run(res, &one)) {
+                fprintf(stderr, "qkperf: out of memory merging run %u\n", k + 1);
+                rc = 1;
+            }
+            qkperf_results_free(&one);
+        }
+        unlink(path);
+    }
+    if (!j->quiet && isatty(STDERR_FILENO))
+        fprintf(stderr, "\r\033[K");
+    rmdir(dir);
+    json_object_set_new(res->config, "runs", json_integer(j->runs));
+    return rc;
+}
+
+/* QKPERF_RUN_CHILD=PATH: this process is one of a --runs K parent's. */
+static void run_child(qkperf_job *j, qkperf_results *res, const char *path)
+{
+    char err[1024];
+    int rc = qkperf_job_measure_rounds(j, res);
+    if (rc == 0 && qkperf_results_write_json(res, path, err, sizeof err)) {
+        fprintf(stderr, "qkperf: %s\n", err);
+        rc = 1;
+    }
+    qkperf_results_free(res);
+    qkperf_job_free(j);
+    exit(rc);
+}
+
 int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
 {
-    int rc = qkperf_job_measure_rounds(j, res);
+    const char *child = getenv("QKPERF_RUN_CHILD");
+    if (child && *child)
+        run_child(j, res, child);
+    int rc = j->runs > 1 ? measure_runs(j, res) : qkperf_job_measure_rounds(j, res);
     if (rc == 0)
         qkperf_job_measure_models(j, res, NULL);
     return rc;

@@ -16,30 +16,34 @@
 #include "runner.h"
 
 /* The job options' lines of `qkperf run|ladder|sweep --help`. */
-#define QKPERF_JOB_OPTIONS_HELP                                                          \
-    "  -k, --op OP             dequantize, gemv or gemv-i8\n"                            \
-    "  -v, --variant LIST      variants, comma-separated, or all (default)\n"            \
-    "  -s, --size LIST         N for dequantize, ROWSxCOLS for gemv; comma-separated\n"  \
-    "  -g, --groups LIST       hardware event groups (default CYCLES; none: no hw)\n"    \
-    "  -e, --events LIST       ad-hoc libpfm4 events, counted beside the groups\n"       \
-    "      --groups-dir DIR    the user's own groups, searched first (repeatable)\n"     \
-    "      --source LIST       among tsc, sw, hw, sim, static, sample\n"                 \
-    "                          (default tsc,sw,hw,sample)\n"                             \
-    "      --sample-count N    in-context samples per variant and size (default 2500)\n" \
-    "      --sample-rate HZ    in-context sampling clock per thread (default 4000)\n"    \
-    "      --mcpu CPU          llvm-mca CPU model for the static source\n"               \
-    "  -n, --samples N         samples per region (default 11)\n"                        \
-    "      --rounds N          take them in N interleaved rounds\n"                      \
-    "      --seed N            input seed (default 1)\n"                                 \
-    "      --cpu N             pin to CPU N\n"                                           \
-    "      --warmup MS         warm-up per region (default 20)\n"                        \
-    "      --no-staged         the fused kernel only\n"                                  \
-    "      --no-sw             no software events\n"                                     \
-    "      --format FMT        table, json or csv\n"                                     \
-    "  -o, --output FILE       write the document atomically (- : standard output)\n"    \
-    "      --band KIND=F,...   noise bands: instructions, cycles, time, other\n"         \
-    "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                  \
+#define QKPERF_JOB_OPTIONS_HELP                                                              \
+    "  -k, --op OP             dequantize, gemv or gemv-i8\n"                                \
+    "  -v, --variant LIST      variants, comma-separated, or all (default)\n"                \
+    "  -s, --size LIST         N for dequantize, ROWSxCOLS for gemv; comma-separated\n"      \
+    "  -g, --groups LIST       hardware event groups (default CYCLES; none: no hw)\n"        \
+    "  -e, --events LIST       ad-hoc libpfm4 events, counted beside the groups\n"           \
+    "      --groups-dir DIR    the user's own groups, searched first (repeatable)\n"         \
+    "      --source LIST       among tsc, sw, hw, sim, static, sample\n"                     \
+    "                          (default tsc,sw,hw,sample)\n"                                 \
+    "      --sample-count N    in-context samples per variant and size (default 2500)\n"     \
+    "      --sample-rate HZ    in-context sampling clock per thread (default 4000)\n"        \
+    "      --mcpu CPU          llvm-mca CPU model for the static source\n"                   \
+    "  -n, --samples N         samples per region (default 11)\n"                            \
+    "      --rounds N          take them in N interleaved rounds\n"                          \
+    "      --runs K            in K fresh processes: run-to-run variance in the verdicts\n"  \
+    "      --lib NAME=PATH     also another libqk256 build; its variants are NAME:VARIANT\n" \
+    "      --seed N            input seed (default 1)\n"                                     \
+    "      --cpu N             pin to CPU N\n"                                               \
+    "      --warmup MS         warm-up per region (default 20)\n"                            \
+    "      --no-staged         the fused kernel only\n"                                      \
+    "      --no-sw             no software events\n"                                         \
+    "      --format FMT        table, json or csv\n"                                         \
+    "  -o, --output FILE       write the document atomically (- : standard output)\n"        \
+    "      --band KIND=F,...   noise bands: instructions, cycles, time, other\n"             \
+    "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                      \
     "  -q, --quiet             no progress line\n"
+
+#define QKPERF_MAX_LIBS 4
 
 /* ro.groups and ro.group_dirs point into the job itself: a job is not
  * copied once initialized. */
@@ -69,7 +73,12 @@ typedef struct qkperf_job {
     int use_sim, use_static; /* --source includes sim / static */
     const char *mcpu;        /* --mcpu for the static source */
     unsigned sample_count;   /* in-context samples per variant and size, all rounds */
-    FILE *text;              /* -o FILE with --format table: the tables, in memory */
+    unsigned runs;           /* --runs K: K fresh processes (0 or 1: this one) */
+    int argc;                /* the command line, re-run by each of the K runs */
+    char **argv;
+    const char *libs[QKPERF_MAX_LIBS]; /* --lib NAME=PATH, as given */
+    size_t nlibs;
+    FILE *text; /* -o FILE with --format table: the tables, in memory */
     char *text_buf;
     size_t text_len;
 } qkperf_job;
@@ -95,8 +104,11 @@ void qkperf_job_free(qkperf_job *j);
 
 /* Measure every runnable variant at every size (variants this CPU cannot
  * run are noted and skipped): qkperf_job_measure_rounds, then
- * qkperf_job_measure_models for every size. 0, or 1 after printing a
- * one-line error. */
+ * qkperf_job_measure_models for every size. With --runs K the timed
+ * rounds run in K fresh processes, one after the other (qkperf re-run
+ * with the same command line, QKPERF_RUN_CHILD naming the document each
+ * writes), every variant interleaved in each; their records keep which
+ * samples came from which run. 0, or 1 after printing a one-line error. */
 int qkperf_job_measure(qkperf_job *j, qkperf_results *res);
 
 /* The timed rounds alone (sources tsc, sw, hw). Fills machine/build/config
