@@ -768,7 +768,8 @@ int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res)
             fprintf(stderr, "qkperf: %s\n", err);
             return 2;
         }
-        qkperf_compare_opts o = {.seed = QKPERF_DEFAULT_SEED};
+        qkperf_compare_opts o;
+        qkperf_compare_opts_init(&o);
         qkperf_job_bands(j, &o.bands);
         fprintf(out, "\ncompared with baseline '%s':\n", j->baseline);
         int n = qkperf_compare_print(out, &base, res, &o, j->baseline, "this run", err, sizeof err);
