@@ -357,7 +357,11 @@ static void print_method(FILE *f, const qkperf_results *old, const qkperf_result
                 alpha * 100);
     else
         fprintf(f, "multiplicity: none (each record at %g%%)\n", alpha * 100);
-    if (ko > 1 && kn > 1)
+    if (o->same_process && ko > 1)
+        fprintf(f, "intervals: between runs (%zu processes, both sides interleaved in each)\n", ko);
+    else if (o->same_process)
+        fprintf(f, "intervals: both sides interleaved in one process (A/B)\n");
+    else if (ko > 1 && kn > 1)
         fprintf(f, "intervals: between runs (%zu runs in %s, %zu in %s)\n", ko, old_name, kn,
                 new_name);
     else
@@ -379,7 +383,11 @@ int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_result
 {
     qkperf_machine_mismatch(old->machine, new_->machine, old_name, new_name);
     qkperf_deltas ds = {0};
-    const qkperf_results *noise = o->noise ? o->noise : runs_of(old) > 1 ? old : NULL;
+    /* A baseline with run data is its own calibration; in an A/B the
+     * process is shared by both sides, so its run-to-run spread cancels. */
+    const qkperf_results *noise = o->noise                               ? o->noise
+                                  : runs_of(old) > 1 && !o->same_process ? old
+                                                                         : NULL;
     const char *noise_name = o->noise ? (o->noise_name ? o->noise_name : "--noise")
                              : noise  ? old_name
                                       : NULL;
@@ -409,6 +417,8 @@ int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_result
         return -1;
     }
     int lost = lost_records(f, old, new_, o, new_name);
+    if (o->improved)
+        *o->improved = improvements;
     print_method(f, old, new_, o, old_name, new_name, noise_name, calibrated, compared);
     fprintf(f, "compared %d records of %s with %s: %d regressed, %d improved, %d unchanged%s",
             compared, new_name, old_name, regressions, improvements,

@@ -45,6 +45,8 @@ typedef struct qkperf_compare_opts {
      * any. noise_name names it in the output. */
     const qkperf_results *noise;
     const char *noise_name;
+    int *improved;    /* when not NULL, receives the number of improvements */
+    int same_process; /* A/B: both sides sampled interleaved in one process */
 } qkperf_compare_opts;
 
 /* The defaults: default bands and seed, Holm at 5%, no noise document. */

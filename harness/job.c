@@ -16,6 +16,7 @@
 #include "events.h"
 #include "incontext.h"
 #include "job.h"
+#include "libload.h"
 #include "machine.h"
 #include "mca.h"
 #include "probe.h"
@@ -298,6 +299,71 @@ static int check_baseline(const qkperf_job *j, char *err, size_t len)
     return rc;
 }
 
+/* --lib NAME=PATH: each build loaded once per process (a job parsed
+ * twice, as review does, finds it registered already). */
+static int load_libs(qkperf_job *j, char *err, size_t len)
+{
+    static const char *loaded[QKPERF_MAX_LIBS * 4];
+    static size_t nloaded;
+    for (size_t i = 0; i < j->nlibs; i++) {
+        size_t k = 0;
+        while (k < nloaded && strcmp(loaded[k], j->libs[i]))
+            k++;
+        if (k < nloaded)
+            continue;
+        if (qkperf_lib_load(j->libs[i], err, len))
+            return -1;
+        if (nloaded < sizeof loaded / sizeof loaded[0])
+            loaded[nloaded++] = j->libs[i];
+    }
+    return 0;
+}
+
+static int listed(const qkperf_job *j, const qk_variant *v)
+{
+    for (size_t i = 0; i < j->nv; i++)
+        if (j->variants[i] == v)
+            return 1;
+    return 0;
+}
+
+/* With --lib, each variant of this build listed is measured beside the
+ * same variant of every other build (NAME:variant), adjacent, so the
+ * rounds interleave them; a NAME:variant named explicitly stays. */
+static int expand_libs(qkperf_job *j, char *err, size_t len)
+{
+    if (!j->nlibs)
+        return 0;
+    const qk_variant *in[QKPERF_MAX_LIST];
+    size_t n = j->nv;
+    memcpy(in, j->variants, n * sizeof *in);
+    j->nv = 0;
+    for (size_t i = 0; i < n; i++) {
+        int own = !qkperf_lib_prefix(in[i]->name);
+        if (own || !listed(j, in[i])) {
+            if (j->nv == QKPERF_MAX_LIST)
+                return snprintf(err, len, "--lib: more than %d variants", QKPERF_MAX_LIST), -1;
+            if (!listed(j, in[i]))
+                j->variants[j->nv++] = in[i];
+        }
+        for (size_t l = 0; own && l < j->nlibs; l++) {
+            char name[128];
+            const char *eq = strchr(j->libs[l], '=');
+            snprintf(name, sizeof name, "%.*s:%s", (int)(eq - j->libs[l]), j->libs[l], in[i]->name);
+            const qk_variant *v = qk_find_variant(j->op->name, name);
+            if (!v)
+                return snprintf(err, len, "--lib %s: the build has no %s variant '%s'", j->libs[l],
+                                j->op->name, in[i]->name),
+                       -1;
+            if (j->nv == QKPERF_MAX_LIST)
+                return snprintf(err, len, "--lib: more than %d variants", QKPERF_MAX_LIST), -1;
+            if (!listed(j, v))
+                j->variants[j->nv++] = v;
+        }
+    }
+    return 0;
+}
+
 /* The lists the texts name, and the checks that need the whole job. */
 static int resolve(qkperf_job *j, char *err, size_t len)
 {
@@ -306,8 +372,10 @@ static int resolve(qkperf_job *j, char *err, size_t len)
         qkperf_known_ops(known, sizeof known, "-k ");
         return snprintf(err, len, "no op given: use %s", known), -1;
     }
-    if (qkperf_parse_variants(j->op, j->variants_text ? j->variants_text : "all", j->variants,
-                              QKPERF_MAX_LIST, &j->nv, err, len))
+    if (load_libs(j, err, len) ||
+        qkperf_parse_variants(j->op, j->variants_text ? j->variants_text : "all", j->variants,
+                              QKPERF_MAX_LIST, &j->nv, err, len) ||
+        expand_libs(j, err, len))
         return -1;
     const char *items[QKPERF_MAX_LIST + 1];
     if (list_opt(j, j->sizes_text ? j->sizes_text : default_size(j->op), items, "size", err, len))
