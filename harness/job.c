@@ -642,7 +642,9 @@ int qkperf_job_measure_rounds(qkperf_job *j, qkperf_results *res)
         ro.samples = j->ro.samples / j->rounds + (round < j->ro.samples % j->rounds);
         for (size_t s = 0; s < j->ns; s++)
             for (size_t i = 0; i < j->nv; i++) {
-                const qk_variant *v = j->variants[i];
+                /* alternate: every other round in reverse order, so no
+                 * variant always runs first (A/B: no order effect) */
+                const qk_variant *v = j->variants[j->alternate && round % 2 ? j->nv - 1 - i : i];
                 char err[512];
                 if (qk_variant_runnable(v) &&
                     qkperf_measure(&ro, j->op, v, j->dims[s], j->sizes[s], res, err, sizeof err)) {

@@ -73,6 +73,7 @@ typedef struct qkperf_job {
     int use_sim, use_static; /* --source includes sim / static */
     const char *mcpu;        /* --mcpu for the static source */
     unsigned sample_count;   /* in-context samples per variant and size, all rounds */
+    int alternate;           /* odd rounds measure the variants in reverse order */
     unsigned runs;           /* --runs K: K fresh processes (0 or 1: this one) */
     int argc;                /* the command line, re-run by each of the K runs */
     char **argv;
