@@ -307,8 +307,8 @@ static int lost_records(FILE *f, const qkperf_results *old, const qkperf_results
 static int judge(qkperf_deltas *ds, const qkperf_results *old, const qkperf_results *new_,
                  const qkperf_compare_opts *o, const qkperf_results *noise, size_t *calibrated)
 {
-    double *p = malloc((ds->n ? ds->n : 1) * sizeof *p),
-           *adj = malloc((ds->n ? ds->n : 1) * sizeof *adj);
+    size_t cap = ds->n ? ds->n : 1;
+    double *p = calloc(cap, sizeof *p), *adj = calloc(cap, sizeof *adj);
     size_t m = 0;
     for (size_t i = 0; p && adj && i < ds->n; i++)
         if (selected(o, ds->d[i].phase, ds->d[i].metric))

@@ -336,7 +336,8 @@ static int expand_libs(qkperf_job *j, char *err, size_t len)
         return 0;
     const qk_variant *in[QKPERF_MAX_LIST];
     size_t n = j->nv;
-    memcpy(in, j->variants, n * sizeof *in);
+    for (size_t i = 0; i < n; i++)
+        in[i] = j->variants[i];
     j->nv = 0;
     for (size_t i = 0; i < n; i++) {
         int own = !qkperf_lib_prefix(in[i]->name);

@@ -311,6 +311,10 @@ static const qk_op *own_op(const qk_module *m, const char *name)
     return NULL;
 }
 
+/* The modules of other builds, kept for the life of the process. */
+static qk_module *kept[16];
+static size_t nkept;
+
 int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size_t len)
 {
     ensure_builtin();
@@ -324,6 +328,8 @@ int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size
         if (!strcmp(reg.variants[i].m->name, prefix))
             return snprintf(err, len, "library name '%s' is already taken", prefix), -1;
     size_t nv = count_of((const void *const *)m->variants);
+    if (nv == 0 || nkept == sizeof kept / sizeof kept[0])
+        return snprintf(err, len, "%s: no variants, or too many libraries", prefix), -1;
     for (size_t i = 0; i < nv; i++) {
         const qk_variant *v = m->variants[i];
         const qk_op *here = qk_find_op(v->op), *there = own_op(m, v->op);
@@ -339,14 +345,17 @@ int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size
     /* Kept for the life of the process, as registered modules are. */
     qk_module *wrap = calloc(1, sizeof *wrap);
     qk_variant *vs = calloc(nv + 1, sizeof *vs);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    const qk_variant **vp = calloc(nv + 1, sizeof *vp);
     char *names = calloc(nv + 1, 128);
     char *mname = strdup(prefix);
-    variant_entry *grown = wrap && vs && names && mname
+    variant_entry *grown = wrap && vs && vp && names && mname
                                ? realloc(reg.variants, (reg.nvariants + nv + 1) * sizeof *grown)
                                : NULL;
     if (!grown) {
         free(wrap);
         free(vs);
+        free(vp);
         free(names);
         free(mname);
         return snprintf(err, len, "%s: out of memory", prefix), -1;
@@ -355,12 +364,14 @@ int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size
     *wrap = *m;
     wrap->name = mname;
     wrap->ops = NULL;
-    wrap->variants = NULL;
     for (size_t i = 0; i < nv; i++) {
         vs[i] = *m->variants[i];
         snprintf(names + 128 * i, 128, "%s:%s", prefix, m->variants[i]->name);
         vs[i].name = names + 128 * i;
+        vp[i] = &vs[i];
         reg.variants[reg.nvariants++] = (variant_entry){&vs[i], wrap};
     }
+    wrap->variants = vp;
+    kept[nkept++] = wrap;
     return 0;
 }
