@@ -70,7 +70,7 @@ static int compare_sides(qkperf_job *j, const qkperf_results *res, const char *a
     int improved = 0;
     o.improved = &improved;
     FILE *t = qkperf_job_text(j);
-    fprintf(t, "A/B in one process: old = %s, new = %s, interleaved\n", a, b);
+    fprintf(t, "A/B: old = %s, new = %s, interleaved in each process\n", a, b);
     int n = qkperf_compare_print(t, &old, &new_, &o, "old", "new", err, sizeof err);
     if (n < 0)
         fprintf(stderr, "qkperf: %s\n", err);
