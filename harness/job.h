@@ -16,31 +16,31 @@
 #include "runner.h"
 
 /* The job options' lines of `qkperf run|ladder|sweep --help`. */
-#define QKPERF_JOB_OPTIONS_HELP                                                              \
-    "  -k, --op OP             dequantize, gemv or gemv-i8\n"                                \
-    "  -v, --variant LIST      variants, comma-separated, or all (default)\n"                \
-    "  -s, --size LIST         N for dequantize, ROWSxCOLS for gemv; comma-separated\n"      \
-    "  -g, --groups LIST       hardware event groups (default CYCLES; none: no hw)\n"        \
-    "  -e, --events LIST       ad-hoc libpfm4 events, counted beside the groups\n"           \
-    "      --groups-dir DIR    the user's own groups, searched first (repeatable)\n"         \
-    "      --source LIST       among tsc, sw, hw, sim, static, sample\n"                     \
-    "                          (default tsc,sw,hw,sample)\n"                                 \
-    "      --sample-count N    in-context samples per variant and size (default 2500)\n"     \
-    "      --sample-rate HZ    in-context sampling clock per thread (default 4000)\n"        \
-    "      --mcpu CPU          llvm-mca CPU model for the static source\n"                   \
-    "  -n, --samples N         samples per region (default 11)\n"                            \
-    "      --rounds N          take them in N interleaved rounds\n"                          \
-    "      --runs K            in K fresh processes: run-to-run variance in the verdicts\n"  \
-    "      --lib NAME=PATH     also another libqk256 build; its variants are NAME:VARIANT\n" \
-    "      --seed N            input seed (default 1)\n"                                     \
-    "      --cpu N             pin to CPU N\n"                                               \
-    "      --warmup MS         warm-up per region (default 20)\n"                            \
-    "      --no-staged         the fused kernel only\n"                                      \
-    "      --no-sw             no software events\n"                                         \
-    "      --format FMT        table, json or csv\n"                                         \
-    "  -o, --output FILE       write the document atomically (- : standard output)\n"        \
-    "      --band KIND=F,...   noise bands: instructions, cycles, time, other\n"             \
-    "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                      \
+#define QKPERF_JOB_OPTIONS_HELP                                                          \
+    "  -k, --op OP             dequantize, gemv or gemv-i8\n"                            \
+    "  -v, --variant LIST      variants, comma-separated, or all (default)\n"            \
+    "  -s, --size LIST         N for dequantize, ROWSxCOLS for gemv; comma-separated\n"  \
+    "  -g, --groups LIST       hardware event groups (default CYCLES; none: no hw)\n"    \
+    "  -e, --events LIST       ad-hoc libpfm4 events, counted beside the groups\n"       \
+    "      --groups-dir DIR    the user's own groups, searched first (repeatable)\n"     \
+    "      --source LIST       among tsc, sw, hw, sim, static, sample\n"                 \
+    "                          (default tsc,sw,hw,sample)\n"                             \
+    "      --sample-count N    in-context samples per variant and size (default 2500)\n" \
+    "      --sample-rate HZ    in-context sampling clock per thread (default 4000)\n"    \
+    "      --mcpu CPU          llvm-mca CPU model for the static source\n"               \
+    "  -n, --samples N         samples per region (default 11)\n"                        \
+    "      --rounds N          take them in N interleaved rounds\n"                      \
+    "      --runs K            in K fresh processes (run-to-run variance)\n"             \
+    "      --lib NAME=PATH     another libqk256 build; variants NAME:VARIANT\n"          \
+    "      --seed N            input seed (default 1)\n"                                 \
+    "      --cpu N             pin to CPU N\n"                                           \
+    "      --warmup MS         warm-up per region (default 20)\n"                        \
+    "      --no-staged         the fused kernel only\n"                                  \
+    "      --no-sw             no software events\n"                                     \
+    "      --format FMT        table, json or csv\n"                                     \
+    "  -o, --output FILE       write the document atomically (- : standard output)\n"    \
+    "      --band KIND=F,...   noise bands: instructions, cycles, time, other\n"         \
+    "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                  \
     "  -q, --quiet             no progress line\n"
 
 #define QKPERF_MAX_LIBS 4
