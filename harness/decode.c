@@ -79,6 +79,7 @@ typedef struct dmodel {
     float *scales, *x0, *buf[NBUF]; /* B_K, B_V inside B_Q's block, B_U inside B_G's */
     int fused;                      /* calls as fused_calls, else one per matrix */
     double weight_bytes;            /* packed + scales, per token */
+    qk256_repacked **rep;           /* gemv-i8/repacked: [layer * NMAT + first matrix of a call] */
 } dmodel;
 
 static uint64_t splitmix(uint64_t *s)
@@ -145,6 +146,10 @@ static void *alloc_huge(size_t bytes)
 
 static void model_free(dmodel *m)
 {
+    if (m->rep)
+        for (size_t i = 0; i < (size_t)m->layers * NMAT; i++)
+            qk256_repacked_free(m->rep[i]);
+    free(m->rep);
     free(m->packed);
     free(m->scales);
     free(m->x0);
@@ -211,8 +216,12 @@ typedef struct dvariant {
     char label[48];   /* "gemv-i8/avx512-vnni", or QKPERF_DECODE_WEIGHTS_READ */
     const char *name; /* the library's name */
     int i8, runnable;
-    int read; /* the weights read: loads only, no arithmetic */
+    int read;     /* the weights read: loads only, no arithmetic */
+    int repacked; /* QKPERF_DECODE_REPACKED: qk256_gemv_i8_repacked */
 } dvariant;
+
+static const dvariant repacked_variant = {
+    .label = QKPERF_DECODE_REPACKED, .name = "repacked", .i8 = 1, .runnable = 1, .repacked = 1};
 
 static void known_variants(char *buf, size_t cap)
 {
@@ -221,6 +230,8 @@ static void known_variants(char *buf, size_t cap)
     for (size_t o = 0; o < 2; o++)
         for (const char *const *v = qk256_variant_names(dec_ops[o]); v && *v && k < cap; v++)
             k += (size_t)snprintf(buf + k, cap - k, "%s%s/%s", k ? ", " : "", dec_ops[o], *v);
+    if (k < cap)
+        snprintf(buf + k, cap - k, ", %s", QKPERF_DECODE_REPACKED);
 }
 
 static void set_variant(dvariant *d, size_t op, const char *name)
@@ -230,6 +241,7 @@ static void set_variant(dvariant *d, size_t op, const char *name)
     d->i8 = op == 1;
     d->runnable = qk256_variant_supported(dec_ops[op], name) == 1;
     d->read = 0; /* a kernel, not the weights read */
+    d->repacked = 0;
 }
 
 /* "OP/NAME", or a NAME only one op has. 0 or -1 with err. */
@@ -237,6 +249,10 @@ static int resolve_one(const char *item, dvariant *d, char *err, size_t len)
 {
     const char *slash = strchr(item, '/');
     size_t found = 0, first = 0;
+    if (!strcmp(item, QKPERF_DECODE_REPACKED) || !strcmp(item, "repacked")) {
+        *d = repacked_variant;
+        return 0;
+    }
     for (size_t o = 0; o < 2; o++) {
         const char *name = item;
         if (slash) {
@@ -290,6 +306,7 @@ static int resolve_kernels(const char *text, dvariant *dv, size_t *n, char *err,
                 set_variant(&d, o, *v);
                 add_unique(dv, n, &d);
             }
+        add_unique(dv, n, &repacked_variant);
         return 0;
     }
     char *storage;
@@ -350,8 +367,9 @@ static int run_step(const dvariant *d, dmodel *m, unsigned layer, int k, int n, 
         qk256_kernel_module()->parallel_rows(rows, rows * cols, read_rows, &j);
         return 0;
     }
-    int rc = d->i8 ? qk256_gemv_i8_variant(d->name, y, p, rb, s, x, rows, cols, NULL)
-                   : qk256_gemv_variant(d->name, y, p, rb, s, x, rows, cols, NULL);
+    int rc = d->repacked ? qk256_gemv_i8_repacked(y, m->rep[layer * NMAT + (unsigned)k], x)
+             : d->i8     ? qk256_gemv_i8_variant(d->name, y, p, rb, s, x, rows, cols, NULL)
+                         : qk256_gemv_variant(d->name, y, p, rb, s, x, rows, cols, NULL);
     if (rc != QK256_OK) {
         char names[32] = "";
         for (int i = k; i < k + n; i++)
@@ -584,6 +602,48 @@ static int record_reads(qkperf_results *res, const char *size, const double *mem
     return 0;
 }
 
+/* gemv-i8/repacked: the weights of every call (fused or not) repacked once
+ * with qk256_repack_i8, before the tokens and timed apart from them: a
+ * series "repack time" (one sample, ns), config.repack_* and a note. 0, or
+ * 1 with err. */
+static int repack_model(dmodel *m, const char *size, qkperf_results *res, char *err, size_t len)
+{
+    m->rep = calloc((size_t)m->layers * NMAT, sizeof *m->rep);
+    if (!m->rep)
+        return snprintf(err, len, "cannot allocate the repacked weights' handles"), 1;
+    int calls = m->fused ? NFUSED : NMAT;
+    double bytes = 0;
+    uint64_t t0 = qkperf_tsc_now();
+    for (unsigned l = 0; l < m->layers; l++)
+        for (int c = 0; c < calls; c++) {
+            int k = m->fused ? fused_calls[c].first : c, n = m->fused ? fused_calls[c].n : 1;
+            size_t rows = 0, cols = m->cols[k], rb = qk256_row_bytes(cols);
+            for (int i = k; i < k + n; i++)
+                rows += m->rows[i];
+            qk256_repacked **h = &m->rep[l * NMAT + (unsigned)k];
+            int rc =
+                qk256_repack_i8(h, m->packed + l * m->layer_bytes + m->moff[k], rb,
+                                m->scales + l * m->layer_scales + m->soff[k], rows, cols, NULL);
+            if (rc != QK256_OK)
+                return snprintf(err, len, "%s: repacking layer %u (%zux%zu): %s",
+                                QKPERF_DECODE_REPACKED, l, rows, cols, qk256_strerror(rc)),
+                       1;
+            bytes += (double)qk256_repacked_bytes(*h);
+        }
+    double ns = qkperf_tsc_to_ns(qkperf_tsc_stop() - t0);
+    const char *by = qk256_repacked_variant(m->rep[0]);
+    json_object_update_new(res->config, json_pack("{s:f,s:f,s:s}", "repack_ns", ns,
+                                                  "repacked_bytes", bytes, "repack_variant", by));
+    qkperf_results_note(res,
+                        "%s: the weights repacked once (qk256_repack_i8) for %s before the "
+                        "tokens, on one thread: %.1f ms for %.1f MB, not in the per-token "
+                        "times (series \"repack time\")",
+                        QKPERF_DECODE_REPACKED, by, ns / 1e6, bytes / 1e6);
+    if (add_series(res, QKPERF_DECODE_REPACKED, size, "repack time", "ns", &ns, 1, NULL))
+        return snprintf(err, len, "out of memory adding the repack time"), 1;
+    return 0;
+}
+
 static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t nv, double mem_Bps,
                          qkperf_results *res, char *err, size_t len)
 {
@@ -603,6 +663,11 @@ static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t
     snprintf(size, sizeof size, "bitnet-b1.58-2b4t-%uL", o->layers);
     if (o->shape_div > 1)
         snprintf(size + strlen(size), sizeof size - strlen(size), "-div%u", o->shape_div);
+    for (size_t i = 0; i < nv; i++)
+        if (dv[i].repacked && repack_model(&m, size, res, err, len)) {
+            model_free(&m);
+            return 1;
+        }
     double *ns = malloc((nv + 1) * o->tokens * sizeof *ns), *mem = ns ? ns + nv * o->tokens : NULL;
     char why[256] = "";
     int threads = qk256_get_threads();

@@ -43,9 +43,17 @@ enum { QKPERF_DECODE_LAYERS = 30 }; /* BitNet b1.58 2B4T */
  * this call structure, measured next to it. */
 #define QKPERF_DECODE_WEIGHTS_READ "weights read"
 
+/* The variant name of the int8 gemv on weights repacked once into the
+ * decode layout of libqk256 (qk256_repack_i8, qk256_gemv_i8_repacked):
+ * the repack runs before the tokens and is timed apart ("repack time", ns,
+ * one sample, and a note); its tokens are timed like any kernel's. It is
+ * among the defaults and "all". */
+#define QKPERF_DECODE_REPACKED "gemv-i8/repacked"
+
 typedef struct qkperf_decode_opts {
     const char *variants; /* "all", a comma list, or NULL: the plain
-                             functions' choices for gemv and gemv-i8 */
+                             functions' choices for gemv and gemv-i8, and
+                             gemv-i8/repacked */
     int threads;          /* qk256_set_threads value; 0 = every online CPU */
     unsigned tokens;      /* timed tokens per variant (>= 1) */
     unsigned warmup;      /* untimed tokens per variant first */

@@ -634,6 +634,18 @@ int qkperf_job_measure_rounds(qkperf_job *j, qkperf_results *res)
             qkperf_results_note(res, "%s %s skipped: needs %s, this CPU has %s", j->op->name,
                                 j->variants[i]->name, qk_isa_names(j->variants[i]->isa),
                                 qk_isa_names(qk_cpu_isa()));
+    /* Every variant is checked against the reference at every size before
+     * anything is measured: a wrong one stops the job with nothing written. */
+    for (size_t s = 0; s < j->ns; s++)
+        for (size_t i = 0; i < j->nv; i++) {
+            char err[512];
+            if (qk_variant_runnable(j->variants[i]) &&
+                qkperf_check_variant(j->op, j->variants[i], j->dims[s], j->sizes[s], j->ro.seed,
+                                     err, sizeof err)) {
+                fprintf(stderr, "qkperf: %s\n", err);
+                return 1;
+            }
+        }
     /* Rounds spread each variant's samples over the whole run, so a noisy
      * stretch of time (a busy neighbour) hits every variant alike and the
      * ratios between them stay honest. */

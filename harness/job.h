@@ -41,7 +41,8 @@
     "  -o, --output FILE       write the document atomically (- : standard output)\n"    \
     "      --band KIND=F,...   noise bands: instructions, cycles, time, other\n"         \
     "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                  \
-    "  -q, --quiet             no progress line\n"
+    "  -q, --quiet             no progress line\n"                                       \
+    "      --plugin FILE.so    load a plugin's ops and variants (repeatable)\n"
 
 #define QKPERF_MAX_LIBS 4
 

@@ -20,8 +20,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <unistd.h>
 
 #include "mca.h"
+#include "plugin.h"
 #include "child.h"
 
 #define BEGIN_TAG "# LLVM-MCA-BEGIN "
@@ -361,6 +363,34 @@ static int read_folder(const char *prefix, asm_regions *rs, char *first, size_t 
     }
     free(list);
     return rc;
+}
+
+/* A plugin's variant: its marked asm is the file beside the plugin, the
+ * .so's name with .s (q8_0.so: q8_0.s). 1 with the path, else 0 and "". */
+static int plugin_asm(const qk_variant *v, char *path, size_t len)
+{
+    const char *so = qkperf_plugin_of_module(qk_variant_module(v));
+    *path = '\0';
+    if (!so)
+        return 0;
+    size_t n = strlen(so);
+    if (n > 3 && !strcmp(so + n - 3, ".so"))
+        n -= 3;
+    snprintf(path, len, "%.*s.s", (int)n, so);
+    return 1;
+}
+
+/* The regions "<prefix>..." of a plugin's asm file, when it is there. */
+static int read_shipped(const char *file, const char *prefix, asm_regions *rs, char *first,
+                        size_t flen, char *err, size_t len)
+{
+    char needle[160];
+    snprintf(needle, sizeof needle, BEGIN_TAG "%s", prefix);
+    *first = '\0';
+    if (access(file, R_OK) != 0 || !file_has(file, needle))
+        return 0;
+    snprintf(first, flen, "%s", file);
+    return read_regions(file, prefix, rs, err, len);
 }
 
 /* ---- narrowing a region to its inner loop ------------------------------ */
@@ -714,7 +744,7 @@ static int add_phases(const qk_op *op, const char *prefix, const qkperf_record *
 {
     for (unsigned p = 0; p < qk_phase_count(op); p++) {
         qkperf_record tmpl = *base;
-        char name[96], why[1400];
+        char name[192], why[1400];
         snprintf(tmpl.phase, sizeof tmpl.phase, "%s", op->phases[p]);
         snprintf(name, sizeof name, "%s%s", prefix, op->phases[p]);
         const qkperf_mca_region *r = find_figures(f, nf, name);
@@ -791,9 +821,14 @@ int qkperf_mca_measure(const qk_op *op, const qk_variant *v, const char *size, c
     asm_regions rs = {0};
     qkperf_mca_region *f = NULL;
     size_t nf = 0;
-    int rc = read_folder(prefix, &rs, path, sizeof path, err, len);
+    char shipped[1024];
+    int rc = plugin_asm(v, shipped, sizeof shipped)
+                 ? read_shipped(shipped, prefix, &rs, path, sizeof path, err, len)
+                 : read_folder(prefix, &rs, path, sizeof path, err, len);
     if (*path)
         snprintf(where, sizeof where, "%s", strrchr(path, '/') + 1);
+    else if (*shipped)
+        snprintf(where, sizeof where, "%s (the plugin's asm: cc -S -DQK_MCA_MARKERS)", shipped);
     else
         snprintf(where, sizeof where, "%s/*.s", mca_dir());
     if (rc == 0 && *path)

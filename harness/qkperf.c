@@ -11,6 +11,7 @@
 #include "calib.h"
 #include "cli.h"
 #include "cmd/commands.h"
+#include "plugin.h"
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -23,6 +24,17 @@ static void default_groups_path(void)
     struct stat st;
     if (!getenv("QKPERF_GROUPS") && stat(QKPERF_GROUPS_DIR, &st) != 0)
         setenv("QKPERF_GROUPS", QKPERF_SRC_GROUPS_DIR, 0);
+}
+
+/* The commands that take --plugin FILE.so (plugin.h): main loads the
+ * plugins before the command parses the rest of its options. */
+static int takes_plugins(const char *name)
+{
+    static const char *const names[] = {"list", "run", "ladder", "sweep", "review", "__sim-child"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i]))
+            return 1;
+    return 0;
 }
 
 static int list_commands(void)
@@ -75,5 +87,8 @@ int main(int argc, char **argv)
         return qkperf_usage_error("unknown command '%s' (try: qkperf --help)", argv[1]);
     if (c->usage && asks_help(argc - 1, argv + 1))
         return command_usage(c->name);
-    return c->run(argc - 1, argv + 1);
+    int cargc = argc - 1, rc;
+    if (takes_plugins(c->name) && (rc = qkperf_plugin_args(&cargc, argv + 1)))
+        return rc;
+    return c->run(cargc, argv + 1);
 }

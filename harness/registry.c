@@ -180,7 +180,7 @@ static int check_op(const qk_module *m, size_t i, char *err, size_t len)
 {
     const qk_op *op = m->ops[i];
     const char *name = op->name ? op->name : "(unnamed)";
-    const char *why = !good_name(op->name)                     ? "a name without ':'"
+    const char *why = !good_name(op->name)                     ? "a non-empty name without ':'"
                       : !op->create || !op->destroy            ? "create and destroy"
                       : !op->elements || !op->bytes            ? "elements and bytes"
                       : op->ndim < 1 || op->ndim > QK_MAX_DIMS ? "ndim 1 or 2"

@@ -569,9 +569,60 @@ static const char *ladder_size(const qkperf_results *r, const char *op, const ch
     return n ? sizes[n - 1] : NULL;
 }
 
+/* A review of plugins (qkperf review --plugin): config.plugin_ops. */
+static size_t plugin_ops(const qkperf_results *r, const char **out, size_t max)
+{
+    json_t *a = json_object_get(r->config, "plugin_ops");
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(a) && n < max; i++)
+        if (json_string_value(json_array_get(a, i)))
+            out[n++] = json_string_value(json_array_get(a, i));
+    return n;
+}
+
+/* The sections of each plugin op, at its ladder size: the review's
+ * headline, steps, order, phase and sweep tables for the user's kernels. */
+static void plugin_sections(FILE *f, const qkperf_results *r, const char *const *ops, size_t n)
+{
+    const char *sz[8][32], *ladder[8];
+    for (size_t k = 0; k < n; k++)
+        ladder[k] = ladder_size(r, ops[k], sz[k], sizes_of(r, ops[k], sz[k], 32));
+    fprintf(f, "## The plugins' ops\n\n");
+    for (size_t k = 0; k < n; k++)
+        if (ladder[k])
+            headline(f, r, ops[k], ladder[k], "(a plugin's op, its default size)");
+    fprintf(f, "\n");
+    for (size_t k = 0; k < n; k++)
+        if (ladder[k])
+            attribution(f, r, ops[k], ladder[k]);
+    for (size_t k = 0; k < n; k++)
+        order_check(f, r, ops[k]);
+    fprintf(f, "\n");
+    hw_section(f, r, ops, ladder, n);
+    for (size_t k = 0; k < n; k++)
+        if (ladder[k])
+            phase_table(f, r, ops[k], ladder[k]);
+    for (size_t k = 0; k < n; k++)
+        sweep_table(f, r, ops[k]);
+}
+
 int qkperf_review_report(FILE *f, const qkperf_results *r, const char *const *files,
                          const char *const *captions, const char *const *skipped)
 {
+    const char *pops[8];
+    size_t npo = plugin_ops(r, pops, 8);
+    if (npo) {
+        fprintf(f, "# Plugin kernel review\n\nMade by `qkperf review --plugin`. Every figure "
+                   "below is a median over samples measured in this one run; the raw samples are "
+                   "in [results.json](results.json), what could be counted here is in "
+                   "[probe.txt](probe.txt).\n\n");
+        machine(f, r);
+        sources(f, r);
+        plugin_sections(f, r, pops, npo);
+        plots(f, files, captions);
+        limits(f, r, skipped);
+        return 0;
+    }
     time_t now = time(NULL);
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));

@@ -21,6 +21,7 @@
 #include "job.h"
 #include "mca.h"
 #include "plot.h"
+#include "plugin.h"
 #include "probe.h"
 #include "review.h"
 #include "roofline.h"
@@ -244,10 +245,44 @@ void qkperf_review_opts_default(qkperf_review_opts *o)
     o->samples = 11;
 }
 
+/* With --plugin: steps 3 to 7 are the plugins' ops instead, each over its
+ * default size (the ladder size), sim and static there; no decode. */
+static int measure_plugins(const qkperf_review_opts *c, qkperf_results *res, const int n)
+{
+    qkperf_job jobs[QKPERF_MAX_LIST];
+    size_t nj = 0;
+    int rc = 0;
+    json_t *names = json_array(), *ladders = json_object();
+    memset(jobs, 0, sizeof jobs);
+    step(3, n, "the plugins' ops: every variant at the op's default size, per phase");
+    for (size_t i = 0; rc == 0 && i < qk_op_count() && nj < QKPERF_MAX_LIST; i++) {
+        const qk_op *op = qk_op_at(i);
+        if (!qkperf_plugin_of(op))
+            continue;
+        rc = measure_op(c, &jobs[nj], op->name, NULL, res);
+        json_array_append_new(names, json_string(op->name));
+        json_object_set_new(ladders, op->name, json_string(jobs[nj].sizes[0]));
+        nj++;
+    }
+    step(4, n, "(the gemv ops: libqk256's, not reviewed with --plugin)");
+    step(5, n, "(gemv-i8: not reviewed with --plugin)");
+    step(6, n, "(decode: not reviewed with --plugin)");
+    step(7, n, "sim (callgrind) and static (llvm-mca) at the ladder sizes");
+    for (size_t k = 0; rc == 0 && k < nj; k++)
+        ladder_models(&jobs[k], jobs[k].sizes[0], res);
+    json_object_set_new(res->config, "plugin_ops", names);
+    json_object_set_new(res->config, "ladder_sizes", ladders);
+    for (size_t k = 0; k < nj; k++)
+        qkperf_job_free(&jobs[k]);
+    return rc;
+}
+
 /* Steps 3 to 7: the three ops, decode, and the sim and static passes at the
  * ladder sizes. 0, 1, or 2. */
 static int measure(const qkperf_review_opts *c, qkperf_results *res, const int n)
 {
+    if (qkperf_plugin_count())
+        return measure_plugins(c, res, n);
     qkperf_job jobs[3];
     memset(jobs, 0, sizeof jobs); /* qkperf_job_free is safe on a zeroed job */
     step(3, n, "dequantize: every variant at every size, per phase");

@@ -529,12 +529,59 @@ static void note_disturbances(qkperf_results *res, const pass *p, const sampled 
 
 /* ---- one variant --------------------------------------------------------- */
 
-static int check_output(const qk_op *op, const qk_variant *v, const size_t *dim, uint64_t seed,
-                        char *err, size_t len)
+/* The first output of b outside tol of a's (the reference's), as
+ * |got - expected| / max(1, |expected|): its index, or n when none. */
+static size_t first_mismatch(const float *got, const float *want, size_t n, double tol)
+{
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]) / fmax(1.0, fabs((double)want[i]));
+        if (!(d <= tol))
+            return i;
+    }
+    return n;
+}
+
+/* v's fused output on a against the reference's on b (both from one seed). */
+static int compare_outputs(const qk_op *op, const qk_variant *v, const qk_variant *ref,
+                           const char *size, const void *b, const void *a, char *err, size_t len)
+{
+    double tol = op->tolerance > 0 ? op->tolerance : 1e-3;
+    size_t n = 0, nr = 0;
+    const float *got = op->output ? op->output(b, &n) : NULL;
+    const float *want = op->output ? op->output(a, &nr) : NULL;
+    if (got && want && n == nr) {
+        size_t i = first_mismatch(got, want, n, tol);
+        if (i == n)
+            return 0;
+        return snprintf(err, len,
+                        "%s %s at %s disagrees with its reference %s: first mismatch at "
+                        "index %zu: got %.9g, expected %.9g (tolerance %g); not measured",
+                        op->name, v->name, size, ref->name, i, (double)got[i], (double)want[i],
+                        tol),
+               -1;
+    }
+    double d = op->compare ? op->compare(b, a) : 0;
+    if (op->output && (!got || !want || n != nr))
+        return snprintf(err, len, "%s %s at %s: output() gave %zu values, the reference %zu",
+                        op->name, v->name, size, n, nr),
+               -1;
+    if (d <= tol)
+        return 0;
+    return snprintf(err, len, "%s %s: output differs from %s by %g (relative); not measured",
+                    op->name, v->name, ref->name, d),
+           -1;
+}
+
+int qkperf_check_variant(const qk_op *op, const qk_variant *v, const size_t *dim, const char *size,
+                         uint64_t seed, char *err, size_t len)
 {
     const qk_variant *ref = qk_reference_variant(op);
-    if (!op->compare || !ref || ref == v)
+    if ((!op->compare && !op->output) || !ref || ref == v)
         return 0;
+    if (!qk_variant_runnable(ref))
+        return snprintf(err, len, "%s %s: its reference %s needs %s, this CPU has %s", op->name,
+                        v->name, ref->name, qk_isa_names(ref->isa), qk_isa_names(qk_cpu_isa())),
+               -1;
     void *a = op->create(dim, seed), *b = op->create(dim, seed);
     int rc = 0;
     if (!a || !b) {
@@ -543,12 +590,7 @@ static int check_output(const qk_op *op, const qk_variant *v, const size_t *dim,
     } else {
         ref->fused(a);
         v->fused(b);
-        double d = op->compare(b, a);
-        if (!(d <= 1e-3)) {
-            snprintf(err, len, "%s %s: output differs from %s by %g (relative); not measured",
-                     op->name, v->name, ref->name, d);
-            rc = -1;
-        }
+        rc = compare_outputs(op, v, ref, size, b, a, err, len);
     }
     if (a)
         op->destroy(a);
@@ -681,7 +723,7 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
                    const size_t *dim, const char *size, qkperf_results *res, char *err,
                    size_t errlen)
 {
-    if (check_output(op, v, dim, o->seed, err, errlen))
+    if (qkperf_check_variant(op, v, dim, size, o->seed, err, errlen))
         return -1;
     void *ws = op->create(dim, o->seed);
     if (!ws) {

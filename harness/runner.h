@@ -43,6 +43,14 @@ void qkperf_run_opts_default(qkperf_run_opts *o);
  * in err. */
 int qkperf_runner_check_groups(const qkperf_run_opts *o, char *err, size_t errlen);
 
+/* The shared check every variant passes before it is measured: its fused
+ * output against the op's reference variant's, from workspaces of one
+ * dim and seed, by op->output (the first mismatch: index, got, expected)
+ * or else op->compare, within op->tolerance (0: 1e-3). 0 (agrees, or
+ * nothing to compare, or v is the reference), or -1 with one line in err. */
+int qkperf_check_variant(const qk_op *op, const qk_variant *v, const size_t *dim, const char *size,
+                         uint64_t seed, char *err, size_t len);
+
 /* Measure one variant at one size. The variant's fused output is first
  * checked against the op's reference variant (qk_reference_variant).
  * Appends records to res; 0, or -1 with one line in err. */

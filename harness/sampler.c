@@ -60,6 +60,8 @@ struct qkperf_sampler {
     qkperf_mapping *maps;
     size_t nmaps, capmaps;
     unsigned char *scratch;
+    uint64_t dither; /* xorshift state; 0 once PERF_EVENT_IOC_PERIOD failed */
+    size_t enables;
 };
 
 static long sys_open(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
@@ -182,6 +184,7 @@ static int attr_init(qkperf_sampler *s, const qkperf_sample_config *cfg)
                          : "cpu-clock");
     a->size = sizeof *a;
     a->sample_period = cfg->period ? cfg->period : QKPERF_SAMPLER_PERIOD;
+    s->dither = 0x9E3779B97F4A7C15ull ^ a->sample_period;
     a->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
     a->disabled = 1;
     a->inherit = 1;
@@ -485,8 +488,31 @@ static int sampler_ioctl_all(qkperf_sampler *s, unsigned long req)
     return rc;
 }
 
+/* Each enable draws a new period, uniform in [0.75, 1.25] x the period
+ * asked for: a kernel called in a loop whose call time divides the period
+ * would otherwise be sampled at the same few points of every call (the
+ * samples alias with the loop), and its phase shares would be biased. The
+ * mean period, and so the samples per second, stay as asked. */
+static void dither_period(qkperf_sampler *s)
+{
+    if (!s->dither || s->attr.freq || s->attr.sample_period < 8)
+        return;
+    s->dither ^= s->dither << 13;
+    s->dither ^= s->dither >> 7;
+    s->dither ^= s->dither << 17;
+    double u = (double)(s->dither >> 11) / 9007199254740992.0; /* [0, 1) */
+    uint64_t p = (uint64_t)((double)s->attr.sample_period * (0.75 + 0.5 * u));
+    for (size_t i = 0; i < s->nfds; i++)
+        if (ioctl(s->fds[i], PERF_EVENT_IOC_PERIOD, &p) != 0) {
+            s->dither = 0; /* this kernel or event cannot: keep the period fixed */
+            return;
+        }
+}
+
 int qkperf_sampler_enable(qkperf_sampler *s)
 {
+    dither_period(s);
+    s->enables++;
     return sampler_ioctl_all(s, PERF_EVENT_IOC_ENABLE);
 }
 
@@ -705,9 +731,10 @@ void qkperf_sampler_describe(const qkperf_sampler *s, char *buf, size_t len)
     else
         snprintf(who, sizeof who, "%zu thread%s", s->ntids, s->ntids == 1 ? "" : "s");
     snprintf(buf, len,
-             "%s every %llu %s, precise_ip %d, %s x %zu CPUs (%zu events), %zu ring buffers of "
+             "%s every %llu %s%s, precise_ip %d, %s x %zu CPUs (%zu events), %zu ring buffers of "
              "%zu pages",
              s->name, (unsigned long long)s->attr.sample_period, clock ? "ns" : "events",
+             s->dither && s->enables > 1 ? " on average (+-25% per chunk, against aliasing)" : "",
              s->precise, who, s->ncpus, s->nfds, s->ncpus, s->pages);
 }
 

@@ -33,6 +33,7 @@
 #include "runner.h"
 #include "sim.h"
 #include "child.h"
+#include "plugin.h"
 
 /* Events read from the dumps, in the order records are emitted. */
 static const char *const sim_events[] = {"Ir", "Dr", "Dw", "D1mr", "D1mw", "DLmr", "DLmw"};
@@ -226,7 +227,7 @@ static const char *sim_show_line(const char *line)
 typedef struct sim_args {
     char d1[80], ll[80], out[PATH_MAX + 64], seed[32], self[PATH_MAX];
     char fallback[300]; /* "" when the geometry is the host's */
-    char *argv[32];
+    char *argv[32 + 2 * QKPERF_MAX_PLUGINS];
 } sim_args;
 
 static void sim_build_argv(sim_args *a, const char *dir, const qk_op *op, const qk_variant *v,
@@ -260,6 +261,10 @@ static void sim_build_argv(sim_args *a, const char *dir, const qk_op *op, const 
                            a->seed};
     size_t n = sizeof fixed / sizeof fixed[0];
     memcpy(a->argv, fixed, sizeof fixed);
+    for (size_t i = 0; i < qkperf_plugin_count(); i++) { /* the child registers them too */
+        a->argv[n++] = "--plugin";
+        a->argv[n++] = (char *)qkperf_plugin_path(i);
+    }
     if (!staged)
         a->argv[n++] = "--no-staged";
     a->argv[n] = NULL;

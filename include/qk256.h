@@ -78,8 +78,17 @@ int qk256_gemv_variant(const char *variant, float *y, const uint8_t *packed, siz
  *
  *   y[r] = sx * sum_b scales[r*nb + b] * sum_{j in block b} lut[code(r,j)] * q[j]
  *
- * the inner sums exact (32-bit integers), the rest in float. Accurate to
- * 1e-4 relative (to max(1, |y|)) against that formula evaluated exactly.
+ * the inner sums d_b = sum_{j in block b} lut[code(r,j)] * q[j] exact
+ * (32-bit integers), the rest in floating point. The accuracy contract,
+ * the standard bound of a floating-point dot product: against that formula
+ * evaluated exactly (y_exact[r], from the same integers),
+ *
+ *   |y[r] - y_exact[r]| <= 1e-5 * sx * sum_b |scales[r*nb + b] * d_b|
+ *
+ * relative to the row's absolute block sum, not to |y|: a row whose block
+ * contributions cancel may have a large relative error (a kernel may scale
+ * and sum its blocks in float, as avx512-vnni-f32 does). A row whose every
+ * d_b is 0 gives exactly 0.
  * Against the float gemv the quantization adds, per row, at most
  *
  *   |y_i8[r] - y[r]| <= (sx / 2) * sum_j |lut[code(r,j)] * scales[r*nb + j/256]|
@@ -98,6 +107,45 @@ int qk256_gemv_i8(float *y, const uint8_t *packed, size_t row_stride, const floa
 int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed, size_t row_stride,
                           const float *scales, const float *x, size_t rows, size_t cols,
                           const float lut[4]);
+
+/*
+ * The decode layout: int8 gemv weights repacked once, at load, into the
+ * layout of the variant that runs them, for a model that multiplies the
+ * same weights by a new x every token. QK256 stays the interchange format
+ * (what files hold and every other call takes); the repacked weights are
+ * an opaque, private copy, valid until qk256_repacked_free.
+ *
+ * With avx512-vnni-f32 (this CPU runs it): tiles of 16 rows computed side
+ * by side, row l in lane l of every vector; per block of a tile the 16
+ * rows' scales of that block (64 bytes), then the 16 rows' packed bytes of
+ * it, dword-interleaved (vector s holds bytes 4s..4s+3 of each row), so
+ * the scales sit beside their blocks in one stream, no reduction is needed
+ * and the same bytes as the QK256 input (up to the last tile's padding to
+ * 16 rows). Elsewhere a plain QK256 copy (packed rows back to back, then
+ * the scales) that the default gemv-i8 variant runs. The copy is 64-byte
+ * aligned, from 2 MiB on with transparent huge pages advised.
+ *
+ * qk256_repack_i8 takes the arguments of qk256_gemv_i8 without y and x
+ * (the table is fixed at repack time: integers in [-64, 64], else
+ * QK256_E_UNSUPPORTED; scales NULL for all 1) and allocates the copy
+ * (QK256_E_NOMEM); QK256_E_INVAL for bad arguments or rows == 0 or
+ * cols == 0. qk256_gemv_i8_repacked(y, w, x) computes what
+ * qk256_gemv_i8(y, packed, ..., x, ...) does, within the same accuracy
+ * contract (a plain copy: the same bits), on the same thread pool, rows
+ * in groups of 16 (results do not depend on the thread count); x has the
+ * cols given at repack time.
+ * Thread-safe: any number of threads may run one repacked matrix at once.
+ */
+typedef struct qk256_repacked qk256_repacked;
+
+int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stride,
+                    const float *scales, size_t rows, size_t cols, const float lut[4]);
+int qk256_gemv_i8_repacked(float *y, const qk256_repacked *w, const float *x);
+/* Bytes of the copy; the variant that runs it ("avx512-vnni-f32", or the
+ * default gemv-i8 variant for a plain copy). NULL-safe: 0, NULL. */
+size_t qk256_repacked_bytes(const qk256_repacked *w);
+const char *qk256_repacked_variant(const qk256_repacked *w);
+void qk256_repacked_free(qk256_repacked *w);
 
 /* Threads the gemv functions use: 1 to 256, or 0 for every online CPU.
  * QK256_OK, or QK256_E_INVAL (the count is then unchanged). Waits for a

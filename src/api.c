@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "module.h"
 
@@ -127,6 +128,39 @@ static int gemv_checked(qk256_gemv_fn fn, float *y, const uint8_t *packed, size_
 
 enum { I8_STACK_BLOCKS = 32 };
 
+/* x quantized once in a kernel's layout, for one call: q on the caller's
+ * stack up to 8192 columns (8.3 KB: every matrix of a 2B model's decode),
+ * else from the heap. */
+typedef struct xq_buf {
+    _Alignas(64) int8_t q_stack[I8_STACK_BLOCKS * QK256_BLOCK];
+    int32_t sum_stack[I8_STACK_BLOCKS];
+    int8_t *q;
+    int32_t *sum;
+    qk256_xq xq;
+} xq_buf;
+
+static int xq_quantize(xq_buf *xb, const qk256_i8_layout *l, const float *x, size_t cols, size_t nb)
+{
+    int heap = nb > I8_STACK_BLOCKS;
+    xb->q = heap ? aligned_alloc(64, nb * QK256_BLOCK) : xb->q_stack;
+    xb->sum = heap ? malloc(nb * sizeof *xb->sum) : xb->sum_stack;
+    if (heap && (!xb->q || !xb->sum)) {
+        free(xb->q);
+        free(xb->sum);
+        return QK256_E_NOMEM;
+    }
+    xb->xq = (qk256_xq){xb->q, xb->sum, l->quantize(xb->q, xb->sum, x, cols, l->chunk)};
+    return QK256_OK;
+}
+
+static void xq_release(xq_buf *xb)
+{
+    if (xb->q != xb->q_stack) {
+        free(xb->q);
+        free(xb->sum);
+    }
+}
+
 /* gemv-i8: check, quantize x once (in the layout of the variant's kernel),
  * then split the rows like gemv. */
 static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *packed,
@@ -141,22 +175,12 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
     if (qk256_i8_lut_from(&t, lut ? lut : qk256_default_lut) != QK256_OK)
         return QK256_E_UNSUPPORTED;
     size_t nb = qk256_row_bytes(cols) / QK256_BLOCK_BYTES;
-    /* q on the stack up to 8192 columns (8.3 KB: every matrix of a 2B
-     * model's decode), else from the heap */
-    _Alignas(64) int8_t q_stack[I8_STACK_BLOCKS * QK256_BLOCK];
-    int32_t sum_stack[I8_STACK_BLOCKS];
-    int heap = nb > I8_STACK_BLOCKS;
-    int8_t *q = heap ? aligned_alloc(64, nb * QK256_BLOCK) : q_stack;
-    int32_t *sum = heap ? malloc(nb * sizeof *sum) : sum_stack;
-    if (heap && (!q || !sum)) {
-        free(q);
-        free(sum);
+    xq_buf xb;
+    if (xq_quantize(&xb, b->fn.i8.layout, x, cols, nb) != QK256_OK)
         return QK256_E_NOMEM;
-    }
-    qk256_xq xq = {q, sum, b->fn.i8.layout->quantize(q, sum, x, cols, b->fn.i8.layout->chunk)};
     gemv_job j = {.fn_i8 = b->fn.i8.kernel,
                   .t = &t,
-                  .xq = &xq,
+                  .xq = &xb.xq,
                   .y = y,
                   .packed = packed,
                   .row_stride = row_stride,
@@ -164,11 +188,157 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
                   .cols = cols,
                   .scales = scales};
     qk256_parallel_rows(rows, work_of(rows, cols), gemv_slice, &j);
-    if (heap) {
-        free(q);
-        free(sum);
-    }
+    xq_release(&xb);
     return QK256_OK;
+}
+
+/* ---- the decode layout (qk256_repack_i8) ------------------------------- */
+
+struct qk256_repacked {
+    size_t rows, cols, nb;
+    const qk256_builtin *b; /* the variant that runs it */
+    int tiled;              /* avx512-vnni-f32's tiles, else a plain QK256 copy */
+    qk256_i8_lut t;
+    uint8_t *mem;
+    size_t bytes;
+    const float *scales; /* plain: inside mem, after the rows */
+};
+
+/* The copy: 64-byte aligned; from 2 MiB on, on 2 MiB boundaries with
+ * transparent huge pages advised before the first touch (where THP is
+ * "madvise", the default of many distributions, 4 KiB pages would cost a
+ * streaming gemv a TLB miss every 4 KiB). */
+static uint8_t *alloc_weights(size_t bytes)
+{
+    enum { HUGE = 2u << 20 };
+    void *p = NULL;
+    if (bytes < HUGE)
+        return aligned_alloc(64, bytes);
+    size_t cap = (bytes + HUGE - 1) / HUGE * HUGE;
+    if (posix_memalign(&p, HUGE, cap))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, cap, MADV_HUGEPAGE); /* advice only */
+#endif
+    return p;
+}
+
+int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stride,
+                    const float *scales, size_t rows, size_t cols, const float lut[4])
+{
+    qk256_repacked w = {.rows = rows, .cols = cols};
+    float probe = 0.0f;
+    if (!out)
+        return QK256_E_INVAL;
+    *out = NULL;
+    if (rows == 0 || cols == 0 || !gemv_args_ok(&probe, packed, row_stride, &probe, rows, cols))
+        return QK256_E_INVAL;
+    if (qk256_i8_lut_from(&w.t, lut ? lut : qk256_default_lut) != QK256_OK)
+        return QK256_E_UNSUPPORTED;
+    size_t rb = qk256_row_bytes(cols), nb = rb / QK256_BLOCK_BYTES;
+    w.nb = nb;
+    w.b = qk256_builtin_find("gemv-i8", "avx512-vnni-f32");
+    w.tiled = w.b && qk256_builtin_runnable(w.b);
+    if (!w.tiled)
+        w.b = qk256_builtin_best("gemv-i8");
+    /* sizes: gemv_args_ok bounded rows * rb and rows * nb * 4 */
+    size_t ntiles = (rows + QK256_TILE_ROWS - 1) / QK256_TILE_ROWS, tile_bytes = 0;
+    if (w.tiled) {
+        if (__builtin_mul_overflow(nb, (size_t)QK256_TILE_BLOCK_BYTES, &tile_bytes) ||
+            __builtin_mul_overflow(ntiles, tile_bytes, &w.bytes))
+            return QK256_E_INVAL;
+    } else if (__builtin_mul_overflow(rows, rb + nb * sizeof(float), &w.bytes))
+        return QK256_E_INVAL;
+    w.mem = alloc_weights(w.bytes);
+    qk256_repacked *h = malloc(sizeof *h);
+    if (!w.mem || !h) {
+        free(w.mem);
+        free(h);
+        return QK256_E_NOMEM;
+    }
+    if (w.tiled) {
+        /* per tile and block: the 16 rows' scales, then vector s = dword s
+         * of the block of each row, written in order; rows past the
+         * matrix zero */
+        uint8_t *p = w.mem;
+        for (size_t r0 = 0; r0 < rows; r0 += QK256_TILE_ROWS) {
+            size_t n = rows - r0 < QK256_TILE_ROWS ? rows - r0 : QK256_TILE_ROWS;
+            for (size_t b = 0; b < nb; b++, p += QK256_TILE_BLOCK_BYTES) {
+                float *sc = (float *)(void *)p;
+                for (size_t l = 0; l < QK256_TILE_ROWS; l++)
+                    sc[l] = l >= n ? 0.0f : scales ? scales[(r0 + l) * nb + b] : 1.0f;
+                uint32_t *d = (uint32_t *)(void *)(p + 64);
+                for (size_t k = 0; k < QK256_BLOCK_BYTES / 4; k++)
+                    for (size_t l = 0; l < QK256_TILE_ROWS; l++, d++) {
+                        uint32_t v = 0;
+                        if (l < n)
+                            memcpy(&v,
+                                   packed + (r0 + l) * row_stride + b * QK256_BLOCK_BYTES + 4 * k,
+                                   4);
+                        *d = v;
+                    }
+            }
+        }
+    } else {
+        float *sc = (float *)(void *)(w.mem + rows * rb);
+        for (size_t r = 0; r < rows; r++)
+            memcpy(w.mem + r * rb, packed + r * row_stride, rb);
+        for (size_t i = 0; i < rows * nb; i++)
+            sc[i] = scales ? scales[i] : 1.0f;
+        w.scales = sc;
+    }
+    *h = w;
+    *out = h;
+    return QK256_OK;
+}
+
+typedef struct repacked_job {
+    const qk256_repacked *w;
+    const qk256_xq *xq;
+    float *y;
+} repacked_job;
+
+static void repacked_slice(void *ctx, size_t r0, size_t r1)
+{
+    const repacked_job *j = ctx;
+    const qk256_repacked *w = j->w;
+    size_t rb = w->nb * QK256_BLOCK_BYTES;
+    if (w->tiled)
+        qk256_i8_avx512_vnni_f32_tiles(j->y + r0, w->mem, w->nb, j->xq, r0, r1 - r0, &w->t);
+    else
+        w->b->fn.i8.kernel(j->y + r0, w->mem + r0 * rb, rb, w->scales + r0 * w->nb, j->xq, r1 - r0,
+                           w->cols, &w->t);
+}
+
+int qk256_gemv_i8_repacked(float *y, const qk256_repacked *w, const float *x)
+{
+    if (!y || !w || !x)
+        return QK256_E_INVAL;
+    xq_buf xb;
+    if (xq_quantize(&xb, w->b->fn.i8.layout, x, w->cols, w->nb) != QK256_OK)
+        return QK256_E_NOMEM;
+    repacked_job j = {w, &xb.xq, y};
+    qk256_parallel_rows(w->rows, work_of(w->rows, w->cols), repacked_slice, &j);
+    xq_release(&xb);
+    return QK256_OK;
+}
+
+size_t qk256_repacked_bytes(const qk256_repacked *w)
+{
+    return w ? w->bytes : 0;
+}
+
+const char *qk256_repacked_variant(const qk256_repacked *w)
+{
+    return w ? w->b->v.name : NULL;
+}
+
+void qk256_repacked_free(qk256_repacked *w)
+{
+    if (w) {
+        free(w->mem);
+        free(w);
+    }
 }
 
 int qk256_dequantize_variant(const char *variant, float *out, const uint8_t *packed,

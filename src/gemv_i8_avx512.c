@@ -30,6 +30,8 @@
  * and dot phases. Each row sums its blocks in the same order, so every
  * row's result is the same staged or fused, and for any thread count.
  */
+#include <string.h>
+
 #include "phases_avx512.h"
 #include "phases_i8.h"
 
@@ -134,42 +136,47 @@ QK_INLINE __m512i transpose_ctrl(void)
     return _mm512_loadu_si512(e);
 }
 
-static float quantize_x(int8_t *q, int32_t *sum, const float *x, size_t cols)
-{
-    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
-    __m512 m = _mm512_setzero_ps();
-    for (size_t j = 0; j < cols; j += 16)
-        m = _mm512_max_ps(m, _mm512_abs_ps(load_x16(x, cols, j)));
-    float amax = _mm512_reduce_max_ps(m);
-    const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-    const __m512i ctrl = transpose_ctrl();
-    for (size_t b = 0; b < nb; b++) {
-        QK_MCA_BEGIN("gemv-i8/avx512-vnni/quantize@16");
-        __m512i bsum = _mm512_setzero_si512();
-        int8_t *qb = q + b * QK256_BLOCK;
-        for (unsigned c = 0; c < 4; c++) {
-            size_t j0 = b * QK256_BLOCK + 64 * c;
-            __m128i p[4];
-            for (unsigned g = 0; g < 4; g++) {
-                __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(load_x16(x, cols, j0 + 16 * g), inv));
-                bsum = _mm512_add_epi32(bsum, v);
-                p[g] = _mm512_cvtepi32_epi8(v);
-            }
-            __m512i e = _mm512_inserti32x4(_mm512_castsi128_si512(p[0]), p[1], 1);
-            e = _mm512_inserti32x4(e, p[2], 2);
-            e = _mm512_inserti32x4(e, p[3], 3);
-            e = _mm512_permutexvar_epi8(ctrl, e);
-            int8_t *dst = qb + 16 * c; /* code k's 16 bytes go to dst + 64k */
-            _mm_storeu_si128((__m128i *)dst, _mm512_castsi512_si128(e));
-            _mm_storeu_si128((__m128i *)(dst + 64), _mm512_extracti32x4_epi32(e, 1));
-            _mm_storeu_si128((__m128i *)(dst + 128), _mm512_extracti32x4_epi32(e, 2));
-            _mm_storeu_si128((__m128i *)(dst + 192), _mm512_extracti32x4_epi32(e, 3));
-        }
-        sum[b] = _mm512_reduce_add_epi32(bsum);
-        QK_MCA_END("gemv-i8/avx512-vnni/quantize@16");
+/* quantize_x and its twin quantize_x_f32 (the same code under
+ * avx512-vnni-f32's llvm-mca region names). */
+#define QUANTIZE_X(fn, V)                                                                       \
+    static float fn(int8_t *q, int32_t *sum, const float *x, size_t cols)                       \
+    {                                                                                           \
+        size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;                                     \
+        __m512 m = _mm512_setzero_ps();                                                         \
+        for (size_t j = 0; j < cols; j += 16)                                                   \
+            m = _mm512_max_ps(m, _mm512_abs_ps(load_x16(x, cols, j)));                          \
+        float amax = _mm512_reduce_max_ps(m);                                                   \
+        const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);                  \
+        const __m512i ctrl = transpose_ctrl();                                                  \
+        for (size_t b = 0; b < nb; b++) {                                                       \
+            QK_MCA_BEGIN("gemv-i8/" V "/quantize@16");                                          \
+            __m512i bsum = _mm512_setzero_si512();                                              \
+            int8_t *qb = q + b * QK256_BLOCK;                                                   \
+            for (unsigned c = 0; c < 4; c++) {                                                  \
+                size_t j0 = b * QK256_BLOCK + 64 * c;                                           \
+                __m128i p[4];                                                                   \
+                for (unsigned g = 0; g < 4; g++) {                                              \
+                    __m512i v =                                                                 \
+                        _mm512_cvtps_epi32(_mm512_mul_ps(load_x16(x, cols, j0 + 16 * g), inv)); \
+                    bsum = _mm512_add_epi32(bsum, v);                                           \
+                    p[g] = _mm512_cvtepi32_epi8(v);                                             \
+                }                                                                               \
+                __m512i e = _mm512_inserti32x4(_mm512_castsi128_si512(p[0]), p[1], 1);          \
+                e = _mm512_inserti32x4(e, p[2], 2);                                             \
+                e = _mm512_inserti32x4(e, p[3], 3);                                             \
+                e = _mm512_permutexvar_epi8(ctrl, e);                                           \
+                int8_t *dst = qb + 16 * c; /* code k's 16 bytes go to dst + 64k */              \
+                _mm_storeu_si128((__m128i *)dst, _mm512_castsi512_si128(e));                    \
+                _mm_storeu_si128((__m128i *)(dst + 64), _mm512_extracti32x4_epi32(e, 1));       \
+                _mm_storeu_si128((__m128i *)(dst + 128), _mm512_extracti32x4_epi32(e, 2));      \
+                _mm_storeu_si128((__m128i *)(dst + 192), _mm512_extracti32x4_epi32(e, 3));      \
+            }                                                                                   \
+            sum[b] = _mm512_reduce_add_epi32(bsum);                                             \
+            QK_MCA_END("gemv-i8/" V "/quantize@16");                                            \
+        }                                                                                       \
+        return amax / 127.0f;                                                                   \
     }
-    return amax / 127.0f;
-}
+QUANTIZE_X(quantize_x, "avx512-vnni")
 
 float qk256_quantize_x_avx512(int8_t *q, int32_t *sum, const float *x, size_t cols, size_t chunk)
 {
@@ -248,58 +255,71 @@ static void vnni_quantize(void *ws)
     w->sx = quantize_x(w->xq, w->xsum, w->x, w->cols);
 }
 
+/* The staged memory, unpack and lut phases of avx512-vnni and
+ * avx512-vnni-f32 (the same blocks and loads), under each variant's
+ * llvm-mca region names. */
+
 /* memory: the kernel's loads, rows one at a time in memory order: each
  * block's packed bytes, its scale and its q. */
-static void vnni_memory(void *ws)
-{
-    qk256_ws *w = ws;
-    __m512i fold = _mm512_setzero_si512();
-    for (size_t r = 0; r < w->rows; r++)
-        for (size_t b = 0; b < w->nb; b++) {
-            QK_MCA_BEGIN("gemv-i8/avx512-vnni/memory@256");
-            __m512i q[4];
-            load_q(q, w->xq, b);
-            fold = _mm512_xor_si512(fold, load_block(qk256_ws_block(w, r, 0), b));
-            fold = _mm512_xor_si512(fold,
-                                    _mm512_castps_si512(_mm512_set1_ps(w->scales[r * w->nb + b])));
-            for (unsigned k = 0; k < 4; k++)
-                fold = _mm512_xor_si512(fold, q[k]);
-            QK_MCA_END("gemv-i8/avx512-vnni/memory@256");
-        }
-    w->sink = qk_fold_u64(
-        _mm256_xor_si256(_mm512_castsi512_si256(fold), _mm512_extracti64x4_epi64(fold, 1)));
-}
+#define STAGED_MEMORY(fn, V)                                                                     \
+    static void fn(void *ws)                                                                     \
+    {                                                                                            \
+        qk256_ws *w = ws;                                                                        \
+        __m512i fold = _mm512_setzero_si512();                                                   \
+        for (size_t r = 0; r < w->rows; r++)                                                     \
+            for (size_t b = 0; b < w->nb; b++) {                                                 \
+                QK_MCA_BEGIN("gemv-i8/" V "/memory@256");                                        \
+                __m512i q[4];                                                                    \
+                load_q(q, w->xq, b);                                                             \
+                fold = _mm512_xor_si512(fold, load_block(qk256_ws_block(w, r, 0), b));           \
+                fold = _mm512_xor_si512(                                                         \
+                    fold, _mm512_castps_si512(_mm512_set1_ps(w->scales[r * w->nb + b])));        \
+                for (unsigned k = 0; k < 4; k++)                                                 \
+                    fold = _mm512_xor_si512(fold, q[k]);                                         \
+                QK_MCA_END("gemv-i8/" V "/memory@256");                                          \
+            }                                                                                    \
+        w->sink = qk_fold_u64(                                                                   \
+            _mm256_xor_si256(_mm512_castsi512_si256(fold), _mm512_extracti64x4_epi64(fold, 1))); \
+    }
 
 /* unpack: per block the four index vectors the lookups read, v v u u
  * (piece k is looked up in tab_lo for even k, tab_hi for odd k). */
-static void vnni_unpack(void *ws)
-{
-    qk256_ws *w = ws;
-    for (size_t r = 0; r < w->rows; r++)
-        for (size_t b = 0; b < w->nb; b++) {
-            QK_MCA_BEGIN("gemv-i8/avx512-vnni/unpack@256");
-            uint8_t *codes = w->codes + qk256_ws_elem(w, r, b);
-            __m512i v = load_block(qk256_ws_block(w, r, 0), b), u = unpack_hi(v);
-            _mm512_storeu_si512(codes, v);
-            _mm512_storeu_si512(codes + 64, v);
-            _mm512_storeu_si512(codes + 128, u);
-            _mm512_storeu_si512(codes + 192, u);
-            QK_MCA_END("gemv-i8/avx512-vnni/unpack@256");
-        }
-}
-
-static void vnni_lut(void *ws)
-{
-    qk256_ws *w = ws;
-    const __m512i tlo = table_i8(&w->lut_i8, 0), thi = table_i8(&w->lut_i8, 2);
-    size_t n = w->rows * w->nb * QK256_BLOCK;
-    for (size_t i = 0; i < n; i += 128) {
-        QK_MCA_BEGIN("gemv-i8/avx512-vnni/lut@128");
-        _mm512_storeu_si512(w->wq + i, lut64(tlo, _mm512_loadu_si512(w->codes + i)));
-        _mm512_storeu_si512(w->wq + i + 64, lut64(thi, _mm512_loadu_si512(w->codes + i + 64)));
-        QK_MCA_END("gemv-i8/avx512-vnni/lut@128");
+#define STAGED_UNPACK(fn, V)                                                          \
+    static void fn(void *ws)                                                          \
+    {                                                                                 \
+        qk256_ws *w = ws;                                                             \
+        for (size_t r = 0; r < w->rows; r++)                                          \
+            for (size_t b = 0; b < w->nb; b++) {                                      \
+                QK_MCA_BEGIN("gemv-i8/" V "/unpack@256");                             \
+                uint8_t *codes = w->codes + qk256_ws_elem(w, r, b);                   \
+                __m512i v = load_block(qk256_ws_block(w, r, 0), b), u = unpack_hi(v); \
+                _mm512_storeu_si512(codes, v);                                        \
+                _mm512_storeu_si512(codes + 64, v);                                   \
+                _mm512_storeu_si512(codes + 128, u);                                  \
+                _mm512_storeu_si512(codes + 192, u);                                  \
+                QK_MCA_END("gemv-i8/" V "/unpack@256");                               \
+            }                                                                         \
     }
-}
+
+/* lut: the stored codes through the two tables. */
+#define STAGED_LUT(fn, V)                                                                 \
+    static void fn(void *ws)                                                              \
+    {                                                                                     \
+        qk256_ws *w = ws;                                                                 \
+        const __m512i tlo = table_i8(&w->lut_i8, 0), thi = table_i8(&w->lut_i8, 2);       \
+        size_t n = w->rows * w->nb * QK256_BLOCK;                                         \
+        for (size_t i = 0; i < n; i += 128) {                                             \
+            QK_MCA_BEGIN("gemv-i8/" V "/lut@128");                                        \
+            _mm512_storeu_si512(w->wq + i, lut64(tlo, _mm512_loadu_si512(w->codes + i))); \
+            _mm512_storeu_si512(w->wq + i + 64,                                           \
+                                lut64(thi, _mm512_loadu_si512(w->codes + i + 64)));       \
+            QK_MCA_END("gemv-i8/" V "/lut@128");                                          \
+        }                                                                                 \
+    }
+
+STAGED_MEMORY(vnni_memory, "avx512-vnni")
+STAGED_UNPACK(vnni_unpack, "avx512-vnni")
+STAGED_LUT(vnni_lut, "avx512-vnni")
 
 /* dot: the kernel's block sums and scaling, a row at a time in memory
  * order, over the stored weights, into ws->acc. */
@@ -349,3 +369,278 @@ QK_I8_PHASES(avx512_vnni, QK_PHASE(vnni_quantize, NULL, "qk256_quantize_x_avx512
              QK_PHASE(vnni_lut, NULL, "table_i8", "lut64"),
              QK_PHASE(vnni_dot, NULL, "dot64", "block_start", "scale_block", "scales_pd"),
              QK_PHASE(vnni_hsum, NULL, "fold4", "qk_i8_row_result"));
+
+/* ==== avx512-vnni-f32: float block scaling ============================== */
+
+/*
+ * The same blocks as avx512-vnni up to a block's 16 int32 lanes
+ * (block_dot); then, per group of 16 blocks of a row, the exact integer
+ * block sums d_b in one vector (an int32 reduction tree: pair_sum,
+ * quad_sum, oct_sum), converted once (exact: |d_b| <= 64 * 127 * 256 <
+ * 2^24) and FMA'd with the group's 16 block scales, one vector load, into
+ * 16 float lanes (scale_group); x's scale once per row (row_result_f32).
+ * The FMA's terms are exactly s_b * d_b, so the accuracy contract of
+ * qk256.h (1e-5 of the row's absolute block sum) holds with a wide margin:
+ * each lane sums nb/16 terms, then 16 lanes in 4 steps, an error of at most
+ * about (nb/16 + 6) * 2^-24 of that sum, under 1e-5 up to some 2600
+ * blocks. A row whose every d_b is 0 gives exactly 0.
+ *
+ * Per block and row: 1 load, 1 shift, 4 vpermb, 4 vpdpbusd as in
+ * avx512-vnni, then 15/16 int32 add and 30/16 shuffles of the tree and 1/8
+ * of a conversion and an FMA, where avx512-vnni spent a fold (extract +
+ * add), a conversion to double and a double FMA per block plus the
+ * conversion of its scale. The repacked weights of qk256_repack_i8 run
+ * on a kernel of their own below (16 rows side by side).
+ */
+enum { GROUP = 16 };
+
+/* dot: two blocks' 16 lanes -> 8 lanes, 2 per 128-bit chunk:
+ * [a0+a2, b0+b2, a1+a3, b1+b3] */
+QK_INLINE __m512i pair_sum(__m512i a, __m512i b)
+{
+    return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+}
+
+/* two pairs -> blocks 0..3 of them, one lane each per 128-bit chunk */
+QK_INLINE __m512i quad_sum(__m512i c, __m512i d)
+{
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(c, d), _mm512_unpackhi_epi64(c, d));
+}
+
+/* e, f (4 blocks each, per chunk) -> [e0+e1, e2+e3, f0+f1, f2+f3]; applied
+ * twice it leaves block i's whole sum in lane i */
+QK_INLINE __m512i oct_sum(__m512i e, __m512i f)
+{
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(e, f, 0x88), _mm512_shuffle_i32x4(e, f, 0xdd));
+}
+
+/* Block b0 + i of a row (zero past n blocks of the group). */
+QK_INLINE __m512i group_block(const uint8_t *row, const qk256_xq *x, size_t b0, unsigned i,
+                              size_t n, __m512i tlo, __m512i thi, const qk256_i8_lut *t)
+{
+    if (i >= n)
+        return _mm512_setzero_si512();
+    __m512i q[4];
+    size_t b = b0 + i;
+    load_q(q, x->q, b);
+    return block_dot(block_start(t, x->sum[b]), load_block(row, b), tlo, thi, q);
+}
+
+/* The exact sums of blocks [b0, b0 + n), n <= 16, in lanes 0..n-1 (0 past). */
+QK_INLINE __m512i group_sums(const uint8_t *row, const qk256_xq *x, size_t b0, size_t n,
+                             __m512i tlo, __m512i thi, const qk256_i8_lut *t)
+{
+#define B_(i) group_block(row, x, b0, i, n, tlo, thi, t)
+    __m512i e0 = quad_sum(pair_sum(B_(0), B_(1)), pair_sum(B_(2), B_(3)));
+    __m512i e1 = quad_sum(pair_sum(B_(4), B_(5)), pair_sum(B_(6), B_(7)));
+    __m512i g0 = oct_sum(e0, e1);
+    __m512i e2 = quad_sum(pair_sum(B_(8), B_(9)), pair_sum(B_(10), B_(11)));
+    __m512i e3 = quad_sum(pair_sum(B_(12), B_(13)), pair_sum(B_(14), B_(15)));
+#undef B_
+    return oct_sum(g0, oct_sum(e2, e3));
+}
+
+/* The group's 16 block scales (1 where scales is NULL, 0 past n). */
+QK_INLINE __m512 group_scales(const float *rs, size_t n)
+{
+    __mmask16 k = (__mmask16)(n >= GROUP ? 0xffff : (1u << n) - 1);
+    return rs ? _mm512_maskz_loadu_ps(k, rs) : _mm512_maskz_mov_ps(k, _mm512_set1_ps(1.0f));
+}
+
+/* scale: the 16 exact sums times their scales into the row's float lanes. */
+QK_INLINE __m512 scale_group(__m512 acc, __m512i d, __m512 sc)
+{
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc);
+}
+
+/* 16 lanes -> the 8 that ws->acc holds per row, then in a fixed order to
+ * one float, times sx. */
+QK_INLINE __m256 fold8_ps(__m512 a)
+{
+    return _mm256_add_ps(_mm512_castps512_ps256(a),
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+
+QK_INLINE float row_result_f32(__m256 a, float sx)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s) * sx;
+}
+
+/* One row: codes at row (block b at row + 64 b), its nb scales at rs
+ * (NULL: all 1). */
+QK_INLINE float gemv_row_f32(const uint8_t *row, const float *rs, const qk256_xq *x, size_t nb,
+                             __m512i tlo, __m512i thi, const qk256_i8_lut *t)
+{
+    __m512 acc = _mm512_setzero_ps();
+    size_t b0 = 0;
+    for (; b0 + GROUP <= nb; b0 += GROUP)
+        acc = scale_group(acc, group_sums(row, x, b0, GROUP, tlo, thi, t),
+                          group_scales(rs ? rs + b0 : NULL, GROUP));
+    if (b0 < nb)
+        acc = scale_group(acc, group_sums(row, x, b0, nb - b0, tlo, thi, t),
+                          group_scales(rs ? rs + b0 : NULL, nb - b0));
+    return row_result_f32(fold8_ps(acc), x->scale);
+}
+
+void qk256_i8_avx512_vnni_f32(float *y, const uint8_t *packed, size_t row_stride,
+                              const float *scales, const qk256_xq *x, size_t rows, size_t cols,
+                              const qk256_i8_lut *t)
+{
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
+    const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
+    for (size_t r = 0; r < rows; r++)
+        y[r] = gemv_row_f32(packed + r * row_stride, scales ? scales + r * nb : NULL, x, nb, tlo,
+                            thi, t);
+}
+
+/*
+ * The repacked weights (qk256_repack_i8, api.c): tiles of 16 rows, and in
+ * a tile, per block b, the 16 rows' scales of block b (64 bytes), then 16
+ * vectors of 64 bytes, vector s holding in its dword l the packed bytes
+ * 4s..4s+3 of block b of row l: 1088 bytes per block, in one stream.
+ *
+ * Lane l of every vector is then row l, so the 16 rows of a tile are
+ * computed side by side and a block's sum lands in its row's lane with
+ * no reduction at all: per vector the same shift and four vpermb as on a
+ * QK256 block, and four vpdpbusd whose q (the dword 64k + 4s of block b
+ * for code k, the same for all rows) is a broadcast memory operand. A
+ * block's 16 row sums (four chains, one per k, added) are converted once
+ * and FMA'd with the 16 rows' scales (one load); x's scale once per tile.
+ * Per block and row: 1/16 of a 64-byte load, 1 shift, 4 vpermb, 4
+ * vpdpbusd, and 1/16 of the scaling. The float sums run over at most 64
+ * blocks before they are added into a second accumulator, so the error is
+ * at most about (64 + nb/64) * 2^-24 of the row's absolute block sum: the
+ * contract of qk256.h up to some 6600 blocks.
+ */
+enum { INNER = 64 };
+
+QK_INLINE __m512i bcast_q(const int8_t *q)
+{
+    int32_t v;
+    memcpy(&v, q, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+/* The 16 rows' exact sums of block b of a tile (codes at p). */
+QK_INLINE __m512i tile_block(const uint8_t *p, const int8_t *qb, __m512i start, __m512i tlo,
+                             __m512i thi)
+{
+    __m512i a0 = start, a1 = _mm512_setzero_si512(), a2 = a1, a3 = a1;
+#pragma GCC unroll 16
+    for (unsigned s = 0; s < GROUP; s++) {
+        __m512i v = _mm512_load_si512(p + 64 * s), u = unpack_hi(v);
+        a0 = dot64(a0, lut64(tlo, v), bcast_q(qb + 4 * s));
+        a1 = dot64(a1, lut64(thi, v), bcast_q(qb + 64 + 4 * s));
+        a2 = dot64(a2, lut64(tlo, u), bcast_q(qb + 128 + 4 * s));
+        a3 = dot64(a3, lut64(thi, u), bcast_q(qb + 192 + 4 * s));
+    }
+    return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+}
+
+void qk256_i8_avx512_vnni_f32_tiles(float *y, const uint8_t *tiles, size_t nb, const qk256_xq *x,
+                                    size_t r0, size_t rows, const qk256_i8_lut *t)
+{
+    const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
+    const __m512 sx = _mm512_set1_ps(x->scale);
+    for (size_t r = r0; r < r0 + rows; r += GROUP) {
+        const uint8_t *tile = tiles + (r / GROUP) * nb * QK256_TILE_BLOCK_BYTES;
+        __m512 outer = _mm512_setzero_ps();
+        for (size_t b0 = 0; b0 < nb; b0 += INNER) {
+            size_t b1 = nb - b0 < INNER ? nb : b0 + INNER;
+            __m512 acc = _mm512_setzero_ps();
+            for (size_t b = b0; b < b1; b++) {
+                const uint8_t *p = tile + b * QK256_TILE_BLOCK_BYTES;
+                __m512i start = _mm512_set1_epi32(-t->bias * x->sum[b]);
+                __m512i d = tile_block(p + 64, x->q + b * QK256_BLOCK, start, tlo, thi);
+                acc = scale_group(acc, d, _mm512_load_ps((const float *)(const void *)p));
+            }
+            outer = _mm512_add_ps(outer, acc);
+        }
+        size_t n = r0 + rows - r < GROUP ? r0 + rows - r : GROUP;
+        _mm512_mask_storeu_ps(y + (r - r0), (__mmask16)((1u << n) - 1), _mm512_mul_ps(outer, sx));
+    }
+}
+
+/* ---- staged phases of avx512-vnni-f32 ---------------------------------- */
+
+/* quantize, memory, unpack and lut are avx512-vnni's (the same blocks, the
+ * same loads); dot is the kernel's group sums and scaling over the stored
+ * weights, a row at a time, into ws->acc; hsum the row's 8 float lanes. */
+
+/* The weights' 16 lanes of block b of row r, from ws->wq. */
+QK_INLINE __m512i staged_block(const qk256_ws *w, size_t r, size_t b, unsigned i, size_t n)
+{
+    if (i >= n)
+        return _mm512_setzero_si512();
+    const uint8_t *wq = w->wq + qk256_ws_elem(w, r, b + i);
+    __m512i q[4];
+    load_q(q, w->xq, b + i);
+    __m512i s = dot64(block_start(&w->lut_i8, w->xsum[b + i]), _mm512_loadu_si512(wq), q[0]);
+    s = dot64(s, _mm512_loadu_si512(wq + 64), q[1]);
+    s = dot64(s, _mm512_loadu_si512(wq + 128), q[2]);
+    return dot64(s, _mm512_loadu_si512(wq + 192), q[3]);
+}
+
+QK_INLINE __m512i staged_group(const qk256_ws *w, size_t r, size_t b0, size_t n)
+{
+#define B_(i) staged_block(w, r, b0, i, n)
+    __m512i e0 = quad_sum(pair_sum(B_(0), B_(1)), pair_sum(B_(2), B_(3)));
+    __m512i e1 = quad_sum(pair_sum(B_(4), B_(5)), pair_sum(B_(6), B_(7)));
+    __m512i g0 = oct_sum(e0, e1);
+    __m512i e2 = quad_sum(pair_sum(B_(8), B_(9)), pair_sum(B_(10), B_(11)));
+    __m512i e3 = quad_sum(pair_sum(B_(12), B_(13)), pair_sum(B_(14), B_(15)));
+#undef B_
+    return oct_sum(g0, oct_sum(e2, e3));
+}
+
+QUANTIZE_X(quantize_x_f32, "avx512-vnni-f32")
+STAGED_MEMORY(f32_memory, "avx512-vnni-f32")
+STAGED_UNPACK(f32_unpack, "avx512-vnni-f32")
+STAGED_LUT(f32_lut, "avx512-vnni-f32")
+
+static void f32_quantize(void *ws)
+{
+    qk256_ws *w = ws;
+    w->sx = quantize_x_f32(w->xq, w->xsum, w->x, w->cols);
+}
+
+static void f32_dot(void *ws)
+{
+    qk256_ws *w = ws;
+    for (size_t r = 0; r < w->rows; r++) {
+        const float *rs = w->scales + r * w->nb;
+        __m512 acc = _mm512_setzero_ps();
+        size_t b0 = 0;
+        for (; b0 + GROUP <= w->nb; b0 += GROUP) {
+            QK_MCA_BEGIN("gemv-i8/avx512-vnni-f32/dot@4096");
+            acc = scale_group(acc, staged_group(w, r, b0, GROUP), group_scales(rs + b0, GROUP));
+            QK_MCA_END("gemv-i8/avx512-vnni-f32/dot@4096");
+        }
+        if (b0 < w->nb)
+            acc = scale_group(acc, staged_group(w, r, b0, w->nb - b0),
+                              group_scales(rs + b0, w->nb - b0));
+        _mm256_storeu_ps(w->acc + r * QK_GV_ACC_LANES, fold8_ps(acc));
+    }
+}
+
+static void f32_hsum(void *ws)
+{
+    qk256_ws *w = ws;
+    for (size_t r = 0; r < w->rows; r++) {
+        QK_MCA_BEGIN("gemv-i8/avx512-vnni-f32/hsum");
+        w->out[r] = row_result_f32(_mm256_loadu_ps(w->acc + r * QK_GV_ACC_LANES), w->sx);
+        QK_MCA_END("gemv-i8/avx512-vnni-f32/hsum");
+    }
+}
+
+const qk256_i8_layout qk256_i8_avx512_vnni_f32_layout = {CHUNK, qk256_quantize_x_avx512};
+
+QK_I8_PHASES(avx512_vnni_f32, QK_PHASE(f32_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
+             QK_PHASE(f32_memory, NULL, "load_block", "load_q"),
+             QK_PHASE(f32_unpack, NULL, "unpack_hi"), QK_PHASE(f32_lut, NULL, "table_i8", "lut64"),
+             QK_PHASE(f32_dot, NULL, "dot64", "block_start", "pair_sum", "quad_sum", "oct_sum",
+                      "group_scales", "scale_group"),
+             QK_PHASE(f32_hsum, NULL, "fold8_ps", "row_result_f32"));

@@ -4,10 +4,9 @@
  *
  * A row's block sums are exact integers; each is multiplied by its float
  * block scale and accumulated in double, where the product is exact (24 +
- * 22 bits) and the sum all but exact. A float accumulator would lose ~1e-7
- * of the largest partial sum, and with a wide table (|lut| up to 64) the
- * partial sums can exceed the row's result by 10^3, which is more than the
- * 1e-4 the variants promise. The row keeps 4 double lanes (what ws->acc
+ * 22 bits) and the sum all but exact: more than the accuracy contract of
+ * qk256.h (1e-5 of the row's absolute block sum) asks, which a float sum
+ * of the block terms meets too (avx512-vnni-f32). The row keeps 4 double lanes (what ws->acc
  * holds per row in the staged dot phase, 32 bytes = QK_GV_ACC_LANES floats),
  * reduced here, rounded to float, then multiplied by sx.
  */

@@ -261,6 +261,16 @@ typedef struct qk256_i8_layout {
 #include "variants.def"
 #undef QK_VARIANT
 
+/* avx512-vnni-f32's kernel on the repacked weights of qk256_repack_i8:
+ * tiles of 16 rows, nb * QK256_TILE_BLOCK_BYTES bytes each; per block the
+ * 16 rows' scales of that block (64 bytes), then 16 vectors of 64 bytes,
+ * vector s holding in dword l the packed bytes 4s..4s+3 of the block of
+ * row l (gemv_i8_avx512.c). Rows [r0, r0 + rows), r0 a multiple of 16,
+ * into y[0, rows). The tiles 64-byte aligned. */
+enum { QK256_TILE_ROWS = 16, QK256_TILE_BLOCK_BYTES = 64 + 16 * QK256_BLOCK_BYTES };
+void qk256_i8_avx512_vnni_f32_tiles(float *y, const uint8_t *tiles, size_t nb, const qk256_xq *x,
+                                    size_t r0, size_t rows, const qk256_i8_lut *t);
+
 /* Rows [r0, r1) of a job, run by qk256_parallel_rows on some thread. */
 typedef void (*qk256_rows_job)(void *ctx, size_t r0, size_t r1);
 

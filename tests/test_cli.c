@@ -433,8 +433,9 @@ Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
  * option or for the value, never because the option is unknown. */
 Test(cli, every_command_has_help_that_matches_its_options, .timeout = 60)
 {
-    static const char *const cmds[] = {"probe",   "list", "run",      "ladder", "sweep",
-                                       "compare", "plot", "roofline", "decode", "review"};
+    static const char *const cmds[] = {"probe",  "list",    "run",     "ladder",
+                                       "sweep",  "compare", "plot",    "roofline",
+                                       "decode", "review",  "measure", "record"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char err[4096], args[512], want[64], *out = NULL;
         snprintf(args, sizeof args, "%s --help", cmds[i]);

@@ -184,6 +184,41 @@ Test(decode, float_and_int8_agree_on_the_final_activation, .timeout = 60)
     cr_log_info("int8 vs float %.4f, float vs scalar %.3g", e8, ef);
 }
 
+/* gemv-i8/repacked runs avx512-vnni-f32's tile kernel on the repacked
+ * weights (or, without its ISA, the default variant on a plain copy): the
+ * same final activation up to float rounding (and the int8 rounding of x
+ * it may flip); the repack is timed once, apart. */
+Test(decode, repacked_weights_give_the_int8_result, .timeout = 60)
+{
+    float rep[HIDDEN], i8[HIDDEN];
+    char iv[64];
+    final_output("gemv-i8/repacked", rep);
+    final_output(int8_default(iv, sizeof iv), i8);
+    double e = rel_l2(rep, i8, HIDDEN);
+    cr_expect_lt(e, 1e-3, "repacked vs %s: relative L2 error %.3g", iv, e);
+
+    qkperf_decode_opts o;
+    qkperf_results r;
+    char err[2048];
+    tiny(&o, "repacked");
+    with_roofline(&r);
+    cr_assert_eq(qkperf_decode_measure(&o, &r, err, sizeof err), 0, "%s", err);
+    const char *size = "bitnet-b1.58-2b4t-1L-div8";
+    const qkperf_record *t =
+        qkperf_results_find(&r, "decode", "gemv-i8/repacked", size, "total", "repack time");
+    cr_assert(t && t->counted && t->n == 1 && t->samples[0] > 0, "no repack time");
+    const qkperf_record *tok =
+        qkperf_results_find(&r, "decode", "gemv-i8/repacked", size, "total", "time");
+    cr_assert(tok && tok->n == 3, "no per-token times");
+    cr_expect_str_eq(json_string_value(json_object_get(r.config, "repack_variant")),
+                     qk256_default_variant("gemv-i8"));
+    /* the weights and scales, up to the padding of each call's last tile */
+    double w = json_real_value(json_object_get(r.config, "weight_bytes_per_token"));
+    double b = json_real_value(json_object_get(r.config, "repacked_bytes"));
+    cr_expect(b >= w && b < 1.1 * w, "repacked %g bytes for %g of weights", b, w);
+    qkperf_results_free(&r);
+}
+
 static void refused(const char *variants, const char *want, qkperf_decode_opts *o)
 {
     qkperf_results r;

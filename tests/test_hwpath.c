@@ -175,25 +175,32 @@ static const answer *find_answer(const char *folder, const char *group, const ch
     return NULL;
 }
 
-/* The median within rel; most samples within 5 x rel and every one within
- * 50%. A split group's metrics once paired samples of different passes and
- * scattered by 50% and more (0.004 to 0.075 for an exact 0.07). Combined
- * on one time base they keep the empty-region cost's jitter, and, on a
- * loaded machine, the test PMU's own: it counts wall-clock ticks, so a
- * thread preempted between the counters' enable and the region's first
- * TSC read counts ticks that time does not see (a real PMU stops a
- * thread's counters while it is off the CPU). */
+/* The median within rel; most samples within 5 x rel and all but one in
+ * ten (at least one) within 50%. A split group's metrics once paired samples of different passes
+ * and scattered by 50% and more (0.004 to 0.075 for an exact 0.07). Combined on one time base they
+ * keep the empty-region cost's jitter, and, on a loaded machine, the test PMU's own: it counts
+ * wall-clock ticks, so a thread preempted between the counters' enable and the region's first TSC
+ * read counts ticks that time does not see (a real PMU stops a thread's counters while it is off
+ * the CPU). */
 static void check_samples(const qkperf_record *x, double want, double rel, const char *what)
 {
     cr_assert(x->counted && x->n > 0, "%s: not counted: %s", what, x->why);
     cr_expect(fabs(x->median - want) <= rel * fabs(want), "%s: median %.6g, want %.6g", what,
               x->median, want);
-    size_t close = 0;
+    size_t close = 0, far = 0, worst = 0;
     for (size_t s = 0; s < x->n; s++) {
         close += fabs(x->samples[s] - want) <= 5 * rel * fabs(want);
-        cr_expect(fabs(x->samples[s] - want) <= 0.5 * fabs(want),
-                  "%s: sample %zu is %.6g, want %.6g", what, s, x->samples[s], want);
+        if (fabs(x->samples[s] - want) > 0.5 * fabs(want)) {
+            far++;
+            if (far == 1 || fabs(x->samples[s] - want) > fabs(x->samples[worst] - want))
+                worst = s;
+        }
     }
+    /* One preemption of the test PMU's wall-clock counting can take a
+     * sample of a split group that far; two in ten is a broken scaling. */
+    cr_expect_leq(far, x->n / 10 ? x->n / 10 : 1,
+                  "%s: %zu of %zu samples beyond 50%% (sample %zu is %.6g), want %.6g", what, far,
+                  x->n, worst, far ? x->samples[worst] : 0.0, want);
     cr_expect_gt(2 * close, x->n, "%s: only %zu of %zu samples within %.1f%% of %.6g", what, close,
                  x->n, 500 * rel, want);
 }
@@ -303,6 +310,30 @@ Test(hwpath, run_under_a_refusing_pmu_reads_na_with_the_reason)
     cr_assert_not_null(x);
     cr_expect(!x->counted && strstr(x->why, "not permitted (EACCES"), "IPC: %s", x->why);
     cr_expect(strstr(r.out, "n/a [1]") && strstr(r.out, "not permitted"), "%s", r.out);
+    qkperf_results_free(&res);
+}
+
+/* A plugin's kernel (make check's tests/plugins/q8_0.so) is counted like
+ * a built-in one: nothing in the hw path knows where a kernel comes from. */
+Test(hwpath, a_plugin_kernel_is_counted)
+{
+    static run r;
+    need_testpmu(&models[0]);
+    char so[PATH_MAX + 32];
+    snprintf(so, sizeof so, "%s/plugins/q8_0.so", tp_dir);
+    qkperf_results res;
+    qkperf_json(&r, "zen4", NOSET,
+                ARGS("run", "--plugin", so, "-k", "q8_0-dot", "-v", "scalar", "-s", "16x1024",
+                     "--no-staged", "--source", "tsc,hw", QUICK),
+                &res);
+    static const char *const metrics[] = {"cycles", "instructions", "IPC"};
+    for (size_t i = 0; i < 3; i++) {
+        const qkperf_record *x =
+            qkperf_results_find(&res, "q8_0-dot", "scalar", "16x1024", "total", metrics[i]);
+        cr_assert_not_null(x, "%s", metrics[i]);
+        cr_expect(x->counted && !strcmp(x->source, "hw") && x->samples[0] > 0, "%s: %s", metrics[i],
+                  x->why);
+    }
     qkperf_results_free(&res);
 }
 

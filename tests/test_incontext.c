@@ -96,9 +96,15 @@ static const char *const blocks_a[] = {"work_a", NULL}, *const blocks_b[] = {"wo
 static const qk_phase ic_phases[] = {{NULL, blocks_a, NULL}, {NULL, blocks_b, NULL}};
 static const qk_phase no_blocks[] = {{NULL, NULL, NULL}, {NULL, NULL, NULL}};
 
-static const qk_op ic_op = {"ic-test",  "1:3 inline work", ic_phase_names, 1,    ic_create,
-                            ic_destroy, ic_elements,       ic_bytes,       NULL, NULL,
-                            "20000"};
+static const qk_op ic_op = {.name = "ic-test",
+                            .summary = "1:3 inline work",
+                            .phases = ic_phase_names,
+                            .ndim = 1,
+                            .create = ic_create,
+                            .destroy = ic_destroy,
+                            .elements = ic_elements,
+                            .bytes = ic_bytes,
+                            .default_size = "20000"};
 static const qk_variant ic_one = {"ic-test", "one", "one thread", 0, ic_fused, ic_phases, NULL};
 static const qk_variant ic_two = {"ic-test", "two", "two threads", 0, ic_fused2, ic_phases, NULL};
 static const qk_variant ic_none = {"ic-test", "none", "no blocks", 0, ic_fused, no_blocks, NULL};

@@ -1,7 +1,8 @@
 /*
  * test_int8.c — gemv with int8 activations (qk256_gemv_i8): every runnable
- * variant against the quantization formula of qk256.h evaluated exactly
- * (in double, from the same integers), the quantization error against the
+ * variant against the accuracy contract of qk256.h (the formula evaluated
+ * exactly, in long double from the same integers; the error within 1e-5 of
+ * the row's absolute block sum), a row of heavy cancellation, the quantization error against the
  * float gemv within the documented bound, the tables it refuses, and its
  * arguments, errors and dispatch.
  */
@@ -77,6 +78,52 @@ static float quantize(const problem *p, int *q)
 #define EACH_I8(v) \
     for (const char *const *v##_p = qkt_runnable("gemv-i8"), *v; (v = *v##_p); v##_p++)
 
+/* d_b of row r: the exact integer dot of block b with q. */
+static long long block_dot(const problem *p, size_t r, size_t b, const int *q)
+{
+    long long d = 0;
+    for (size_t j = b * 256; j < p->cols && j < (b + 1) * 256; j++)
+        d += (long long)p->lut[code(p, r, j)] * q[j];
+    return d;
+}
+
+/* The contract of qk256.h: y_exact = sx * sum_b s_b d_b, exactly (long
+ * double holds each product of a float and a 22-bit integer exactly and
+ * sums them with 64-bit mantissas), and the bound 1e-5 * sx * sum_b
+ * |s_b d_b|. */
+typedef struct contract {
+    long double exact, bound;
+} contract;
+
+static contract row_contract(const problem *p, size_t r, const int *q, float sx)
+{
+    long double sum = 0, abs = 0;
+    for (size_t b = 0; b < p->nb; b++) {
+        long double t = (long double)p->scales[r * p->nb + b] * (long double)block_dot(p, r, b, q);
+        sum += t;
+        abs += fabsl(t);
+    }
+    return (contract){sum * sx, 1e-5L * abs * sx};
+}
+
+/* The largest |y - y_exact| / bound over the rows (0 for rows whose bound
+ * is 0 and whose y is exactly 0; inf where such a row is not). */
+static double expect_contract(const char *v, const problem *p, const int *q, float sx)
+{
+    double worst = 0.0;
+    for (size_t r = 0; r < p->rows; r++) {
+        contract c = row_contract(p, r, q, sx);
+        long double err = fabsl((long double)p->y[r] - c.exact);
+        double ratio = c.bound > 0 ? (double)(err / c.bound) : (err > 0 ? INFINITY : 0.0);
+        worst = fmax(worst, ratio);
+        cr_expect(err <= c.bound,
+                  "%s %zux%zu row %zu: %.9g, exact from quantized x %.9Lg: error %.3Lg > bound "
+                  "%.3Lg",
+                  v, p->rows, p->cols, r, p->y[r], c.exact, err, c.bound);
+    }
+    return worst;
+}
+
 static void expect_exact(const char *v, size_t rows, size_t cols, uint64_t seed, const float *lut)
 {
     problem p = make(rows, cols, seed, lut);
@@ -84,19 +131,12 @@ static void expect_exact(const char *v, size_t rows, size_t cols, uint64_t seed,
     float sx = quantize(&p, q);
     cr_assert_eq(qk256_gemv_i8_variant(v, p.y, p.packed, p.stride, p.scales, p.x, rows, cols, lut),
                  QK256_OK);
-    for (size_t r = 0; r < rows; r++) {
-        double want = 0.0;
-        for (size_t j = 0; j < cols; j++)
-            want += weight(&p, r, j) * q[j] * (double)sx;
-        double err = fabs(p.y[r] - want) / fmax(1.0, fabs(want));
-        cr_expect(err <= 1e-4, "%s %zux%zu row %zu: %g, exact from quantized x %g (rel %g)", v,
-                  rows, cols, r, p.y[r], want, err);
-    }
+    expect_contract(v, &p, q, sx);
     free(q);
     drop(&p);
 }
 
-Test(int8, every_variant_matches_the_formula_exactly)
+Test(int8, every_variant_within_the_accuracy_contract)
 {
     static const size_t shapes[][2] = {{1, 1},     {3, 255},   {5, 256},  {9, 300},
                                        {17, 1000}, {33, 2560}, {4, 6912}, {3, 8449}};
@@ -128,7 +168,10 @@ Test(int8, quantization_error_within_the_documented_bound)
             double wsum = 0.0;
             for (size_t j = 0; j < p.cols; j++)
                 wsum += fabs(weight(&p, r, j));
-            double bound = 0.5 * sx * wsum * (1.0 + 1e-5) + 1e-4 * fmax(1.0, fabs((double)yf[r]));
+            /* plus the accuracy contract's bound and the float gemv's rounding */
+            double bound = 0.5 * sx * wsum * (1.0 + 1e-5) +
+                           (double)row_contract(&p, r, q, sx).bound +
+                           1e-4 * fmax(1.0, fabs((double)yf[r]));
             double err = fabs((double)p.y[r] - yf[r]);
             worst = fmax(worst, err / bound);
             cr_expect(err <= bound, "%s cols %zu row %zu: |%g - %g| = %g > bound %g", v, p.cols, r,
@@ -140,6 +183,137 @@ Test(int8, quantization_error_within_the_documented_bound)
         free(yf);
         drop(&p);
     }
+}
+
+/*
+ * A row of heavy cancellation, in the wide table {-64, 64, 0, 17} with x
+ * all 1 (q = 127): block 2i is all +64 and block 2i+1 all -64, so each d_b
+ * is +-64 * 127 * 256, with scales a_i and a_i (1 + e_i), e_i ~ 1e-3: the
+ * pairs nearly cancel and y is about 1e-4 of the absolute block sum. Row 1
+ * holds the same blocks with every positive one first, so a left-to-right
+ * sum climbs to half the absolute sum before it falls back.
+ *
+ * The contract bounds the error there by 1e-5 * sx * sum_b |s_b d_b|,
+ * about a tenth of |y|: a result of 0 or of the wrong sign fails it (the
+ * bound is not vacuous). A float accumulation of the block terms in that
+ * order stays inside it, but breaks the previous contract (1e-4 of
+ * max(1, |y|)) on row 1; on row 1 an accumulation with a 16-bit mantissa
+ * (fp16's precision and a little more) breaks this one: the bound tells the
+ * two apart.
+ */
+enum { CANCEL_NB = 64 };
+
+static problem cancel_problem(void)
+{
+    problem p = make(2, CANCEL_NB * 256, 7, wide);
+    qk_rng rng = {99};
+    for (size_t j = 0; j < p.cols; j++)
+        p.x[j] = 1.0f;
+    for (size_t r = 0; r < 2; r++)
+        for (size_t b = 0; b < CANCEL_NB; b++) {
+            /* row 0: +, -, +, -...; row 1: 32 positive blocks, then 32 negative */
+            int pos = r == 0 ? b % 2 == 0 : b < CANCEL_NB / 2;
+            size_t pair = r == 0 ? b / 2 : b % (CANCEL_NB / 2);
+            /* code 1 (+64) is 0x55 per byte, code 0 (-64) is 0x00 */
+            memset(p.packed + r * p.stride + b * 64, pos ? 0x55 : 0x00, 64);
+            (void)pair;
+        }
+    float a[CANCEL_NB / 2], e[CANCEL_NB / 2];
+    for (size_t i = 0; i < CANCEL_NB / 2; i++) {
+        a[i] = qk_rng_float(&rng, 0.25f, 2.0f);
+        e[i] = qk_rng_float(&rng, -2e-3f, 2e-3f);
+    }
+    for (size_t r = 0; r < 2; r++)
+        for (size_t b = 0; b < CANCEL_NB; b++) {
+            int pos = r == 0 ? b % 2 == 0 : b < CANCEL_NB / 2;
+            size_t pair = r == 0 ? b / 2 : b % (CANCEL_NB / 2);
+            p.scales[r * p.nb + b] = pos ? a[pair] : a[pair] * (1.0f + e[pair]);
+        }
+    return p;
+}
+
+/* Row r's block terms s_b * d_b summed left to right in float (mant = 24)
+ * or rounded to `mant` mantissa bits after every step, times sx. */
+static double naive_sum(const problem *p, size_t r, const int *q, float sx, int mant)
+{
+    float acc = 0.0f;
+    for (size_t b = 0; b < p->nb; b++) {
+        volatile float t = p->scales[r * p->nb + b] * (float)block_dot(p, r, b, q);
+        acc += t;
+        if (mant < 24) {
+            int ex;
+            double m = frexp(acc, &ex);
+            acc = (float)ldexp(nearbyint(ldexp(m, mant)), ex - mant);
+        }
+    }
+    return (double)acc * sx;
+}
+
+Test(int8, heavy_cancellation_stays_inside_the_contract)
+{
+    problem p = cancel_problem();
+    int *q = malloc(p.cols * sizeof *q);
+    float sx = quantize(&p, q);
+    for (size_t r = 0; r < 2; r++) {
+        contract c = row_contract(&p, r, q, sx);
+        long double abs = c.bound / 1e-5L;
+        /* heavy cancellation: |y| under 1e-3 of the absolute block sum, and
+         * the bound well under |y| */
+        cr_assert(fabsl(c.exact) < 1e-3L * abs, "row %zu: y %Lg, absolute sum %Lg", r, c.exact,
+                  abs);
+        cr_assert(c.bound < 0.5L * fabsl(c.exact), "row %zu: bound %Lg, y %Lg", r, c.bound,
+                  c.exact);
+        /* float accumulation: inside the new bound, outside the old one
+         * (row 1, whose partial sums climb) */
+        long double ef = fabsl((long double)naive_sum(&p, r, q, sx, 24) - c.exact);
+        cr_expect(ef <= c.bound, "row %zu: float sum off by %Lg > bound %Lg", r, ef, c.bound);
+        cr_log_info("cancellation row %zu: y %.6Lg, bound %.3Lg, float sum off by %.3Lg", r,
+                    c.exact, c.bound, ef);
+        if (r == 1)
+            cr_expect(ef > 1e-4L * fmaxl(1.0L, fabsl(c.exact)),
+                      "row 1: float sum off by only %Lg, inside the old 1e-4 contract", ef);
+        long double e16 = fabsl((long double)naive_sum(&p, r, q, sx, 16) - c.exact);
+        if (r == 1)
+            cr_expect(e16 > c.bound, "row %zu: a 16-bit-mantissa sum off by only %Lg <= bound %Lg",
+                      r, e16, c.bound);
+    }
+    EACH_I8(v)
+    {
+        cr_assert_eq(
+            qk256_gemv_i8_variant(v, p.y, p.packed, p.stride, p.scales, p.x, p.rows, p.cols, wide),
+            QK256_OK);
+        expect_contract(v, &p, q, sx);
+    }
+    free(q);
+    drop(&p);
+}
+
+/* A row whose every block dot is 0 (codes whose weights cancel inside each
+ * block) gives exactly 0 in every variant, whatever its scales. */
+Test(int8, zero_block_dots_give_exactly_zero)
+{
+    problem p = make(3, 2560, 5, ternary);
+    for (size_t j = 0; j < p.cols; j++)
+        p.x[j] = 1.0f;
+    /* ternary {-1, 0, 1, 0}: byte 0x26 holds codes 2, 1, 2, 0 = +1, 0, +1, -1
+     * and byte 0x54 codes 0, 1, 1, 1 = -1, 0, 0, 0: the two sum to 0 */
+    for (size_t i = 0; i < p.rows * p.stride; i++)
+        p.packed[i] = i % 2 ? 0x54 : 0x26;
+    int *q = malloc(p.cols * sizeof *q);
+    float sx = quantize(&p, q);
+    for (size_t b = 0; b < p.nb; b++)
+        cr_assert_eq(block_dot(&p, 0, b, q), 0);
+    EACH_I8(v)
+    {
+        cr_assert_eq(qk256_gemv_i8_variant(v, p.y, p.packed, p.stride, p.scales, p.x, p.rows,
+                                           p.cols, ternary),
+                     QK256_OK);
+        for (size_t r = 0; r < p.rows; r++)
+            cr_expect(p.y[r] == 0.0f, "%s row %zu: %g, not 0", v, r, p.y[r]);
+    }
+    (void)sx;
+    free(q);
+    drop(&p);
 }
 
 Test(int8, non_integer_tables_are_unsupported)
@@ -233,5 +407,127 @@ Test(int8, dispatch_falls_back_without_vnni)
         qk256_gemv_i8_variant("avx512-vnni", p.y, p.packed, p.stride, NULL, p.x, 2, 256, NULL),
         QK256_E_UNSUPPORTED);
     cr_expect_eq(qk256_gemv_i8(p.y, p.packed, p.stride, NULL, p.x, 2, 256, NULL), QK256_OK);
+    drop(&p);
+}
+
+/* ---- the decode layout (qk256_repack_i8) ------------------------------- */
+
+/* Repacked once, run on a new x: within the contract against the exact
+ * formula; a plain copy (no VNNI) bit for bit what its variant gives on
+ * the QK256 input. */
+static void expect_repacked(size_t rows, size_t cols, uint64_t seed, const float *lut,
+                            int with_scales)
+{
+    problem p = make(rows, cols, seed, lut);
+    qk256_repacked *w = NULL;
+    cr_assert_eq(
+        qk256_repack_i8(&w, p.packed, p.stride, with_scales ? p.scales : NULL, rows, cols, lut),
+        QK256_OK);
+    cr_assert(w != NULL);
+    cr_expect_geq(qk256_repacked_bytes(w), rows * (p.stride + p.nb * sizeof(float)));
+    if (!with_scales)
+        for (size_t i = 0; i < rows * p.nb; i++)
+            p.scales[i] = 1.0f;
+    /* the x it runs on is not the one at hand when repacking */
+    qk_rng rng = {seed + 1000};
+    for (size_t j = 0; j < cols; j++)
+        p.x[j] = qk_rng_float(&rng, -2.0f, 5.0f);
+    int *q = malloc(cols * sizeof *q);
+    float sx = quantize(&p, q), *want = malloc(rows * sizeof *want);
+    cr_assert_eq(qk256_gemv_i8_variant(qk256_repacked_variant(w), want, p.packed, p.stride,
+                                       p.scales, p.x, rows, cols, lut),
+                 QK256_OK);
+    memset(p.y, 0xff, rows * sizeof *p.y);
+    cr_assert_eq(qk256_gemv_i8_repacked(p.y, w, p.x), QK256_OK);
+    expect_contract("repacked", &p, q, sx);
+    int plain = strcmp(qk256_repacked_variant(w), "avx512-vnni-f32") != 0;
+    for (size_t r = 0; plain && r < rows; r++)
+        cr_expect(memcmp(&p.y[r], &want[r], sizeof(float)) == 0,
+                  "repacked (%s) %zux%zu row %zu: %.9g, the variant on QK256 %.9g",
+                  qk256_repacked_variant(w), rows, cols, r, p.y[r], want[r]);
+    qk256_repacked_free(w);
+    free(want);
+    free(q);
+    drop(&p);
+}
+
+Test(int8, repacked_weights_within_the_contract)
+{
+    static const size_t shapes[][2] = {{1, 1},    {15, 255},  {16, 256}, {17, 4100},
+                                       {33, 300}, {40, 2560}, {7, 8449}};
+    const float *luts[] = {NULL, ternary, wide};
+    for (size_t s = 0; s < 7; s++)
+        for (size_t l = 0; l < 3; l++)
+            expect_repacked(shapes[s][0], shapes[s][1], 300 + s, luts[l], (s + l) % 3 != 0);
+}
+
+/* Split over 2 threads (a call big enough to hand off): the same bits. */
+Test(int8, repacked_weights_on_two_threads)
+{
+    problem p = make(1000, 2560, 77, NULL);
+    qk256_repacked *w = NULL;
+    float *one = malloc(p.rows * sizeof *one);
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, p.rows, p.cols, NULL), QK256_OK);
+    cr_assert_eq(qk256_gemv_i8_repacked(one, w, p.x), QK256_OK);
+    cr_assert_eq(qk256_set_threads(2), QK256_OK);
+    cr_assert_eq(qk256_gemv_i8_repacked(p.y, w, p.x), QK256_OK);
+    cr_expect(memcmp(one, p.y, p.rows * sizeof *one) == 0);
+    qk256_repacked_free(w);
+    free(one);
+    drop(&p);
+}
+
+Test(int8, repack_arguments_and_errors)
+{
+    problem p = make(4, 512, 1, NULL);
+    qk256_repacked *w = (qk256_repacked *)&p; /* set to NULL on every error */
+    cr_expect_eq(qk256_repack_i8(NULL, p.packed, p.stride, NULL, 4, 512, NULL), QK256_E_INVAL);
+    cr_expect_eq(qk256_repack_i8(&w, NULL, p.stride, NULL, 4, 512, NULL), QK256_E_INVAL);
+    cr_expect(w == NULL);
+    cr_expect_eq(qk256_repack_i8(&w, p.packed, p.stride - 1, NULL, 4, 512, NULL), QK256_E_INVAL);
+    cr_expect_eq(qk256_repack_i8(&w, p.packed, p.stride, NULL, 0, 512, NULL), QK256_E_INVAL);
+    cr_expect_eq(qk256_repack_i8(&w, p.packed, p.stride, NULL, 4, 0, NULL), QK256_E_INVAL);
+    const float half[4] = {-1.5f, 0.0f, 1.0f, 2.0f};
+    cr_expect_eq(qk256_repack_i8(&w, p.packed, p.stride, NULL, 4, 512, half), QK256_E_UNSUPPORTED);
+    cr_expect(w == NULL);
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, NULL, 4, 512, NULL), QK256_OK);
+    cr_expect_eq(qk256_gemv_i8_repacked(NULL, w, p.x), QK256_E_INVAL);
+    cr_expect_eq(qk256_gemv_i8_repacked(p.y, NULL, p.x), QK256_E_INVAL);
+    cr_expect_eq(qk256_gemv_i8_repacked(p.y, w, NULL), QK256_E_INVAL);
+    qk256_repacked_free(w);
+    qk256_repacked_free(NULL);
+    cr_expect_eq(qk256_repacked_bytes(NULL), 0);
+    cr_expect(qk256_repacked_variant(NULL) == NULL);
+    drop(&p);
+}
+
+/* Without VNNI the copy is plain QK256, run by the default variant; with
+ * it, avx512-vnni-f32's tiles. */
+Test(int8, repack_uses_the_tiles_where_the_cpu_runs_them)
+{
+    problem p = make(20, 1000, 3, NULL);
+    qk256_repacked *w = NULL;
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, 20, 1000, NULL), QK256_OK);
+    if (qk256_variant_supported("gemv-i8", "avx512-vnni-f32") == 1) {
+        cr_expect_str_eq(qk256_repacked_variant(w), "avx512-vnni-f32");
+        /* two tiles of 16 rows: per block 16 scales and 16 x 64 bytes */
+        cr_expect_eq(qk256_repacked_bytes(w), 2 * 16 * (p.stride + p.nb * sizeof(float)));
+    } else
+        cr_expect_str_eq(qk256_repacked_variant(w), qk256_default_variant("gemv-i8"));
+    qk256_repacked_free(w);
+    drop(&p);
+}
+
+Test(int8, repack_falls_back_to_a_plain_copy_without_vnni)
+{
+    setenv("QK256_DISABLE", "avx512vnni", 1);
+    expect_repacked(37, 700, 9, NULL, 1);
+    expect_repacked(3, 2560, 10, ternary, 0);
+    problem p = make(20, 1000, 3, NULL);
+    qk256_repacked *w = NULL;
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, 20, 1000, NULL), QK256_OK);
+    cr_expect_str_eq(qk256_repacked_variant(w), qk256_default_variant("gemv-i8"));
+    cr_expect_eq(qk256_repacked_bytes(w), 20 * (p.stride + p.nb * sizeof(float)));
+    qk256_repacked_free(w);
     drop(&p);
 }

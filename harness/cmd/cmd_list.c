@@ -9,9 +9,10 @@
 #include "cli.h"
 #include "commands.h"
 #include "groups.h"
+#include "plugin.h"
 
 const char qkperf_cmd_list_usage[] =
-    "usage: qkperf list [--groups-dir DIR]\n"
+    "usage: qkperf list [--groups-dir DIR] [--plugin FILE.so]...\n"
     "Ops, variants (with what each needs), phases, event groups.\n";
 
 static void list_groups(const char *pmu, const char *const *dirs)
@@ -40,6 +41,8 @@ static void list_ops(void)
         for (unsigned p = 0; p < qk_phase_count(op); p++)
             printf(" %s", op->phases[p]);
         printf("\n  sizes:  %s\n", op->ndim == 1 ? "N" : "ROWSxCOLS");
+        if (qkperf_plugin_of(op))
+            printf("  plugin: %s\n", qkperf_plugin_of(op));
         for (size_t k = 0; k < qk_variant_count(op->name); k++) {
             const qk_variant *v = qk_variant_at(op->name, k);
             printf("  %c %-20s %-12s %s\n", qk_variant_runnable(v) ? '*' : ' ', v->name,

@@ -22,7 +22,8 @@ const char qkperf_cmd_review_usage[] =
     "      --source LIST       counter sources\n"
     "      --no-sim, --no-static, --no-decode\n"
     "      --compact           results.json without raw samples, no CSV, PNG plots only\n"
-    "                          (for committing a review: make example-review)\n";
+    "                          (for committing a review: make example-review)\n"
+    "      --plugin FILE.so    review the plugin's ops instead of libqk256's (repeatable)\n";
 
 /* --source LIST: tsc, sw and hw always count in a review; sim and static
  * are added when named. 0, or 2 after a usage error. */

@@ -29,6 +29,10 @@ const qkperf_command qkperf_commands[] = {
      "tokens/s of BitNet b1.58 2B4T's linear layers vs memory bandwidth", qkperf_cmd_decode_usage},
     {"review", qkperf_cmd_review, "the sprint review folder: results, plots, REPORT.md",
      qkperf_cmd_review_usage},
+    {"measure", qkperf_cmd_measure, "regions of a program marked with <qkperf/marker.h>",
+     qkperf_cmd_measure_usage},
+    {"record", qkperf_cmd_record, "sample any program built with -g, split by inline frames",
+     qkperf_cmd_record_usage},
     {"__sim-child", qkperf_cmd_sim_child, NULL, NULL}, /* run by sim.c under valgrind */
     {NULL, NULL, NULL, NULL},
 };

@@ -42,6 +42,16 @@ extern const char qkperf_cmd_probe_usage[], qkperf_cmd_list_usage[], qkperf_cmd_
     qkperf_cmd_plot_usage[], qkperf_cmd_roofline_usage[], qkperf_cmd_decode_usage[],
     qkperf_cmd_review_usage[];
 
+/* `qkperf measure [options] -- CMD [ARGS]` (cmd_measure.c): 0; 1 when the
+ * program fails or writes no results; 2 on bad input or unbalanced markers. */
+int qkperf_cmd_measure(int argc, char **argv);
+extern const char qkperf_cmd_measure_usage[];
+
+/* `qkperf record [options] -- CMD [ARGS]` (cmd_record.c): 0; 1 when the
+ * program or the sampling fails; 2 on bad input. */
+int qkperf_cmd_record(int argc, char **argv);
+extern const char qkperf_cmd_record_usage[];
+
 /* `qkperf __sim-child --op OP --variant V --size S --seed N [--no-staged]`:
  * the sim source's child, which qkperf runs under callgrind (sim.h); not
  * for users, so internal. 0, 1 on failure, 2 on a usage error. */

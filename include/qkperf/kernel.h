@@ -11,9 +11,12 @@
  *
  * A library hands its ops and variants to the harness as one qk_module.
  * libqk256 returns its module from qk256_kernel_module() (qk256.h); a
- * plugin will export `const qk_module *qkperf_plugin(void)` under the name
- * QK_PLUGIN_SYMBOL. The harness checks a module (abi, names, fields) when
- * it registers it; nothing here is called by the library.
+ * plugin, a shared object that `qkperf ... --plugin FILE.so` loads,
+ * exports `const qk_module *qkperf_plugin(void)` under the name
+ * QK_PLUGIN_SYMBOL (QK_PLUGIN_DEFINE below writes it). The harness checks
+ * a module (abi, names, fields) when it registers it; nothing here is
+ * called by the library, and a plugin links against nothing of qkperf's
+ * (docs/own-kernels.md, examples/q8_0).
  *
  * This header is self-contained (C99 or later, C++): it needs only the
  * compiler's <cpuid.h> on x86, for qk_cpu_isa().
@@ -91,6 +94,16 @@ typedef struct qk_op {
     double (*compare)(const void *ws_a, const void *ws_b);
     const char *reference;    /* variant the others are checked against; NULL: the first */
     const char *default_size; /* size when none is asked for ("2560x2560"); NULL: harness's */
+    /* Optional, for the check against the reference (NULL, 0: compare
+     * alone, which says by how much but not where). output: the n floats a
+     * fused call wrote into ws; the harness then refuses a variant with its
+     * first output outside tolerance (index, got, expected). tolerance: the
+     * largest |got - expected| / max(1, |expected|) allowed; 0: 1e-3.
+     * Added after abi 1 first shipped, at the end, so a module that does
+     * not set them reads NULL and 0 (use designated initializers: with
+     * positional ones -Wextra warns of the fields left out). */
+    const float *(*output)(const void *ws, size_t *n);
+    double tolerance;
 } qk_op;
 
 typedef struct qk_variant {
@@ -118,6 +131,20 @@ typedef struct qk_module {
     void (*parallel_rows)(size_t rows, size_t work, void (*fn)(void *ctx, size_t r0, size_t r1),
                           void *ctx);
 } qk_module;
+
+/* A plugin's entry point: QK_PLUGIN_DEFINE(my_module) after
+ * `static const qk_module my_module = {QK_KERNEL_ABI, ...};`. */
+#ifdef __cplusplus
+#define QK_PLUGIN_EXTERN extern "C"
+#else
+#define QK_PLUGIN_EXTERN
+#endif
+#define QK_PLUGIN_DEFINE(module)                                                                  \
+    QK_PLUGIN_EXTERN __attribute__((visibility("default"))) const qk_module *qkperf_plugin(void); \
+    QK_PLUGIN_EXTERN __attribute__((visibility("default"))) const qk_module *qkperf_plugin(void)  \
+    {                                                                                             \
+        return &(module);                                                                         \
+    }
 
 /* llvm-mca region markers, compiled in only for the assembly build
  * (-DQK_MCA_MARKERS), so the measured binary is unchanged. */
