@@ -87,7 +87,15 @@ static int add_delta(qkperf_deltas *ds, const qkperf_record *a, const qkperf_rec
     d->band = qkperf_band_for(bands, b->metric);
     d->lower_is_better = qkperf_lower_is_better(b->metric);
     qkperf_change_opts o = {.seed = seed};
-    if (qkperf_change_compute(a->samples, a->n, b->samples, b->n, &o, &d->change)) {
+    size_t ar[QKPERF_MAX_RUNS], br[QKPERF_MAX_RUNS];
+    for (size_t k = 0; k < a->nruns; k++)
+        ar[k] = a->run_n[k];
+    for (size_t k = 0; k < b->nruns; k++)
+        br[k] = b->run_n[k];
+    /* Records from several runs: the two-stage bootstrap (runs, then
+     * samples in each), so run-to-run variance is in the interval. */
+    if (qkperf_change_runs(a->samples, a->n, ar, a->nruns, b->samples, b->n, br, b->nruns, &o,
+                           &d->change)) {
         ds->n--; /* non-finite samples: nothing to say about this pair */
         return 0;
     }

@@ -22,7 +22,8 @@ typedef struct qkperf_delta {
     double before, after;  /* medians */
     qkperf_change change;  /* ratio after/before, CI, p, significant */
     qkperf_verdict verdict;
-    double band; /* the noise band used */
+    double band;       /* the noise band used */
+    double detectable; /* the smallest change this comparison could call (fraction) */
     int lower_is_better;
 } qkperf_delta;
 

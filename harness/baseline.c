@@ -189,8 +189,17 @@ int qkperf_results_relative(const qkperf_results *in, const char *ref, qkperf_re
         double *s = malloc((x->n ? x->n : 1) * sizeof *s);
         if (!s)
             return -1;
-        for (size_t k = 0; k < x->n; k++)
-            s[k] = x->samples[k] / base->median;
+        /* Several runs: each run's samples over the reference's median in
+         * the same process, the ratio measured side by side. */
+        int per_run = x->nruns > 1 && base->nruns == x->nruns;
+        for (size_t r = 0, k = 0; r < (per_run ? x->nruns : 1); r++) {
+            double m = per_run ? qkperf_record_run_median(base, r) : base->median;
+            size_t end = per_run ? k + x->run_n[r] : x->n;
+            for (; k < end; k++)
+                s[k] = x->samples[k] / (m > 0 ? m : base->median);
+        }
+        if (!per_run)
+            y.nruns = 0;
         y.samples = s;
         snprintf(y.unit, sizeof y.unit, "x %s", ref);
         int rc = qkperf_results_add(out, &y);
@@ -201,16 +210,56 @@ int qkperf_results_relative(const qkperf_results *in, const char *ref, qkperf_re
     return 0;
 }
 
-static void print_delta(FILE *f, const qkperf_delta *d, const char *variant)
+static void print_delta(FILE *f, const qkperf_delta *d, const char *variant, int detect)
 {
-    char b[32], a[32], ch[64] = "n/a (baseline median is 0)";
+    char b[32], a[32], ch[64] = "n/a (baseline median is 0)", det[40] = "";
     qkperf_fmt_value(b, sizeof b, d->before, d->unit);
     qkperf_fmt_value(a, sizeof a, d->after, d->unit);
     if (d->change.ratio_defined)
         snprintf(ch, sizeof ch, "%+7.1f%% [%+.1f, %+.1f]", (d->change.ratio - 1) * 100,
                  (d->change.ci_lo - 1) * 100, (d->change.ci_hi - 1) * 100);
-    fprintf(f, "  %-10s %-18s %-8s %-14s %-6s %12s -> %-12s %s %s\n", d->op, variant, d->size,
-            d->phase, d->metric, b, a, ch, qkperf_verdict_name(d->verdict));
+    if (detect && isfinite(d->detectable))
+        snprintf(det, sizeof det, "  (detects >= %.1f%%)", d->detectable * 100);
+    fprintf(f, "  %-10s %-18s %-8s %-14s %-6s %12s -> %-12s %s %s%s\n", d->op, variant, d->size,
+            d->phase, d->metric, b, a, ch, qkperf_verdict_name(d->verdict), det);
+}
+
+void qkperf_compare_opts_init(qkperf_compare_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    qkperf_bands_default(&o->bands);
+    o->seed = QKPERF_DEFAULT_SEED;
+    o->adjust = QKPERF_ADJUST_HOLM;
+    o->alpha = 0.05;
+}
+
+double qkperf_noise_band(const qkperf_results *noise, const qkperf_record *x, size_t k_old,
+                         size_t k_new)
+{
+    const qkperf_record *y = noise ? qkperf_results_find_view(noise, x->view, x->op, x->variant,
+                                                              x->size, x->phase, x->metric)
+                                   : NULL;
+    double s = y && !strcmp(y->source, x->source) ? qkperf_record_run_spread(y) : NAN;
+    if (!isfinite(s))
+        return NAN;
+    double k1 = (double)(k_old ? k_old : 1), k2 = (double)(k_new ? k_new : 1);
+    return expm1(2.0 * s * sqrt(1.0 / k1 + 1.0 / k2));
+}
+
+static size_t runs_of(const qkperf_results *r)
+{
+    size_t most = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->rec[i].nruns > most)
+            most = r->rec[i].nruns;
+    return most;
+}
+
+static const qkperf_record *record_of(const qkperf_results *r, const qkperf_delta *d)
+{
+    const qkperf_record *x =
+        qkperf_results_find_view(r, d->view, d->op, d->variant, d->size, d->phase, d->metric);
+    return x && !strcmp(x->source, d->source) ? x : NULL;
 }
 
 static int selected(const qkperf_compare_opts *o, const char *phase, const char *metric)
@@ -253,13 +302,99 @@ static int lost_records(FILE *f, const qkperf_results *old, const qkperf_results
     return lost;
 }
 
+/* The family's adjusted p-values, then each verdict again: significant
+ * over the family, and beyond the band (the calibrated one when larger). */
+static int judge(qkperf_deltas *ds, const qkperf_results *old, const qkperf_results *new_,
+                 const qkperf_compare_opts *o, const qkperf_results *noise, size_t *calibrated)
+{
+    size_t cap = ds->n ? ds->n : 1;
+    double *p = calloc(cap, sizeof *p), *adj = calloc(cap, sizeof *adj);
+    size_t m = 0;
+    for (size_t i = 0; p && adj && i < ds->n; i++)
+        if (selected(o, ds->d[i].phase, ds->d[i].metric))
+            p[m++] = ds->d[i].change.p_value;
+    if (!p || !adj || (m && qkperf_adjust_p(p, m, o->adjust, adj))) {
+        free(p);
+        free(adj);
+        return -1;
+    }
+    double alpha = o->alpha > 0 ? o->alpha : 0.05;
+    *calibrated = 0;
+    for (size_t i = 0, k = 0; i < ds->n; i++) {
+        qkperf_delta *d = &ds->d[i];
+        if (!selected(o, d->phase, d->metric))
+            continue;
+        d->change.p_value = adj[k++];
+        d->change.significant = d->change.p_value < alpha;
+        const qkperf_record *a = record_of(old, d), *b = record_of(new_, d);
+        double cal = a && b ? qkperf_noise_band(noise, a, a->nruns, b->nruns) : NAN;
+        if (isfinite(cal)) {
+            ++*calibrated;
+            if (cal > d->band)
+                d->band = cal;
+        }
+        d->verdict = qkperf_verdict_of(&d->change, d->band, d->lower_is_better);
+        /* an interval centred on the change must clear the band */
+        d->detectable =
+            d->change.ratio_defined ? d->band + (d->change.ci_hi - d->change.ci_lo) / 2 : NAN;
+    }
+    free(p);
+    free(adj);
+    return 0;
+}
+
+static void print_method(FILE *f, const qkperf_results *old, const qkperf_results *new_,
+                         const qkperf_compare_opts *o, const char *old_name, const char *new_name,
+                         const char *noise_name, size_t calibrated, int compared)
+{
+    size_t ko = runs_of(old), kn = runs_of(new_);
+    double alpha = o->alpha > 0 ? o->alpha : 0.05;
+    if (o->adjust == QKPERF_ADJUST_BH)
+        fprintf(f, "multiplicity: Benjamini-Hochberg over %d records (false discovery rate %g%%)\n",
+                compared, alpha * 100);
+    else if (o->adjust == QKPERF_ADJUST_HOLM)
+        fprintf(f, "multiplicity: Holm over %d records (family-wise error rate %g%%)\n", compared,
+                alpha * 100);
+    else
+        fprintf(f, "multiplicity: none (each record at %g%%)\n", alpha * 100);
+    if (o->same_process && ko > 1)
+        fprintf(f, "intervals: between runs (%zu processes, both sides interleaved in each)\n", ko);
+    else if (o->same_process)
+        fprintf(f, "intervals: both sides interleaved in one process (A/B)\n");
+    else if (ko > 1 && kn > 1)
+        fprintf(f, "intervals: between runs (%zu runs in %s, %zu in %s)\n", ko, old_name, kn,
+                new_name);
+    else
+        fprintf(f,
+                "intervals: within-run only: %s has no run-to-run data (one process; "
+                "measure with --runs K)\n",
+                ko > 1 ? new_name : old_name);
+    if (noise_name)
+        fprintf(f, "noise: calibrated band from %s for %zu of %d records, else the metric's band\n",
+                noise_name, calibrated, compared);
+    else
+        fprintf(f,
+                "noise: the metric's band (no calibration: qkperf calibrate, compare --noise)\n");
+}
+
 int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_results *new_,
                          const qkperf_compare_opts *o, const char *old_name, const char *new_name,
                          char *err, size_t len)
 {
     qkperf_machine_mismatch(old->machine, new_->machine, old_name, new_name);
     qkperf_deltas ds = {0};
-    if (qkperf_attrib_compare(old, new_, &o->bands, o->seed, &ds)) {
+    /* A baseline with run data is its own calibration; in an A/B the
+     * process is shared by both sides, so its run-to-run spread cancels. */
+    const qkperf_results *noise = o->noise                               ? o->noise
+                                  : runs_of(old) > 1 && !o->same_process ? old
+                                                                         : NULL;
+    const char *noise_name = o->noise ? (o->noise_name ? o->noise_name : "--noise")
+                             : noise  ? old_name
+                                      : NULL;
+    size_t calibrated = 0;
+    if (qkperf_attrib_compare(old, new_, &o->bands, o->seed, &ds) ||
+        judge(&ds, old, new_, o, noise, &calibrated)) {
+        qkperf_deltas_free(&ds);
         snprintf(err, len, "out of memory comparing %s and %s", old_name, new_name);
         return -1;
     }
@@ -271,8 +406,8 @@ int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_result
         compared++;
         regressions += d->verdict == QKPERF_REGRESSED;
         improvements += d->verdict == QKPERF_IMPROVED;
-        if (d->verdict != QKPERF_NO_CHANGE || o->verbose)
-            print_delta(f, d, d->variant);
+        if (d->verdict != QKPERF_NO_CHANGE || o->verbose || noise_name)
+            print_delta(f, d, d->variant, o->verbose || noise_name);
     }
     qkperf_deltas_free(&ds);
     if (compared == 0) {
@@ -282,6 +417,9 @@ int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_result
         return -1;
     }
     int lost = lost_records(f, old, new_, o, new_name);
+    if (o->improved)
+        *o->improved = improvements;
+    print_method(f, old, new_, o, old_name, new_name, noise_name, calibrated, compared);
     fprintf(f, "compared %d records of %s with %s: %d regressed, %d improved, %d unchanged%s",
             compared, new_name, old_name, regressions, improvements,
             compared - regressions - improvements, lost ? "; " : "\n");

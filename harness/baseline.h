@@ -38,11 +38,39 @@ typedef struct qkperf_compare_opts {
     const char *only_metric; /* NULL: every metric */
     const char *only_phase;  /* NULL: every phase */
     int verbose;             /* also print unchanged records */
+    qkperf_adjust adjust;    /* multiplicity over the records: Holm (default) or BH */
+    double alpha;            /* the family's level (0.05) */
+    /* Calibrated run-to-run noise (a document with run data, qkperf
+     * calibrate): NULL, then the old document's own run data if it has
+     * any. noise_name names it in the output. */
+    const qkperf_results *noise;
+    const char *noise_name;
+    int *improved;    /* when not NULL, receives the number of improvements */
+    int same_process; /* A/B: both sides sampled interleaved in one process */
 } qkperf_compare_opts;
 
-/* Print the comparison; returns the number of regressions, or -1 when the
- * documents have no record in common (err says so). Machine mismatches
- * are warned about on stderr, never silently compared. */
+/* The defaults: default bands and seed, Holm at 5%, no noise document. */
+void qkperf_compare_opts_init(qkperf_compare_opts *o);
+
+/* The calibrated band of a record: the spread s of the noise record of
+ * the same series (the sd of the log of its per-run medians) carried to
+ * the difference of a k_old-run and a k_new-run median,
+ * exp(2 s sqrt(1/k_old + 1/k_new)) - 1; NAN when noise has no such record
+ * with run data. */
+double qkperf_noise_band(const qkperf_results *noise, const qkperf_record *x, size_t k_old,
+                         size_t k_new);
+
+/* Print the comparison: every change with its interval and verdict. The
+ * p-values of all the records compared are adjusted together (o->adjust),
+ * and a change is called only when the adjusted p is below alpha and the
+ * whole interval lies beyond the band: the metric's band, or the
+ * calibrated one when larger. Says which multiplicity control, which
+ * intervals (between runs, or within-run only when a document has no run
+ * data) and which noise were used, and, with a noise document or
+ * verbose, the smallest change each record could show. Returns the
+ * number of regressions, or -1 when the documents have no record in
+ * common (err says so). Machine mismatches are warned about on stderr,
+ * never silently compared. */
 int qkperf_compare_print(FILE *f, const qkperf_results *old, const qkperf_results *new_,
                          const qkperf_compare_opts *o, const char *old_name, const char *new_name,
                          char *err, size_t len);

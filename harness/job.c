@@ -3,17 +3,20 @@
  * and review (job.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "baseline.h"
 #include "events.h"
 #include "incontext.h"
 #include "job.h"
+#include "libload.h"
 #include "machine.h"
 #include "mca.h"
 #include "probe.h"
@@ -35,7 +38,9 @@ enum {
     OPT_MCPU,
     OPT_ROUNDS,
     OPT_SAMPLE_COUNT,
-    OPT_SAMPLE_RATE
+    OPT_SAMPLE_RATE,
+    OPT_RUNS,
+    OPT_LIB
 };
 
 static const struct option job_opts[] = {
@@ -63,6 +68,8 @@ static const struct option job_opts[] = {
     {"rounds", required_argument, NULL, OPT_ROUNDS},
     {"sample-count", required_argument, NULL, OPT_SAMPLE_COUNT},
     {"sample-rate", required_argument, NULL, OPT_SAMPLE_RATE},
+    {"runs", required_argument, NULL, OPT_RUNS},
+    {"lib", required_argument, NULL, OPT_LIB},
     {NULL, 0, NULL, 0},
 };
 
@@ -247,6 +254,16 @@ static int parse_one(qkperf_job *j, int c, char *err, size_t len)
             return -1;
         j->sample_count = (unsigned)u;
         return 0;
+    case OPT_RUNS:
+        if (qkperf_parse_u64(optarg, 1, QKPERF_MAX_RUNS, &u, "run count", err, len))
+            return -1;
+        j->runs = (unsigned)u;
+        return 0;
+    case OPT_LIB:
+        if (j->nlibs == QKPERF_MAX_LIBS)
+            return snprintf(err, len, "too many --lib options (at most %d)", QKPERF_MAX_LIBS), -1;
+        j->libs[j->nlibs++] = optarg;
+        return 0;
     case OPT_SAMPLE_RATE: /* perf_event_max_sample_rate is 100000 by default */
         return qkperf_parse_double(optarg, 10, 100000, &j->ro.sample_hz, "sampling rate (Hz)", err,
                                    len);
@@ -282,6 +299,72 @@ static int check_baseline(const qkperf_job *j, char *err, size_t len)
     return rc;
 }
 
+/* --lib NAME=PATH: each build loaded once per process (a job parsed
+ * twice, as review does, finds it registered already). */
+static int load_libs(qkperf_job *j, char *err, size_t len)
+{
+    static const char *loaded[QKPERF_MAX_LIBS * 4];
+    static size_t nloaded;
+    for (size_t i = 0; i < j->nlibs; i++) {
+        size_t k = 0;
+        while (k < nloaded && strcmp(loaded[k], j->libs[i]))
+            k++;
+        if (k < nloaded)
+            continue;
+        if (qkperf_lib_load(j->libs[i], err, len))
+            return -1;
+        if (nloaded < sizeof loaded / sizeof loaded[0])
+            loaded[nloaded++] = j->libs[i];
+    }
+    return 0;
+}
+
+static int listed(const qkperf_job *j, const qk_variant *v)
+{
+    for (size_t i = 0; i < j->nv; i++)
+        if (j->variants[i] == v)
+            return 1;
+    return 0;
+}
+
+/* With --lib, each variant of this build listed is measured beside the
+ * same variant of every other build (NAME:variant), adjacent, so the
+ * rounds interleave them; a NAME:variant named explicitly stays. */
+static int expand_libs(qkperf_job *j, char *err, size_t len)
+{
+    if (!j->nlibs)
+        return 0;
+    const qk_variant *in[QKPERF_MAX_LIST];
+    size_t n = j->nv;
+    for (size_t i = 0; i < n; i++)
+        in[i] = j->variants[i];
+    j->nv = 0;
+    for (size_t i = 0; i < n; i++) {
+        int own = !qkperf_lib_prefix(in[i]->name);
+        if (own || !listed(j, in[i])) {
+            if (j->nv == QKPERF_MAX_LIST)
+                return snprintf(err, len, "--lib: more than %d variants", QKPERF_MAX_LIST), -1;
+            if (!listed(j, in[i]))
+                j->variants[j->nv++] = in[i];
+        }
+        for (size_t l = 0; own && l < j->nlibs; l++) {
+            char name[128];
+            const char *eq = strchr(j->libs[l], '=');
+            snprintf(name, sizeof name, "%.*s:%s", (int)(eq - j->libs[l]), j->libs[l], in[i]->name);
+            const qk_variant *v = qk_find_variant(j->op->name, name);
+            if (!v)
+                return snprintf(err, len, "--lib %s: the build has no %s variant '%s'", j->libs[l],
+                                j->op->name, in[i]->name),
+                       -1;
+            if (j->nv == QKPERF_MAX_LIST)
+                return snprintf(err, len, "--lib: more than %d variants", QKPERF_MAX_LIST), -1;
+            if (!listed(j, v))
+                j->variants[j->nv++] = v;
+        }
+    }
+    return 0;
+}
+
 /* The lists the texts name, and the checks that need the whole job. */
 static int resolve(qkperf_job *j, char *err, size_t len)
 {
@@ -290,8 +373,10 @@ static int resolve(qkperf_job *j, char *err, size_t len)
         qkperf_known_ops(known, sizeof known, "-k ");
         return snprintf(err, len, "no op given: use %s", known), -1;
     }
-    if (qkperf_parse_variants(j->op, j->variants_text ? j->variants_text : "all", j->variants,
-                              QKPERF_MAX_LIST, &j->nv, err, len))
+    if (load_libs(j, err, len) ||
+        qkperf_parse_variants(j->op, j->variants_text ? j->variants_text : "all", j->variants,
+                              QKPERF_MAX_LIST, &j->nv, err, len) ||
+        expand_libs(j, err, len))
         return -1;
     const char *items[QKPERF_MAX_LIST + 1];
     if (list_opt(j, j->sizes_text ? j->sizes_text : default_size(j->op), items, "size", err, len))
@@ -345,7 +430,7 @@ int qkperf_job_ready(qkperf_job *j, char *err, size_t len)
 {
     if (resolve(j, err, len))
         return -1;
-    j->ro.progress = isatty(STDERR_FILENO) && !j->quiet;
+    j->ro.progress = isatty(STDERR_FILENO) && !j->quiet && !getenv("QKPERF_RUN_CHILD");
     return 0;
 }
 
@@ -375,6 +460,8 @@ static int parse_args(qkperf_job *j, int argc, char **argv, const char *command)
 int qkperf_job_parse(qkperf_job *j, int argc, char **argv, const char *command)
 {
     qkperf_job_init(j, command);
+    j->argc = argc;
+    j->argv = argv;
     int rc = parse_args(j, argc, argv, command);
     if (rc)
         qkperf_job_free(j);
@@ -568,7 +655,9 @@ int qkperf_job_measure_rounds(qkperf_job *j, qkperf_results *res)
         ro.samples = j->ro.samples / j->rounds + (round < j->ro.samples % j->rounds);
         for (size_t s = 0; s < j->ns; s++)
             for (size_t i = 0; i < j->nv; i++) {
-                const qk_variant *v = j->variants[i];
+                /* alternate: every other round in reverse order, so no
+                 * variant always runs first (A/B: no order effect) */
+                const qk_variant *v = j->variants[j->alternate && round % 2 ? j->nv - 1 - i : i];
                 char err[512];
                 if (qk_variant_runnable(v) &&
                     qkperf_measure(&ro, j->op, v, j->dims[s], j->sizes[s], res, err, sizeof err)) {
@@ -580,9 +669,96 @@ int qkperf_job_measure_rounds(qkperf_job *j, qkperf_results *res)
     return 0;
 }
 
+/* One of the K runs: a process of its own, the same command line; it
+ * measures the timed rounds, writes them to `path` and exits. */
+static int spawn_run(const qkperf_job *j, const char *path)
+{
+    char **args = calloc((size_t)j->argc + 2, sizeof *args);
+    if (!args)
+        return -1;
+    args[0] = (char *)"qkperf";
+    for (int i = 0; i < j->argc; i++)
+        args[i + 1] = j->argv[i];
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, STDOUT_FILENO);
+        setenv("QKPERF_RUN_CHILD", path, 1);
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    free(args);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int measure_runs(qkperf_job *j, qkperf_results *res)
+{
+    char dir[] = "/tmp/qkperf-runs.XXXXXX", path[64], err[1024];
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "qkperf: --runs: cannot make a temporary folder: %s\n", strerror(errno));
+        return 1;
+    }
+    int rc = 0;
+    for (unsigned k = 0; rc == 0 && k < j->runs; k++) {
+        snprintf(path, sizeof path, "%s/run-%u.json", dir, k);
+        if (!j->quiet && isatty(STDERR_FILENO))
+            fprintf(stderr, "\rqkperf: run %u of %u ", k + 1, j->runs);
+        int status = spawn_run(j, path);
+        qkperf_results one;
+        if (status != 0) {
+            fprintf(stderr, "qkperf: run %u of %u failed (exit status %d)\n", k + 1, j->runs,
+                    status);
+            rc = 1;
+        } else if (qkperf_results_read_json(&one, path, err, sizeof err)) {
+            fprintf(stderr, "qkperf: run %u of %u: %s\n", k + 1, j->runs, err);
+            rc = 1;
+        } else {
+            if (k == 0) {
+                json_object_update(res->machine, one.machine);
+                json_object_update(res->build, one.build);
+                json_object_update(res->config, one.config);
+                json_array_extend(res->notes, one.notes);
+            }
+            if (qkperf_results_add_run(res, &one)) {
+                fprintf(stderr, "qkperf: out of memory merging run %u\n", k + 1);
+                rc = 1;
+            }
+            qkperf_results_free(&one);
+        }
+        unlink(path);
+    }
+    if (!j->quiet && isatty(STDERR_FILENO))
+        fprintf(stderr, "\r\033[K");
+    rmdir(dir);
+    json_object_set_new(res->config, "runs", json_integer(j->runs));
+    return rc;
+}
+
+/* QKPERF_RUN_CHILD=PATH: this process is one of a --runs K parent's. */
+static void run_child(qkperf_job *j, qkperf_results *res, const char *path)
+{
+    char err[1024];
+    int rc = qkperf_job_measure_rounds(j, res);
+    if (rc == 0 && qkperf_results_write_json(res, path, err, sizeof err)) {
+        fprintf(stderr, "qkperf: %s\n", err);
+        rc = 1;
+    }
+    qkperf_results_free(res);
+    qkperf_job_free(j);
+    exit(rc);
+}
+
 int qkperf_job_measure(qkperf_job *j, qkperf_results *res)
 {
-    int rc = qkperf_job_measure_rounds(j, res);
+    const char *child = getenv("QKPERF_RUN_CHILD");
+    if (child && *child)
+        run_child(j, res, child);
+    int rc = j->runs > 1 ? measure_runs(j, res) : qkperf_job_measure_rounds(j, res);
     if (rc == 0)
         qkperf_job_measure_models(j, res, NULL);
     return rc;
@@ -675,7 +851,8 @@ int qkperf_job_baselines(const qkperf_job *j, const qkperf_results *res)
             fprintf(stderr, "qkperf: %s\n", err);
             return 2;
         }
-        qkperf_compare_opts o = {.seed = QKPERF_DEFAULT_SEED};
+        qkperf_compare_opts o;
+        qkperf_compare_opts_init(&o);
         qkperf_job_bands(j, &o.bands);
         fprintf(out, "\ncompared with baseline '%s':\n", j->baseline);
         int n = qkperf_compare_print(out, &base, res, &o, j->baseline, "this run", err, sizeof err);

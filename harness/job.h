@@ -30,6 +30,8 @@
     "      --mcpu CPU          llvm-mca CPU model for the static source\n"               \
     "  -n, --samples N         samples per region (default 11)\n"                        \
     "      --rounds N          take them in N interleaved rounds\n"                      \
+    "      --runs K            in K fresh processes (run-to-run variance)\n"             \
+    "      --lib NAME=PATH     another libqk256 build; variants NAME:VARIANT\n"          \
     "      --seed N            input seed (default 1)\n"                                 \
     "      --cpu N             pin to CPU N\n"                                           \
     "      --warmup MS         warm-up per region (default 20)\n"                        \
@@ -41,6 +43,8 @@
     "      --save-baseline NAME, --baseline NAME, --baseline-dir DIR\n"                  \
     "  -q, --quiet             no progress line\n"                                       \
     "      --plugin FILE.so    load a plugin's ops and variants (repeatable)\n"
+
+#define QKPERF_MAX_LIBS 4
 
 /* ro.groups and ro.group_dirs point into the job itself: a job is not
  * copied once initialized. */
@@ -70,7 +74,13 @@ typedef struct qkperf_job {
     int use_sim, use_static; /* --source includes sim / static */
     const char *mcpu;        /* --mcpu for the static source */
     unsigned sample_count;   /* in-context samples per variant and size, all rounds */
-    FILE *text;              /* -o FILE with --format table: the tables, in memory */
+    int alternate;           /* odd rounds measure the variants in reverse order */
+    unsigned runs;           /* --runs K: K fresh processes (0 or 1: this one) */
+    int argc;                /* the command line, re-run by each of the K runs */
+    char **argv;
+    const char *libs[QKPERF_MAX_LIBS]; /* --lib NAME=PATH, as given */
+    size_t nlibs;
+    FILE *text; /* -o FILE with --format table: the tables, in memory */
     char *text_buf;
     size_t text_len;
 } qkperf_job;
@@ -96,8 +106,11 @@ void qkperf_job_free(qkperf_job *j);
 
 /* Measure every runnable variant at every size (variants this CPU cannot
  * run are noted and skipped): qkperf_job_measure_rounds, then
- * qkperf_job_measure_models for every size. 0, or 1 after printing a
- * one-line error. */
+ * qkperf_job_measure_models for every size. With --runs K the timed
+ * rounds run in K fresh processes, one after the other (qkperf re-run
+ * with the same command line, QKPERF_RUN_CHILD naming the document each
+ * writes), every variant interleaved in each; their records keep which
+ * samples came from which run. 0, or 1 after printing a one-line error. */
 int qkperf_job_measure(qkperf_job *j, qkperf_results *res);
 
 /* The timed rounds alone (sources tsc, sw, hw). Fills machine/build/config

@@ -288,3 +288,90 @@ int qk_register_module(const qk_module *m, char *err, size_t len)
     ensure_builtin();
     return add_module(m, err, len);
 }
+
+/* ---- another build, under a prefix ---------------------------------------- */
+
+static int same_phases(const qk_op *a, const qk_op *b)
+{
+    unsigned n = qk_phase_count(a);
+    if (n != qk_phase_count(b))
+        return 0;
+    for (unsigned p = 0; p < n; p++)
+        if (strcmp(a->phases[p], b->phases[p]))
+            return 0;
+    return 1;
+}
+
+/* m's own op of that name (its module's list), NULL if none. */
+static const qk_op *own_op(const qk_module *m, const char *name)
+{
+    for (size_t i = 0; m->ops && m->ops[i]; i++)
+        if (m->ops[i]->name && !strcmp(m->ops[i]->name, name))
+            return m->ops[i];
+    return NULL;
+}
+
+/* The modules of other builds, kept for the life of the process. */
+static qk_module *kept[16];
+static size_t nkept;
+
+int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size_t len)
+{
+    ensure_builtin();
+    if (!m || m->abi != QK_KERNEL_ABI)
+        return snprintf(err, len, "'%s' is not a module of kernel interface abi %u", prefix,
+                        QK_KERNEL_ABI),
+               -1;
+    if (!good_name(prefix))
+        return snprintf(err, len, "bad library name '%s': a name without ':'", prefix), -1;
+    for (size_t i = 0; i < reg.nvariants; i++)
+        if (!strcmp(reg.variants[i].m->name, prefix))
+            return snprintf(err, len, "library name '%s' is already taken", prefix), -1;
+    size_t nv = count_of((const void *const *)m->variants);
+    if (nv == 0 || nkept == sizeof kept / sizeof kept[0])
+        return snprintf(err, len, "%s: no variants, or too many libraries", prefix), -1;
+    for (size_t i = 0; i < nv; i++) {
+        const qk_variant *v = m->variants[i];
+        const qk_op *here = qk_find_op(v->op), *there = own_op(m, v->op);
+        if (!v->name || !v->fused || !good_name(v->name))
+            return snprintf(err, len, "%s: a variant without a name or fused kernel", prefix), -1;
+        if (!here)
+            return snprintf(err, len, "%s: op '%s' is not known to this build", prefix, v->op), -1;
+        if (there && !same_phases(here, there))
+            return snprintf(err, len, "%s: op '%s' has other phases than this build's", prefix,
+                            v->op),
+                   -1;
+    }
+    /* Kept for the life of the process, as registered modules are. */
+    qk_module *wrap = calloc(1, sizeof *wrap);
+    qk_variant *vs = calloc(nv + 1, sizeof *vs);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    const qk_variant **vp = calloc(nv + 1, sizeof *vp);
+    char *names = calloc(nv + 1, 128);
+    char *mname = strdup(prefix);
+    variant_entry *grown = wrap && vs && vp && names && mname
+                               ? realloc(reg.variants, (reg.nvariants + nv + 1) * sizeof *grown)
+                               : NULL;
+    if (!grown) {
+        free(wrap);
+        free(vs);
+        free(vp);
+        free(names);
+        free(mname);
+        return snprintf(err, len, "%s: out of memory", prefix), -1;
+    }
+    reg.variants = grown;
+    *wrap = *m;
+    wrap->name = mname;
+    wrap->ops = NULL;
+    for (size_t i = 0; i < nv; i++) {
+        vs[i] = *m->variants[i];
+        snprintf(names + 128 * i, 128, "%s:%s", prefix, m->variants[i]->name);
+        vs[i].name = names + 128 * i;
+        vp[i] = &vs[i];
+        reg.variants[reg.nvariants++] = (variant_entry){&vs[i], wrap};
+    }
+    wrap->variants = vp;
+    kept[nkept++] = wrap;
+    return 0;
+}

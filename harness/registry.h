@@ -26,6 +26,14 @@
  * pointers: m and all it points to must stay valid from then on. */
 int qk_register_module(const qk_module *m, char *err, size_t len);
 
+/* Register the variants of m — another build of a library, loaded by
+ * the caller — under the prefix: variant V of op O becomes O's variant
+ * "PREFIX:V", running m's code on workspaces of the op registered
+ * before (so m's op O must have the same phases in the same order).
+ * m's ops are not registered. 0, or -1 with one line in err (a prefix
+ * taken or not a name, an op of m unknown here or with other phases). */
+int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size_t len);
+
 size_t qk_op_count(void);
 const qk_op *qk_op_at(size_t i);
 const qk_op *qk_find_op(const char *name);

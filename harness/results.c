@@ -90,12 +90,15 @@ static int merge(qkperf_record *dst, const qkperf_record *rec)
         free(dst->samples);
         dst->samples = NULL;
         dst->n = 0;
+        dst->nruns = 0;
         summarize(dst);
         return 0;
     }
     double *p = realloc(dst->samples, (dst->n + rec->n) * sizeof(double));
     if (!p)
         return -1;
+    if (dst->nruns) /* a later round of the same run */
+        dst->run_n[dst->nruns - 1] += (unsigned)rec->n;
     memcpy(p + dst->n, rec->samples, rec->n * sizeof(double));
     dst->samples = p;
     dst->n += rec->n;
@@ -135,6 +138,72 @@ int qkperf_results_add(qkperf_results *r, const qkperf_record *in)
     summarize(dst);
     r->n++;
     return 0;
+}
+
+int qkperf_results_add_run(qkperf_results *r, const qkperf_results *run)
+{
+    for (size_t i = 0; i < run->n; i++) {
+        const qkperf_record *x = &run->rec[i];
+        qkperf_record *prev = same_series(r, x);
+        if (prev && prev->counted && x->counted && prev->nruns >= QKPERF_MAX_RUNS)
+            return -1;
+        if (!prev || !prev->counted || !x->counted) {
+            if (qkperf_results_add(r, x))
+                return -1;
+            prev = same_series(r, x);
+            if (prev->counted && prev->n == x->n) { /* its first run */
+                prev->nruns = 1;
+                prev->run_n[0] = (unsigned)x->n;
+            }
+            continue;
+        }
+        if (prev->nruns == 0) { /* samples there before runs were counted */
+            prev->nruns = 1;
+            prev->run_n[0] = (unsigned)prev->n;
+        }
+        size_t k = prev->nruns;
+        qkperf_record one = *x;
+        one.nruns = 0;
+        if (merge(prev, &one))
+            return -1;
+        prev->nruns = k + 1;
+        prev->run_n[k - 1] -= (unsigned)x->n; /* merge extended the last run */
+        prev->run_n[k] = (unsigned)x->n;
+    }
+    return 0;
+}
+
+static size_t run_start(const qkperf_record *x, size_t k)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < k; i++)
+        at += x->run_n[i];
+    return at;
+}
+
+double qkperf_record_run_median(const qkperf_record *x, size_t k)
+{
+    qkperf_summary s;
+    if (k >= x->nruns || !x->run_n[k] ||
+        qkperf_summarize(x->samples + run_start(x, k), x->run_n[k], &s, NULL))
+        return NAN;
+    return s.median;
+}
+
+double qkperf_record_run_spread(const qkperf_record *x)
+{
+    if (!x->counted || x->nruns < 2)
+        return NAN;
+    double sum = 0, sum2 = 0;
+    for (size_t k = 0; k < x->nruns; k++) {
+        double m = qkperf_record_run_median(x, k);
+        if (!(m > 0))
+            return NAN;
+        sum += log(m);
+        sum2 += log(m) * log(m);
+    }
+    double n = (double)x->nruns, var = (sum2 - sum * sum / n) / (n - 1);
+    return sqrt(var > 0 ? var : 0);
 }
 
 void qkperf_results_note(qkperf_results *r, const char *fmt, ...)
@@ -274,6 +343,14 @@ static json_t *record_json(const qkperf_record *x)
         (json_int_t)x->outliers_low, "high", (json_int_t)x->outliers_high);
     if (o && x->threads > 0) /* hw, sw: counted on this many threads, summed */
         json_object_set_new(o, "threads", json_integer(x->threads));
+    if (o && x->nruns > 0) { /* --runs: each process's share of the samples */
+        json_t *runs = json_array();
+        for (size_t k = 0; k < x->nruns; k++)
+            json_array_append_new(runs, json_pack("{s:I,s:o}", "n", (json_int_t)x->run_n[k],
+                                                  "median", num(qkperf_record_run_median(x, k))));
+        json_object_set_new(o, "runs", runs);
+        json_object_set_new(o, "run_spread", num(qkperf_record_run_spread(x)));
+    }
     return o;
 }
 
@@ -616,6 +693,37 @@ static int get_stats(json_t *o, qkperf_record *x, char *why, size_t wlen)
     return 0;
 }
 
+/* "runs": [{"n": N, "median": M}, ...], optional; the lengths must add
+ * up to the samples (the medians are recomputed from them). */
+static int get_runs(json_t *o, qkperf_record *x, char *why, size_t wlen)
+{
+    json_t *runs = json_object_get(o, "runs");
+    size_t total = 0;
+    if (!runs)
+        return 0;
+    if (!json_is_array(runs) || json_array_size(runs) > QKPERF_MAX_RUNS)
+        return snprintf(why, wlen, "field 'runs' is %s, expected an array of at most %d runs",
+                        json_kind(runs), QKPERF_MAX_RUNS),
+               -1;
+    for (size_t k = 0; k < json_array_size(runs); k++) {
+        json_int_t n;
+        json_t *run = json_array_get(runs, k);
+        if (!json_is_object(run))
+            return snprintf(why, wlen, "runs[%zu] is %s, expected an object", k, json_kind(run)),
+                   -1;
+        if (get_int(run, "n", 1, -1, &n, why, wlen))
+            return -1;
+        x->run_n[k] = (unsigned)(n > 100000 ? 100000 : n);
+        total += x->run_n[k];
+    }
+    x->nruns = json_array_size(runs);
+    if (x->nruns && total != x->n)
+        return snprintf(why, wlen, "field 'runs' counts %zu samples, the record has %zu", total,
+                        x->n),
+               -1;
+    return 0;
+}
+
 static int record_from_json(json_t *o, qkperf_record *x, double *buf, size_t cap, char *why,
                             size_t wlen)
 {
@@ -643,7 +751,7 @@ static int record_from_json(json_t *o, qkperf_record *x, double *buf, size_t cap
     if (threads > 65536)
         return snprintf(why, wlen, "field 'threads' is out of range, expected at most 65536"), -1;
     x->threads = (unsigned)threads;
-    return 0;
+    return get_runs(o, x, why, wlen);
 }
 
 /* config.bands (the noise bands the verdicts used) and

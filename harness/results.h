@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #define QKPERF_SCHEMA "qkperf-results/1"
+#define QKPERF_MAX_RUNS 64 /* processes of one --runs K */
 
 /* The view of a record: a phase run alone over the whole input (staged),
  * the whole kernel (fused, phase "total"), or a phase inside the fused
@@ -37,6 +38,11 @@ typedef struct qkperf_record {
     double mux_ratio;                   /* running/enabled (hw, sw); 1 otherwise */
     unsigned threads;                   /* hw, sw: threads counted and summed; 0 otherwise */
     size_t outliers_low, outliers_high; /* Tukey, mild or worse */
+    /* Runs (processes, --runs K) the samples came from: run k holds the
+     * next run_n[k] samples, in order. nruns 0: one run, no run data (the
+     * intervals are within-run only). */
+    size_t nruns;
+    unsigned run_n[QKPERF_MAX_RUNS];
 } qkperf_record;
 
 typedef struct qkperf_results {
@@ -51,6 +57,15 @@ void qkperf_results_free(qkperf_results *r);
 /* Append a copy of rec (samples copied; stats computed here); samples of
  * a series already present (a later round) are appended to it. 0 or -1. */
 int qkperf_results_add(qkperf_results *r, const qkperf_record *rec);
+/* Add every record of `run` (a whole document measured by one process)
+ * to r as that process's run: samples appended, run lengths recorded.
+ * 0 or -1 (out of memory, more than QKPERF_MAX_RUNS runs). */
+int qkperf_results_add_run(qkperf_results *r, const qkperf_results *run);
+/* The run-to-run spread of a record with run data (>= 2 runs): the
+ * standard deviation of the log of its per-run medians, NAN without. */
+double qkperf_record_run_spread(const qkperf_record *x);
+/* The median of run k's samples. */
+double qkperf_record_run_median(const qkperf_record *x, size_t k);
 void qkperf_results_note(qkperf_results *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The staged or fused record (by qkperf_default_view of phase) of a

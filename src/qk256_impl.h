@@ -149,10 +149,20 @@ extern const float qk256_default_lut[4];
  * in-context view finds a phase's code by the block it was inlined from. */
 #define QK_INLINE static inline __attribute__((always_inline))
 
-/* Code of element j of a packed row (the format's definition). */
+/* Code of element j of a packed row (the format's definition).
+ * QK256_TEST_SLOWDOWN_UNPACK=N plants a known extra cost in the unpack
+ * phase of the scalar references (N dependent multiplies by 1 per element,
+ * which the compiler cannot fold), for the test-only build tests/libqk256slow.so
+ * with which the A/B tests check that a slowdown is found; the shipped
+ * library never defines it. */
 QK_INLINE unsigned qk256_code(const uint8_t *row, size_t j)
 {
-    return (row[j >> 2] >> ((j & 3) * 2)) & 3u;
+    unsigned byte = row[j >> 2];
+#ifdef QK256_TEST_SLOWDOWN_UNPACK
+    for (int k = 0; k < QK256_TEST_SLOWDOWN_UNPACK; k++) /* one multiply each */
+        __asm__ volatile("imul $1, %0, %0" : "+r"(byte));
+#endif
+    return (byte >> ((j & 3) * 2)) & 3u;
 }
 
 /* Staged phases: block b of row r in the packed input, and the index of

@@ -504,7 +504,7 @@ Test(cli, the_help_lists_the_command_table, .timeout = 60)
                   c->usage ? c->usage : "(none)");
         listed++;
     }
-    cr_expect_eq(listed, 12);
+    cr_expect_eq(listed, 14);
     cr_expect_eq(internal, 1);
     cr_expect_null(qkperf_command_find("nosuch"));
     free(out);

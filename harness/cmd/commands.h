@@ -34,6 +34,9 @@ int qkperf_cmd_plot(int argc, char **argv);
 int qkperf_cmd_roofline(int argc, char **argv);
 int qkperf_cmd_decode(int argc, char **argv);
 int qkperf_cmd_review(int argc, char **argv);
+int qkperf_cmd_calibrate(int argc, char **argv);
+int qkperf_cmd_ab(int argc, char **argv);
+extern const char qkperf_cmd_calibrate_usage[], qkperf_cmd_ab_usage[];
 extern const char qkperf_cmd_probe_usage[], qkperf_cmd_list_usage[], qkperf_cmd_run_usage[],
     qkperf_cmd_ladder_usage[], qkperf_cmd_sweep_usage[], qkperf_cmd_compare_usage[],
     qkperf_cmd_plot_usage[], qkperf_cmd_roofline_usage[], qkperf_cmd_decode_usage[],
