@@ -212,8 +212,8 @@ static uint8_t *alloc_weights(size_t bytes)
 {
     enum { HUGE = 2u << 20 };
     void *p = NULL;
-    if (bytes < HUGE)
-        return aligned_alloc(64, bytes);
+    if (bytes < HUGE) /* aligned_alloc wants a multiple of the alignment */
+        return aligned_alloc(64, (bytes + 63) / 64 * 64);
     size_t cap = (bytes + HUGE - 1) / HUGE * HUGE;
     if (posix_memalign(&p, HUGE, cap))
         return NULL;
