@@ -608,6 +608,7 @@ static int record_reads(qkperf_results *res, const char *size, const double *mem
  * 1 with err. */
 static int repack_model(dmodel *m, const char *size, qkperf_results *res, char *err, size_t len)
 {
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     m->rep = calloc((size_t)m->layers * NMAT, sizeof *m->rep);
     if (!m->rep)
         return snprintf(err, len, "cannot allocate the repacked weights' handles"), 1;

@@ -242,7 +242,7 @@ static double naive_sum(const problem *p, size_t r, const int *q, float sx, int 
         acc += t;
         if (mant < 24) {
             int ex;
-            double m = frexp(acc, &ex);
+            double m = frexp((double)acc, &ex);
             acc = (float)ldexp(nearbyint(ldexp(m, mant)), ex - mant);
         }
     }
@@ -252,7 +252,7 @@ static double naive_sum(const problem *p, size_t r, const int *q, float sx, int 
 Test(int8, heavy_cancellation_stays_inside_the_contract)
 {
     problem p = cancel_problem();
-    int *q = malloc(p.cols * sizeof *q);
+    int *q = malloc((p.cols ? p.cols : 1) * sizeof *q);
     float sx = quantize(&p, q);
     for (size_t r = 0; r < 2; r++) {
         contract c = row_contract(&p, r, q, sx);
@@ -299,7 +299,7 @@ Test(int8, zero_block_dots_give_exactly_zero)
      * and byte 0x54 codes 0, 1, 1, 1 = -1, 0, 0, 0: the two sum to 0 */
     for (size_t i = 0; i < p.rows * p.stride; i++)
         p.packed[i] = i % 2 ? 0x54 : 0x26;
-    int *q = malloc(p.cols * sizeof *q);
+    int *q = malloc((p.cols ? p.cols : 1) * sizeof *q);
     float sx = quantize(&p, q);
     for (size_t b = 0; b < p.nb; b++)
         cr_assert_eq(block_dot(&p, 0, b, q), 0);
@@ -432,8 +432,8 @@ static void expect_repacked(size_t rows, size_t cols, uint64_t seed, const float
     qk_rng rng = {seed + 1000};
     for (size_t j = 0; j < cols; j++)
         p.x[j] = qk_rng_float(&rng, -2.0f, 5.0f);
-    int *q = malloc(cols * sizeof *q);
-    float sx = quantize(&p, q), *want = malloc(rows * sizeof *want);
+    int *q = malloc((cols ? cols : 1) * sizeof *q);
+    float sx = quantize(&p, q), *want = malloc((rows ? rows : 1) * sizeof *want);
     cr_assert_eq(qk256_gemv_i8_variant(qk256_repacked_variant(w), want, p.packed, p.stride,
                                        p.scales, p.x, rows, cols, lut),
                  QK256_OK);
