@@ -23,7 +23,7 @@ typedef struct qkperf_delta {
     qkperf_change change;  /* ratio after/before, CI, p, significant */
     qkperf_verdict verdict;
     double band;       /* the noise band used */
-    double detectable; /* the smallest change this comparison could call (fraction) */
+    double detectable; /* the smallest change called 9 times in 10 (fraction; qkperf_detectable) */
     int lower_is_better;
 } qkperf_delta;
 

@@ -212,13 +212,15 @@ int qkperf_results_relative(const qkperf_results *in, const char *ref, qkperf_re
 
 static void print_delta(FILE *f, const qkperf_delta *d, const char *variant, int detect)
 {
-    char b[32], a[32], ch[64] = "n/a (baseline median is 0)", det[40] = "";
+    char b[32], a[32], ch[64] = "n/a (baseline median is 0)", det[48] = "";
     qkperf_fmt_value(b, sizeof b, d->before, d->unit);
     qkperf_fmt_value(a, sizeof a, d->after, d->unit);
     if (d->change.ratio_defined)
         snprintf(ch, sizeof ch, "%+7.1f%% [%+.1f, %+.1f]", (d->change.ratio - 1) * 100,
                  (d->change.ci_lo - 1) * 100, (d->change.ci_hi - 1) * 100);
-    if (detect && isfinite(d->detectable))
+    if (detect && isinf(d->detectable))
+        snprintf(det, sizeof det, "  (detects nothing: too many records)");
+    else if (detect && isfinite(d->detectable))
         snprintf(det, sizeof det, "  (detects >= %.1f%%)", d->detectable * 100);
     fprintf(f, "  %-10s %-18s %-8s %-14s %-6s %12s -> %-12s %s %s%s\n", d->op, variant, d->size,
             d->phase, d->metric, b, a, ch, qkperf_verdict_name(d->verdict), det);
@@ -334,9 +336,7 @@ static int judge(qkperf_deltas *ds, const qkperf_results *old, const qkperf_resu
                 d->band = cal;
         }
         d->verdict = qkperf_verdict_of(&d->change, d->band, d->lower_is_better);
-        /* an interval centred on the change must clear the band */
-        d->detectable =
-            d->change.ratio_defined ? d->band + (d->change.ci_hi - d->change.ci_lo) / 2 : NAN;
+        d->detectable = qkperf_detectable(&d->change, d->band, m, alpha, 0.9);
     }
     free(p);
     free(adj);

@@ -400,6 +400,7 @@ static int change_of(sample_set *b, sample_set *a, const qkperf_change_opts *opt
     bool noise_known = b->n >= 2 && a->n >= 2;
     out->p_value = noise_known ? p_value_of(&t, p.resamples) : 1.0;
     out->significant = out->p_value < p.alpha;
+    out->p_floor = 2.0 / ((double)p.resamples + 1);
     free(buf);
     free(ratios);
     return 0;
@@ -495,6 +496,59 @@ qkperf_verdict qkperf_verdict_of(const qkperf_change *c, double band, bool lower
     if (!went_up && !went_down)
         return QKPERF_NO_CHANGE;
     return went_up == lower_is_better ? QKPERF_REGRESSED : QKPERF_IMPROVED;
+}
+
+/* Acklam, "An algorithm for computing the inverse normal cumulative
+ * distribution function" (2003): rational approximations in a central and
+ * two tail regions, then one Halley step on erfc for full precision. */
+double qkperf_normal_quantile(double p)
+{
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                               -2.759285104469687e+02, 1.383577518672690e+02,
+                               -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                               -1.556989798598866e+02, 6.680131188771972e+01,
+                               -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                               -2.400758277161838e+00, -2.549732539343734e+00,
+                               4.374664141464968e+00,  2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                               2.445134137142996e+00, 3.754408661907416e+00};
+    if (!(p > 0 && p < 1))
+        return NAN;
+    double x;
+    if (p < 0.02425 || p > 1 - 0.02425) {
+        double q = sqrt(-2 * log(p < 0.5 ? p : 1 - p));
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+        if (p > 0.5)
+            x = -x;
+    } else {
+        double q = p - 0.5, r = q * q;
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+    }
+    double e = 0.5 * erfc(-x / sqrt(2)) - p;
+    double u = e * 2.5066282746310002 * exp(x * x / 2); /* sqrt(2 pi) */
+    return x - u / (1 + x * u / 2);
+}
+
+double qkperf_detectable(const qkperf_change *c, double band, size_t m, double alpha,
+                         double power)
+{
+    if (!c->ratio_defined || !(c->ci_lo > 0) || !(c->ci_hi >= c->ci_lo))
+        return NAN;
+    if (m == 0)
+        m = 1;
+    if ((double)m * c->p_floor >= alpha)
+        return INFINITY;
+    double z_ci = qkperf_normal_quantile(1 - (1 - c->confidence) / 2);
+    double z_sig = qkperf_normal_quantile(1 - alpha / (2 * (double)m));
+    double z_pow = qkperf_normal_quantile(power);
+    double se = (log(c->ci_hi) - log(c->ci_lo)) / (2 * z_ci);
+    double beyond_band = log1p(band) + (z_ci + z_pow) * se;
+    double significant = (z_sig + z_pow) * se;
+    return expm1(beyond_band > significant ? beyond_band : significant);
 }
 
 const char *qkperf_verdict_name(qkperf_verdict v)

@@ -82,6 +82,8 @@ typedef struct qkperf_change {
      * significant. */
     double p_value;
     bool significant;
+    /* The smallest p-value the test can give: 2 / (resamples + 1). */
+    double p_floor;
     /* Independent runs (processes) on each side: 1 when the samples come
      * from one run, so the interval holds within-run noise only. */
     size_t runs_before, runs_after;
@@ -128,6 +130,23 @@ typedef enum qkperf_verdict {
 qkperf_verdict qkperf_verdict_of(const qkperf_change *c, double band, bool lower_is_better);
 /* "improved", "regressed", "no change". */
 const char *qkperf_verdict_name(qkperf_verdict v);
+
+/* Phi^-1(p), the standard normal quantile, for p in (0, 1) (Acklam's
+ * rational approximation refined by one Halley step: |error| < 1e-12);
+ * NaN outside (0, 1). */
+double qkperf_normal_quantile(double p);
+
+/* The smallest increase (a fraction: 0.05 is +5%) that a record measured
+ * with c's noise would be called, `power` of the time (0.9), by
+ * qkperf_verdict_of with this band after a p-value adjustment over m
+ * records at level alpha: both the interval's lower end beyond 1 + band
+ * and significance at the strictest Holm / Benjamini-Hochberg step
+ * (alpha / m) must hold. The noise is the interval's width on a log
+ * scale. INFINITY when no change can be significant over m records (m
+ * times the test's p_floor is not below alpha); NaN when c's ratio is
+ * undefined. */
+double qkperf_detectable(const qkperf_change *c, double band, size_t m, double alpha,
+                         double power);
 
 /* Metric kinds, each with its own noise band. */
 typedef enum qkperf_metric_kind {

@@ -405,6 +405,67 @@ Test(verdict, interval_must_clear_the_band)
     cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
 }
 
+Test(detectable, normal_quantile_known_answers)
+{
+    cr_expect(fabs(qkperf_normal_quantile(0.975) - 1.959963984540054) < 1e-12);
+    cr_expect(fabs(qkperf_normal_quantile(0.9) - 1.2815515655446004) < 1e-12);
+    cr_expect(fabs(qkperf_normal_quantile(0.5)) < 1e-15);
+    cr_expect(fabs(qkperf_normal_quantile(0.001) + 3.090232306167813) < 1e-12);
+    cr_expect(fabs(qkperf_normal_quantile(1e-10) + 6.361340902404056) < 1e-10);
+    cr_expect(isnan(qkperf_normal_quantile(0)) && isnan(qkperf_normal_quantile(1)));
+    cr_expect(isnan(qkperf_normal_quantile(NAN)));
+}
+
+Test(detectable, known_answers)
+{
+    /* interval [0.98, 1.02] at 95%: se = ln(1.02 / 0.98) / (2 * 1.95996) */
+    qkperf_change c = {.ratio_defined = true, .ratio = 1, .ci_lo = 0.98, .ci_hi = 1.02,
+                       .confidence = 0.95, .p_floor = 2.0 / 10001};
+    double se = log(1.02 / 0.98) / (2 * 1.959963984540054);
+    double beyond = log(1.02) + (1.959963984540054 + 1.2815515655446004) * se;
+    cr_expect(fabs(qkperf_detectable(&c, 0.02, 1, 0.05, 0.9) - expm1(beyond)) < 1e-9);
+    /* over 72 records significance needs z(1 - 0.05 / 144) = 3.3912 */
+    double sig = (3.391763140587952 + 1.2815515655446004) * se;
+    cr_expect(fabs(qkperf_detectable(&c, 0, 72, 0.05, 0.9) - expm1(sig)) < 1e-8,
+              "%g", qkperf_detectable(&c, 0, 72, 0.05, 0.9));
+    cr_expect(fabs(qkperf_detectable(&c, 0.02, 72, 0.05, 0.9) - expm1(beyond)) < 1e-9);
+    /* a deterministic figure: only the band */
+    c.ci_lo = c.ci_hi = 1;
+    cr_expect(fabs(qkperf_detectable(&c, 0.02, 72, 0.05, 0.9) - 0.02) < 1e-12);
+    /* 300 records: 300 * 2 / 10001 >= 0.05, nothing can be significant */
+    cr_expect(isinf(qkperf_detectable(&c, 0.02, 300, 0.05, 0.9)));
+    c.ratio_defined = false;
+    cr_expect(isnan(qkperf_detectable(&c, 0.02, 1, 0.05, 0.9)));
+}
+
+/* What the figure promises: an effect of the detectable size, measured
+ * with the same noise, is called regressed about 9 times in 10. */
+Test(detectable, an_effect_of_that_size_is_found_nine_times_in_ten)
+{
+    static double b[N], a[N];
+    gen_state = 42;
+    fill_normal(b, N, 100, 0.03);
+    fill_normal(a, N, 100, 0.03);
+    qkperf_change c;
+    cr_assert_eq(qkperf_change_compute(b, N, a, N, NULL, &c), 0);
+    double d = qkperf_detectable(&c, 0.02, 1, 0.05, 0.9);
+    cr_assert(d > 0.02 && d < 0.2, "detectable %g", d);
+    int trials = 200, found = 0, found_half = 0;
+    for (int t = 0; t < trials; t++) {
+        qkperf_change_opts o = {.seed = 1000 + (uint64_t)t};
+        fill_normal(b, N, 100, 0.03);
+        fill_normal(a, N, 100 * (1 + d), 0.03);
+        cr_assert_eq(qkperf_change_compute(b, N, a, N, &o, &c), 0);
+        found += qkperf_verdict_of(&c, 0.02, true) == QKPERF_REGRESSED;
+        fill_normal(a, N, 100 * (1 + d / 2), 0.03);
+        cr_assert_eq(qkperf_change_compute(b, N, a, N, &o, &c), 0);
+        found_half += qkperf_verdict_of(&c, 0.02, true) == QKPERF_REGRESSED;
+    }
+    cr_expect(found >= trials * 84 / 100, "found %d of %d at +%.1f%%", found, trials, d * 100);
+    cr_expect(found_half < trials * 60 / 100, "found %d of %d at half of +%.1f%%", found_half,
+              trials, d * 100);
+}
+
 Test(verdict, names)
 {
     cr_assert_str_eq(qkperf_verdict_name(QKPERF_IMPROVED), "improved");
