@@ -512,8 +512,8 @@ double qkperf_normal_quantile(double p)
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                -2.400758277161838e+00, -2.549732539343734e+00,
                                4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
     if (!(p > 0 && p < 1))
         return NAN;
     double x;
@@ -533,8 +533,7 @@ double qkperf_normal_quantile(double p)
     return x - u / (1 + x * u / 2);
 }
 
-double qkperf_detectable(const qkperf_change *c, double band, size_t m, double alpha,
-                         double power)
+double qkperf_detectable(const qkperf_change *c, double band, size_t m, double alpha, double power)
 {
     if (!c->ratio_defined || !(c->ci_lo > 0) || !(c->ci_hi >= c->ci_lo))
         return NAN;

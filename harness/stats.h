@@ -145,8 +145,7 @@ double qkperf_normal_quantile(double p);
  * scale. INFINITY when no change can be significant over m records (m
  * times the test's p_floor is not below alpha); NaN when c's ratio is
  * undefined. */
-double qkperf_detectable(const qkperf_change *c, double band, size_t m, double alpha,
-                         double power);
+double qkperf_detectable(const qkperf_change *c, double band, size_t m, double alpha, double power);
 
 /* Metric kinds, each with its own noise band. */
 typedef enum qkperf_metric_kind {

@@ -419,15 +419,19 @@ Test(detectable, normal_quantile_known_answers)
 Test(detectable, known_answers)
 {
     /* interval [0.98, 1.02] at 95%: se = ln(1.02 / 0.98) / (2 * 1.95996) */
-    qkperf_change c = {.ratio_defined = true, .ratio = 1, .ci_lo = 0.98, .ci_hi = 1.02,
-                       .confidence = 0.95, .p_floor = 2.0 / 10001};
+    qkperf_change c = {.ratio_defined = true,
+                       .ratio = 1,
+                       .ci_lo = 0.98,
+                       .ci_hi = 1.02,
+                       .confidence = 0.95,
+                       .p_floor = 2.0 / 10001};
     double se = log(1.02 / 0.98) / (2 * 1.959963984540054);
     double beyond = log(1.02) + (1.959963984540054 + 1.2815515655446004) * se;
     cr_expect(fabs(qkperf_detectable(&c, 0.02, 1, 0.05, 0.9) - expm1(beyond)) < 1e-9);
     /* over 72 records significance needs z(1 - 0.05 / 144) = 3.3912 */
     double sig = (3.391763140587952 + 1.2815515655446004) * se;
-    cr_expect(fabs(qkperf_detectable(&c, 0, 72, 0.05, 0.9) - expm1(sig)) < 1e-8,
-              "%g", qkperf_detectable(&c, 0, 72, 0.05, 0.9));
+    cr_expect(fabs(qkperf_detectable(&c, 0, 72, 0.05, 0.9) - expm1(sig)) < 1e-8, "%g",
+              qkperf_detectable(&c, 0, 72, 0.05, 0.9));
     cr_expect(fabs(qkperf_detectable(&c, 0.02, 72, 0.05, 0.9) - expm1(beyond)) < 1e-9);
     /* a deterministic figure: only the band */
     c.ci_lo = c.ci_hi = 1;
