@@ -151,16 +151,22 @@ extern const float qk256_default_lut[4];
 
 /* Code of element j of a packed row (the format's definition).
  * QK256_TEST_SLOWDOWN_UNPACK=N plants a known extra cost in the unpack
- * phase of the scalar references (N dependent multiplies by 1 per element,
- * which the compiler cannot fold), for the test-only build tests/libqk256slow.so
- * with which the A/B tests check that a slowdown is found; the shipped
- * library never defines it. */
+ * phase of the scalar references: N dependent multiplies by 1 per element
+ * (3 cycles each), and QK256_TEST_SLOWDOWN_ADD=M dependent adds of 0
+ * (1 cycle each, for finer steps), which the compiler cannot fold; for
+ * the test-only build tests/libqk256slow.so with which the A/B tests check
+ * that a slowdown is found and bench/aa.sh measures power. The shipped
+ * library never defines either. */
 QK_INLINE unsigned qk256_code(const uint8_t *row, size_t j)
 {
     unsigned byte = row[j >> 2];
 #ifdef QK256_TEST_SLOWDOWN_UNPACK
     for (int k = 0; k < QK256_TEST_SLOWDOWN_UNPACK; k++) /* one multiply each */
         __asm__ volatile("imul $1, %0, %0" : "+r"(byte));
+#endif
+#ifdef QK256_TEST_SLOWDOWN_ADD
+    for (int k = 0; k < QK256_TEST_SLOWDOWN_ADD; k++) /* one add each */
+        __asm__ volatile("add $0, %0" : "+r"(byte));
 #endif
     return (byte >> ((j & 3) * 2)) & 3u;
 }
