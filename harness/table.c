@@ -4,6 +4,7 @@
  * throughput of the fused kernel.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -202,7 +203,7 @@ static double sum_of(const qkperf_record *x)
 /* One in-context row: the sampled share with its 95% Wilson interval over
  * every sample, the in-context time, and the exact sim counts when there. */
 static void print_ic_row(FILE *f, const qkperf_results *r, const char *op, const char *variant,
-                         const char *size, const char *phase, double total)
+                         const char *size, const char *phase, double total, bool with_ir)
 {
     const qkperf_record *n =
         qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op, variant, size, phase, "samples");
@@ -210,7 +211,7 @@ static void print_ic_row(FILE *f, const qkperf_results *r, const char *op, const
         qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op, variant, size, phase, "time");
     const qkperf_record *ir =
         qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op, variant, size, phase, "Ir");
-    char share[48] = "n/a", time[32] = "", irs[32] = "";
+    char share[48] = "n/a", time[32] = "", irs[32] = "n/a";
     if (n && n->counted && total > 0) {
         double sh, lo, hi;
         qkperf_share_wilson((uint64_t)sum_of(n), (uint64_t)total, &sh, &lo, &hi);
@@ -220,8 +221,11 @@ static void print_ic_row(FILE *f, const qkperf_results *r, const char *op, const
         qkperf_fmt_value(time, sizeof time, t->median, t->unit);
     if (ir && ir->counted)
         qkperf_fmt_value(irs, sizeof irs, ir->median, "");
-    fprintf(f, "  %-8s %-22s %*s %12s\n", phase, share, /* "µs": a byte more than it shows */
-            12 + (int)strlen(time) - display_width(time), time, irs);
+    fprintf(f, "  %-8s %-22s %*s", phase, share, /* "µs": a byte more than it shows */
+            12 + (int)strlen(time) - display_width(time), time);
+    if (with_ir)
+        fprintf(f, " %12s", irs);
+    fputc('\n', f);
 }
 
 /* The fused kernel split by phase: shown when the document has the view. */
@@ -236,15 +240,20 @@ static void print_in_context(FILE *f, const qkperf_results *r, const qk_op *op, 
     if (!on && !oi)
         return;
     double total = sum_of(on);
-    for (unsigned p = 0; p < qk_phase_count(op); p++)
+    bool with_ir = oi != NULL;
+    for (unsigned p = 0; p < qk_phase_count(op); p++) {
         total += sum_of(qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op->name, variant, size,
                                                  op->phases[p], "samples"));
-    fprintf(f, "  in context: the fused kernel by phase (%.0f samples, source sample; Ir: sim)\n",
-            total);
-    fprintf(f, "  %-8s %-22s %12s %12s\n", "phase", "share [95% CI]", "time", "Ir");
+        with_ir |= qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op->name, variant, size,
+                                            op->phases[p], "Ir") != NULL;
+    }
+    fprintf(f, "  in context: the fused kernel by phase (%.0f samples, source sample; %s)\n", total,
+            with_ir ? "Ir: sim" : "exact Ir per phase: --source sim");
+    fprintf(f, "  %-8s %-22s %12s", "phase", "share [95% CI]", "time");
+    fputs(with_ir ? "           Ir\n" : "\n", f);
     for (unsigned p = 0; p < qk_phase_count(op); p++)
-        print_ic_row(f, r, op->name, variant, size, op->phases[p], total);
-    print_ic_row(f, r, op->name, variant, size, other, total);
+        print_ic_row(f, r, op->name, variant, size, op->phases[p], total, with_ir);
+    print_ic_row(f, r, op->name, variant, size, other, total, with_ir);
     if (on && !on->counted)
         fprintf(f, "  %-8s sample: %s\n", "n/a", on->why);
 }

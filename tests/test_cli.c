@@ -421,6 +421,14 @@ Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
                        out);
     cr_expect_not_null(strstr(out, "avx2-p1-p4 -> scalar: +"), "%s", out);
     free(out);
+    /* run's in-context table: without sim records no empty Ir column,
+     * but where to get it */
+    rc = qkperf("run -k dequantize -v avx2-p1 -s 256 -n 4 -g none", err, sizeof err, &out);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    cr_expect_not_null(strstr(out, "exact Ir per phase: --source sim)"), "%s", out);
+    cr_expect_null(strstr(out, "Ir: sim"), "%s", out);
+    cr_expect_null(strstr(out, " n/a\n"), "no column of n/a: %s", out);
+    free(out);
     expect_error("ladder -k gemv -v scalar", "ladder needs at least two variants");
     expect_error("ladder -k gemv --band time=abc", "time=abc");
     expect_error("run -k gemv --source magic", "unknown source 'magic'");
