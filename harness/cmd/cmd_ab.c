@@ -20,7 +20,7 @@
 
 const char qkperf_cmd_ab_usage[] =
     "usage: qkperf ab OLD.so NEW.so -k OP [options]\n"
-    "Both builds in one process, sampled interleaved (3 processes unless --runs K);\n"
+    "Both builds in one process, sampled interleaved (5 processes unless --runs K);\n"
     "per phase and fused the change OLD -> NEW with intervals and verdicts (Holm over\n"
     "the records). Exit 0 no change, 1 change, 2 bad input. Default --source tsc;\n"
     "with tsc alone the metric is time.\n\n"
@@ -129,9 +129,11 @@ int qkperf_cmd_ab(int argc, char **argv)
         j.alternate = 1;
         /* Each process places the two builds at other addresses (ASLR),
          * which moves a variant by several percent for the life of the
-         * process: by default three processes, so the intervals carry it. */
+         * process: by default five processes, so the intervals carry it
+         * (with three, a +10% unpack was found in 15 of 20 A/Bs; with
+         * five in 20 of 20: docs/performance.md). */
         if (j.runs == 0)
-            j.runs = 3;
+            j.runs = 5;
         qkperf_results res;
         qkperf_results_init(&res);
         int m = qkperf_job_measure(&j, &res);
