@@ -533,6 +533,66 @@ double qkperf_normal_quantile(double p)
     return x - u / (1 + x * u / 2);
 }
 
+/* P(T <= t) for Student's t with an integer df >= 1, exactly, by the
+ * finite series of Abramowitz & Stegun 26.7.3 (odd df) and 26.7.4 (even
+ * df) for A = P(|T| <= t), with theta = atan(t / sqrt(df)). */
+static double t_cdf(double t, unsigned df)
+{
+    double th = atan(fabs(t) / sqrt((double)df)), s = sin(th), c2 = cos(th) * cos(th);
+    double a;
+    if (df % 2) {
+        double sum = 0, term = 1;
+        if (df > 1) {
+            sum = term = cos(th);
+            for (unsigned k = 3; k <= df - 2; k += 2)
+                sum += term *= c2 * (double)(k - 1) / (double)k;
+        }
+        a = 2 / 3.14159265358979323846 * (th + s * sum);
+    } else {
+        double sum = 1, term = 1;
+        for (unsigned k = 2; k <= df - 2; k += 2)
+            sum += term *= c2 * (double)(k - 1) / (double)k;
+        a = s * sum;
+    }
+    return t >= 0 ? (1 + a) / 2 : (1 - a) / 2;
+}
+
+double qkperf_t_quantile(double p, double df)
+{
+    if (!(p > 0 && p < 1) || !(df >= 1))
+        return NAN;
+    double z = qkperf_normal_quantile(p);
+    if (df > 1000 || df != floor(df)) {
+        /* Cornish-Fisher expansion in 1/df (Abramowitz & Stegun 26.7.5) */
+        double z2 = z * z, v = df;
+        return z + z * (z2 + 1) / (4 * v) + z * ((5 * z2 + 16) * z2 + 3) / (96 * v * v) +
+               z * (((3 * z2 + 19) * z2 + 17) * z2 - 15) / (384 * v * v * v) +
+               z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) /
+                   (92160 * v * v * v * v);
+    }
+    if (p < 0.5)
+        return -qkperf_t_quantile(1 - p, df);
+    /* the t quantile is at least the normal one: bracket, then bisect */
+    double lo = z, hi = z > 1 ? 2 * z : 2;
+    while (t_cdf(hi, (unsigned)df) < p && hi < 1e300)
+        lo = hi, hi *= 2;
+    for (int i = 0; i < 200 && hi - lo > 1e-14 * hi; i++) {
+        double mid = lo + (hi - lo) / 2;
+        if (t_cdf(mid, (unsigned)df) < p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo + (hi - lo) / 2;
+}
+
+/* The independent units of one side: its runs when there are several
+ * (the between-run design), else its samples. */
+static size_t units_of(size_t runs, size_t n)
+{
+    return runs > 1 ? runs : n;
+}
+
 double qkperf_detectable(const qkperf_change *c, double band, size_t m, double alpha, double power)
 {
     if (!c->ratio_defined || !(c->ci_lo > 0) || !(c->ci_hi >= c->ci_lo))
@@ -542,12 +602,27 @@ double qkperf_detectable(const qkperf_change *c, double band, size_t m, double a
     if ((double)m * c->p_floor >= alpha)
         return INFINITY;
     double z_ci = qkperf_normal_quantile(1 - (1 - c->confidence) / 2);
-    double z_sig = qkperf_normal_quantile(1 - alpha / (2 * (double)m));
-    double z_pow = qkperf_normal_quantile(power);
     double se = (log(c->ci_hi) - log(c->ci_lo)) / (2 * z_ci);
-    double beyond_band = log1p(band) + (z_ci + z_pow) * se;
-    double significant = (z_sig + z_pow) * se;
-    return expm1(beyond_band > significant ? beyond_band : significant);
+    /* The rule's own thresholds are in the interval's units: beyond the
+     * band by the interval's half-width, and significance at the
+     * strictest step (normal quantiles: the bootstrap's scale). The power
+     * margin is in the estimate's true spread, which the bootstrap sees
+     * short by sqrt((u - 1) / u) for u units (runs when a side has
+     * several, else samples) and which is known only from those units:
+     * Student's t with their degrees of freedom. */
+    double q_pow = qkperf_normal_quantile(power), se_true = se;
+    size_t ub = units_of(c->runs_before, c->nb), ua = units_of(c->runs_after, c->na);
+    if (ub > 0 || ua > 0) {
+        if (ub + ua < 3)
+            return NAN; /* one unit a side: nothing known of the noise */
+        size_t u = ub >= 2 && (ua < 2 || ub <= ua) ? ub : ua;
+        se_true = se * sqrt((double)u / (double)(u - 1));
+        q_pow = qkperf_t_quantile(power, (double)(ub + ua - 2));
+    }
+    double z_sig = qkperf_normal_quantile(1 - alpha / (2 * (double)m));
+    double beyond_band = log1p(band) + z_ci * se;
+    double significant = z_sig * se;
+    return expm1((beyond_band > significant ? beyond_band : significant) + q_pow * se_true);
 }
 
 const char *qkperf_verdict_name(qkperf_verdict v)

@@ -136,6 +136,12 @@ const char *qkperf_verdict_name(qkperf_verdict v);
  * NaN outside (0, 1). */
 double qkperf_normal_quantile(double p);
 
+/* The p-quantile of Student's t with df degrees of freedom (df >= 1):
+ * exact (to about 1e-14) for integer df up to 1000, by bisection on the
+ * closed-form distribution function; otherwise the Cornish-Fisher
+ * expansion. NaN outside p in (0, 1) or df < 1. */
+double qkperf_t_quantile(double p, double df);
+
 /* The smallest increase (a fraction: 0.05 is +5%) that a record measured
  * with c's noise would be called, `power` of the time (0.9), by
  * qkperf_verdict_of with this band after a p-value adjustment over m
@@ -144,7 +150,12 @@ double qkperf_normal_quantile(double p);
  * (alpha / m) must hold. The noise is the interval's width on a log
  * scale. INFINITY when no change can be significant over m records (m
  * times the test's p_floor is not below alpha); NaN when c's ratio is
- * undefined. */
+ * undefined. When c says how many units it rests on (nb, na, runs_before,
+ * runs_after: runs when a side has several, else samples), the noise is
+ * treated as estimated from them: Student's t quantiles with
+ * units - 2 degrees of freedom, and the bootstrap's spread widened by
+ * sqrt(u / (u - 1)) for the side with fewer units u (NaN with one unit a
+ * side); with all four zero, normal quantiles. */
 double qkperf_detectable(const qkperf_change *c, double band, size_t m, double alpha, double power);
 
 /* Metric kinds, each with its own noise band. */

@@ -416,6 +416,23 @@ Test(detectable, normal_quantile_known_answers)
     cr_expect(isnan(qkperf_normal_quantile(NAN)));
 }
 
+Test(detectable, t_quantile_known_answers)
+{
+    /* tables of Student's t (and the closed forms for df 1 and 2) */
+    cr_expect(fabs(qkperf_t_quantile(0.975, 1) - 12.706204736174705) < 1e-9);
+    cr_expect(fabs(qkperf_t_quantile(0.975, 2) - 4.302652729749464) < 1e-11);
+    cr_expect(fabs(qkperf_t_quantile(0.9, 4) - 1.5332062740589438) < 1e-11);
+    cr_expect(fabs(qkperf_t_quantile(0.975, 4) - 2.7764451051977934) < 1e-11);
+    cr_expect(fabs(qkperf_t_quantile(0.995, 10) - 3.169272672616958) < 1e-11);
+    cr_expect(fabs(qkperf_t_quantile(0.975, 30) - 2.0422724563012373) < 1e-11);
+    cr_expect(fabs(qkperf_t_quantile(0.9999, 1) - 3183.098757116) < 1e-6);
+    cr_expect(fabs(qkperf_t_quantile(0.1, 4) + 1.5332062740589438) < 1e-11, "symmetric");
+    cr_expect(fabs(qkperf_t_quantile(0.5, 3)) < 1e-12);
+    /* beyond 1000 degrees of freedom, the expansion: close to the normal */
+    cr_expect(fabs(qkperf_t_quantile(0.975, 5000) - 1.9604385517) < 1e-9);
+    cr_expect(isnan(qkperf_t_quantile(0.975, 0.5)) && isnan(qkperf_t_quantile(1, 4)));
+}
+
 Test(detectable, known_answers)
 {
     /* interval [0.98, 1.02] at 95%: se = ln(1.02 / 0.98) / (2 * 1.95996) */
@@ -438,8 +455,58 @@ Test(detectable, known_answers)
     cr_expect(fabs(qkperf_detectable(&c, 0.02, 72, 0.05, 0.9) - 0.02) < 1e-12);
     /* 300 records: 300 * 2 / 10001 >= 0.05, nothing can be significant */
     cr_expect(isinf(qkperf_detectable(&c, 0.02, 300, 0.05, 0.9)));
+    /* three runs a side: the power margin in t(0.9, 4 df), the spread
+     * widened by sqrt(3 / 2); the thresholds stay in the interval's units */
+    c.ci_lo = 0.98, c.ci_hi = 1.02, c.nb = c.na = 33, c.runs_before = c.runs_after = 3;
+    double runs = log(1.02) + 1.959963984540054 * se + 1.5332062740589438 * sqrt(1.5) * se;
+    cr_expect(fabs(qkperf_detectable(&c, 0.02, 1, 0.05, 0.9) - expm1(runs)) < 1e-9, "%g",
+              qkperf_detectable(&c, 0.02, 1, 0.05, 0.9));
+    /* 11 samples in one run against 3 runs: 12 degrees of freedom, and
+     * the side with fewer units (3) sets the correction */
+    c.runs_before = 1, c.nb = 11;
+    double mixed = log(1.02) + 1.959963984540054 * se + 1.3562173340231 * sqrt(1.5) * se;
+    cr_expect(fabs(qkperf_detectable(&c, 0.02, 1, 0.05, 0.9) - expm1(mixed)) < 1e-9, "%g",
+              qkperf_detectable(&c, 0.02, 1, 0.05, 0.9));
+    /* one unit a side: nothing is known of the noise */
+    c.nb = c.na = 1, c.runs_before = c.runs_after = 1;
+    cr_expect(isnan(qkperf_detectable(&c, 0.02, 1, 0.05, 0.9)));
     c.ratio_defined = false;
     cr_expect(isnan(qkperf_detectable(&c, 0.02, 1, 0.05, 0.9)));
+}
+
+/* K runs of s samples each: run means mean * (1 + run_sd * Z), samples
+ * around them with rel_sd; lengths in len[]. */
+static void fill_runs(double *x, size_t *len, size_t k, size_t s, double mean, double run_sd,
+                      double rel_sd)
+{
+    for (size_t r = 0; r < k; r++) {
+        fill_normal(x + r * s, s, mean * (1 + run_sd * gen_normal()), rel_sd);
+        len[r] = s;
+    }
+}
+
+/* The figure's promise where it is used: three runs a side whose means
+ * spread by 3%, a true effect of +8%; of the comparisons whose figure says
+ * +8% is within reach, nine in ten (here at least 85%) call it. */
+Test(detectable, between_runs_the_figure_holds_where_it_claims, .timeout = 60)
+{
+    static double b[33], a[33];
+    size_t lb[3], la[3];
+    gen_state = 7;
+    int trials = 200, claimed = 0, found = 0;
+    for (int t = 0; t < trials; t++) {
+        fill_runs(b, lb, 3, 11, 100, 0.03, 0.005);
+        fill_runs(a, la, 3, 11, 108, 0.03, 0.005);
+        qkperf_change_opts o = {.seed = 5000 + (uint64_t)t};
+        qkperf_change c;
+        cr_assert_eq(qkperf_change_runs(b, 33, lb, 3, a, 33, la, 3, &o, &c), 0);
+        if (qkperf_detectable(&c, 0.02, 1, 0.05, 0.9) <= 0.08) {
+            claimed++;
+            found += qkperf_verdict_of(&c, 0.02, true) == QKPERF_REGRESSED;
+        }
+    }
+    cr_expect(claimed >= 20, "only %d of %d claimed", claimed, trials);
+    cr_expect(found * 100 >= claimed * 85, "found %d of the %d claimed", found, claimed);
 }
 
 /* What the figure promises: an effect of the detectable size, measured
