@@ -150,12 +150,14 @@ double qkperf_t_quantile(double p, double df);
  * (alpha / m) must hold. The noise is the interval's width on a log
  * scale. INFINITY when no change can be significant over m records (m
  * times the test's p_floor is not below alpha); NaN when c's ratio is
- * undefined. When c says how many units it rests on (nb, na, runs_before,
- * runs_after: runs when a side has several, else samples), the noise is
- * treated as estimated from them: Student's t quantiles with
- * units - 2 degrees of freedom, and the bootstrap's spread widened by
- * sqrt(u / (u - 1)) for the side with fewer units u (NaN with one unit a
- * side); with all four zero, normal quantiles. */
+ * undefined. The thresholds are in the interval's units (normal
+ * quantiles); the margin for `power` is in the estimate's own spread. When
+ * c says how many units it rests on (nb, na, runs_before, runs_after: runs
+ * when a side has several, else samples), that spread is treated as
+ * estimated from them: the margin takes Student's t with u_b + u_a - 2
+ * degrees of freedom and the interval's spread widened by sqrt(u/(u - 1))
+ * for the side with fewer units u (NaN with one unit a side); with all
+ * four zero, a normal quantile and the interval's spread as it is. */
 double qkperf_detectable(const qkperf_change *c, double band, size_t m, double alpha, double power);
 
 /* Metric kinds, each with its own noise band. */
