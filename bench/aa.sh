@@ -26,7 +26,7 @@
 # AB_RUNS (processes per ab; ab's default, 5, when unset);
 # SKIP_COMPARE=1, SKIP_SELF=1, SKIP_AB_PLANTED=1, SKIP_COMPARE_PLANTED=1
 # leave those series out (e.g. a power series alone). Planted slowdowns of
-# other sizes: sh bench/slowlib.sh N M OUT.so (e.g. 0 3: about +10%).
+# other sizes: sh bench/slowlib.sh N M OUT.so (e.g. 0 3: +8-10%).
 set -u
 PAIRS=${PAIRS:-20}
 OP=${OP:-dequantize}
@@ -103,14 +103,6 @@ EFFECT=${EFFECT#+}
 # $1: label, $2: the library run through --lib as the new side, $3: 1 when
 # it is the planted slowdown
 series_compare_lib() {
-    if [ "$VARIANTS" = all ]; then
-        vs=$($QKPERF list 2>/dev/null | awk -v op="$OP" '$1 == op && $2 == "—" { f = 1; next }
-            f && /^$/ { exit } f && $1 == "*" { printf "%s%s", sep, $2; sep = "," }')
-    else
-        vs=$VARIANTS
-    fi
-    [ -n "$vs" ] || { echo "aa.sh: no variants of $OP in qkperf list" >&2; exit 1; }
-    lvs=$(printf '%s' "$vs" | sed 's/\([^,][^,]*\)/aalib:\1/g')
     hit=0 quiet=0 i=0 dets= effects= claimed=0 kept=0
     while [ "$i" -lt "$PAIRS" ]; do
         for side in old new; do
@@ -143,6 +135,15 @@ series_compare_lib() {
 }
 
 if [ -z "${SKIP_COMPARE_PLANTED:-}" ]; then
+    # the variants by name, each as the loaded build's (aalib:V)
+    if [ "$VARIANTS" = all ]; then
+        vs=$($QKPERF list 2>/dev/null | awk -v op="$OP" '$1 == op && $2 == "—" { f = 1; next }
+            f && /^$/ { exit } f && $1 == "*" { printf "%s%s", sep, $2; sep = "," }')
+    else
+        vs=$VARIANTS
+    fi
+    [ -n "$vs" ] || { echo "aa.sh: no variants of $OP in qkperf list" >&2; exit 1; }
+    lvs=$(printf '%s' "$vs" | sed 's/\([^,][^,]*\)/aalib:\1/g')
     series_compare_lib "compare --runs $RUNS, a copy via --lib" "$tmp/copy.so" 0
     series_compare_lib "compare --runs $RUNS, planted slowdown ($SLOW)" "$SLOW" 1
 fi

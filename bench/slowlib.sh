@@ -5,8 +5,8 @@
 # and copy it to OUT.so, for bench/aa.sh's power series at other effect
 # sizes (SLOW=OUT.so). Run from the build folder after make check; the
 # planted build make check uses (N = 8, M = 0) is rebuilt afterwards.
-# On the development machine N = 0, M = 3 costs the scalar unpack about
-# +10%, M = 4 +16%, N = 8 +210% (docs/performance.md).
+# On the development machine N = 0, M = 3 costs the scalar unpack
+# +8-10%, M = 4 about +17%, N = 8 about +200% (docs/performance.md).
 set -eu
 [ $# -eq 3 ] || { echo "usage: sh bench/slowlib.sh N M OUT.so" >&2; exit 2; }
 case "$1$2" in *[!0-9]* | "") echo "slowlib.sh: N and M must be counts, not '$1' '$2'" >&2; exit 2 ;; esac

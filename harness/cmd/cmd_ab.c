@@ -131,7 +131,7 @@ int qkperf_cmd_ab(int argc, char **argv)
          * which moves a variant by several percent for the life of the
          * process: by default five processes, so the intervals carry it
          * (with three, a +10% unpack was found in 15 of 20 A/Bs; with
-         * five in 20 of 20: docs/performance.md). */
+         * five in 38 of 40: docs/performance.md). */
         if (j.runs == 0)
             j.runs = 5;
         qkperf_results res;
