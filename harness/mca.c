@@ -109,6 +109,7 @@ static const struct {
     {0x19, 0x60, 0x7f, "znver3", "znver3 (stand-in for Zen 4)"},
     {0x19, 0xa0, 0xaf, "znver3", "znver3 (stand-in for Zen 4)"},
     {0x19, 0x00, 0xff, "znver3", "znver3"},
+    {0x1a, 0x00, 0xff, "znver3", "znver3 (stand-in for Zen 5)"},
     {0x17, 0x30, 0xff, "znver2", "znver2"},
     {0x17, 0x00, 0x2f, "znver1", "znver1"},
     {0x06, 0x6a, 0x6a, "icelake-server", "icelake-server"},

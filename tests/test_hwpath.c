@@ -642,7 +642,7 @@ static void gemv_meters(int threads, meters *m)
     char nt[16];
     snprintf(nt, sizeof nt, "%d", threads);
     drive(&r, "zen4", NOSET,
-          ARGS("gemv", "--threads", nt, "--calls", "40", "amd64_fam19h_zen4::CYCLES_NOT_IN_HALT"));
+          ARGS("gemv", "--threads", nt, "--calls", "200", "amd64_fam19h_zen4::CYCLES_NOT_IN_HALT"));
     cr_assert_eq(r.status, 0, "%s", r.err);
     memset(m, 0, sizeof *m);
     char *save = NULL, *copy = strdup(r.out);
