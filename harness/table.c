@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "incontext.h"
 #include "sampler.h"
 #include "table.h"
@@ -200,10 +201,29 @@ static double sum_of(const qkperf_record *x)
     return t;
 }
 
+/* Cycles per ns of call of the fused kernel, to turn the in-context times
+ * into cycles: its hardware cycles where counted, else its TSC estimate
+ * (source said in *src); 0 when it has neither. */
+static double fused_cycles_per_ns(const qkperf_results *r, const char *op, const char *variant,
+                                  const char *size, const char **src)
+{
+    const qkperf_record *t = qkperf_results_find(r, op, variant, size, "total", "time");
+    const qkperf_record *c = qkperf_results_find(r, op, variant, size, "total", "cycles");
+    *src = "hw";
+    if (!c || !c->counted) {
+        c = qkperf_results_find(r, op, variant, size, "total", "cycles-est");
+        *src = "tsc estimate";
+    }
+    return t && t->counted && c && c->counted && t->median > 0 ? c->median / t->median : 0.0;
+}
+
 /* One in-context row: the sampled share with its 95% Wilson interval over
- * every sample, the in-context time, and the exact sim counts when there. */
+ * every sample, the in-context time, its cycles (cpn: cycles per ns; 0:
+ * none) in all and per 256 elements (per_el: 256 / elements per call),
+ * and the exact sim counts when there. */
 static void print_ic_row(FILE *f, const qkperf_results *r, const char *op, const char *variant,
-                         const char *size, const char *phase, double total, bool with_ir)
+                         const char *size, const char *phase, double total, bool with_ir,
+                         double cpn, double per_el)
 {
     const qkperf_record *n =
         qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op, variant, size, phase, "samples");
@@ -223,6 +243,15 @@ static void print_ic_row(FILE *f, const qkperf_results *r, const char *op, const
         qkperf_fmt_value(irs, sizeof irs, ir->median, "");
     fprintf(f, "  %-8s %-22s %*s", phase, share, /* "µs": a byte more than it shows */
             12 + (int)strlen(time) - display_width(time), time);
+    if (cpn > 0) {
+        char cyc[32] = "n/a", per[32] = "n/a";
+        if (t && t->counted) {
+            qkperf_fmt_value(cyc, sizeof cyc, t->median * cpn, "");
+            if (per_el > 0)
+                snprintf(per, sizeof per, "%.3g", t->median * cpn * per_el);
+        }
+        fprintf(f, " %12s %10s", cyc, per);
+    }
     if (with_ir)
         fprintf(f, " %12s", irs);
     fputc('\n', f);
@@ -247,13 +276,27 @@ static void print_in_context(FILE *f, const qkperf_results *r, const qk_op *op, 
         with_ir |= qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op->name, variant, size,
                                             op->phases[p], "Ir") != NULL;
     }
+    const char *csrc = NULL;
+    double cpn = fused_cycles_per_ns(r, op->name, variant, size, &csrc), per_el = 0.0;
+    size_t dim[QK_MAX_DIMS];
+    char err[128];
+    if (op->elements && qkperf_parse_size(op, size, dim, err, sizeof err) == 0 &&
+        op->elements(dim) > 0)
+        per_el = 256.0 / op->elements(dim);
     fprintf(f, "  in context: the fused kernel by phase (%.0f samples, source sample; %s)\n", total,
             with_ir ? "Ir: sim" : "exact Ir per phase: --source sim");
+    if (cpn > 0)
+        fprintf(f,
+                "  cycles: the time at the fused kernel's cycles per ns (%s); /256 el: per 256 "
+                "elements\n",
+                csrc);
     fprintf(f, "  %-8s %-22s %12s", "phase", "share [95% CI]", "time");
+    if (cpn > 0)
+        fprintf(f, " %12s %10s", "cycles", "/256 el");
     fputs(with_ir ? "           Ir\n" : "\n", f);
     for (unsigned p = 0; p < qk_phase_count(op); p++)
-        print_ic_row(f, r, op->name, variant, size, op->phases[p], total, with_ir);
-    print_ic_row(f, r, op->name, variant, size, other, total, with_ir);
+        print_ic_row(f, r, op->name, variant, size, op->phases[p], total, with_ir, cpn, per_el);
+    print_ic_row(f, r, op->name, variant, size, other, total, with_ir, cpn, per_el);
     if (on && !on->counted)
         fprintf(f, "  %-8s sample: %s\n", "n/a", on->why);
 }

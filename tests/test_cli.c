@@ -428,6 +428,10 @@ Test(cli, ladder_and_sweep_attribute_and_compare, .timeout = 120)
     cr_expect_not_null(strstr(out, "exact Ir per phase: --source sim)"), "%s", out);
     cr_expect_null(strstr(out, "Ir: sim"), "%s", out);
     cr_expect_null(strstr(out, " n/a\n"), "no column of n/a: %s", out);
+    /* and each phase's cycles, in all and per 256 elements, with their source */
+    cr_expect_not_null(strstr(out, "cycles: the time at the fused kernel's cycles per ns ("), "%s",
+                       out);
+    cr_expect_not_null(strstr(out, "cycles    /256 el"), "%s", out);
     free(out);
     expect_error("ladder -k gemv -v scalar", "ladder needs at least two variants");
     expect_error("ladder -k gemv --band time=abc", "time=abc");
