@@ -234,8 +234,17 @@ static void known_variants(char *buf, size_t cap)
         snprintf(buf + k, cap - k, ", %s", QKPERF_DECODE_REPACKED);
 }
 
+/* The gemv-i8 variant that runs repacked weights: in a decode it is
+ * QKPERF_DECODE_REPACKED (weights repacked once, at load), not a plain call
+ * of it, which would pack its rows again every call. */
+static const char tiles_variant[] = "avx512-vnni-tiles";
+
 static void set_variant(dvariant *d, size_t op, const char *name)
 {
+    if (op == 1 && !strcmp(name, tiles_variant)) {
+        *d = repacked_variant;
+        return;
+    }
     snprintf(d->label, sizeof d->label, "%s/%s", dec_ops[op], name);
     d->name = name;
     d->i8 = op == 1;

@@ -115,8 +115,10 @@ int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed, 
  * (what files hold and every other call takes); the repacked weights are
  * an opaque, private copy, valid until qk256_repacked_free.
  *
- * With avx512-vnni-f32 (this CPU runs it): tiles of 16 rows computed side
- * by side, row l in lane l of every vector; per block of a tile the 16
+ * With avx512-vnni-tiles (where the CPU has AVX-512 VNNI): tiles of 16
+ * rows computed side by side, row l in lane l of every vector (a
+ * qk256_gemv_i8_variant call of that variant packs 16 rows at a time per
+ * call, and the plain qk256_gemv_i8 never picks it); per block of a tile the 16
  * rows' scales of that block (64 bytes), then the 16 rows' packed bytes of
  * it, dword-interleaved (vector s holds bytes 4s..4s+3 of each row), so
  * the scales sit beside their blocks in one stream, no reduction is needed
@@ -141,7 +143,7 @@ typedef struct qk256_repacked qk256_repacked;
 int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stride,
                     const float *scales, size_t rows, size_t cols, const float lut[4]);
 int qk256_gemv_i8_repacked(float *y, const qk256_repacked *w, const float *x);
-/* Bytes of the copy; the variant that runs it ("avx512-vnni-f32", or the
+/* Bytes of the copy; the variant that runs it ("avx512-vnni-tiles", or the
  * default gemv-i8 variant for a plain copy). NULL-safe: 0, NULL. */
 size_t qk256_repacked_bytes(const qk256_repacked *w);
 const char *qk256_repacked_variant(const qk256_repacked *w);

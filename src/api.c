@@ -197,7 +197,7 @@ static int gemv_i8_checked(const qk256_builtin *b, float *y, const uint8_t *pack
 struct qk256_repacked {
     size_t rows, cols, nb;
     const qk256_builtin *b; /* the variant that runs it */
-    int tiled;              /* avx512-vnni-f32's tiles, else a plain QK256 copy */
+    int tiled;              /* avx512-vnni-tiles' tiles, else a plain QK256 copy */
     qk256_i8_lut t;
     uint8_t *mem;
     size_t bytes;
@@ -223,6 +223,26 @@ static uint8_t *alloc_weights(size_t bytes)
     return p;
 }
 
+/* Per block: the 16 rows' scales, then vector s = dword s of the block of
+ * each row, written in order; rows past n zero. */
+void qk256_pack_tile(uint8_t *dst, const uint8_t *packed, size_t row_stride, const float *scales,
+                     size_t nb, size_t n)
+{
+    for (size_t b = 0; b < nb; b++, dst += QK256_TILE_BLOCK_BYTES) {
+        float *sc = (float *)(void *)dst;
+        for (size_t l = 0; l < QK256_TILE_ROWS; l++)
+            sc[l] = l >= n ? 0.0f : scales ? scales[l * nb + b] : 1.0f;
+        uint32_t *d = (uint32_t *)(void *)(dst + 64);
+        for (size_t k = 0; k < QK256_BLOCK_BYTES / 4; k++)
+            for (size_t l = 0; l < QK256_TILE_ROWS; l++, d++) {
+                uint32_t v = 0;
+                if (l < n)
+                    memcpy(&v, packed + l * row_stride + b * QK256_BLOCK_BYTES + 4 * k, 4);
+                *d = v;
+            }
+    }
+}
+
 int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stride,
                     const float *scales, size_t rows, size_t cols, const float lut[4])
 {
@@ -237,7 +257,7 @@ int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stri
         return QK256_E_UNSUPPORTED;
     size_t rb = qk256_row_bytes(cols), nb = rb / QK256_BLOCK_BYTES;
     w.nb = nb;
-    w.b = qk256_builtin_find("gemv-i8", "avx512-vnni-f32");
+    w.b = qk256_builtin_find("gemv-i8", "avx512-vnni-tiles");
     w.tiled = w.b && qk256_builtin_runnable(w.b);
     if (!w.tiled)
         w.b = qk256_builtin_best("gemv-i8");
@@ -257,28 +277,10 @@ int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stri
         return QK256_E_NOMEM;
     }
     if (w.tiled) {
-        /* per tile and block: the 16 rows' scales, then vector s = dword s
-         * of the block of each row, written in order; rows past the
-         * matrix zero */
-        uint8_t *p = w.mem;
-        for (size_t r0 = 0; r0 < rows; r0 += QK256_TILE_ROWS) {
-            size_t n = rows - r0 < QK256_TILE_ROWS ? rows - r0 : QK256_TILE_ROWS;
-            for (size_t b = 0; b < nb; b++, p += QK256_TILE_BLOCK_BYTES) {
-                float *sc = (float *)(void *)p;
-                for (size_t l = 0; l < QK256_TILE_ROWS; l++)
-                    sc[l] = l >= n ? 0.0f : scales ? scales[(r0 + l) * nb + b] : 1.0f;
-                uint32_t *d = (uint32_t *)(void *)(p + 64);
-                for (size_t k = 0; k < QK256_BLOCK_BYTES / 4; k++)
-                    for (size_t l = 0; l < QK256_TILE_ROWS; l++, d++) {
-                        uint32_t v = 0;
-                        if (l < n)
-                            memcpy(&v,
-                                   packed + (r0 + l) * row_stride + b * QK256_BLOCK_BYTES + 4 * k,
-                                   4);
-                        *d = v;
-                    }
-            }
-        }
+        for (size_t r0 = 0; r0 < rows; r0 += QK256_TILE_ROWS)
+            qk256_pack_tile(w.mem + r0 / QK256_TILE_ROWS * tile_bytes, packed + r0 * row_stride,
+                            row_stride, scales ? scales + r0 * nb : NULL, nb,
+                            rows - r0 < QK256_TILE_ROWS ? rows - r0 : QK256_TILE_ROWS);
     } else {
         float *sc = (float *)(void *)(w.mem + rows * rb);
         for (size_t r = 0; r < rows; r++)
@@ -304,7 +306,7 @@ static void repacked_slice(void *ctx, size_t r0, size_t r1)
     const qk256_repacked *w = j->w;
     size_t rb = w->nb * QK256_BLOCK_BYTES;
     if (w->tiled)
-        qk256_i8_avx512_vnni_f32_tiles(j->y + r0, w->mem, w->nb, j->xq, r0, r1 - r0, &w->t);
+        qk256_i8_tiles_run(j->y + r0, w->mem, w->nb, j->xq, r0, r1 - r0, &w->t);
     else
         w->b->fn.i8.kernel(j->y + r0, w->mem + r0 * rb, rb, w->scales + r0 * w->nb, j->xq, r1 - r0,
                            w->cols, &w->t);

@@ -346,7 +346,8 @@ static void maddubs_hsum(void *ws)
     }
 }
 
-const qk256_i8_layout qk256_i8_avx2_maddubs_layout = {CHUNK, qk256_quantize_x_avx2};
+const qk256_i8_layout qk256_i8_avx2_maddubs_layout = {.chunk = CHUNK,
+                                                      .quantize = qk256_quantize_x_avx2};
 
 QK_I8_PHASES(avx2_maddubs, QK_PHASE(maddubs_quantize, NULL, "qk256_quantize_x_avx2"),
              QK_PHASE(maddubs_memory, NULL, "qk_load32", "qk_prefetch_block", "load_q"),

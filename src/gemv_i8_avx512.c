@@ -30,6 +30,7 @@
  * and dot phases. Each row sums its blocks in the same order, so every
  * row's result is the same staged or fused, and for any thread count.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "phases_avx512.h"
@@ -361,7 +362,8 @@ static void vnni_hsum(void *ws)
     }
 }
 
-const qk256_i8_layout qk256_i8_avx512_vnni_layout = {CHUNK, qk256_quantize_x_avx512};
+const qk256_i8_layout qk256_i8_avx512_vnni_layout = {.chunk = CHUNK,
+                                                     .quantize = qk256_quantize_x_avx512};
 
 QK_I8_PHASES(avx512_vnni, QK_PHASE(vnni_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
              QK_PHASE(vnni_memory, NULL, "load_block", "load_q"),
@@ -390,7 +392,8 @@ QK_I8_PHASES(avx512_vnni, QK_PHASE(vnni_quantize, NULL, "qk256_quantize_x_avx512
  * of a conversion and an FMA, where avx512-vnni spent a fold (extract +
  * add), a conversion to double and a double FMA per block plus the
  * conversion of its scale. The repacked weights of qk256_repack_i8 run
- * on a kernel of their own below (16 rows side by side).
+ * on a variant of their own below (avx512-vnni-tiles: 16 rows side by
+ * side).
  */
 enum { GROUP = 16 };
 
@@ -496,90 +499,6 @@ void qk256_i8_avx512_vnni_f32(float *y, const uint8_t *packed, size_t row_stride
                             thi, t);
 }
 
-/*
- * The repacked weights (qk256_repack_i8, api.c): tiles of 16 rows, and in
- * a tile, per block b, the 16 rows' scales of block b (64 bytes), then 16
- * vectors of 64 bytes, vector s holding in its dword l the packed bytes
- * 4s..4s+3 of block b of row l: 1088 bytes per block, in one stream.
- *
- * Lane l of every vector is then row l, so the 16 rows of a tile are
- * computed side by side and a block's sum lands in its row's lane with
- * no reduction at all: per vector the same shift and four vpermb as on a
- * QK256 block, and four vpdpbusd whose q (the dword 64k + 4s of block b
- * for code k, the same for all rows) is a broadcast memory operand. A
- * block's 16 row sums (four chains, one per k, added) are converted once
- * and FMA'd with the 16 rows' scales (one load); x's scale once per tile.
- * Per block and row: 1/16 of a 64-byte load, 1 shift, 4 vpermb, 4
- * vpdpbusd, and 1/16 of the scaling. The float sums run over at most 64
- * blocks before they are added into a second accumulator, so the error is
- * at most about (64 + nb/64) * 2^-24 of the row's absolute block sum: the
- * contract of qk256.h up to some 6600 blocks.
- */
-enum { INNER = 64 };
-
-QK_INLINE __m512i bcast_q(const int8_t *q)
-{
-    int32_t v;
-    memcpy(&v, q, sizeof v);
-    return _mm512_set1_epi32(v);
-}
-
-/* The 16 rows' exact sums of block b of a tile (codes at p). */
-QK_INLINE __m512i tile_block(const uint8_t *p, const int8_t *qb, __m512i start, __m512i tlo,
-                             __m512i thi)
-{
-    __m512i a0 = start, a1 = _mm512_setzero_si512(), a2 = a1, a3 = a1;
-#pragma GCC unroll 16
-    for (unsigned s = 0; s < GROUP; s++) {
-        __m512i v = _mm512_load_si512(p + 64 * s), u = unpack_hi(v);
-        a0 = dot64(a0, lut64(tlo, v), bcast_q(qb + 4 * s));
-        a1 = dot64(a1, lut64(thi, v), bcast_q(qb + 64 + 4 * s));
-        a2 = dot64(a2, lut64(tlo, u), bcast_q(qb + 128 + 4 * s));
-        a3 = dot64(a3, lut64(thi, u), bcast_q(qb + 192 + 4 * s));
-    }
-    return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
-}
-
-/* How far ahead of its loads the tile kernel prefetches: 6 blocks of a
- * tile, 6.4 KB. Each block starts by prefetching the 17 lines of the
- * block that far ahead, all at once (one prefetch beside each of the
- * block's loads streams slower). A prefetch never faults: past the last
- * tile it reads nothing the result depends on. docs/performance.md,
- * "Prefetch in the tile stream", has the measurements. */
-enum { PF_AHEAD = 6 * QK256_TILE_BLOCK_BYTES };
-
-QK_INLINE void prefetch_block(const uint8_t *p)
-{
-#pragma GCC unroll 1
-    for (unsigned k = 0; k < QK256_TILE_BLOCK_BYTES / 64; k++)
-        _mm_prefetch((const char *)(p + PF_AHEAD + 64 * k), _MM_HINT_T0);
-}
-
-void qk256_i8_avx512_vnni_f32_tiles(float *y, const uint8_t *tiles, size_t nb, const qk256_xq *x,
-                                    size_t r0, size_t rows, const qk256_i8_lut *t)
-{
-    const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
-    const __m512 sx = _mm512_set1_ps(x->scale);
-    for (size_t r = r0; r < r0 + rows; r += GROUP) {
-        const uint8_t *tile = tiles + (r / GROUP) * nb * QK256_TILE_BLOCK_BYTES;
-        __m512 outer = _mm512_setzero_ps();
-        for (size_t b0 = 0; b0 < nb; b0 += INNER) {
-            size_t b1 = nb - b0 < INNER ? nb : b0 + INNER;
-            __m512 acc = _mm512_setzero_ps();
-            for (size_t b = b0; b < b1; b++) {
-                const uint8_t *p = tile + b * QK256_TILE_BLOCK_BYTES;
-                prefetch_block(p);
-                __m512i start = _mm512_set1_epi32(-t->bias * x->sum[b]);
-                __m512i d = tile_block(p + 64, x->q + b * QK256_BLOCK, start, tlo, thi);
-                acc = scale_group(acc, d, _mm512_load_ps((const float *)(const void *)p));
-            }
-            outer = _mm512_add_ps(outer, acc);
-        }
-        size_t n = r0 + rows - r < GROUP ? r0 + rows - r : GROUP;
-        _mm512_mask_storeu_ps(y + (r - r0), (__mmask16)((1u << n) - 1), _mm512_mul_ps(outer, sx));
-    }
-}
-
 /* ---- staged phases of avx512-vnni-f32 ---------------------------------- */
 
 /* quantize, memory, unpack and lut are avx512-vnni's (the same blocks, the
@@ -652,7 +571,8 @@ static void f32_hsum(void *ws)
     }
 }
 
-const qk256_i8_layout qk256_i8_avx512_vnni_f32_layout = {CHUNK, qk256_quantize_x_avx512};
+const qk256_i8_layout qk256_i8_avx512_vnni_f32_layout = {.chunk = CHUNK,
+                                                         .quantize = qk256_quantize_x_avx512};
 
 QK_I8_PHASES(avx512_vnni_f32, QK_PHASE(f32_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
              QK_PHASE(f32_memory, NULL, "load_block", "load_q"),
@@ -660,3 +580,293 @@ QK_I8_PHASES(avx512_vnni_f32, QK_PHASE(f32_quantize, NULL, "qk256_quantize_x_avx
              QK_PHASE(f32_dot, NULL, "dot64", "block_start", "pair_sum", "quad_sum", "oct_sum",
                       "group_scales", "scale_group"),
              QK_PHASE(f32_hsum, NULL, "fold8_ps", "row_result_f32"));
+
+/* ---- avx512-vnni-tiles: the decode layout ----------------------------- */
+
+/*
+ * The repacked weights (qk256_repack_i8, api.c): tiles of 16 rows, and in
+ * a tile, per block b, the 16 rows' scales of block b (64 bytes), then 16
+ * vectors of 64 bytes, vector s holding in its dword l the packed bytes
+ * 4s..4s+3 of block b of row l: 1088 bytes per block, in one stream.
+ *
+ * Lane l of every vector is then row l, so the 16 rows of a tile are
+ * computed side by side and a block's sum lands in its row's lane with
+ * no reduction at all: per vector the same shift and four vpermb as on a
+ * QK256 block, and four vpdpbusd whose q (the dword 64k + 4s of block b
+ * for code k, the same for all rows) is a broadcast memory operand. A
+ * block's 16 row sums (four chains, one per k, added) are converted once
+ * and FMA'd with the 16 rows' scales (one load); x's scale once per tile.
+ * Per block and row: 1/16 of a 64-byte load, 1 shift, 4 vpermb, 4
+ * vpdpbusd, and 1/16 of the scaling. The float sums run over at most 64
+ * blocks before they are added into a second accumulator, so the error is
+ * at most about (64 + nb/64) * 2^-24 of the row's absolute block sum: the
+ * contract of qk256.h up to some 6600 blocks.
+ *
+ * qk256_repack_i8 makes the tiles once per matrix, and the harness's fused
+ * call once per workspace (module.c); the plain signature below, what
+ * qk256_gemv_i8_variant runs, packs 16 rows at a time into a buffer of
+ * its own per call: the same results, at the cost of a copy.
+ */
+enum { INNER = 64 };
+
+QK_INLINE __m512i bcast_q(const int8_t *q)
+{
+    int32_t v;
+    memcpy(&v, q, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+/* memory: vector s of a block's codes (p: the block's first vector). */
+QK_INLINE __m512i tile_load(const uint8_t *p, unsigned s)
+{
+    return _mm512_load_si512(p + 64 * s);
+}
+
+/* memory: the block's 16 scales, one per row (p: the block). */
+QK_INLINE __m512 tile_scales(const uint8_t *p)
+{
+    return _mm512_load_ps((const float *)(const void *)p);
+}
+
+/* dot: a block's chains start at -bias * sum(q) in every row's lane. */
+QK_INLINE __m512i tile_start(const qk256_i8_lut *t, int32_t qsum)
+{
+    return _mm512_set1_epi32(-t->bias * qsum);
+}
+
+/* The 16 rows' exact sums of block b of a tile (codes at p). */
+QK_INLINE __m512i tile_block(const uint8_t *p, const int8_t *qb, __m512i start, __m512i tlo,
+                             __m512i thi)
+{
+    __m512i a0 = start, a1 = _mm512_setzero_si512(), a2 = a1, a3 = a1;
+#pragma GCC unroll 16
+    for (unsigned s = 0; s < GROUP; s++) {
+        __m512i v = tile_load(p, s), u = unpack_hi(v);
+        a0 = dot64(a0, lut64(tlo, v), bcast_q(qb + 4 * s));
+        a1 = dot64(a1, lut64(thi, v), bcast_q(qb + 64 + 4 * s));
+        a2 = dot64(a2, lut64(tlo, u), bcast_q(qb + 128 + 4 * s));
+        a3 = dot64(a3, lut64(thi, u), bcast_q(qb + 192 + 4 * s));
+    }
+    return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+}
+
+/* How far ahead of its loads the tile kernel prefetches: 6 blocks of a
+ * tile, 6.4 KB. Each block starts by prefetching the 17 lines of the
+ * block that far ahead, all at once (one prefetch beside each of the
+ * block's loads streams slower). A prefetch never faults: past the last
+ * tile it reads nothing the result depends on. docs/performance.md,
+ * "Prefetch in the tile stream", has the measurements. */
+enum { PF_AHEAD = 6 * QK256_TILE_BLOCK_BYTES };
+
+QK_INLINE void prefetch_block(const uint8_t *p)
+{
+#pragma GCC unroll 1
+    for (unsigned k = 0; k < QK256_TILE_BLOCK_BYTES / 64; k++)
+        _mm_prefetch((const char *)(p + PF_AHEAD + 64 * k), _MM_HINT_T0);
+}
+
+/* hsum: a tile's 16 row results (n of them stored), times x's scale. */
+QK_INLINE void tile_store(float *y, __m512 acc, __m512 sx, size_t n)
+{
+    _mm512_mask_storeu_ps(y, (__mmask16)((1u << n) - 1), _mm512_mul_ps(acc, sx));
+}
+
+void qk256_i8_tiles_run(float *y, const uint8_t *tiles, size_t nb, const qk256_xq *x, size_t r0,
+                        size_t rows, const qk256_i8_lut *t)
+{
+    const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
+    const __m512 sx = _mm512_set1_ps(x->scale);
+    for (size_t r = r0; r < r0 + rows; r += GROUP) {
+        const uint8_t *tile = tiles + (r / GROUP) * nb * QK256_TILE_BLOCK_BYTES;
+        __m512 outer = _mm512_setzero_ps();
+        for (size_t b0 = 0; b0 < nb; b0 += INNER) {
+            size_t b1 = nb - b0 < INNER ? nb : b0 + INNER;
+            __m512 acc = _mm512_setzero_ps();
+            for (size_t b = b0; b < b1; b++) {
+                const uint8_t *p = tile + b * QK256_TILE_BLOCK_BYTES;
+                prefetch_block(p);
+                __m512i d =
+                    tile_block(p + 64, x->q + b * QK256_BLOCK, tile_start(t, x->sum[b]), tlo, thi);
+                acc = scale_group(acc, d, tile_scales(p));
+            }
+            outer = _mm512_add_ps(outer, acc);
+        }
+        tile_store(y + (r - r0), outer, sx, r0 + rows - r < GROUP ? r0 + rows - r : GROUP);
+    }
+}
+
+/* The plain signature: rows of QK256, 16 at a time packed into a buffer
+ * and run. Without memory for it (nb KB), avx512-vnni-f32 runs the rows:
+ * the same contract. */
+void qk256_i8_avx512_vnni_tiles(float *y, const uint8_t *packed, size_t row_stride,
+                                const float *scales, const qk256_xq *x, size_t rows, size_t cols,
+                                const qk256_i8_lut *t)
+{
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK;
+    uint8_t *buf = aligned_alloc(64, nb * QK256_TILE_BLOCK_BYTES);
+    if (!buf) {
+        qk256_i8_avx512_vnni_f32(y, packed, row_stride, scales, x, rows, cols, t);
+        return;
+    }
+    for (size_t r = 0; r < rows; r += GROUP) {
+        size_t n = rows - r < GROUP ? rows - r : GROUP;
+        qk256_pack_tile(buf, packed + r * row_stride, row_stride, scales ? scales + r * nb : NULL,
+                        nb, n);
+        qk256_i8_tiles_run(y + r, buf, nb, x, 0, n, t);
+    }
+    free(buf);
+}
+
+/* ---- staged phases of avx512-vnni-tiles -------------------------------- */
+
+/* Over ws->tiles (workload.c), a tile and block at a time, each region one
+ * block of a tile (16 rows x 256 elements; hsum: one tile). The
+ * intermediates in the tiles' order: codes and wq hold per tile and block
+ * the 16 vectors' four pieces, v v u u and their lookups (tlo, thi, tlo,
+ * thi, as STAGED_LUT alternates); acc lane 0 of row r the row's float sum. */
+QUANTIZE_X(quantize_x_tiles, "avx512-vnni-tiles")
+
+QK_INLINE const uint8_t *ws_tile_block(const qk256_ws *w, size_t tile, size_t b)
+{
+    return w->tiles + (tile * w->nb + b) * QK256_TILE_BLOCK_BYTES;
+}
+
+/* the 4096 staged entries of block b of a tile */
+QK_INLINE size_t ws_tile_elem(const qk256_ws *w, size_t tile, size_t b)
+{
+    return (tile * w->nb + b) * GROUP * QK256_BLOCK;
+}
+
+QK_INLINE size_t ws_tiles(const qk256_ws *w)
+{
+    return (w->rows + GROUP - 1) / GROUP;
+}
+
+static void tiles_quantize(void *ws)
+{
+    qk256_ws *w = ws;
+    w->sx = quantize_x_tiles(w->xq, w->xsum, w->x, w->cols);
+}
+
+/* memory: the kernel's loads and prefetches, in its order. */
+static void tiles_memory(void *ws)
+{
+    qk256_ws *w = ws;
+    __m512i fold = _mm512_setzero_si512();
+    for (size_t tile = 0; tile < ws_tiles(w); tile++)
+        for (size_t b = 0; b < w->nb; b++) {
+            QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/memory@4096");
+            const uint8_t *p = ws_tile_block(w, tile, b);
+            const int8_t *qb = w->xq + b * QK256_BLOCK;
+            prefetch_block(p);
+            fold = _mm512_xor_si512(fold, _mm512_castps_si512(tile_scales(p)));
+#pragma GCC unroll 16
+            for (unsigned s = 0; s < GROUP; s++) {
+                fold = _mm512_xor_si512(fold, tile_load(p + 64, s));
+                for (unsigned k = 0; k < 4; k++)
+                    fold = _mm512_xor_si512(fold, bcast_q(qb + 64 * k + 4 * s));
+            }
+            QK_MCA_END("gemv-i8/avx512-vnni-tiles/memory@4096");
+        }
+    w->sink = qk_fold_u64(
+        _mm256_xor_si256(_mm512_castsi512_si256(fold), _mm512_extracti64x4_epi64(fold, 1)));
+}
+
+static void tiles_unpack(void *ws)
+{
+    qk256_ws *w = ws;
+    for (size_t tile = 0; tile < ws_tiles(w); tile++)
+        for (size_t b = 0; b < w->nb; b++) {
+            QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/unpack@4096");
+            const uint8_t *p = ws_tile_block(w, tile, b) + 64;
+            uint8_t *codes = w->codes + ws_tile_elem(w, tile, b);
+#pragma GCC unroll 16
+            for (unsigned s = 0; s < GROUP; s++, codes += QK256_BLOCK) {
+                __m512i v = tile_load(p, s), u = unpack_hi(v);
+                _mm512_store_si512(codes, v);
+                _mm512_store_si512(codes + 64, v);
+                _mm512_store_si512(codes + 128, u);
+                _mm512_store_si512(codes + 192, u);
+            }
+            QK_MCA_END("gemv-i8/avx512-vnni-tiles/unpack@4096");
+        }
+}
+
+static void tiles_lut(void *ws)
+{
+    qk256_ws *w = ws;
+    const __m512i tlo = table_i8(&w->lut_i8, 0), thi = table_i8(&w->lut_i8, 2);
+    size_t n = ws_tiles(w) * w->nb * GROUP * QK256_BLOCK;
+    for (size_t i = 0; i < n; i += 128) {
+        QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/lut@128");
+        _mm512_store_si512(w->wq + i, lut64(tlo, _mm512_load_si512(w->codes + i)));
+        _mm512_store_si512(w->wq + i + 64, lut64(thi, _mm512_load_si512(w->codes + i + 64)));
+        QK_MCA_END("gemv-i8/avx512-vnni-tiles/lut@128");
+    }
+}
+
+/* dot: the kernel's chains, scaling and sums over the stored weights. */
+static void tiles_dot(void *ws)
+{
+    qk256_ws *w = ws;
+    for (size_t tile = 0; tile < ws_tiles(w); tile++) {
+        __m512 outer = _mm512_setzero_ps();
+        for (size_t b0 = 0; b0 < w->nb; b0 += INNER) {
+            size_t b1 = w->nb - b0 < INNER ? w->nb : b0 + INNER;
+            __m512 acc = _mm512_setzero_ps();
+            for (size_t b = b0; b < b1; b++) {
+                QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/dot@4096");
+                const uint8_t *wq = w->wq + ws_tile_elem(w, tile, b);
+                const int8_t *qb = w->xq + b * QK256_BLOCK;
+                __m512i a0 = tile_start(&w->lut_i8, w->xsum[b]), a1 = _mm512_setzero_si512();
+                __m512i a2 = a1, a3 = a1;
+#pragma GCC unroll 16
+                for (unsigned s = 0; s < GROUP; s++, wq += QK256_BLOCK) {
+                    a0 = dot64(a0, _mm512_load_si512(wq), bcast_q(qb + 4 * s));
+                    a1 = dot64(a1, _mm512_load_si512(wq + 64), bcast_q(qb + 64 + 4 * s));
+                    a2 = dot64(a2, _mm512_load_si512(wq + 128), bcast_q(qb + 128 + 4 * s));
+                    a3 = dot64(a3, _mm512_load_si512(wq + 192), bcast_q(qb + 192 + 4 * s));
+                }
+                __m512i d = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+                acc = scale_group(acc, d, tile_scales(ws_tile_block(w, tile, b)));
+                QK_MCA_END("gemv-i8/avx512-vnni-tiles/dot@4096");
+            }
+            outer = _mm512_add_ps(outer, acc);
+        }
+        float lanes[GROUP];
+        _mm512_storeu_ps(lanes, outer);
+        for (size_t l = 0; l < GROUP && tile * GROUP + l < w->rows; l++)
+            w->acc[(tile * GROUP + l) * QK_GV_ACC_LANES] = lanes[l];
+    }
+}
+
+/* hsum: a tile's 16 sums times x's scale, as the kernel stores them. */
+static void tiles_hsum(void *ws)
+{
+    qk256_ws *w = ws;
+    const __m512 sx = _mm512_set1_ps(w->sx);
+    const __m512i idx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(QK_GV_ACC_LANES));
+    for (size_t r = 0; r < w->rows; r += GROUP) {
+        QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/hsum");
+        size_t n = w->rows - r < GROUP ? w->rows - r : GROUP;
+        __mmask16 k = (__mmask16)((1u << n) - 1);
+        __m512 a =
+            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, w->acc + r * QK_GV_ACC_LANES, 4);
+        tile_store(w->out + r, a, sx, n);
+        QK_MCA_END("gemv-i8/avx512-vnni-tiles/hsum");
+    }
+}
+
+/* The layout: avx512-vnni's x, and the tiles. */
+const qk256_i8_layout qk256_i8_avx512_vnni_tiles_layout = {
+    .chunk = CHUNK, .quantize = qk256_quantize_x_avx512, .repacks = 1};
+
+QK_I8_PHASES(avx512_vnni_tiles,
+             QK_PHASE(tiles_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
+             QK_PHASE(tiles_memory, NULL, "tile_load", "tile_scales", "bcast_q", "prefetch_block"),
+             QK_PHASE(tiles_unpack, NULL, "unpack_hi"),
+             QK_PHASE(tiles_lut, NULL, "table_i8", "lut64"),
+             QK_PHASE(tiles_dot, NULL, "dot64", "tile_start", "tile_block", "scale_group"),
+             QK_PHASE(tiles_hsum, NULL, "tile_store"));

@@ -15,7 +15,7 @@
 #include "phases_scalar.h"
 
 /* The layout of x the kernel reads: plain element order. */
-const qk256_i8_layout qk256_i8_scalar_layout = {4, qk256_quantize_x};
+const qk256_i8_layout qk256_i8_scalar_layout = {.chunk = 4, .quantize = qk256_quantize_x};
 
 /* ---- the kernel -------------------------------------------------------- */
 

@@ -28,14 +28,20 @@
         qk256_gv_##id(w->out, w->packed, w->row_stride, w->scales, w->x, w->rows, w->cols, \
                       w->lut);                                                             \
     }
+/* A variant that reads the tiles (layout.repacks) runs the workspace's
+ * repacked copy, made with the workspace (workload.c) as a decode
+ * repacks once at load. */
 #define FUSED_i8(id)                                                                          \
     static void i8_fused_##id(void *p)                                                        \
     {                                                                                         \
         qk256_ws *w = p;                                                                      \
         const qk256_i8_layout *l = &qk256_i8_##id##_layout;                                   \
         qk256_xq xq = {w->xq, w->xsum, l->quantize(w->xq, w->xsum, w->x, w->cols, l->chunk)}; \
-        qk256_i8_##id(w->out, w->packed, w->row_stride, w->scales, &xq, w->rows, w->cols,     \
-                      &w->lut_i8);                                                            \
+        if (l->repacks)                                                                       \
+            qk256_i8_tiles_run(w->out, w->tiles, w->nb, &xq, 0, w->rows, &w->lut_i8);         \
+        else                                                                                  \
+            qk256_i8_##id(w->out, w->packed, w->row_stride, w->scales, &xq, w->rows, w->cols, \
+                          &w->lut_i8);                                                        \
     }
 #define QK_VARIANT(op_, id, ...) FUSED_##op_(id)
 #include "variants.def"
@@ -103,10 +109,18 @@ const qk256_builtin *qk256_builtin_find(const char *op, const char *name)
     return NULL;
 }
 
+/* A variant that repacks per plain call (avx512-vnni-tiles) is for
+ * repacked weights (qk256_repack_i8), not the choice for a plain call. */
+static int repacks(const qk256_builtin *b)
+{
+    return !strcmp(b->v.op, QK256_OPNAME_i8) && b->fn.i8.layout->repacks;
+}
+
 const qk256_builtin *qk256_builtin_best(const char *op)
 {
     for (size_t i = N_BUILTINS; op && i-- > 0;)
-        if (!strcmp(builtins[i].v.op, op) && qk256_builtin_runnable(&builtins[i]))
+        if (!strcmp(builtins[i].v.op, op) && qk256_builtin_runnable(&builtins[i]) &&
+            !repacks(&builtins[i]))
             return &builtins[i];
     return NULL;
 }

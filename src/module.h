@@ -20,7 +20,8 @@ typedef struct qk256_builtin {
 } qk256_builtin;
 
 const qk256_builtin *qk256_builtin_find(const char *op, const char *name);
-/* The last variant in ladder order that this CPU can run. */
+/* The last variant in ladder order that this CPU can run, past those that
+ * repack per plain call (module.c). */
 const qk256_builtin *qk256_builtin_best(const char *op);
 /* 1 if this CPU (as the process sees it) has the variant's ISA. */
 int qk256_builtin_runnable(const qk256_builtin *b);

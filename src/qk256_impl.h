@@ -119,8 +119,10 @@ typedef void (*qk256_gemv_i8_fn)(float *y, const uint8_t *packed, size_t row_str
  *               dot      wq, xq, xsum, scales -> acc (block sums, scaled,
  *                                                    as 4 doubles per row)
  *               hsum     acc, sx -> y
- * codes, wq and vals hold nb*256 entries per row (padded); acc rows*8
- * floats. Variants past avx2 may keep vals in their own lane order.
+ * codes, wq and vals hold nb*256 entries per row (padded; gemv-i8's codes
+ * and wq for rows rounded up to 16); acc rows*8 floats. Variants past
+ * avx2 may keep vals in their own lane order; avx512-vnni-tiles stages
+ * codes, wq and acc in the order of ws->tiles (gemv_i8_avx512.c).
  */
 typedef struct qk256_ws {
     size_t rows, cols, nb; /* nb = blocks per row */
@@ -139,6 +141,7 @@ typedef struct qk256_ws {
     float sx;
     qk256_i8_lut lut_i8;
     volatile uint64_t sink; /* memory phases fold what they load into here */
+    uint8_t *tiles;         /* gemv-i8: packed and scales as qk256_repack_i8's tiles */
 } qk256_ws;
 
 /* The default table {-2, -1, +1, +2}. */
@@ -240,6 +243,11 @@ static inline size_t qk256_ws_elem(const qk256_ws *w, size_t r, size_t b)
 typedef struct qk256_i8_layout {
     size_t chunk;
     qk256_quantize_fn quantize;
+    /* 1: the kernel reads qk256_repack_i8's tiles; its plain signature
+     * repacks 16 rows at a time per call, so it is never the library's
+     * choice for plain calls (module.c), and the harness's fused call
+     * runs the workspace's repacked copy (ws->tiles). */
+    int repacks;
 } qk256_i8_layout;
 
 /* ISA sets of variants.def. */
@@ -267,15 +275,20 @@ typedef struct qk256_i8_layout {
 #include "variants.def"
 #undef QK_VARIANT
 
-/* avx512-vnni-f32's kernel on the repacked weights of qk256_repack_i8:
+/* avx512-vnni-tiles' kernel on the repacked weights of qk256_repack_i8:
  * tiles of 16 rows, nb * QK256_TILE_BLOCK_BYTES bytes each; per block the
  * 16 rows' scales of that block (64 bytes), then 16 vectors of 64 bytes,
  * vector s holding in dword l the packed bytes 4s..4s+3 of the block of
  * row l (gemv_i8_avx512.c). Rows [r0, r0 + rows), r0 a multiple of 16,
  * into y[0, rows). The tiles 64-byte aligned. */
 enum { QK256_TILE_ROWS = 16, QK256_TILE_BLOCK_BYTES = 64 + 16 * QK256_BLOCK_BYTES };
-void qk256_i8_avx512_vnni_f32_tiles(float *y, const uint8_t *tiles, size_t nb, const qk256_xq *x,
-                                    size_t r0, size_t rows, const qk256_i8_lut *t);
+void qk256_i8_tiles_run(float *y, const uint8_t *tiles, size_t nb, const qk256_xq *x, size_t r0,
+                        size_t rows, const qk256_i8_lut *t);
+/* One tile of n <= 16 rows (row l at packed + l * row_stride, its nb
+ * scales at scales + l * nb, NULL: all 1) into dst, nb *
+ * QK256_TILE_BLOCK_BYTES bytes; rows past n zero (api.c). */
+void qk256_pack_tile(uint8_t *dst, const uint8_t *packed, size_t row_stride, const float *scales,
+                     size_t nb, size_t n);
 
 /* Rows [r0, r1) of a job, run by qk256_parallel_rows on some thread. */
 typedef void (*qk256_rows_job)(void *ctx, size_t r0, size_t r1);

@@ -43,16 +43,18 @@ void qk256_ws_free(qk256_ws *w)
     free(w->xq);
     free(w->xsum);
     free(w->wq);
+    free(w->tiles);
     free(w);
 }
 
 qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed)
 {
     int with_x = (what & (QK_WS_X | QK_WS_I8)) != 0, with_i8 = (what & QK_WS_I8) != 0;
-    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, padded, packed, nsc;
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, padded, packed, nsc, tiled = 0;
+    size_t ntiles = rows / QK256_TILE_ROWS + (rows % QK256_TILE_ROWS != 0);
     if (rows == 0 || cols == 0 || !mul_ok(rows, nb * QK256_BLOCK, &padded) ||
         padded > QK_MAX_ELEMENTS || !mul_ok(rows, nb * QK256_BLOCK_BYTES, &packed) ||
-        !mul_ok(rows, nb, &nsc)) {
+        !mul_ok(rows, nb, &nsc) || !mul_ok(ntiles * QK256_TILE_ROWS, nb * QK256_BLOCK, &tiled)) {
         errno = EOVERFLOW;
         return NULL;
     }
@@ -68,17 +70,20 @@ qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed)
     w->scales = alloc_bytes(nsc * sizeof(float));
     w->x = with_x ? alloc_bytes(cols * sizeof(float)) : NULL;
     w->out = alloc_bytes((with_x ? rows : cols) * sizeof(float));
-    w->codes = alloc_bytes(padded);
+    /* gemv-i8: codes and wq hold whole tiles of 16 rows (a variant that
+     * repacks stages them in tile order) */
+    w->codes = alloc_bytes(with_i8 ? tiled : padded);
     w->vals = alloc_bytes(padded * sizeof(float));
     w->acc = alloc_bytes(rows * QK_GV_ACC_LANES * sizeof(float));
     if (with_i8) {
         w->xq = alloc_bytes(nb * QK256_BLOCK);
         w->xsum = alloc_bytes(nb * sizeof(int32_t));
-        w->wq = alloc_bytes(padded);
+        w->wq = alloc_bytes(tiled);
+        w->tiles = alloc_bytes(ntiles * nb * QK256_TILE_BLOCK_BYTES);
         qk256_i8_lut_from(&w->lut_i8, w->lut); /* the default table qualifies */
     }
     if (!w->packed || !w->scales || (with_x && !w->x) || !w->out || !w->codes || !w->vals ||
-        !w->acc || (with_i8 && (!w->xq || !w->xsum || !w->wq))) {
+        !w->acc || (with_i8 && (!w->xq || !w->xsum || !w->wq || !w->tiles))) {
         qk256_ws_free(w);
         errno = ENOMEM;
         return NULL;
@@ -89,6 +94,10 @@ qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed)
         w->scales[i] = qk_rng_float(&rng, 0.5f, 1.5f);
     for (size_t j = 0; with_x && j < cols; j++)
         w->x[j] = qk_rng_nonzero(&rng);
+    for (size_t r = 0; with_i8 && r < rows; r += QK256_TILE_ROWS) /* as qk256_repack_i8 would */
+        qk256_pack_tile(w->tiles + r / QK256_TILE_ROWS * nb * QK256_TILE_BLOCK_BYTES,
+                        w->packed + r * w->row_stride, w->row_stride, w->scales + r * nb, nb,
+                        rows - r < QK256_TILE_ROWS ? rows - r : QK256_TILE_ROWS);
     return w;
 }
 

@@ -114,8 +114,10 @@ Test(api, dispatch_runs_fastest_supported)
     for (size_t o = 0; o < 3; o++) {
         const char *const *names = qk256_variant_names(ops[o]);
         const char *best = NULL;
+        /* avx512-vnni-tiles runs repacked weights, never a plain call's choice */
         for (size_t i = 0; names[i]; i++)
-            if (qk256_variant_supported(ops[o], names[i]) == 1)
+            if (qk256_variant_supported(ops[o], names[i]) == 1 &&
+                strcmp(names[i], "avx512-vnni-tiles"))
                 best = names[i];
         cr_expect_str_eq(qk256_default_variant(ops[o]), best);
     }

@@ -205,3 +205,40 @@ Test(incontext, block_table_of_a_variant)
     cr_expect_eq(b[1].phase, 1);
     cr_expect_eq(qkperf_ic_blocks(&ic_none, 2, b, 8), 0);
 }
+
+/* libqk256's avx512-vnni-tiles (the decode layout, run on the workspace's
+ * repacked copy) split in context: its work is in its phases' blocks,
+ * which the DWARF of the real library names, not in "other". */
+Test(incontext, the_tile_kernel_splits_by_phase, .timeout = 120)
+{
+    char err[512] = "";
+    const qk_op *op = qk_find_op("gemv-i8"); /* libqk256 is registered from the start */
+    const qk_variant *v = qk_find_variant("gemv-i8", "avx512-vnni-tiles");
+    cr_assert(op && v);
+    if (v->isa & ~qk_cpu_isa())
+        cr_skip_test("this CPU has no AVX-512 VNNI");
+    qkperf_run_opts o;
+    qkperf_run_opts_default(&o);
+    o.samples = 5;
+    o.warmup_ms = 1;
+    o.staged = 0;
+    o.sw = 0;
+    o.sample = 1;
+    o.sample_target = 3000;
+    qkperf_results r;
+    qkperf_results_init(&r);
+    size_t dim[2] = {256, 2560};
+    cr_assert_eq(qkperf_measure(&o, op, v, dim, "256x2560", &r, err, sizeof err), 0, "%s", err);
+    double share[QK_MAX_PHASES + 1] = {0}; /* medians over the chunks */
+    for (unsigned p = 0; p <= qk_phase_count(op); p++) {
+        const char *name = p < qk_phase_count(op) ? op->phases[p] : QKPERF_PHASE_OTHER_NAME;
+        const qkperf_record *x = qkperf_results_find_view(&r, QKPERF_VIEW_IN_CONTEXT, "gemv-i8",
+                                                          v->name, "256x2560", name, "share");
+        cr_assert(x && x->counted, "%s: %s", name, x ? x->why : "no record");
+        share[p] = x->median;
+    }
+    for (unsigned p = 1; p <= 4; p++) /* memory, unpack, lut, dot */
+        cr_expect_gt(share[p], 2, "%s: %.1f%%", op->phases[p], share[p]);
+    cr_expect_lt(share[qk_phase_count(op)], 30, "other: %.1f%%", share[qk_phase_count(op)]);
+    qkperf_results_free(&r);
+}
