@@ -676,6 +676,10 @@ void qk256_i8_tiles_run(float *y, const uint8_t *tiles, size_t nb, const qk256_x
 {
     const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
     const __m512 sx = _mm512_set1_ps(x->scale);
+    /* the stream's start, which no block's prefetch asks for */
+    const uint8_t *first = tiles + (r0 / GROUP) * nb * QK256_TILE_BLOCK_BYTES;
+    for (size_t k = 0; k < PF_AHEAD / 64; k++)
+        _mm_prefetch((const char *)(first + 64 * k), _MM_HINT_T0);
     for (size_t r = r0; r < r0 + rows; r += GROUP) {
         const uint8_t *tile = tiles + (r / GROUP) * nb * QK256_TILE_BLOCK_BYTES;
         __m512 outer = _mm512_setzero_ps();
