@@ -654,8 +654,8 @@ QK_INLINE __m512i tile_block(const uint8_t *p, const int8_t *qb, __m512i start, 
  * tile, 6.4 KB. Each block starts by prefetching the 17 lines of the
  * block that far ahead, all at once (one prefetch beside each of the
  * block's loads streams slower). A prefetch never faults: past the last
- * tile it reads nothing the result depends on. docs/performance.md,
- * "Prefetch in the tile stream", has the measurements. */
+ * tile it reads nothing the result depends on. docs/performance.md ("On
+ * a Zen 5", "Prefetch") has the measurements. */
 enum { PF_AHEAD = 6 * QK256_TILE_BLOCK_BYTES };
 
 QK_INLINE void prefetch_block(const uint8_t *p)
