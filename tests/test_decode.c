@@ -221,6 +221,28 @@ Test(decode, repacked_weights_give_the_int8_result, .timeout = 60)
     qkperf_results_free(&r);
 }
 
+/* gemv-i8/avx512-vnni-tiles, the repacked weights' kernel, is the repacked
+ * decode (weights repacked once), not a plain call per matrix that would
+ * pack its rows again every call. */
+Test(decode, the_tiles_variant_is_the_repacked_decode, .timeout = 60)
+{
+    if (qk256_variant_supported("gemv-i8", "avx512-vnni-tiles") != 1)
+        cr_skip_test("this CPU has no AVX-512 VNNI");
+    qkperf_decode_opts o;
+    qkperf_results r;
+    char err[2048];
+    tiny(&o, "gemv-i8/avx512-vnni-tiles,repacked");
+    with_roofline(&r);
+    cr_assert_eq(qkperf_decode_measure(&o, &r, err, sizeof err), 0, "%s", err);
+    const char *size = "bitnet-b1.58-2b4t-1L-div8";
+    cr_expect_not_null(
+        qkperf_results_find(&r, "decode", "gemv-i8/repacked", size, "total", "repack time"));
+    cr_expect_null(
+        qkperf_results_find(&r, "decode", "gemv-i8/avx512-vnni-tiles", size, "total", "time"),
+        "the two names are one variant, measured once");
+    qkperf_results_free(&r);
+}
+
 static void refused(const char *variants, const char *want, qkperf_decode_opts *o)
 {
     qkperf_results r;
