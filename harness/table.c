@@ -218,9 +218,10 @@ static double fused_cycles_per_ns(const qkperf_results *r, const char *op, const
 }
 
 /* One in-context row: the sampled share with its 95% Wilson interval over
- * every sample, the in-context time, its cycles (cpn: cycles per ns; 0:
- * none) in all and per 256 elements (per_el: 256 / elements per call),
- * and the exact sim counts when there. */
+ * every sample, the in-context time, its cycles in all and per 256
+ * elements (per_el: 256 / elements per call; cpn: the time's cycles per
+ * ns, or -1 for a PMU's cycles sampled in context, 0 for no column), and
+ * the exact sim counts when there. */
 static void print_ic_row(FILE *f, const qkperf_results *r, const char *op, const char *variant,
                          const char *size, const char *phase, double total, bool with_ir,
                          double cpn, double per_el)
@@ -243,12 +244,17 @@ static void print_ic_row(FILE *f, const qkperf_results *r, const char *op, const
         qkperf_fmt_value(irs, sizeof irs, ir->median, "");
     fprintf(f, "  %-8s %-22s %*s", phase, share, /* "µs": a byte more than it shows */
             12 + (int)strlen(time) - display_width(time), time);
-    if (cpn > 0) {
+    if (cpn != 0) {
+        /* cpn < 0: a PMU's cycles sampled in context, the phase's own */
+        const qkperf_record *hc = cpn < 0 ? qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op,
+                                                                     variant, size, phase, "cycles")
+                                          : NULL;
+        double c = hc ? (hc->counted ? hc->median : NAN) : t && t->counted ? t->median * cpn : NAN;
         char cyc[32] = "n/a", per[32] = "n/a";
-        if (t && t->counted) {
-            qkperf_fmt_value(cyc, sizeof cyc, t->median * cpn, "");
-            if (per_el > 0)
-                snprintf(per, sizeof per, "%.3g", t->median * cpn * per_el);
+        if (isfinite(c)) {
+            qkperf_fmt_value(cyc, sizeof cyc, c, "");
+            if (per_el > 0) /* 3 digits, never an exponent */
+                snprintf(per, sizeof per, c * per_el >= 999.5 ? "%.0f" : "%.3g", c * per_el);
         }
         fprintf(f, " %12s %10s", cyc, per);
     }
@@ -278,6 +284,12 @@ static void print_in_context(FILE *f, const qkperf_results *r, const qk_op *op, 
     }
     const char *csrc = NULL;
     double cpn = fused_cycles_per_ns(r, op->name, variant, size, &csrc), per_el = 0.0;
+    const qkperf_record *hwc = qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, op->name,
+                                                        variant, size, other, "cycles");
+    if (hwc && hwc->counted) { /* the PMU sampled cycles: each phase's own count */
+        cpn = -1;
+        csrc = "hw cycles sampled in context";
+    }
     size_t dim[QK_MAX_DIMS];
     char err[128];
     if (op->elements && qkperf_parse_size(op, size, dim, err, sizeof err) == 0 &&
@@ -285,13 +297,15 @@ static void print_in_context(FILE *f, const qkperf_results *r, const qk_op *op, 
         per_el = 256.0 / op->elements(dim);
     fprintf(f, "  in context: the fused kernel by phase (%.0f samples, source sample; %s)\n", total,
             with_ir ? "Ir: sim" : "exact Ir per phase: --source sim");
-    if (cpn > 0)
+    if (cpn < 0)
+        fprintf(f, "  cycles: %s; /256 el: per 256 elements\n", csrc);
+    else if (cpn > 0)
         fprintf(f,
                 "  cycles: the time at the fused kernel's cycles per ns (%s); /256 el: per 256 "
                 "elements\n",
                 csrc);
     fprintf(f, "  %-8s %-22s %12s", "phase", "share [95% CI]", "time");
-    if (cpn > 0)
+    if (cpn != 0)
         fprintf(f, " %12s %10s", "cycles", "/256 el");
     fputs(with_ir ? "           Ir\n" : "\n", f);
     for (unsigned p = 0; p < qk_phase_count(op); p++)

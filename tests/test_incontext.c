@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "results.h"
 #include "runner.h"
+#include "table.h"
 
 typedef struct ic_ws {
     long n;
@@ -259,5 +260,76 @@ Test(incontext, the_tile_kernel_splits_by_phase, .timeout = 120)
         cr_expect_gt(share[4], 2, "dot: %.1f%%", share[4]);
     }
     cr_expect_lt(share[qk_phase_count(op)], 30, "other: %.1f%%", share[qk_phase_count(op)]);
+    qkperf_results_free(&r);
+}
+
+/* ---- the in-context table's cycles ------------------------------------------ */
+
+static void add_rec(qkperf_results *r, const char *view, const char *phase, const char *metric,
+                    const char *source, double v)
+{
+    qkperf_record x;
+    memset(&x, 0, sizeof x);
+    snprintf(x.op, sizeof x.op, "gemv-i8");
+    snprintf(x.variant, sizeof x.variant, "scalar");
+    snprintf(x.size, sizeof x.size, "4x256"); /* 1024 elements per call */
+    snprintf(x.phase, sizeof x.phase, "%s", phase);
+    snprintf(x.metric, sizeof x.metric, "%s", metric);
+    snprintf(x.source, sizeof x.source, "%s", source);
+    snprintf(x.unit, sizeof x.unit, "%s", strcmp(metric, "time") ? "" : "ns");
+    snprintf(x.view, sizeof x.view, "%s", view);
+    x.samples = &v;
+    x.n = 1;
+    x.batch = 1;
+    x.counted = 1;
+    x.mux_ratio = 1.0;
+    cr_assert_eq(qkperf_results_add(r, &x), 0);
+}
+
+static char *table_of(const qkperf_results *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    qkperf_print_variant(f, r, qk_find_op("gemv-i8"), "scalar", "4x256");
+    fclose(f);
+    char *w = buf; /* runs of spaces as one: the rows' figures, not their widths */
+    for (char *c = buf; *c; c++)
+        if (*c != ' ' || w == buf || w[-1] != ' ')
+            *w++ = *c;
+    *w = 0;
+    return buf;
+}
+
+/* A phase's cycles are its in-context time at the fused kernel's cycles
+ * per ns (the TSC estimate here: 4000 cycles in 1000 ns), per 256
+ * elements a quarter of them; where a PMU sampled cycles in context, each
+ * phase's own count instead. */
+Test(incontext, the_table_gives_each_phases_cycles)
+{
+    qkperf_results r;
+    qkperf_results_init(&r);
+    add_rec(&r, "", "total", "time", "tsc", 1000);
+    add_rec(&r, "", "total", "cycles-est", "tsc", 4000);
+    const char *parts[] = {"memory", "dot", "other"};
+    const double ns[] = {250, 700, 50}, hw[] = {900, 2900, 100};
+    for (int i = 0; i < 3; i++) {
+        add_rec(&r, QKPERF_VIEW_IN_CONTEXT, parts[i], "samples", "sample", ns[i] / 10);
+        add_rec(&r, QKPERF_VIEW_IN_CONTEXT, parts[i], "time", "sample", ns[i]);
+    }
+    char *t = table_of(&r);
+    cr_expect_not_null(strstr(t, "cycles per ns (tsc estimate)"), "%s", t);
+    cr_expect_not_null(strstr(t, " 250 ns 1 k 250\n"), "%s", t);
+    cr_expect_not_null(strstr(t, " 700 ns 2.8 k 700\n"), "%s", t);
+    cr_expect_not_null(strstr(t, " 50 ns 200 50\n"), "%s", t);
+    free(t);
+    for (int i = 0; i < 3; i++)
+        add_rec(&r, QKPERF_VIEW_IN_CONTEXT, parts[i], "cycles", "sample", hw[i]);
+    t = table_of(&r);
+    cr_expect_not_null(strstr(t, "cycles: hw cycles sampled in context"), "%s", t);
+    cr_expect_not_null(strstr(t, " 700 ns 2.9 k 725\n"), "%s", t);
+    cr_expect_not_null(strstr(t, " 50 ns 100 25\n"), "%s", t);
+    free(t);
     qkperf_results_free(&r);
 }
