@@ -56,6 +56,11 @@ struct qkperf_addrmap {
     size_t nblocks;
     qkperf_bad_range *bad;
     size_t nbad;
+    /* a live process: its file-backed mappings when last reported. libdwfl
+     * gives a module the span of all its file's mappings, so an anonymous
+     * mapping in a gap between them (JIT code) would resolve to that file */
+    qkperf_mapping *mapped;
+    size_t nmapped;
 };
 
 static char *debuginfo_path_;
@@ -188,7 +193,26 @@ static int report_pid(qkperf_addrmap *m)
     int rc = dwfl_linux_proc_report(m->dwfl, m->pid);
     if (dwfl_report_end(m->dwfl, NULL, NULL) != 0 && rc == 0)
         rc = -1;
+    qkperf_mappings_free(m->mapped, m->nmapped);
+    m->mapped = NULL;
+    m->nmapped = 0;
+    if (rc == 0 && qkperf_mappings_read(m->pid, &m->mapped, &m->nmapped, NULL, 0) != 0) {
+        m->mapped = NULL; /* unknown: every address inside a module's span counts */
+        m->nmapped = 0;
+    }
     return rc;
+}
+
+/* 1 if addr is inside a file-backed mapping of the live process, or the
+ * mappings are unknown. */
+static int file_mapped(const qkperf_addrmap *m, uint64_t addr)
+{
+    if (m->pid <= 0 || m->mapped == NULL)
+        return 1;
+    for (size_t i = 0; i < m->nmapped; i++)
+        if (addr >= m->mapped[i].start && addr < m->mapped[i].end)
+            return 1;
+    return 0;
 }
 
 qkperf_addrmap *qkperf_addrmap_open_pid(pid_t pid, char *err, size_t len)
@@ -357,6 +381,7 @@ void qkperf_addrmap_free(qkperf_addrmap *m)
     free(m->cache);
     free(m->blocks);
     free(m->bad);
+    qkperf_mappings_free(m->mapped, m->nmapped);
     free(m);
 }
 
@@ -393,9 +418,9 @@ int qkperf_addrmap_set_blocks(qkperf_addrmap *m, const qkperf_addr_block *blocks
 static Dwfl_Module *find_module(qkperf_addrmap *m, uint64_t addr)
 {
     Dwfl_Module *mod = dwfl_addrmodule(m->dwfl, addr);
-    if (mod == NULL && m->pid > 0 && report_pid(m) == 0)
+    if ((mod == NULL || !file_mapped(m, addr)) && m->pid > 0 && report_pid(m) == 0)
         mod = dwfl_addrmodule(m->dwfl, addr); /* a library loaded since */
-    return mod;
+    return mod != NULL && file_mapped(m, addr) ? mod : NULL;
 }
 
 /* No module at addr: a range whose file failed, or nothing mapped. */
