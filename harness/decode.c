@@ -234,14 +234,12 @@ static void known_variants(char *buf, size_t cap)
         snprintf(buf + k, cap - k, ", %s", QKPERF_DECODE_REPACKED);
 }
 
-/* The gemv-i8 variant that runs repacked weights: in a decode it is
- * QKPERF_DECODE_REPACKED (weights repacked once, at load), not a plain call
- * of it, which would pack its rows again every call. */
-static const char tiles_variant[] = "avx512-vnni-tiles";
-
+/* A variant that runs repacked weights is QKPERF_DECODE_REPACKED in a
+ * decode (weights repacked once, at load), not a plain call of it, which
+ * would pack its rows again every call. */
 static void set_variant(dvariant *d, size_t op, const char *name)
 {
-    if (op == 1 && !strcmp(name, tiles_variant)) {
+    if (qk256_variant_repacks(dec_ops[op], name) == 1) {
         *d = repacked_variant;
         return;
     }

@@ -167,6 +167,12 @@ const char *qk256_default_variant(const char *op);
  * QK256_E_UNKNOWN if there is no such variant. */
 int qk256_variant_supported(const char *op, const char *variant);
 
+/* 1 if the variant runs the repacked weights of qk256_repack_i8 (a plain
+ * qk256_gemv_i8_variant call of it repacks its rows every call, so a model
+ * repacks once and calls qk256_gemv_i8_repacked), 0 if it runs QK256 as
+ * given, QK256_E_UNKNOWN if there is no such variant. */
+int qk256_variant_repacks(const char *op, const char *variant);
+
 /* A static, human-readable message for a QK256_* code. */
 const char *qk256_strerror(int code);
 

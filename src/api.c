@@ -243,6 +243,16 @@ void qk256_pack_tile(uint8_t *dst, const uint8_t *packed, size_t row_stride, con
     }
 }
 
+void qk256_pack_tiles(uint8_t *dst, const uint8_t *packed, size_t row_stride, const float *scales,
+                      size_t nb, size_t rows)
+{
+    size_t tile_bytes = nb * QK256_TILE_BLOCK_BYTES;
+    for (size_t r0 = 0; r0 < rows; r0 += QK256_TILE_ROWS)
+        qk256_pack_tile(dst + r0 / QK256_TILE_ROWS * tile_bytes, packed + r0 * row_stride,
+                        row_stride, scales ? scales + r0 * nb : NULL, nb,
+                        rows - r0 < QK256_TILE_ROWS ? rows - r0 : QK256_TILE_ROWS);
+}
+
 int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stride,
                     const float *scales, size_t rows, size_t cols, const float lut[4])
 {
@@ -277,10 +287,7 @@ int qk256_repack_i8(qk256_repacked **out, const uint8_t *packed, size_t row_stri
         return QK256_E_NOMEM;
     }
     if (w.tiled) {
-        for (size_t r0 = 0; r0 < rows; r0 += QK256_TILE_ROWS)
-            qk256_pack_tile(w.mem + r0 / QK256_TILE_ROWS * tile_bytes, packed + r0 * row_stride,
-                            row_stride, scales ? scales + r0 * nb : NULL, nb,
-                            rows - r0 < QK256_TILE_ROWS ? rows - r0 : QK256_TILE_ROWS);
+        qk256_pack_tiles(w.mem, packed, row_stride, scales, nb, rows);
     } else {
         float *sc = (float *)(void *)(w.mem + rows * rb);
         for (size_t r = 0; r < rows; r++)
@@ -399,4 +406,10 @@ int qk256_variant_supported(const char *op, const char *variant)
 {
     const qk256_builtin *b = qk256_builtin_find(op, variant);
     return b ? qk256_builtin_runnable(b) : QK256_E_UNKNOWN;
+}
+
+int qk256_variant_repacks(const char *op, const char *variant)
+{
+    const qk256_builtin *b = qk256_builtin_find(op, variant);
+    return b ? qk256_builtin_repacks(b) : QK256_E_UNKNOWN;
 }

@@ -111,7 +111,7 @@ const qk256_builtin *qk256_builtin_find(const char *op, const char *name)
 
 /* A variant that repacks per plain call (avx512-vnni-tiles) is for
  * repacked weights (qk256_repack_i8), not the choice for a plain call. */
-static int repacks(const qk256_builtin *b)
+int qk256_builtin_repacks(const qk256_builtin *b)
 {
     return !strcmp(b->v.op, QK256_OPNAME_i8) && b->fn.i8.layout->repacks;
 }
@@ -120,7 +120,7 @@ const qk256_builtin *qk256_builtin_best(const char *op)
 {
     for (size_t i = N_BUILTINS; op && i-- > 0;)
         if (!strcmp(builtins[i].v.op, op) && qk256_builtin_runnable(&builtins[i]) &&
-            !repacks(&builtins[i]))
+            !qk256_builtin_repacks(&builtins[i]))
             return &builtins[i];
     return NULL;
 }

@@ -25,5 +25,8 @@ const qk256_builtin *qk256_builtin_find(const char *op, const char *name);
 const qk256_builtin *qk256_builtin_best(const char *op);
 /* 1 if this CPU (as the process sees it) has the variant's ISA. */
 int qk256_builtin_runnable(const qk256_builtin *b);
+/* 1 if b runs the layout of qk256_repack_i8 (and packs it per call when
+ * called plainly): never the plain functions' choice. */
+int qk256_builtin_repacks(const qk256_builtin *b);
 
 #endif

@@ -289,6 +289,10 @@ void qk256_i8_tiles_run(float *y, const uint8_t *tiles, size_t nb, const qk256_x
  * QK256_TILE_BLOCK_BYTES bytes; rows past n zero (api.c). */
 void qk256_pack_tile(uint8_t *dst, const uint8_t *packed, size_t row_stride, const float *scales,
                      size_t nb, size_t n);
+/* All rows of a matrix, tile after tile, into dst: ceil(rows / 16) * nb *
+ * QK256_TILE_BLOCK_BYTES bytes, the last tile's rows past rows zero. */
+void qk256_pack_tiles(uint8_t *dst, const uint8_t *packed, size_t row_stride, const float *scales,
+                      size_t nb, size_t rows);
 
 /* Rows [r0, r1) of a job, run by qk256_parallel_rows on some thread. */
 typedef void (*qk256_rows_job)(void *ctx, size_t r0, size_t r1);

@@ -94,10 +94,8 @@ qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed)
         w->scales[i] = qk_rng_float(&rng, 0.5f, 1.5f);
     for (size_t j = 0; with_x && j < cols; j++)
         w->x[j] = qk_rng_nonzero(&rng);
-    for (size_t r = 0; with_i8 && r < rows; r += QK256_TILE_ROWS) /* as qk256_repack_i8 would */
-        qk256_pack_tile(w->tiles + r / QK256_TILE_ROWS * nb * QK256_TILE_BLOCK_BYTES,
-                        w->packed + r * w->row_stride, w->row_stride, w->scales + r * nb, nb,
-                        rows - r < QK256_TILE_ROWS ? rows - r : QK256_TILE_ROWS);
+    if (with_i8) /* as qk256_repack_i8 would */
+        qk256_pack_tiles(w->tiles, w->packed, w->row_stride, w->scales, nb, rows);
     return w;
 }
 

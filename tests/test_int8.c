@@ -522,6 +522,41 @@ Test(int8, repack_uses_the_tiles_where_the_cpu_runs_them)
     drop(&p);
 }
 
+/* Which variants run repacked weights: the tiles only, on any CPU (the
+ * answer is the variant's layout, not whether this CPU runs it); every
+ * other variant of every op runs QK256 as given. */
+Test(int8, the_library_says_which_variant_runs_repacked_weights)
+{
+    cr_expect_eq(qk256_variant_repacks("gemv-i8", "avx512-vnni-tiles"), 1);
+    cr_expect_eq(qk256_variant_repacks("gemv-i8", "avx512-vnni"), 0);
+    cr_expect_eq(qk256_variant_repacks("gemv", "avx512-vnni-tiles"), QK256_E_UNKNOWN);
+    cr_expect_eq(qk256_variant_repacks("gemv-i8", "avx3"), QK256_E_UNKNOWN);
+    cr_expect_eq(qk256_variant_repacks(NULL, "scalar"), QK256_E_UNKNOWN);
+    cr_expect_eq(qk256_variant_repacks("gemv-i8", NULL), QK256_E_UNKNOWN);
+    const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
+    size_t repacking = 0;
+    for (size_t o = 0; o < 3; o++)
+        for (const char *const *v = qk256_variant_names(ops[o]); v && *v; v++) {
+            int r = qk256_variant_repacks(ops[o], *v);
+            cr_expect(r == 0 || r == 1, "%s/%s: %d", ops[o], *v, r);
+            repacking += r == 1;
+            /* the plain functions never pick one */
+            cr_expect(r == 0 || strcmp(qk256_default_variant(ops[o]), *v) != 0, "%s/%s", ops[o],
+                      *v);
+        }
+    cr_expect_eq(repacking, 1);
+    /* the repacked weights' variant is one that says so, or the default */
+    problem p = make(20, 1000, 3, NULL);
+    qk256_repacked *w = NULL;
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, 20, 1000, NULL), QK256_OK);
+    const char *by = qk256_repacked_variant(w);
+    cr_expect(qk256_variant_repacks("gemv-i8", by) == 1 ||
+                  !strcmp(by, qk256_default_variant("gemv-i8")),
+              "%s", by);
+    qk256_repacked_free(w);
+    drop(&p);
+}
+
 Test(int8, repack_falls_back_to_a_plain_copy_without_vnni)
 {
     setenv("QK256_DISABLE", "avx512vnni", 1);
