@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mca.h"
+#include "results.h"
 #include "plugin.h"
 #include "child.h"
 
@@ -572,7 +573,9 @@ static int parse_json(const char *path, qkperf_mca_region **out, size_t *n, char
     json_error_t je;
     json_t *doc = json_load_file(path, JSON_ALLOW_NUL, &je);
     if (!doc)
-        return snprintf(err, len, "llvm-mca output %s: %s (line %d)", path, je.text, je.line), -1;
+        return snprintf(err, len, "llvm-mca output %s: %s (line %d)", path,
+                        qkperf_one_line(je.text), je.line),
+               -1;
     json_t *regions = json_object_get(doc, "CodeRegions");
     json_t *names = json_object_get(json_object_get(doc, "TargetInfo"), "Resources");
     *n = json_array_size(regions);

@@ -831,6 +831,14 @@ static int read_records(qkperf_results *r, json_t *recs, const char *path, char 
     return rc;
 }
 
+char *qkperf_one_line(char *s)
+{
+    for (unsigned char *c = (unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return s;
+}
+
 int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, size_t len)
 {
     json_error_t je;
@@ -841,7 +849,8 @@ int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, siz
         if (je.line <= 0 && access(path, R_OK) != 0)
             snprintf(err, len, "%s: %s", path, strerror(errno));
         else
-            snprintf(err, len, "%s:%d: not a JSON results document (%s)", path, je.line, je.text);
+            snprintf(err, len, "%s:%d: not a JSON results document (%s)", path, je.line,
+                     qkperf_one_line(je.text));
         return -1;
     }
     const char *schema = json_string_value(json_object_get(doc, "schema"));

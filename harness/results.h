@@ -98,6 +98,10 @@ int qkperf_results_write_json_trimmed(const qkperf_results *r, const char *path,
  * of range, a name or config string holding a control character, a bad
  * config.bands...). */
 int qkperf_results_read_json(qkperf_results *r, const char *path, char *err, size_t len);
+/* A parser's message about bad input quotes the input, which may hold a
+ * newline or other control bytes: each becomes '?' in place, so an error
+ * stays one line. Returns s. */
+char *qkperf_one_line(char *s);
 
 /* Test seam: called with the temporary file written and synced, before the
  * rename that publishes it (a test kills the process here). */
