@@ -593,8 +593,13 @@ Test(plot, breakdown_and_ladder_show_the_in_context_view, .init = setup, .fini =
         for (char *t = strtok(p, ","); t && n < 40; t = strtok(NULL, ","))
             v[n++] = strtod(t, NULL);
         cr_assert_eq(n, 4 * 3 + 2 + 5 * 2, "columns: %zu", n);
-        double fused = v[12], top = v[n - 1];
-        cr_expect(fabs(top - fused) <= 0.1 * fused, "in-context stack %g, fused %g", top, fused);
+        /* each phase's time is its share times the fused time round by
+         * round, so the stack's top is a sum of medians: within 10% of the
+         * fused median when the rounds agree, and off by about their
+         * spread when a loaded machine (make -j2) scatters them */
+        double fused = v[12], fused_mad = v[13], top = v[n - 1];
+        cr_expect(fabs(top - fused) <= 0.1 * fused + 2 * fused_mad,
+                  "in-context stack %g, fused %g (MAD %g)", top, fused, fused_mad);
         rows++;
     }
     fclose(f);
