@@ -218,9 +218,7 @@ static void print_delta(FILE *f, const qkperf_delta *d, const char *variant, int
     if (d->change.ratio_defined)
         snprintf(ch, sizeof ch, "%+7.1f%% [%+.1f, %+.1f]", (d->change.ratio - 1) * 100,
                  (d->change.ci_lo - 1) * 100, (d->change.ci_hi - 1) * 100);
-    if (detect && isinf(d->detectable))
-        snprintf(det, sizeof det, "  (detects nothing: too many records)");
-    else if (detect && isfinite(d->detectable))
+    if (detect && isfinite(d->detectable))
         snprintf(det, sizeof det, "  (detects >= %.1f%%)", d->detectable * 100);
     fprintf(f, "  %-10s %-18s %-8s %-14s %-6s %12s -> %-12s %s %s%s\n", d->op, variant, d->size,
             d->phase, d->metric, b, a, ch, qkperf_verdict_name(d->verdict), det);

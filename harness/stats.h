@@ -82,7 +82,11 @@ typedef struct qkperf_change {
      * significant. */
     double p_value;
     bool significant;
-    /* The smallest p-value the test can give: 2 / (resamples + 1). */
+    /* The resamples' resolution, 2 / (resamples + 1): when no resample
+     * crosses 0, p is at most this, extrapolated below it from a normal
+     * fit to the resampled differences, 2 Phi(-|mean| / sd) (0 when they
+     * are all the same), so that a family of many records can still be
+     * significant after adjustment. */
     double p_floor;
     /* Independent runs (processes) on each side: 1 when the samples come
      * from one run, so the interval holds within-run noise only. */
@@ -148,10 +152,8 @@ double qkperf_t_quantile(double p, double df);
  * records at level alpha: both the interval's lower end beyond 1 + band
  * and significance at the strictest Holm / Benjamini-Hochberg step
  * (alpha / m) must hold. The noise is the interval's width on a log
- * scale. INFINITY when no change can be significant over m records (m
- * times the test's p_floor is not below alpha); NaN when c's ratio is
- * undefined. The thresholds are in the interval's units (normal
- * quantiles); the margin for `power` is in the estimate's own spread. When
+ * scale. NaN when c's ratio is undefined. The thresholds are in the
+ * interval's units (normal quantiles); the margin for `power` is in the estimate's own spread. When
  * c says how many units it rests on (nb, na, runs_before, runs_after: runs
  * when a side has several, else samples), that spread is treated as
  * estimated from them: the margin takes Student's t with u_b + u_a - 2

@@ -225,6 +225,15 @@ Test(baseline, compare_refuses_bad_fields_with_one_line)
     qkperf_results_free(&a);
 }
 
+/* Write r to dir/name (path: its path, 512 bytes) and free it. */
+static void save_doc(qkperf_results *r, const char *name, char *path)
+{
+    char err[1024];
+    snprintf(path, 512, "%s/%s", dir, name);
+    cr_assert_eq(qkperf_results_write_json(r, path, err, sizeof err), 0, "%s", err);
+    qkperf_results_free(r);
+}
+
 Test(baseline, compare_exit_codes)
 {
     qkperf_results a, same, slower;
@@ -232,18 +241,76 @@ Test(baseline, compare_exit_codes)
     doc(&a, "dequantize", "avx2-p1", 100);
     doc(&same, "dequantize", "avx2-p1", 100.05);
     doc(&slower, "dequantize", "avx2-p1", 110);
-    snprintf(pa, sizeof pa, "%s/a.json", dir);
-    snprintf(ps, sizeof ps, "%s/same.json", dir);
-    snprintf(pw, sizeof pw, "%s/slower.json", dir);
-    cr_assert_eq(qkperf_results_write_json(&a, pa, err, sizeof err), 0);
-    cr_assert_eq(qkperf_results_write_json(&same, ps, err, sizeof err), 0);
-    cr_assert_eq(qkperf_results_write_json(&slower, pw, err, sizeof err), 0);
+    save_doc(&a, "a.json", pa);
+    save_doc(&same, "same.json", ps);
+    save_doc(&slower, "slower.json", pw);
     cr_expect_eq(sh("compare %s %s", pa, ps, err), 0, "%s", err);
     cr_expect_eq(sh("compare %s %s", pa, pw, err), 1, "a 10%% slowdown must gate: %s", err);
     cr_expect_eq(sh("compare %s %s", pw, pa, err), 0, "an improvement is not a regression");
-    qkperf_results_free(&a);
-    qkperf_results_free(&same);
-    qkperf_results_free(&slower);
+}
+
+/* n time records (sizes s0 .. s<n-1>), each of 21 samples spread by
+ * +-0.5% around centre, record `slow` (if < n) `factor` times slower. */
+static void doc_many(qkperf_results *r, size_t n, double centre, size_t slow, double factor)
+{
+    qkperf_results_init(r);
+    json_object_set_new(r->machine, "cpu_model", json_string("test cpu"));
+    for (size_t k = 0; k < n; k++) {
+        double s[21], c = centre * (k == slow ? factor : 1);
+        for (size_t i = 0; i < 21; i++)
+            s[i] = c * (1.0 + 0.001 * (double)((int)((i * 7 + k * 3) % 11) - 5));
+        qkperf_record x = {.samples = s, .n = 21, .batch = 1, .counted = 1, .mux_ratio = 1};
+        strcpy(x.op, "gemv");
+        strcpy(x.variant, "avx2-p1");
+        snprintf(x.size, sizeof x.size, "s%zu", k);
+        strcpy(x.phase, "total");
+        strcpy(x.metric, "time");
+        strcpy(x.source, "tsc");
+        strcpy(x.unit, "ns");
+        cr_assert_eq(qkperf_results_add(r, &x), 0);
+    }
+}
+
+/* What `qkperf ARGS` prints on stdout (up to 1 MB) and its exit code. */
+static int run_out(const char *args, char **out)
+{
+    const char *bin = getenv("QKPERF_BIN");
+    cr_assert_not_null(bin);
+    char cmd[4096], opath[400];
+    snprintf(opath, sizeof opath, "%s/stdout", dir);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", bin, args, opath);
+    int st = system(cmd);
+    *out = slurp(opath);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* 2/10001, the default bootstrap's resolution, times 400 records is over
+ * 5%: a family that large must still call a 10% slowdown of one record,
+ * and only that one, and say what it can detect. */
+Test(baseline, a_family_of_400_records_still_gates, .timeout = 120)
+{
+    qkperf_results a, same, slower;
+    char pa[512], ps[512], pw[512], args[2048];
+    doc_many(&a, 400, 100, 400, 1);
+    doc_many(&same, 400, 100.05, 400, 1);
+    doc_many(&slower, 400, 100, 317, 1.1);
+    save_doc(&a, "many-a.json", pa);
+    save_doc(&same, "many-same.json", ps);
+    save_doc(&slower, "many-slower.json", pw);
+    char *out;
+    snprintf(args, sizeof args, "compare %s %s", pa, ps);
+    cr_expect_eq(run_out(args, &out), 0, "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "compare --verbose %s %s", pa, pw);
+    cr_expect_eq(run_out(args, &out), 1, "a 10%% slowdown in 400 records must gate: %s", out);
+    cr_expect_not_null(strstr(out, "Holm over 400 records"), "%s", out);
+    char *hit = strstr(out, " s317 ");
+    cr_expect(hit && strstr(hit, "] regressed  (detects >= "), "%s", out);
+    size_t regressed = 0;
+    for (const char *q = out; (q = strstr(q, "] regressed")); q++)
+        regressed++;
+    cr_expect_eq(regressed, 1, "only s317 regressed: %s", out);
+    free(out);
 }
 
 Test(baseline, bad_documents_exit_2_and_touch_nothing)

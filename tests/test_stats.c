@@ -145,21 +145,26 @@ Test(change, same_distribution_is_no_change)
     cr_assert_eq(qkperf_verdict_of(&c, 0.02, true), QKPERF_NO_CHANGE);
 }
 
+/* One null comparison: two fresh draws of the same distribution. */
+static qkperf_change null_change(uint64_t seed, unsigned resamples)
+{
+    double b[N], a[N];
+    fill_normal(b, N, 1000, 0.01);
+    fill_normal(a, N, 1000, 0.01);
+    qkperf_change_opts o = {.seed = seed, .resamples = resamples};
+    qkperf_change c;
+    cr_assert_eq(qkperf_change_compute(b, N, a, N, &o, &c), 0);
+    return c;
+}
+
 Test(change, false_positive_rate_near_alpha)
 {
     /* Over 100 independent null draws the test should fire about 5 times;
      * 15 or more would mean the p-value is badly miscalibrated. */
-    double b[N], a[N];
     int fired = 0;
     gen_state = 1234;
-    for (int rep = 0; rep < 100; rep++) {
-        fill_normal(b, N, 1000, 0.01);
-        fill_normal(a, N, 1000, 0.01);
-        qkperf_change_opts o = {.seed = (uint64_t)rep, .resamples = 2000};
-        qkperf_change c;
-        cr_assert_eq(qkperf_change_compute(b, N, a, N, &o, &c), 0);
-        fired += c.significant;
-    }
+    for (int rep = 0; rep < 100; rep++)
+        fired += null_change((uint64_t)rep, 2000).significant;
     cr_assert_lt(fired, 15, "%d of 100 null comparisons significant", fired);
 }
 
@@ -230,6 +235,38 @@ Test(change, constant_sets)
     cr_assert_eq(same.p_value, 1);
     cr_assert_eq(same.ratio, 1);
     cr_assert_eq(qkperf_verdict_of(&same, 0, true), QKPERF_NO_CHANGE);
+}
+
+/* Past the resamples' resolution (none crosses 0) the tail is a normal
+ * fit: below the floor, smaller for a larger shift, 0 for constant sets,
+ * and still calibrated: of null comparisons with 200 resamples (floor
+ * 2/201), about 1 in 1000 gets p < 0.001 (2000 draws: expected 2). */
+Test(change, beyond_the_resamples_the_tail_is_a_normal_fit, .timeout = 60)
+{
+    double b[N], a[N], c2[N];
+    gen_state = 11;
+    fill_normal(b, N, 1000, 0.01);
+    fill_normal(a, N, 1050, 0.01);
+    for (int i = 0; i < N; i++)
+        c2[i] = a[i] * 1.02;
+    qkperf_change c = change_of(b, N, a, N, 7), far = change_of(b, N, c2, N, 7);
+    cr_expect(c.p_value > 0 && c.p_value < c.p_floor, "p %g floor %g", c.p_value, c.p_floor);
+    cr_expect(far.p_value < c.p_value, "a larger shift: p %g, not below %g", far.p_value,
+              c.p_value);
+    double k1[N], k2[N];
+    for (int i = 0; i < N; i++)
+        k1[i] = 1000, k2[i] = 1001;
+    cr_expect_eq(change_of(k1, N, k2, N, 7).p_value, 0);
+
+    int below3 = 0, below2 = 0;
+    for (int rep = 0; rep < 2000; rep++) {
+        double p = null_change((uint64_t)rep, 200).p_value;
+        below3 += p < 0.001;
+        below2 += p < 0.01;
+    }
+    cr_expect_lt(below3, 9, "%d of 2000 null comparisons at p < 0.001", below3);
+    cr_expect_lt(below2, 40, "%d of 2000 null comparisons at p < 0.01", below2);
+    cr_log_info("null p < 0.001: %d, < 0.01: %d of 2000\n", below3, below2);
 }
 
 Test(change, single_samples)
@@ -450,11 +487,14 @@ Test(detectable, known_answers)
     cr_expect(fabs(qkperf_detectable(&c, 0, 72, 0.05, 0.9) - expm1(sig)) < 1e-8, "%g",
               qkperf_detectable(&c, 0, 72, 0.05, 0.9));
     cr_expect(fabs(qkperf_detectable(&c, 0.02, 72, 0.05, 0.9) - expm1(beyond)) < 1e-9);
+    /* 300 records: beyond the bootstrap's 2 / 10001 (the normal tail past
+     * it), significance needs z(1 - 0.05 / 600) = 3.76482 */
+    double sig300 = (3.764823649533927 + 1.2815515655446004) * se;
+    cr_expect(fabs(qkperf_detectable(&c, 0, 300, 0.05, 0.9) - expm1(sig300)) < 1e-8, "%g",
+              qkperf_detectable(&c, 0, 300, 0.05, 0.9));
     /* a deterministic figure: only the band */
     c.ci_lo = c.ci_hi = 1;
     cr_expect(fabs(qkperf_detectable(&c, 0.02, 72, 0.05, 0.9) - 0.02) < 1e-12);
-    /* 300 records: 300 * 2 / 10001 >= 0.05, nothing can be significant */
-    cr_expect(isinf(qkperf_detectable(&c, 0.02, 300, 0.05, 0.9)));
     /* three runs a side: the power margin in t(0.9, 4 df), the spread
      * widened by sqrt(3 / 2); the thresholds stay in the interval's units */
     c.ci_lo = 0.98, c.ci_hi = 1.02, c.nb = c.na = 33, c.runs_before = c.runs_after = 3;
