@@ -334,7 +334,7 @@ static double p_value_of(const boot_tally *t, unsigned resamples)
     size_t tail = t->diff_le0 < t->diff_ge0 ? t->diff_le0 : t->diff_ge0;
     double p = 2.0 * (double)(tail + 1) / ((double)resamples + 1);
     if (tail == 0 && resamples >= 2) {
-        double sd = sqrt(t->m2 / (resamples - 1));
+        double sd = t->m2 > 0 ? sqrt(t->m2 / (resamples - 1)) : 0;
         double normal = sd > 0 ? erfc(fabs(t->mean) / sd / sqrt(2)) : 0;
         return normal < p ? normal : p;
     }

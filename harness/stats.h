@@ -153,9 +153,10 @@ double qkperf_t_quantile(double p, double df);
  * and significance at the strictest Holm / Benjamini-Hochberg step
  * (alpha / m) must hold. The noise is the interval's width on a log
  * scale. NaN when c's ratio is undefined. The thresholds are in the
- * interval's units (normal quantiles); the margin for `power` is in the estimate's own spread. When
- * c says how many units it rests on (nb, na, runs_before, runs_after: runs
- * when a side has several, else samples), that spread is treated as
+ * interval's units (normal quantiles); the margin for `power` is in the
+ * estimate's own spread. When c says how many units it rests on (nb,
+ * na, runs_before, runs_after: runs when a side has several, else
+ * samples), that spread is treated as
  * estimated from them: the margin takes Student's t with u_b + u_a - 2
  * degrees of freedom and the interval's spread widened by sqrt(u/(u - 1))
  * for the side with fewer units u (NaN with one unit a side); with all
