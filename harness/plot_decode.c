@@ -12,6 +12,7 @@
 #include "decode.h"
 #include "plot_driver.h"
 #include "roofline.h"
+#include "stats.h"
 #include "table.h"
 
 /* ---- the table --------------------------------------------------------------------- */
@@ -78,6 +79,23 @@ static void print_header(FILE *f, const qkperf_results *res)
     fprintf(f, "\n\n");
 }
 
+/* Each kernel's "of read" with the distribution-free interval of its
+ * rounds' median: how far a run's figure can be trusted. */
+static void print_read_intervals(FILE *f, const qkperf_results *res)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        const qkperf_record *x = &res->rec[i];
+        double lo, hi, cover;
+        if (strcmp(x->op, "decode") || strcmp(x->metric, "of weights read") || !x->counted ||
+            qkperf_median_interval(x->samples, x->n, 0.95, &lo, &hi, &cover))
+            continue;
+        fprintf(
+            f,
+            "of read: %s %.1f %%, %.1f%% interval [%.1f, %.1f] (order statistics of %zu rounds)\n",
+            x->variant, 100 * x->median, 100 * cover, 100 * lo, 100 * hi, x->n);
+    }
+}
+
 void qkperf_decode_print(FILE *f, const qkperf_results *res)
 {
     print_header(f, res);
@@ -98,6 +116,7 @@ void qkperf_decode_print(FILE *f, const qkperf_results *res)
         fprintf(f, "%-24s %12.2f %12.2f %12s %14s %12s %9s\n", t->variant,
                 stat_of(res, t, "tokens/s", 0), stat_of(res, t, "tokens/s", 1), tm, bps, frac, ofr);
     }
+    print_read_intervals(f, res);
     int read = 0;
     for (size_t k = 0; k < res->n; k++)
         read |= !strcmp(res->rec[k].op, "decode") &&

@@ -203,15 +203,24 @@ static double mad_of_sorted(double *sorted, size_t n, double median)
     return median_inplace(sorted, n);
 }
 
+/* A sorted copy of x[0..n) (free it), or NULL when out of memory. */
+static double *sorted_copy(const double *x, size_t n)
+{
+    double *s = malloc(n * sizeof *s);
+    if (s) {
+        memcpy(s, x, n * sizeof *s);
+        qsort(s, n, sizeof *s, cmp_double);
+    }
+    return s;
+}
+
 int qkperf_summarize(const double *x, size_t n, qkperf_summary *out, qkperf_outlier *cls)
 {
     if (!x || !out || n == 0 || !all_finite(x, n))
         return -EINVAL;
-    double *buf = malloc(n * sizeof *buf);
+    double *buf = sorted_copy(x, n);
     if (!buf)
         return -ENOMEM;
-    memcpy(buf, x, n * sizeof *buf);
-    qsort(buf, n, sizeof *buf, cmp_double);
 
     double sum = 0;
     for (size_t i = 0; i < n; i++)
@@ -442,6 +451,42 @@ int qkperf_change_runs(const double *before, size_t nb, const size_t *brun, size
     free(b.off);
     free(a.off);
     return rc;
+}
+
+/* ---- a median's interval ---- */
+
+/* P(Bin(n, 1/2) = i), in logs so that n may be large. */
+static double half_binomial_pmf(size_t n, size_t i)
+{
+    return exp(lgamma((double)n + 1) - lgamma((double)i + 1) - lgamma((double)(n - i) + 1) -
+               (double)n * log(2.0));
+}
+
+int qkperf_median_interval(const double *x, size_t n, double confidence, double *lo, double *hi,
+                           double *coverage)
+{
+    if (!x || n == 0 || !lo || !hi || !(confidence > 0 && confidence < 1) || !all_finite(x, n))
+        return -EINVAL;
+    double *s = sorted_copy(x, n);
+    if (!s)
+        return -ENOMEM;
+    /* k = 1 is always taken; k + 1 while its tail P(B <= k) stays within
+     * (1 - confidence) / 2 and x_(k+1) <= x_(n-k) */
+    double half = (1 - confidence) / 2, tail = half_binomial_pmf(n, 0);
+    size_t k = 1;
+    while (2 * (k + 1) <= n + 1) {
+        double next = tail + half_binomial_pmf(n, k);
+        if (next > half)
+            break;
+        tail = next;
+        k++;
+    }
+    *lo = s[k - 1];
+    *hi = s[n - k];
+    if (coverage)
+        *coverage = 1 - 2 * tail;
+    free(s);
+    return 0;
 }
 
 /* ---- multiplicity ---- */

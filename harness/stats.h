@@ -51,6 +51,16 @@ typedef struct qkperf_summary {
  * are taken literally. */
 int qkperf_summarize(const double *x, size_t n, qkperf_summary *out, qkperf_outlier *cls);
 
+/* A distribution-free interval for the median of x[0..n) from its order
+ * statistics (Thompson 1936): [x_(k), x_(n+1-k)] for the largest k whose
+ * coverage, 1 - 2 P(Bin(n, 1/2) <= k - 1), is at least `confidence`;
+ * with too few samples for that (n < 6 at 0.95) the widest, [min, max],
+ * whose coverage is below it. *coverage (may be NULL) receives the
+ * interval's own. 0, or -EINVAL (n = 0, a non-finite sample, confidence
+ * outside (0, 1)) or -ENOMEM. */
+int qkperf_median_interval(const double *x, size_t n, double confidence, double *lo, double *hi,
+                           double *coverage);
+
 /* Options of qkperf_change_compute; NULL or a 0 field means the default. */
 typedef struct qkperf_change_opts {
     uint64_t seed;      /* bootstrap PRNG seed (used as given, 0 included;

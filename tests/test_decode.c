@@ -103,6 +103,25 @@ Test(decode, tiny_run_records_and_json, .timeout = 60)
             cr_expect_float_eq(of->samples[k], rt->samples[k] / t->samples[k], 1e-12,
                                "%s token %zu", vs[v], k);
     }
+    /* the table says each kernel's share with its rounds' interval: 3
+     * rounds give [min, max], a 75% interval */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    qkperf_decode_print(mf, &r);
+    fclose(mf);
+    for (size_t v = 0; v < 2; v++) {
+        const qkperf_record *of = qkperf_results_find(
+            &r, "decode", vs[v], "bitnet-b1.58-2b4t-1L-div8", "total", "of weights read");
+        char want[256];
+        snprintf(want, sizeof want,
+                 "of read: %s %.1f %%, 75.0%% interval [%.1f, %.1f] (order statistics of 3 "
+                 "rounds)\n",
+                 vs[v], 100 * of->median, 100 * of->min,
+                 100 * fmax(of->samples[0], fmax(of->samples[1], of->samples[2])));
+        cr_expect(strstr(text, want), "no '%s' in:\n%s", want, text);
+    }
+    free(text);
     cr_assert(mkdtemp(path));
     char file[4200];
     snprintf(file, sizeof file, "%s/decode.json", path);

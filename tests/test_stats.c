@@ -269,6 +269,41 @@ Test(change, beyond_the_resamples_the_tail_is_a_normal_fit, .timeout = 60)
     cr_log_info("null p < 0.001: %d, < 0.01: %d of 2000\n", below3, below2);
 }
 
+/* Known answers of the order-statistics interval: 8 samples give
+ * [min, max] at 1 - 2/256; 20 give [x_(6), x_(15)] at 1 - 2 * 21700/2^20
+ * (P(Bin(20, 1/2) <= 5) = 0.0207, <= 6 would be 0.0577); 5 samples cannot
+ * reach 95% and give [min, max] at 1 - 2/32. */
+Test(median_interval, known_answers)
+{
+    double x[20], lo, hi, cov;
+    for (int i = 0; i < 20; i++)
+        x[i] = (double)((i * 7) % 20 + 1); /* 1..20, shuffled */
+    cr_assert_eq(qkperf_median_interval(x, 20, 0.95, &lo, &hi, &cov), 0);
+    cr_expect_eq(lo, 6);
+    cr_expect_eq(hi, 15);
+    cr_expect_float_eq(cov, 1 - 2 * 21700.0 / 1048576, 1e-12);
+    double y[8] = {5, 3, 8, 1, 7, 2, 6, 4};
+    cr_assert_eq(qkperf_median_interval(y, 8, 0.95, &lo, &hi, &cov), 0);
+    cr_expect(lo == 1 && hi == 8, "[%g, %g]", lo, hi);
+    cr_expect_float_eq(cov, 1 - 2.0 / 256, 1e-12);
+    cr_assert_eq(qkperf_median_interval(y, 5, 0.95, &lo, &hi, &cov), 0);
+    cr_expect(lo == 1 && hi == 8, "[%g, %g]", lo, hi);
+    cr_expect_float_eq(cov, 1 - 2.0 / 32, 1e-12);
+    cr_assert_eq(qkperf_median_interval(y, 1, 0.95, &lo, &hi, NULL), 0);
+    cr_expect(lo == 5 && hi == 5);
+    /* 1000 samples: k from the binomial tail, the interval around the median */
+    double z[1000];
+    for (int i = 0; i < 1000; i++)
+        z[i] = (double)((i * 617) % 1000);
+    cr_assert_eq(qkperf_median_interval(z, 1000, 0.95, &lo, &hi, &cov), 0);
+    cr_expect(lo == 468 && hi == 531, "[%g, %g]", lo, hi);
+    cr_expect(cov >= 0.95 && cov < 0.96, "%g", cov);
+    double bad[2] = {1, NAN};
+    cr_expect_eq(qkperf_median_interval(bad, 2, 0.95, &lo, &hi, NULL), -EINVAL);
+    cr_expect_eq(qkperf_median_interval(y, 0, 0.95, &lo, &hi, NULL), -EINVAL);
+    cr_expect_eq(qkperf_median_interval(y, 8, 1, &lo, &hi, NULL), -EINVAL);
+}
+
 Test(change, single_samples)
 {
     const double b[] = {1000}, a[] = {2000};
