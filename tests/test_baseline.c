@@ -60,20 +60,28 @@ static char *slurp(const char *path)
     return buf;
 }
 
-static int sh(const char *fmt, const char *a, const char *b, char *errbuf)
+/* `qkperf ARGS REDIRECT` through the shell; its exit code. */
+static int run_qkperf(const char *args, const char *redirect)
 {
     const char *bin = getenv("QKPERF_BIN");
     cr_assert_not_null(bin);
-    char cmd[4096], epath[400];
-    snprintf(epath, sizeof epath, "%s/stderr", dir);
-    int n = snprintf(cmd, sizeof cmd, "%s ", bin);
-    n += snprintf(cmd + n, sizeof cmd - n, fmt, a, b);
-    snprintf(cmd + n, sizeof cmd - n, " >/dev/null 2>%s", epath);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s %s", bin, args, redirect);
     int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int sh(const char *fmt, const char *a, const char *b, char *errbuf)
+{
+    char args[4096], epath[400], redirect[420];
+    snprintf(epath, sizeof epath, "%s/stderr", dir);
+    snprintf(args, sizeof args, fmt, a, b);
+    snprintf(redirect, sizeof redirect, ">/dev/null 2>%s", epath);
+    int rc = run_qkperf(args, redirect);
     char *e = slurp(epath);
     snprintf(errbuf, 1024, "%s", e);
     free(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return rc;
 }
 
 Test(baseline, save_load_and_names)
@@ -274,14 +282,12 @@ static void doc_many(qkperf_results *r, size_t n, double centre, size_t slow, do
 /* What `qkperf ARGS` prints on stdout (up to 1 MB) and its exit code. */
 static int run_out(const char *args, char **out)
 {
-    const char *bin = getenv("QKPERF_BIN");
-    cr_assert_not_null(bin);
-    char cmd[4096], opath[400];
+    char opath[400], redirect[420];
     snprintf(opath, sizeof opath, "%s/stdout", dir);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", bin, args, opath);
-    int st = system(cmd);
+    snprintf(redirect, sizeof redirect, ">%s 2>&1", opath);
+    int rc = run_qkperf(args, redirect);
     *out = slurp(opath);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return rc;
 }
 
 /* 2/10001, the default bootstrap's resolution, times 400 records is over
