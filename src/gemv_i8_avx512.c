@@ -653,16 +653,19 @@ QK_INLINE __m512i tile_block(const uint8_t *p, const int8_t *qb, __m512i start, 
 /* How far ahead of its loads the tile kernel prefetches: 6 blocks of a
  * tile, 6.4 KB. Each block starts by prefetching the 17 lines of the
  * block that far ahead, all at once (one prefetch beside each of the
- * block's loads streams slower). A prefetch never faults: past the last
- * tile it reads nothing the result depends on. docs/performance.md ("On
- * a Zen 5", "Prefetch") has the measurements. */
+ * block's loads streams slower), with the non-temporal hint: the weights
+ * are read once, and prefetchnta streamed 2 points closer to a plain read
+ * than prefetcht0 on one thread. A prefetch never faults: past the last
+ * tile it reads nothing the result depends on. docs/performance.md (issue
+ * 16's sections: "Prefetch", "a non-temporal prefetch") has the
+ * measurements. */
 enum { PF_AHEAD = 6 * QK256_TILE_BLOCK_BYTES };
 
 QK_INLINE void prefetch_block(const uint8_t *p)
 {
 #pragma GCC unroll 1
     for (unsigned k = 0; k < QK256_TILE_BLOCK_BYTES / 64; k++)
-        _mm_prefetch((const char *)(p + PF_AHEAD + 64 * k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + PF_AHEAD + 64 * k), _MM_HINT_NTA);
 }
 
 /* hsum: a tile's 16 row results (n of them stored), times x's scale. */
