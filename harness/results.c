@@ -538,6 +538,17 @@ static int printable(const char *s, const char *what, char *why, size_t wlen)
     return 0;
 }
 
+/* at + "." + key into sub, the key's control bytes as \xHH (so a message
+ * naming it stays one line) and its first 100 bytes only. */
+static void key_path(char *sub, size_t cap, const char *at, const char *key)
+{
+    size_t n = (size_t)snprintf(sub, cap, "%s.", at);
+    for (const unsigned char *p = (const unsigned char *)key;
+         *p && p - (const unsigned char *)key < 100 && n + 5 < cap; p++)
+        n += (size_t)(*p < 0x20 || *p == 0x7f ? snprintf(sub + n, cap - n, "\\x%02x", *p)
+                                              : snprintf(sub + n, cap - n, "%c", *p));
+}
+
 /* Every string inside v (config, machine), named by its path. */
 static int printable_tree(json_t *v, const char *at, char *why, size_t wlen)
 {
@@ -559,7 +570,7 @@ static int printable_tree(json_t *v, const char *at, char *why, size_t wlen)
         json_t *x;
         json_object_foreach(v, k, x)
         {
-            snprintf(sub, sizeof sub, "%s.%.100s", at, k);
+            key_path(sub, sizeof sub, at, k);
             if (printable(k, sub, why, wlen) || printable_tree(x, sub, why, wlen))
                 return -1;
         }

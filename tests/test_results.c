@@ -241,6 +241,7 @@ Test(results, bad_fields_are_named_with_record_and_field, .init = make_dir)
         {"record", "op", json_string(""), {"record 0:", "'op'", "empty"}},
         {"record", "reason", json_integer(3), {"record 0", "'reason'", "a number"}},
         {"config", "mcpu", json_string("zen\t4"), {"config.mcpu", "control character", ""}},
+        {"config", "vari\nts", json_string("x"), {"config.vari\\x0ats", "byte 0x0a", ""}},
         {"config",
          "bands",
          json_pack("{s:f,s:f,s:f,s:f}", "instructions", 0.001, "cycles", 0.02, "time", 2.0, "other",
