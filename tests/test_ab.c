@@ -20,16 +20,22 @@
 
 #include "baseline.h"
 #include "results.h"
+#include "scratch.h"
 
 static char dir[] = "/tmp/qkperf-ab-XXXXXX";
 
 static void make_dir(void)
 {
-    cr_assert_not_null(mkdtemp(dir));
+    qkt_scratch_make(dir);
 }
 
-TestSuite(runs, .init = make_dir);
-TestSuite(ab, .init = make_dir);
+static void remove_dir(void)
+{
+    qkt_scratch_remove(dir);
+}
+
+TestSuite(runs, .init = make_dir, .fini = remove_dir);
+TestSuite(ab, .init = make_dir, .fini = remove_dir);
 
 static void record(qkperf_record *x, const char *variant, double *s, size_t n)
 {

@@ -19,15 +19,21 @@
 
 #include "baseline.h"
 #include "results.h"
+#include "scratch.h"
 
 static char dir[] = "/tmp/qkperf-base-XXXXXX";
 
 static void make_dir(void)
 {
-    cr_assert_not_null(mkdtemp(dir));
+    qkt_scratch_make(dir);
 }
 
-TestSuite(baseline, .init = make_dir);
+static void remove_dir(void)
+{
+    qkt_scratch_remove(dir);
+}
+
+TestSuite(baseline, .init = make_dir, .fini = remove_dir);
 
 /* A document with one time series per variant, centred on `centre`. */
 static void doc(qkperf_results *r, const char *op, const char *variant, double centre)

@@ -17,6 +17,7 @@
 #include "mca.h"
 #include "registry.h"
 #include "results.h"
+#include "scratch.h"
 #include "table.h"
 
 static char dir[] = "/tmp/qkperf-cli-XXXXXX";
@@ -53,7 +54,12 @@ static int qkperf(const char *args, char *err, size_t errlen, char **out)
 
 static void make_dir(void)
 {
-    cr_assert_not_null(mkdtemp(dir));
+    qkt_scratch_make(dir);
+}
+
+static void remove_dir(void)
+{
+    qkt_scratch_remove(dir);
 }
 
 static void expect_error(const char *args, const char *needle)
@@ -68,7 +74,7 @@ static void expect_error(const char *args, const char *needle)
     cr_expect(!strstr(err, "qkperf: qkperf:"), "'qkperf %s': prefix twice: %s", args, err);
 }
 
-TestSuite(cli, .init = make_dir);
+TestSuite(cli, .init = make_dir, .fini = remove_dir);
 
 Test(cli, unknown_names)
 {

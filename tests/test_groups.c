@@ -8,15 +8,11 @@
  * initializes libpfm (Criterion runs each test in its own process), so that
  * every vendor's table encodes on any host, also one without a PMU.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* nftw, to remove the temp directories */
-#endif
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +22,7 @@
 
 #include "groups.h"
 #include "pfm.h"
+#include "scratch.h"
 
 /* The source tree's groups: Makefile.am passes QKPERF_SRC_GROUPS_DIR (the
  * built-in QKPERF_GROUPS_DIR is the install directory, empty before
@@ -50,15 +47,10 @@ static void setup(void)
     unsetenv("QKPERF_GROUPS"); /* the shipped tree only, whatever the caller has */
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void teardown(void)
 {
     if (tmpdir[0] != '\0')
-        nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+        qkt_scratch_remove(tmpdir);
 }
 
 TestSuite(groups, .init = setup, .fini = teardown);
@@ -68,7 +60,7 @@ TestSuite(groups, .init = setup, .fini = teardown);
 static void make_tmpdir(void)
 {
     strcpy(tmpdir, "/tmp/qkperf-groups-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    qkt_scratch_make(tmpdir);
 }
 
 /* Write text to <base>/<pmu>/<name>, creating the folder. */

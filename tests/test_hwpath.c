@@ -26,6 +26,7 @@
 #include "groups.h"
 #include "probe.h"
 #include "results.h"
+#include "scratch.h"
 #include "testpmu_run.h"
 
 #define GEMV "-k", "gemv", "-v", "avx2-p1-p4", "-s", "256x2560"
@@ -223,11 +224,16 @@ static char tmp[] = "/tmp/qkperf-hwpath-XXXXXX";
 
 static void make_tmp(void)
 {
-    cr_assert_not_null(mkdtemp(tmp), "mkdtemp: %s", strerror(errno));
+    qkt_scratch_make(tmp);
 }
 
-TestSuite(hwpath, .init = make_tmp);
-TestSuite(realpmu, .init = make_tmp);
+static void remove_tmp(void)
+{
+    qkt_scratch_remove(tmp);
+}
+
+TestSuite(hwpath, .init = make_tmp, .fini = remove_tmp);
+TestSuite(realpmu, .init = make_tmp, .fini = remove_tmp);
 
 /* qkperf under pmu with sets and args, its JSON document read into res. */
 static void qkperf_json(run *r, const char *pmu, const char *const *sets, const char *const *args,

@@ -13,14 +13,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "scratch.h"
+
 static char dir[] = "/tmp/qkperf-measure-test-XXXXXX";
 
 static void make_dir(void)
 {
-    cr_assert_not_null(mkdtemp(dir));
+    qkt_scratch_make(dir);
 }
 
-TestSuite(measure, .init = make_dir);
+static void remove_dir(void)
+{
+    qkt_scratch_remove(dir);
+}
+
+TestSuite(measure, .init = make_dir, .fini = remove_dir);
 
 /* A helper program beside this test (tests/marker_work, tests/inline_work). */
 static const char *helper(const char *name)

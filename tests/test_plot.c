@@ -34,6 +34,7 @@
 #include "cmd/commands.h" /* qkperf_cmd_plot */
 #include "plot.h"
 #include "results.h"
+#include "scratch.h"
 
 static char fixture[4096];
 static char outdir[] = "/tmp/qkperf-test-plot-XXXXXX";
@@ -48,14 +49,12 @@ static void setup(void)
     setenv("QKPERF_PLOTS_DIR", scripts, 1);
     unsetenv("QKPERF_GNUPLOT");
     strcpy(outdir, "/tmp/qkperf-test-plot-XXXXXX");
-    cr_assert(mkdtemp(outdir), "mkdtemp failed");
+    qkt_scratch_make(outdir);
 }
 
 static void teardown(void)
 {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(qkt_scratch_remove(outdir), 0, "could not remove %s", outdir);
 }
 
 static void load_fixture(qkperf_results *r)

@@ -22,6 +22,7 @@
 #include "mca.h"
 #include "plugin.h"
 #include "results.h"
+#include "scratch.h"
 #include "sim.h"
 
 static char dir[] = "/tmp/qkperf-plugin-XXXXXX";
@@ -35,7 +36,12 @@ static void setup(void)
     cr_assert(n > 0);
     self[n] = '\0';
     snprintf(plugins, sizeof plugins, "%s/plugins", dirname(self));
-    cr_assert_not_null(mkdtemp(dir));
+    qkt_scratch_make(dir);
+}
+
+static void teardown(void)
+{
+    qkt_scratch_remove(dir);
 }
 
 static void slurp(const char *path, char *buf, size_t len)
@@ -96,7 +102,7 @@ static void read_doc(qkperf_results *res, const char *name)
 static const char *const steps[] = {"scalar", "avx2", "avx2-fma", "avx512-vnni"};
 #define QUICK "-s 8x256 -n 3 -g none -q"
 
-TestSuite(plugin, .init = setup, .timeout = 120);
+TestSuite(plugin, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(plugin, list_shows_the_ops_variants_and_the_file)
 {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "probe.h"
+#include "scratch.h"
 
 static void seam_restore(void)
 {
@@ -242,18 +243,16 @@ static char *saved_path;
 
 static void tooldir_setup(void)
 {
-    cr_assert_not_null(mkdtemp(tooldir));
+    qkt_scratch_make(tooldir);
     const char *p = getenv("PATH");
     saved_path = strdup(p != NULL ? p : "");
 }
 
 static void tooldir_teardown(void)
 {
-    char cmd[64];
     setenv("PATH", saved_path, 1);
     free(saved_path);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tooldir);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(qkt_scratch_remove(tooldir), 0, "could not remove %s", tooldir);
 }
 
 static void fake_tool(const char *name, const char *version_line)

@@ -14,12 +14,18 @@
 #include <unistd.h>
 
 #include "results.h"
+#include "scratch.h"
 
 static char dir[] = "/tmp/qkperf-results-XXXXXX";
 
 static void make_dir(void)
 {
-    cr_assert_not_null(mkdtemp(dir));
+    qkt_scratch_make(dir);
+}
+
+static void remove_dir(void)
+{
+    qkt_scratch_remove(dir);
 }
 
 static void fill(qkperf_results *r)
@@ -68,7 +74,7 @@ Test(results, stats_computed_on_add)
     qkperf_results_free(&r);
 }
 
-Test(results, json_round_trip, .init = make_dir)
+Test(results, json_round_trip, .init = make_dir, .fini = remove_dir)
 {
     qkperf_results r, back;
     fill(&r);
@@ -92,7 +98,7 @@ Test(results, json_round_trip, .init = make_dir)
 /* Every record says its view; a phase's in-context share and the same
  * phase run alone are two series, found apart; a document from before
  * views were recorded reads as staged/fused; an unknown view is refused. */
-Test(results, views_are_kept_apart_and_read_back, .init = make_dir)
+Test(results, views_are_kept_apart_and_read_back, .init = make_dir, .fini = remove_dir)
 {
     qkperf_results r, back;
     fill(&r);
@@ -150,7 +156,7 @@ Test(results, views_are_kept_apart_and_read_back, .init = make_dir)
     qkperf_results_free(&r);
 }
 
-Test(results, csv_rows_and_quoting, .init = make_dir)
+Test(results, csv_rows_and_quoting, .init = make_dir, .fini = remove_dir)
 {
     qkperf_results r;
     fill(&r);
@@ -166,7 +172,7 @@ Test(results, csv_rows_and_quoting, .init = make_dir)
     qkperf_results_free(&r);
 }
 
-Test(results, bad_documents_fail_with_one_line, .init = make_dir)
+Test(results, bad_documents_fail_with_one_line, .init = make_dir, .fini = remove_dir)
 {
     const char *bad[] = {
         "",
@@ -219,7 +225,7 @@ static void write_edited(const char *good, const char *path, const char *at, con
 /* Each bad field: refused with one line naming the file, the record and
  * the field (a string where a number belongs, a number out of range, a
  * name with a control character, a bad config.bands...). */
-Test(results, bad_fields_are_named_with_record_and_field, .init = make_dir)
+Test(results, bad_fields_are_named_with_record_and_field, .init = make_dir, .fini = remove_dir)
 {
     struct {
         const char *at, *key;
@@ -272,7 +278,7 @@ Test(results, bad_fields_are_named_with_record_and_field, .init = make_dir)
 }
 
 /* config.bands and config.bootstrap_seed as qkperf writes them read back. */
-Test(results, recorded_bands_read_back, .init = make_dir)
+Test(results, recorded_bands_read_back, .init = make_dir, .fini = remove_dir)
 {
     qkperf_results r, back;
     char path[256], err[512];
@@ -291,7 +297,7 @@ Test(results, recorded_bands_read_back, .init = make_dir)
     qkperf_results_free(&back);
 }
 
-Test(results, atomic_write_replaces_or_keeps, .init = make_dir)
+Test(results, atomic_write_replaces_or_keeps, .init = make_dir, .fini = remove_dir)
 {
     char path[256], err[512];
     snprintf(path, sizeof path, "%s/keep.txt", dir);

@@ -15,15 +15,21 @@
 #include "plot.h"
 #include "results.h"
 #include "review.h"
+#include "scratch.h"
 
 static char dir[] = "/tmp/qkperf-review-XXXXXX";
 
 static void make_dir(void)
 {
-    cr_assert_not_null(mkdtemp(dir));
+    qkt_scratch_make(dir);
 }
 
-TestSuite(review, .init = make_dir);
+static void remove_dir(void)
+{
+    qkt_scratch_remove(dir);
+}
+
+TestSuite(review, .init = make_dir, .fini = remove_dir);
 
 static int exists(const char *folder, const char *name)
 {
@@ -94,7 +100,7 @@ static int run(const char *env, const char *args, char *errbuf, size_t cap)
     const char *bin = getenv("QKPERF_BIN");
     cr_assert_not_null(bin);
     char cmd[4096], epath[600];
-    snprintf(epath, sizeof epath, "%s.stderr", dir);
+    snprintf(epath, sizeof epath, "%s/stderr", dir);
     snprintf(cmd, sizeof cmd, "%s %s %s >/dev/null 2>%s", env, bin, args, epath);
     int st = system(cmd);
     FILE *f = fopen(epath, "r");

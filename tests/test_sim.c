@@ -19,6 +19,7 @@
 #include "calib.h"
 #include "registry.h"
 #include "results.h"
+#include "scratch.h"
 #include "sim.h"
 
 /* Registered in this process only: the child does not know it. */
@@ -275,7 +276,7 @@ static void fake_cache(const char *root, int i, const char *level, const char *t
 Test(sim, refused_sysfs_geometry_is_named_as_a_fallback)
 {
     char root[] = "/tmp/qkperf-test-sim-cache-XXXXXX", d1[64], ll[64], fb[300];
-    cr_assert(mkdtemp(root));
+    qkt_scratch_make(root);
     fake_cache(root, 0, "1", "Data", "48K", "12");
     fake_cache(root, 1, "2", "Unified", "2048K", "16");
     fake_cache(root, 2, "3", "Unified", "98304K", "16"); /* 98304 sets: refused */
@@ -286,9 +287,7 @@ Test(sim, refused_sysfs_geometry_is_named_as_a_fallback)
                   strstr(fb, "sysfs gave L3 100663296,16,64") && strstr(fb, "not a power of two") &&
                   !strstr(fb, "--D1"),
               "fallback: %s", fb);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(qkt_scratch_remove(root), 0, "could not remove %s", root);
     qkperf_sim_cache_geometry("/nonexistent", d1, ll, sizeof d1, fb, sizeof fb);
     cr_expect(strstr(fb, "--D1=32768,8,64") && strstr(fb, "--LL=") && strstr(fb, "no such cache"),
               "fallback: %s", fb);

@@ -1,0 +1,50 @@
+/*
+ * scratch.c — tests' scratch folders (scratch.h).
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "scratch.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The folders this process made, removed at its exit too: a skipped test
+ * (cr_skip_test) ends its process without running the suite's fini. */
+static const char *made[8];
+static size_t n_made;
+
+static void remove_made(void)
+{
+    for (size_t k = 0; k < n_made; k++)
+        qkt_scratch_remove(made[k]);
+}
+
+void qkt_scratch_make(char *tmpl)
+{
+    cr_assert_not_null(mkdtemp(tmpl), "mkdtemp %s: %s", tmpl, strerror(errno));
+    if (n_made == 0)
+        atexit(remove_made);
+    if (n_made < sizeof made / sizeof made[0])
+        made[n_made++] = tmpl;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int qkt_scratch_remove(const char *dir)
+{
+    static const char prefix[] = "/tmp/qkperf-";
+    size_t n = strlen(dir);
+    if (strncmp(dir, prefix, sizeof prefix - 1) != 0 || strchr(dir + sizeof prefix - 1, '/') ||
+        (n >= 6 && strcmp(dir + n - 6, "XXXXXX") == 0))
+        return -1;
+    return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
