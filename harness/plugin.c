@@ -86,11 +86,11 @@ static const qk_module *module_of(void *h, const char *path, char *err, size_t l
     const qk_module *m = entry();
     if (!m)
         snprintf(err, len, "plugin '%s': " QK_PLUGIN_SYMBOL "() returned no module", path);
-    else if (m->abi != QK_KERNEL_ABI)
+    else if (!qk_abi_accepted(m->abi))
         snprintf(err, len,
-                 "plugin '%s': built for kernel interface abi %u, this qkperf has abi %u "
-                 "(rebuild it against this <qkperf/kernel.h>)",
-                 path, m->abi, QK_KERNEL_ABI);
+                 "plugin '%s': built for kernel interface abi %u, this qkperf reads abi %u "
+                 "to %u (rebuild it against this <qkperf/kernel.h>)",
+                 path, m->abi, QK_KERNEL_ABI_OLDEST, QK_KERNEL_ABI);
     else if (check_names(m, path, err, len) == 0)
         return m;
     return NULL;

@@ -19,6 +19,7 @@ typedef struct variant_entry {
 static struct {
     int ready; /* libqk256's module registered */
     const qk_op **ops;
+    unsigned *op_abi; /* the abi of the module that registered ops[i] */
     size_t nops;
     variant_entry *variants;
     size_t nvariants;
@@ -143,6 +144,32 @@ const char *qk_phase_note(const qk_variant *v, unsigned p)
     return qk_phase_staged(v, p) ? v->phases[p].note : NULL;
 }
 
+unsigned qk_staged_count(const qk_variant *v)
+{
+    const qk_op *op = v ? qk_find_op(v->op) : NULL;
+    unsigned n = 0;
+    for (unsigned p = 0; op && p < qk_phase_count(op); p++)
+        n += qk_phase_staged(v, p) != NULL;
+    return n;
+}
+
+int qk_abi_accepted(unsigned abi)
+{
+    return abi >= QK_KERNEL_ABI_OLDEST && abi <= QK_KERNEL_ABI;
+}
+
+int qk_stage_workspace(const qk_op *op, const qk_variant *v, void *ws)
+{
+    size_t i = 0;
+    ensure_builtin();
+    while (i < reg.nops && reg.ops[i] != op)
+        i++;
+    /* an abi-1 module's qk_op ends before the field */
+    if (i == reg.nops || reg.op_abi[i] < 2 || !op->stage || !qk_staged_count(v))
+        return 0;
+    return op->stage(ws);
+}
+
 /* ---- checking a module --------------------------------------------------- */
 
 static size_t count_of(const void *const *list)
@@ -238,9 +265,12 @@ static int check_module(const qk_module *m, char *err, size_t len)
 {
     if (!m)
         return snprintf(err, len, "no module (NULL)"), -1;
-    if (m->abi != QK_KERNEL_ABI)
-        return snprintf(err, len, "module '%s' is built for kernel interface abi %u, qkperf has %u",
-                        m->name ? m->name : "(unnamed)", m->abi, QK_KERNEL_ABI),
+    if (!qk_abi_accepted(m->abi))
+        return snprintf(err, len,
+                        "module '%s' is built for kernel interface abi %u, qkperf reads %u "
+                        "to %u",
+                        m->name ? m->name : "(unnamed)", m->abi, QK_KERNEL_ABI_OLDEST,
+                        QK_KERNEL_ABI),
                -1;
     if (!m->name || !*m->name)
         return snprintf(err, len, "a module needs a name"), -1;
@@ -272,12 +302,17 @@ static int add_module(const qk_module *m, char *err, size_t len)
     const qk_op **ops = realloc(reg.ops, (reg.nops + nops + 1) * sizeof *ops);
     if (ops)
         reg.ops = ops;
-    variant_entry *vs = ops ? realloc(reg.variants, (reg.nvariants + nv + 1) * sizeof *vs) : NULL;
+    unsigned *abi = ops ? realloc(reg.op_abi, (reg.nops + nops + 1) * sizeof *abi) : NULL;
+    if (abi)
+        reg.op_abi = abi;
+    variant_entry *vs = abi ? realloc(reg.variants, (reg.nvariants + nv + 1) * sizeof *vs) : NULL;
     if (!vs)
         return snprintf(err, len, "module '%s': out of memory", m->name), -1;
     reg.variants = vs;
-    for (size_t i = 0; i < nops; i++)
+    for (size_t i = 0; i < nops; i++) {
+        reg.op_abi[reg.nops] = m->abi;
         reg.ops[reg.nops++] = m->ops[i];
+    }
     for (size_t i = 0; i < nv; i++)
         reg.variants[reg.nvariants++] = (variant_entry){m->variants[i], m};
     return 0;
@@ -318,9 +353,9 @@ static size_t nkept;
 int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size_t len)
 {
     ensure_builtin();
-    if (!m || m->abi != QK_KERNEL_ABI)
-        return snprintf(err, len, "'%s' is not a module of kernel interface abi %u", prefix,
-                        QK_KERNEL_ABI),
+    if (!m || !qk_abi_accepted(m->abi))
+        return snprintf(err, len, "'%s' is not a module of kernel interface abi %u to %u", prefix,
+                        QK_KERNEL_ABI_OLDEST, QK_KERNEL_ABI),
                -1;
     if (!good_name(prefix))
         return snprintf(err, len, "bad library name '%s': a name without ':'", prefix), -1;

@@ -55,5 +55,14 @@ const qk_module *qk_variant_module(const qk_variant *v);
 typedef void (*qk_staged_fn)(void *ws);
 qk_staged_fn qk_phase_staged(const qk_variant *v, unsigned p);
 const char *qk_phase_note(const qk_variant *v, unsigned p);
+/* 1 if a module of this abi is accepted: QK_KERNEL_ABI_OLDEST to
+ * QK_KERNEL_ABI. */
+int qk_abi_accepted(unsigned abi);
+/* The number of phases of v with a staged runner. */
+unsigned qk_staged_count(const qk_variant *v);
+/* Before v's staged phases first run on ws: the op's stage (qk_op.stage),
+ * if its module is of abi 2 or later, the op sets it and v has a staged
+ * phase; 0, or -1 with errno. */
+int qk_stage_workspace(const qk_op *op, const qk_variant *v, void *ws);
 
 #endif

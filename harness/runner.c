@@ -731,6 +731,15 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
                  strerror(errno));
         return -1;
     }
+    unsigned np = o->staged && v->phases ? qk_phase_count(op) : 0;
+    if (np && qk_stage_workspace(op, v, ws)) {
+        snprintf(err, errlen,
+                 "cannot allocate the staged intermediates of %s for %s: %s (--no-staged "
+                 "measures the fused kernel alone)",
+                 op->name, size, strerror(errno));
+        op->destroy(ws);
+        return -1;
+    }
     /* One call before the counters are opened: a kernel that runs on a
      * worker pool starts it now, and the sw and hw groups are opened on
      * every thread of the process (meter.h). */
@@ -741,7 +750,6 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
         op->destroy(ws);
         return -1;
     }
-    unsigned np = o->staged && v->phases ? qk_phase_count(op) : 0;
     for (unsigned p = 0; p < np; p++) /* intermediates valid before timing any phase */
         if (qk_phase_staged(v, p))
             qk_phase_staged(v, p)(ws);

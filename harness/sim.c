@@ -696,6 +696,13 @@ int qkperf_sim_child_run(const qk_op *op, const char *variant, const char *size,
                 size, strerror(errno));
         return 1;
     }
+    if (staged && qk_stage_workspace(op, v, ws)) {
+        fprintf(stderr,
+                "qkperf __sim-child: cannot allocate the staged intermediates of %s for %s: %s\n",
+                op->name, size, strerror(errno));
+        op->destroy(ws);
+        return 1;
+    }
     sim_child_regions(op, v, ws, staged);
     op->destroy(ws);
     return 0;

@@ -120,7 +120,9 @@ typedef void (*qk256_gemv_i8_fn)(float *y, const uint8_t *packed, size_t row_str
  *                                                    as 4 doubles per row)
  *               hsum     acc, sx -> y
  * codes, wq and vals hold nb*256 entries per row (padded; gemv-i8's codes
- * and wq for rows rounded up to 16); acc rows*8 floats. Variants past
+ * and wq for rows rounded up to 16; gemv-i8 has no vals, the others no
+ * wq), made by qk256_ws_stage before the first staged phase runs (NULL
+ * until then: a fused run never needs them); acc rows*8 floats. Variants past
  * avx2 may keep vals in their own lane order; avx512-vnni-tiles stages
  * codes, wq and acc in the order of ws->tiles (gemv_i8_avx512.c).
  */

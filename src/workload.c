@@ -50,7 +50,7 @@ void qk256_ws_free(qk256_ws *w)
 qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed)
 {
     int with_x = (what & (QK_WS_X | QK_WS_I8)) != 0, with_i8 = (what & QK_WS_I8) != 0;
-    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, padded, packed, nsc, tiled = 0;
+    size_t nb = (cols + QK256_BLOCK - 1) / QK256_BLOCK, padded, packed, nsc, tiled;
     size_t ntiles = rows / QK256_TILE_ROWS + (rows % QK256_TILE_ROWS != 0);
     if (rows == 0 || cols == 0 || !mul_ok(rows, nb * QK256_BLOCK, &padded) ||
         padded > QK_MAX_ELEMENTS || !mul_ok(rows, nb * QK256_BLOCK_BYTES, &packed) ||
@@ -70,20 +70,15 @@ qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed)
     w->scales = alloc_bytes(nsc * sizeof(float));
     w->x = with_x ? alloc_bytes(cols * sizeof(float)) : NULL;
     w->out = alloc_bytes((with_x ? rows : cols) * sizeof(float));
-    /* gemv-i8: codes and wq hold whole tiles of 16 rows (a variant that
-     * repacks stages them in tile order) */
-    w->codes = alloc_bytes(with_i8 ? tiled : padded);
-    w->vals = alloc_bytes(padded * sizeof(float));
     w->acc = alloc_bytes(rows * QK_GV_ACC_LANES * sizeof(float));
     if (with_i8) {
         w->xq = alloc_bytes(nb * QK256_BLOCK);
         w->xsum = alloc_bytes(nb * sizeof(int32_t));
-        w->wq = alloc_bytes(tiled);
         w->tiles = alloc_bytes(ntiles * nb * QK256_TILE_BLOCK_BYTES);
         qk256_i8_lut_from(&w->lut_i8, w->lut); /* the default table qualifies */
     }
-    if (!w->packed || !w->scales || (with_x && !w->x) || !w->out || !w->codes || !w->vals ||
-        !w->acc || (with_i8 && (!w->xq || !w->xsum || !w->wq || !w->tiles))) {
+    if (!w->packed || !w->scales || (with_x && !w->x) || !w->out || !w->acc ||
+        (with_i8 && (!w->xq || !w->xsum || !w->tiles))) {
         qk256_ws_free(w);
         errno = ENOMEM;
         return NULL;
@@ -97,6 +92,30 @@ qk256_ws *qk256_ws_new(size_t rows, size_t cols, unsigned what, uint64_t seed)
     if (with_i8) /* as qk256_repack_i8 would */
         qk256_pack_tiles(w->tiles, w->packed, w->row_stride, w->scales, nb, rows);
     return w;
+}
+
+int qk256_ws_stage(qk256_ws *w)
+{
+    if (w->codes)
+        return 0;
+    int with_i8 = w->xq != NULL; /* sizes: checked against overflow by qk256_ws_new */
+    size_t padded = w->rows * w->nb * QK256_BLOCK;
+    size_t tiled =
+        (w->rows + QK256_TILE_ROWS - 1) / QK256_TILE_ROWS * QK256_TILE_ROWS * w->nb * QK256_BLOCK;
+    /* gemv-i8: codes and wq hold whole tiles of 16 rows (a variant that
+     * repacks stages them in tile order); no gemv-i8 phase uses vals */
+    w->codes = alloc_bytes(with_i8 ? tiled : padded);
+    w->vals = with_i8 ? NULL : alloc_bytes(padded * sizeof(float));
+    w->wq = with_i8 ? alloc_bytes(tiled) : NULL;
+    if (w->codes && (with_i8 ? w->wq != NULL : w->vals != NULL))
+        return 0;
+    free(w->codes);
+    free(w->vals);
+    free(w->wq);
+    w->codes = w->wq = NULL;
+    w->vals = NULL;
+    errno = ENOMEM;
+    return -1;
 }
 
 /* ---- kernel-interface adapters ----------------------------------------- */
@@ -114,6 +133,11 @@ static void *gv_create(const size_t *dim, uint64_t seed)
 static void *i8_create(const size_t *dim, uint64_t seed)
 {
     return qk256_ws_new(dim[0], dim[1], QK_WS_I8, seed);
+}
+
+static int ws_stage(void *ws)
+{
+    return qk256_ws_stage(ws);
 }
 
 static void ws_destroy(void *ws)
@@ -178,6 +202,7 @@ const qk_op qk256_op_dequantize = {
     .ndim = 1,
     .create = dq_create,
     .destroy = ws_destroy,
+    .stage = ws_stage,
     .elements = dq_elements,
     .bytes = dq_bytes,
     .compare = dq_compare,
@@ -191,6 +216,7 @@ const qk_op qk256_op_gemv = {
     .ndim = 2,
     .create = gv_create,
     .destroy = ws_destroy,
+    .stage = ws_stage,
     .elements = gv_elements,
     .bytes = gv_bytes,
     .compare = gv_compare,
@@ -208,6 +234,7 @@ const qk_op qk256_op_gemv_i8 = {
     .ndim = 2,
     .create = i8_create,
     .destroy = ws_destroy,
+    .stage = ws_stage,
     .elements = gv_elements,
     .bytes = gv_bytes,
     .compare = gv_compare,

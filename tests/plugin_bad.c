@@ -56,7 +56,7 @@ static const qk_variant *const variants[] = {&one, NULL};
 
 static const qk_module module = {
 #ifdef BAD_abi
-    .abi = QK_KERNEL_ABI + 98,
+    .abi = 99,
 #else
     .abi = QK_KERNEL_ABI,
 #endif

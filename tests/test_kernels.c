@@ -7,6 +7,7 @@
  * module) composed back into the fused result, bit for bit.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,6 +419,7 @@ Test(kernels, rows_past_the_last_tile_match_p1_p4_exactly)
 
 static void run_staged(const qk_variant *v, void *ws, const qk_op *op)
 {
+    cr_assert_eq(op->stage(ws), 0, "%s: stage: %s", op->name, strerror(errno));
     for (unsigned p = 0; p < phase_count(op); p++)
         v->phases[p].staged(ws);
 }
@@ -436,6 +438,7 @@ Test(staged, unpack_exact_on_many_seeds)
                 size_t dim[2] = {o ? 11 : 1000 + seed, 700 + seed};
                 qk256_ws *w = op->create(dim, seed);
                 cr_assert_not_null(w);
+                cr_assert_eq(op->stage(w), 0);
                 v->phases[o ? QK_GV_UNPACK : QK_DQ_UNPACK].staged(w);
                 size_t pad = w->nb * QK256_BLOCK, bad = 0;
                 for (size_t r = 0; r < w->rows; r++)
@@ -452,6 +455,32 @@ Test(staged, unpack_exact_on_many_seeds)
 
 /* The staged phases give the fused kernel's outputs bit for bit, for row
  * counts that are and are not multiples of the 8-row tiles. */
+/* The intermediates are made by stage, not create: a fused run (the
+ * reference check, --no-staged, the decode) never pays for them. */
+Test(staged, intermediates_are_made_by_stage_alone)
+{
+    const char *ops[] = {"dequantize", "gemv", "gemv-i8"};
+    const size_t dim[2] = {40, 1000};
+    for (int o = 0; o < 3; o++) {
+        const qk_op *op = find_op(ops[o]);
+        qk256_ws *w = op->create(dim, 3);
+        cr_assert_not_null(w);
+        cr_expect(!w->codes && !w->vals && !w->wq, "%s: create made intermediates", ops[o]);
+        for (size_t i = 0; i < variant_count(ops[o]); i++)
+            if (runnable(variant_at(ops[o], i)))
+                variant_at(ops[o], i)->fused(w);
+        cr_expect(!w->codes && !w->vals && !w->wq, "%s: a fused run made intermediates", ops[o]);
+        cr_assert_eq(op->stage(w), 0);
+        uint8_t *codes = w->codes;
+        cr_expect(codes && (o == 2 ? w->wq && !w->vals : w->vals && !w->wq),
+                  "%s: stage made codes %p vals %p wq %p", ops[o], (void *)w->codes,
+                  (void *)w->vals, (void *)w->wq);
+        cr_assert_eq(op->stage(w), 0);
+        cr_expect_eq(w->codes, codes, "%s: a second stage made them again", ops[o]);
+        op->destroy(w);
+    }
+}
+
 Test(staged, phases_compose_to_fused_exactly)
 {
     const char *ops[] = {"dequantize", "gemv", "gemv-i8"};

@@ -386,7 +386,8 @@ Test(plugin, bad_plugins_are_refused_one_line_each)
     refused(path, "not a shared object (not an ELF file)");
     refused(plugin("bad-object.o"), "not a shared object (ELF type 1; build it with -shared");
     refused(plugin("bad-nosym.so"), "no symbol qkperf_plugin");
-    refused(plugin("bad-abi.so"), "built for kernel interface abi 99, this qkperf has abi 1");
+    refused(plugin("bad-abi.so"),
+            "built for kernel interface abi 99, this qkperf reads abi 1 to 2");
     refused(plugin("bad-clash.so"), "op 'gemv' clashes with the built-in op of that name");
     refused(plugin("bad-empty.so"), "op '' needs a non-empty name");
     refused(plugin("bad-dup.so"), "bad-op variant 'one' is already registered");

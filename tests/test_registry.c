@@ -71,7 +71,7 @@ Test(registry, a_module_is_checked_whole)
     static const struct {
         const char *why, *want;
     } cases[] = {
-        {"abi", "abi 99, qkperf has 1"},
+        {"abi", "abi 99, qkperf reads 1 to 2"},
         {"no name", "a module needs a name"},
         {"empty", "has no ops and no variants"},
         {"op taken", "op 'gemv' is already registered"},

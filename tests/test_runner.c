@@ -178,6 +178,85 @@ Test(runner, profiles_a_non_qk256_kernel)
     qkperf_results_free(&res);
 }
 
+/* An op whose staged intermediate (t) is made by stage, not create. */
+static unsigned stage_calls;
+
+static void *late_create(const size_t *dim, uint64_t seed)
+{
+    saxpy_ws *w = saxpy_create(dim, seed);
+    free(w->t);
+    w->t = NULL;
+    return w;
+}
+
+static int late_stage(void *p)
+{
+    saxpy_ws *w = p;
+    stage_calls++;
+    if (!w->t)
+        w->t = calloc(w->n, sizeof(float));
+    return w->t ? 0 : -1;
+}
+
+static qk_op late_op(const char *name, void *(*create)(const size_t *, uint64_t))
+{
+    qk_op op = saxpy_op;
+    op.name = name;
+    op.create = create;
+    op.stage = late_stage;
+    return op;
+}
+
+static int measure_one(const char *op, int staged, char *err, size_t len)
+{
+    qkperf_run_opts o;
+    qkperf_run_opts_default(&o);
+    o.samples = 3;
+    o.warmup_ms = 0;
+    o.staged = staged;
+    qkperf_results res;
+    qkperf_results_init(&res);
+    size_t dim[2] = {1024, 0};
+    int rc =
+        qkperf_measure(&o, qk_find_op(op), qk_find_variant(op, "ref"), dim, "1024", &res, err, len);
+    if (rc == 0 && staged && !qkperf_results_find(&res, op, "ref", "1024", "add", "time"))
+        rc = snprintf(err, len, "no staged record"), -1;
+    qkperf_results_free(&res);
+    return rc;
+}
+
+/* stage (abi 2) runs once per workspace before its staged phases, never
+ * for a fused-only run; a module of abi 1 is read without the field,
+ * whatever the bytes there hold. */
+Test(runner, stage_makes_intermediates_only_for_the_staged_view)
+{
+    static qk_op late, old;
+    late = late_op("saxpy-late", late_create);
+    old = late_op("saxpy-old", saxpy_create);
+    static const qk_op *const late_ops[] = {&late, NULL}, *const old_ops[] = {&old, NULL};
+    static const qk_variant late_ref = {"saxpy-late", "ref", "", 0, ref_fused, ref_phases, NULL};
+    static const qk_variant old_ref = {"saxpy-old", "ref", "", 0, ref_fused, ref_phases, NULL};
+    static const qk_variant *const late_vs[] = {&late_ref, NULL}, *const old_vs[] = {&old_ref,
+                                                                                     NULL};
+    static const qk_module late_m = {QK_KERNEL_ABI, "late", late_ops, late_vs, NULL};
+    static const qk_module old_m = {1, "old", old_ops, old_vs, NULL};
+    char err[512] = "";
+    cr_assert_eq(qk_register_module(&late_m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(qk_register_module(&old_m, err, sizeof err), 0, "abi 1 refused: %s", err);
+
+    cr_assert_eq(measure_one("saxpy-late", 0, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(stage_calls, 0, "a fused-only run staged %u times", stage_calls);
+    cr_assert_eq(measure_one("saxpy-late", 1, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(stage_calls, 1, "a staged run staged %u times", stage_calls);
+
+    stage_calls = 0;
+    cr_assert_eq(measure_one("saxpy-old", 1, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(stage_calls, 0, "the stage of an abi-1 op was called");
+    qk_module future = {QK_KERNEL_ABI + 1, "future", NULL, NULL, NULL};
+    cr_expect_eq(qk_register_module(&future, err, sizeof err), -1);
+    cr_expect(strstr(err, "qkperf reads 1 to"), "%s", err);
+}
+
 /* -n accepts up to 100000 samples: every record keeps all of them (the
  * throughput records were cut at 1024). */
 Test(runner, every_sample_is_kept_past_1024)

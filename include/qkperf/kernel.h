@@ -36,8 +36,11 @@
 extern "C" {
 #endif
 
-/* The version of the structs below; a module of another abi is refused. */
-#define QK_KERNEL_ABI 1
+/* The version of the structs below. Abi 2 added qk_op.stage; a module of
+ * abi 1 (QK_KERNEL_ABI_OLDEST, built against an older header) is still
+ * accepted and read without it. A module of any other abi is refused. */
+#define QK_KERNEL_ABI 2
+#define QK_KERNEL_ABI_OLDEST 1
 
 /* The symbol a plugin exports: const qk_module *qkperf_plugin(void). */
 #define QK_PLUGIN_SYMBOL "qkperf_plugin"
@@ -82,8 +85,9 @@ typedef struct qk_op {
     const char *const *phases; /* NULL-terminated, at most QK_MAX_PHASES */
     unsigned ndim;             /* 1: size is "N"; 2: size is "ROWSxCOLS" */
     /* Allocate a workspace for dim[0..ndim-1]: inputs filled from a generator
-     * seeded with `seed` (non-zero data), outputs and staged intermediates
-     * allocated. Returns NULL and sets errno on failure. */
+     * seeded with `seed` (non-zero data), outputs and (unless `stage` below
+     * makes them) staged intermediates allocated. Returns NULL and sets
+     * errno on failure. */
     void *(*create)(const size_t *dim, uint64_t seed);
     void (*destroy)(void *ws);
     double (*elements)(const size_t *dim); /* elements processed per call */
@@ -104,6 +108,14 @@ typedef struct qk_op {
      * positional ones -Wextra warns of the fields left out). */
     const float *(*output)(const void *ws, size_t *n);
     double tolerance;
+    /* Optional, abi 2 (NULL in a module of abi 1, which has no such field):
+     * make ws's staged intermediates, their
+     * pages touched, so that create need not; 0, or -1 with errno. The
+     * harness calls it once per workspace before it first runs a staged
+     * phase, never for a run without the staged view (the reference
+     * check, --no-staged, the decode), which then costs a large size only
+     * its inputs and outputs. NULL: create made them. */
+    int (*stage)(void *ws);
 } qk_op;
 
 typedef struct qk_variant {
