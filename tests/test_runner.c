@@ -219,8 +219,10 @@ static int measure_one(const char *op, int staged, char *err, size_t len)
     size_t dim[2] = {1024, 0};
     int rc =
         qkperf_measure(&o, qk_find_op(op), qk_find_variant(op, "ref"), dim, "1024", &res, err, len);
-    if (rc == 0 && staged && !qkperf_results_find(&res, op, "ref", "1024", "add", "time"))
-        rc = snprintf(err, len, "no staged record"), -1;
+    if (rc == 0 && staged && !qkperf_results_find(&res, op, "ref", "1024", "add", "time")) {
+        snprintf(err, len, "no staged record");
+        rc = -1;
+    }
     qkperf_results_free(&res);
     return rc;
 }
