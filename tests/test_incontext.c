@@ -20,6 +20,13 @@
 #include "runner.h"
 #include "table.h"
 
+/* A round's work_a takes some 0.2 ms at this size: on two threads every
+ * round starts after a barrier, and what a woken thread's first
+ * microseconds cost more lands in work_a; at a tenth of the size that
+ * moved the split by 3 points now and then when another suite ran. */
+#define IC_N 200000
+#define IC_SIZE "200000"
+
 typedef struct ic_ws {
     long n;
     uint64_t out;
@@ -105,7 +112,7 @@ static const qk_op ic_op = {.name = "ic-test",
                             .destroy = ic_destroy,
                             .elements = ic_elements,
                             .bytes = ic_bytes,
-                            .default_size = "20000"};
+                            .default_size = IC_SIZE};
 static const qk_variant ic_one = {"ic-test", "one", "one thread", 0, ic_fused, ic_phases, NULL};
 static const qk_variant ic_two = {"ic-test", "two", "two threads", 0, ic_fused2, ic_phases, NULL};
 static const qk_variant ic_none = {"ic-test", "none", "no blocks", 0, ic_fused, no_blocks, NULL};
@@ -133,8 +140,8 @@ static void measure(const char *variant, qkperf_results *res)
     o.sample_target = 6000; /* +-1.1 points at 95% on a 25% share */
     qkperf_results_init(res);
     char err[512] = "";
-    size_t dim[1] = {20000};
-    cr_assert_eq(qkperf_measure(&o, &ic_op, qk_find_variant("ic-test", variant), dim, "20000", res,
+    size_t dim[1] = {IC_N};
+    cr_assert_eq(qkperf_measure(&o, &ic_op, qk_find_variant("ic-test", variant), dim, IC_SIZE, res,
                                 err, sizeof err),
                  0, "%s", err);
 }
@@ -143,7 +150,7 @@ static const qkperf_record *ic(const qkperf_results *r, const char *variant, con
                                const char *metric)
 {
     const qkperf_record *x = qkperf_results_find_view(r, QKPERF_VIEW_IN_CONTEXT, "ic-test", variant,
-                                                      "20000", phase, metric);
+                                                      IC_SIZE, phase, metric);
     cr_assert_not_null(x, "no in-context %s %s record", phase, metric);
     return x;
 }
@@ -161,7 +168,7 @@ static void expect_split(const char *variant)
     cr_expect_str_eq(a->source, "sample");
     /* chunk by chunk, the parts in context add up to the fused time */
     const qkperf_record *fused =
-        qkperf_results_find(&r, "ic-test", variant, "20000", "total", "time");
+        qkperf_results_find(&r, "ic-test", variant, IC_SIZE, "total", "time");
     const qkperf_record *ta = ic(&r, variant, "a", "time"), *tb = ic(&r, variant, "b", "time"),
                         *to = ic(&r, variant, "other", "time");
     cr_assert_not_null(fused);
