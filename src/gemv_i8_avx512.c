@@ -641,7 +641,12 @@ QK_INLINE __m512i tile_block(const uint8_t *p, const int8_t *qb, __m512i start, 
     __m512i a0 = start, a1 = _mm512_setzero_si512(), a2 = a1, a3 = a1;
 #pragma GCC unroll 16
     for (unsigned s = 0; s < GROUP; s++) {
-        __m512i v = tile_load(p, s), u = unpack_hi(v);
+        __m512i v = tile_load(p, s);
+        /* v stays in a register: without this GCC folds a second load of
+         * the same 64 bytes into the shift (vpsrlw $4, mem), 16 more loads
+         * per block, and the stream ran a point slower (performance.md) */
+        __asm__("" : "+v"(v));
+        __m512i u = unpack_hi(v);
         a0 = dot64(a0, lut64(tlo, v), bcast_q(qb + 4 * s));
         a1 = dot64(a1, lut64(thi, v), bcast_q(qb + 64 + 4 * s));
         a2 = dot64(a2, lut64(tlo, u), bcast_q(qb + 128 + 4 * s));
