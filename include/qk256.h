@@ -115,16 +115,17 @@ int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed, 
  * (what files hold and every other call takes); the repacked weights are
  * an opaque, private copy, valid until qk256_repacked_free.
  *
- * With avx512-vnni-tiles (where the CPU has AVX-512 VNNI): tiles of 16
- * rows computed side by side, row l in lane l of every vector (a
- * qk256_gemv_i8_variant call of that variant packs 16 rows at a time per
- * call, and the plain qk256_gemv_i8 never picks it); per block of a tile the 16
- * rows' scales of that block (64 bytes), then the 16 rows' packed bytes of
- * it, dword-interleaved (vector s holds bytes 4s..4s+3 of each row), so
- * the scales sit beside their blocks in one stream, no reduction is needed
- * and the same bytes as the QK256 input (up to the last tile's padding to
- * 16 rows). Elsewhere a plain QK256 copy (packed rows back to back, then
- * the scales) that the default gemv-i8 variant runs. The copy is 64-byte
+ * With avx512-vnni-tiles (where the CPU has AVX-512 VNNI): tiles of 32
+ * rows computed side by side, 16 per vector, a row in each lane (a
+ * qk256_gemv_i8_variant call of that variant packs 32 rows at a time per
+ * call, and the plain qk256_gemv_i8 never picks it); per block of a tile
+ * two halves of 16 rows, each the half's scales of that block (64 bytes),
+ * then its rows' packed bytes of it, dword-interleaved (vector s holds
+ * bytes 4s..4s+3 of each row), so the scales sit beside their blocks in
+ * one stream, no reduction is needed and the same bytes as the QK256
+ * input (up to the last tile's padding to 32 rows). Elsewhere a plain
+ * QK256 copy (packed rows back to back, then the scales) that the default
+ * gemv-i8 variant runs. The copy is 64-byte
  * aligned, from 2 MiB on with transparent huge pages advised.
  *
  * qk256_repack_i8 takes the arguments of qk256_gemv_i8 without y and x

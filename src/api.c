@@ -223,24 +223,27 @@ static uint8_t *alloc_weights(size_t bytes)
     return p;
 }
 
-/* Per block: the 16 rows' scales, then vector s = dword s of the block of
- * each row, written in order; rows past n zero. */
+/* Per block, for each half of 16 rows: the half's scales, then vector s =
+ * dword s of the block of each of its rows, written in order; rows past n
+ * zero. */
 void qk256_pack_tile(uint8_t *dst, const uint8_t *packed, size_t row_stride, const float *scales,
                      size_t nb, size_t n)
 {
-    for (size_t b = 0; b < nb; b++, dst += QK256_TILE_BLOCK_BYTES) {
-        float *sc = (float *)(void *)dst;
-        for (size_t l = 0; l < QK256_TILE_ROWS; l++)
-            sc[l] = l >= n ? 0.0f : scales ? scales[l * nb + b] : 1.0f;
-        uint32_t *d = (uint32_t *)(void *)(dst + 64);
-        for (size_t k = 0; k < QK256_BLOCK_BYTES / 4; k++)
-            for (size_t l = 0; l < QK256_TILE_ROWS; l++, d++) {
-                uint32_t v = 0;
-                if (l < n)
-                    memcpy(&v, packed + l * row_stride + b * QK256_BLOCK_BYTES + 4 * k, 4);
-                *d = v;
-            }
-    }
+    for (size_t b = 0; b < nb; b++)
+        for (size_t h = 0; h < 2; h++) {
+            uint8_t *half = dst + b * QK256_TILE_BLOCK_BYTES + h * QK256_HALF_BLOCK_BYTES;
+            float *sc = (float *)(void *)half;
+            for (size_t l = 0, r = h * QK256_HALF_ROWS; l < QK256_HALF_ROWS; l++, r++)
+                sc[l] = r >= n ? 0.0f : scales ? scales[r * nb + b] : 1.0f;
+            uint32_t *d = (uint32_t *)(void *)(half + 64);
+            for (size_t k = 0; k < QK256_BLOCK_BYTES / 4; k++)
+                for (size_t l = 0, r = h * QK256_HALF_ROWS; l < QK256_HALF_ROWS; l++, r++, d++) {
+                    uint32_t v = 0;
+                    if (r < n)
+                        memcpy(&v, packed + r * row_stride + b * QK256_BLOCK_BYTES + 4 * k, 4);
+                    *d = v;
+                }
+        }
 }
 
 void qk256_pack_tiles(uint8_t *dst, const uint8_t *packed, size_t row_stride, const float *scales,

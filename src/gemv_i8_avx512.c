@@ -392,7 +392,7 @@ QK_I8_PHASES(avx512_vnni, QK_PHASE(vnni_quantize, NULL, "qk256_quantize_x_avx512
  * of a conversion and an FMA, where avx512-vnni spent a fold (extract +
  * add), a conversion to double and a double FMA per block plus the
  * conversion of its scale. The repacked weights of qk256_repack_i8 run
- * on a variant of their own below (avx512-vnni-tiles: 16 rows side by
+ * on a variant of their own below (avx512-vnni-tiles: 32 rows side by
  * side).
  */
 enum { GROUP = 16 };
@@ -584,27 +584,31 @@ QK_I8_PHASES(avx512_vnni_f32, QK_PHASE(f32_quantize, NULL, "qk256_quantize_x_avx
 /* ---- avx512-vnni-tiles: the decode layout ----------------------------- */
 
 /*
- * The repacked weights (qk256_repack_i8, api.c): tiles of 16 rows, and in
- * a tile, per block b, the 16 rows' scales of block b (64 bytes), then 16
- * vectors of 64 bytes, vector s holding in its dword l the packed bytes
- * 4s..4s+3 of block b of row l: 1088 bytes per block, in one stream.
+ * The repacked weights (qk256_repack_i8, api.c): tiles of 32 rows, and in
+ * a tile, per block b, two halves of 16 rows, each the half's 16 scales of
+ * block b (64 bytes), then 16 vectors of 64 bytes, vector s holding in its
+ * dword l the packed bytes 4s..4s+3 of block b of the half's row l: 1088
+ * bytes per half, 2176 per block, in one stream.
  *
- * Lane l of every vector is then row l, so the 16 rows of a tile are
- * computed side by side and a block's sum lands in its row's lane with
- * no reduction at all: per vector the same shift and four vpermb as on a
- * QK256 block, and four vpdpbusd whose q (the dword 64k + 4s of block b
- * for code k, the same for all rows) is a broadcast memory operand. A
- * block's 16 row sums (four chains, one per k, added) are converted once
- * and FMA'd with the 16 rows' scales (one load); x's scale once per tile.
- * Per block and row: 1/16 of a 64-byte load, 1 shift, 4 vpermb, 4
- * vpdpbusd, and 1/16 of the scaling. The float sums run over at most 64
- * blocks before they are added into a second accumulator, so the error is
- * at most about (64 + nb/64) * 2^-24 of the row's absolute block sum: the
- * contract of qk256.h up to some 6600 blocks.
+ * Lane l of every vector is then a row, so the 32 rows of a tile are
+ * computed side by side, 16 per vector, and a block's sum lands in its
+ * row's lane with no reduction at all: per vector the same shift and four
+ * vpermb as on a QK256 block, and four vpdpbusd whose q (the dword 64k +
+ * 4s of block b for code k, the same for all rows) is a broadcast that
+ * both halves' vector s share. A half's 16 row sums (four chains, one per
+ * k, added) are converted once per block and FMA'd with its 16 scales
+ * (one load); x's scale once per tile. Per block and row: 1/16 of a
+ * 64-byte load, 1 shift, 4 vpermb, 4 vpdpbusd, 1/8 of a q broadcast and
+ * 1/16 of the scaling. 16-row tiles (a broadcast per vector) streamed 1.5
+ * points slower; two 16-row tiles side by side, in two streams, 15 points
+ * (performance.md). The float sums run over at most 64 blocks before they
+ * are added into a second accumulator, so the error is at most about
+ * (64 + nb/64) * 2^-24 of the row's absolute block sum: the contract of
+ * qk256.h up to some 6600 blocks.
  *
  * qk256_repack_i8 makes the tiles once per matrix, and the harness's fused
  * call once per workspace (module.c); the plain signature below, what
- * qk256_gemv_i8_variant runs, packs 16 rows at a time into a buffer of
+ * qk256_gemv_i8_variant runs, packs 32 rows at a time into a buffer of
  * its own per call: the same results, at the cost of a copy.
  */
 enum { INNER = 64 };
@@ -634,18 +638,16 @@ QK_INLINE __m512i tile_start(const qk256_i8_lut *t, int32_t qsum)
     return _mm512_set1_epi32(-t->bias * qsum);
 }
 
-/* The 16 rows' exact sums of block b of a tile (codes at p). */
-QK_INLINE __m512i tile_block(const uint8_t *p, const int8_t *qb, __m512i start, __m512i tlo,
-                             __m512i thi)
+/* The 16 rows' exact sums of block b of one half (codes at p): a tile's
+ * last rows when they fill one half only. */
+QK_INLINE __m512i tile_half(const uint8_t *p, const int8_t *qb, __m512i start, __m512i tlo,
+                            __m512i thi)
 {
     __m512i a0 = start, a1 = _mm512_setzero_si512(), a2 = a1, a3 = a1;
 #pragma GCC unroll 16
     for (unsigned s = 0; s < GROUP; s++) {
         __m512i v = tile_load(p, s);
-        /* v stays in a register: without this GCC folds a second load of
-         * the same 64 bytes into the shift (vpsrlw $4, mem), 16 more loads
-         * per block, and the stream ran a point slower (performance.md) */
-        __asm__("" : "+v"(v));
+        __asm__("" : "+v"(v)); /* as in tile_block below */
         __m512i u = unpack_hi(v);
         a0 = dot64(a0, lut64(tlo, v), bcast_q(qb + 4 * s));
         a1 = dot64(a1, lut64(thi, v), bcast_q(qb + 64 + 4 * s));
@@ -655,16 +657,48 @@ QK_INLINE __m512i tile_block(const uint8_t *p, const int8_t *qb, __m512i start, 
     return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
 }
 
-/* How far ahead of its loads the tile kernel prefetches: 6 blocks of a
- * tile, 6.4 KB. Each block starts by prefetching the 17 lines of the
- * block that far ahead, all at once (one prefetch beside each of the
- * block's loads streams slower), with the non-temporal hint: the weights
+/* The exact sums of block b of a tile's two halves (codes at p0 and p1),
+ * 16 rows each: the halves' vector s share their four q broadcasts. */
+QK_INLINE void tile_block(__m512i d[2], const uint8_t *p0, const uint8_t *p1, const int8_t *qb,
+                          __m512i start, __m512i tlo, __m512i thi)
+{
+    __m512i a0 = start, a1 = _mm512_setzero_si512(), a2 = a1, a3 = a1;
+    __m512i b0 = start, b1 = a1, b2 = a1, b3 = a1;
+#pragma GCC unroll 16
+    for (unsigned s = 0; s < GROUP; s++) {
+        __m512i v = tile_load(p0, s), w = tile_load(p1, s);
+        /* v and w stay in registers: without this GCC folds a second load
+         * of the same 64 bytes into the shift (vpsrlw $4, mem), 16 more
+         * loads per half, and the stream ran a point slower */
+        __asm__("" : "+v"(v), "+v"(w));
+        __m512i u = unpack_hi(v), x = unpack_hi(w);
+        __m512i q0 = bcast_q(qb + 4 * s), q1 = bcast_q(qb + 64 + 4 * s);
+        __m512i q2 = bcast_q(qb + 128 + 4 * s), q3 = bcast_q(qb + 192 + 4 * s);
+        a0 = dot64(a0, lut64(tlo, v), q0);
+        b0 = dot64(b0, lut64(tlo, w), q0);
+        a1 = dot64(a1, lut64(thi, v), q1);
+        b1 = dot64(b1, lut64(thi, w), q1);
+        a2 = dot64(a2, lut64(tlo, u), q2);
+        b2 = dot64(b2, lut64(tlo, x), q2);
+        a3 = dot64(a3, lut64(thi, u), q3);
+        b3 = dot64(b3, lut64(thi, x), q3);
+    }
+    d[0] = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+    d[1] = _mm512_add_epi32(_mm512_add_epi32(b0, b1), _mm512_add_epi32(b2, b3));
+}
+
+/* How far ahead of its loads the tile kernel prefetches: 3 blocks of a
+ * tile, 6.5 KB (2 and 4 streamed slower). Each block starts by prefetching
+ * the 34 lines of the block that far ahead, all at once (one prefetch
+ * beside each of the block's loads streams slower, and so does the burst
+ * placed after the block's arithmetic or inside it), with the
+ * non-temporal hint: the weights
  * are read once, and prefetchnta streamed 2 points closer to a plain read
  * than prefetcht0 on one thread. A prefetch never faults: past the last
  * tile it reads nothing the result depends on. docs/performance.md (issue
  * 16's sections: "Prefetch", "a non-temporal prefetch") has the
  * measurements. */
-enum { PF_AHEAD = 6 * QK256_TILE_BLOCK_BYTES };
+enum { PF_AHEAD = 3 * QK256_TILE_BLOCK_BYTES };
 
 QK_INLINE void prefetch_block(const uint8_t *p)
 {
@@ -673,10 +707,30 @@ QK_INLINE void prefetch_block(const uint8_t *p)
         _mm_prefetch((const char *)(p + PF_AHEAD + 64 * k), _MM_HINT_NTA);
 }
 
-/* hsum: a tile's 16 row results (n of them stored), times x's scale. */
+/* hsum: a half's 16 row results (n of them stored), times x's scale. */
 QK_INLINE void tile_store(float *y, __m512 acc, __m512 sx, size_t n)
 {
     _mm512_mask_storeu_ps(y, (__mmask16)((1u << n) - 1), _mm512_mul_ps(acc, sx));
+}
+
+/* The first half of a tile alone, its 16 rows' sums (before x's scale). */
+static __m512 tiles_half_run(const uint8_t *tile, size_t nb, const qk256_xq *x,
+                             const qk256_i8_lut *t, __m512i tlo, __m512i thi)
+{
+    __m512 outer = _mm512_setzero_ps();
+    for (size_t b0 = 0; b0 < nb; b0 += INNER) {
+        size_t b1 = nb - b0 < INNER ? nb : b0 + INNER;
+        __m512 acc = _mm512_setzero_ps();
+        for (size_t b = b0; b < b1; b++) {
+            const uint8_t *p = tile + b * QK256_TILE_BLOCK_BYTES;
+            prefetch_block(p);
+            __m512i d =
+                tile_half(p + 64, x->q + b * QK256_BLOCK, tile_start(t, x->sum[b]), tlo, thi);
+            acc = scale_group(acc, d, tile_scales(p));
+        }
+        outer = _mm512_add_ps(outer, acc);
+    }
+    return outer;
 }
 
 void qk256_i8_tiles_run(float *y, const uint8_t *tiles, size_t nb, const qk256_xq *x, size_t r0,
@@ -685,30 +739,40 @@ void qk256_i8_tiles_run(float *y, const uint8_t *tiles, size_t nb, const qk256_x
     const __m512i tlo = table_i8(t, 0), thi = table_i8(t, 2);
     const __m512 sx = _mm512_set1_ps(x->scale);
     /* the stream's start, which no block's prefetch asks for */
-    const uint8_t *first = tiles + (r0 / GROUP) * nb * QK256_TILE_BLOCK_BYTES;
+    const uint8_t *first = tiles + (r0 / QK256_TILE_ROWS) * nb * QK256_TILE_BLOCK_BYTES;
     for (size_t k = 0; k < PF_AHEAD / 64; k++)
         _mm_prefetch((const char *)(first + 64 * k), _MM_HINT_T0);
-    for (size_t r = r0; r < r0 + rows; r += GROUP) {
-        const uint8_t *tile = tiles + (r / GROUP) * nb * QK256_TILE_BLOCK_BYTES;
-        __m512 outer = _mm512_setzero_ps();
+    for (size_t r = r0; r < r0 + rows; r += QK256_TILE_ROWS) {
+        const uint8_t *tile = tiles + (r / QK256_TILE_ROWS) * nb * QK256_TILE_BLOCK_BYTES;
+        size_t left = r0 + rows - r;
+        if (left <= GROUP) { /* the tile's second half is padding */
+            tile_store(y + (r - r0), tiles_half_run(tile, nb, x, t, tlo, thi), sx, left);
+            break;
+        }
+        __m512 outer[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
         for (size_t b0 = 0; b0 < nb; b0 += INNER) {
             size_t b1 = nb - b0 < INNER ? nb : b0 + INNER;
-            __m512 acc = _mm512_setzero_ps();
+            __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
             for (size_t b = b0; b < b1; b++) {
-                const uint8_t *p = tile + b * QK256_TILE_BLOCK_BYTES;
-                prefetch_block(p);
-                __m512i d =
-                    tile_block(p + 64, x->q + b * QK256_BLOCK, tile_start(t, x->sum[b]), tlo, thi);
-                acc = scale_group(acc, d, tile_scales(p));
+                const uint8_t *p0 = tile + b * QK256_TILE_BLOCK_BYTES,
+                              *p1 = p0 + QK256_HALF_BLOCK_BYTES;
+                __m512i d[2];
+                prefetch_block(p0);
+                tile_block(d, p0 + 64, p1 + 64, x->q + b * QK256_BLOCK, tile_start(t, x->sum[b]),
+                           tlo, thi);
+                acc[0] = scale_group(acc[0], d[0], tile_scales(p0));
+                acc[1] = scale_group(acc[1], d[1], tile_scales(p1));
             }
-            outer = _mm512_add_ps(outer, acc);
+            outer[0] = _mm512_add_ps(outer[0], acc[0]);
+            outer[1] = _mm512_add_ps(outer[1], acc[1]);
         }
-        tile_store(y + (r - r0), outer, sx, r0 + rows - r < GROUP ? r0 + rows - r : GROUP);
+        tile_store(y + (r - r0), outer[0], sx, GROUP);
+        tile_store(y + (r - r0) + GROUP, outer[1], sx, left - GROUP < GROUP ? left - GROUP : GROUP);
     }
 }
 
-/* The plain signature: rows of QK256, 16 at a time packed into a buffer
- * and run. Without memory for it (nb KB), avx512-vnni-f32 runs the rows:
+/* The plain signature: rows of QK256, 32 at a time packed into a buffer
+ * and run. Without memory for it (2 nb KB), avx512-vnni-f32 runs the rows:
  * the same contract. */
 void qk256_i8_avx512_vnni_tiles(float *y, const uint8_t *packed, size_t row_stride,
                                 const float *scales, const qk256_xq *x, size_t rows, size_t cols,
@@ -720,8 +784,8 @@ void qk256_i8_avx512_vnni_tiles(float *y, const uint8_t *packed, size_t row_stri
         qk256_i8_avx512_vnni_f32(y, packed, row_stride, scales, x, rows, cols, t);
         return;
     }
-    for (size_t r = 0; r < rows; r += GROUP) {
-        size_t n = rows - r < GROUP ? rows - r : GROUP;
+    for (size_t r = 0; r < rows; r += QK256_TILE_ROWS) {
+        size_t n = rows - r < QK256_TILE_ROWS ? rows - r : QK256_TILE_ROWS;
         qk256_pack_tile(buf, packed + r * row_stride, row_stride, scales ? scales + r * nb : NULL,
                         nb, n);
         qk256_i8_tiles_run(y + r, buf, nb, x, 0, n, t);
@@ -731,25 +795,27 @@ void qk256_i8_avx512_vnni_tiles(float *y, const uint8_t *packed, size_t row_stri
 
 /* ---- staged phases of avx512-vnni-tiles -------------------------------- */
 
-/* Over ws->tiles (workload.c), a tile and block at a time, each region one
- * block of a tile (16 rows x 256 elements; hsum: one tile). The
- * intermediates in the tiles' order: codes and wq hold per tile and block
- * the 16 vectors' four pieces, v v u u and their lookups (tlo, thi, tlo,
- * thi, as STAGED_LUT alternates); acc lane 0 of row r the row's float sum. */
+/* Over ws->tiles (workload.c), a half (16 rows of a tile) and block at a
+ * time, each region one block of a half (16 rows x 256 elements; memory:
+ * of a tile, 32 rows; hsum: 16 rows). The intermediates in the halves'
+ * order: codes and wq hold per half and block the 16 vectors' four pieces,
+ * v v u u and their lookups (tlo, thi, tlo, thi, as STAGED_LUT
+ * alternates); acc lane 0 of row r the row's float sum. */
 QUANTIZE_X(quantize_x_tiles, "avx512-vnni-tiles")
 
-QK_INLINE const uint8_t *ws_tile_block(const qk256_ws *w, size_t tile, size_t b)
+/* block b of half h (rows 16h to 16h + 15) */
+QK_INLINE const uint8_t *ws_tile_block(const qk256_ws *w, size_t h, size_t b)
 {
-    return w->tiles + (tile * w->nb + b) * QK256_TILE_BLOCK_BYTES;
+    return w->tiles + (h / 2 * w->nb + b) * QK256_TILE_BLOCK_BYTES + h % 2 * QK256_HALF_BLOCK_BYTES;
 }
 
-/* the 4096 staged entries of block b of a tile */
-QK_INLINE size_t ws_tile_elem(const qk256_ws *w, size_t tile, size_t b)
+/* the 4096 staged entries of block b of half h */
+QK_INLINE size_t ws_tile_elem(const qk256_ws *w, size_t h, size_t b)
 {
-    return (tile * w->nb + b) * GROUP * QK256_BLOCK;
+    return (h * w->nb + b) * GROUP * QK256_BLOCK;
 }
 
-QK_INLINE size_t ws_tiles(const qk256_ws *w)
+QK_INLINE size_t ws_halves(const qk256_ws *w)
 {
     return (w->rows + GROUP - 1) / GROUP;
 }
@@ -765,20 +831,22 @@ static void tiles_memory(void *ws)
 {
     qk256_ws *w = ws;
     __m512i fold = _mm512_setzero_si512();
-    for (size_t tile = 0; tile < ws_tiles(w); tile++)
+    for (size_t h = 0; h < ws_halves(w); h += 2)
         for (size_t b = 0; b < w->nb; b++) {
-            QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/memory@4096");
-            const uint8_t *p = ws_tile_block(w, tile, b);
+            QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/memory@8192");
+            const uint8_t *p0 = ws_tile_block(w, h, b), *p1 = p0 + QK256_HALF_BLOCK_BYTES;
             const int8_t *qb = w->xq + b * QK256_BLOCK;
-            prefetch_block(p);
-            fold = _mm512_xor_si512(fold, _mm512_castps_si512(tile_scales(p)));
+            prefetch_block(p0);
+            fold = _mm512_xor_si512(fold, _mm512_castps_si512(tile_scales(p0)));
+            fold = _mm512_xor_si512(fold, _mm512_castps_si512(tile_scales(p1)));
 #pragma GCC unroll 16
             for (unsigned s = 0; s < GROUP; s++) {
-                fold = _mm512_xor_si512(fold, tile_load(p + 64, s));
+                fold = _mm512_xor_si512(fold, tile_load(p0 + 64, s));
+                fold = _mm512_xor_si512(fold, tile_load(p1 + 64, s));
                 for (unsigned k = 0; k < 4; k++)
                     fold = _mm512_xor_si512(fold, bcast_q(qb + 64 * k + 4 * s));
             }
-            QK_MCA_END("gemv-i8/avx512-vnni-tiles/memory@4096");
+            QK_MCA_END("gemv-i8/avx512-vnni-tiles/memory@8192");
         }
     w->sink = qk_fold_u64(
         _mm256_xor_si256(_mm512_castsi512_si256(fold), _mm512_extracti64x4_epi64(fold, 1)));
@@ -787,11 +855,11 @@ static void tiles_memory(void *ws)
 static void tiles_unpack(void *ws)
 {
     qk256_ws *w = ws;
-    for (size_t tile = 0; tile < ws_tiles(w); tile++)
+    for (size_t h = 0; h < ws_halves(w); h++)
         for (size_t b = 0; b < w->nb; b++) {
             QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/unpack@4096");
-            const uint8_t *p = ws_tile_block(w, tile, b) + 64;
-            uint8_t *codes = w->codes + ws_tile_elem(w, tile, b);
+            const uint8_t *p = ws_tile_block(w, h, b) + 64;
+            uint8_t *codes = w->codes + ws_tile_elem(w, h, b);
 #pragma GCC unroll 16
             for (unsigned s = 0; s < GROUP; s++, codes += QK256_BLOCK) {
                 __m512i v = tile_load(p, s), u = unpack_hi(v);
@@ -808,7 +876,7 @@ static void tiles_lut(void *ws)
 {
     qk256_ws *w = ws;
     const __m512i tlo = table_i8(&w->lut_i8, 0), thi = table_i8(&w->lut_i8, 2);
-    size_t n = ws_tiles(w) * w->nb * GROUP * QK256_BLOCK;
+    size_t n = ws_halves(w) * w->nb * GROUP * QK256_BLOCK;
     for (size_t i = 0; i < n; i += 128) {
         QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/lut@128");
         _mm512_store_si512(w->wq + i, lut64(tlo, _mm512_load_si512(w->codes + i)));
@@ -821,14 +889,14 @@ static void tiles_lut(void *ws)
 static void tiles_dot(void *ws)
 {
     qk256_ws *w = ws;
-    for (size_t tile = 0; tile < ws_tiles(w); tile++) {
+    for (size_t h = 0; h < ws_halves(w); h++) {
         __m512 outer = _mm512_setzero_ps();
         for (size_t b0 = 0; b0 < w->nb; b0 += INNER) {
             size_t b1 = w->nb - b0 < INNER ? w->nb : b0 + INNER;
             __m512 acc = _mm512_setzero_ps();
             for (size_t b = b0; b < b1; b++) {
                 QK_MCA_BEGIN("gemv-i8/avx512-vnni-tiles/dot@4096");
-                const uint8_t *wq = w->wq + ws_tile_elem(w, tile, b);
+                const uint8_t *wq = w->wq + ws_tile_elem(w, h, b);
                 const int8_t *qb = w->xq + b * QK256_BLOCK;
                 __m512i a0 = tile_start(&w->lut_i8, w->xsum[b]), a1 = _mm512_setzero_si512();
                 __m512i a2 = a1, a3 = a1;
@@ -840,19 +908,19 @@ static void tiles_dot(void *ws)
                     a3 = dot64(a3, _mm512_load_si512(wq + 192), bcast_q(qb + 192 + 4 * s));
                 }
                 __m512i d = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
-                acc = scale_group(acc, d, tile_scales(ws_tile_block(w, tile, b)));
+                acc = scale_group(acc, d, tile_scales(ws_tile_block(w, h, b)));
                 QK_MCA_END("gemv-i8/avx512-vnni-tiles/dot@4096");
             }
             outer = _mm512_add_ps(outer, acc);
         }
         float lanes[GROUP];
         _mm512_storeu_ps(lanes, outer);
-        for (size_t l = 0; l < GROUP && tile * GROUP + l < w->rows; l++)
-            w->acc[(tile * GROUP + l) * QK_GV_ACC_LANES] = lanes[l];
+        for (size_t l = 0; l < GROUP && h * GROUP + l < w->rows; l++)
+            w->acc[(h * GROUP + l) * QK_GV_ACC_LANES] = lanes[l];
     }
 }
 
-/* hsum: a tile's 16 sums times x's scale, as the kernel stores them. */
+/* hsum: a half's 16 sums times x's scale, as the kernel stores them. */
 static void tiles_hsum(void *ws)
 {
     qk256_ws *w = ws;
@@ -875,10 +943,9 @@ static void tiles_hsum(void *ws)
 const qk256_i8_layout qk256_i8_avx512_vnni_tiles_layout = {
     .chunk = CHUNK, .quantize = qk256_quantize_x_avx512, .repacks = 1};
 
-QK_I8_PHASES(avx512_vnni_tiles,
-             QK_PHASE(tiles_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
-             QK_PHASE(tiles_memory, NULL, "tile_load", "tile_scales", "bcast_q", "prefetch_block"),
-             QK_PHASE(tiles_unpack, NULL, "unpack_hi"),
-             QK_PHASE(tiles_lut, NULL, "table_i8", "lut64"),
-             QK_PHASE(tiles_dot, NULL, "dot64", "tile_start", "tile_block", "scale_group"),
-             QK_PHASE(tiles_hsum, NULL, "tile_store"));
+QK_I8_PHASES(
+    avx512_vnni_tiles, QK_PHASE(tiles_quantize, NULL, "qk256_quantize_x_avx512", "quantize_x"),
+    QK_PHASE(tiles_memory, NULL, "tile_load", "tile_scales", "bcast_q", "prefetch_block"),
+    QK_PHASE(tiles_unpack, NULL, "unpack_hi"), QK_PHASE(tiles_lut, NULL, "table_i8", "lut64"),
+    QK_PHASE(tiles_dot, NULL, "dot64", "tile_start", "tile_block", "tile_half", "scale_group"),
+    QK_PHASE(tiles_hsum, NULL, "tile_store"));

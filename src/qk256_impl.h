@@ -246,7 +246,7 @@ typedef struct qk256_i8_layout {
     size_t chunk;
     qk256_quantize_fn quantize;
     /* 1: the kernel reads qk256_repack_i8's tiles; its plain signature
-     * repacks 16 rows at a time per call, so it is never the library's
+     * repacks 32 rows at a time per call, so it is never the library's
      * choice for plain calls (module.c), and the harness's fused call
      * runs the workspace's repacked copy (ws->tiles). */
     int repacks;
@@ -278,20 +278,26 @@ typedef struct qk256_i8_layout {
 #undef QK_VARIANT
 
 /* avx512-vnni-tiles' kernel on the repacked weights of qk256_repack_i8:
- * tiles of 16 rows, nb * QK256_TILE_BLOCK_BYTES bytes each; per block the
- * 16 rows' scales of that block (64 bytes), then 16 vectors of 64 bytes,
- * vector s holding in dword l the packed bytes 4s..4s+3 of the block of
- * row l (gemv_i8_avx512.c). Rows [r0, r0 + rows), r0 a multiple of 16,
- * into y[0, rows). The tiles 64-byte aligned. */
-enum { QK256_TILE_ROWS = 16, QK256_TILE_BLOCK_BYTES = 64 + 16 * QK256_BLOCK_BYTES };
+ * tiles of 32 rows, nb * QK256_TILE_BLOCK_BYTES bytes each; per block two
+ * halves of 16 rows (QK256_HALF_BLOCK_BYTES each, rows 0-15 then 16-31),
+ * each the 16 rows' scales of that block (64 bytes), then 16 vectors of 64
+ * bytes, vector s holding in dword l the packed bytes 4s..4s+3 of the
+ * block of the half's row l (gemv_i8_avx512.c). Rows [r0, r0 + rows), r0
+ * a multiple of 32, into y[0, rows). The tiles 64-byte aligned. */
+enum {
+    QK256_TILE_ROWS = 32,
+    QK256_HALF_ROWS = 16,
+    QK256_HALF_BLOCK_BYTES = 64 + 16 * QK256_BLOCK_BYTES,
+    QK256_TILE_BLOCK_BYTES = 2 * QK256_HALF_BLOCK_BYTES
+};
 void qk256_i8_tiles_run(float *y, const uint8_t *tiles, size_t nb, const qk256_xq *x, size_t r0,
                         size_t rows, const qk256_i8_lut *t);
-/* One tile of n <= 16 rows (row l at packed + l * row_stride, its nb
+/* One tile of n <= 32 rows (row l at packed + l * row_stride, its nb
  * scales at scales + l * nb, NULL: all 1) into dst, nb *
  * QK256_TILE_BLOCK_BYTES bytes; rows past n zero (api.c). */
 void qk256_pack_tile(uint8_t *dst, const uint8_t *packed, size_t row_stride, const float *scales,
                      size_t nb, size_t n);
-/* All rows of a matrix, tile after tile, into dst: ceil(rows / 16) * nb *
+/* All rows of a matrix, tile after tile, into dst: ceil(rows / 32) * nb *
  * QK256_TILE_BLOCK_BYTES bytes, the last tile's rows past rows zero. */
 void qk256_pack_tiles(uint8_t *dst, const uint8_t *packed, size_t row_stride, const float *scales,
                       size_t nb, size_t rows);
@@ -300,8 +306,8 @@ void qk256_pack_tiles(uint8_t *dst, const uint8_t *packed, size_t row_stride, co
 typedef void (*qk256_rows_job)(void *ctx, size_t r0, size_t r1);
 
 /* Run fn over rows [0, rows) split across the thread pool (threads.c):
- * every row once, in calls on whole groups of 16 rows (r0 a multiple of
- * 16, r1 too or rows), each thread first its own slice front to back, then
+ * every row once, in calls on whole groups of 32 rows (r0 a multiple of
+ * 32, r1 too or rows), each thread first its own slice front to back, then
  * pieces of the others' from their backs; in the calling thread alone,
  * one call, when one thread is set, when `work` (multiply-adds) is too
  * small to pay for the hand-off, or when another caller holds the pool. */

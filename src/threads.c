@@ -15,8 +15,8 @@
  * rather than queue behind the first one, so the library stays thread-safe
  * and never blocks a caller on another caller's work.
  *
- * Rows are split in slices of whole groups of 16 (the widest row tile of
- * any variant), so each thread runs the same tiles as a single-threaded
+ * Rows are split in slices of whole groups of 32 (the widest row tile of
+ * any variant, avx512-vnni-tiles'), so each thread runs the same tiles as a single-threaded
  * call would, and every row's result is bit-identical for any thread count.
  * Each thread owns one slice, runs it from the front in claims of half of
  * what is left of it (so its own rows stay one stream in memory order),
@@ -41,7 +41,7 @@
 
 enum {
     MAX_THREADS = 256,
-    ROW_GRAIN = 16,
+    ROW_GRAIN = QK256_TILE_ROWS,
     /* Below this many multiply-adds per call, waking the pool (a few
      * microseconds per hand-off under KVM) costs more than the rows it
      * spreads: about 1 M, a 256 x 4096 float gemv, is ~40 us on one core. */

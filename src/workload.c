@@ -102,7 +102,7 @@ int qk256_ws_stage(qk256_ws *w)
     size_t padded = w->rows * w->nb * QK256_BLOCK;
     size_t tiled =
         (w->rows + QK256_TILE_ROWS - 1) / QK256_TILE_ROWS * QK256_TILE_ROWS * w->nb * QK256_BLOCK;
-    /* gemv-i8: codes and wq hold whole tiles of 16 rows (a variant that
+    /* gemv-i8: codes and wq hold whole tiles of 32 rows (a variant that
      * repacks stages them in tile order); no gemv-i8 phase uses vals */
     w->codes = alloc_bytes(with_i8 ? tiled : padded);
     w->vals = with_i8 ? NULL : alloc_bytes(padded * sizeof(float));

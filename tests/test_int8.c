@@ -509,13 +509,13 @@ Test(int8, repack_arguments_and_errors)
  * it, avx512-vnni-tiles' tiles. */
 Test(int8, repack_uses_the_tiles_where_the_cpu_runs_them)
 {
-    problem p = make(20, 1000, 3, NULL);
+    problem p = make(40, 1000, 3, NULL);
     qk256_repacked *w = NULL;
-    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, 20, 1000, NULL), QK256_OK);
+    cr_assert_eq(qk256_repack_i8(&w, p.packed, p.stride, p.scales, 40, 1000, NULL), QK256_OK);
     if (qk256_variant_supported("gemv-i8", "avx512-vnni-tiles") == 1) {
         cr_expect_str_eq(qk256_repacked_variant(w), "avx512-vnni-tiles");
-        /* two tiles of 16 rows: per block 16 scales and 16 x 64 bytes */
-        cr_expect_eq(qk256_repacked_bytes(w), 2 * 16 * (p.stride + p.nb * sizeof(float)));
+        /* two tiles of 32 rows: per block and row a scale and 64 bytes */
+        cr_expect_eq(qk256_repacked_bytes(w), 2 * 32 * (p.stride + p.nb * sizeof(float)));
     } else
         cr_expect_str_eq(qk256_repacked_variant(w), qk256_default_variant("gemv-i8"));
     qk256_repacked_free(w);
