@@ -20,7 +20,7 @@
  * (read once, on first use) or qk256_set_threads(n) changes it. A call runs
  * on the caller's thread alone when it is small (under about 2^20
  * multiply-adds, where waking the workers costs more than it saves), when
- * it has fewer than 32 rows (rows go to threads in groups of 16), or while
+ * it has at most 32 rows (rows go to threads in groups of 32), or while
  * another thread's call holds the pool. A thread done with its share of
  * the rows takes rows left in another's, so one slow thread does not hold
  * the call. Results do not depend on the thread count: each row is
@@ -135,7 +135,7 @@ int qk256_gemv_i8_variant(const char *variant, float *y, const uint8_t *packed, 
  * cols == 0. qk256_gemv_i8_repacked(y, w, x) computes what
  * qk256_gemv_i8(y, packed, ..., x, ...) does, within the same accuracy
  * contract (a plain copy: the same bits), on the same thread pool, rows
- * in groups of 16 (results do not depend on the thread count); x has the
+ * in groups of 32 (results do not depend on the thread count); x has the
  * cols given at repack time.
  * Thread-safe: any number of threads may run one repacked matrix at once.
  */
