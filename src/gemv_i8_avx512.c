@@ -599,9 +599,9 @@ QK_I8_PHASES(avx512_vnni_f32, QK_PHASE(f32_quantize, NULL, "qk256_quantize_x_avx
  * k, added) are converted once per block and FMA'd with its 16 scales
  * (one load); x's scale once per tile. Per block and row: 1/16 of a
  * 64-byte load, 1 shift, 4 vpermb, 4 vpdpbusd, 1/8 of a q broadcast and
- * 1/16 of the scaling. 16-row tiles (a broadcast per vector) streamed 1.5
- * points slower; two 16-row tiles side by side, in two streams, 15 points
- * (performance.md). The float sums run over at most 64 blocks before they
+ * 1/16 of the scaling. 16-row tiles (a broadcast per vector) streamed 2
+ * points slower on one thread; two 16-row tiles side by side, in two
+ * streams, 15 points slower (performance.md). The float sums run over at most 64 blocks before they
  * are added into a second accumulator, so the error is at most about
  * (64 + nb/64) * 2^-24 of the row's absolute block sum: the contract of
  * qk256.h up to some 6600 blocks.
@@ -626,7 +626,7 @@ QK_INLINE __m512i tile_load(const uint8_t *p, unsigned s)
     return _mm512_load_si512(p + 64 * s);
 }
 
-/* memory: the block's 16 scales, one per row (p: the block). */
+/* memory: a half's 16 scales of a block, one per row (p: the half). */
 QK_INLINE __m512 tile_scales(const uint8_t *p)
 {
     return _mm512_load_ps((const float *)(const void *)p);
@@ -692,11 +692,10 @@ QK_INLINE void tile_block(__m512i d[2], const uint8_t *p0, const uint8_t *p1, co
  * the 34 lines of the block that far ahead, all at once (one prefetch
  * beside each of the block's loads streams slower, and so does the burst
  * placed after the block's arithmetic or inside it), with the
- * non-temporal hint: the weights
- * are read once, and prefetchnta streamed 2 points closer to a plain read
- * than prefetcht0 on one thread. A prefetch never faults: past the last
- * tile it reads nothing the result depends on. docs/performance.md (issue
- * 16's sections: "Prefetch", "a non-temporal prefetch") has the
+ * non-temporal hint: the weights are read once, and prefetchnta streamed
+ * 2 points closer to a plain read than prefetcht0 on one thread. A
+ * prefetch never faults: past the last tile it reads nothing the result
+ * depends on. docs/performance.md (issue 16's sections) has the
  * measurements. */
 enum { PF_AHEAD = 3 * QK256_TILE_BLOCK_BYTES };
 
