@@ -1,7 +1,9 @@
 /*
  * scratch.c — tests' scratch folders (scratch.h).
  */
-#define _XOPEN_SOURCE 700 /* nftw */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw */
+#endif
 #include "scratch.h"
 
 #include <criterion/criterion.h>
