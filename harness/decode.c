@@ -21,6 +21,7 @@
  * decode runs with (a one-thread figure would understate the ceiling of an
  * all-core decode).
  */
+#include <emmintrin.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -388,6 +389,20 @@ static int run_step(const dvariant *d, dmodel *m, unsigned layer, int k, int n, 
     return rc;
 }
 
+/* The GLU, h = gate * up, four lanes at a time (SSE2, every x86-64) as an
+ * engine's would be: with a scalar loop that reloaded its pointers for
+ * each element it took 2-3 us per layer, about 1% of a token when the
+ * kernels stream at 90 GB/s. Every kernel's token pays it, the weights
+ * read's does not. */
+static void glu(float *restrict h, const float *restrict g, const float *restrict u, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(h + i, _mm_mul_ps(_mm_loadu_ps(g + i), _mm_loadu_ps(u + i)));
+    for (; i < n; i++)
+        h[i] = g[i] * u[i];
+}
+
 /* The linear layers of one token, from x0; ns gets its wall time. */
 static int run_token(const dvariant *d, dmodel *m, double *ns, char *err, size_t len)
 {
@@ -398,9 +413,8 @@ static int run_token(const dvariant *d, dmodel *m, double *ns, char *err, size_t
     for (unsigned l = 0; l < m->layers; l++)
         for (int c = 0; c < calls; c++) {
             int k = m->fused ? fused_calls[c].first : c, n = m->fused ? fused_calls[c].n : 1;
-            if (k == M_DOWN) /* the GLU: h = gate * up */
-                for (size_t i = 0; i < m->cols[M_DOWN]; i++)
-                    m->buf[B_H][i] = m->buf[B_G][i] * m->buf[B_U][i];
+            if (k == M_DOWN)
+                glu(m->buf[B_H], m->buf[B_G], m->buf[B_U], m->cols[M_DOWN]);
             if (run_step(d, m, l, k, n, err, len))
                 return -1;
         }
