@@ -14,6 +14,7 @@
 typedef struct variant_entry {
     const qk_variant *v;
     const qk_module *m;
+    const qk_op *ws_op; /* another build's own op for v's workspaces; NULL: the registered op */
 } variant_entry;
 
 static struct {
@@ -124,13 +125,25 @@ const qk_variant *qk_reference_variant(const qk_op *op)
     return op->reference ? qk_find_variant(op->name, op->reference) : qk_variant_at(op->name, 0);
 }
 
-const qk_module *qk_variant_module(const qk_variant *v)
+static const variant_entry *entry_of(const qk_variant *v)
 {
     ensure_builtin();
     for (size_t i = 0; v && i < reg.nvariants; i++)
         if (reg.variants[i].v == v)
-            return reg.variants[i].m;
+            return &reg.variants[i];
     return NULL;
+}
+
+const qk_module *qk_variant_module(const qk_variant *v)
+{
+    const variant_entry *e = entry_of(v);
+    return e ? e->m : NULL;
+}
+
+const qk_op *qk_workspace_op(const qk_op *op, const qk_variant *v)
+{
+    const variant_entry *e = entry_of(v);
+    return e && e->ws_op ? e->ws_op : op;
 }
 
 qk_staged_fn qk_phase_staged(const qk_variant *v, unsigned p)
@@ -161,13 +174,19 @@ int qk_abi_accepted(unsigned abi)
 int qk_stage_workspace(const qk_op *op, const qk_variant *v, void *ws)
 {
     size_t i = 0;
-    ensure_builtin();
-    while (i < reg.nops && reg.ops[i] != op)
-        i++;
+    unsigned abi = 0;
+    const qk_op *w = qk_workspace_op(op, v);
+    if (w != op) { /* another build's op: the abi of its module */
+        abi = qk_variant_module(v)->abi;
+    } else {
+        while (i < reg.nops && reg.ops[i] != op)
+            i++;
+        abi = i < reg.nops ? reg.op_abi[i] : 0;
+    }
     /* an abi-1 module's qk_op ends before the field */
-    if (i == reg.nops || reg.op_abi[i] < 2 || !op->stage || !qk_staged_count(v))
+    if (abi < 2 || !w->stage || !qk_staged_count(v))
         return 0;
-    return op->stage(ws);
+    return w->stage(ws);
 }
 
 /* ---- checking a module --------------------------------------------------- */
@@ -314,7 +333,7 @@ static int add_module(const qk_module *m, char *err, size_t len)
         reg.ops[reg.nops++] = m->ops[i];
     }
     for (size_t i = 0; i < nv; i++)
-        reg.variants[reg.nvariants++] = (variant_entry){m->variants[i], m};
+        reg.variants[reg.nvariants++] = (variant_entry){m->variants[i], m, NULL};
     return 0;
 }
 
@@ -344,6 +363,17 @@ static const qk_op *own_op(const qk_module *m, const char *name)
         if (m->ops[i]->name && !strcmp(m->ops[i]->name, name))
             return m->ops[i];
     return NULL;
+}
+
+/* The op another build's variants of op `name` run on: its own, when it
+ * can make and read them (create, destroy, output: another build's
+ * kernels may read another layout, a repacked copy), else NULL (the
+ * registered op). Only from abi 2: an older module's qk_op may end
+ * before output. */
+static const qk_op *own_ws_op(const qk_module *m, const char *name)
+{
+    const qk_op *op = m->abi >= 2 ? own_op(m, name) : NULL;
+    return op && op->create && op->destroy && op->output ? op : NULL;
 }
 
 /* The modules of other builds, kept for the life of the process. */
@@ -404,7 +434,7 @@ int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size
         snprintf(names + 128 * i, 128, "%s:%s", prefix, m->variants[i]->name);
         vs[i].name = names + 128 * i;
         vp[i] = &vs[i];
-        reg.variants[reg.nvariants++] = (variant_entry){&vs[i], wrap};
+        reg.variants[reg.nvariants++] = (variant_entry){&vs[i], wrap, own_ws_op(m, vs[i].op)};
     }
     wrap->variants = vp;
     kept[nkept++] = wrap;

@@ -28,10 +28,14 @@ int qk_register_module(const qk_module *m, char *err, size_t len);
 
 /* Register the variants of m — another build of a library, loaded by
  * the caller — under the prefix: variant V of op O becomes O's variant
- * "PREFIX:V", running m's code on workspaces of the op registered
- * before (so m's op O must have the same phases in the same order).
- * m's ops are not registered. 0, or -1 with one line in err (a prefix
- * taken or not a name, an op of m unknown here or with other phases). */
+ * "PREFIX:V", running m's code on workspaces of m's own op O (its
+ * create, destroy, stage and output: another build may lay out its data
+ * differently), or of the op registered before when m is of abi 1 or
+ * its op O lacks create, destroy or output. m's op O must have the same
+ * phases in the same order; m's ops are not registered (names, phases,
+ * elements and bytes are the registered op's). 0, or -1 with one line in
+ * err (a prefix taken or not a name, an op of m unknown here or with
+ * other phases). */
 int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size_t len);
 
 size_t qk_op_count(void);
@@ -49,6 +53,10 @@ int qk_variant_runnable(const qk_variant *v); /* 1 if this CPU has its ISA */
 const qk_variant *qk_reference_variant(const qk_op *op);
 /* The module that registered v, NULL if none did. */
 const qk_module *qk_variant_module(const qk_variant *v);
+/* The op whose create, destroy, stage and output make and read v's
+ * workspaces: another build's own op for its prefixed variants, else op
+ * (the registered op v belongs to). */
+const qk_op *qk_workspace_op(const qk_op *op, const qk_variant *v);
 
 /* Phase p of v: its staged runner (NULL: none) and its note (NULL: the
  * staged runner runs the fused kernel's own code). */
@@ -60,9 +68,9 @@ const char *qk_phase_note(const qk_variant *v, unsigned p);
 int qk_abi_accepted(unsigned abi);
 /* The number of phases of v with a staged runner. */
 unsigned qk_staged_count(const qk_variant *v);
-/* Before v's staged phases first run on ws: the op's stage (qk_op.stage),
- * if its module is of abi 2 or later, the op sets it and v has a staged
- * phase; 0, or -1 with errno. */
+/* Before v's staged phases first run on ws: the stage (qk_op.stage) of
+ * qk_workspace_op(op, v), if its module is of abi 2 or later, the op sets
+ * it and v has a staged phase; 0, or -1 with errno. */
 int qk_stage_workspace(const qk_op *op, const qk_variant *v, void *ws);
 
 #endif

@@ -541,14 +541,22 @@ static size_t first_mismatch(const float *got, const float *want, size_t n, doub
     return n;
 }
 
-/* v's fused output on a against the reference's on b (both from one seed). */
-static int compare_outputs(const qk_op *op, const qk_variant *v, const qk_variant *ref,
-                           const char *size, const void *b, const void *a, char *err, size_t len)
+/* v's fused output on b (a workspace of wop, v's workspace op) against
+ * the reference's on a (of op), both from one seed. */
+static int compare_outputs(const qk_op *op, const qk_op *wop, const qk_variant *v,
+                           const qk_variant *ref, const char *size, const void *b, const void *a,
+                           char *err, size_t len)
 {
     double tol = op->tolerance > 0 ? op->tolerance : 1e-3;
     size_t n = 0, nr = 0;
-    const float *got = op->output ? op->output(b, &n) : NULL;
+    const float *got = wop->output ? wop->output(b, &n) : NULL;
     const float *want = op->output ? op->output(a, &nr) : NULL;
+    if (wop != op && !(got && want)) /* compare() reads both workspaces as its build's */
+        return snprintf(err, len,
+                        "%s %s at %s: its build's workspaces cannot be checked against %s: an "
+                        "op without output(); not measured",
+                        op->name, v->name, size, ref->name),
+               -1;
     if (got && want && n == nr) {
         size_t i = first_mismatch(got, want, n, tol);
         if (i == n)
@@ -560,6 +568,10 @@ static int compare_outputs(const qk_op *op, const qk_variant *v, const qk_varian
                         tol),
                -1;
     }
+    if (wop != op) /* n != nr: outputs of other shapes */
+        return snprintf(err, len, "%s %s at %s: output() gave %zu values, the reference %zu",
+                        op->name, v->name, size, n, nr),
+               -1;
     double d = op->compare ? op->compare(b, a) : 0;
     if (op->output && (!got || !want || n != nr))
         return snprintf(err, len, "%s %s at %s: output() gave %zu values, the reference %zu",
@@ -582,7 +594,8 @@ int qkperf_check_variant(const qk_op *op, const qk_variant *v, const size_t *dim
         return snprintf(err, len, "%s %s: its reference %s needs %s, this CPU has %s", op->name,
                         v->name, ref->name, qk_isa_names(ref->isa), qk_isa_names(qk_cpu_isa())),
                -1;
-    void *a = op->create(dim, seed), *b = op->create(dim, seed);
+    const qk_op *wop = qk_workspace_op(op, v);
+    void *a = op->create(dim, seed), *b = wop->create(dim, seed);
     int rc = 0;
     if (!a || !b) {
         snprintf(err, len, "cannot allocate %s workspace: %s", op->name, strerror(errno));
@@ -590,12 +603,12 @@ int qkperf_check_variant(const qk_op *op, const qk_variant *v, const size_t *dim
     } else {
         ref->fused(a);
         v->fused(b);
-        rc = compare_outputs(op, v, ref, size, b, a, err, len);
+        rc = compare_outputs(op, wop, v, ref, size, b, a, err, len);
     }
     if (a)
         op->destroy(a);
     if (b)
-        op->destroy(b);
+        wop->destroy(b);
     return rc;
 }
 
@@ -725,7 +738,8 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
 {
     if (qkperf_check_variant(op, v, dim, size, o->seed, err, errlen))
         return -1;
-    void *ws = op->create(dim, o->seed);
+    const qk_op *wop = qk_workspace_op(op, v); /* another build's own, for its variants */
+    void *ws = wop->create(dim, o->seed);
     if (!ws) {
         snprintf(err, errlen, "cannot allocate %s workspace for %s: %s", op->name, size,
                  strerror(errno));
@@ -737,7 +751,7 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
                  "cannot allocate the staged intermediates of %s for %s: %s (--no-staged "
                  "measures the fused kernel alone)",
                  op->name, size, strerror(errno));
-        op->destroy(ws);
+        wop->destroy(ws);
         return -1;
     }
     /* One call before the counters are opened: a kernel that runs on a
@@ -747,7 +761,7 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
     plan pl;
     if (plan_open(&pl, o, err, errlen)) {
         plan_close(&pl);
-        op->destroy(ws);
+        wop->destroy(ws);
         return -1;
     }
     for (unsigned p = 0; p < np; p++) /* intermediates valid before timing any phase */
@@ -769,7 +783,7 @@ int qkperf_measure(const qkperf_run_opts *o, const qk_op *op, const qk_variant *
     if (o->progress)
         fprintf(stderr, "\r\033[K");
     note_late_threads(res, &pl, v, size);
-    op->destroy(ws);
+    wop->destroy(ws);
     plan_close(&pl);
     return rc;
 }

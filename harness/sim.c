@@ -690,7 +690,8 @@ int qkperf_sim_child_run(const qk_op *op, const char *variant, const char *size,
     const qk_variant *v = qk_find_variant(op->name, variant);
     if (sim_child_check(op, v, variant))
         return 1;
-    void *ws = op->create(dim, seed);
+    const qk_op *wop = qk_workspace_op(op, v);
+    void *ws = wop->create(dim, seed);
     if (!ws) {
         fprintf(stderr, "qkperf __sim-child: cannot allocate %s workspace for %s: %s\n", op->name,
                 size, strerror(errno));
@@ -700,10 +701,10 @@ int qkperf_sim_child_run(const qk_op *op, const char *variant, const char *size,
         fprintf(stderr,
                 "qkperf __sim-child: cannot allocate the staged intermediates of %s for %s: %s\n",
                 op->name, size, strerror(errno));
-        op->destroy(ws);
+        wop->destroy(ws);
         return 1;
     }
     sim_child_regions(op, v, ws, staged);
-    op->destroy(ws);
+    wop->destroy(ws);
     return 0;
 }

@@ -259,6 +259,166 @@ Test(runner, stage_makes_intermediates_only_for_the_staged_view)
     cr_expect(strstr(err, "qkperf reads 1 to"), "%s", err);
 }
 
+/* ---- another build of an op, loaded side by side (qkperf ab) ------------------ */
+
+/* This build's "saxpy-build" is saxpy with an output(); the other
+ * build's op of that name lays its workspace out differently (as a build
+ * with another repacked layout would), and its kernels read only that. */
+enum { OTHER_MAGIC = 0x07e8b11d };
+typedef struct other_ws {
+    unsigned magic;
+    float *y, *t, *x; /* another order than saxpy_ws */
+    size_t n;
+} other_ws;
+static unsigned other_creates, other_stages, other_misreads;
+
+static const float *saxpy_output(const void *p, size_t *n)
+{
+    const saxpy_ws *w = p;
+    *n = w->n;
+    return w->y;
+}
+
+static void *other_create(const size_t *dim, uint64_t seed)
+{
+    saxpy_ws *s = saxpy_create(dim, seed); /* the same inputs from the same seed */
+    other_ws *w = calloc(1, sizeof *w);
+    *w = (other_ws){OTHER_MAGIC, s->y, NULL, s->x, s->n};
+    free(s->t);
+    free(s);
+    other_creates++;
+    return w;
+}
+
+static void other_destroy(void *p)
+{
+    other_ws *w = p;
+    free(w->x);
+    free(w->y);
+    free(w->t);
+    free(w);
+}
+
+static int other_stage(void *p)
+{
+    other_ws *w = p;
+    other_stages++;
+    if (!w->t)
+        w->t = calloc(w->n, sizeof(float));
+    return w->t ? 0 : -1;
+}
+
+static const float *other_output(const void *p, size_t *n)
+{
+    const other_ws *w = p;
+    *n = w->n;
+    return w->y;
+}
+
+/* The other build's kernels: 3x + 1 (times k), on its own layout only. */
+static int other_ours(const other_ws *w)
+{
+    if (w->magic == OTHER_MAGIC)
+        return 1;
+    other_misreads++;
+    return 0;
+}
+
+static void other_scale(void *p)
+{
+    other_ws *w = p;
+    for (size_t i = 0; other_ours(w) && w->t && i < w->n; i++)
+        w->t[i] = 3.0f * w->x[i];
+}
+
+static void other_add(void *p)
+{
+    other_ws *w = p;
+    for (size_t i = 0; other_ours(w) && w->t && i < w->n; i++)
+        w->y[i] = w->t[i] + 1.0f;
+}
+
+static void other_fused(void *p)
+{
+    other_ws *w = p;
+    for (size_t i = 0; other_ours(w) && i < w->n; i++)
+        w->y[i] = 3.0f * w->x[i] + 1.0f;
+}
+
+static void other_wrong(void *p)
+{
+    other_ws *w = p;
+    for (size_t i = 0; other_ours(w) && i < w->n; i++)
+        w->y[i] = 3.0f * w->x[i] + (i == 5 ? 2.0f : 1.0f);
+}
+
+Test(runner, another_builds_variants_run_on_its_own_workspaces)
+{
+    static qk_op here;
+    here = saxpy_op;
+    here.name = "saxpy-build";
+    here.output = saxpy_output;
+    static const qk_op *const here_ops[] = {&here, NULL};
+    static const qk_variant here_ref = {"saxpy-build", "ref", "", 0, ref_fused, ref_phases, NULL};
+    static const qk_variant *const here_vs[] = {&here_ref, NULL};
+    static const qk_module here_m = {QK_KERNEL_ABI, "here", here_ops, here_vs, NULL};
+    char err[512] = "";
+    cr_assert_eq(qk_register_module(&here_m, err, sizeof err), 0, "%s", err);
+
+    static qk_op there;
+    there = here;
+    there.create = other_create;
+    there.destroy = other_destroy;
+    there.stage = other_stage;
+    there.output = other_output;
+    there.compare = NULL;
+    static const qk_op *const there_ops[] = {&there, NULL};
+    static const qk_phase other_phases[] = {{other_scale, NULL, NULL}, {other_add, NULL, NULL}};
+    static const qk_variant there_ref = {"saxpy-build", "ref",        "",  0,
+                                         other_fused,   other_phases, NULL};
+    static const qk_variant there_bad = {"saxpy-build", "bad",        "",  0,
+                                         other_wrong,   other_phases, NULL};
+    static const qk_variant *const there_vs[] = {&there_ref, &there_bad, NULL};
+    static const qk_module there_m = {QK_KERNEL_ABI, "other", there_ops, there_vs, NULL};
+    cr_assert_eq(qk_register_prefixed(&there_m, "new", err, sizeof err), 0, "%s", err);
+
+    const qk_variant *v = qk_find_variant("saxpy-build", "new:ref");
+    cr_assert_not_null(v);
+    cr_expect_eq(qk_workspace_op(&here, v), &there);
+    cr_expect_eq(qk_workspace_op(&here, &here_ref), &here);
+    cr_assert_eq(measure_one("saxpy-build", 1, err, sizeof err), 0, "%s", err); /* this build's */
+    cr_expect_eq(other_creates, 0);
+
+    qkperf_run_opts o;
+    qkperf_run_opts_default(&o);
+    o.samples = 3;
+    o.warmup_ms = 0;
+    qkperf_results res;
+    qkperf_results_init(&res);
+    size_t dim[2] = {1024, 0};
+    cr_assert_eq(qkperf_measure(&o, &here, v, dim, "1024", &res, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(other_misreads, 0, "the other build's kernels were handed this build's workspace");
+    cr_expect(other_creates >= 2, "its workspaces: %u from its own create", other_creates);
+    cr_expect_eq(other_stages, 1, "its stage ran %u times", other_stages);
+    cr_expect_not_null(qkperf_results_find(&res, "saxpy-build", "new:ref", "1024", "add", "time"));
+    qkperf_results_free(&res);
+
+    /* its output is checked against this build's reference, element by element */
+    const qk_variant *bad = qk_find_variant("saxpy-build", "new:bad");
+    cr_assert_not_null(bad);
+    cr_expect_eq(qkperf_check_variant(&here, bad, dim, "1024", 1, err, sizeof err), -1);
+    cr_expect(strstr(err, "new:bad at 1024 disagrees with its reference ref: first mismatch at "
+                          "index 5"),
+              "%s", err);
+    cr_expect_eq(other_misreads, 0);
+
+    /* an abi-1 build's qk_op may end before output: its variants run on
+     * this build's workspaces, as before */
+    static const qk_module old_m = {1, "old", there_ops, there_vs, NULL};
+    cr_assert_eq(qk_register_prefixed(&old_m, "old", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(qk_workspace_op(&here, qk_find_variant("saxpy-build", "old:ref")), &here);
+}
+
 /* -n accepts up to 100000 samples: every record keeps all of them (the
  * throughput records were cut at 1024). */
 Test(runner, every_sample_is_kept_past_1024)
