@@ -146,6 +146,31 @@ const qk_op *qk_workspace_op(const qk_op *op, const qk_variant *v)
     return e && e->ws_op ? e->ws_op : op;
 }
 
+qk_output_fn qk_workspace_output(const qk_op *op, const qk_variant *v)
+{
+    const variant_entry *e = entry_of(v);
+    if (e && e->ws_op) /* an abi-1 module's qk_op may end before output */
+        return e->m->abi >= 2 ? e->ws_op->output : NULL;
+    return op ? op->output : NULL;
+}
+
+const qk_variant *qk_check_reference(const qk_op *op, const qk_variant *v)
+{
+    const variant_entry *e = entry_of(v);
+    const qk_variant *ref = qk_reference_variant(op);
+    if (!e || !e->ws_op || (qk_workspace_output(op, v) && qk_workspace_output(op, ref)))
+        return ref;
+    /* its own build's: op->reference, else its first variant of the op */
+    const char *want = e->ws_op->reference;
+    size_t skip = strlen(e->m->name) + 1; /* "PREFIX:" */
+    for (size_t i = 0; i < reg.nvariants; i++) {
+        const variant_entry *o = &reg.variants[i];
+        if (o->m == e->m && !strcmp(o->v->op, v->op) && (!want || !strcmp(o->v->name + skip, want)))
+            return o->v;
+    }
+    return ref;
+}
+
 qk_staged_fn qk_phase_staged(const qk_variant *v, unsigned p)
 {
     const qk_op *op = v ? qk_find_op(v->op) : NULL;
@@ -366,14 +391,12 @@ static const qk_op *own_op(const qk_module *m, const char *name)
 }
 
 /* The op another build's variants of op `name` run on: its own, when it
- * can make and read them (create, destroy, output: another build's
- * kernels may read another layout, a repacked copy), else NULL (the
- * registered op). Only from abi 2: an older module's qk_op may end
- * before output. */
+ * has create and destroy (another build's kernels may read another
+ * layout, a repacked copy), else NULL (the registered op). */
 static const qk_op *own_ws_op(const qk_module *m, const char *name)
 {
-    const qk_op *op = m->abi >= 2 ? own_op(m, name) : NULL;
-    return op && op->create && op->destroy && op->output ? op : NULL;
+    const qk_op *op = own_op(m, name);
+    return op && op->create && op->destroy ? op : NULL;
 }
 
 /* The modules of other builds, kept for the life of the process. */

@@ -29,13 +29,13 @@ int qk_register_module(const qk_module *m, char *err, size_t len);
 /* Register the variants of m — another build of a library, loaded by
  * the caller — under the prefix: variant V of op O becomes O's variant
  * "PREFIX:V", running m's code on workspaces of m's own op O (its
- * create, destroy, stage and output: another build may lay out its data
- * differently), or of the op registered before when m is of abi 1 or
- * its op O lacks create, destroy or output. m's op O must have the same
- * phases in the same order; m's ops are not registered (names, phases,
- * elements and bytes are the registered op's). 0, or -1 with one line in
- * err (a prefix taken or not a name, an op of m unknown here or with
- * other phases). */
+ * create, destroy, stage, compare and output: another build may lay out
+ * its data differently), or of the op registered before when m has no op
+ * O with create and destroy. m's op O must have the same phases in the
+ * same order; m's ops are not registered (names, phases, elements and
+ * bytes are the registered op's). 0, or -1 with one line in err (a
+ * prefix taken or not a name, an op of m unknown here or with other
+ * phases). */
 int qk_register_prefixed(const qk_module *m, const char *prefix, char *err, size_t len);
 
 size_t qk_op_count(void);
@@ -53,10 +53,19 @@ int qk_variant_runnable(const qk_variant *v); /* 1 if this CPU has its ISA */
 const qk_variant *qk_reference_variant(const qk_op *op);
 /* The module that registered v, NULL if none did. */
 const qk_module *qk_variant_module(const qk_variant *v);
-/* The op whose create, destroy, stage and output make and read v's
+/* The op whose create, destroy, stage and compare make and read v's
  * workspaces: another build's own op for its prefixed variants, else op
  * (the registered op v belongs to). */
 const qk_op *qk_workspace_op(const qk_op *op, const qk_variant *v);
+/* Its output(), NULL if none (or another build's of abi 1, whose qk_op
+ * may end before the field). */
+typedef const float *(*qk_output_fn)(const void *ws, size_t *n);
+qk_output_fn qk_workspace_output(const qk_op *op, const qk_variant *v);
+/* The variant v is checked against: op's reference (qk_reference_variant)
+ * when both give outputs, element by element; else, for another build's
+ * variant, its own build's reference (that op's reference, else its
+ * first variant of op), compared through that build's compare(). */
+const qk_variant *qk_check_reference(const qk_op *op, const qk_variant *v);
 
 /* Phase p of v: its staged runner (NULL: none) and its note (NULL: the
  * staged runner runs the fused kernel's own code). */

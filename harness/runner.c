@@ -541,22 +541,20 @@ static size_t first_mismatch(const float *got, const float *want, size_t n, doub
     return n;
 }
 
-/* v's fused output on b (a workspace of wop, v's workspace op) against
- * the reference's on a (of op), both from one seed. */
-static int compare_outputs(const qk_op *op, const qk_op *wop, const qk_variant *v,
-                           const qk_variant *ref, const char *size, const void *b, const void *a,
-                           char *err, size_t len)
+/* v's fused output on b against the reference's on a, both from one seed:
+ * element by element when both workspaces give their outputs, else
+ * through compare(), which only a build that made both can read
+ * (qk_check_reference picks such a reference). op names and sets the
+ * tolerance. */
+static int compare_outputs(const qk_op *op, const qk_variant *v, const qk_variant *ref,
+                           const char *size, const void *b, const void *a, char *err, size_t len)
 {
     double tol = op->tolerance > 0 ? op->tolerance : 1e-3;
+    qk_output_fn vout = qk_workspace_output(op, v), rout = qk_workspace_output(op, ref);
+    const qk_op *wop = qk_workspace_op(op, v);
     size_t n = 0, nr = 0;
-    const float *got = wop->output ? wop->output(b, &n) : NULL;
-    const float *want = op->output ? op->output(a, &nr) : NULL;
-    if (wop != op && !(got && want)) /* compare() reads both workspaces as its build's */
-        return snprintf(err, len,
-                        "%s %s at %s: its build's workspaces cannot be checked against %s: an "
-                        "op without output(); not measured",
-                        op->name, v->name, size, ref->name),
-               -1;
+    const float *got = vout && rout ? vout(b, &n) : NULL;
+    const float *want = vout && rout ? rout(a, &nr) : NULL;
     if (got && want && n == nr) {
         size_t i = first_mismatch(got, want, n, tol);
         if (i == n)
@@ -568,15 +566,11 @@ static int compare_outputs(const qk_op *op, const qk_op *wop, const qk_variant *
                         tol),
                -1;
     }
-    if (wop != op) /* n != nr: outputs of other shapes */
+    if (vout && rout)
         return snprintf(err, len, "%s %s at %s: output() gave %zu values, the reference %zu",
                         op->name, v->name, size, n, nr),
                -1;
-    double d = op->compare ? op->compare(b, a) : 0;
-    if (op->output && (!got || !want || n != nr))
-        return snprintf(err, len, "%s %s at %s: output() gave %zu values, the reference %zu",
-                        op->name, v->name, size, n, nr),
-               -1;
+    double d = wop->compare ? wop->compare(b, a) : 0;
     if (d <= tol)
         return 0;
     return snprintf(err, len, "%s %s: output differs from %s by %g (relative); not measured",
@@ -587,15 +581,15 @@ static int compare_outputs(const qk_op *op, const qk_op *wop, const qk_variant *
 int qkperf_check_variant(const qk_op *op, const qk_variant *v, const size_t *dim, const char *size,
                          uint64_t seed, char *err, size_t len)
 {
-    const qk_variant *ref = qk_reference_variant(op);
-    if ((!op->compare && !op->output) || !ref || ref == v)
+    const qk_variant *ref = qk_check_reference(op, v);
+    const qk_op *wop = qk_workspace_op(op, v), *rop = qk_workspace_op(op, ref);
+    if ((!wop->compare && !qk_workspace_output(op, v)) || !ref || ref == v)
         return 0;
     if (!qk_variant_runnable(ref))
         return snprintf(err, len, "%s %s: its reference %s needs %s, this CPU has %s", op->name,
                         v->name, ref->name, qk_isa_names(ref->isa), qk_isa_names(qk_cpu_isa())),
                -1;
-    const qk_op *wop = qk_workspace_op(op, v);
-    void *a = op->create(dim, seed), *b = wop->create(dim, seed);
+    void *a = rop->create(dim, seed), *b = wop->create(dim, seed);
     int rc = 0;
     if (!a || !b) {
         snprintf(err, len, "cannot allocate %s workspace: %s", op->name, strerror(errno));
@@ -603,10 +597,10 @@ int qkperf_check_variant(const qk_op *op, const qk_variant *v, const size_t *dim
     } else {
         ref->fused(a);
         v->fused(b);
-        rc = compare_outputs(op, wop, v, ref, size, b, a, err, len);
+        rc = compare_outputs(op, v, ref, size, b, a, err, len);
     }
     if (a)
-        op->destroy(a);
+        rop->destroy(a);
     if (b)
         wop->destroy(b);
     return rc;

@@ -308,6 +308,15 @@ static int other_stage(void *p)
     return w->t ? 0 : -1;
 }
 
+static double other_compare(const void *a, const void *b)
+{
+    const other_ws *wa = a, *wb = b;
+    double worst = 0;
+    for (size_t i = 0; i < wa->n; i++)
+        worst = fmax(worst, fabs((double)(wa->y[i] - wb->y[i])));
+    return worst;
+}
+
 static const float *other_output(const void *p, size_t *n)
 {
     const other_ws *w = p;
@@ -412,11 +421,26 @@ Test(runner, another_builds_variants_run_on_its_own_workspaces)
               "%s", err);
     cr_expect_eq(other_misreads, 0);
 
-    /* an abi-1 build's qk_op may end before output: its variants run on
-     * this build's workspaces, as before */
-    static const qk_module old_m = {1, "old", there_ops, there_vs, NULL};
+    /* an abi-1 build (its qk_op may end before output; builds before
+     * output() was set): its own workspaces still, its variants checked
+     * against its own reference through its own compare() */
+    static qk_op there1;
+    there1 = there;
+    there1.output = other_output; /* past an abi-1 struct's end: never read */
+    there1.compare = other_compare;
+    static const qk_op *const there1_ops[] = {&there1, NULL};
+    static const qk_module old_m = {1, "old", there1_ops, there_vs, NULL};
     cr_assert_eq(qk_register_prefixed(&old_m, "old", err, sizeof err), 0, "%s", err);
-    cr_expect_eq(qk_workspace_op(&here, qk_find_variant("saxpy-build", "old:ref")), &here);
+    const qk_variant *oref = qk_find_variant("saxpy-build", "old:ref"),
+                     *obad = qk_find_variant("saxpy-build", "old:bad");
+    cr_assert(oref && obad);
+    cr_expect_eq(qk_workspace_op(&here, obad), &there1);
+    cr_expect_null(qk_workspace_output(&here, obad));
+    cr_expect_eq(qk_check_reference(&here, obad), oref);
+    cr_expect_eq(qkperf_check_variant(&here, oref, dim, "1024", 1, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(qkperf_check_variant(&here, obad, dim, "1024", 1, err, sizeof err), -1);
+    cr_expect(strstr(err, "old:bad: output differs from old:ref by 1"), "%s", err);
+    cr_expect_eq(other_misreads, 0);
 }
 
 /* -n accepts up to 100000 samples: every record keeps all of them (the
