@@ -103,6 +103,11 @@ typedef struct qk_op {
      * fused call wrote into ws; the harness then refuses a variant with its
      * first output outside tolerance (index, got, expected). tolerance: the
      * largest |got - expected| / max(1, |expected|) allowed; 0: 1e-3.
+     * Two builds of a library side by side (qkperf ab, run --lib) each
+     * make their variants' workspaces with their own create; their
+     * variants are checked against this build's reference through both
+     * builds' output, or, when one has none (or is of abi 1), against
+     * their own build's reference through its compare.
      * Added after abi 1 first shipped, at the end, so a module that does
      * not set them reads NULL and 0 (use designated initializers: with
      * positional ones -Wextra warns of the fields left out). */
