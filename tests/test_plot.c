@@ -603,27 +603,34 @@ Test(plot, breakdown_and_ladder_show_the_in_context_view, .init = setup, .fini =
     }
     fclose(f);
     cr_expect_eq(rows, 2);
-    /* the ladder's lut bar is the in-context change, not the staged one.
-     * lut, not unpack: scalar's unpack gets ~2% of the samples, so some
-     * rounds have none, a resampled median of 0 leaves the ratio undefined
-     * and the bar out (as it should be) */
+    /* each of the ladder's phase bars is the in-context change, not the
+     * staged one. Which phases get samples depends on the compiler (with
+     * gcc scalar's unpack gets ~2%, with clang its lut none): a phase
+     * where some round has none leaves the ratio undefined and its bar
+     * out, as it should be; at least one bar is there */
     snprintf(path, sizeof path, "%s/data/ladder-dequantize-1024.csv", out);
     f = fopen(path, "r");
     cr_assert_not_null(f, "%s", path);
-    double pct = NAN;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, ",lut,"))
-            pct = strtod(strstr(line, ",lut,") + 5, NULL);
+    size_t bars = 0;
+    while (fgets(line, sizeof line, f)) {
+        char phase[64];
+        double pct;
+        if (line[0] == '#' || sscanf(line, "%*[^,],%*[^,],%63[^,],%lf", phase, &pct) != 2 ||
+            !strcmp(phase, "total"))
+            continue;
+        const qkperf_record *b = qkperf_results_find_view(&r, "in-context", "dequantize", "scalar",
+                                                          "1024", phase, "time"),
+                            *a = qkperf_results_find_view(&r, "in-context", "dequantize",
+                                                          "avx2-mvp", "1024", phase, "time");
+        cr_assert(a && b && a->counted && b->counted && b->median > 0, "%s", phase);
+        /* the CSV holds 4 significant digits */
+        double want = (a->median / b->median - 1) * 100;
+        cr_expect_float_eq(pct, want, fmax(0.01, 5e-4 * fabs(want)),
+                           "%s: bar %g%%, in context %g%%", phase, pct, want);
+        bars++;
+    }
     fclose(f);
-    const qkperf_record *b = qkperf_results_find_view(&r, "in-context", "dequantize", "scalar",
-                                                      "1024", "lut", "time"),
-                        *a = qkperf_results_find_view(&r, "in-context", "dequantize", "avx2-mvp",
-                                                      "1024", "lut", "time");
-    cr_assert(a && b && a->counted && b->counted);
-    /* the CSV holds 4 significant digits */
-    double want = (a->median / b->median - 1) * 100;
-    cr_expect_float_eq(pct, want, fmax(0.01, 5e-4 * fabs(want)), "bar %g%%, in context %g%%", pct,
-                       want);
+    cr_expect(bars >= 1, "no phase bar in the ladder");
     qkperf_plots_free(&pl);
     qkperf_results_free(&r);
 }
