@@ -324,7 +324,7 @@ static const float *other_output(const void *p, size_t *n)
     return w->y;
 }
 
-/* The other build's kernels: 3x + 1 (times k), on its own layout only. */
+/* The other build's kernels: 3x + 1 (bad: one element off), on its own layout only. */
 static int other_ours(const other_ws *w)
 {
     if (w->magic == OTHER_MAGIC)
