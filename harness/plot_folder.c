@@ -115,7 +115,8 @@ int qkperf_plot_folder(const qkperf_results *r, const char *dir, int exists, qkp
     drop_stale(dir);
     remove_tree(tmp); /* a leftover of a killed run with this pid */
     if (mkdir(tmp, 0777) != 0)
-        return snprintf(err, len, "cannot create %s: %s", tmp, strerror(errno)), -1;
+        return snprintf(err, len, "cannot create %s (as %s first): %s", dir, tmp, strerror(errno)),
+               -1;
     if (qkperf_plot_all(r, tmp, out, why, sizeof why) ||
         publish(tmp, dir, exists, why, sizeof why)) {
         remove_tree(tmp);

@@ -110,6 +110,29 @@ Test(cli, unwritable_output)
                  "cannot write /nonexistent/dir/out.json");
 }
 
+/* An output no file can be made at is refused before measuring: run let
+ * root past /proc (access(2) says yes), roofline checked nothing; both
+ * measured, printed their tables, then failed to write. */
+Test(cli, output_where_no_file_can_be_made_is_refused_first)
+{
+    struct stat st;
+    if (stat("/proc/self", &st) != 0)
+        cr_skip_test("no /proc here");
+    const char *cmds[] = {
+        "run -k dequantize -v scalar -s 256 -g none -n 3 -q -o /proc/qkperf-cli.json",
+        "roofline --quick -o /proc/qkperf-cli.json", /* and a folder that does not exist: */
+        "roofline --quick -o /nonexistent-qkperf/qkperf-cli.json"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char err[4096], *out = NULL;
+        int rc = qkperf(cmds[i], err, sizeof err, &out);
+        cr_expect_eq(rc, 2, "'qkperf %s' exited %d: %s", cmds[i], rc, err);
+        cr_expect(strstr(err, "cannot write /") && strstr(err, "/qkperf-cli.json"), "got: %s", err);
+        cr_expect_str_empty(out, "'qkperf %s' measured before refusing the output: %s", cmds[i],
+                            out);
+        free(out);
+    }
+}
+
 /* Found by probing bad command lines: each of these exited 0 (having
  * written nothing, or having measured anyway). */
 Test(cli, bad_outputs_and_options_are_refused_before_measuring)

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "roofline.h"
 
@@ -40,13 +41,15 @@ int qkperf_cmd_roofline(int argc, char **argv)
     }
     if (optind < argc)
         return usage("unexpected argument", argv[optind]);
+    char err[1024];
+    if (output && qkperf_check_writable(output, err, sizeof err)) /* before measuring */
+        return fprintf(stderr, "qkperf roofline: %s\n", err), 2;
     qkperf_roofline rl;
     if (qkperf_roofline_measure(&rl, quick)) {
         fprintf(stderr, "qkperf roofline: %s\n", rl.method);
         return 1;
     }
     qkperf_roofline_print(stdout, &rl);
-    char err[1024];
     if (output && qkperf_roofline_write(&rl, output, err, sizeof err))
         return fprintf(stderr, "qkperf roofline: %s\n", err), 1;
     return 0;
