@@ -747,8 +747,8 @@ void qk256_i8_tiles_run(float *y, const uint8_t *tiles, size_t nb, const qk256_x
     /* x's integers and block sums, all at once: on a worker thread they
      * are lines the caller has just written, which the first tile would
      * otherwise fetch a block at a time, each a miss to the other core
-     * (with the vCPUs on two host complexes, 2 threads' decode then
-     * stayed 1-3 points further below the weights read) */
+     * (with the vCPUs on two host complexes the 2-thread decode then
+     * stayed about a point further below the weights read) */
     for (size_t k = 0; k < nb * QK256_BLOCK; k += 64)
         _mm_prefetch((const char *)(x->q + k), _MM_HINT_T0);
     for (size_t k = 0; k < nb * sizeof *x->sum + 63; k += 64) /* (a prefetch never faults) */
