@@ -328,6 +328,28 @@ Test(measure, record_without_phases_is_by_function, .timeout = 60)
     free(text);
 }
 
+/* --inline: by the innermost inline frame, so the inlined work_a and
+ * work_b (cost 1:3) are rows of their own, named as --phase takes them. */
+Test(measure, record_inline_splits_by_inlined_function, .timeout = 60)
+{
+    char args[4096], err[4096], out[300], *text = NULL;
+    snprintf(out, sizeof out, "%s/rinline.json", dir);
+    snprintf(args, sizeof args, "record --inline -o %s -- %s -q -n 2000000 -s 1", out,
+             helper("inline_work"));
+    cr_assert_eq(qkperf(args, err, sizeof err, &text), 0, "%s", err);
+    json_t *doc = load(out);
+    double a = median(doc, "sample", "all-threads", "work_a", "share", NULL);
+    double b = median(doc, "sample", "all-threads", "work_b", "share", NULL);
+    double nb = median(doc, "sample", "all-threads", "work_b", "samples", NULL);
+    cr_expect(a > 22 && a < 28, "work_a %.1f%% (want 25 +- 3)\n%s", a, text);
+    cr_expect(b > 72 && b < 78, "work_b %.1f%% (want 75 +- 3)\n%s", b, text);
+    cr_expect(nb > 600, "only %g samples of work_b", nb);
+    cr_expect(a + b > 97, "the containing function kept its inline frames' samples:\n%s", text);
+    json_decref(doc);
+    free(text);
+    expect_bad("record --inline --phase a=work_a -- /bin/true", "give one of them", NULL);
+}
+
 Test(measure, record_bad_input_is_one_line_and_no_document, .timeout = 60)
 {
     char args[4096], out[300];

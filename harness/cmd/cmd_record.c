@@ -9,7 +9,8 @@
  * A phase is a name and the functions (usually static inline ones) whose
  * code it is: an IP belongs to the phase naming its innermost inline
  * frame that any phase names, else to `other`. Without --phase, each IP
- * belongs to its containing function.
+ * belongs to its containing function, or with --inline to its innermost
+ * inline frame's function (the names to give --phase).
  */
 #include <elf.h>
 #include <errno.h>
@@ -39,10 +40,18 @@ const char qkperf_cmd_record_usage[] =
     "      --period N              events per sample (cpu-clock: ns; default 250000)\n"
     "      --phase NAME=FUNC[,FUNC...]  a phase and the functions that are its\n"
     "                              code (repeatable); without: by function\n"
+    "      --inline                without --phase: by innermost inline frame\n"
     "  -o, --output FILE           the results document (JSON), written atomically\n"
     "  -q, --quiet                 no table\n";
 
-enum { MAX_PHASES = 16, MAX_BLOCKS = 64, PHASE_NAME_MAX = 23, OPT_PERIOD = 256, OPT_PHASE };
+enum {
+    MAX_PHASES = 16,
+    MAX_BLOCKS = 64,
+    PHASE_NAME_MAX = 23,
+    OPT_PERIOD = 256,
+    OPT_PHASE,
+    OPT_INLINE
+};
 
 typedef struct tally_row {
     char *name; /* a phase's or a function's (a copy: the map goes first) */
@@ -56,6 +65,7 @@ typedef struct record {
     const char *event, *output;
     uint64_t period;
     int quiet;
+    int by_inline; /* --inline */
     const char *phase_name[MAX_PHASES];
     size_t nphases;
     qkperf_addr_block blocks[MAX_BLOCKS];
@@ -193,10 +203,49 @@ static int by_samples(const void *a, const void *b)
     return x->samples < y->samples ? 1 : x->samples > y->samples ? -1 : strcmp(x->name, y->name);
 }
 
+static int by_ip(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* --inline: each IP to the function of its innermost inline frame (the
+ * containing function's when nothing is inlined there, the ELF symbol's
+ * without DWARF). Frames are not cached, so once per distinct IP. */
+static int tally_inline(record *r, qkperf_addrmap *m)
+{
+    qsort(r->ips, r->nips, sizeof *r->ips, by_ip);
+    for (size_t i = 0, j; i < r->nips; i = j) {
+        for (j = i + 1; j < r->nips && r->ips[j] == r->ips[i]; j++)
+            ;
+        qkperf_frames f;
+        qkperf_addrmap_frames(m, r->ips[i], &f);
+        const char *name = f.status == QKPERF_ADDR_OK && f.n ? f.name[0] : NULL;
+        if (!name) {
+            qkperf_addr_result a;
+            qkperf_addrmap_lookup(m, r->ips[i], &a);
+            if (a.status != QKPERF_ADDR_OK) {
+                r->unknown += j - i;
+                if (!r->unknown_why)
+                    r->unknown_why = a.why;
+            }
+            name = a.function ? a.function : QKPERF_PHASE_OTHER_NAME;
+        }
+        tally_row *t = row_for(r, name);
+        if (!t)
+            return fprintf(stderr, "qkperf: record: out of memory\n"), 1;
+        t->samples += j - i;
+    }
+    qsort(r->rows, r->nrows, sizeof *r->rows, by_samples);
+    return 0;
+}
+
 /* Each IP to its phase (or function); 0, or 1 after one line. */
 static int tally(record *r, qkperf_addrmap *m)
 {
     char err[512];
+    if (r->by_inline)
+        return tally_inline(r, m);
     for (size_t p = 0; p < r->nphases; p++)
         if (!row_for(r, r->phase_name[p]))
             return fprintf(stderr, "qkperf: record: out of memory\n"), 1;
@@ -375,6 +424,7 @@ static int parse(record *r, int argc, char **argv)
         {"phase", required_argument, NULL, OPT_PHASE},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},
+        {"inline", no_argument, NULL, OPT_INLINE},
         {NULL, 0, NULL, 0},
     };
     char err[512];
@@ -395,9 +445,14 @@ static int parse(record *r, int argc, char **argv)
             r->output = optarg;
         else if (c == 'q')
             r->quiet = 1;
+        else if (c == OPT_INLINE)
+            r->by_inline = 1;
         else
             rc = qkperf_usage_error("record: unknown option '%s'", argv[optind - 1]);
     }
+    if (rc == 0 && r->by_inline && r->nphases)
+        rc = qkperf_usage_error("record: --inline splits by function, --phase by the phases "
+                                "named: give one of them");
     if (rc == 0 && (optind >= argc || strcmp(argv[optind - 1], "--") != 0))
         rc = qkperf_usage_error("record: no command after -- (usage: qkperf record [options] "
                                 "-- CMD [ARGS])");
