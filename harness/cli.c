@@ -3,7 +3,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "results.h"
 
 int qkperf_split_list(const char *text, char **storage, const char **items, size_t max, size_t *n,
                       const char *what, char *err, size_t len)
@@ -215,20 +215,9 @@ int qkperf_check_writable(const char *path, char *err, size_t len)
     } else if (access(dir, W_OK) != 0) {
         snprintf(err, len, "cannot write %s: folder %s: %s", path, dir, strerror(errno));
         rc = -1;
-    } else {
-        /* access() lets root past what it cannot create (/proc, /sys): try
-         * the temporary file qkperf_write_atomic will write, then drop it */
-        char tmp[PATH_MAX + 32];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        unlink(tmp);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            snprintf(err, len, "cannot write %s: %s", path, strerror(errno));
-            rc = -1;
-        } else {
-            close(fd);
-            unlink(tmp);
-        }
+    } else if (qkperf_write_atomic_probe(path, err, len)) {
+        /* access() lets root past what it cannot create (/proc, /sys) */
+        rc = -1;
     }
     free(copy);
     return rc;

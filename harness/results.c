@@ -283,19 +283,38 @@ static void drop_stale_tmp(const char *path)
     free(b);
 }
 
-int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
+/* The temporary file path is written through, created fresh: an fd, or
+ * -1 with one line in err. */
+static int open_tmp(const char *path, char tmp[4096], char *err, size_t errlen)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+    if (snprintf(tmp, 4096, "%s.tmp.%ld", path, (long)getpid()) >= 4096) {
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
     }
     unlink(tmp); /* a leftover of a killed run with this pid; never follow a planted link */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
+    if (fd < 0)
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return fd;
+}
+
+int qkperf_write_atomic_probe(const char *path, char *err, size_t errlen)
+{
+    char tmp[4096];
+    int fd = open_tmp(path, tmp, err, errlen);
+    if (fd < 0)
         return -1;
-    }
+    close(fd);
+    unlink(tmp);
+    return 0;
+}
+
+int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
+{
+    char tmp[4096];
+    int fd = open_tmp(path, tmp, err, errlen);
+    if (fd < 0)
+        return -1;
     size_t off = 0;
     while (off < len) {
         ssize_t w = write(fd, data + off, len - off);

@@ -109,5 +109,8 @@ extern void (*qkperf_write_hook)(const char *tmp_path);
 
 /* Write a string to path atomically (for reports and scripts). */
 int qkperf_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen);
+/* Whether qkperf_write_atomic could write path: its temporary file made
+ * and dropped. 0, or -1 with one line in err. */
+int qkperf_write_atomic_probe(const char *path, char *err, size_t errlen);
 
 #endif
