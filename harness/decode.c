@@ -219,6 +219,7 @@ typedef struct dvariant {
     int i8, runnable;
     int read;     /* the weights read: loads only, no arithmetic */
     int repacked; /* QKPERF_DECODE_REPACKED: qk256_gemv_i8_repacked */
+    int null;     /* QKPERF_DECODE_NULL_READ: the read, set against the read */
 } dvariant;
 
 static const dvariant repacked_variant = {
@@ -329,11 +330,21 @@ static int resolve_kernels(const char *text, dvariant *dv, size_t *n, char *err,
     return rc ? -1 : 0;
 }
 
-/* The kernels asked for, then the weights read (when there is room). */
-static int resolve_variants(const char *text, dvariant *dv, size_t *n, char *err, size_t len)
+/* The kernels asked for, the null read (null_read: where a kernel would
+ * run, right before the read in each round), then the weights read. */
+static int resolve_variants(const char *text, int null_read, dvariant *dv, size_t *n, char *err,
+                            size_t len)
 {
     if (resolve_kernels(text, dv, n, err, len))
         return -1;
+    if (null_read && *n + 2 > QKPERF_MAX_LIST)
+        return snprintf(err, len, "too many variants with --null: at most %d besides the two reads",
+                        QKPERF_MAX_LIST - 2),
+               -1;
+    if (null_read) {
+        dvariant z = {.label = QKPERF_DECODE_NULL_READ, .runnable = 1, .read = 1, .null = 1};
+        dv[(*n)++] = z;
+    }
     if (*n < QKPERF_MAX_LIST) {
         dvariant r = {.label = QKPERF_DECODE_WEIGHTS_READ, .runnable = 1, .read = 1};
         dv[(*n)++] = r;
@@ -549,12 +560,12 @@ static void fill_config(const qkperf_decode_opts *o, const dmodel *m, const dvar
         json_array_append_new(names, json_string(dv[i].label));
     json_object_update_new(
         res->config,
-        json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:I,s:b,s:i,s:f,s:b,s:i}", "command", "decode",
+        json_pack("{s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:I,s:b,s:i,s:f,s:b,s:i,s:b}", "command", "decode",
                   "op", "decode", "variants", names, "threads", qk256_get_threads(), "tokens",
                   (int)o->tokens, "warmup", (int)o->warmup, "layers", (int)o->layers, "seed",
                   (json_int_t)o->seed, "quick", o->quick, "shape_div", (int)o->shape_div,
                   "weight_bytes_per_token", m->weight_bytes, "fused", m->fused, "calls_per_layer",
-                  m->fused ? (int)NFUSED : (int)NMAT));
+                  m->fused ? (int)NFUSED : (int)NMAT, "null_read", o->null_read));
 }
 
 /*
@@ -700,12 +711,20 @@ static int measure_model(const qkperf_decode_opts *o, const dvariant *dv, size_t
         rc = -1, snprintf(err, len, "out of memory adding the memory reads");
     const double *read = NULL;
     for (size_t i = 0; i < nv; i++)
-        if (dv[i].read)
+        if (dv[i].read && !dv[i].null)
             read = ns + i * o->tokens;
     for (size_t i = 0; rc == 0 && i < nv; i++)
-        if (dv[i].runnable && add_records(res, dv[i].label, size, ns + i * o->tokens, o->tokens,
-                                          m.weight_bytes, mem, mem_Bps, dv[i].read ? NULL : read))
+        if (dv[i].runnable &&
+            add_records(res, dv[i].label, size, ns + i * o->tokens, o->tokens, m.weight_bytes, mem,
+                        mem_Bps, dv[i].read && !dv[i].null ? NULL : read))
             rc = -1, snprintf(err, len, "out of memory adding the records of %s", dv[i].label);
+    if (rc == 0 && o->null_read)
+        qkperf_results_note(res,
+                            "%s: the weights read run again in a kernel's place, right before "
+                            "the read in each round; its \"of read\" is the same program "
+                            "against itself, how far this run's \"of read\" figures move "
+                            "with nothing changed",
+                            QKPERF_DECODE_NULL_READ);
     if (rc == 0 && o->final_out)
         memcpy(o->final_out, m.buf[B_X], m.rows[M_DOWN] * sizeof(float));
     free(ns);
@@ -717,7 +736,7 @@ int qkperf_decode_measure(const qkperf_decode_opts *o, qkperf_results *res, char
 {
     dvariant dv[QKPERF_MAX_LIST];
     size_t nv;
-    if (check_opts(o, err, len) || resolve_variants(o->variants, dv, &nv, err, len))
+    if (check_opts(o, err, len) || resolve_variants(o->variants, o->null_read, dv, &nv, err, len))
         return 2;
     qkperf_probe_t p;
     qkperf_probe(&p);

@@ -25,6 +25,9 @@
  * metrics; each kernel then has "of weights read" too, token by token the
  * read pass's time over the kernel's in the same round. The memory reads
  * made between rounds are variant "memory read", metric "memory read B/s".
+ * With opts.null_read the read also runs as variant "weights read (null)",
+ * in a kernel's place, and has "of weights read" like a kernel: the run's
+ * noise floor for that figure.
  */
 #ifndef QKPERF_DECODE_H
 #define QKPERF_DECODE_H
@@ -42,6 +45,12 @@ enum { QKPERF_DECODE_LAYERS = 30 }; /* BitNet b1.58 2B4T */
  * shares as a gemv, and nothing computed; the ceiling of a kernel under
  * this call structure, measured next to it. */
 #define QKPERF_DECODE_WEIGHTS_READ "weights read"
+
+/* The variant name of the null comparison (opts.null_read): the weights
+ * read run a second time, as a kernel, just before the read in every
+ * round, so its "of weights read" is an identical program against itself:
+ * how far the run's "of read" figures move with no change at all. */
+#define QKPERF_DECODE_NULL_READ "weights read (null)"
 
 /* The variant name of the int8 gemv on weights repacked once into the
  * decode layout of libqk256 (qk256_repack_i8, qk256_gemv_i8_repacked):
@@ -62,6 +71,7 @@ typedef struct qkperf_decode_opts {
     int quick;            /* quick roofline measurement */
     int unfused;          /* one call per matrix (7 per layer), not q|k|v and
                              gate|up as one call each (4 per layer) */
+    int null_read;        /* also time QKPERF_DECODE_NULL_READ */
     /* Test seams, 0/NULL in the benchmark. shape_div divides every matrix
      * dimension (2560, 640, 6912) so a test runs a tiny model; the size
      * label then ends in "-divN". final_out (hidden/shape_div floats)

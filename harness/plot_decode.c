@@ -151,7 +151,8 @@ static int write_csv(qkperf_plot_ctx *c, char *path, qkperf_names *names, double
         double hi = t->samples[0];
         for (size_t k = 1; k < t->n; k++)
             hi = fmax(hi, t->samples[k]);
-        int kind = !strcmp(t->variant, QKPERF_DECODE_WEIGHTS_READ)
+        int kind = !strcmp(t->variant, QKPERF_DECODE_WEIGHTS_READ) ||
+                           !strcmp(t->variant, QKPERF_DECODE_NULL_READ)
                        ? 2
                        : !strncmp(t->variant, "gemv-i8/", 8);
         fprintf(f, "%zu,", names->n);

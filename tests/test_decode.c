@@ -143,6 +143,65 @@ Test(decode, tiny_run_records_and_json, .timeout = 60)
     rmdir(path);
 }
 
+/* --null: the weights read timed a second time in a kernel's place (just
+ * before the read in each round), with a kernel's share of the read, token
+ * by token the read's time over its own: the run's A/A comparison. */
+Test(decode, null_read_is_the_read_set_against_itself, .timeout = 60)
+{
+    qkperf_decode_opts o;
+    qkperf_results r;
+    char err[2048], iv[64];
+    const char *size = "bitnet-b1.58-2b4t-1L-div8";
+    tiny(&o, int8_default(iv, sizeof iv));
+    o.null_read = 1;
+    with_roofline(&r);
+    cr_assert_eq(qkperf_decode_measure(&o, &r, err, sizeof err), 0, "%s", err);
+    json_t *names = json_object_get(r.config, "variants");
+    cr_assert_eq(json_array_size(names), 3);
+    cr_expect_str_eq(json_string_value(json_array_get(names, 0)), iv);
+    cr_expect_str_eq(json_string_value(json_array_get(names, 1)), QKPERF_DECODE_NULL_READ);
+    cr_expect_str_eq(json_string_value(json_array_get(names, 2)), QKPERF_DECODE_WEIGHTS_READ);
+    cr_expect(json_is_true(json_object_get(r.config, "null_read")));
+    const qkperf_record *rt =
+        qkperf_results_find(&r, "decode", QKPERF_DECODE_WEIGHTS_READ, size, "total", "time");
+    const qkperf_record *nt =
+        qkperf_results_find(&r, "decode", QKPERF_DECODE_NULL_READ, size, "total", "time");
+    const qkperf_record *of = qkperf_results_find(&r, "decode", QKPERF_DECODE_NULL_READ, size,
+                                                  "total", "of weights read");
+    cr_assert(rt && nt && of && of->counted && of->n == 3, "no null read or no share of the read");
+    for (size_t k = 0; k < 3; k++)
+        cr_expect_float_eq(of->samples[k], rt->samples[k] / nt->samples[k], 1e-12, "token %zu", k);
+    /* the read is still the one every share is against, and has none */
+    cr_expect_null(qkperf_results_find(&r, "decode", QKPERF_DECODE_WEIGHTS_READ, size, "total",
+                                       "of weights read"));
+    const qkperf_record *kt = qkperf_results_find(&r, "decode", iv, size, "total", "time");
+    const qkperf_record *ko =
+        qkperf_results_find(&r, "decode", iv, size, "total", "of weights read");
+    cr_assert(kt && ko && ko->n == 3);
+    for (size_t k = 0; k < 3; k++)
+        cr_expect_float_eq(ko->samples[k], rt->samples[k] / kt->samples[k], 1e-12, "token %zu", k);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    qkperf_decode_print(mf, &r);
+    fclose(mf);
+    cr_expect(strstr(text, "\n" QKPERF_DECODE_NULL_READ " "), "no null row in:\n%s", text);
+    cr_expect(strstr(text, "of read: " QKPERF_DECODE_NULL_READ " "), "no null interval in:\n%s",
+              text);
+    cr_expect(strstr(text, "note: " QKPERF_DECODE_NULL_READ ": "), "no null note in:\n%s", text);
+    free(text);
+    qkperf_results_free(&r);
+
+    /* without --null there is no such variant */
+    tiny(&o, iv);
+    with_roofline(&r);
+    cr_assert_eq(qkperf_decode_measure(&o, &r, err, sizeof err), 0, "%s", err);
+    cr_expect_null(
+        qkperf_results_find(&r, "decode", QKPERF_DECODE_NULL_READ, size, "total", "time"));
+    cr_expect(json_is_false(json_object_get(r.config, "null_read")));
+    qkperf_results_free(&r);
+}
+
 static void final_output_calls(const char *variant, float *out, int unfused)
 {
     qkperf_decode_opts o;

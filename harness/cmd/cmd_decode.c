@@ -25,9 +25,11 @@ const char qkperf_cmd_decode_usage[] =
     "      --quick             4 layers, quick memory reads\n"
     "      --unfused           one call per matrix (default: q|k|v and gate|up\n"
     "                          as one call each, 4 calls per layer)\n"
+    "      --null              also time the weights read in a kernel's place: its\n"
+    "                          \"of read\" is the run's noise floor\n"
     "  -o, --output FILE.json  write the results document\n";
 
-enum { OPT_TOKENS = 256, OPT_LAYERS, OPT_SEED, OPT_QUICK, OPT_UNFUSED };
+enum { OPT_TOKENS = 256, OPT_LAYERS, OPT_SEED, OPT_QUICK, OPT_UNFUSED, OPT_NULL };
 
 static int parse_opt(int c, qkperf_decode_opts *o, const char **out, int *layers_set, char *err,
                      size_t len)
@@ -61,6 +63,9 @@ static int parse_opt(int c, qkperf_decode_opts *o, const char **out, int *layers
     case OPT_UNFUSED:
         o->unfused = 1;
         return 0;
+    case OPT_NULL:
+        o->null_read = 1;
+        return 0;
     case 'o':
         *out = optarg;
         return 0;
@@ -79,6 +84,7 @@ static int decode_parse(int argc, char **argv, qkperf_decode_opts *o, const char
                                          {"output", required_argument, NULL, 'o'},
                                          {"quick", no_argument, NULL, OPT_QUICK},
                                          {"unfused", no_argument, NULL, OPT_UNFUSED},
+                                         {"null", no_argument, NULL, OPT_NULL},
                                          {NULL, 0, NULL, 0}};
     char err[1024];
     int c, layers_set = 0, tokens_set = 0;
