@@ -146,12 +146,28 @@ const qk_op *qk_workspace_op(const qk_op *op, const qk_variant *v)
     return e && e->ws_op ? e->ws_op : op;
 }
 
+/* The abi of the module that registered op; an op not registered is the
+ * caller's own, built with this header. */
+static unsigned op_abi(const qk_op *op)
+{
+    for (size_t i = 0; i < reg.nops; i++)
+        if (reg.ops[i] == op)
+            return reg.op_abi[i];
+    return QK_KERNEL_ABI;
+}
+
 qk_output_fn qk_workspace_output(const qk_op *op, const qk_variant *v)
 {
     const variant_entry *e = entry_of(v);
     if (e && e->ws_op) /* an abi-1 module's qk_op may end before output */
         return e->m->abi >= 2 ? e->ws_op->output : NULL;
-    return op ? op->output : NULL;
+    return op && op_abi(op) >= 2 ? op->output : NULL;
+}
+
+double qk_op_tolerance(const qk_op *op)
+{
+    double t = op && op_abi(op) >= 2 ? op->tolerance : 0;
+    return t > 0 ? t : 1e-3;
 }
 
 const qk_variant *qk_check_reference(const qk_op *op, const qk_variant *v)
@@ -206,7 +222,7 @@ int qk_stage_workspace(const qk_op *op, const qk_variant *v, void *ws)
     } else {
         while (i < reg.nops && reg.ops[i] != op)
             i++;
-        abi = i < reg.nops ? reg.op_abi[i] : 0;
+        abi = i < reg.nops ? reg.op_abi[i] : 0; /* (not registered: no stage) */
     }
     /* an abi-1 module's qk_op ends before the field */
     if (abi < 2 || !w->stage || !qk_staged_count(v))

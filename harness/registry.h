@@ -57,10 +57,16 @@ const qk_module *qk_variant_module(const qk_variant *v);
  * workspaces: another build's own op for its prefixed variants, else op
  * (the registered op v belongs to). */
 const qk_op *qk_workspace_op(const qk_op *op, const qk_variant *v);
-/* Its output(), NULL if none (or another build's of abi 1, whose qk_op
- * may end before the field). */
+/* Its output(), NULL if none, or if the op comes from a module of abi 1:
+ * output and tolerance were added to qk_op while abi 1 was current, so an
+ * abi-1 module's qk_op may end before them, and whatever follows it would
+ * be read as a function (such a module's variants are checked through
+ * compare() alone). */
 typedef const float *(*qk_output_fn)(const void *ws, size_t *n);
 qk_output_fn qk_workspace_output(const qk_op *op, const qk_variant *v);
+/* The check's tolerance: op's, if set and op is not of an abi-1 module
+ * (as above), else 1e-3. */
+double qk_op_tolerance(const qk_op *op);
 /* The variant v is checked against: op's reference (qk_reference_variant)
  * when both give outputs, element by element; else, for another build's
  * variant, its own build's reference (that op's reference, else its

@@ -549,7 +549,7 @@ static size_t first_mismatch(const float *got, const float *want, size_t n, doub
 static int compare_outputs(const qk_op *op, const qk_variant *v, const qk_variant *ref,
                            const char *size, const void *b, const void *a, char *err, size_t len)
 {
-    double tol = op->tolerance > 0 ? op->tolerance : 1e-3;
+    double tol = qk_op_tolerance(op);
     qk_output_fn vout = qk_workspace_output(op, v), rout = qk_workspace_output(op, ref);
     const qk_op *wop = qk_workspace_op(op, v);
     size_t n = 0, nr = 0;

@@ -361,6 +361,58 @@ static void other_wrong(void *p)
         w->y[i] = 3.0f * w->x[i] + (i == 5 ? 2.0f : 1.0f);
 }
 
+/* output and tolerance were added within abi 1, so a module of abi 1 may
+ * end its qk_op before them and whatever follows would be read as a
+ * function: such an op's variants are checked through compare() against
+ * 1e-3, whatever those bytes hold (here an output() and a tolerance that
+ * would let the wrong variant pass). */
+static unsigned poison_reads;
+static const float *poison_output(const void *p, size_t *n)
+{
+    const saxpy_ws *w = p;
+    poison_reads++;
+    *n = w->n;
+    return w->y;
+}
+
+Test(runner, an_abi1_ops_output_and_tolerance_are_never_read)
+{
+    static qk_op old;
+    old = saxpy_op;
+    old.name = "saxpy-abi1";
+    old.output = poison_output;
+    old.tolerance = 1e9;
+    static const qk_op *const old_ops[] = {&old, NULL};
+    static const qk_variant old_ref = {"saxpy-abi1", "ref", "", 0, ref_fused, ref_phases, NULL};
+    static const qk_variant old_bad = {"saxpy-abi1", "wrong", "", 0, wrong_fused, ref_phases, NULL};
+    static const qk_variant *const old_vs[] = {&old_ref, &old_bad, NULL};
+    static const qk_module old_m = {1, "old1", old_ops, old_vs, NULL};
+    char err[512] = "";
+    cr_assert_eq(qk_register_module(&old_m, err, sizeof err), 0, "%s", err);
+    cr_expect_null(qk_workspace_output(&old, &old_bad));
+    cr_expect_float_eq(qk_op_tolerance(&old), 1e-3, 1e-12);
+    size_t dim[2] = {1024, 0};
+    cr_expect_eq(qkperf_check_variant(&old, &old_bad, dim, "1024", 1, err, sizeof err), -1,
+                 "the wrong variant passed");
+    cr_expect(strstr(err, "saxpy-abi1 wrong: output differs from ref by"), "%s", err);
+    cr_expect_eq(qkperf_check_variant(&old, &old_ref, dim, "1024", 1, err, sizeof err), 0, "%s",
+                 err);
+    cr_expect_eq(poison_reads, 0, "an abi-1 op's output() was called %u times", poison_reads);
+
+    /* the same op from a module of this abi: its output and tolerance */
+    static qk_op now;
+    now = old;
+    now.name = "saxpy-abi2";
+    now.tolerance = 0.25;
+    static const qk_op *const now_ops[] = {&now, NULL};
+    static const qk_variant now_ref = {"saxpy-abi2", "ref", "", 0, ref_fused, ref_phases, NULL};
+    static const qk_variant *const now_vs[] = {&now_ref, NULL};
+    static const qk_module now_m = {QK_KERNEL_ABI, "now", now_ops, now_vs, NULL};
+    cr_assert_eq(qk_register_module(&now_m, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(qk_workspace_output(&now, &now_ref), poison_output);
+    cr_expect_float_eq(qk_op_tolerance(&now), 0.25, 1e-12);
+}
+
 Test(runner, another_builds_variants_run_on_its_own_workspaces)
 {
     static qk_op here;

@@ -110,7 +110,9 @@ typedef struct qk_op {
      * their own build's reference through its compare.
      * Added after abi 1 first shipped, at the end, so a module that does
      * not set them reads NULL and 0 (use designated initializers: with
-     * positional ones -Wextra warns of the fields left out). */
+     * positional ones -Wextra warns of the fields left out). Read only
+     * from a module of abi 2 or later: an abi-1 module may have been built
+     * before they existed, so its ops are checked through compare(). */
     const float *(*output)(const void *ws, size_t *n);
     double tolerance;
     /* Optional, abi 2 (NULL in a module of abi 1, which has no such field):
