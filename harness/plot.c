@@ -447,16 +447,21 @@ int qkperf_plot_all(const qkperf_results *r, const char *dir, qkperf_plots *out,
         return -1;
     qkperf_names ops = qkperf_plot_distinct(r, NULL, QKPERF_FIELD_OP, 0);
     int counters = 0, ports = 0;
-    for (size_t i = 0; i < ops.n; i++) /* kernel ops only: decode has its own plot */
-        if (qk_find_op(ops.v[i]) && plot_op(&c, ops.v[i], &counters, &ports))
+    size_t kernels = 0; /* ops with kernels; decode has a plot of its own */
+    for (size_t i = 0; i < ops.n; i++)
+        if (qk_find_op(ops.v[i]) && (++kernels, plot_op(&c, ops.v[i], &counters, &ports)))
             return -1;
-    if (!ops.n && qkperf_plot_skip(&c, "all plots: the document has no counted records"))
+    size_t before = out->nfiles;
+    if (qkperf_plot_decode(&c))
         return -1;
-    if (ops.n && !counters &&
+    if (!kernels && out->nfiles == before &&
+        qkperf_plot_skip(&c, "all plots: the document has no counted records"))
+        return -1;
+    if (kernels && !counters &&
         qkperf_plot_skip(
             &c, "counters: no counted records from the sim, static or hw sources in this document"))
         return -1;
-    if (ops.n && !ports &&
+    if (kernels && !ports &&
         qkperf_plot_skip(
             &c,
             "ports: no port pressure records from the static source (llvm-mca) in this document"))

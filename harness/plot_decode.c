@@ -196,10 +196,22 @@ static int render_decode(qkperf_plot_ctx *c, const char *csv, const qkperf_names
     qkperf_gp_num(&v, "ymax", ymax);
     qkperf_gp_list(&v, "variants", names->v, names->n);
     int rc = qkperf_plot_render(c, "decode", "decode", csv, title, &v,
-                                "decode: tokens/s per gemv variant against the memory-bandwidth "
+                                "decode: tokens/s of the linear layers per gemv variant and of "
+                                "the weights read (loads only), with the memory-bandwidth "
                                 "ceiling");
     qkperf_gp_vars_free(&v);
     return rc;
+}
+
+int qkperf_plot_decode(qkperf_plot_ctx *c)
+{
+    char csv[PATH_MAX];
+    qkperf_names names = {.n = 0};
+    double ymax = 0, wb = 0;
+    if (!has_tokens(c->r))
+        return 0;
+    return write_csv(c, csv, &names, &ymax, &wb) || render_decode(c, csv, &names, ymax, wb) ? -1
+                                                                                            : 0;
 }
 
 int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size_t len)
@@ -208,14 +220,10 @@ int qkperf_decode_plot(const qkperf_results *r, const char *dir, char *err, size
         return snprintf(err, len, "no decode tokens/s records to plot"), -1;
     qkperf_plots made;
     qkperf_plot_ctx c;
-    char csv[PATH_MAX];
-    qkperf_names names = {.n = 0};
-    double ymax = 0, wb = 0;
-    int rc = qkperf_plot_ctx_init(&c, r, dir, "decode.gp", &made, err, len) ||
-                     write_csv(&c, csv, &names, &ymax, &wb) ||
-                     render_decode(&c, csv, &names, ymax, wb)
-                 ? -1
-                 : 0;
+    int rc =
+        qkperf_plot_ctx_init(&c, r, dir, "decode.gp", &made, err, len) || qkperf_plot_decode(&c)
+            ? -1
+            : 0;
     qkperf_plots_free(&made);
     return rc;
 }

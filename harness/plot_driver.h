@@ -127,5 +127,8 @@ int qkperf_plot_throughput(qkperf_plot_ctx *c, const char *op);
 int qkperf_plot_speedup(qkperf_plot_ctx *c, const char *op);
 int qkperf_plot_counters(qkperf_plot_ctx *c, const char *op, const char *size);
 int qkperf_plot_ports(qkperf_plot_ctx *c, const char *op, const char *size);
+/* A decode document's plot (plot_decode.c): 0 with nothing made when the
+ * document has no decode tokens/s; 0 or -1. */
+int qkperf_plot_decode(qkperf_plot_ctx *c);
 
 #endif

@@ -123,36 +123,6 @@ static void measure_decode(const qkperf_review_opts *c, qkperf_results *res)
     }
 }
 
-static int add_entry(char ***list, size_t *n, const char *s)
-{
-    char **p = realloc(*list, (*n + 2) * sizeof *p);
-    if (!p)
-        return -1;
-    *list = p;
-    if (!(p[*n] = strdup(s)))
-        return -1;
-    p[++*n] = NULL;
-    return 0;
-}
-
-static void add_decode_plot(const qkperf_review_opts *c, qkperf_results *res, qkperf_plots *pl)
-{
-    char err[1024];
-    if (qkperf_decode_plot(res, c->dir, err, sizeof err)) {
-        qkperf_results_note(res, "decode plot not made: %s", err);
-        return;
-    }
-    static const char *const files[] = {"decode.png", "decode.svg"};
-    for (size_t i = 0; i < 2; i++) {
-        size_t nc = pl->nfiles;
-        add_entry(&pl->captions, &nc,
-                  "decode: tokens/s of the linear layers per gemv variant "
-                  "and of the weights read (loads only), with the "
-                  "memory-bandwidth ceiling");
-        add_entry(&pl->files, &pl->nfiles, files[i]);
-    }
-}
-
 static int write_docs(const qkperf_review_opts *c, const qkperf_results *res)
 {
     char path[4096], err[1024];
@@ -338,8 +308,6 @@ int qkperf_review_run(const qkperf_review_opts *o)
     int plot_rc = rc == 0 ? qkperf_plot_all(&res, c.dir, &pl, err, sizeof err) : -1;
     if (rc == 0 && plot_rc)
         fprintf(stderr, "qkperf: %s\n", err);
-    if (rc == 0 && plot_rc == 0)
-        add_decode_plot(&c, &res, &pl);
     if (c.compact)
         drop_svg(&c, &pl);
     step(9, n, "REPORT.md");

@@ -411,7 +411,8 @@ Test(decode, thread_count_is_restored)
     qkperf_results_free(&r);
 }
 
-Test(decode, plot_renders_png_and_svg, .timeout = 60)
+/* The source tree's plot scripts; skips the test without gnuplot. */
+static void gnuplot_or_skip(void)
 {
     const char *src = getenv("QKPERF_SRCDIR");
     if (src) {
@@ -421,6 +422,11 @@ Test(decode, plot_renders_png_and_svg, .timeout = 60)
     }
     if (system("command -v gnuplot >/dev/null 2>&1") != 0)
         cr_skip_test("gnuplot not installed");
+}
+
+Test(decode, plot_renders_png_and_svg, .timeout = 60)
+{
+    gnuplot_or_skip();
     qkperf_decode_opts o;
     qkperf_results r;
     char err[2048], dir[] = "/tmp/qkperf-test-decode-plot-XXXXXX";
@@ -461,6 +467,37 @@ Test(decode, plot_renders_png_and_svg, .timeout = 60)
     cr_assert(strstr(err, "no decode"), "%s", err);
     qkperf_results_free(&empty);
     qkperf_results_free(&r);
+}
+
+/* `qkperf plot DOC -o DIR` on a decode document: its decode plot, and no
+ * word about the kernel plots (counters, ports) it has no data for. */
+Test(decode, plot_command_makes_the_decode_plot, .timeout = 60)
+{
+    gnuplot_or_skip();
+    qkperf_decode_opts o;
+    qkperf_results r;
+    char err[2048], dir[] = "/tmp/qkperf-test-decode-folder-XXXXXX", out[4200];
+    tiny(&o, "gemv-i8/repacked");
+    with_roofline(&r);
+    cr_assert_eq(qkperf_decode_measure(&o, &r, err, sizeof err), 0, "%s", err);
+    cr_assert(mkdtemp(dir));
+    snprintf(out, sizeof out, "%s/plots", dir);
+    qkperf_plots pl;
+    cr_assert_eq(qkperf_plot_folder(&r, out, 0, &pl, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(pl.nfiles, 2);
+    cr_expect_str_eq(pl.files[0], "decode.png");
+    cr_expect_str_eq(pl.files[1], "decode.svg");
+    cr_expect(pl.captions && pl.captions[0] && strstr(pl.captions[0], "decode"));
+    cr_expect_eq(pl.nskipped, 0, "skipped: %s", pl.nskipped ? pl.skipped[0] : "");
+    char p[4300];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/decode.png", out);
+    cr_expect(stat(p, &st) == 0 && st.st_size > 100, "%s missing", p);
+    qkperf_plots_free(&pl);
+    qkperf_results_free(&r);
+    char rm[4300];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    cr_expect_eq(system(rm), 0);
 }
 
 /* The fraction is against the bandwidth with decode's own thread count,
