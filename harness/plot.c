@@ -447,9 +447,10 @@ int qkperf_plot_all(const qkperf_results *r, const char *dir, qkperf_plots *out,
         return -1;
     qkperf_names ops = qkperf_plot_distinct(r, NULL, QKPERF_FIELD_OP, 0);
     int counters = 0, ports = 0;
-    size_t kernels = 0; /* ops with kernels; decode has a plot of its own */
+    size_t kernels = 0; /* every op but decode, which has a plot of its own: a
+                         * plugin's too, whether or not it is loaded here */
     for (size_t i = 0; i < ops.n; i++)
-        if (qk_find_op(ops.v[i]) && (++kernels, plot_op(&c, ops.v[i], &counters, &ports)))
+        if (strcmp(ops.v[i], "decode") && (++kernels, plot_op(&c, ops.v[i], &counters, &ports)))
             return -1;
     size_t before = out->nfiles;
     if (qkperf_plot_decode(&c))

@@ -123,13 +123,29 @@ static void breakdown_rows(FILE *f, const qkperf_results *r, const char *op, con
     }
 }
 
+/* op's phases in order: the registered op's, else (an op of a plugin not
+ * loaded here: a colleague's document) as its records name them first. */
+static qkperf_names op_phases(const qkperf_results *r, const char *op)
+{
+    qkperf_names ph = {.n = 0};
+    const qk_op *o = qk_find_op(op);
+    for (unsigned p = 0; o && p < qk_phase_count(o); p++)
+        qkperf_names_add(&ph, o->phases[p]);
+    for (size_t i = 0; !o && i < r->n; i++) {
+        const qkperf_record *x = &r->rec[i];
+        if (!strcmp(x->op, op) && x->counted && strcmp(x->phase, "total") &&
+            strcmp(x->phase, "other"))
+            qkperf_names_add(&ph, x->phase);
+    }
+    return ph;
+}
+
 int qkperf_plot_breakdown(qkperf_plot_ctx *c, const char *op, const char *size)
 {
     const qkperf_results *r = c->r;
     qkperf_names vs = {.n = 0}, ph = qkperf_plot_distinct(r, op, QKPERF_FIELD_PHASE, 1);
-    const qk_op *o = qk_find_op(op);
-    for (unsigned p = 0; ph.n == 0 && o && p < qk_phase_count(o); p++)
-        qkperf_names_add(&ph, o->phases[p]); /* in context without staged phases */
+    if (ph.n == 0)
+        ph = op_phases(r, op); /* in context without staged phases */
     for (size_t i = 0; i < r->n; i++) {
         const qkperf_record *x = &r->rec[i];
         if (!strcmp(x->op, op) && !strcmp(x->size, size) && strcmp(x->phase, "total") &&
@@ -283,12 +299,9 @@ static int ladder_render(qkperf_plot_ctx *c, const char *op, const char *size, c
 int qkperf_plot_ladder(qkperf_plot_ctx *c, const char *op, const char *size)
 {
     int ic = has_in_context(c->r, op, size);
-    const qk_op *o = qk_find_op(op);
     qkperf_names ph = qkperf_plot_distinct(c->r, op, QKPERF_FIELD_PHASE, 1);
     if (ic) { /* the op's phases and other, whether or not staged were run */
-        ph.n = 0;
-        for (unsigned p = 0; o && p < qk_phase_count(o); p++)
-            qkperf_names_add(&ph, o->phases[p]);
+        ph = op_phases(c->r, op);
         qkperf_names_add(&ph, "other");
     }
     qkperf_names_add(&ph, "total");

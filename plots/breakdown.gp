@@ -15,17 +15,22 @@
 #   (x is the variant's index; labels come from the lists, not the file)
 
 if (fmt eq 'svg') {
-    set terminal svg size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
+    set terminal svg size 1600,900 font 'DejaVu Sans,16' background rgb 'white' noenhanced
 } else {
-    set terminal pngcairo size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
+    set terminal pngcairo size 1600,900 font 'DejaVu Sans,16' background rgb 'white' noenhanced
 }
 set output out
 set encoding utf8
 set datafile separator comma
 
-# One colour per phase name, the same in every plot.
-pcol(p) = p eq 'memory' ? '#4C72B0' : p eq 'unpack' ? '#DD8452' : p eq 'lut' ? '#55A868' : \
-          p eq 'scale' ? '#C44E52' : p eq 'fma' ? '#8172B3' : p eq 'hsum' ? '#937860' : '#7F7F7F'
+# One colour per phase name, the same in every plot (the multiply, fma or
+# dot, one colour); any other name (an op of one's own) the j-th of spare,
+# so no two phases of an op share one. Grey is "other" alone.
+spare = '#CCB974 #64B5CD #8C613C #17BECF #BCBD22 #A55194 #393B79 #E7969C'
+pcol(p, j) = p eq 'memory' || p eq 'load' ? '#4C72B0' : p eq 'unpack' ? '#DD8452' : \
+             p eq 'lut' ? '#55A868' : p eq 'scale' ? '#C44E52' : \
+             p eq 'fma' || p eq 'dot' ? '#8172B3' : p eq 'hsum' ? '#937860' : \
+             p eq 'quantize' ? '#DA8BC3' : word(spare, (j - 1) % words(spare) + 1)
 
 # Value labels: whole numbers from 100 up, three digits below.
 num(v) = v >= 100 ? sprintf('%.0f', v) : sprintf('%.3g', v)
@@ -41,7 +46,8 @@ hw = incontext ? 0.17 : 0.3
 stats data using 1 nooutput
 nv = STATS_records
 
-set title title font ',20'
+set label 1 title at screen 0.5, screen 0.965 center font ',20' front
+set tmargin 4
 set ylabel sprintf('time per call [%s]', unit)
 set xlabel 'variant (ladder order)'
 set xrange [-0.6 : nv - 0.2]
@@ -56,14 +62,14 @@ set border 3
 set offsets 0, 0, graph 0.08, 0
 
 plot for [j=1:nph] data using ($1 + sx):((column(3*j) + column(3*j+1)) / 2):(hw):((column(3*j+1) - column(3*j)) / 2) \
-         with boxxyerror lc rgb pcol(phase(j)) title phase(j), \
+         with boxxyerror lc rgb pcol(phase(j), j) title phase(j), \
      for [j=1:nph] data using ($1 + sx + 0.18):(column(3*j+1)):(column(3*j+2)) \
          with yerrorbars lc rgb '#333333' lw 1.5 pt 7 ps 0.4 notitle, \
      data using ($1 + sx):(column(fc - 2)):(num(column(fc - 2))) \
          with labels offset 0, 0.9 font ',13' notitle, \
      for [j=1:(incontext ? nph + 1 : 0)] data using ($1 + 0.21):((column(ic(j)) + column(ic(j)+1)) / 2):(0.17):((column(ic(j)+1) - column(ic(j))) / 2) \
-         with boxxyerror fs pattern 2 border lc rgb (j <= nph ? pcol(phase(j)) : '#7F7F7F') \
-         lc rgb (j <= nph ? pcol(phase(j)) : '#7F7F7F') title (j <= nph ? '' : 'other (in context)'), \
+         with boxxyerror fs pattern 2 border lc rgb (j <= nph ? pcol(phase(j), j) : '#7F7F7F') \
+         lc rgb (j <= nph ? pcol(phase(j), j) : '#7F7F7F') title (j <= nph ? '' : 'other (in context)'), \
      data using ($1 + 0.42):(column(fc)):(column(fc + 1)) \
          with yerrorbars lc rgb 'black' pt 9 ps 2.2 lw 2 title 'fused kernel (total)', \
      data using ($1 + 0.42):(column(fc) + column(fc + 1)):(num(column(fc))) \

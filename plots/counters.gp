@@ -11,16 +11,22 @@
 #   x is the variant's index; labels come from the lists)
 
 if (fmt eq 'svg') {
-    set terminal svg size 1600,900 font 'DejaVu Sans,15' background rgb 'white'
+    set terminal svg size 1600,900 font 'DejaVu Sans,15' background rgb 'white' noenhanced
 } else {
-    set terminal pngcairo size 1600,900 font 'DejaVu Sans,15' background rgb 'white'
+    set terminal pngcairo size 1600,900 font 'DejaVu Sans,15' background rgb 'white' noenhanced
 }
 set output out
 set encoding utf8
 set datafile separator comma
 
-pcol(p) = p eq 'memory' ? '#4C72B0' : p eq 'unpack' ? '#DD8452' : p eq 'lut' ? '#55A868' : \
-          p eq 'scale' ? '#C44E52' : p eq 'fma' ? '#8172B3' : p eq 'hsum' ? '#937860' : '#7F7F7F'
+# As breakdown.gp: one colour per phase name (the multiply, fma or
+# dot, one colour); any other name (an op of one's own) the j-th of spare,
+# so no two phases of an op share one. Grey is "other" alone.
+spare = '#CCB974 #64B5CD #8C613C #17BECF #BCBD22 #A55194 #393B79 #E7969C'
+pcol(p, j) = p eq 'memory' || p eq 'load' ? '#4C72B0' : p eq 'unpack' ? '#DD8452' : \
+             p eq 'lut' ? '#55A868' : p eq 'scale' ? '#C44E52' : \
+             p eq 'fma' || p eq 'dot' ? '#8172B3' : p eq 'hsum' ? '#937860' : \
+             p eq 'quantize' ? '#DA8BC3' : word(spare, (j - 1) % words(spare) + 1)
 
 phase(j) = value(sprintf('phases_%d', j))
 vname(i) = value(sprintf('variants_%d', i + 1))
@@ -46,7 +52,7 @@ do for [k=1:np] {
     set title value(sprintf('panels_%d', k)) font ',16'
     if (k > 1) { unset key }
     plot for [j=1:nph] f using ($1 + (j - (nph + 1) / 2.0) * bw):(column(j + 2)) \
-             with boxes lc rgb pcol(phase(j)) title phase(j), \
+             with boxes lc rgb pcol(phase(j), j) title phase(j), \
          f using 1:(NaN):xtic(vname(int($1))) notitle
 }
 unset multiplot

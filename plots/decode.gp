@@ -15,9 +15,9 @@
 #   (x is the variant's index; labels come from the list, not the file)
 
 if (fmt eq 'svg') {
-    set terminal svg size 1600,900 font 'DejaVu Sans,14' background rgb 'white'
+    set terminal svg size 1600,900 font 'DejaVu Sans,14' background rgb 'white' noenhanced
 } else {
-    set terminal pngcairo size 1600,900 font 'DejaVu Sans,14' background rgb 'white'
+    set terminal pngcairo size 1600,900 font 'DejaVu Sans,14' background rgb 'white' noenhanced
 }
 set output out
 set encoding utf8
@@ -25,7 +25,7 @@ set datafile separator comma
 
 sub = sprintf('%d layers, %.0f MB of weights per token, %d thread%s', layers, wmb, threads, threads == 1 ? '' : 's')
 if (ceiling > 0) { sub = sub . sprintf('; ceiling = %.1f GB/s memory read ÷ %.0f MB per token', bw, wmb) }
-set title sprintf("%s\n{/*0.8 %s}", title, sub) font ',18'
+set title sprintf("%s\n%s", title, sub) font ',17'
 set xlabel 'gemv variant (library ladder order)'
 set ylabel 'tokens per second [tokens/s]'
 set style fill solid 0.85 border rgb '#333333'

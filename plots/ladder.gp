@@ -13,9 +13,9 @@
 #   from the lists, not the files).
 
 if (fmt eq 'svg') {
-    set terminal svg size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
+    set terminal svg size 1600,900 font 'DejaVu Sans,16' background rgb 'white' noenhanced
 } else {
-    set terminal pngcairo size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
+    set terminal pngcairo size 1600,900 font 'DejaVu Sans,16' background rgb 'white' noenhanced
 }
 set output out
 set encoding utf8

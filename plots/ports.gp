@@ -16,9 +16,9 @@
 #   the panels), for the same layout of figures counted by the PMU (hw).
 
 if (fmt eq 'svg') {
-    set terminal svg size 1600,900 font 'DejaVu Sans,15' background rgb 'white'
+    set terminal svg size 1600,900 font 'DejaVu Sans,15' background rgb 'white' noenhanced
 } else {
-    set terminal pngcairo size 1600,900 font 'DejaVu Sans,15' background rgb 'white'
+    set terminal pngcairo size 1600,900 font 'DejaVu Sans,15' background rgb 'white' noenhanced
 }
 set output out
 set encoding utf8

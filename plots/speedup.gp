@@ -11,9 +11,9 @@
 # targets: '#' header, then from_elements,to_elements,target_speedup
 
 if (fmt eq 'svg') {
-    set terminal svg size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
+    set terminal svg size 1600,900 font 'DejaVu Sans,16' background rgb 'white' noenhanced
 } else {
-    set terminal pngcairo size 1600,900 font 'DejaVu Sans,16' background rgb 'white'
+    set terminal pngcairo size 1600,900 font 'DejaVu Sans,16' background rgb 'white' noenhanced
 }
 set output out
 set encoding utf8

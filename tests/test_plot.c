@@ -159,6 +159,62 @@ Test(plot, every_plot_renders_as_real_png_and_svg, .init = setup, .fini = teardo
     qkperf_results_free(&r);
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    char *buf = malloc(1 << 22);
+    cr_assert(buf);
+    size_t n = fread(buf, 1, (1 << 22) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+/* A document of an op this qkperf does not know (a plugin's, plotted
+ * without it): its plots still, phases in the records' order, each phase a
+ * colour of its own (not the grey of "other"), and its names drawn as
+ * written (an underscore is not a subscript). */
+Test(plot, an_op_not_loaded_here_is_plotted_as_its_records_say, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    qkperf_results r;
+    qkperf_plots p;
+    char err[1024] = "";
+    load_fixture(&r);
+    static const char *const from[] = {"memory", "unpack", "lut", "scale"};
+    static const char *const to[] = {"p_one", "p_two", "p_three", "p_four"};
+    for (size_t i = 0; i < r.n; i++) {
+        qkperf_record *x = &r.rec[i];
+        if (strcmp(x->op, "dequantize"))
+            continue;
+        snprintf(x->op, sizeof x->op, "my_op");
+        for (size_t k = 0; k < 4; k++)
+            if (!strcmp(x->phase, from[k]))
+                snprintf(x->phase, sizeof x->phase, "%s", to[k]);
+    }
+    cr_assert_eq(qkperf_plot_all(&r, outdir, &p, err, sizeof err), 0, "%s", err);
+    static const char *const kinds[] = {"breakdown-my_op-1024.", "ladder-my_op-1024.",
+                                        "throughput-my_op.", "speedup-my_op."};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        cr_assert(has_prefix(&p, kinds[k]), "no %s* among the %zu files made", kinds[k], p.nfiles);
+    char path[8192];
+    snprintf(path, sizeof path, "%s/breakdown-my_op-1024.svg", outdir);
+    char *svg = slurp(path);
+    cr_expect(strstr(svg, "my_op 1024: time per call by phase"),
+              "the title is not drawn as written");
+    for (size_t k = 0; k < 4; k++)
+        cr_expect(strstr(svg, to[k]), "phase %s is not in the key as written", to[k]);
+    /* plots/breakdown.gp's first four spare colours, one per phase */
+    static const char *const rgb[] = {"rgb(204, 185, 116)", "rgb(100, 181, 205)",
+                                      "rgb(140,  97,  60)", "rgb( 23, 190, 207)"};
+    for (size_t k = 0; k < 4; k++)
+        cr_expect(strstr(svg, rgb[k]), "phase %s: no %s in %s", to[k], rgb[k], path);
+    free(svg);
+    qkperf_plots_free(&p);
+    qkperf_results_free(&r);
+}
+
 Test(plot, counters_skipped_with_reason_when_no_source_has_them, .init = setup, .fini = teardown,
      .timeout = 120)
 {
