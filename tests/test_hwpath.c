@@ -419,7 +419,17 @@ static void check_folder(const model *m)
             const answer *a = find_answer(m->folder, g->name, metric);
             cr_assert_not_null(a, "%s: no known answer in test_hwpath.c", what);
             double want = a->scale == PER_MHZ ? a->value * mhz : a->value;
-            check_samples(x, want, a->scale == EXACT ? 5e-3 : 1e-2, what);
+            /* a rate per second (PER_MHZ) has the region's time below it,
+             * and the test PMU counts from the counters' enable, a little
+             * before the region's first TSC read: with a suite running on
+             * the other core that gap made every sample of a short region
+             * 1.1% high (zen3 clock 5.2499 GHz against 5.1923), so 3% for
+             * those; a scaling or unit error is off by far more */
+            check_samples(x, want,
+                          a->scale == EXACT     ? 5e-3
+                          : a->scale == PER_MHZ ? 3e-2
+                                                : 1e-2,
+                          what);
             check_table(r.out, metric);
             check_csv(&res, metric);
             checked++;
