@@ -20,8 +20,10 @@ void qkperf_deltas_free(qkperf_deltas *ds)
 
 int qkperf_lower_is_better(const char *metric)
 {
-    static const char *const higher[] = {"throughput", "bandwidth", "IPC", "ops per cycle",
-                                         "clock [GHz]"};
+    static const char *const higher[] = {
+        "throughput", "bandwidth", "IPC", "ops per cycle", "clock [GHz]", "retiring",
+        /* decode's: a token rate, the weights' rate and its shares */
+        "tokens/s", "weight B/s", "memory read B/s", "bandwidth fraction", "of weights read"};
     for (size_t i = 0; i < sizeof higher / sizeof higher[0]; i++)
         if (!strcmp(metric, higher[i]))
             return 0;

@@ -35,7 +35,9 @@ typedef struct qkperf_deltas {
 void qkperf_deltas_free(qkperf_deltas *ds);
 
 /* Whether lower values of a metric are better (time, cycles, misses: yes;
- * throughput, bandwidth, IPC: no). */
+ * throughput, bandwidth, IPC, the top-down retiring share, and decode's
+ * tokens/s, weight B/s, memory read B/s, bandwidth fraction and of
+ * weights read: no). */
 int qkperf_lower_is_better(const char *metric);
 
 /* Deltas for each consecutive pair of variants[0..nv) at one size, over

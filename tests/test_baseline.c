@@ -263,6 +263,27 @@ Test(baseline, compare_exit_codes)
     cr_expect_eq(sh("compare %s %s", pw, pa, err), 0, "an improvement is not a regression");
 }
 
+/* Rates and shares are better higher: a decode whose tokens/s fell 10%
+ * regressed; one whose tokens/s rose did not (save_doc frees each). */
+Test(baseline, a_lower_rate_is_a_regression)
+{
+    static const char *const up[] = {"tokens/s",           "weight B/s",      "memory read B/s",
+                                     "bandwidth fraction", "of weights read", "IPC"};
+    for (size_t m = 0; m < sizeof up / sizeof up[0]; m++) {
+        qkperf_results a, slower;
+        char err[1024], pa[512], pw[512];
+        doc(&a, "decode", "gemv-i8/repacked", 100);
+        doc(&slower, "decode", "gemv-i8/repacked", 90);
+        snprintf(a.rec[0].metric, sizeof a.rec[0].metric, "%s", up[m]);
+        snprintf(slower.rec[0].metric, sizeof slower.rec[0].metric, "%s", up[m]);
+        save_doc(&a, "a.json", pa);
+        save_doc(&slower, "slower.json", pw);
+        cr_expect_eq(sh("compare %s %s", pa, pw, err), 1, "%s 10%% lower must gate: %s", up[m],
+                     err);
+        cr_expect_eq(sh("compare %s %s", pw, pa, err), 0, "%s 10%% higher gated: %s", up[m], err);
+    }
+}
+
 /* n time records (sizes s0 .. s<n-1>), each of 21 samples spread by
  * +-0.5% around centre, record `slow` (if < n) `factor` times slower. */
 static void doc_many(qkperf_results *r, size_t n, double centre, size_t slow, double factor)
