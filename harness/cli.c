@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,16 @@ void qkperf_known_ops(char *buf, size_t cap, const char *prefix)
         size_t used = strlen(buf);
         snprintf(buf + used, cap - used, "%s%s%s", i ? ", " : "", prefix, qk_op_at(i)->name);
     }
+}
+
+const char *qkperf_getopt_why(int c, const char *bad)
+{
+    if (c == ':')
+        return "missing value for option";
+    /* a known long option given a value it does not take sets optopt */
+    if (optopt && bad && !strncmp(bad, "--", 2) && strchr(bad, '='))
+        return "no value allowed for option";
+    return "unknown option";
 }
 
 int qkperf_usage_error(const char *fmt, ...)

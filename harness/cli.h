@@ -42,6 +42,12 @@ const qk_op *qkperf_find_op(const char *name, char *err, size_t len);
  * ("" or "-k "). */
 void qkperf_known_ops(char *buf, size_t cap, const char *prefix);
 
+/* What getopt_long (optstring starting with ':', opterr 0) objected to in
+ * `bad` (argv[optind - 1]) when it returned c ('?' or ':'): "missing
+ * value for option", "no value allowed for option" (--flag=VALUE), or
+ * "unknown option". */
+const char *qkperf_getopt_why(int c, const char *bad);
+
 /* Print "qkperf: " + the formatted message on one line to stderr; returns
  * 2, the exit status of a usage error. */
 int qkperf_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

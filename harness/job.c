@@ -444,7 +444,7 @@ static int parse_args(qkperf_job *j, int argc, char **argv, const char *command)
         if (c == '?' || c == ':') {
             const char *bad = argv[optind - 1];
             fprintf(stderr, "qkperf %s: %s '%s' (see man qkperf)\n", command,
-                    c == ':' ? "missing value for option" : "unknown option", bad);
+                    qkperf_getopt_why(c, bad), bad);
             return 2;
         }
         if (parse_one(j, c, err, sizeof err))

@@ -84,6 +84,10 @@ Test(cli, unknown_names)
     expect_error("frobnicate", "unknown command 'frobnicate'");
     expect_error("run -k gemv --frob", "unknown option '--frob'");
     expect_error("list --frob", "unknown option '--frob'");
+    /* a flag given a value is not an unknown option */
+    expect_error("decode --null=3", "no value allowed for option '--null=3'");
+    expect_error("plot --force=yes x.json -o d", "no value allowed for option '--force=yes'");
+    expect_error("run -k gemv --frob=1", "unknown option '--frob=1'");
     expect_error("list --groups-dir /nonexistent-qkperf", "groups folder '/nonexistent-qkperf'");
     expect_error("run -k gemv --groups-dir /nonexistent-qkperf",
                  "groups folder '/nonexistent-qkperf'");

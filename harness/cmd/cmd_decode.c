@@ -93,8 +93,7 @@ static int decode_parse(int argc, char **argv, qkperf_decode_opts *o, const char
     while ((c = getopt_long(argc, argv, ":v:t:o:", opts, NULL)) != -1) {
         if (c == '?' || c == ':')
             return fprintf(stderr, "qkperf decode: %s '%s' (see man qkperf)\n",
-                           c == ':' ? "missing value for option" : "unknown option",
-                           argv[optind - 1]),
+                           qkperf_getopt_why(c, argv[optind - 1]), argv[optind - 1]),
                    2;
         tokens_set |= c == OPT_TOKENS;
         if (parse_opt(c, o, out, &layers_set, err, sizeof err))

@@ -61,8 +61,7 @@ static int parse(int argc, char **argv, const char **dirs)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         if (c != 'G')
-            return qkperf_usage_error("list: %s '%s'",
-                                      c == ':' ? "missing value for option" : "unknown option",
+            return qkperf_usage_error("list: %s '%s'", qkperf_getopt_why(c, argv[optind - 1]),
                                       argv[optind - 1]);
         char err[4200];
         if (qkperf_check_folder("groups folder", optarg, err, sizeof err))

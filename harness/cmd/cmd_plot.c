@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "plot.h"
 
@@ -43,8 +44,7 @@ static int plot_parse(int argc, char **argv, const char **in, const char **dir, 
         else if (c == 'f')
             *force = 1;
         else
-            return usage_error("%s '%s'", c == ':' ? "missing value for option" : "unknown option",
-                               argv[optind - 1]);
+            return usage_error("%s '%s'", qkperf_getopt_why(c, argv[optind - 1]), argv[optind - 1]);
     }
     if (optind != argc - 1)
         return usage_error("expected one results document, got %d", argc - optind);

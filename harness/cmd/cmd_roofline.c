@@ -36,8 +36,7 @@ int qkperf_cmd_roofline(int argc, char **argv)
         else if (c == 'Q')
             quick = 1;
         else
-            return usage(c == ':' ? "missing value for option" : "unknown option",
-                         argv[optind - 1]);
+            return usage(qkperf_getopt_why(c, argv[optind - 1]), argv[optind - 1]);
     }
     if (optind < argc)
         return usage("unexpected argument", argv[optind]);
