@@ -1,5 +1,5 @@
 /*
- * scratch.c — tests' scratch folders (scratch.h).
+ * scratch.c — tests' scratch folders and qkt_slurp (scratch.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* nftw */
@@ -49,4 +49,24 @@ int qkt_scratch_remove(const char *dir)
         (n >= 6 && strcmp(dir + n - 6, "XXXXXX") == 0))
         return -1;
     return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+char *qkt_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    size_t n = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    for (size_t got; (got = fread(buf + n, 1, cap - 1 - n, f)) > 0;) {
+        n += got;
+        if (cap - 1 - n == 0) {
+            char *more = realloc(buf, cap *= 2);
+            cr_assert_not_null(more);
+            buf = more;
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
 }

@@ -2,7 +2,8 @@
  * scratch.h — a test's scratch folder under /tmp: made fresh (mkdtemp) in
  * a suite's init and removed with everything in it in its fini, so that
  * `make check` leaves nothing behind. Criterion runs each test in its own
- * process, so each test gets a folder of its own.
+ * process, so each test gets a folder of its own. And qkt_slurp, for the
+ * files a test reads back.
  */
 #ifndef QKT_SCRATCH_H
 #define QKT_SCRATCH_H
@@ -17,5 +18,9 @@ void qkt_scratch_make(char *tmpl);
  * touched: a template never filled in, or any other path, is left alone.
  * 0 when dir is gone, -1 otherwise. */
 int qkt_scratch_remove(const char *dir);
+
+/* The whole of the file at path, NUL-terminated (free it); asserts that it
+ * can be read. */
+char *qkt_slurp(const char *path);
 
 #endif

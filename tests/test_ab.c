@@ -79,17 +79,6 @@ static void doc_runs(qkperf_results *r, const double *centre, size_t runs, size_
     }
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 Test(runs, run_lengths_and_medians_round_trip)
 {
     qkperf_results r, back;
@@ -219,8 +208,8 @@ static int sh(const char *cmd, char **out, char **errtext)
     snprintf(ep, sizeof ep, "%s/stderr", dir);
     snprintf(full, sizeof full, "%s %s >%s 2>%s", bin(), cmd, op, ep);
     int st = system(full);
-    *out = slurp(op);
-    *errtext = slurp(ep);
+    *out = qkt_slurp(op);
+    *errtext = qkt_slurp(ep);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 

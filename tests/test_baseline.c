@@ -55,17 +55,6 @@ static void doc(qkperf_results *r, const char *op, const char *variant, double c
     cr_assert_eq(qkperf_results_add(r, &x), 0);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* `qkperf ARGS REDIRECT` through the shell; its exit code. */
 static int run_qkperf(const char *args, const char *redirect)
 {
@@ -84,7 +73,7 @@ static int sh(const char *fmt, const char *a, const char *b, char *errbuf)
     snprintf(args, sizeof args, fmt, a, b);
     snprintf(redirect, sizeof redirect, ">/dev/null 2>%s", epath);
     int rc = run_qkperf(args, redirect);
-    char *e = slurp(epath);
+    char *e = qkt_slurp(epath);
     snprintf(errbuf, 1024, "%s", e);
     free(e);
     return rc;
@@ -120,7 +109,7 @@ Test(baseline, killed_save_leaves_old_baseline_intact)
     doc(&new_, "gemv", "scalar", 999);
     cr_assert_eq(qkperf_baseline_save(&old, dir, "keep", err, sizeof err), 0);
     snprintf(path, sizeof path, "%s/keep.json", dir);
-    char *before = slurp(path);
+    char *before = qkt_slurp(path);
     pid_t pid = fork();
     if (pid == 0) {
         qkperf_write_hook = kill_self;
@@ -130,7 +119,7 @@ Test(baseline, killed_save_leaves_old_baseline_intact)
     int st;
     waitpid(pid, &st, 0);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the save was not killed mid-way");
-    char *after = slurp(path);
+    char *after = qkt_slurp(path);
     cr_expect_str_eq(after, before, "the old baseline changed");
     qkperf_results back;
     cr_expect_eq(qkperf_results_read_json(&back, path, err, sizeof err), 0, "%s", err);
@@ -216,7 +205,7 @@ Test(baseline, compare_refuses_bad_fields_with_one_line)
     doc(&a, "dequantize", "scalar", 100);
     snprintf(good, sizeof good, "%s/good.json", dir);
     cr_assert_eq(qkperf_results_write_json(&a, good, err, sizeof err), 0);
-    char *text = slurp(good);
+    char *text = qkt_slurp(good);
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         char key[64], path[512], *out = calloc(1, strlen(text) + 64);
         snprintf(key, sizeof key, "\"%s\": ", edits[i][0]);
@@ -313,7 +302,7 @@ static int run_out(const char *args, char **out)
     snprintf(opath, sizeof opath, "%s/stdout", dir);
     snprintf(redirect, sizeof redirect, ">%s 2>&1", opath);
     int rc = run_qkperf(args, redirect);
-    *out = slurp(opath);
+    *out = qkt_slurp(opath);
     return rc;
 }
 
@@ -361,12 +350,12 @@ Test(baseline, bad_documents_exit_2_and_touch_nothing)
         FILE *f = fopen(path, "w");
         fputs(bad[i], f);
         fclose(f);
-        char *before = slurp(path);
+        char *before = qkt_slurp(path);
         cr_expect_eq(sh("compare %s %s", good, path, err), 2, "case %zu", i);
         char *nl = strchr(err, '\n');
         cr_expect(nl && nl[1] == '\0' && strstr(err, path),
                   "case %zu: one line naming the file: %s", i, err);
-        char *after = slurp(path);
+        char *after = qkt_slurp(path);
         cr_expect_str_eq(after, before);
         free(before);
         free(after);
@@ -383,7 +372,7 @@ Test(baseline, run_refuses_bad_baselines_before_measuring)
     doc(&g, "gemv", "scalar", 100);
     cr_assert_eq(qkperf_baseline_save(&g, dir, "gemv-base", err, sizeof err), 0);
     snprintf(path, sizeof path, "%s/gemv-base.json", dir);
-    char *before = slurp(path);
+    char *before = qkt_slurp(path);
     snprintf(args, sizeof args, "--baseline-dir %s", dir);
     cr_expect_eq(sh("run -k dequantize -s 256 --baseline gemv-base %s%s", args, "", err), 2);
     cr_expect(strstr(err, "baseline 'gemv-base' is for op gemv") != NULL, "%s", err);
@@ -393,10 +382,10 @@ Test(baseline, run_refuses_bad_baselines_before_measuring)
     fputs("{\"schema\": \"qkperf-results/1\", \"machine\": {", f); /* truncated */
     fclose(f);
     free(before);
-    before = slurp(path);
+    before = qkt_slurp(path);
     cr_expect_eq(sh("run -k gemv -s 8x256 --baseline gemv-base %s%s", args, "", err), 2);
     cr_expect(strstr(err, "gemv-base.json") != NULL, "%s", err);
-    char *after = slurp(path);
+    char *after = qkt_slurp(path);
     cr_expect_str_eq(after, before, "a bad baseline must stay untouched");
     free(before);
     free(after);

@@ -159,18 +159,6 @@ Test(plot, every_plot_renders_as_real_png_and_svg, .init = setup, .fini = teardo
     qkperf_results_free(&r);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    char *buf = malloc(1 << 22);
-    cr_assert(buf);
-    size_t n = fread(buf, 1, (1 << 22) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return buf;
-}
-
 /* A document of an op this qkperf does not know (a plugin's, plotted
  * without it): its plots still, phases in the records' order, each phase a
  * colour of its own (not the grey of "other"), and its names drawn as
@@ -200,7 +188,7 @@ Test(plot, an_op_not_loaded_here_is_plotted_as_its_records_say, .init = setup, .
         cr_assert(has_prefix(&p, kinds[k]), "no %s* among the %zu files made", kinds[k], p.nfiles);
     char path[8192];
     snprintf(path, sizeof path, "%s/breakdown-my_op-1024.svg", outdir);
-    char *svg = slurp(path);
+    char *svg = qkt_slurp(path);
     cr_expect(strstr(svg, "my_op 1024: time per call by phase"),
               "the title is not drawn as written");
     for (size_t k = 0; k < 4; k++)

@@ -257,17 +257,6 @@ static void report_verdicts(const char *report, verdicts *t)
     }
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* A ladder with a noise band far from the default: what it prints, what
  * the plot draws from its document and what the report says of it must be
  * the same verdicts (before, plot and report judged with the default bands
@@ -309,7 +298,7 @@ Test(review, ladder_plot_and_report_verdicts_agree, .timeout = 120)
     verdicts_init(&lad);
     verdicts_init(&plot);
     verdicts_init(&rep);
-    char *ltext = slurp(text);
+    char *ltext = qkt_slurp(text);
     ladder_verdicts(ltext, &lad);
     snprintf(csv, sizeof csv, "%s/data/ladder-dequantize-1024.csv", out);
     plot_verdicts(csv, &plot);
