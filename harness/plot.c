@@ -449,9 +449,13 @@ int qkperf_plot_all(const qkperf_results *r, const char *dir, qkperf_plots *out,
     int counters = 0, ports = 0;
     size_t kernels = 0; /* every op but decode, which has a plot of its own: a
                          * plugin's too, whether or not it is loaded here */
-    for (size_t i = 0; i < ops.n; i++)
-        if (strcmp(ops.v[i], "decode") && (++kernels, plot_op(&c, ops.v[i], &counters, &ports)))
+    for (size_t i = 0; i < ops.n; i++) {
+        if (!strcmp(ops.v[i], "decode"))
+            continue;
+        kernels++;
+        if (plot_op(&c, ops.v[i], &counters, &ports))
             return -1;
+    }
     size_t before = out->nfiles;
     if (qkperf_plot_decode(&c))
         return -1;

@@ -146,14 +146,13 @@ const qk_op *qk_workspace_op(const qk_op *op, const qk_variant *v)
     return e && e->ws_op ? e->ws_op : op;
 }
 
-/* The abi of the module that registered op; an op not registered is the
- * caller's own, built with this header. */
-static unsigned op_abi(const qk_op *op)
+/* The abi of the module that registered op, else `unregistered`. */
+static unsigned op_abi(const qk_op *op, unsigned unregistered)
 {
     for (size_t i = 0; i < reg.nops; i++)
         if (reg.ops[i] == op)
             return reg.op_abi[i];
-    return QK_KERNEL_ABI;
+    return unregistered;
 }
 
 qk_output_fn qk_workspace_output(const qk_op *op, const qk_variant *v)
@@ -161,12 +160,13 @@ qk_output_fn qk_workspace_output(const qk_op *op, const qk_variant *v)
     const variant_entry *e = entry_of(v);
     if (e && e->ws_op) /* an abi-1 module's qk_op may end before output */
         return e->m->abi >= 2 ? e->ws_op->output : NULL;
-    return op && op_abi(op) >= 2 ? op->output : NULL;
+    /* (an op not registered is the caller's own, built with this header) */
+    return op && op_abi(op, QK_KERNEL_ABI) >= 2 ? op->output : NULL;
 }
 
 double qk_op_tolerance(const qk_op *op)
 {
-    double t = op && op_abi(op) >= 2 ? op->tolerance : 0;
+    double t = op && op_abi(op, QK_KERNEL_ABI) >= 2 ? op->tolerance : 0;
     return t > 0 ? t : 1e-3;
 }
 
@@ -214,16 +214,9 @@ int qk_abi_accepted(unsigned abi)
 
 int qk_stage_workspace(const qk_op *op, const qk_variant *v, void *ws)
 {
-    size_t i = 0;
-    unsigned abi = 0;
     const qk_op *w = qk_workspace_op(op, v);
-    if (w != op) { /* another build's op: the abi of its module */
-        abi = qk_variant_module(v)->abi;
-    } else {
-        while (i < reg.nops && reg.ops[i] != op)
-            i++;
-        abi = i < reg.nops ? reg.op_abi[i] : 0; /* (not registered: no stage) */
-    }
+    /* another build's op: the abi of its module; not registered: no stage */
+    unsigned abi = w != op ? qk_variant_module(v)->abi : op_abi(op, 0);
     /* an abi-1 module's qk_op ends before the field */
     if (abi < 2 || !w->stage || !qk_staged_count(v))
         return 0;
